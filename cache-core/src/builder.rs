@@ -1,0 +1,247 @@
+//! [`CacheBuilder`]: every setting of a cache, with the defaults a service would pick.
+
+use crate::cache::{Cache, Inner, Padded};
+use crate::clock::{Clock, SystemClock, nanos};
+use crate::config::{Config, Refresh, Spawner, Weigher};
+use crate::expiry::Expiry;
+use crate::listener::{Listener, RemovalCause};
+use crate::policy::EvictionPolicy;
+use crate::shard::Shard;
+use parking_lot::Mutex;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Smallest share of capacity a default-sized shard gets: fewer, larger shards keep the
+/// policy's view of frequency and recency close to a single cache's.
+const MIN_SHARD_CAPACITY: u64 = 1024;
+
+/// Builds a [`Cache`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use cache_core::{Cache, EvictionPolicy};
+///
+/// // At most 64 MiB of values, weighed by their length, expiring 10 minutes after a write.
+/// let cache: Cache<String, Vec<u8>> = Cache::builder()
+///     .max_capacity(64 << 20)
+///     .weigher(|key: &String, value: &Vec<u8>| (key.len() + value.len()) as u32)
+///     .eviction_policy(EvictionPolicy::TinyLfu)
+///     .time_to_live(Duration::from_secs(600))
+///     .record_stats()
+///     .build();
+/// cache.insert("k".to_string(), vec![0; 1024]);
+/// assert_eq!(cache.weighted_size(), 1025);
+/// ```
+#[must_use]
+pub struct CacheBuilder<K, V, S = ahash::RandomState> {
+    max_capacity: Option<u64>,
+    weigher: Option<Weigher<K, V>>,
+    policy: EvictionPolicy,
+    ttl: Option<Duration>,
+    tti: Option<Duration>,
+    expiry: Option<Box<dyn Expiry<K, V>>>,
+    listener: Option<Listener<K, V>>,
+    refresh: Option<(Duration, crate::config::Reloader<K, V>)>,
+    spawner: Option<Spawner>,
+    clock: Option<Arc<dyn Clock>>,
+    record_stats: bool,
+    shards: Option<usize>,
+    hasher: S,
+}
+
+impl<K, V> Default for CacheBuilder<K, V> {
+    fn default() -> Self {
+        Self {
+            max_capacity: None,
+            weigher: None,
+            policy: EvictionPolicy::default(),
+            ttl: None,
+            tti: None,
+            expiry: None,
+            listener: None,
+            refresh: None,
+            spawner: None,
+            clock: None,
+            record_stats: false,
+            shards: None,
+            hasher: ahash::RandomState::new(),
+        }
+    }
+}
+
+impl<K, V, S> fmt::Debug for CacheBuilder<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheBuilder")
+            .field("max_capacity", &self.max_capacity)
+            .field("policy", &self.policy)
+            .field("ttl", &self.ttl)
+            .field("tti", &self.tti)
+            .field("shards", &self.shards)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V, S> CacheBuilder<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
+{
+    /// The bound on the cache: a number of entries, or total weight with a [`weigher`](Self::weigher).
+    /// Without it the cache is unbounded.
+    pub fn max_capacity(mut self, capacity: u64) -> Self {
+        self.max_capacity = Some(capacity);
+        self
+    }
+
+    /// Weighs each entry (in bytes, say); the capacity then bounds the sum of weights. The
+    /// weigher must return the same weight for the same entry every time it is asked.
+    pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
+        self.weigher = Some(Box::new(weigher));
+        self
+    }
+
+    /// The eviction policy (default: [`EvictionPolicy::TinyLfu`]).
+    pub fn eviction_policy(mut self, policy: EvictionPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Entries written without an explicit TTL expire this long after the write.
+    pub fn time_to_live(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Entries expire this long after their last read or write.
+    pub fn time_to_idle(mut self, tti: Duration) -> Self {
+        self.tti = Some(tti);
+        self
+    }
+
+    /// A per-entry expiry hook (see [`Expiry`]).
+    pub fn expiry(mut self, expiry: impl Expiry<K, V>) -> Self {
+        self.expiry = Some(Box::new(expiry));
+        self
+    }
+
+    /// Called with every entry that leaves the cache, and every replaced value, with the cause;
+    /// always outside the cache's locks.
+    pub fn eviction_listener(mut self, listener: impl Fn(K, V, RemovalCause) + Send + Sync + 'static) -> Self {
+        self.listener = Some(Box::new(listener));
+        self
+    }
+
+    /// Refresh-after-write: a read of an entry written more than `after` ago returns the current
+    /// value at once and starts one background `reload(key, old_value)`. `Some(v)` replaces
+    /// the value (unless the entry was written meanwhile); `None` keeps the old one. Reloads
+    /// run on a new thread unless [`refresh_executor`](Self::refresh_executor) says otherwise.
+    pub fn refresh_after(mut self, after: Duration, reload: impl Fn(&K, &V) -> Option<V> + Send + Sync + 'static) -> Self {
+        self.refresh = Some((after, Arc::new(reload)));
+        self
+    }
+
+    /// Where background refreshes run (for example `|task| { tokio::task::spawn_blocking(task); }`).
+    pub fn refresh_executor(mut self, spawn: impl Fn(Box<dyn FnOnce() + Send>) + Send + Sync + 'static) -> Self {
+        self.spawner = Some(Box::new(spawn));
+        self
+    }
+
+    /// The clock for expiry decisions (default: [`SystemClock`]); [`MockClock`](crate::MockClock) in tests.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Count hits, misses, writes, removals and loads (see [`CacheStats`](crate::CacheStats)).
+    pub fn record_stats(mut self) -> Self {
+        self.record_stats = true;
+        self
+    }
+
+    /// The number of shards, rounded up to a power of two. Default: four per CPU, but no more
+    /// than keeps each shard at 1,024 capacity units or more. The largest entry a cache can
+    /// hold is its capacity divided by the shard count.
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards.max(1));
+        self
+    }
+
+    /// Uses `hasher` instead of `ahash`.
+    pub fn hasher<S2: BuildHasher + Clone + Send + Sync + 'static>(self, hasher: S2) -> CacheBuilder<K, V, S2> {
+        CacheBuilder {
+            max_capacity: self.max_capacity,
+            weigher: self.weigher,
+            policy: self.policy,
+            ttl: self.ttl,
+            tti: self.tti,
+            expiry: self.expiry,
+            listener: self.listener,
+            refresh: self.refresh,
+            spawner: self.spawner,
+            clock: self.clock,
+            record_stats: self.record_stats,
+            shards: self.shards,
+            hasher,
+        }
+    }
+
+    fn shard_count(&self, capacity: u64) -> usize {
+        if let Some(n) = self.shards {
+            return n.next_power_of_two();
+        }
+        let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+        let by_cpu = (cpus * 4).next_power_of_two() as u64;
+        let by_capacity = (capacity / MIN_SHARD_CAPACITY).max(1);
+        let by_capacity = 1u64 << (63 - by_capacity.leading_zeros());
+        by_cpu.min(by_capacity) as usize
+    }
+
+    /// Builds the cache.
+    pub fn build(self) -> Cache<K, V, S> {
+        let capacity = self.max_capacity.unwrap_or(u64::MAX);
+        let shards = self.shard_count(capacity);
+        let weighted = self.weigher.is_some();
+        let seeds = ahash::RandomState::new();
+        let per_shard = capacity / shards as u64;
+        let extra = capacity % shards as u64;
+        let shard_vec: Vec<_> = (0..shards as u64)
+            .map(|i| {
+                let cap = per_shard + u64::from(i < extra);
+                Padded(Mutex::new(Shard::new(cap, self.policy, weighted, seeds.hash_one(i))))
+            })
+            .collect();
+        let refresh = self.refresh.map(|(after, reload)| Refresh {
+            after: nanos(after),
+            reload,
+            spawn: self.spawner.unwrap_or_else(|| {
+                Box::new(|task| {
+                    std::thread::spawn(task);
+                })
+            }),
+        });
+        let cfg = Config {
+            weigher: self.weigher,
+            ttl: self.ttl.map(nanos),
+            tti: self.tti.map(nanos),
+            expiry: self.expiry,
+            listener: self.listener,
+            refresh,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+            record_stats: self.record_stats,
+        };
+        Cache {
+            inner: Arc::new(Inner {
+                shards: shard_vec.into_boxed_slice(),
+                shard_mask: shards as u64 - 1,
+                hasher: self.hasher,
+                cfg,
+                capacity,
+            }),
+        }
+    }
+}

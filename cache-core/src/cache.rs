@@ -1,0 +1,532 @@
+//! [`Cache`]: the concurrent façade — an array of locked shards.
+//!
+//! ```text
+//!   key ──hash once (ahash)──► h ──bits 32..──► shard index ──► Mutex<Shard> (own lock, padded)
+//!                              └──bits 0..32──► stored hash: index table, sketch
+//! ```
+//! Each call hashes the key once, locks exactly one shard, runs the shard kernel, unlocks, and
+//! then delivers removed entries to the listener. Nothing global is touched on any path: no
+//! shared counter, no global lock, no channel. Statistics and sizes are summed over shards on
+//! demand.
+
+use crate::builder::CacheBuilder;
+use crate::compute::Slot;
+use crate::config::Config;
+use crate::expiry::TtlMode;
+use crate::iter::Iter;
+use crate::listener::Removals;
+use crate::loader::{Outcome, Role, SharedError, Waiter};
+use crate::shard::{Shard, table_hash};
+use crate::stats::CacheStats;
+use parking_lot::Mutex;
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Keeps each shard's lock on its own cache lines, so shards do not share a line.
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+pub(crate) struct Inner<K, V, S> {
+    pub(crate) shards: Box<[Padded<Mutex<Shard<K, V>>>]>,
+    pub(crate) shard_mask: u64,
+    pub(crate) hasher: S,
+    pub(crate) cfg: Config<K, V>,
+    pub(crate) capacity: u64,
+}
+
+/// A sharded, concurrent, bounded cache. Cheap to clone: clones share the same entries.
+///
+/// `K` and `V` must be `Clone` (reads return clones: wrap large values in `Arc`, or use a
+/// cheaply cloned type such as `bytes::Bytes`).
+///
+/// # Examples
+///
+/// ```
+/// use cache_core::Cache;
+///
+/// let cache: Cache<String, u64> = Cache::new(10_000);
+/// cache.insert("answer".to_string(), 42);
+/// assert_eq!(cache.get("answer"), Some(42));
+/// assert_eq!(cache.remove("answer"), Some(42));
+/// assert!(cache.get("answer").is_none());
+/// ```
+pub struct Cache<K, V, S = ahash::RandomState> {
+    pub(crate) inner: Arc<Inner<K, V, S>>,
+}
+
+impl<K, V, S> Clone for Cache<K, V, S> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+impl<K, V, S> fmt::Debug for Cache<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cache")
+            .field("capacity", &self.inner.capacity)
+            .field("shards", &self.inner.shards.len())
+            .field("config", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// A cache of at most `max_entries` entries, with every other setting at its default.
+    #[must_use]
+    pub fn new(max_entries: u64) -> Self {
+        Self::builder().max_capacity(max_entries).build()
+    }
+
+    /// A builder for every other configuration.
+    #[must_use]
+    pub fn builder() -> CacheBuilder<K, V> {
+        CacheBuilder::default()
+    }
+}
+
+impl<K, V, S> Cache<K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
+{
+    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+        self.inner.hasher.hash_one(key)
+    }
+
+    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
+        &self.inner.shards[((hash >> 32) & self.inner.shard_mask) as usize].0
+    }
+
+    /// Runs `f` on the shard of `hash` under its lock, then delivers removals to the listener.
+    fn with_shard<R>(&self, hash: u64, f: impl FnOnce(&mut Shard<K, V>, &Config<K, V>, &mut Removals<K, V>) -> R) -> R {
+        let cfg = &self.inner.cfg;
+        let mut sink = Removals::new(cfg.listener.is_some());
+        let result = f(&mut self.shard(hash).lock(), cfg, &mut sink);
+        sink.deliver(cfg.listener.as_ref());
+        result
+    }
+
+    /// The value of `key`, counting a hit or a miss and updating the eviction policy.
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        let (value, ticket) = self.with_shard(hash, |s, cfg, sink| s.get(cfg, hash as u32, key, sink))?;
+        if let Some(ticket) = ticket {
+            self.spawn_refresh(hash, ticket);
+        }
+        Some(value)
+    }
+
+    /// The value of `key` without touching the policy or the statistics.
+    pub fn peek<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.shard(hash).lock().peek(&self.inner.cfg, hash as u32, key).cloned()
+    }
+
+    /// Whether `key` is present (and not expired), without touching the policy.
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.shard(hash).lock().peek(&self.inner.cfg, hash as u32, key).is_some()
+    }
+
+    fn write(&self, key: K, value: V, mode: TtlMode) {
+        let hash = self.hash(&key);
+        self.with_shard(hash, |s, cfg, sink| {
+            let now = s.now(cfg, matches!(mode, TtlMode::Explicit(Some(_))));
+            s.write(cfg, hash as u32, key, value, mode, now, sink);
+        });
+    }
+
+    /// Inserts or replaces `key`. The entry's time to live is reset to the builder's default.
+    pub fn insert(&self, key: K, value: V) {
+        self.write(key, value, TtlMode::Default);
+    }
+
+    /// Inserts or replaces `key`, expiring it `ttl` from now.
+    pub fn insert_with_ttl(&self, key: K, value: V, ttl: Duration) {
+        self.write(key, value, TtlMode::Explicit(Some(crate::clock::nanos(ttl))));
+    }
+
+    /// Removes `key` and returns its value.
+    pub fn remove<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.with_shard(hash, |s, cfg, sink| {
+            let now = s.now(cfg, false);
+            let idx = s.find_live(cfg, hash as u32, key, now, sink)?;
+            Some(s.remove_at(cfg, idx, sink))
+        })
+    }
+
+    /// Runs `f` on the entry of `key` atomically: no other operation on the cache observes or
+    /// interleaves with what `f` reads and writes through the [`Slot`].
+    ///
+    /// `f` runs under a shard lock: keep it short and do not call back into the cache.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::Cache;
+    ///
+    /// let hits: Cache<&str, u64> = Cache::new(100);
+    /// for _ in 0..3 {
+    ///     hits.compute("page", |slot| {
+    ///         let next = slot.value().copied().unwrap_or(0) + 1;
+    ///         slot.set(next);
+    ///     });
+    /// }
+    /// assert_eq!(hits.get("page"), Some(3));
+    /// ```
+    pub fn compute<R>(&self, key: K, f: impl FnOnce(&mut Slot<'_, K, V>) -> R) -> R {
+        let hash = self.hash(&key);
+        self.with_shard(hash, |shard, cfg, sink| {
+            let now = shard.now(cfg, false);
+            shard.maintain(cfg, now, sink);
+            let idx = shard.find_live(cfg, hash as u32, &key, now, sink);
+            let mut slot = Slot { shard, cfg, sink, key, hash: hash as u32, idx, now };
+            f(&mut slot)
+        })
+    }
+
+    /// Remaining time to live of `key`: `None` if absent, `Some(None)` if it never expires.
+    pub fn ttl<Q>(&self, key: &Q) -> Option<Option<Duration>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.shard(hash).lock().ttl(&self.inner.cfg, hash as u32, key)
+    }
+
+    /// Sets the time to live of `key` from now (`None`: never expires; zero: expire now).
+    /// Returns whether the key is present afterwards.
+    pub fn set_ttl<Q>(&self, key: &Q, ttl: Option<Duration>) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.with_shard(hash, |s, cfg, sink| {
+            let now = cfg.now();
+            s.maintain(cfg, now, sink);
+            match s.find_live(cfg, hash as u32, key, now, sink) {
+                Some(idx) => s.set_ttl_at(cfg, idx, ttl.map(crate::clock::nanos), now, sink),
+                None => false,
+            }
+        })
+    }
+
+    fn for_each_shard(&self, mut f: impl FnMut(&mut Shard<K, V>, &Config<K, V>, &mut Removals<K, V>)) {
+        for shard in &self.inner.shards {
+            let cfg = &self.inner.cfg;
+            let mut sink = Removals::new(cfg.listener.is_some());
+            f(&mut shard.0.lock(), cfg, &mut sink);
+            sink.deliver(cfg.listener.as_ref());
+        }
+    }
+
+    /// Removes every entry (the listener sees each with [`RemovalCause::Explicit`](crate::RemovalCause)).
+    pub fn invalidate_all(&self) {
+        self.for_each_shard(|s, cfg, sink| s.clear(cfg, sink));
+    }
+
+    /// Keeps only the entries for which `keep` returns true; the others are removed as explicit
+    /// removals. `keep` runs under a shard lock.
+    pub fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.for_each_shard(|s, cfg, sink| s.retain(cfg, &mut keep, sink));
+    }
+
+    /// Reclaims every expired entry now. (Expired entries are also reclaimed as time passes
+    /// during ordinary operations; this makes it exact and immediate.)
+    pub fn run_pending_tasks(&self) {
+        self.for_each_shard(|s, cfg, sink| {
+            let now = cfg.now();
+            s.expire(cfg, now, true, sink);
+        });
+    }
+
+    /// A page of a resumable scan: visits about `count` entry slots from `cursor` (0 starts)
+    /// and returns the next cursor (0 when done) with the live entries found.
+    ///
+    /// Like Redis's `SCAN`: every entry present for the whole scan is returned at least once
+    /// (here exactly once), entries added or removed during it may or may not be, and the
+    /// cursor stays valid however the cache grows.
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(K, V)>) {
+        let mut out = Vec::new();
+        let (mut shard, mut slot) = ((cursor >> 32) as usize, cursor as u32);
+        let mut budget = count.max(1);
+        while shard < self.inner.shards.len() {
+            let before = out.len();
+            let next = self.inner.shards[shard].0.lock().scan(&self.inner.cfg, slot, budget, &mut out);
+            match next {
+                Some(next) => return ((shard as u64) << 32 | u64::from(next), out),
+                None => {
+                    shard += 1;
+                    slot = 0;
+                    budget = budget.saturating_sub((out.len() - before).max(1));
+                    if budget == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        let cursor = if shard >= self.inner.shards.len() { 0 } else { (shard as u64) << 32 };
+        (cursor, out)
+    }
+
+    /// A weakly consistent iterator over clones of the entries: it walks the cache in pages
+    /// (locking one shard briefly per page) and sees each entry present throughout exactly once.
+    pub fn iter(&self) -> Iter<K, V, S> {
+        Iter::new(self.clone())
+    }
+
+    /// Number of entries (including expired ones not yet reclaimed).
+    pub fn len(&self) -> u64 {
+        self.inner.shards.iter().map(|s| s.0.lock().len()).sum()
+    }
+
+    /// Whether the cache holds no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sum of the weights of the entries (their count, for an unweighted cache).
+    pub fn weighted_size(&self) -> u64 {
+        self.inner.shards.iter().map(|s| s.0.lock().weighted_size()).sum()
+    }
+
+    /// The bound on [`weighted_size`](Self::weighted_size).
+    pub fn capacity(&self) -> u64 {
+        self.inner.capacity
+    }
+
+    /// The number of shards.
+    pub fn shard_count(&self) -> usize {
+        self.inner.shards.len()
+    }
+
+    /// A snapshot of the statistics (zero unless built with `record_stats()`).
+    pub fn stats(&self) -> CacheStats {
+        let mut total = CacheStats::default();
+        for shard in &self.inner.shards {
+            total.add(shard.0.lock().stats());
+        }
+        total
+    }
+
+    /// The value of `key`, loading it with `init` if absent. Concurrent callers of a missing
+    /// key run one `init` between them; the others wait and receive its value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::Cache;
+    ///
+    /// let cache: Cache<u32, String> = Cache::new(100);
+    /// let v = cache.get_with(7, || "seven".to_string());
+    /// assert_eq!(v, "seven");
+    /// assert_eq!(cache.get_with(7, || unreachable!()), "seven");
+    /// ```
+    pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> V {
+        match self.try_get_with::<std::convert::Infallible>(key, || Ok(init())) {
+            Ok(value) => value,
+            Err(never) => match *never {},
+        }
+    }
+
+    /// Like [`get_with`](Self::get_with) for a fallible loader. An error reaches every caller
+    /// waiting on the same load (as the same `Arc<E>`), and nothing is cached.
+    ///
+    /// # Errors
+    ///
+    /// The loader's error, shared.
+    pub fn try_get_with<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
+    where
+        E: Send + Sync + 'static,
+    {
+        let mut init = Some(init);
+        loop {
+            match self.begin_load(&key) {
+                Ok(value) => return Ok(value),
+                Err(Role::Leader(waiter)) => {
+                    let mut guard = LoadGuard::new(self, &key, waiter);
+                    let init = init.take().expect("a caller leads at most one load");
+                    return guard.finish(init());
+                }
+                Err(Role::Follower(waiter)) => {
+                    if let Some(result) = shared_result(waiter.wait()) {
+                        return result;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Async [`get_with`](Self::get_with): the loader is a future; waiters `.await`.
+    /// Runtime-agnostic. If the loading future is dropped, a waiter takes over the load.
+    #[cfg(feature = "async")]
+    pub async fn get_with_async(&self, key: K, init: impl std::future::Future<Output = V>) -> V {
+        match self.try_get_with_async::<std::convert::Infallible>(key, async { Ok(init.await) }).await {
+            Ok(value) => value,
+            Err(never) => match *never {},
+        }
+    }
+
+    /// Async [`try_get_with`](Self::try_get_with).
+    ///
+    /// # Errors
+    ///
+    /// The loader's error, shared.
+    #[cfg(feature = "async")]
+    pub async fn try_get_with_async<E>(&self, key: K, init: impl std::future::Future<Output = Result<V, E>>) -> Result<V, Arc<E>>
+    where
+        E: Send + Sync + 'static,
+    {
+        let mut init = Some(init);
+        loop {
+            match self.begin_load(&key) {
+                Ok(value) => return Ok(value),
+                Err(Role::Leader(waiter)) => {
+                    let mut guard = LoadGuard::new(self, &key, waiter);
+                    let init = init.take().expect("a caller leads at most one load");
+                    return guard.finish(init.await);
+                }
+                Err(Role::Follower(waiter)) => {
+                    if let Some(result) = shared_result(waiter.wait_async().await) {
+                        return result;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A hit, or the caller's role in loading `key`.
+    fn begin_load(&self, key: &K) -> Result<V, Role<V>> {
+        let hash = self.hash(key);
+        self.with_shard(hash, |s, cfg, sink| match s.get(cfg, hash as u32, key, sink) {
+            Some((value, _)) => Ok(value),
+            None => Err(s.loading.join(table_hash(hash as u32), key, || key.clone())),
+        })
+    }
+
+    fn spawn_refresh(&self, hash: u64, ticket: crate::shard::RefreshTicket<K, V>) {
+        let Some(refresh) = &self.inner.cfg.refresh else { return };
+        let cache = self.clone();
+        let reload = refresh.reload.clone();
+        (refresh.spawn)(Box::new(move || {
+            let started = Instant::now();
+            let value = reload(&ticket.key, &ticket.value);
+            let elapsed = started.elapsed();
+            cache.with_shard(hash, |s, cfg, sink| {
+                s.complete_refresh(cfg, hash as u32, &ticket.key, ticket.stamp, value, sink);
+                if cfg.record_stats {
+                    s.stats_mut().total_load_time += elapsed;
+                }
+            });
+        }));
+    }
+}
+
+/// Turns a waiter's outcome into the caller's result; `None` means "retry".
+fn shared_result<V, E: Send + Sync + 'static>(outcome: Outcome<V>) -> Option<Result<V, Arc<E>>> {
+    match outcome {
+        Outcome::Ready(value) => Some(Ok(value)),
+        Outcome::Failed(error) => error.downcast_ref::<Arc<E>>().map(|e| Err(e.clone())),
+        Outcome::Loading | Outcome::Abandoned => None,
+    }
+}
+
+/// The leader's side of a load: publishes the result, or — if dropped unfinished (panic,
+/// cancelled future) — abandons the load so that waiters retry.
+struct LoadGuard<'a, K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
+{
+    cache: &'a Cache<K, V, S>,
+    key: &'a K,
+    waiter: Arc<Waiter<V>>,
+    started: Instant,
+    done: bool,
+}
+
+impl<'a, K, V, S> LoadGuard<'a, K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
+{
+    fn new(cache: &'a Cache<K, V, S>, key: &'a K, waiter: Arc<Waiter<V>>) -> Self {
+        Self { cache, key, waiter, started: Instant::now(), done: false }
+    }
+
+    fn finish<E: Send + Sync + 'static>(&mut self, result: Result<V, E>) -> Result<V, Arc<E>> {
+        self.done = true;
+        let elapsed = self.started.elapsed();
+        let hash = self.cache.hash(self.key);
+        let (outcome, result) = match result {
+            Ok(value) => (Outcome::Ready(value.clone()), Ok(value)),
+            Err(error) => {
+                let error = Arc::new(error);
+                let shared: SharedError = Arc::new(error.clone());
+                (Outcome::Failed(shared), Err(error))
+            }
+        };
+        self.cache.with_shard(hash, |s, cfg, sink| {
+            if let Outcome::Ready(value) = &outcome {
+                let now = s.now(cfg, false);
+                s.write(cfg, hash as u32, self.key.clone(), value.clone(), TtlMode::Default, now, sink);
+            }
+            s.loading.leave(table_hash(hash as u32), self.key, &self.waiter);
+            if cfg.record_stats {
+                let stats = s.stats_mut();
+                stats.total_load_time += elapsed;
+                match outcome {
+                    Outcome::Ready(_) => stats.load_successes += 1,
+                    _ => stats.load_failures += 1,
+                }
+            }
+        });
+        self.waiter.finish(outcome);
+        result
+    }
+}
+
+impl<K, V, S> Drop for LoadGuard<'_, K, V, S>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+    S: BuildHasher + Clone + Send + Sync + 'static,
+{
+    fn drop(&mut self) {
+        if !self.done {
+            // The loader panicked or its future was dropped: unregister and wake the waiters.
+            let hash = self.cache.hash(self.key);
+            self.cache.shard(hash).lock().loading.leave(table_hash(hash as u32), self.key, &self.waiter);
+            self.waiter.finish(Outcome::Abandoned);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! [`Slot`]: the entry view of an atomic read-modify-write ([`Cache::compute`](crate::Cache::compute)).
+//!
+//! A slot is handed to the caller's closure while the shard lock is held, so everything done
+//! through it is atomic with respect to every other operation on the cache. Writes take effect
+//! immediately (including any eviction they cause); removed or replaced values reach the
+//! eviction listener after the lock is released.
+
+use crate::config::Config;
+use crate::expiry::TtlMode;
+use crate::listener::Removals;
+use crate::shard::Shard;
+use std::fmt;
+use std::time::Duration;
+
+/// The state of one key during [`Cache::compute`](crate::Cache::compute).
+pub struct Slot<'a, K, V> {
+    pub(crate) shard: &'a mut Shard<K, V>,
+    pub(crate) cfg: &'a Config<K, V>,
+    pub(crate) sink: &'a mut Removals<K, V>,
+    pub(crate) key: K,
+    pub(crate) hash: u32,
+    pub(crate) idx: Option<u32>,
+    pub(crate) now: u64,
+}
+
+impl<K: Eq + Clone + 'static, V: Clone + 'static> Slot<'_, K, V> {
+    /// The key this slot is for.
+    pub fn key(&self) -> &K {
+        &self.key
+    }
+
+    /// The current value, if the key is present (and not expired).
+    pub fn value(&self) -> Option<&V> {
+        self.idx.map(|idx| self.shard.value(idx))
+    }
+
+    /// Whether the key is present.
+    pub fn is_present(&self) -> bool {
+        self.idx.is_some()
+    }
+
+    /// Remaining time to live of the present entry (`None`: absent or no deadline).
+    pub fn ttl(&self) -> Option<Duration> {
+        self.idx.and_then(|idx| self.shard.remaining(idx, self.now))
+    }
+
+    /// The time of this operation; read from the clock only once something needs it.
+    fn clock(&mut self, needed: bool) -> u64 {
+        if self.now == 0 {
+            self.now = self.shard.now(self.cfg, needed);
+        }
+        self.now
+    }
+
+    fn write(&mut self, value: V, mode: TtlMode) {
+        let now = self.clock(matches!(mode, TtlMode::Explicit(Some(_))));
+        self.idx = self.shard.write(self.cfg, self.hash, self.key.clone(), value, mode, now, self.sink);
+    }
+
+    /// Inserts or replaces the value. A replaced entry keeps its remaining time to live; a new
+    /// one gets the builder's default.
+    pub fn set(&mut self, value: V) {
+        self.write(value, TtlMode::Keep);
+    }
+
+    /// Inserts or replaces the value with this time to live (`None`: no expiry).
+    pub fn set_with_ttl(&mut self, value: V, ttl: Option<Duration>) {
+        self.write(value, TtlMode::Explicit(ttl.map(crate::clock::nanos)));
+    }
+
+    /// Changes the time to live of the present entry, from now (`None`: no expiry). A zero TTL
+    /// expires it. Returns whether the entry is present afterwards.
+    pub fn set_ttl(&mut self, ttl: Option<Duration>) -> bool {
+        let Some(idx) = self.idx else { return false };
+        let now = self.clock(true);
+        let alive = self.shard.set_ttl_at(self.cfg, idx, ttl.map(crate::clock::nanos), now, self.sink);
+        if !alive {
+            self.idx = None;
+        }
+        alive
+    }
+
+    /// Removes the entry and returns its value.
+    pub fn remove(&mut self) -> Option<V> {
+        let idx = self.idx.take()?;
+        Some(self.shard.remove_at(self.cfg, idx, self.sink))
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for Slot<'_, K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot").field("key", &self.key).field("present", &self.idx.is_some()).finish()
+    }
+}

@@ -1,0 +1,547 @@
+//! Adaptive W-TinyLFU (after Caffeine): window LRU → TinyLFU admission → segmented LRU main.
+//!
+//! ```text
+//!   insert ──► [ window LRU ] ──overflow──► candidate ─┐
+//!                                                      ├─ frequency(candidate) > frequency(victim)?
+//!   [ probation ◄─demote── protected ]   victim ◄──────┘   yes: victim leaves; no: candidate leaves
+//!        └──hit──► protected
+//! ```
+//! New entries enter the window (initially 1% of capacity). Entries pushed out of the window
+//! become admission candidates at the back of probation; while the shard is over capacity each
+//! candidate is compared with the probation LRU victim by estimated frequency, and the loser is
+//! evicted. A hit in probation promotes to protected (80% of the main region); protected
+//! overflow is demoted back to probation. A candidate that is merely warm (frequency >= 6) wins
+//! against an equally warm victim with probability 1/128, so an attacker cannot pin the victim by
+//! flooding one hash. Every `sample_size` reads the hill climber compares this sample's hit rate
+//! with the previous one and moves the window/main boundary in the direction that helped, with
+//! a decaying step (restarting when the hit rate jumps) — recency-heavy workloads grow the
+//! window, frequency-heavy ones shrink it.
+
+use super::sketch::FrequencySketch;
+use super::{Policy, Weights};
+use crate::list::{Deque, Links, NIL};
+use crate::slab::{Queue, Slab};
+
+const PERCENT_MAIN: f64 = 0.99;
+const PERCENT_MAIN_PROTECTED: f64 = 0.80;
+const STEP_PERCENT: f64 = 0.0625;
+const STEP_DECAY: f64 = 0.98;
+const RESTART_THRESHOLD: f64 = 0.05;
+const ADMIT_HASHDOS_THRESHOLD: u8 = 6;
+/// Most entries moved between regions per adjustment step (bounds the work of one call).
+const QUEUE_TRANSFER_THRESHOLD: usize = 1000;
+
+#[derive(Debug)]
+pub(crate) struct TinyLfu {
+    window: Deque,
+    probation: Deque,
+    protected: Deque,
+    window_weight: u64,
+    probation_weight: u64,
+    protected_weight: u64,
+    window_max: u64,
+    protected_max: u64,
+    capacity: u64,
+    sketch: FrequencySketch,
+    /// Whether the sketch follows the entry count (weighted or unbounded shards).
+    grow_sketch: bool,
+    hits_in_sample: u64,
+    misses_in_sample: u64,
+    previous_hit_rate: f64,
+    step: f64,
+    /// Weight still to move into (+) or out of (-) the window.
+    adjustment: i64,
+    rng: u64,
+}
+
+impl TinyLfu {
+    pub(crate) fn new(capacity: u64, entries_hint: Option<u64>, seed: u64) -> Self {
+        let window_max = capacity - (PERCENT_MAIN * capacity as f64) as u64;
+        let protected_max = (PERCENT_MAIN_PROTECTED * (capacity - window_max) as f64) as u64;
+        let sketch_size = entries_hint.unwrap_or(64).min(capacity);
+        Self {
+            window: Deque::default(),
+            probation: Deque::default(),
+            protected: Deque::default(),
+            window_weight: 0,
+            probation_weight: 0,
+            protected_weight: 0,
+            window_max,
+            protected_max,
+            capacity,
+            sketch: FrequencySketch::new(sketch_size),
+            grow_sketch: entries_hint.is_none(),
+            hits_in_sample: 0,
+            misses_in_sample: 0,
+            previous_hit_rate: 0.0,
+            step: -STEP_PERCENT * capacity as f64,
+            adjustment: 0,
+            rng: seed | 1,
+        }
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*: cheap, and seeded per shard from a random state.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn admit(&mut self, candidate: u32, victim: u32) -> bool {
+        let victim_freq = self.sketch.frequency(victim);
+        let candidate_freq = self.sketch.frequency(candidate);
+        if candidate_freq > victim_freq {
+            true
+        } else if candidate_freq >= ADMIT_HASHDOS_THRESHOLD {
+            self.random() & 127 == 0
+        } else {
+            false
+        }
+    }
+
+    fn queue(&mut self, q: Queue) -> (&mut Deque, &mut u64) {
+        match q {
+            Queue::Window => (&mut self.window, &mut self.window_weight),
+            Queue::Probation => (&mut self.probation, &mut self.probation_weight),
+            Queue::Protected => (&mut self.protected, &mut self.protected_weight),
+            Queue::Lru => unreachable!("an LRU node in a TinyLFU shard"),
+        }
+    }
+
+    fn transfer<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, to: Queue) {
+        let from = slab.get(idx).queue;
+        let (deque, w) = self.queue(from);
+        deque.unlink(slab, idx);
+        *w -= weight;
+        let (deque, w) = self.queue(to);
+        deque.push_back(slab, idx);
+        *w += weight;
+        slab.get_mut(idx).queue = to;
+    }
+
+    /// Moves protected overflow to the back of probation.
+    fn demote_protected<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
+        let mut moved = 0;
+        while self.protected_weight > self.protected_max && moved < QUEUE_TRANSFER_THRESHOLD {
+            let idx = self.protected.front;
+            if idx == NIL {
+                break;
+            }
+            self.transfer(slab, idx, weights.get(idx), Queue::Probation);
+            moved += 1;
+        }
+    }
+
+    fn unlink_victim<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, victims: &mut Vec<u32>) {
+        let weight = weights.get(idx);
+        self.on_remove(slab, idx, weight);
+        victims.push(idx);
+    }
+
+    /// Moves window overflow to probation; returns the first node moved (the oldest candidate).
+    fn evict_from_window<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) -> u32 {
+        let mut first = NIL;
+        while self.window_weight > self.window_max {
+            let idx = self.window.front;
+            if idx == NIL {
+                break;
+            }
+            self.transfer(slab, idx, weights.get(idx), Queue::Probation);
+            if first == NIL {
+                first = idx;
+            }
+        }
+        first
+    }
+
+    /// Caffeine's `evictFromMain`: candidates walk forward from the first window overflow,
+    /// victims forward from the probation front (then protected, then window).
+    fn evict_from_main<K, V>(
+        &mut self,
+        slab: &mut Slab<K, V>,
+        weights: &Weights,
+        mut candidate: u32,
+        capacity: u64,
+        victims: &mut Vec<u32>,
+    ) {
+        let mut victim_queue = Queue::Probation;
+        let mut candidate_queue = Queue::Probation;
+        let mut victim = self.probation.front;
+        while self.weighted_size() > capacity {
+            if candidate == NIL && candidate_queue == Queue::Probation {
+                candidate = self.window.front;
+                candidate_queue = Queue::Window;
+            }
+            if candidate == NIL && victim == NIL {
+                match victim_queue {
+                    Queue::Probation => {
+                        victim = self.protected.front;
+                        victim_queue = Queue::Protected;
+                        continue;
+                    }
+                    Queue::Protected => {
+                        victim = self.window.front;
+                        victim_queue = Queue::Window;
+                        continue;
+                    }
+                    _ => break,
+                }
+            }
+            if victim != NIL && weights.get(victim) == 0 {
+                victim = slab.next(victim);
+                continue;
+            }
+            if candidate != NIL && weights.get(candidate) == 0 {
+                candidate = slab.next(candidate);
+                continue;
+            }
+            if victim == NIL {
+                let evict = candidate;
+                candidate = slab.next(candidate);
+                self.unlink_victim(slab, weights, evict, victims);
+                continue;
+            }
+            if candidate == NIL {
+                let evict = victim;
+                victim = slab.next(victim);
+                self.unlink_victim(slab, weights, evict, victims);
+                continue;
+            }
+            if candidate == victim {
+                victim = slab.next(victim);
+                self.unlink_victim(slab, weights, candidate, victims);
+                candidate = NIL;
+                continue;
+            }
+            if weights.get(candidate) > capacity {
+                let evict = candidate;
+                candidate = slab.next(candidate);
+                self.unlink_victim(slab, weights, evict, victims);
+                continue;
+            }
+            let (candidate_hash, victim_hash) = (slab.get(candidate).hash, slab.get(victim).hash);
+            if self.admit(candidate_hash, victim_hash) {
+                let evict = victim;
+                victim = slab.next(victim);
+                if victim == candidate {
+                    // The victim walk reached the candidates: keep them apart.
+                    victim = NIL;
+                }
+                self.unlink_victim(slab, weights, evict, victims);
+                candidate = slab.next(candidate);
+            } else {
+                let evict = candidate;
+                candidate = slab.next(candidate);
+                self.unlink_victim(slab, weights, evict, victims);
+            }
+        }
+    }
+
+    /// Hill climbing: once per sample, decide how far to move the window boundary, then move it.
+    fn climb<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
+        let requests = self.hits_in_sample + self.misses_in_sample;
+        if requests >= self.sketch.sample_size() {
+            let hit_rate = self.hits_in_sample as f64 / requests as f64;
+            let change = hit_rate - self.previous_hit_rate;
+            let amount = if change >= 0.0 { self.step } else { -self.step };
+            self.step = if change.abs() >= RESTART_THRESHOLD {
+                STEP_PERCENT * self.capacity as f64 * if amount >= 0.0 { 1.0 } else { -1.0 }
+            } else {
+                STEP_DECAY * amount
+            };
+            self.previous_hit_rate = hit_rate;
+            self.adjustment = amount as i64;
+            self.hits_in_sample = 0;
+            self.misses_in_sample = 0;
+        }
+        if self.adjustment > 0 {
+            self.increase_window(slab, weights);
+        } else if self.adjustment < 0 {
+            self.decrease_window(slab, weights);
+        }
+    }
+
+    fn increase_window<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
+        if self.protected_max == 0 {
+            self.adjustment = 0;
+            return;
+        }
+        let mut quota = (self.adjustment as u64).min(self.protected_max);
+        self.protected_max -= quota;
+        self.window_max += quota;
+        self.demote_protected(slab, weights);
+        for _ in 0..QUEUE_TRANSFER_THRESHOLD {
+            let mut idx = self.probation.front;
+            if idx == NIL || quota < weights.get(idx) {
+                idx = self.protected.front;
+            }
+            if idx == NIL {
+                break;
+            }
+            let weight = weights.get(idx);
+            if quota < weight {
+                break;
+            }
+            quota -= weight;
+            self.transfer(slab, idx, weight, Queue::Window);
+        }
+        self.protected_max += quota;
+        self.window_max -= quota;
+        self.adjustment = quota as i64;
+    }
+
+    fn decrease_window<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
+        if self.window_max <= 1 {
+            self.adjustment = 0;
+            return;
+        }
+        let mut quota = self.adjustment.unsigned_abs().min(self.window_max - 1);
+        self.protected_max += quota;
+        self.window_max -= quota;
+        for _ in 0..QUEUE_TRANSFER_THRESHOLD {
+            let idx = self.window.front;
+            if idx == NIL {
+                break;
+            }
+            let weight = weights.get(idx);
+            if quota < weight {
+                break;
+            }
+            quota -= weight;
+            self.transfer(slab, idx, weight, Queue::Probation);
+        }
+        self.protected_max -= quota;
+        self.window_max += quota;
+        self.adjustment = -(quota as i64);
+    }
+
+    #[cfg(test)]
+    fn keys<K: Copy, V>(&self, slab: &Slab<K, V>, q: Queue) -> Vec<K> {
+        let deque = match q {
+            Queue::Window => self.window,
+            Queue::Probation => self.probation,
+            Queue::Protected => self.protected,
+            Queue::Lru => unreachable!(),
+        };
+        deque.to_vec(slab).into_iter().map(|i| slab.get(i).key).collect()
+    }
+}
+
+impl Policy for TinyLfu {
+    fn on_insert<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, len: u32) {
+        if self.grow_sketch && u64::from(len) > self.sketch.capacity() {
+            self.sketch.ensure_capacity((u64::from(len) * 2).min(self.capacity));
+        }
+        self.sketch.increment(slab.get(idx).hash);
+        slab.get_mut(idx).queue = Queue::Window;
+        self.window.push_back(slab, idx);
+        self.window_weight += weight;
+    }
+
+    fn on_access<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32) {
+        self.hits_in_sample += 1;
+        self.sketch.increment(slab.get(idx).hash);
+        match slab.get(idx).queue {
+            Queue::Window => self.window.move_to_back(slab, idx),
+            Queue::Probation => {
+                let weight = weights.get(idx);
+                if weight > self.protected_max {
+                    self.probation.move_to_back(slab, idx);
+                } else {
+                    self.transfer(slab, idx, weight, Queue::Protected);
+                    self.demote_protected(slab, weights);
+                }
+            }
+            Queue::Protected => self.protected.move_to_back(slab, idx),
+            Queue::Lru => unreachable!("an LRU node in a TinyLFU shard"),
+        }
+        if self.hits_in_sample + self.misses_in_sample >= self.sketch.sample_size() || self.adjustment != 0 {
+            self.climb(slab, weights);
+        }
+    }
+
+    fn on_miss(&mut self) {
+        self.misses_in_sample += 1;
+    }
+
+    fn on_update<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
+        let (_, w) = self.queue(slab.get(idx).queue);
+        *w = *w - old + new;
+        self.on_access(slab, weights, idx);
+        // A write is not a read: undo the hit the access counted.
+        self.hits_in_sample -= 1;
+    }
+
+    fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64) {
+        let (deque, w) = self.queue(slab.get(idx).queue);
+        deque.unlink(slab, idx);
+        *w -= weight;
+    }
+
+    fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
+        let candidate = self.evict_from_window(slab, weights);
+        self.evict_from_main(slab, weights, candidate, capacity, victims);
+        if self.misses_in_sample + self.hits_in_sample >= self.sketch.sample_size() {
+            self.climb(slab, weights);
+        }
+    }
+
+    fn weighted_size(&self) -> u64 {
+        self.window_weight + self.probation_weight + self.protected_weight
+    }
+
+    fn clear(&mut self) {
+        self.window = Deque::default();
+        self.probation = Deque::default();
+        self.protected = Deque::default();
+        self.window_weight = 0;
+        self.probation_weight = 0;
+        self.protected_weight = 0;
+        self.sketch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slab::Node;
+
+    struct Fixture {
+        slab: Slab<u32, ()>,
+        policy: TinyLfu,
+        weights: Weights,
+        idx: std::collections::HashMap<u32, u32>,
+    }
+
+    impl Fixture {
+        fn new(capacity: u64) -> Self {
+            Self {
+                slab: Slab::new(1000),
+                policy: TinyLfu::new(capacity, Some(capacity), 7),
+                weights: Weights::default(),
+                idx: Default::default(),
+            }
+        }
+
+        fn insert(&mut self, key: u32) -> Vec<u32> {
+            let hash = key.wrapping_mul(0x9e37_79b9);
+            let i = self.slab.insert(Node { key, value: (), hash, prev: NIL, next: NIL, queue: Queue::Window });
+            self.idx.insert(key, i);
+            let len = self.slab.len();
+            self.policy.on_insert(&mut self.slab, i, 1, len);
+            let mut victims = Vec::new();
+            self.policy.evict(&mut self.slab, &self.weights, self.policy.capacity, &mut victims);
+            victims
+                .into_iter()
+                .map(|v| {
+                    let key = self.slab.remove(v).key;
+                    self.idx.remove(&key);
+                    key
+                })
+                .collect()
+        }
+
+        fn hit(&mut self, key: u32) {
+            let i = self.idx[&key];
+            self.policy.on_access(&mut self.slab, &self.weights, i);
+        }
+
+        fn q(&self, q: Queue) -> Vec<u32> {
+            self.policy.keys(&self.slab, q)
+        }
+    }
+
+    #[test]
+    fn regions_start_at_one_percent_window_and_eighty_percent_protected() {
+        let p = TinyLfu::new(1000, Some(1000), 1);
+        assert_eq!(p.window_max, 10);
+        assert_eq!(p.protected_max, 792);
+        let small = TinyLfu::new(10, Some(10), 1);
+        assert_eq!(small.window_max, 1);
+    }
+
+    #[test]
+    fn queue_order_after_each_step() {
+        let mut f = Fixture::new(10); // window 1, protected 7
+        assert!(f.insert(1).is_empty());
+        assert_eq!(f.q(Queue::Window), [1]);
+        assert!(f.insert(2).is_empty());
+        // 1 overflowed the window into probation.
+        assert_eq!(f.q(Queue::Window), [2]);
+        assert_eq!(f.q(Queue::Probation), [1]);
+        f.hit(1);
+        assert_eq!(f.q(Queue::Probation), Vec::<u32>::new());
+        assert_eq!(f.q(Queue::Protected), [1]);
+        f.insert(3);
+        f.insert(4);
+        assert_eq!(f.q(Queue::Window), [4]);
+        assert_eq!(f.q(Queue::Probation), [2, 3]);
+        f.hit(2);
+        f.hit(3);
+        assert_eq!(f.q(Queue::Protected), [1, 2, 3]);
+        f.hit(1);
+        assert_eq!(f.q(Queue::Protected), [2, 3, 1]);
+        f.hit(4);
+        assert_eq!(f.q(Queue::Window), [4]);
+    }
+
+    #[test]
+    fn frequent_victim_beats_one_hit_candidates() {
+        let mut f = Fixture::new(10);
+        for k in 0..10 {
+            f.insert(k);
+        }
+        for _ in 0..5 {
+            for k in 0..10 {
+                f.hit(k);
+            }
+        }
+        // A scan of one-hit wonders must not flush the frequently used keys.
+        let mut evicted = Vec::new();
+        for k in 100..200 {
+            evicted.extend(f.insert(k));
+        }
+        let survivors = (0..10).filter(|k| f.idx.contains_key(k)).count();
+        assert!(survivors >= 8, "only {survivors} hot keys survived the scan");
+        assert_eq!(f.policy.weighted_size(), 10);
+        assert_eq!(f.slab.len(), 10);
+    }
+
+    #[test]
+    fn protected_overflow_is_demoted_to_probation() {
+        let mut f = Fixture::new(10); // protected max 7
+        for k in 0..10 {
+            f.insert(k);
+        }
+        for k in 0..9 {
+            f.hit(k);
+        }
+        let protected = f.q(Queue::Protected);
+        assert_eq!(protected.len(), 7);
+        assert!(f.policy.protected_weight <= f.policy.protected_max);
+        assert_eq!(f.policy.weighted_size(), 10);
+    }
+
+    #[test]
+    fn climber_grows_the_window_on_a_recency_workload() {
+        // A sliding working set slightly larger than main favours recency: the window grows.
+        let mut f = Fixture::new(100);
+        let start = f.policy.window_max;
+        let mut next = 0u32;
+        for _ in 0..200 {
+            for back in 0..60 {
+                let key = next.saturating_sub(back);
+                if f.idx.contains_key(&key) {
+                    f.hit(key);
+                } else {
+                    f.policy.on_miss();
+                    f.insert(key);
+                }
+            }
+            next += 1;
+        }
+        assert_ne!(f.policy.window_max, start, "the climber never moved the window");
+        assert!(f.policy.weighted_size() <= 100);
+    }
+}

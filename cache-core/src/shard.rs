@@ -1,0 +1,486 @@
+//! One shard: a single-threaded cache kernel with `&mut self` methods.
+//!
+//! A shard owns an index table (hash → slab index), the slab of entries, their weights, the
+//! eviction policy's queues, the timer wheel and its own statistics. The concurrent
+//! [`Cache`](crate::Cache) is an array of shards, each behind its own lock; everything here
+//! runs under that lock and never blocks, allocates only to grow, and calls no user code
+//! except the weigher and the `Expiry` hook. Removed entries go to a [`Removals`] buffer that
+//! the caller delivers to the listener after unlocking.
+//!
+//! The index table stores `u32` slab indices hashed by the 32-bit hash kept in each node, so
+//! resizing it never touches keys. Expired entries are reclaimed by the timer wheel as time
+//! moves (checked on every operation of the shard), and a read of an expired entry removes it.
+
+use crate::config::Config;
+use crate::expiry::TtlMode;
+use crate::list::NIL;
+use crate::listener::{RemovalCause, Removals};
+use crate::loader::Loading;
+use crate::policy::{AnyPolicy, EvictionPolicy, Policy, Weights};
+use crate::slab::{Node, Queue, Slab};
+use crate::stats::CacheStats;
+use crate::timer::{NEVER, Timers};
+use hashbrown::HashTable;
+use std::borrow::Borrow;
+use std::time::Duration;
+
+/// Spreads the stored 32-bit hash over 64 bits for the index table (whose control bytes use the
+/// top bits and whose buckets use the low bits).
+pub(crate) fn table_hash(hash: u32) -> u64 {
+    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Remaining time until `deadline`, `None` for no deadline.
+pub(crate) fn remaining(deadline: u64, now: u64) -> Option<Duration> {
+    (deadline != NEVER).then(|| Duration::from_nanos(deadline.saturating_sub(now)))
+}
+
+/// A refresh that a read decided to start: reload `key` (whose value is `value`) and apply the
+/// result only if the entry still carries `stamp`.
+#[derive(Debug)]
+pub(crate) struct RefreshTicket<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
+    pub(crate) stamp: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shard<K, V> {
+    table: HashTable<u32>,
+    slab: Slab<K, V>,
+    weights: Weights,
+    weighted: bool,
+    policy: AnyPolicy,
+    timers: Timers,
+    capacity: u64,
+    stats: CacheStats,
+    /// Last write stamp handed out (unique and increasing within the shard).
+    stamp: u64,
+    /// Reused buffer of victim / expired indices.
+    scratch: Vec<u32>,
+    /// Loads in flight for keys of this shard.
+    pub(crate) loading: Loading<K, V>,
+}
+
+impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
+    pub(crate) fn new(capacity: u64, kind: EvictionPolicy, weighted: bool, seed: u64) -> Self {
+        let max_slots = if weighted { usize::MAX } else { usize::try_from(capacity).unwrap_or(usize::MAX) };
+        let entries_hint = (!weighted && capacity < u64::from(u32::MAX)).then_some(capacity);
+        Self {
+            table: HashTable::new(),
+            slab: Slab::new(max_slots),
+            weights: Weights::default(),
+            weighted,
+            policy: AnyPolicy::new(kind, capacity, entries_hint, seed),
+            timers: Timers::default(),
+            capacity,
+            stats: CacheStats::default(),
+            stamp: 0,
+            scratch: Vec::new(),
+            loading: Loading::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        u64::from(self.slab.len())
+    }
+
+    pub(crate) fn weighted_size(&self) -> u64 {
+        self.policy.weighted_size()
+    }
+
+    pub(crate) fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    pub(crate) fn stats_mut(&mut self) -> &mut CacheStats {
+        &mut self.stats
+    }
+
+    /// The current time if anything in this shard, or the write at hand, depends on it; else 0.
+    pub(crate) fn now(&self, cfg: &Config<K, V>, explicit_ttl: bool) -> u64 {
+        if explicit_ttl || cfg.uses_time() || self.timers.scheduled() > 0 { cfg.now() } else { 0 }
+    }
+
+    pub(crate) fn find<Q>(&self, hash: u32, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let slab = &self.slab;
+        self.table
+            .find(table_hash(hash), |&i| {
+                let node = slab.get(i);
+                node.hash == hash && node.key.borrow() == key
+            })
+            .copied()
+    }
+
+    /// Finds a live entry, reclaiming it first if it has expired.
+    pub(crate) fn find_live<Q>(&mut self, cfg: &Config<K, V>, hash: u32, key: &Q, now: u64, sink: &mut Removals<K, V>) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let idx = self.find(hash, key)?;
+        if self.timers.deadline(idx) <= now {
+            let (k, v, w) = self.detach(idx, false);
+            self.discard(cfg, k, v, w, RemovalCause::Expired, sink);
+            return None;
+        }
+        Some(idx)
+    }
+
+    pub(crate) fn key(&self, idx: u32) -> &K {
+        &self.slab.get(idx).key
+    }
+
+    pub(crate) fn value(&self, idx: u32) -> &V {
+        &self.slab.get(idx).value
+    }
+
+    pub(crate) fn remaining(&self, idx: u32, now: u64) -> Option<Duration> {
+        remaining(self.timers.deadline(idx), now)
+    }
+
+    /// A read: records the hit or miss, updates the policy and idle deadline, and decides on a
+    /// refresh.
+    pub(crate) fn get<Q>(&mut self, cfg: &Config<K, V>, hash: u32, key: &Q, sink: &mut Removals<K, V>) -> Option<(V, Option<RefreshTicket<K, V>>)>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let now = self.now(cfg, false);
+        self.maintain(cfg, now, sink);
+        let Some(idx) = self.find_live(cfg, hash, key, now, sink) else {
+            self.policy.on_miss();
+            if cfg.record_stats {
+                self.stats.misses += 1;
+            }
+            return None;
+        };
+        if cfg.record_stats {
+            self.stats.hits += 1;
+        }
+        self.policy.on_access(&mut self.slab, &self.weights, idx);
+        if cfg.tti.is_some() || cfg.expiry.is_some() {
+            self.touch(cfg, idx, now);
+        }
+        let ticket = cfg.refresh.as_ref().and_then(|r| {
+            let written = self.timers.node(idx).map_or(0, |n| n.written);
+            (now.saturating_sub(written) >= r.after).then(|| {
+                let stamp = self.next_stamp(now);
+                self.timers.node_mut(idx).written = stamp;
+                let node = self.slab.get(idx);
+                RefreshTicket { key: node.key.clone(), value: node.value.clone(), stamp }
+            })
+        });
+        Some((self.slab.get(idx).value.clone(), ticket))
+    }
+
+    /// A read without policy or statistics effects.
+    pub(crate) fn peek<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let now = self.now(cfg, false);
+        let idx = self.find(hash, key)?;
+        (self.timers.deadline(idx) > now).then(|| &self.slab.get(idx).value)
+    }
+
+    /// Remaining time to live: `None` absent, `Some(None)` no deadline.
+    pub(crate) fn ttl<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> Option<Option<Duration>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let now = self.now(cfg, false);
+        let idx = self.find(hash, key)?;
+        let deadline = self.timers.deadline(idx);
+        (deadline > now).then(|| remaining(deadline, now))
+    }
+
+    /// Applies the read side of expiry: the `Expiry` hook and the idle deadline.
+    fn touch(&mut self, cfg: &Config<K, V>, idx: u32, now: u64) {
+        let mut hard = self.timers.node(idx).map_or(NEVER, |n| n.hard);
+        if let Some(expiry) = &cfg.expiry {
+            let node = self.slab.get(idx);
+            hard = deadline_after(now, expiry.expire_after_read(&node.key, &node.value, remaining(hard, now)));
+        }
+        let idle = cfg.tti.map_or(NEVER, |t| now.saturating_add(t));
+        if hard != NEVER || idle != NEVER || self.timers.node(idx).is_some() {
+            self.timers.set(idx, hard, idle);
+        }
+    }
+
+    /// Inserts or replaces `key`. Returns the entry's index if it is resident afterwards.
+    pub(crate) fn write(&mut self, cfg: &Config<K, V>, hash: u32, key: K, value: V, mode: TtlMode, now: u64, sink: &mut Removals<K, V>) -> Option<u32> {
+        self.maintain(cfg, now, sink);
+        match self.find_live(cfg, hash, &key, now, sink) {
+            Some(idx) => self.replace_at(cfg, idx, value, mode, now, sink),
+            None => self.insert_new(cfg, hash, key, value, mode, now, sink),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn insert_new(&mut self, cfg: &Config<K, V>, hash: u32, key: K, value: V, mode: TtlMode, now: u64, sink: &mut Removals<K, V>) -> Option<u32> {
+        let weight = cfg.weigh(&key, &value);
+        if u64::from(weight) > self.capacity {
+            self.discard(cfg, key, value, weight.into(), RemovalCause::Size, sink);
+            return None;
+        }
+        let hard = write_deadline(cfg, None, &key, &value, mode, now);
+        if hard <= now {
+            self.discard(cfg, key, value, weight.into(), RemovalCause::Expired, sink);
+            return None;
+        }
+        let idx = self.slab.insert(Node { key, value, hash, prev: NIL, next: NIL, queue: Queue::Lru });
+        if self.weighted {
+            self.weights.set(idx, weight);
+        }
+        let slab = &self.slab;
+        self.table.insert_unique(table_hash(hash), idx, |&i| table_hash(slab.get(i).hash));
+        let len = self.slab.len();
+        self.policy.on_insert(&mut self.slab, idx, weight.into(), len);
+        self.set_deadlines(cfg, idx, hard, now);
+        if cfg.record_stats {
+            self.stats.inserts += 1;
+        }
+        self.evict(cfg, sink);
+        self.slab.try_get(idx).is_some_and(|n| n.hash == hash).then_some(idx)
+    }
+
+    fn replace_at(&mut self, cfg: &Config<K, V>, idx: u32, value: V, mode: TtlMode, now: u64, sink: &mut Removals<K, V>) -> Option<u32> {
+        let weight = cfg.weigh(self.key(idx), &value);
+        let old_weight = self.weights.get(idx);
+        let existing = self.timers.node(idx).map_or(NEVER, |n| n.hard);
+        let hard = write_deadline(cfg, Some(existing), self.key(idx), &value, mode, now);
+        if u64::from(weight) > self.capacity || hard <= now {
+            let (key, old, w) = self.detach(idx, false);
+            self.discard(cfg, key.clone(), old, w, RemovalCause::Replaced, sink);
+            let cause = if hard <= now { RemovalCause::Expired } else { RemovalCause::Size };
+            self.discard(cfg, key, value, weight.into(), cause, sink);
+            return None;
+        }
+        let old = std::mem::replace(&mut self.slab.get_mut(idx).value, value);
+        if self.weighted {
+            self.weights.set(idx, weight);
+        }
+        self.policy.on_update(&mut self.slab, &self.weights, idx, old_weight, weight.into());
+        self.set_deadlines(cfg, idx, hard, now);
+        if cfg.record_stats {
+            self.stats.updates += 1;
+        }
+        let key = if sink.wants_values() { Some(self.key(idx).clone()) } else { None };
+        match key {
+            Some(key) => self.discard(cfg, key, old, old_weight, RemovalCause::Replaced, sink),
+            None if cfg.record_stats => self.stats.record_removal(RemovalCause::Replaced, old_weight),
+            None => {}
+        }
+        self.evict(cfg, sink);
+        self.slab.try_get(idx).is_some().then_some(idx)
+    }
+
+    fn set_deadlines(&mut self, cfg: &Config<K, V>, idx: u32, hard: u64, now: u64) {
+        let idle = cfg.tti.map_or(NEVER, |t| now.saturating_add(t));
+        if hard != NEVER || idle != NEVER || cfg.refresh.is_some() || self.timers.node(idx).is_some() {
+            self.timers.set(idx, hard, idle);
+            if cfg.refresh.is_some() {
+                let stamp = self.next_stamp(now);
+                self.timers.node_mut(idx).written = stamp;
+            }
+        }
+    }
+
+    /// Gives the live entry `idx` a new time to live from `now` (`None`: no hard deadline).
+    pub(crate) fn set_ttl_at(&mut self, cfg: &Config<K, V>, idx: u32, ttl: Option<u64>, now: u64, sink: &mut Removals<K, V>) -> bool {
+        let hard = ttl.map_or(NEVER, |t| now.saturating_add(t));
+        if hard <= now {
+            let (k, v, w) = self.detach(idx, false);
+            self.discard(cfg, k, v, w, RemovalCause::Expired, sink);
+            return false;
+        }
+        let idle = cfg.tti.map_or(NEVER, |t| now.saturating_add(t));
+        self.timers.set(idx, hard, idle);
+        true
+    }
+
+    /// Removes the live entry `idx` at the caller's request and returns its value.
+    pub(crate) fn remove_at(&mut self, cfg: &Config<K, V>, idx: u32, sink: &mut Removals<K, V>) -> V {
+        let (key, value, weight) = self.detach(idx, false);
+        if sink.wants_values() {
+            self.discard(cfg, key, value.clone(), weight, RemovalCause::Explicit, sink);
+        } else if cfg.record_stats {
+            self.stats.record_removal(RemovalCause::Explicit, weight);
+        }
+        value
+    }
+
+    /// Runs the policy until the shard is within capacity.
+    fn evict(&mut self, cfg: &Config<K, V>, sink: &mut Removals<K, V>) {
+        if self.policy.weighted_size() <= self.capacity {
+            return;
+        }
+        let mut victims = std::mem::take(&mut self.scratch);
+        self.policy.evict(&mut self.slab, &self.weights, self.capacity, &mut victims);
+        for &idx in &victims {
+            let (k, v, w) = self.detach(idx, true);
+            self.discard(cfg, k, v, w, RemovalCause::Size, sink);
+        }
+        victims.clear();
+        self.scratch = victims;
+        debug_assert!(self.policy.weighted_size() <= self.capacity);
+    }
+
+    /// Advances the timer wheel, reclaiming due entries (`exact`: every one of them).
+    pub(crate) fn expire(&mut self, cfg: &Config<K, V>, now: u64, exact: bool, sink: &mut Removals<K, V>) {
+        if self.timers.scheduled() == 0 {
+            return;
+        }
+        let mut due = std::mem::take(&mut self.scratch);
+        self.timers.advance(now, exact, &mut due);
+        for &idx in &due {
+            let (k, v, w) = self.detach(idx, false);
+            self.discard(cfg, k, v, w, RemovalCause::Expired, sink);
+        }
+        due.clear();
+        self.scratch = due;
+    }
+
+    /// Cheap per-operation maintenance.
+    pub(crate) fn maintain(&mut self, cfg: &Config<K, V>, now: u64, sink: &mut Removals<K, V>) {
+        if self.timers.scheduled() > 0 {
+            self.expire(cfg, now, false, sink);
+        }
+    }
+
+    /// Unlinks `idx` from every structure and frees its slot.
+    fn detach(&mut self, idx: u32, unlinked: bool) -> (K, V, u64) {
+        let weight = self.weights.get(idx);
+        if !unlinked {
+            self.policy.on_remove(&mut self.slab, idx, weight);
+        }
+        let hash = self.slab.get(idx).hash;
+        match self.table.find_entry(table_hash(hash), |&i| i == idx) {
+            Ok(entry) => {
+                entry.remove();
+            }
+            Err(_) => unreachable!("a resident entry missing from the index"),
+        }
+        self.timers.clear(idx);
+        let node = self.slab.remove(idx);
+        (node.key, node.value, weight)
+    }
+
+    fn discard(&mut self, cfg: &Config<K, V>, key: K, value: V, weight: u64, cause: RemovalCause, sink: &mut Removals<K, V>) {
+        if cfg.record_stats {
+            self.stats.record_removal(cause, weight);
+        }
+        sink.push(key, value, cause);
+    }
+
+    fn next_stamp(&mut self, now: u64) -> u64 {
+        self.stamp = now.max(self.stamp + 1);
+        self.stamp
+    }
+
+    /// Applies a finished refresh if the entry was not written since it started.
+    pub(crate) fn complete_refresh(&mut self, cfg: &Config<K, V>, hash: u32, key: &K, stamp: u64, value: Option<V>, sink: &mut Removals<K, V>) {
+        let current = self.find(hash, key).filter(|&idx| self.timers.node(idx).is_some_and(|n| n.written == stamp));
+        match (current, value) {
+            (Some(idx), Some(value)) => {
+                let now = cfg.now();
+                self.replace_at(cfg, idx, value, TtlMode::Default, now, sink);
+                self.stats.load_successes += u64::from(cfg.record_stats);
+            }
+            (_, None) => self.stats.load_failures += u64::from(cfg.record_stats),
+            (None, Some(_)) => {}
+        }
+    }
+
+    /// Copies live entries from slot `start` on, visiting at most `count` slots; returns the
+    /// next slot to visit, or `None` when the shard is done.
+    pub(crate) fn scan(&self, cfg: &Config<K, V>, start: u32, count: usize, out: &mut Vec<(K, V)>) -> Option<u32> {
+        let now = self.now(cfg, false);
+        let end = self.slab.slot_count();
+        let stop = start.saturating_add(u32::try_from(count.max(1)).unwrap_or(u32::MAX)).min(end);
+        for idx in start..stop {
+            if let Some(node) = self.slab.try_get(idx) {
+                if self.timers.deadline(idx) > now {
+                    out.push((node.key.clone(), node.value.clone()));
+                }
+            }
+        }
+        (stop < end).then_some(stop)
+    }
+
+    /// Removes every entry for which `keep` answers false.
+    pub(crate) fn retain(&mut self, cfg: &Config<K, V>, keep: &mut impl FnMut(&K, &V) -> bool, sink: &mut Removals<K, V>) {
+        let now = self.now(cfg, false);
+        self.expire(cfg, now, true, sink);
+        let doomed: Vec<u32> =
+            (0..self.slab.slot_count()).filter(|&i| self.slab.try_get(i).is_some_and(|n| !keep(&n.key, &n.value))).collect();
+        for idx in doomed {
+            self.remove_at(cfg, idx, sink);
+        }
+    }
+
+    /// Removes every entry.
+    pub(crate) fn clear(&mut self, cfg: &Config<K, V>, sink: &mut Removals<K, V>) {
+        let now = self.now(cfg, false);
+        if sink.wants_values() || cfg.record_stats {
+            for idx in 0..self.slab.slot_count() {
+                if self.slab.try_get(idx).is_some() {
+                    let cause = if self.timers.deadline(idx) <= now { RemovalCause::Expired } else { RemovalCause::Explicit };
+                    let (k, v, w) = self.detach(idx, false);
+                    self.discard(cfg, k, v, w, cause, sink);
+                }
+            }
+        }
+        self.slab.clear();
+        self.table = HashTable::new();
+        self.weights.clear();
+        self.policy.clear();
+        self.timers.reset();
+    }
+
+    /// Checks every internal invariant (tests only; O(n)).
+    #[cfg(test)]
+    pub(crate) fn check(&self) {
+        assert_eq!(self.table.len(), self.slab.len() as usize, "index and slab disagree");
+        let mut weight = 0;
+        for idx in 0..self.slab.slot_count() {
+            if let Some(node) = self.slab.try_get(idx) {
+                assert_eq!(self.find(node.hash, &node.key), Some(idx));
+                weight += self.weights.get(idx);
+            }
+        }
+        assert_eq!(weight, self.policy.weighted_size(), "policy weight drifted");
+        assert!(weight <= self.capacity, "over capacity: {weight} > {}", self.capacity);
+    }
+}
+
+/// `now + d` for a hook's answer, `NEVER` for `None`.
+fn deadline_after(now: u64, d: Option<Duration>) -> u64 {
+    d.map_or(NEVER, |d| now.saturating_add(crate::clock::nanos(d)))
+}
+
+/// The hard deadline a write gives an entry (see [`TtlMode`]).
+fn write_deadline<K: 'static, V: 'static>(cfg: &Config<K, V>, existing: Option<u64>, key: &K, value: &V, mode: TtlMode, now: u64) -> u64 {
+    match (mode, existing) {
+        (TtlMode::Explicit(ttl), _) => ttl.map_or(NEVER, |t| now.saturating_add(t)),
+        (TtlMode::Keep, Some(hard)) => hard,
+        (_, existing) => {
+            let mut hard = cfg.ttl.map_or(NEVER, |t| now.saturating_add(t));
+            if let Some(expiry) = &cfg.expiry {
+                let d = match existing {
+                    None => expiry.expire_after_create(key, value),
+                    Some(h) => expiry.expire_after_update(key, value, remaining(h, now)),
+                };
+                hard = hard.min(deadline_after(now, d));
+            }
+            hard
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The entry store of one shard: a `Vec` of slots addressed by `u32` indices, with a free list.
+//!
+//! Every resident entry lives in exactly one occupied slot and keeps that slot until it leaves
+//! the cache, so an index is a stable handle: policies link entries into queues by index, the
+//! timer wheel refers to them by index, and the cursor scan walks slots in index order (which
+//! is what lets SCAN promise that an entry present for the whole scan is seen). Freed slots are
+//! reused before the vector grows, and growth never goes past the shard's entry limit, so a
+//! cache bounded by entries holds no slack slots at capacity.
+//!
+//! Layout: a slot is an enum whose occupied variant is the node itself; the `Queue` tag gives
+//! the compiler a niche, so for `u64 -> u64` a slot is 32 bytes (8 key + 8 value + 4 hash
+//! + 4 + 4 links + the tag). A unit test pins that size.
+
+use crate::list::{Links, NIL};
+
+/// Which policy queue a node is linked in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Queue {
+    /// The single queue of the LRU policy.
+    Lru,
+    /// W-TinyLFU's admission window.
+    Window,
+    /// W-TinyLFU's main region, probationary segment.
+    Probation,
+    /// W-TinyLFU's main region, protected segment.
+    Protected,
+}
+
+/// One resident entry.
+#[derive(Debug)]
+pub(crate) struct Node<K, V> {
+    pub(crate) key: K,
+    pub(crate) value: V,
+    /// The low 32 bits of the key's hash: the index table rehashes and the sketch counts from it.
+    pub(crate) hash: u32,
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+    pub(crate) queue: Queue,
+}
+
+#[derive(Debug)]
+enum Slot<K, V> {
+    Occupied(Node<K, V>),
+    Vacant { next_free: u32 },
+}
+
+/// Slots of one shard.
+#[derive(Debug)]
+pub(crate) struct Slab<K, V> {
+    slots: Vec<Slot<K, V>>,
+    free_head: u32,
+    len: u32,
+    /// Most slots this slab may ever hold (the shard's entry bound, or `u32::MAX - 1`).
+    max_slots: usize,
+}
+
+impl<K, V> Slab<K, V> {
+    pub(crate) fn new(max_slots: usize) -> Self {
+        Self { slots: Vec::new(), free_head: NIL, len: 0, max_slots: max_slots.clamp(1, NIL as usize - 1) }
+    }
+
+    pub(crate) fn len(&self) -> u32 {
+        self.len
+    }
+
+    /// Number of slot indices in use or free (the scan's upper bound).
+    pub(crate) fn slot_count(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// Stores `node` and returns its index.
+    pub(crate) fn insert(&mut self, node: Node<K, V>) -> u32 {
+        self.len += 1;
+        if self.free_head != NIL {
+            let idx = self.free_head;
+            let slot = &mut self.slots[idx as usize];
+            match *slot {
+                Slot::Vacant { next_free } => self.free_head = next_free,
+                Slot::Occupied(_) => unreachable!("free list points at an occupied slot"),
+            }
+            *slot = Slot::Occupied(node);
+            return idx;
+        }
+        if self.slots.len() == self.slots.capacity() {
+            // Double, but never beyond the entry bound: a full entry-bounded shard has no slack.
+            let want = (self.slots.len() * 2).clamp(4, self.max_slots.max(self.slots.len() + 1));
+            self.slots.reserve_exact(want - self.slots.len());
+        }
+        let idx = self.slots.len() as u32;
+        assert!(idx != NIL, "slab index space exhausted");
+        self.slots.push(Slot::Occupied(node));
+        idx
+    }
+
+    /// Frees slot `idx` and returns its node. The node must be unlinked by the caller.
+    pub(crate) fn remove(&mut self, idx: u32) -> Node<K, V> {
+        let slot = std::mem::replace(&mut self.slots[idx as usize], Slot::Vacant { next_free: self.free_head });
+        match slot {
+            Slot::Occupied(node) => {
+                self.free_head = idx;
+                self.len -= 1;
+                node
+            }
+            Slot::Vacant { .. } => unreachable!("removing a vacant slot"),
+        }
+    }
+
+    pub(crate) fn get(&self, idx: u32) -> &Node<K, V> {
+        match &self.slots[idx as usize] {
+            Slot::Occupied(node) => node,
+            Slot::Vacant { .. } => unreachable!("reading a vacant slot"),
+        }
+    }
+
+    pub(crate) fn get_mut(&mut self, idx: u32) -> &mut Node<K, V> {
+        match &mut self.slots[idx as usize] {
+            Slot::Occupied(node) => node,
+            Slot::Vacant { .. } => unreachable!("writing a vacant slot"),
+        }
+    }
+
+    /// The node at `idx`, if that slot is occupied (for scans over slot indices).
+    pub(crate) fn try_get(&self, idx: u32) -> Option<&Node<K, V>> {
+        match self.slots.get(idx as usize) {
+            Some(Slot::Occupied(node)) => Some(node),
+            _ => None,
+        }
+    }
+
+    /// Drops every node and releases the memory.
+    pub(crate) fn clear(&mut self) {
+        self.slots = Vec::new();
+        self.free_head = NIL;
+        self.len = 0;
+    }
+}
+
+impl<K, V> Links for Slab<K, V> {
+    fn prev(&self, idx: u32) -> u32 {
+        self.get(idx).prev
+    }
+    fn next(&self, idx: u32) -> u32 {
+        self.get(idx).next
+    }
+    fn set_prev(&mut self, idx: u32, prev: u32) {
+        self.get_mut(idx).prev = prev;
+    }
+    fn set_next(&mut self, idx: u32, next: u32) {
+        self.get_mut(idx).next = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(k: u64) -> Node<u64, u64> {
+        Node { key: k, value: k * 10, hash: k as u32, prev: NIL, next: NIL, queue: Queue::Lru }
+    }
+
+    #[test]
+    fn a_u64_slot_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Slot<u64, u64>>(), 32);
+    }
+
+    #[test]
+    fn indices_are_stable_and_freed_slots_are_reused() {
+        let mut slab = Slab::new(100);
+        let a = slab.insert(node(1));
+        let b = slab.insert(node(2));
+        let c = slab.insert(node(3));
+        assert_eq!((a, b, c), (0, 1, 2));
+        assert_eq!(slab.remove(b).key, 2);
+        assert_eq!(slab.len(), 2);
+        assert_eq!(slab.get(c).value, 30);
+        assert!(slab.try_get(b).is_none());
+        assert_eq!(slab.insert(node(4)), b);
+        assert_eq!(slab.get(b).key, 4);
+        assert_eq!(slab.slot_count(), 3);
+    }
+
+    #[test]
+    fn growth_stops_at_the_entry_bound() {
+        let mut slab = Slab::new(10);
+        for k in 0..10 {
+            slab.insert(node(k));
+        }
+        assert_eq!(slab.slots.capacity(), 10);
+    }
+
+    #[test]
+    fn clear_releases_everything() {
+        let mut slab = Slab::new(10);
+        for k in 0..5 {
+            slab.insert(node(k));
+        }
+        slab.clear();
+        assert_eq!(slab.len(), 0);
+        assert_eq!(slab.insert(node(9)), 0);
+    }
+}
