@@ -1,0 +1,218 @@
+//! Differential runs: the same command sequence sent to our server and to a real `redis-server`,
+//! replies compared.
+//!
+//! Replies are compared byte for byte, with exactly these documented exceptions:
+//! - `TTL`/`PTTL`/`EXPIRETIME`/`PEXPIRETIME` return times: negative answers (-1, -2) must be equal,
+//!   positive ones may differ by 1 s (or 1000 ms) because the two servers run each command a few
+//!   microseconds apart and `TTL` rounds.
+//! - `KEYS`, `HKEYS`, `HVALS` and `HGETALL` return elements in an order Redis does not define; they
+//!   are compared as multisets (`HGETALL` as a multiset of field/value pairs).
+//! - `HELLO` replies carry the server's name, version and connection id; only their shape is compared.
+//!
+//! It owns the comparison rules and the mismatch report (seed, index, command, both replies); it does
+//! not choose commands (`generator`) or start servers.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::generator::{Command, Generator};
+use crate::resp::{Frame, RawConn, escape};
+
+/// Which RESP version a run speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// RESP2, the default of a new connection.
+    Resp2,
+    /// RESP3, switched on with `HELLO 3` before the run.
+    Resp3,
+}
+
+/// The seed from `CACHE_TESTS_SEED` (a number, or `random` for one from the clock), or `default`.
+#[must_use]
+pub fn seed_from_env(default: u64) -> u64 {
+    match std::env::var("CACHE_TESTS_SEED") {
+        Ok(s) if s == "random" => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(default, |d| u64::from(d.subsec_nanos()) ^ d.as_secs()),
+        Ok(s) => s
+            .parse()
+            .unwrap_or_else(|_| panic!("CACHE_TESTS_SEED={s:?} is not a u64")),
+        Err(_) => default,
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// Commands sent to both servers and compared.
+    pub compared: usize,
+    /// Whether the run stopped at its time bound before sending all commands.
+    pub hit_time_bound: bool,
+    /// How many replies were errors (a run that is all errors would test little).
+    pub errors: usize,
+    /// How many replies were null.
+    pub nulls: usize,
+}
+
+fn name_of(cmd: &Command) -> String {
+    String::from_utf8_lossy(&cmd[0]).to_ascii_uppercase()
+}
+
+/// Renders a command like `redis-cli` would echo it.
+#[must_use]
+pub fn show_command(cmd: &Command) -> String {
+    cmd.iter()
+        .map(|a| format!("\"{}\"", escape(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn sorted(items: &[Frame]) -> Vec<String> {
+    let mut v: Vec<String> = items.iter().map(|f| format!("{f:?}")).collect();
+    v.sort();
+    v
+}
+
+fn pairs_sorted(items: &[Frame]) -> Option<Vec<String>> {
+    if items.len() % 2 != 0 {
+        return None;
+    }
+    let mut v: Vec<String> = items
+        .chunks(2)
+        .map(|p| format!("{:?} => {:?}", p[0], p[1]))
+        .collect();
+    v.sort();
+    Some(v)
+}
+
+fn map_sorted(pairs: &[(Frame, Frame)]) -> Vec<String> {
+    let mut v: Vec<String> = pairs
+        .iter()
+        .map(|(k, val)| format!("{k:?} => {val:?}"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Whether two replies to `cmd` agree under the rules in the module docs.
+#[must_use]
+pub fn replies_agree(cmd: &Command, ours: &(Frame, Vec<u8>), theirs: &(Frame, Vec<u8>)) -> bool {
+    if ours.1 == theirs.1 {
+        return true;
+    }
+    let name = name_of(cmd);
+    match (&ours.0, &theirs.0, name.as_str()) {
+        (Frame::Integer(a), Frame::Integer(b), "TTL" | "EXPIRETIME") => {
+            *a >= 0 && *b >= 0 && (a - b).abs() <= 1
+        }
+        (Frame::Integer(a), Frame::Integer(b), "PTTL" | "PEXPIRETIME") => {
+            *a >= 0 && *b >= 0 && (a - b).abs() <= 1000
+        }
+        (Frame::Array(Some(a)), Frame::Array(Some(b)), "KEYS" | "HKEYS" | "HVALS") => {
+            sorted(a) == sorted(b)
+        }
+        (Frame::Set(a), Frame::Set(b), "KEYS" | "HKEYS" | "HVALS") => sorted(a) == sorted(b),
+        (Frame::Array(Some(a)), Frame::Array(Some(b)), "HGETALL") => {
+            pairs_sorted(a).is_some() && pairs_sorted(a) == pairs_sorted(b)
+        }
+        (Frame::Map(a), Frame::Map(b), "HGETALL") => map_sorted(a) == map_sorted(b),
+        _ => false,
+    }
+}
+
+/// Runs `count` generated commands (seed `seed`) against `ours` and `reference`, comparing every
+/// reply, and stops at the first mismatch with a report naming the seed, the command's index, the
+/// command and both replies. The loop is also bounded in time by `time_bound`; reaching it ends the
+/// run early (reported in the [`Outcome`], not a failure: the tests never assert on time).
+///
+/// # Errors
+///
+/// The mismatch report, or an I/O error from either server.
+pub fn run(
+    ours: SocketAddr,
+    reference: SocketAddr,
+    seed: u64,
+    count: usize,
+    protocol: Protocol,
+    time_bound: Duration,
+) -> Result<Outcome, String> {
+    let io = |who: &str, e: std::io::Error| format!("seed {seed}: {who}: I/O error: {e}");
+    let mut a = RawConn::connect(ours).map_err(|e| io("ours", e))?;
+    let mut b = RawConn::connect(reference).map_err(|e| io("redis", e))?;
+    for conn in [&mut a, &mut b] {
+        let r = conn.cmd(&["FLUSHALL"]).map_err(|e| io("setup", e))?;
+        if r != Frame::Simple(b"OK".to_vec()) {
+            return Err(format!("FLUSHALL before the run answered {r:?}"));
+        }
+    }
+    if protocol == Protocol::Resp3 {
+        let ra = a.cmd(&["HELLO", "3"]).map_err(|e| io("ours", e))?;
+        let rb = b.cmd(&["HELLO", "3"]).map_err(|e| io("redis", e))?;
+        let keys = |f: &Frame| match f {
+            Frame::Map(p) => Some(p.iter().map(|(k, _)| format!("{k:?}")).collect::<Vec<_>>()),
+            _ => None,
+        };
+        if keys(&ra).is_none() || keys(&ra) != keys(&rb) {
+            return Err(format!(
+                "HELLO 3 replies differ in shape:\n  ours:  {ra:?}\n  redis: {rb:?}"
+            ));
+        }
+    }
+    let base_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    let mut generator = Generator::new(seed, base_unix);
+    let started = Instant::now();
+    let (mut errors, mut nulls) = (0, 0);
+    for index in 0..count {
+        if started.elapsed() > time_bound {
+            eprintln!(
+                "differential run stopped at its time bound after {index} of {count} commands"
+            );
+            return Ok(Outcome {
+                compared: index,
+                hit_time_bound: true,
+                errors,
+                nulls,
+            });
+        }
+        let cmd = generator.next_command();
+        let ra = a.cmd_raw(&cmd).map_err(|e| {
+            format!(
+                "{} at command #{index} {}",
+                io("ours", e),
+                show_command(&cmd)
+            )
+        })?;
+        let rb = b.cmd_raw(&cmd).map_err(|e| {
+            format!(
+                "{} at command #{index} {}",
+                io("redis", e),
+                show_command(&cmd)
+            )
+        })?;
+        if !replies_agree(&cmd, &ra, &rb) {
+            return Err(format!(
+                "MISMATCH (seed {seed}, {protocol:?}, command #{index}): {}\n  ours:  {:?}\n         {}\n  redis: {:?}\n         {}\n\
+                 reproduce with CACHE_TESTS_SEED={seed}",
+                show_command(&cmd),
+                ra.0,
+                escape(&ra.1),
+                rb.0,
+                escape(&rb.1)
+            ));
+        }
+        errors += usize::from(rb.0.error_text().is_some());
+        nulls += usize::from(rb.0.is_null());
+        if std::env::var_os("CACHE_TESTS_TRACE").is_some() {
+            eprintln!("#{index} {} -> {:?}", show_command(&cmd), rb.0);
+        }
+    }
+    Ok(Outcome {
+        compared: count,
+        hit_time_bound: false,
+        errors,
+        nulls,
+    })
+}

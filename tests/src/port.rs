@@ -1,0 +1,41 @@
+//! Loopback ports for the servers a test starts: picking a free one and waiting for one to listen.
+//!
+//! Waiting is the only place in this crate that pauses: a bounded retry loop while a freshly spawned
+//! process binds its port. Nothing here knows which server it is waiting for.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How long a spawned server gets to start listening.
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A port on 127.0.0.1 that was free a moment ago. The OS picks it (bind to port 0), so parallel tests
+/// do not collide; there is a small window in which another process could take it, which the
+/// spawners cover by retrying with a fresh port.
+#[must_use]
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// The loopback address for `port`.
+#[must_use]
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+/// Polls `addr` until it accepts a TCP connection, for at most [`START_TIMEOUT`], while `alive`
+/// reports that the process that should bind it is still running. Returns whether it is listening.
+pub fn wait_for_port(addr: SocketAddr, mut alive: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while Instant::now() < deadline {
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        if !alive() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
