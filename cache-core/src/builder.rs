@@ -140,7 +140,11 @@ where
     /// value at once and starts one background `reload(key, old_value)`. `Some(v)` replaces
     /// the value (unless the entry was written meanwhile); `None` keeps the old one. Reloads
     /// run on a new thread unless [`refresh_executor`](Self::refresh_executor) says otherwise.
-    pub fn refresh_after(mut self, after: Duration, reload: impl Fn(&K, &V) -> Option<V> + Send + Sync + 'static) -> Self {
+    pub fn refresh_after(
+        mut self,
+        after: Duration,
+        reload: impl Fn(&K, &V) -> Option<V> + Send + Sync + 'static,
+    ) -> Self {
         self.refresh = Some((after, Arc::new(reload)));
         self
     }

@@ -29,8 +29,11 @@ use std::time::{Duration, Instant};
 #[repr(align(128))]
 pub(crate) struct Padded<T>(pub(crate) T);
 
+/// One shard behind its lock, alone on its cache lines.
+pub(crate) type ShardCell<K, V> = Padded<Mutex<Shard<K, V>>>;
+
 pub(crate) struct Inner<K, V, S> {
-    pub(crate) shards: Box<[Padded<Mutex<Shard<K, V>>>]>,
+    pub(crate) shards: Box<[ShardCell<K, V>]>,
     pub(crate) shard_mask: u64,
     pub(crate) hasher: S,
     pub(crate) cfg: Config<K, V>,
@@ -85,7 +88,6 @@ where
     }
 
     /// A builder for every other configuration.
-    #[must_use]
     pub fn builder() -> CacheBuilder<K, V> {
         CacheBuilder::default()
     }
@@ -400,7 +402,11 @@ where
     ///
     /// The loader's error, shared.
     #[cfg(feature = "async")]
-    pub async fn try_get_with_async<E>(&self, key: K, init: impl std::future::Future<Output = Result<V, E>>) -> Result<V, Arc<E>>
+    pub async fn try_get_with_async<E>(
+        &self,
+        key: K,
+        init: impl std::future::Future<Output = Result<V, E>>,
+    ) -> Result<V, Arc<E>>
     where
         E: Send + Sync + 'static,
     {

@@ -79,9 +79,6 @@ pub use listener::RemovalCause;
 pub use policy::EvictionPolicy;
 pub use stats::{CacheStats, RemovalStats};
 
-#[cfg(test)]
-mod tests;
-
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]

@@ -117,7 +117,14 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     }
 
     /// Finds a live entry, reclaiming it first if it has expired.
-    pub(crate) fn find_live<Q>(&mut self, cfg: &Config<K, V>, hash: u32, key: &Q, now: u64, sink: &mut Removals<K, V>) -> Option<u32>
+    pub(crate) fn find_live<Q>(
+        &mut self,
+        cfg: &Config<K, V>,
+        hash: u32,
+        key: &Q,
+        now: u64,
+        sink: &mut Removals<K, V>,
+    ) -> Option<u32>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -145,7 +152,13 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
 
     /// A read: records the hit or miss, updates the policy and idle deadline, and decides on a
     /// refresh.
-    pub(crate) fn get<Q>(&mut self, cfg: &Config<K, V>, hash: u32, key: &Q, sink: &mut Removals<K, V>) -> Option<(V, Option<RefreshTicket<K, V>>)>
+    pub(crate) fn get<Q>(
+        &mut self,
+        cfg: &Config<K, V>,
+        hash: u32,
+        key: &Q,
+        sink: &mut Removals<K, V>,
+    ) -> Option<(V, Option<RefreshTicket<K, V>>)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -215,7 +228,17 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     }
 
     /// Inserts or replaces `key`. Returns the entry's index if it is resident afterwards.
-    pub(crate) fn write(&mut self, cfg: &Config<K, V>, hash: u32, key: K, value: V, mode: TtlMode, now: u64, sink: &mut Removals<K, V>) -> Option<u32> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write(
+        &mut self,
+        cfg: &Config<K, V>,
+        hash: u32,
+        key: K,
+        value: V,
+        mode: TtlMode,
+        now: u64,
+        sink: &mut Removals<K, V>,
+    ) -> Option<u32> {
         self.maintain(cfg, now, sink);
         match self.find_live(cfg, hash, &key, now, sink) {
             Some(idx) => self.replace_at(cfg, idx, value, mode, now, sink),
@@ -224,7 +247,16 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn insert_new(&mut self, cfg: &Config<K, V>, hash: u32, key: K, value: V, mode: TtlMode, now: u64, sink: &mut Removals<K, V>) -> Option<u32> {
+    fn insert_new(
+        &mut self,
+        cfg: &Config<K, V>,
+        hash: u32,
+        key: K,
+        value: V,
+        mode: TtlMode,
+        now: u64,
+        sink: &mut Removals<K, V>,
+    ) -> Option<u32> {
         let weight = cfg.weigh(&key, &value);
         if u64::from(weight) > self.capacity {
             self.discard(cfg, key, value, weight.into(), RemovalCause::Size, sink);
@@ -251,7 +283,15 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         self.slab.try_get(idx).is_some_and(|n| n.hash == hash).then_some(idx)
     }
 
-    fn replace_at(&mut self, cfg: &Config<K, V>, idx: u32, value: V, mode: TtlMode, now: u64, sink: &mut Removals<K, V>) -> Option<u32> {
+    fn replace_at(
+        &mut self,
+        cfg: &Config<K, V>,
+        idx: u32,
+        value: V,
+        mode: TtlMode,
+        now: u64,
+        sink: &mut Removals<K, V>,
+    ) -> Option<u32> {
         let weight = cfg.weigh(self.key(idx), &value);
         let old_weight = self.weights.get(idx);
         let existing = self.timers.node(idx).map_or(NEVER, |n| n.hard);
@@ -294,7 +334,14 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     }
 
     /// Gives the live entry `idx` a new time to live from `now` (`None`: no hard deadline).
-    pub(crate) fn set_ttl_at(&mut self, cfg: &Config<K, V>, idx: u32, ttl: Option<u64>, now: u64, sink: &mut Removals<K, V>) -> bool {
+    pub(crate) fn set_ttl_at(
+        &mut self,
+        cfg: &Config<K, V>,
+        idx: u32,
+        ttl: Option<u64>,
+        now: u64,
+        sink: &mut Removals<K, V>,
+    ) -> bool {
         let hard = ttl.map_or(NEVER, |t| now.saturating_add(t));
         if hard <= now {
             let (k, v, w) = self.detach(idx, false);
@@ -373,7 +420,15 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         (node.key, node.value, weight)
     }
 
-    fn discard(&mut self, cfg: &Config<K, V>, key: K, value: V, weight: u64, cause: RemovalCause, sink: &mut Removals<K, V>) {
+    fn discard(
+        &mut self,
+        cfg: &Config<K, V>,
+        key: K,
+        value: V,
+        weight: u64,
+        cause: RemovalCause,
+        sink: &mut Removals<K, V>,
+    ) {
         if cfg.record_stats {
             self.stats.record_removal(cause, weight);
         }
@@ -386,7 +441,15 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     }
 
     /// Applies a finished refresh if the entry was not written since it started.
-    pub(crate) fn complete_refresh(&mut self, cfg: &Config<K, V>, hash: u32, key: &K, stamp: u64, value: Option<V>, sink: &mut Removals<K, V>) {
+    pub(crate) fn complete_refresh(
+        &mut self,
+        cfg: &Config<K, V>,
+        hash: u32,
+        key: &K,
+        stamp: u64,
+        value: Option<V>,
+        sink: &mut Removals<K, V>,
+    ) {
         let current = self.find(hash, key).filter(|&idx| self.timers.node(idx).is_some_and(|n| n.written == stamp));
         match (current, value) {
             (Some(idx), Some(value)) => {
@@ -416,11 +479,17 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     }
 
     /// Removes every entry for which `keep` answers false.
-    pub(crate) fn retain(&mut self, cfg: &Config<K, V>, keep: &mut impl FnMut(&K, &V) -> bool, sink: &mut Removals<K, V>) {
+    pub(crate) fn retain(
+        &mut self,
+        cfg: &Config<K, V>,
+        keep: &mut impl FnMut(&K, &V) -> bool,
+        sink: &mut Removals<K, V>,
+    ) {
         let now = self.now(cfg, false);
         self.expire(cfg, now, true, sink);
-        let doomed: Vec<u32> =
-            (0..self.slab.slot_count()).filter(|&i| self.slab.try_get(i).is_some_and(|n| !keep(&n.key, &n.value))).collect();
+        let doomed: Vec<u32> = (0..self.slab.slot_count())
+            .filter(|&i| self.slab.try_get(i).is_some_and(|n| !keep(&n.key, &n.value)))
+            .collect();
         for idx in doomed {
             self.remove_at(cfg, idx, sink);
         }
@@ -432,7 +501,8 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         if sink.wants_values() || cfg.record_stats {
             for idx in 0..self.slab.slot_count() {
                 if self.slab.try_get(idx).is_some() {
-                    let cause = if self.timers.deadline(idx) <= now { RemovalCause::Expired } else { RemovalCause::Explicit };
+                    let cause =
+                        if self.timers.deadline(idx) <= now { RemovalCause::Expired } else { RemovalCause::Explicit };
                     let (k, v, w) = self.detach(idx, false);
                     self.discard(cfg, k, v, w, cause, sink);
                 }
@@ -467,7 +537,14 @@ fn deadline_after(now: u64, d: Option<Duration>) -> u64 {
 }
 
 /// The hard deadline a write gives an entry (see [`TtlMode`]).
-fn write_deadline<K: 'static, V: 'static>(cfg: &Config<K, V>, existing: Option<u64>, key: &K, value: &V, mode: TtlMode, now: u64) -> u64 {
+fn write_deadline<K: 'static, V: 'static>(
+    cfg: &Config<K, V>,
+    existing: Option<u64>,
+    key: &K,
+    value: &V,
+    mode: TtlMode,
+    now: u64,
+) -> u64 {
     match (mode, existing) {
         (TtlMode::Explicit(ttl), _) => ttl.map_or(NEVER, |t| now.saturating_add(t)),
         (TtlMode::Keep, Some(hard)) => hard,
@@ -481,6 +558,64 @@ fn write_deadline<K: 'static, V: 'static>(cfg: &Config<K, V>, existing: Option<u
                 hard = hard.min(deadline_after(now, d));
             }
             hard
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::MockClock;
+    use std::sync::Arc;
+
+    fn config(clock: &MockClock, weighted: bool) -> Config<u32, u32> {
+        Config {
+            weigher: weighted.then(|| Box::new(|_k: &u32, v: &u32| v % 9 + 1) as crate::config::Weigher<u32, u32>),
+            ttl: None,
+            tti: Some(5_000),
+            expiry: None,
+            listener: None,
+            refresh: None,
+            clock: Arc::new(clock.clone()),
+            record_stats: true,
+        }
+    }
+
+    /// Random operations straight on the kernel, with every internal invariant checked after each.
+    #[test]
+    fn internal_invariants_hold_under_random_operations() {
+        for (policy, weighted) in
+            [(EvictionPolicy::TinyLfu, false), (EvictionPolicy::TinyLfu, true), (EvictionPolicy::Lru, true)]
+        {
+            let clock = MockClock::new();
+            let cfg = config(&clock, weighted);
+            let mut shard: Shard<u32, u32> = Shard::new(64, policy, weighted, 1);
+            let mut x = 0x2545_f491_u64;
+            for step in 0..20_000u32 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let key = (x % 200) as u32;
+                let mut sink = Removals::new(false);
+                match x % 6 {
+                    0 | 1 => {
+                        let _ = shard.get(&cfg, key, &key, &mut sink);
+                    }
+                    2 | 3 => {
+                        let ttl = (x % 3 == 0).then_some(x % 10_000 + 1);
+                        let now = cfg.now();
+                        shard.write(&cfg, key, key, step, TtlMode::Explicit(ttl), now, &mut sink);
+                    }
+                    4 => {
+                        let now = cfg.now();
+                        if let Some(idx) = shard.find_live(&cfg, key, &key, now, &mut sink) {
+                            shard.remove_at(&cfg, idx, &mut sink);
+                        }
+                    }
+                    _ => clock.advance(std::time::Duration::from_nanos(x % 3_000)),
+                }
+                shard.check();
+            }
         }
     }
 }

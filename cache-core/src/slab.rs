@@ -84,7 +84,8 @@ impl<K, V> Slab<K, V> {
         }
         if self.slots.len() == self.slots.capacity() {
             // Double, but never beyond the entry bound: a full entry-bounded shard has no slack.
-            let want = (self.slots.len() * 2).clamp(4, self.max_slots.max(self.slots.len() + 1));
+            let limit = self.max_slots.max(self.slots.len() + 1);
+            let want = (self.slots.len() * 2).max(4).min(limit);
             self.slots.reserve_exact(want - self.slots.len());
         }
         let idx = self.slots.len() as u32;

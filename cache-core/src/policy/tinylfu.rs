@@ -316,6 +316,25 @@ impl TinyLfu {
         self.adjustment = -(quota as i64);
     }
 
+    /// Counts an access of `idx` and moves it as its region prescribes.
+    fn reorder<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32) {
+        self.sketch.increment(slab.get(idx).hash);
+        match slab.get(idx).queue {
+            Queue::Window => self.window.move_to_back(slab, idx),
+            Queue::Probation => {
+                let weight = weights.get(idx);
+                if weight > self.protected_max {
+                    self.probation.move_to_back(slab, idx);
+                } else {
+                    self.transfer(slab, idx, weight, Queue::Protected);
+                    self.demote_protected(slab, weights);
+                }
+            }
+            Queue::Protected => self.protected.move_to_back(slab, idx),
+            Queue::Lru => unreachable!("an LRU node in a TinyLFU shard"),
+        }
+    }
+
     #[cfg(test)]
     fn keys<K: Copy, V>(&self, slab: &Slab<K, V>, q: Queue) -> Vec<K> {
         let deque = match q {
@@ -341,21 +360,7 @@ impl Policy for TinyLfu {
 
     fn on_access<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32) {
         self.hits_in_sample += 1;
-        self.sketch.increment(slab.get(idx).hash);
-        match slab.get(idx).queue {
-            Queue::Window => self.window.move_to_back(slab, idx),
-            Queue::Probation => {
-                let weight = weights.get(idx);
-                if weight > self.protected_max {
-                    self.probation.move_to_back(slab, idx);
-                } else {
-                    self.transfer(slab, idx, weight, Queue::Protected);
-                    self.demote_protected(slab, weights);
-                }
-            }
-            Queue::Protected => self.protected.move_to_back(slab, idx),
-            Queue::Lru => unreachable!("an LRU node in a TinyLFU shard"),
-        }
+        self.reorder(slab, weights, idx);
         if self.hits_in_sample + self.misses_in_sample >= self.sketch.sample_size() || self.adjustment != 0 {
             self.climb(slab, weights);
         }
@@ -368,9 +373,7 @@ impl Policy for TinyLfu {
     fn on_update<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
         let (_, w) = self.queue(slab.get(idx).queue);
         *w = *w - old + new;
-        self.on_access(slab, weights, idx);
-        // A write is not a read: undo the hit the access counted.
-        self.hits_in_sample -= 1;
+        self.reorder(slab, weights, idx);
     }
 
     fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64) {
@@ -528,8 +531,7 @@ mod tests {
         // A sliding working set slightly larger than main favours recency: the window grows.
         let mut f = Fixture::new(100);
         let start = f.policy.window_max;
-        let mut next = 0u32;
-        for _ in 0..200 {
+        for next in 0..200u32 {
             for back in 0..60 {
                 let key = next.saturating_sub(back);
                 if f.idx.contains_key(&key) {
@@ -539,7 +541,6 @@ mod tests {
                     f.insert(key);
                 }
             }
-            next += 1;
         }
         assert_ne!(f.policy.window_max, start, "the climber never moved the window");
         assert!(f.policy.weighted_size() <= 100);
