@@ -34,9 +34,7 @@ pub fn seed_from_env(default: u64) -> u64 {
         Ok(s) if s == "random" => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(default, |d| u64::from(d.subsec_nanos()) ^ d.as_secs()),
-        Ok(s) => s
-            .parse()
-            .unwrap_or_else(|_| panic!("CACHE_TESTS_SEED={s:?} is not a u64")),
+        Ok(s) => s.parse().unwrap_or_else(|_| panic!("CACHE_TESTS_SEED={s:?} is not a u64")),
         Err(_) => default,
     }
 }
@@ -61,10 +59,7 @@ fn name_of(cmd: &Command) -> String {
 /// Renders a command like `redis-cli` would echo it.
 #[must_use]
 pub fn show_command(cmd: &Command) -> String {
-    cmd.iter()
-        .map(|a| format!("\"{}\"", escape(a)))
-        .collect::<Vec<_>>()
-        .join(" ")
+    cmd.iter().map(|a| format!("\"{}\"", escape(a))).collect::<Vec<_>>().join(" ")
 }
 
 fn sorted(items: &[Frame]) -> Vec<String> {
@@ -77,19 +72,13 @@ fn pairs_sorted(items: &[Frame]) -> Option<Vec<String>> {
     if items.len() % 2 != 0 {
         return None;
     }
-    let mut v: Vec<String> = items
-        .chunks(2)
-        .map(|p| format!("{:?} => {:?}", p[0], p[1]))
-        .collect();
+    let mut v: Vec<String> = items.chunks(2).map(|p| format!("{:?} => {:?}", p[0], p[1])).collect();
     v.sort();
     Some(v)
 }
 
 fn map_sorted(pairs: &[(Frame, Frame)]) -> Vec<String> {
-    let mut v: Vec<String> = pairs
-        .iter()
-        .map(|(k, val)| format!("{k:?} => {val:?}"))
-        .collect();
+    let mut v: Vec<String> = pairs.iter().map(|(k, val)| format!("{k:?} => {val:?}")).collect();
     v.sort();
     v
 }
@@ -102,15 +91,9 @@ pub fn replies_agree(cmd: &Command, ours: &(Frame, Vec<u8>), theirs: &(Frame, Ve
     }
     let name = name_of(cmd);
     match (&ours.0, &theirs.0, name.as_str()) {
-        (Frame::Integer(a), Frame::Integer(b), "TTL" | "EXPIRETIME") => {
-            *a >= 0 && *b >= 0 && (a - b).abs() <= 1
-        }
-        (Frame::Integer(a), Frame::Integer(b), "PTTL" | "PEXPIRETIME") => {
-            *a >= 0 && *b >= 0 && (a - b).abs() <= 1000
-        }
-        (Frame::Array(Some(a)), Frame::Array(Some(b)), "KEYS" | "HKEYS" | "HVALS") => {
-            sorted(a) == sorted(b)
-        }
+        (Frame::Integer(a), Frame::Integer(b), "TTL" | "EXPIRETIME") => *a >= 0 && *b >= 0 && (a - b).abs() <= 1,
+        (Frame::Integer(a), Frame::Integer(b), "PTTL" | "PEXPIRETIME") => *a >= 0 && *b >= 0 && (a - b).abs() <= 1000,
+        (Frame::Array(Some(a)), Frame::Array(Some(b)), "KEYS" | "HKEYS" | "HVALS") => sorted(a) == sorted(b),
         (Frame::Set(a), Frame::Set(b), "KEYS" | "HKEYS" | "HVALS") => sorted(a) == sorted(b),
         (Frame::Array(Some(a)), Frame::Array(Some(b)), "HGETALL") => {
             pairs_sorted(a).is_some() && pairs_sorted(a) == pairs_sorted(b)
@@ -153,45 +136,24 @@ pub fn run(
             _ => None,
         };
         if keys(&ra).is_none() || keys(&ra) != keys(&rb) {
-            return Err(format!(
-                "HELLO 3 replies differ in shape:\n  ours:  {ra:?}\n  redis: {rb:?}"
-            ));
+            return Err(format!("HELLO 3 replies differ in shape:\n  ours:  {ra:?}\n  redis: {rb:?}"));
         }
     }
-    let base_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| e.to_string())?
-        .as_secs();
+    let base_unix =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
     let mut generator = Generator::new(seed, base_unix);
     let started = Instant::now();
     let (mut errors, mut nulls) = (0, 0);
     for index in 0..count {
         if started.elapsed() > time_bound {
-            eprintln!(
-                "differential run stopped at its time bound after {index} of {count} commands"
-            );
-            return Ok(Outcome {
-                compared: index,
-                hit_time_bound: true,
-                errors,
-                nulls,
-            });
+            eprintln!("differential run stopped at its time bound after {index} of {count} commands");
+            return Ok(Outcome { compared: index, hit_time_bound: true, errors, nulls });
         }
         let cmd = generator.next_command();
-        let ra = a.cmd_raw(&cmd).map_err(|e| {
-            format!(
-                "{} at command #{index} {}",
-                io("ours", e),
-                show_command(&cmd)
-            )
-        })?;
-        let rb = b.cmd_raw(&cmd).map_err(|e| {
-            format!(
-                "{} at command #{index} {}",
-                io("redis", e),
-                show_command(&cmd)
-            )
-        })?;
+        let ra =
+            a.cmd_raw(&cmd).map_err(|e| format!("{} at command #{index} {}", io("ours", e), show_command(&cmd)))?;
+        let rb =
+            b.cmd_raw(&cmd).map_err(|e| format!("{} at command #{index} {}", io("redis", e), show_command(&cmd)))?;
         if !replies_agree(&cmd, &ra, &rb) {
             return Err(format!(
                 "MISMATCH (seed {seed}, {protocol:?}, command #{index}): {}\n  ours:  {:?}\n         {}\n  redis: {:?}\n         {}\n\
@@ -209,10 +171,5 @@ pub fn run(
             eprintln!("#{index} {} -> {:?}", show_command(&cmd), rb.0);
         }
     }
-    Ok(Outcome {
-        compared: count,
-        hit_time_bound: false,
-        errors,
-        nulls,
-    })
+    Ok(Outcome { compared: count, hit_time_bound: false, errors, nulls })
 }

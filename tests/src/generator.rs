@@ -15,19 +15,8 @@ pub type Command = Vec<Vec<u8>>;
 
 /// Keys shared by all command families, so types collide and `WRONGTYPE` happens. Binary-safe on
 /// purpose: NUL, CR LF, bytes that are not UTF-8, multi-byte UTF-8, a space, and the empty key.
-pub const KEYS: &[&[u8]] = &[
-    b"k0",
-    b"k1",
-    b"k2",
-    b"n0",
-    b"n1",
-    b"h0",
-    b"h1",
-    b"bin\x00\xff\r\nkey",
-    b"",
-    "ключ".as_bytes(),
-    b"a b",
-];
+pub const KEYS: &[&[u8]] =
+    &[b"k0", b"k1", b"k2", b"n0", b"n1", b"h0", b"h1", b"bin\x00\xff\r\nkey", b"", "ключ".as_bytes(), b"a b"];
 
 const FIELDS: &[&[u8]] = &[b"f0", b"f1", b"f2", b"\x00", b"", "поле".as_bytes(), b"x y"];
 
@@ -53,10 +42,8 @@ const INT_TEXTS: &[&str] = &[
 
 /// Float increments that are exact in binary, so the reply does not depend on Redis computing in
 /// 80-bit `long double` while a Rust server computes in `f64`. Plus the invalid ones.
-const FLOAT_TEXTS: &[&str] = &[
-    "0.5", "-0.25", "1.5", "3e2", "-2.75", "10", "0", "0.125", "inf", "-inf", "nan", "x", "",
-    "5.0e3",
-];
+const FLOAT_TEXTS: &[&str] =
+    &["0.5", "-0.25", "1.5", "3e2", "-2.75", "10", "0", "0.125", "inf", "-inf", "nan", "x", "", "5.0e3"];
 
 /// Keys that only `INCRBYFLOAT` and float-safe writes touch (see [`Generator::float_command`]).
 const FLOAT_KEYS: &[&[u8]] = &[b"f0", b"f1"];
@@ -65,9 +52,7 @@ const FLOAT_KEYS: &[&[u8]] = &[b"f0", b"f1"];
 const FLOAT_FIELD: &[u8] = b"ff";
 
 /// Glob patterns for `KEYS`.
-const PATTERNS: &[&[u8]] = &[
-    b"*", b"k*", b"?0", b"h[01]", b"*\x00*", b"[^k]*", b"n\\0", b"*y",
-];
+const PATTERNS: &[&[u8]] = &[b"*", b"k*", b"?0", b"h[01]", b"*\x00*", b"[^k]*", b"n\\0", b"*y"];
 
 /// Command names that do not exist in Redis 7.0 nor in our server.
 const UNKNOWN: &[&str] = &["FOO", "getx", "SETT", "hgetallx", "Nope"];
@@ -86,11 +71,7 @@ impl Generator {
     /// A generator for `seed`, with absolute times measured from `base_unix` (seconds).
     #[must_use]
     pub fn new(seed: u64, base_unix: u64) -> Self {
-        Self {
-            rng: StdRng::seed_from_u64(seed),
-            base_unix,
-            expiry_seq: 0,
-        }
+        Self { rng: StdRng::seed_from_u64(seed), base_unix, expiry_seq: 0 }
     }
 
     fn pick<'a, T: ?Sized>(&mut self, items: &'a [&'a T]) -> &'a T {
@@ -113,17 +94,7 @@ impl Generator {
     fn name(&mut self, name: &str) -> Vec<u8> {
         match self.rng.random_range(0..4) {
             0 => name.to_ascii_lowercase().into_bytes(),
-            1 => name
-                .bytes()
-                .enumerate()
-                .map(|(i, b)| {
-                    if i % 2 == 0 {
-                        b.to_ascii_lowercase()
-                    } else {
-                        b
-                    }
-                })
-                .collect(),
+            1 => name.bytes().enumerate().map(|(i, b)| if i % 2 == 0 { b.to_ascii_lowercase() } else { b }).collect(),
             _ => name.as_bytes().to_vec(),
         }
     }
@@ -150,10 +121,7 @@ impl Generator {
 
     fn int_text(&mut self) -> Vec<u8> {
         if self.chance(70) {
-            self.rng
-                .random_range(-1000i64..1000)
-                .to_string()
-                .into_bytes()
+            self.rng.random_range(-1000i64..1000).to_string().into_bytes()
         } else {
             self.pick(INT_TEXTS).as_bytes().to_vec()
         }
@@ -167,9 +135,7 @@ impl Generator {
     /// apart: more than any run takes), or now and then an invalid or past value.
     fn rel_seconds(&mut self) -> i64 {
         if self.chance(8) {
-            return *[0i64, -1, -100]
-                .get(self.rng.random_range(0..3))
-                .unwrap_or(&0);
+            return *[0i64, -1, -100].get(self.rng.random_range(0..3)).unwrap_or(&0);
         }
         self.expiry_seq += 1;
         // A permutation of 0..100_003 (7919 is coprime with the prime 100_003): distinct and shuffled.
@@ -218,11 +184,7 @@ impl Generator {
                 self.cmd("SETNX", args)
             }
             7 => {
-                let (name, mult) = if self.chance(50) {
-                    ("SETEX", 1)
-                } else {
-                    ("PSETEX", 1000)
-                };
+                let (name, mult) = if self.chance(50) { ("SETEX", 1) } else { ("PSETEX", 1000) };
                 let ttl = self.rel_seconds() * mult;
                 let args = vec![k, ttl.to_string().into_bytes(), self.value()];
                 self.cmd(name, args)
@@ -284,11 +246,7 @@ impl Generator {
                 self.cmd("SET", args)
             }
             _ => {
-                let k = if self.chance(50) {
-                    b"n0".to_vec()
-                } else {
-                    b"n1".to_vec()
-                };
+                let k = if self.chance(50) { b"n0".to_vec() } else { b"n1".to_vec() };
                 self.cmd("INCR", vec![k])
             }
         }
@@ -346,9 +304,7 @@ impl Generator {
             4 => groups.push(vec![b"KEEPTTL".to_vec()]),
             5 if self.chance(40) => {
                 // Invalid mixes and values: Redis answers a syntax or expire-time error.
-                let bad: &[&[u8]] = &[
-                    b"EX", b"PX", b"NX", b"KEEPTTL", b"EXAT", b"bogus", b"0", b"-5",
-                ];
+                let bad: &[&[u8]] = &[b"EX", b"PX", b"NX", b"KEEPTTL", b"EXAT", b"bogus", b"0", b"-5"];
                 let n = self.rng.random_range(1..4);
                 for _ in 0..n {
                     groups.push(vec![self.pick(bad).to_vec()]);
@@ -397,28 +353,14 @@ impl Generator {
                     0 | 1 => ("EXPIRE", secs),
                     2 => ("PEXPIRE", secs * 1000),
                     3 => ("EXPIREAT", if secs <= 0 { 1 } else { base + secs }),
-                    _ => (
-                        "PEXPIREAT",
-                        if secs <= 0 {
-                            1000
-                        } else {
-                            (base + secs) * 1000
-                        },
-                    ),
+                    _ => ("PEXPIREAT", if secs <= 0 { 1000 } else { (base + secs) * 1000 }),
                 };
                 let mut args = vec![k, arg.to_string().into_bytes()];
                 if self.chance(5) {
-                    args[1] = self
-                        .pick(&["9223372036854775807", "abc", "1.5"])
-                        .as_bytes()
-                        .to_vec();
+                    args[1] = self.pick(&["9223372036854775807", "abc", "1.5"]).as_bytes().to_vec();
                 }
                 if self.chance(50) {
-                    args.push(
-                        self.pick(&["NX", "XX", "GT", "LT", "gt", "NX XX"])
-                            .as_bytes()
-                            .to_vec(),
-                    );
+                    args.push(self.pick(&["NX", "XX", "GT", "LT", "gt", "NX XX"]).as_bytes().to_vec());
                     if self.chance(10) {
                         args.push(self.pick(&["XX", "LT", "GT"]).as_bytes().to_vec());
                     }

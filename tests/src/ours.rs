@@ -60,8 +60,8 @@ impl ServerOpts {
             c.maxmemory = m;
         }
         if let Some(p) = &self.maxmemory_policy {
-            c.maxmemory_policy = cache_server::MaxMemoryPolicy::parse(p)
-                .unwrap_or_else(|| panic!("unknown maxmemory-policy {p}"));
+            c.maxmemory_policy =
+                cache_server::MaxMemoryPolicy::parse(p).unwrap_or_else(|| panic!("unknown maxmemory-policy {p}"));
         }
         c
     }
@@ -97,9 +97,7 @@ impl OurServer {
                     .build()
                     .expect("build the server's runtime");
                 rt.block_on(async move {
-                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                        .await
-                        .expect("bind 127.0.0.1:0");
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
                     let addr = listener.local_addr().expect("local_addr");
                     let _ = addr_tx.send(addr);
                     let config = opts.config(addr.port());
@@ -114,15 +112,8 @@ impl OurServer {
                 let _ = done_tx.send(());
             })
             .expect("spawn the server thread");
-        let addr = addr_rx
-            .recv_timeout(START_TIMEOUT)
-            .expect("the in-process server did not start");
-        Self {
-            addr,
-            shutdown: Some(shutdown),
-            done,
-            thread: Some(thread),
-        }
+        let addr = addr_rx.recv_timeout(START_TIMEOUT).expect("the in-process server did not start");
+        Self { addr, shutdown: Some(shutdown), done, thread: Some(thread) }
     }
 
     /// The address it listens on.
@@ -160,11 +151,7 @@ pub struct OurProcess {
 fn bin_dir() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
-    Some(if dir.ends_with("deps") {
-        dir.parent()?.to_path_buf()
-    } else {
-        dir.to_path_buf()
-    })
+    Some(if dir.ends_with("deps") { dir.parent()?.to_path_buf() } else { dir.to_path_buf() })
 }
 
 fn mtime(p: &Path) -> Option<SystemTime> {

@@ -98,10 +98,7 @@ impl fmt::Debug for Frame {
             Frame::BigNumber(n) => write!(f, "({}", escape(n)),
             Frame::Verbatim(fmt_, s) => write!(f, "={}:\"{}\"", escape(fmt_), escape(s)),
             Frame::BlobError(s) => write!(f, "!\"{}\"", escape(s)),
-            Frame::Map(pairs) => f
-                .debug_map()
-                .entries(pairs.iter().map(|(k, v)| (k, v)))
-                .finish(),
+            Frame::Map(pairs) => f.debug_map().entries(pairs.iter().map(|(k, v)| (k, v))).finish(),
             Frame::Set(items) => write!(f, "set{items:?}"),
             Frame::Push(items) => write!(f, "push{items:?}"),
             Frame::Attribute(attrs, inner) => write!(f, "attr{attrs:?} {inner:?}"),
@@ -137,10 +134,7 @@ impl RawConn {
         stream.set_write_timeout(Some(REPLY_TIMEOUT))?;
         stream.set_nodelay(true)?;
         let writer = stream.try_clone()?;
-        Ok(Self {
-            reader: BufReader::new(stream),
-            writer,
-        })
+        Ok(Self { reader: BufReader::new(stream), writer })
     }
 
     /// The underlying stream, for tests that shut down halves or change timeouts.
@@ -199,27 +193,18 @@ fn read_line(r: &mut impl BufRead, raw: &mut Vec<u8>) -> io::Result<Vec<u8>> {
     let mut line = Vec::new();
     let n = r.read_until(b'\n', &mut line)?;
     if n == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "connection closed",
-        ));
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
     }
     raw.extend_from_slice(&line);
     if !line.ends_with(b"\r\n") {
-        return Err(bad(format!(
-            "line not terminated by CRLF: {}",
-            escape(&line)
-        )));
+        return Err(bad(format!("line not terminated by CRLF: {}", escape(&line))));
     }
     line.truncate(line.len() - 2);
     Ok(line)
 }
 
 fn parse_int(s: &[u8]) -> io::Result<i64> {
-    std::str::from_utf8(s)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad(format!("bad integer {}", escape(s))))
+    std::str::from_utf8(s).ok().and_then(|s| s.parse().ok()).ok_or_else(|| bad(format!("bad integer {}", escape(s))))
 }
 
 fn read_blob(r: &mut impl BufRead, raw: &mut Vec<u8>, len: i64) -> io::Result<Vec<u8>> {
@@ -234,29 +219,12 @@ fn read_blob(r: &mut impl BufRead, raw: &mut Vec<u8>, len: i64) -> io::Result<Ve
     Ok(buf)
 }
 
-fn read_items(
-    r: &mut impl BufRead,
-    raw: &mut Vec<u8>,
-    n: i64,
-    depth: usize,
-) -> io::Result<Vec<Frame>> {
+fn read_items(r: &mut impl BufRead, raw: &mut Vec<u8>, n: i64, depth: usize) -> io::Result<Vec<Frame>> {
     (0..n).map(|_| read_frame(r, raw, depth + 1)).collect()
 }
 
-fn read_pairs(
-    r: &mut impl BufRead,
-    raw: &mut Vec<u8>,
-    n: i64,
-    depth: usize,
-) -> io::Result<Vec<(Frame, Frame)>> {
-    (0..n)
-        .map(|_| {
-            Ok((
-                read_frame(r, raw, depth + 1)?,
-                read_frame(r, raw, depth + 1)?,
-            ))
-        })
-        .collect()
+fn read_pairs(r: &mut impl BufRead, raw: &mut Vec<u8>, n: i64, depth: usize) -> io::Result<Vec<(Frame, Frame)>> {
+    (0..n).map(|_| Ok((read_frame(r, raw, depth + 1)?, read_frame(r, raw, depth + 1)?))).collect()
 }
 
 fn read_frame(r: &mut impl BufRead, raw: &mut Vec<u8>, depth: usize) -> io::Result<Frame> {

@@ -26,18 +26,8 @@ fn differential(count: usize, protocol: Protocol, seed_offset: u64) {
         return;
     };
     let seed = diff::seed_from_env(DEFAULT_SEED) ^ seed_offset;
-    eprintln!(
-        "differential {protocol:?}: {} vs redis-server, seed {seed}, {count} commands",
-        subject.name()
-    );
-    match diff::run(
-        subject.addr(),
-        reference.addr(),
-        seed,
-        count,
-        protocol,
-        TIME_BOUND,
-    ) {
+    eprintln!("differential {protocol:?}: {} vs redis-server, seed {seed}, {count} commands", subject.name());
+    match diff::run(subject.addr(), reference.addr(), seed, count, protocol, TIME_BOUND) {
         Ok(outcome) => eprintln!("differential {protocol:?}: {outcome:?}"),
         Err(report) => panic!("{report}"),
     }

@@ -12,9 +12,7 @@ fn main() -> anyhow::Result<()> {
     let mut port = 6379u16;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
+        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--bind" => bind = value,
             "--port" => port = value.parse().context("--port")?,
@@ -25,16 +23,12 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let config = opts.config(port);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        cache_server::run(config, listener, shutdown)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))
+        cache_server::run(config, listener, shutdown).await.map_err(|e| anyhow::anyhow!("{e}"))
     })
 }
