@@ -69,10 +69,11 @@ fn sorted(items: &[Frame]) -> Vec<String> {
 }
 
 fn pairs_sorted(items: &[Frame]) -> Option<Vec<String>> {
-    if items.len() % 2 != 0 {
+    let chunks = items.chunks_exact(2);
+    if !chunks.remainder().is_empty() {
         return None;
     }
-    let mut v: Vec<String> = items.chunks(2).map(|p| format!("{:?} => {:?}", p[0], p[1])).collect();
+    let mut v: Vec<String> = chunks.map(|p| format!("{:?} => {:?}", p[0], p[1])).collect();
     v.sort();
     Some(v)
 }

@@ -183,10 +183,9 @@ pub fn server_binary() -> PathBuf {
     }
     let dir = bin_dir().expect("locate the target directory");
     let real = dir.join("cache-server");
-    if let (Some(bin), Some(lib)) = (mtime(&real), newest_server_lib(&dir)) {
-        if bin >= lib {
-            return real;
-        }
+    let fresh = mtime(&real).zip(newest_server_lib(&dir)).is_some_and(|(bin, lib)| bin >= lib);
+    if fresh {
+        return real;
     }
     let wrapper = dir.join("cache-tests-server");
     eprintln!(
