@@ -1,0 +1,453 @@
+//! Connection commands: PING ECHO HELLO AUTH SELECT QUIT RESET and CLIENT (ID SETNAME GETNAME
+//! SETINFO LIST INFO KILL HELP). They change this connection's state (`ClientState`) or read the
+//! client registry; they never touch keys.
+
+use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container, is, spec};
+use crate::REDIS_VERSION;
+use bytes::Bytes;
+
+const G: &str = "connection";
+const CF: &[&str] = &["noscript", "loading", "stale", "fast"];
+const NA: &[&str] = &["noscript", "loading", "stale", "fast", "no-auth", "allow_busy"];
+
+/// CLIENT subcommands.
+const CLIENT_SUBS: &[CommandSpec] = &[
+    spec("id", 2, CF, (0, 0, 0), G, "Returns the unique client ID of the connection.", "5.0.0", client_id),
+    spec("setname", 3, CF, (0, 0, 0), G, "Sets the connection name.", "2.6.9", client_setname),
+    spec("getname", 2, CF, (0, 0, 0), G, "Returns the name of the connection.", "2.6.9", client_getname),
+    spec(
+        "setinfo",
+        4,
+        CF,
+        (0, 0, 0),
+        G,
+        "Sets information specific to the client or connection.",
+        "7.2.0",
+        client_setinfo,
+    ),
+    spec(
+        "list",
+        -2,
+        &["admin", "noscript", "loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Lists open connections.",
+        "2.4.0",
+        client_list,
+    ),
+    spec("info", 2, CF, (0, 0, 0), G, "Returns information about the connection.", "6.2.0", client_info),
+    spec(
+        "kill",
+        -3,
+        &["admin", "noscript", "loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Terminates open connections.",
+        "2.4.0",
+        client_kill,
+    ),
+    spec(
+        "help",
+        2,
+        &["loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Returns helpful text about the different subcommands.",
+        "5.0.0",
+        client_help,
+    ),
+];
+
+/// The connection family's table rows.
+pub const COMMANDS: &[CommandSpec] = &[
+    spec("ping", -1, &["fast"], (0, 0, 0), G, "Returns the server's liveliness response.", "1.0.0", ping),
+    spec("echo", 2, &["fast"], (0, 0, 0), G, "Returns the given string.", "1.0.0", echo),
+    spec("hello", -1, NA, (0, 0, 0), G, "Handshakes with the Redis server.", "6.0.0", hello),
+    spec("auth", -2, NA, (0, 0, 0), G, "Authenticates the connection.", "1.0.0", auth),
+    spec("select", 2, CF, (0, 0, 0), G, "Changes the selected database.", "1.0.0", select),
+    spec("quit", -1, NA, (0, 0, 0), G, "Closes the connection.", "1.0.0", quit),
+    spec("reset", 1, NA, (0, 0, 0), G, "Resets the connection.", "6.2.0", reset),
+    CommandSpec {
+        name: "client",
+        arity: -2,
+        flags: &[],
+        keys: (0, 0, 0),
+        group: G,
+        summary: "A container for client connection commands.",
+        since: "2.4.0",
+        handler: container,
+        subcommands: CLIENT_SUBS,
+    },
+];
+
+fn ping(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    match a.len() {
+        1 => ctx.out.simple("PONG"),
+        2 => ctx.out.bulk(&a[1]),
+        _ => return Err("ERR wrong number of arguments for 'ping' command".into()),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    ctx.out.bulk(&a[1]);
+    Ok(())
+}
+
+/// Checks `user`/`pass` against `requirepass` (only the `default` user exists).
+fn check_credentials(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match &ctx.shared.config.read().requirepass {
+        None => true,
+        Some(p) => p.as_bytes() == pass,
+    }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+fn auth(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if a.len() > 3 {
+        return Err(SYNTAX.into());
+    }
+    let (user, pass): (&[u8], &[u8]) = if a.len() == 2 {
+        if ctx.shared.config.read().requirepass.is_none() {
+            return Err("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?".into());
+        }
+        (b"default", &a[1])
+    } else {
+        (&a[1], &a[2])
+    };
+    if !check_credentials(ctx, user, pass) {
+        return Err(WRONGPASS.into());
+    }
+    ctx.client.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let mut ver = None;
+    let mut j = 1;
+    if a.len() >= 2 {
+        let v = super::arg_i64(&a[1])
+            .map_err(|_| CmdError::from("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err("NOPROTO unsupported protocol version".into());
+        }
+        ver = Some(v);
+        j = 2;
+    }
+    let (mut creds, mut name) = (None, None);
+    while j < a.len() {
+        let more = a.len() - 1 - j;
+        if is(&a[j], "auth") && more >= 2 {
+            creds = Some((&a[j + 1], &a[j + 2]));
+            j += 2;
+        } else if is(&a[j], "setname") && more >= 1 {
+            name = Some(&a[j + 1]);
+            j += 1;
+        } else {
+            return Err(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(&a[j])).into());
+        }
+        j += 1;
+    }
+    if let Some((u, p)) = creds {
+        if !check_credentials(ctx, u, p) {
+            return Err(WRONGPASS.into());
+        }
+        ctx.client.authenticated = true;
+    }
+    if ctx.client.needs_auth(ctx.shared) {
+        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+    }
+    if let Some(n) = name {
+        set_name(ctx, n)?;
+    }
+    if let Some(v) = ver {
+        ctx.out.resp3 = v == 3;
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if out.resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.handle.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let n = arg_i64(&a[1])?;
+    if n < 0 || n > i64::from(i32::MAX) {
+        return Err(super::NOT_INT.into());
+    }
+    if n as usize >= ctx.db().databases() {
+        return Err("ERR DB index is out of range".into());
+    }
+    ctx.client.db = n as u32;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.out.ok();
+    ctx.client.close = true;
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.client.db = 0;
+    ctx.out.resp3 = false;
+    ctx.client.authenticated = !ctx.shared.auth_required();
+    ctx.client.handle.meta.lock().name = Bytes::new();
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+fn client_id(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.client.handle.id as i64);
+    Ok(())
+}
+
+fn valid_name(n: &[u8]) -> bool {
+    n.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn set_name(ctx: &mut Ctx<'_>, n: &Bytes) -> CmdResult {
+    if !valid_name(n) {
+        return Err("ERR Client names cannot contain spaces, newlines or special characters.".into());
+    }
+    ctx.client.handle.meta.lock().name = Bytes::copy_from_slice(n);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    set_name(ctx, &a[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let name = ctx.client.handle.meta.lock().name.clone();
+    if name.is_empty() {
+        ctx.out.null()
+    } else {
+        ctx.out.bulk(&name)
+    }
+    Ok(())
+}
+
+fn client_setinfo(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let attr = String::from_utf8_lossy(&a[2]).to_ascii_lowercase();
+    if attr != "lib-name" && attr != "lib-ver" {
+        return Err(format!("ERR Unrecognized option '{}'", String::from_utf8_lossy(&a[2])).into());
+    }
+    if !valid_name(&a[3]) {
+        return Err(format!("ERR {attr} cannot contain spaces, newlines or special characters.").into());
+    }
+    let mut m = ctx.client.handle.meta.lock();
+    if attr == "lib-name" {
+        m.lib_name = a[3].clone()
+    } else {
+        m.lib_ver = a[3].clone()
+    }
+    drop(m);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < a.len() {
+        if is(&a[i], "type") && i + 1 < a.len() {
+            let t = String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase();
+            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                return Err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&a[i + 1])).into());
+            }
+            if t != "normal" {
+                ids = Some(Vec::new());
+            }
+            i += 2;
+        } else if is(&a[i], "id") && i + 1 < a.len() {
+            let mut v = Vec::new();
+            for x in &a[i + 1..] {
+                match arg_i64(x) {
+                    Ok(n) if n > 0 => v.push(n as u64),
+                    _ => return Err("ERR Invalid client ID".into()),
+                }
+            }
+            ids = Some(v);
+            i = a.len();
+        } else {
+            return Err(SYNTAX.into());
+        }
+    }
+    ctx.client.sync_meta();
+    let text = ctx.shared.client_list(ids.as_deref());
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.client.sync_meta();
+    let text = ctx.shared.client_list(Some(&[ctx.client.handle.id]));
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if a.len() == 3 {
+        let addr = String::from_utf8_lossy(&a[2]).into_owned();
+        let n = ctx.shared.kill_clients(|c| c.addr.to_string() == addr, None);
+        if n == 0 {
+            return Err("ERR No such client".into());
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let mut i = 2;
+    while i + 1 < a.len() {
+        let v = &a[i + 1];
+        if is(&a[i], "id") {
+            match arg_i64(v) {
+                Ok(n) if n > 0 => id = Some(n as u64),
+                _ => return Err("ERR client-id should be greater than 0".into()),
+            }
+        } else if is(&a[i], "addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(&a[i], "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(&a[i], "skipme") {
+            skipme = if is(v, "yes") {
+                true
+            } else if is(v, "no") {
+                false
+            } else {
+                return Err(SYNTAX.into());
+            };
+        } else if is(&a[i], "type") || is(&a[i], "user") || is(&a[i], "maxage") {
+            // Accepted; every client is a normal client of the default user.
+        } else {
+            return Err(SYNTAX.into());
+        }
+        i += 2;
+    }
+    if i != a.len() {
+        return Err(SYNTAX.into());
+    }
+    let me = ctx.client.handle.id;
+    let n = ctx.shared.kill_clients(
+        |c| {
+            id.is_none_or(|x| c.id == x)
+                && addr.as_ref().is_none_or(|x| c.addr.to_string() == *x)
+                && laddr.as_ref().is_none_or(|x| c.laddr.to_string() == *x)
+        },
+        skipme.then_some(me),
+    );
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn client_help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let lines = [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <option> <value>",
+        "    Set client meta attr (LIB-NAME or LIB-VER).",
+        "LIST [options ...]",
+        "    Return information about client connections.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options: ID, ADDR, LADDR, SKIPME.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::testutil::{run_table, run_table_with};
+
+    #[tokio::test]
+    async fn connection_commands() {
+        run_table(&[
+            ("PING", "+PONG\r\n"),
+            ("PING hi", "$2\r\nhi\r\n"),
+            ("PING a b", "-ERR wrong number of arguments for 'ping' command\r\n"),
+            ("ECHO x", "$1\r\nx\r\n"),
+            ("NOSUCH a b", "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n"),
+            ("GET", "-ERR wrong number of arguments for 'get' command\r\n"),
+            ("SELECT 16", "-ERR DB index is out of range\r\n"),
+            ("SELECT x", "-ERR value is not an integer or out of range\r\n"),
+            ("AUTH x", "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n"),
+            ("AUTH default x", "+OK\r\n"),
+            ("AUTH bob x", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"),
+            ("CLIENT ID", ":1\r\n"),
+            ("CLIENT GETNAME", "$-1\r\n"),
+            ("CLIENT SETNAME my-conn", "+OK\r\n"),
+            ("CLIENT SETNAME \"a b\"", "-ERR Client names cannot contain spaces, newlines or special characters.\r\n"),
+            ("CLIENT GETNAME", "$7\r\nmy-conn\r\n"),
+            ("CLIENT SETINFO lib-name redis-rs", "+OK\r\n"),
+            ("CLIENT SETINFO foo x", "-ERR Unrecognized option 'foo'\r\n"),
+            ("CLIENT FOO", "-ERR unknown subcommand 'FOO'. Try CLIENT HELP.\r\n"),
+            ("CLIENT SETNAME", "-ERR wrong number of arguments for 'client|setname' command\r\n"),
+            ("CLIENT INFO", "$...id=1 addr=127.0.0.1:"),
+            ("CLIENT KILL 1.2.3.4:5", "-ERR No such client\r\n"),
+            ("CLIENT KILL ID 999", ":0\r\n"),
+            ("HELLO 4", "-NOPROTO unsupported protocol version\r\n"),
+            ("HELLO 3 FOO", "-ERR Syntax error in HELLO option 'FOO'\r\n"),
+            ("HELLO 3", "%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:1\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n"),
+            ("GET nokey", "_\r\n"),
+            ("RESET", "+RESET\r\n"),
+            ("GET nokey", "$-1\r\n"),
+            ("QUIT", "+OK\r\n"),
+        ])
+        .await;
+    }
+
+    #[tokio::test]
+    async fn requirepass() {
+        run_table_with(
+            |c| c.requirepass = Some("secret".into()),
+            &[
+                ("GET k", "-NOAUTH Authentication required.\r\n"),
+                ("NOSUCH", "-ERR unknown command 'NOSUCH', with args beginning with: \r\n"),
+                ("AUTH wrong", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"),
+                ("HELLO 3", "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n"),
+                ("AUTH secret", "+OK\r\n"),
+                ("GET k", "$-1\r\n"),
+                ("RESET", "+RESET\r\n"),
+                ("GET k", "-NOAUTH Authentication required.\r\n"),
+                ("HELLO 2 AUTH default secret SETNAME x", "*14\r\n$6\r\nserver\r\n..."),
+                ("CLIENT GETNAME", "$1\r\nx\r\n"),
+            ],
+        )
+        .await;
+    }
+}

@@ -1,0 +1,312 @@
+//! Hash commands: HSET HMSET HSETNX HGET HMGET HGETALL HDEL HEXISTS HLEN HSTRLEN HINCRBY
+//! HINCRBYFLOAT HKEYS HVALS HSCAN. Writes copy-on-write the shared `HashValue` inside `Db::update`.
+
+use super::keys::{parse_cursor, parse_scan_opts};
+use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, OVERFLOW, WRONGTYPE, arg_i64, parse_f64, spec};
+use crate::db::{Current, Entry, HashValue, Value};
+use crate::frame::parse_i64;
+use crate::glob;
+use bytes::Bytes;
+use std::sync::Arc;
+
+const G: &str = "hash";
+const WF: &[&str] = &["write", "denyoom", "fast"];
+const RF: &[&str] = &["readonly", "fast"];
+
+/// The hash family's table rows.
+pub const COMMANDS: &[CommandSpec] = &[
+    spec("hset", -4, WF, (1, 1, 1), G, "Creates or modifies the value of a field in a hash.", "2.0.0", hset),
+    spec("hmset", -4, WF, (1, 1, 1), G, "Sets the values of multiple fields.", "2.0.0", hmset),
+    spec(
+        "hsetnx",
+        4,
+        WF,
+        (1, 1, 1),
+        G,
+        "Sets the value of a field in a hash only when the field doesn't exist.",
+        "2.0.0",
+        hsetnx,
+    ),
+    spec("hget", 3, RF, (1, 1, 1), G, "Returns the value of a field in a hash.", "2.0.0", hget),
+    spec("hmget", -3, RF, (1, 1, 1), G, "Returns the values of all fields in a hash.", "2.0.0", hmget),
+    spec("hgetall", 2, &["readonly"], (1, 1, 1), G, "Returns all fields and values in a hash.", "2.0.0", hgetall),
+    spec(
+        "hdel",
+        -3,
+        &["write", "fast"],
+        (1, 1, 1),
+        G,
+        "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.",
+        "2.0.0",
+        hdel,
+    ),
+    spec("hexists", 3, RF, (1, 1, 1), G, "Determines whether a field exists in a hash.", "2.0.0", hexists),
+    spec("hlen", 2, RF, (1, 1, 1), G, "Returns the number of fields in a hash.", "2.0.0", hlen),
+    spec("hstrlen", 3, RF, (1, 1, 1), G, "Returns the length of the value of a field.", "3.2.0", hstrlen),
+    spec(
+        "hincrby",
+        4,
+        WF,
+        (1, 1, 1),
+        G,
+        "Increments the integer value of a field in a hash by a number.",
+        "2.0.0",
+        hincrby,
+    ),
+    spec(
+        "hincrbyfloat",
+        4,
+        WF,
+        (1, 1, 1),
+        G,
+        "Increments the floating point value of a field by a number.",
+        "2.6.0",
+        hincrbyfloat,
+    ),
+    spec("hkeys", 2, &["readonly"], (1, 1, 1), G, "Returns all fields in a hash.", "2.0.0", hkeys),
+    spec("hvals", 2, &["readonly"], (1, 1, 1), G, "Returns all values in a hash.", "2.0.0", hvals),
+    spec("hscan", -3, &["readonly"], (1, 1, 1), G, "Iterates over fields and values of a hash.", "2.8.0", hscan),
+];
+
+/// Reads a hash key: `Ok(None)` if absent, WRONGTYPE if another type.
+fn read(ctx: &Ctx<'_>, key: &Bytes) -> Result<Option<Arc<HashValue>>, CmdError> {
+    match ctx.get(key) {
+        None => Ok(None),
+        Some(Entry { value: Value::Hash(h), .. }) => Ok(Some(h)),
+        Some(_) => Err(WRONGTYPE.into()),
+    }
+}
+
+/// Modifies a hash in place (creating it if `create`), deleting the key if it ends up empty.
+fn modify<R>(
+    ctx: &Ctx<'_>,
+    key: &Bytes,
+    create: bool,
+    f: impl FnOnce(&mut HashValue) -> Result<R, CmdError>,
+    absent: R,
+) -> Result<R, CmdError> {
+    ctx.db().update(ctx.dbi(), key, ctx.now, |cur: &mut Current<'_, '_>| {
+        let (mut h, expire_at) = match cur.get() {
+            None if !create => return Ok(absent),
+            None => (Arc::new(HashValue::default()), 0),
+            Some(Entry { value: Value::Hash(h), expire_at }) => (h.clone(), *expire_at),
+            Some(_) => return Err(WRONGTYPE.into()),
+        };
+        let r = f(Arc::make_mut(&mut h))?;
+        if h.is_empty() {
+            cur.delete();
+        } else {
+            cur.put(Entry { value: Value::Hash(h), expire_at });
+        }
+        Ok(r)
+    })
+}
+
+fn set_pairs(ctx: &Ctx<'_>, a: &[Bytes]) -> Result<i64, CmdError> {
+    if a.len() % 2 != 0 {
+        return Err(format!("ERR wrong number of arguments for '{}' command", ctx.name).into());
+    }
+    modify(
+        ctx,
+        &a[1],
+        true,
+        |h| Ok(a[2..].chunks(2).filter(|fv| h.insert(&fv[0], Bytes::copy_from_slice(&fv[1]))).count() as i64),
+        0,
+    )
+}
+
+fn hset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let n = set_pairs(ctx, a)?;
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn hmset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    set_pairs(ctx, a)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let n = modify(
+        ctx,
+        &a[1],
+        true,
+        |h| Ok(if h.get(&a[2]).is_some() { 0 } else { i64::from(h.insert(&a[2], Bytes::copy_from_slice(&a[3]))) }),
+        0,
+    )?;
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn hget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    match read(ctx, &a[1])?.as_ref().and_then(|h| h.get(&a[2])) {
+        Some(v) => ctx.out.bulk(v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn hmget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let h = read(ctx, &a[1])?;
+    ctx.out.array(a.len() - 2);
+    for f in &a[2..] {
+        match h.as_ref().and_then(|h| h.get(f)) {
+            Some(v) => ctx.out.bulk(v),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn hgetall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let h = read(ctx, &a[1])?.unwrap_or_default();
+    ctx.out.map(h.len());
+    for (f, v) in h.iter() {
+        ctx.out.bulk(f);
+        ctx.out.bulk(v);
+    }
+    Ok(())
+}
+
+fn hkeys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let h = read(ctx, &a[1])?.unwrap_or_default();
+    ctx.out.bulks(h.iter().map(|(f, _)| f));
+    Ok(())
+}
+
+fn hvals(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let h = read(ctx, &a[1])?.unwrap_or_default();
+    ctx.out.bulks(h.iter().map(|(_, v)| v));
+    Ok(())
+}
+
+fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let n = modify(ctx, &a[1], false, |h| Ok(a[2..].iter().filter(|f| h.remove(f)).count() as i64), 0)?;
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn hexists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let n = read(ctx, &a[1])?.is_some_and(|h| h.get(&a[2]).is_some());
+    ctx.out.int(i64::from(n));
+    Ok(())
+}
+
+fn hlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let n = read(ctx, &a[1])?.map_or(0, |h| h.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let n = read(ctx, &a[1])?.and_then(|h| h.get(&a[2]).map(|v| v.len())).unwrap_or(0);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let d = arg_i64(&a[3])?;
+    let n = modify(
+        ctx,
+        &a[1],
+        true,
+        |h| {
+            let old = match h.get(&a[2]) {
+                None => 0,
+                Some(v) => parse_i64(v).ok_or_else(|| CmdError::from("ERR hash value is not an integer"))?,
+            };
+            let n = old.checked_add(d).ok_or_else(|| CmdError::from(OVERFLOW))?;
+            h.insert(&a[2], Bytes::from(n.to_string()));
+            Ok(n)
+        },
+        0,
+    )?;
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let d = parse_f64(&a[3]).ok_or_else(|| CmdError::from(NOT_FLOAT))?;
+    let s = modify(
+        ctx,
+        &a[1],
+        true,
+        |h| {
+            let (_, s) =
+                super::strings::add_float(h.get(&a[2]).map(|b| b.as_ref()), d, "ERR hash value is not a float")?;
+            h.insert(&a[2], Bytes::from(s.clone()));
+            Ok(s)
+        },
+        String::new(),
+    )?;
+    ctx.out.bulk(s.as_bytes());
+    Ok(())
+}
+
+fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&a[2])?;
+    let o = parse_scan_opts(&a[3..], false)?;
+    let h = read(ctx, &a[1])?.unwrap_or_default();
+    // Small hashes come back whole (like Redis's listpack encoding); large ones by position.
+    let (start, end) =
+        if h.len() <= 128 { (0, h.len()) } else { (cursor as usize, (cursor as usize + o.count).min(h.len())) };
+    let next = if end >= h.len() { 0 } else { end as u64 };
+    let items: Vec<&(Bytes, Bytes)> = h
+        .iter()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .filter(|(f, _)| o.pattern.is_none_or(|p| glob::matches(p, f, false)))
+        .collect();
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(items.len() * 2);
+    for (f, v) in items {
+        ctx.out.bulk(f);
+        ctx.out.bulk(v);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::testutil::run_table;
+
+    #[tokio::test]
+    async fn hash_commands() {
+        run_table(&[
+            ("HSET h a 1 b 2", ":2\r\n"),
+            ("HSET h a 3", ":0\r\n"),
+            ("HSET h a", "-ERR wrong number of arguments for 'hset' command\r\n"),
+            ("HGET h a", "$1\r\n3\r\n"),
+            ("HGET h z", "$-1\r\n"),
+            ("HMGET h a z", "*2\r\n$1\r\n3\r\n$-1\r\n"),
+            ("HGETALL h", "*4\r\n$1\r\na\r\n$1\r\n3\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+            ("HKEYS h", "*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+            ("HVALS h", "*2\r\n$1\r\n3\r\n$1\r\n2\r\n"),
+            ("HLEN h", ":2\r\n"),
+            ("HSTRLEN h a", ":1\r\n"),
+            ("HEXISTS h a", ":1\r\n"),
+            ("HSETNX h a 9", ":0\r\n"),
+            ("HSETNX h c 9", ":1\r\n"),
+            ("HINCRBY h a 10", ":13\r\n"),
+            ("HINCRBY h a x", "-ERR value is not an integer or out of range\r\n"),
+            ("HSET h s abc", ":1\r\n"),
+            ("HINCRBY h s 1", "-ERR hash value is not an integer\r\n"),
+            ("HINCRBYFLOAT h s 1", "-ERR hash value is not a float\r\n"),
+            ("HINCRBYFLOAT h f 1.5", "$3\r\n1.5\r\n"),
+            ("HSCAN h 0 MATCH f", "*2\r\n$1\r\n0\r\n*2\r\n$1\r\nf\r\n$3\r\n1.5\r\n"),
+            ("HDEL h a b c s f z", ":5\r\n"),
+            ("EXISTS h", ":0\r\n"),
+            ("HGETALL h", "*0\r\n"),
+            ("SET str x", "+OK\r\n"),
+            ("HGET str a", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+            ("HSET str a b", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+            ("HELLO 3", "%7\r\n..."),
+            ("HSET h2 a 1", ":1\r\n"),
+            ("HGETALL h2", "%1\r\n$1\r\na\r\n$1\r\n1\r\n"),
+            ("HGET h2 z", "_\r\n"),
+        ])
+        .await;
+    }
+}

@@ -1,0 +1,325 @@
+//! The command table and dispatcher: name → arity, flags, handler (plus docs for COMMAND), and the
+//! checks Redis makes before running a command, in Redis's order: unknown command, arity, auth,
+//! OOM. It also keeps per-command statistics and feeds the SLOWLOG. Handlers live one family per
+//! file beside this one; adding a command is a `CommandSpec` row plus a handler.
+
+pub mod connection;
+pub mod hashes;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use crate::connection::ClientState;
+use crate::db::{Db, Entry, Value};
+use crate::frame::parse_i64;
+use crate::metrics::CommandStats;
+use crate::reply::Reply;
+use crate::server::Shared;
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+/// `-ERR syntax error`.
+pub const SYNTAX: &str = "ERR syntax error";
+/// Integer argument that does not parse.
+pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+/// Float argument that does not parse.
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+/// Type mismatch.
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+/// Integer overflow on INCR and friends.
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+/// noeviction budget exceeded.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+
+/// An error reply (the text includes its code, e.g. `ERR ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        Self(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for CmdError {
+    fn from(s: String) -> Self {
+        Self(Cow::Owned(s))
+    }
+}
+
+/// What a handler returns: its reply is already in `ctx.out` on success.
+pub type CmdResult = Result<(), CmdError>;
+
+/// A command handler.
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+
+/// One row of the command table.
+#[derive(Debug)]
+pub struct CommandSpec {
+    /// Lowercase name (subcommands: just the subcommand, e.g. `setname`).
+    pub name: &'static str,
+    /// Redis arity: exact count if positive, minimum count if negative (name included).
+    pub arity: i32,
+    /// Redis command flags (`write`, `readonly`, `denyoom`, `fast`, `admin`, `no-auth`, ...).
+    pub flags: &'static [&'static str],
+    /// First key, last key, key step (COMMAND INFO).
+    pub keys: (i32, i32, i32),
+    /// Redis command group for COMMAND DOCS, e.g. `string`.
+    pub group: &'static str,
+    /// One-line summary for COMMAND DOCS.
+    pub summary: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    /// The handler (containers with subcommands never reach theirs).
+    pub handler: Handler,
+    /// Subcommands (CLIENT, CONFIG, COMMAND, ...).
+    pub subcommands: &'static [CommandSpec],
+}
+
+impl CommandSpec {
+    /// True if the command carries `flag`.
+    pub fn has(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+}
+
+/// Handler for container commands: never called (dispatch goes to the subcommand).
+pub fn container(_: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    Err("ERR unknown subcommand".into())
+}
+
+/// The flattened table with statistics.
+#[derive(Debug)]
+pub struct Registry {
+    /// Every command and subcommand with its full name (`get`, `client|id`).
+    pub entries: Vec<(String, &'static CommandSpec)>,
+    /// Statistics, parallel to `entries`.
+    pub stats: Vec<CommandStats>,
+    by_name: HashMap<String, usize>,
+    /// Top-level commands in table order.
+    pub top: Vec<&'static CommandSpec>,
+}
+
+/// The command table, built once.
+pub fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut r = Registry { entries: Vec::new(), stats: Vec::new(), by_name: HashMap::new(), top: Vec::new() };
+        for family in [strings::COMMANDS, keys::COMMANDS, hashes::COMMANDS, connection::COMMANDS, server::COMMANDS] {
+            for spec in family {
+                r.top.push(spec);
+                r.by_name.insert(spec.name.to_string(), r.entries.len());
+                r.entries.push((spec.name.to_string(), spec));
+                for sub in spec.subcommands {
+                    let full = format!("{}|{}", spec.name, sub.name);
+                    r.by_name.insert(full.clone(), r.entries.len());
+                    r.entries.push((full, sub));
+                }
+            }
+        }
+        r.stats = r.entries.iter().map(|_| CommandStats::default()).collect();
+        r
+    })
+}
+
+impl Registry {
+    /// Index of a command by lowercase full name.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+}
+
+/// Everything a handler may use.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// Server-wide state.
+    pub shared: &'a Shared,
+    /// This connection's state.
+    pub client: &'a mut ClientState,
+    /// Where replies go.
+    pub out: &'a mut Reply,
+    /// Command time, unix milliseconds (one snapshot per command, like Redis).
+    pub now: u64,
+    /// The full name of the running command (`set`, `client|kill`), for error texts.
+    pub name: &'a str,
+}
+
+impl Ctx<'_> {
+    /// The keyspaces.
+    pub fn db(&self) -> &Db {
+        &self.shared.db
+    }
+
+    /// The selected database.
+    pub fn dbi(&self) -> u32 {
+        self.client.db
+    }
+
+    /// Reads a key (counts a hit or miss).
+    pub fn get(&self, key: &Bytes) -> Option<Entry> {
+        self.shared.db.get(self.client.db, key, self.now)
+    }
+
+    /// Reads a string key: `Ok(None)` if absent, WRONGTYPE if not a string.
+    pub fn get_str(&self, key: &Bytes) -> Result<Option<Bytes>, CmdError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
+            Some(_) => Err(WRONGTYPE.into()),
+        }
+    }
+}
+
+/// Parses an integer argument (`-ERR value is not an integer or out of range`).
+pub fn arg_i64(a: &[u8]) -> Result<i64, CmdError> {
+    parse_i64(a).ok_or_else(|| NOT_INT.into())
+}
+
+/// Parses a float argument like Redis's `strtold`-based checks (no spaces, no NaN).
+pub fn parse_f64(a: &[u8]) -> Option<f64> {
+    let s = std::str::from_utf8(a).ok()?;
+    if s.is_empty() || s.len() > 5000 || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
+        return None;
+    }
+    let v: f64 = s.parse().ok()?;
+    if v.is_nan() { None } else { Some(v) }
+}
+
+/// True if `a` equals `lit` ignoring ASCII case.
+pub fn is(a: &[u8], lit: &str) -> bool {
+    a.eq_ignore_ascii_case(lit.as_bytes())
+}
+
+fn lower(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).to_ascii_lowercase()
+}
+
+/// Formats Redis's unknown-command error.
+fn unknown_command(args: &[Bytes]) -> String {
+    let mut rest = String::new();
+    for a in &args[1..] {
+        if rest.len() >= 128 {
+            break;
+        }
+        let s = String::from_utf8_lossy(a);
+        let take: String = s.chars().take(128 - rest.len().min(128)).collect();
+        rest.push_str(&format!("'{take}' "));
+    }
+    let name: String = String::from_utf8_lossy(&args[0]).chars().take(128).collect();
+    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+}
+
+fn arity_ok(arity: i32, n: usize) -> bool {
+    if arity >= 0 { n == arity as usize } else { n >= (-arity) as usize }
+}
+
+/// Runs one request: lookup, checks, handler, statistics. Never fails: errors become replies.
+pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) {
+    let reg = registry();
+    let name = lower(&args[0]);
+    let Some(mut idx) = reg.find(&name) else {
+        if name == "post" || name == "host:" {
+            tracing::warn!(client = %client.handle.addr, "possible cross-protocol (HTTP) attack; closing the connection");
+            client.close = true;
+            client.discard = true;
+            return;
+        }
+        let msg = unknown_command(args);
+        shared.metrics.error(&msg);
+        out.error(&msg);
+        return;
+    };
+    let mut spec = reg.entries[idx].1;
+    if !spec.subcommands.is_empty() && args.len() >= 2 {
+        let sub = lower(&args[1]);
+        match reg.find(&format!("{name}|{sub}")) {
+            Some(i) => {
+                idx = i;
+                spec = reg.entries[i].1;
+            }
+            None => {
+                let sub_shown: String = String::from_utf8_lossy(&args[1]).chars().take(128).collect();
+                let msg = format!("ERR unknown subcommand '{sub_shown}'. Try {} HELP.", name.to_ascii_uppercase());
+                shared.metrics.error(&msg);
+                out.error(&msg);
+                return;
+            }
+        }
+    }
+    let full = reg.entries[idx].0.as_str();
+    let stats = &reg.stats[idx];
+    let reject = |msg: &str, out: &mut Reply| {
+        stats.rejected.fetch_add(1, Relaxed);
+        shared.metrics.error(msg);
+        out.error(msg);
+    };
+    if !arity_ok(spec.arity, args.len()) {
+        reject(&format!("ERR wrong number of arguments for '{full}' command"), out);
+        return;
+    }
+    if client.needs_auth(shared) && !spec.has("no-auth") {
+        reject("NOAUTH Authentication required.", out);
+        return;
+    }
+    if spec.has("denyoom") {
+        let extra: u64 = args.iter().map(|a| a.len() as u64).sum();
+        if shared.db.would_oom(extra) {
+            reject(OOM, out);
+            return;
+        }
+    }
+    let start = Instant::now();
+    let now = shared.db.clock.now_ms();
+    let result = {
+        let mut ctx = Ctx { shared, client, out, now, name: full };
+        (spec.handler)(&mut ctx, args)
+    };
+    let micros = start.elapsed().as_micros() as u64;
+    stats.calls.fetch_add(1, Relaxed);
+    stats.usec.fetch_add(micros, Relaxed);
+    shared.metrics.commands.fetch_add(1, Relaxed);
+    if let Err(CmdError(msg)) = result {
+        stats.failed.fetch_add(1, Relaxed);
+        shared.metrics.error(&msg);
+        out.error(&msg);
+    }
+    client.last_cmd = idx;
+    shared.maybe_slowlog(client, args, micros);
+}
+
+/// Builds a table row without subcommands.
+#[allow(clippy::too_many_arguments)]
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: &'static [&'static str],
+    keys: (i32, i32, i32),
+    group: &'static str,
+    summary: &'static str,
+    since: &'static str,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec { name, arity, flags, keys, group, summary, since, handler, subcommands: &[] }
+}
+
+/// The absolute expire time (unix ms) for an EX/PX/EXAT/PXAT argument, with Redis's checks.
+pub fn expire_at(ctx: &Ctx<'_>, unit: &str, arg: &[u8]) -> Result<u64, CmdError> {
+    let v = arg_i64(arg)?;
+    let bad = || CmdError::from(format!("ERR invalid expire time in '{}' command", ctx.name));
+    let seconds = unit == "ex" || unit == "exat";
+    if v <= 0 || (seconds && v > i64::MAX / 1000) {
+        return Err(bad());
+    }
+    let mut ms = if seconds { v * 1000 } else { v };
+    if unit == "ex" || unit == "px" {
+        ms = ms.checked_add(ctx.now as i64).ok_or_else(bad)?;
+    }
+    Ok(ms as u64)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -1,0 +1,410 @@
+//! Server configuration: the [`Config`] struct, its defaults, and the one place that parses
+//! directives — from a redis.conf-style file, from command-line flags (`--port 7000`), and from
+//! `CONFIG SET` — so all three accept the same names and values and fail the same clear way.
+//! It owns no sockets and no cache; `server.rs` and `db.rs` read it.
+
+use std::fmt;
+
+/// `maxmemory-policy`: what happens when the memory budget is full (see the crate docs for the
+/// exact mapping onto the core's policies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MaxMemoryPolicy {
+    /// Evict any key, W-TinyLFU (the default).
+    AllKeysLfu,
+    /// Evict any key, LRU.
+    AllKeysLru,
+    /// Approximated by `AllKeysLfu` (documented in the crate docs).
+    VolatileLfu,
+    /// Approximated by `AllKeysLru`.
+    VolatileLru,
+    /// Approximated by `AllKeysLru`.
+    VolatileTtl,
+    /// Never evict; writes that would exceed the budget fail with `-OOM`.
+    NoEviction,
+}
+
+impl MaxMemoryPolicy {
+    /// The Redis spelling, e.g. `allkeys-lfu`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AllKeysLfu => "allkeys-lfu",
+            Self::AllKeysLru => "allkeys-lru",
+            Self::VolatileLfu => "volatile-lfu",
+            Self::VolatileLru => "volatile-lru",
+            Self::VolatileTtl => "volatile-ttl",
+            Self::NoEviction => "noeviction",
+        }
+    }
+
+    /// Parses the Redis spelling (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "allkeys-lfu" => Self::AllKeysLfu,
+            "allkeys-lru" => Self::AllKeysLru,
+            "volatile-lfu" => Self::VolatileLfu,
+            "volatile-lru" => Self::VolatileLru,
+            "volatile-ttl" => Self::VolatileTtl,
+            "noeviction" => Self::NoEviction,
+            _ => return None,
+        })
+    }
+
+    /// True for the policies the core implements with LRU rather than W-TinyLFU.
+    pub fn is_lru(self) -> bool {
+        matches!(self, Self::AllKeysLru | Self::VolatileLru | Self::VolatileTtl)
+    }
+}
+
+/// Everything the server can be configured with. Build it with `Config::default()` and set fields,
+/// or with [`Config::set`] for Redis directive names.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Address to listen on (the binary's; `run` uses the listener it is given).
+    pub bind: String,
+    /// TCP port (the binary's).
+    pub port: u16,
+    /// Password of the `default` user; `None` means no AUTH needed.
+    pub requirepass: Option<String>,
+    /// Memory budget in bytes for keys + values + per-entry overhead; 0 means "no limit".
+    pub maxmemory: u64,
+    /// What to do when the budget is full.
+    pub maxmemory_policy: MaxMemoryPolicy,
+    /// Number of logical databases for SELECT.
+    pub databases: usize,
+    /// Close clients idle for this many seconds (0 = never).
+    pub timeout: u64,
+    /// TCP keepalive period in seconds (0 = off).
+    pub tcp_keepalive: u64,
+    /// Maximum simultaneous clients; the next one gets `-ERR max number of clients reached`.
+    pub maxclients: usize,
+    /// `debug`, `verbose`, `notice` or `warning` (the binary maps it onto tracing levels).
+    pub loglevel: String,
+    /// Refuse non-loopback clients when no password is set.
+    pub protected_mode: bool,
+    /// Largest bulk string a client may send.
+    pub proto_max_bulk_len: u64,
+    /// Largest unparsed input a client may accumulate before it is disconnected.
+    pub client_query_buffer_limit: u64,
+    /// Longest inline (telnet-style) request line.
+    pub inline_max_size: u64,
+    /// Most arguments in one request before AUTH succeeds (requirepass set).
+    pub unauth_max_multibulk_len: u64,
+    /// Largest bulk before AUTH succeeds (requirepass set).
+    pub unauth_max_bulk_len: u64,
+    /// Commands slower than this many microseconds go to the SLOWLOG (negative disables).
+    pub slowlog_log_slower_than: i64,
+    /// SLOWLOG capacity.
+    pub slowlog_max_len: u64,
+    /// Tokio worker threads for the binary (0 = one per CPU).
+    pub threads: usize,
+    /// Path of the config file the binary read, for INFO.
+    pub config_file: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1".into(),
+            port: 6379,
+            requirepass: None,
+            maxmemory: default_maxmemory(),
+            maxmemory_policy: MaxMemoryPolicy::AllKeysLfu,
+            databases: 16,
+            timeout: 0,
+            tcp_keepalive: 300,
+            maxclients: 10_000,
+            loglevel: "notice".into(),
+            protected_mode: true,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            inline_max_size: 64 * 1024,
+            unauth_max_multibulk_len: 10,
+            unauth_max_bulk_len: 16 * 1024,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            threads: 0,
+            config_file: String::new(),
+        }
+    }
+}
+
+/// A quarter of physical memory (from `/proc/meminfo`), or 1 GiB when that cannot be read.
+fn default_maxmemory() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+    });
+    total.map_or(1 << 30, |kb| kb * 1024 / 4)
+}
+
+/// A directive that could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Not a directive we know.
+    #[error("Bad directive or wrong number of arguments")]
+    Unknown,
+    /// Known directive, bad value; the text says what was expected.
+    #[error("{0}")]
+    Invalid(String),
+    /// Cannot change after start.
+    #[error("can't set immutable config")]
+    Immutable,
+    /// A problem at a line of a config file.
+    #[error(
+        "\n*** FATAL CONFIG FILE ERROR ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{source}"
+    )]
+    File {
+        /// 1-based line number.
+        line: usize,
+        /// The offending line.
+        text: String,
+        /// What was wrong with it.
+        source: Box<ConfigError>,
+    },
+    /// The config file could not be read.
+    #[error("cannot read config file {0}: {1}")]
+    Io(String, String),
+}
+
+/// Every directive CONFIG GET knows, in the order it lists them.
+pub const DIRECTIVES: &[&str] = &[
+    "bind",
+    "port",
+    "requirepass",
+    "maxmemory",
+    "maxmemory-policy",
+    "databases",
+    "timeout",
+    "tcp-keepalive",
+    "maxclients",
+    "loglevel",
+    "protected-mode",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "inline-max-size",
+    "unauth-max-multibulk-len",
+    "unauth-max-bulk-len",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "threads",
+];
+
+/// Redis directives accepted in a config file and ignored with a warning (persistence and
+/// daemon settings that have no meaning for a cache).
+const IGNORED: &[&str] = &[
+    "save",
+    "appendonly",
+    "daemonize",
+    "logfile",
+    "dir",
+    "dbfilename",
+    "hz",
+    "io-threads",
+    "supervised",
+    "pidfile",
+    "always-show-logo",
+];
+
+/// Parses a Redis memory value: `100`, `1k` (1000), `1kb` (1024), `5m`, `5mb`, `2g`, `2gb`.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1_000_000,
+        "mb" => 1024 * 1024,
+        "g" => 1_000_000_000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+fn parse_bool(s: &str) -> Result<bool, ConfigError> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err(ConfigError::Invalid("argument must be 'yes' or 'no'".into())),
+    }
+}
+
+fn num<T: std::str::FromStr>(s: &str) -> Result<T, ConfigError> {
+    s.parse::<T>().map_err(|_| ConfigError::Invalid("argument couldn't be parsed into an integer".into()))
+}
+
+fn mem(s: &str) -> Result<u64, ConfigError> {
+    parse_memory(s).ok_or_else(|| ConfigError::Invalid("argument must be a memory value".into()))
+}
+
+impl Config {
+    /// Applies one directive, e.g. `set("maxmemory", &["100mb"])`. Names are case-insensitive.
+    ///
+    /// # Errors
+    /// [`ConfigError::Unknown`] for an unknown name or wrong argument count,
+    /// [`ConfigError::Invalid`] for a bad value.
+    pub fn set(&mut self, name: &str, args: &[&str]) -> Result<(), ConfigError> {
+        let name = name.to_ascii_lowercase();
+        if name == "bind" && !args.is_empty() {
+            self.bind = args.join(" ");
+            return Ok(());
+        }
+        if IGNORED.contains(&name.as_str()) {
+            tracing::warn!(directive = %name, "directive ignored: not meaningful for a cache");
+            return Ok(());
+        }
+        if name == "requirepass" && args.len() == 1 {
+            self.requirepass = (!args[0].is_empty()).then(|| args[0].to_string());
+            return Ok(());
+        }
+        let [v] = args else {
+            return Err(ConfigError::Unknown);
+        };
+        match name.as_str() {
+            "port" => self.port = num(v)?,
+            "maxmemory" => self.maxmemory = mem(v)?,
+            "maxmemory-policy" => {
+                self.maxmemory_policy = MaxMemoryPolicy::parse(v)
+                    .ok_or_else(|| ConfigError::Invalid("argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-lfu, allkeys-lfu, volatile-random, allkeys-random, volatile-ttl, noeviction".into()))?;
+                if v.ends_with("-random") {
+                    return Err(ConfigError::Invalid("random eviction is not supported".into()));
+                }
+            }
+            "databases" => {
+                let n: usize = num(v)?;
+                if n == 0 || n > 1 << 20 {
+                    return Err(ConfigError::Invalid("argument must be between 1 and 1048576 inclusive".into()));
+                }
+                self.databases = n;
+            }
+            "timeout" => self.timeout = num(v)?,
+            "tcp-keepalive" => self.tcp_keepalive = num(v)?,
+            "maxclients" => {
+                let n: usize = num(v)?;
+                if n == 0 {
+                    return Err(ConfigError::Invalid("argument must be between 1 and 4294967295 inclusive".into()));
+                }
+                self.maxclients = n;
+            }
+            "loglevel" => {
+                let l = v.to_ascii_lowercase();
+                if !["debug", "verbose", "notice", "warning", "nothing"].contains(&l.as_str()) {
+                    return Err(ConfigError::Invalid(
+                        "argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into(),
+                    ));
+                }
+                self.loglevel = l;
+            }
+            "protected-mode" => self.protected_mode = parse_bool(v)?,
+            "proto-max-bulk-len" => self.proto_max_bulk_len = mem(v)?.max(1024 * 1024),
+            "client-query-buffer-limit" => self.client_query_buffer_limit = mem(v)?.max(1024 * 1024),
+            "inline-max-size" => self.inline_max_size = mem(v)?.max(64),
+            "unauth-max-multibulk-len" => self.unauth_max_multibulk_len = num(v)?,
+            "unauth-max-bulk-len" => self.unauth_max_bulk_len = mem(v)?,
+            "slowlog-log-slower-than" => self.slowlog_log_slower_than = num(v)?,
+            "slowlog-max-len" => self.slowlog_max_len = num(v)?,
+            "threads" => self.threads = num(v)?,
+            _ => return Err(ConfigError::Unknown),
+        }
+        Ok(())
+    }
+
+    /// The current value of a directive as CONFIG GET shows it, or `None` if unknown.
+    pub fn get(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "bind" => self.bind.clone(),
+            "port" => self.port.to_string(),
+            "requirepass" => self.requirepass.clone().unwrap_or_default(),
+            "maxmemory" => self.maxmemory.to_string(),
+            "maxmemory-policy" => self.maxmemory_policy.as_str().into(),
+            "databases" => self.databases.to_string(),
+            "timeout" => self.timeout.to_string(),
+            "tcp-keepalive" => self.tcp_keepalive.to_string(),
+            "maxclients" => self.maxclients.to_string(),
+            "loglevel" => self.loglevel.clone(),
+            "protected-mode" => if self.protected_mode { "yes" } else { "no" }.into(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
+            "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
+            "inline-max-size" => self.inline_max_size.to_string(),
+            "unauth-max-multibulk-len" => self.unauth_max_multibulk_len.to_string(),
+            "unauth-max-bulk-len" => self.unauth_max_bulk_len.to_string(),
+            "slowlog-log-slower-than" => self.slowlog_log_slower_than.to_string(),
+            "slowlog-max-len" => self.slowlog_max_len.to_string(),
+            "threads" => self.threads.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// Applies a redis.conf-style text: one directive per line, `#` comments, quoted arguments.
+    ///
+    /// # Errors
+    /// [`ConfigError::File`] naming the first bad line.
+    pub fn apply_file_text(&mut self, text: &str) -> Result<(), ConfigError> {
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fail = |e: ConfigError| ConfigError::File { line: i + 1, text: line.into(), source: Box::new(e) };
+            let words = crate::frame::split_args(line.as_bytes())
+                .ok_or_else(|| fail(ConfigError::Invalid("Unbalanced quotes in configuration line".into())))?;
+            let words: Vec<String> = words.iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+            let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
+            self.set(&words[0], &args).map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    /// Reads and applies a config file.
+    ///
+    /// # Errors
+    /// [`ConfigError::Io`] if unreadable, else as [`Config::apply_file_text`].
+    pub fn apply_file(&mut self, path: &str) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io(path.into(), e.to_string()))?;
+        self.config_file = path.into();
+        self.apply_file_text(&text)
+    }
+
+    /// True for directives CONFIG SET may not change on a running server.
+    pub fn is_immutable(name: &str) -> bool {
+        matches!(name, "bind" | "port" | "databases" | "threads")
+    }
+}
+
+impl fmt::Display for MaxMemoryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("2gb"), Some(2 << 30));
+        assert_eq!(parse_memory("1x"), None);
+        assert_eq!(parse_memory("-1"), None);
+    }
+
+    #[test]
+    fn file_directives_and_errors() {
+        let mut c = Config::default();
+        c.apply_file_text("# comment\nport 7000\nmaxmemory 100mb\nmaxmemory-policy allkeys-lru\nrequirepass \"p w\"\n")
+            .unwrap();
+        assert_eq!((c.port, c.maxmemory, c.maxmemory_policy), (7000, 100 << 20, MaxMemoryPolicy::AllKeysLru));
+        assert_eq!(c.requirepass.as_deref(), Some("p w"));
+        let err = c.apply_file_text("port 1\nbogus 3\n").unwrap_err().to_string();
+        assert!(err.contains("at line 2") && err.contains("Bad directive"), "{err}");
+        let err = c.apply_file_text("maxmemory lots\n").unwrap_err().to_string();
+        assert!(err.contains("memory value"), "{err}");
+        assert!(c.apply_file_text("port 99999\n").is_err());
+    }
+}

@@ -1,0 +1,367 @@
+//! One client connection: read into a buffer, decode every complete request, execute them in
+//! order, encode all replies into one buffer and write once per batch. Also the per-client state
+//! (`ClientState`, owned by the task) and the registry entry other clients can see
+//! (`ClientHandle`: CLIENT LIST / KILL). It owns the socket and nothing else.
+
+use crate::commands;
+use crate::frame::Parser;
+use crate::reply::Reply;
+use crate::server::Shared;
+use bytes::{Bytes, BytesMut};
+use parking_lot::Mutex;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{Notify, watch};
+
+/// Replies are flushed mid-batch once this many bytes are queued, bounding memory per client.
+const FLUSH_AT: usize = 256 * 1024;
+/// Smallest read we ask the kernel for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What other connections may read about a client (CLIENT LIST) and how they kill it.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// Connect time.
+    pub created: Instant,
+    /// Fields updated by the owning task once per batch.
+    pub meta: Mutex<ClientMeta>,
+    killed: AtomicBool,
+    kill_signal: Notify,
+}
+
+/// Mutable client details shown by CLIENT LIST.
+#[derive(Debug)]
+pub struct ClientMeta {
+    /// CLIENT SETNAME.
+    pub name: Bytes,
+    /// CLIENT SETINFO LIB-NAME.
+    pub lib_name: Bytes,
+    /// CLIENT SETINFO LIB-VER.
+    pub lib_ver: Bytes,
+    /// Selected database.
+    pub db: u32,
+    /// Protocol version.
+    pub resp: u8,
+    /// Registry index of the last command.
+    pub last_cmd: usize,
+    /// Last time the client sent something.
+    pub last_active: Instant,
+    /// Unparsed input bytes.
+    pub qbuf: usize,
+}
+
+impl ClientHandle {
+    /// A fresh client.
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> Self {
+        let now = Instant::now();
+        Self {
+            id,
+            addr,
+            laddr,
+            created: now,
+            meta: Mutex::new(ClientMeta {
+                name: Bytes::new(),
+                lib_name: Bytes::new(),
+                lib_ver: Bytes::new(),
+                db: 0,
+                resp: 2,
+                last_cmd: usize::MAX,
+                last_active: now,
+                qbuf: 0,
+            }),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+        }
+    }
+
+    /// Asks the owning task to close the connection (CLIENT KILL).
+    pub fn kill(&self) {
+        self.killed.store(true, Relaxed);
+        self.kill_signal.notify_one();
+    }
+
+    /// One CLIENT LIST line; `cmd_name` maps a registry index to a name.
+    pub fn describe<'a>(&self, cmd_name: impl Fn(usize) -> &'a str) -> String {
+        let m = self.meta.lock();
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+            self.id,
+            self.addr,
+            self.laddr,
+            String::from_utf8_lossy(&m.name),
+            self.created.elapsed().as_secs(),
+            m.last_active.elapsed().as_secs(),
+            m.db,
+            m.qbuf,
+            READ_CHUNK,
+            cmd_name(m.last_cmd),
+            m.resp,
+            String::from_utf8_lossy(&m.lib_name),
+            String::from_utf8_lossy(&m.lib_ver),
+        )
+    }
+}
+
+/// State owned by the connection task.
+#[derive(Debug)]
+pub struct ClientState {
+    /// The shared registry entry.
+    pub handle: Arc<ClientHandle>,
+    /// Selected database.
+    pub db: u32,
+    /// True once AUTH succeeded (or no password was required at connect).
+    pub authenticated: bool,
+    /// Close after writing the pending replies (QUIT, protocol error, kill).
+    pub close: bool,
+    /// Close without writing pending replies (HTTP request, SHUTDOWN).
+    pub discard: bool,
+    /// Registry index of the last command.
+    pub last_cmd: usize,
+    resp3: bool,
+}
+
+impl ClientState {
+    /// True if this client must AUTH before running ordinary commands.
+    pub fn needs_auth(&self, shared: &Shared) -> bool {
+        !self.authenticated && shared.auth_required()
+    }
+
+    /// Publishes db / protocol / last command to the handle (CLIENT LIST reads them).
+    pub fn sync_meta(&self) {
+        let mut m = self.handle.meta.lock();
+        m.db = self.db;
+        m.resp = if self.resp3 { 3 } else { 2 };
+        m.last_cmd = self.last_cmd;
+        m.last_active = Instant::now();
+    }
+}
+
+/// Serves one client until it quits, errs, is killed, idles out, or the server shuts down.
+pub async fn serve(
+    shared: Arc<Shared>,
+    mut stream: TcpStream,
+    handle: Arc<ClientHandle>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut client = ClientState {
+        handle: handle.clone(),
+        db: 0,
+        authenticated: !shared.auth_required(),
+        close: false,
+        discard: false,
+        last_cmd: usize::MAX,
+        resp3: false,
+    };
+    let mut parser = Parser::default();
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Reply::default();
+    loop {
+        let mut limits = shared.limits(client.needs_auth(&shared));
+        while !client.close {
+            match parser.parse(&mut rbuf, &limits) {
+                Ok(Some(args)) if args.is_empty() => {}
+                Ok(Some(args)) => {
+                    let was_unauth = limits.unauthenticated;
+                    commands::execute(&shared, &mut client, &mut out, &args);
+                    if was_unauth && !client.needs_auth(&shared) {
+                        limits = shared.limits(false);
+                    }
+                    if out.buf.len() >= FLUSH_AT
+                        && !client.discard
+                        && write(&shared, &mut stream, &mut out).await.is_err()
+                    {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let msg = format!("ERR {e}");
+                    shared.metrics.error(&msg);
+                    out.error(&msg);
+                    client.close = true;
+                }
+            }
+        }
+        client.resp3 = out.resp3;
+        if client.discard {
+            return;
+        }
+        if !out.buf.is_empty() && write(&shared, &mut stream, &mut out).await.is_err() {
+            return;
+        }
+        client.sync_meta();
+        handle.meta.lock().qbuf = rbuf.len();
+        if client.close || handle.killed.load(Relaxed) || *stop.borrow() {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        let (qlimit, timeout) = {
+            let c = shared.config.read();
+            (c.client_query_buffer_limit, c.timeout)
+        };
+        if rbuf.len() as u64 > qlimit {
+            tracing::warn!(client = %handle.addr, "closing client that reached max query buffer length");
+            return;
+        }
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            // Grow with what arrives (doubling inside BytesMut), never by a claimed length.
+            rbuf.reserve(READ_CHUNK.max(rbuf.len().min(4 << 20)));
+        }
+        let read = stream.read_buf(&mut rbuf);
+        let idle = async {
+            if timeout == 0 {
+                std::future::pending::<()>().await;
+            } else {
+                tokio::time::sleep(Duration::from_secs(timeout)).await;
+            }
+        };
+        tokio::select! {
+            r = read => match r {
+                Ok(0) | Err(_) => return,
+                Ok(n) => { shared.metrics.net_input.fetch_add(n as u64, Relaxed); }
+            },
+            _ = idle => return,
+            _ = stop.wait_for(|s| *s) => return,
+            _ = handle.kill_signal.notified() => return,
+        }
+    }
+}
+
+async fn write(shared: &Shared, stream: &mut TcpStream, out: &mut Reply) -> std::io::Result<()> {
+    stream.write_all(&out.buf).await?;
+    shared.metrics.net_output.fetch_add(out.buf.len() as u64, Relaxed);
+    out.buf.clear();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::testutil::{encode, raw_exchange, read_reply, run_table_with, start};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    #[tokio::test]
+    async fn pipelined_and_inline_requests_answer_in_order() {
+        let addr = start(|_| {}).await;
+        let mut input = encode("SET a 1");
+        input.extend_from_slice(b"GET a\r\nPING\n");
+        input.extend_from_slice(&encode("INCR a"));
+        input.extend_from_slice(b"*0\r\n\r\nQUIT\r\n");
+        let (out, closed) = raw_exchange(addr, &input).await;
+        assert_eq!(String::from_utf8_lossy(&out), "+OK\r\n$1\r\n1\r\n+PONG\r\n:2\r\n+OK\r\n");
+        assert!(closed);
+    }
+
+    #[tokio::test]
+    async fn protocol_errors_reply_then_close_and_server_keeps_serving() {
+        let addr = start(|_| {}).await;
+        let cases: &[(&[u8], &str)] = &[
+            (b"PING\r\n*1\r\n$-5\r\n", "+PONG\r\n-ERR Protocol error: invalid bulk length\r\n"),
+            (b"*1\r\n$999999999999\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
+            (b"*1\r\n:1\r\n", "-ERR Protocol error: expected '$', got ':'\r\n"),
+            (b"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
+            (b"set \"a b\r\n", "-ERR Protocol error: unbalanced quotes in request\r\n"),
+            // HTTP on the port: the connection is closed without a reply.
+            (b"POST / HTTP/1.1\r\nHost: x\r\n\r\n", ""),
+            // Like Redis, replies queued before the `Host:` line are dropped with the connection.
+            (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", ""),
+        ];
+        for (input, want) in cases {
+            let (out, closed) = raw_exchange(addr, input).await;
+            assert_eq!(String::from_utf8_lossy(&out), *want, "input {:?}", String::from_utf8_lossy(input));
+            assert!(closed, "connection should close after {:?}", String::from_utf8_lossy(input));
+        }
+        // A half-sent frame followed by a disconnect leaves the server serving.
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"*2\r\n$3\r\nGET\r\n$100\r\nabc").await.unwrap();
+        drop(s);
+        let (out, _) = raw_exchange(addr, b"PING\r\n").await;
+        assert_eq!(out, b"+PONG\r\n");
+    }
+
+    #[tokio::test]
+    async fn unauthenticated_limits_and_query_buffer_limit() {
+        let addr = start(|c| {
+            c.requirepass = Some("pw".into());
+            c.client_query_buffer_limit = 1 << 20;
+        })
+        .await;
+        let (out, closed) = raw_exchange(addr, b"*1\r\n$20000\r\n").await;
+        assert_eq!(out, b"-ERR Protocol error: unauthenticated bulk length\r\n");
+        assert!(closed);
+        let (out, _) = raw_exchange(addr, b"*11\r\n").await;
+        assert_eq!(out, b"-ERR Protocol error: unauthenticated multibulk length\r\n");
+        // After AUTH, a 2 MB bulk is fine in size but over the 1 MB query buffer: closed, no reply.
+        let mut input = encode("AUTH pw");
+        input.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n");
+        input.extend_from_slice(&vec![b'x'; 1_500_000]);
+        let (out, closed) = raw_exchange(addr, &input).await;
+        assert_eq!(out, b"+OK\r\n");
+        assert!(closed);
+    }
+
+    #[tokio::test]
+    async fn maxclients_is_enforced() {
+        let addr = start(|c| c.maxclients = 1).await;
+        let mut first = TcpStream::connect(addr).await.unwrap();
+        first.write_all(b"PING\r\n").await.unwrap();
+        let mut buf = Vec::new();
+        assert_eq!(read_reply(&mut first, &mut buf).await, b"+PONG\r\n");
+        let (out, closed) = raw_exchange(addr, b"PING\r\n").await;
+        assert_eq!(out, b"-ERR max number of clients reached\r\n");
+        assert!(closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_timeout_closes_the_connection() {
+        let addr = start(|c| c.timeout = 5).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"PING\r\n").await.unwrap();
+        let mut b = [0u8; 64];
+        let n = s.read(&mut b).await.unwrap();
+        assert_eq!(&b[..n], b"+PONG\r\n");
+        // No client-side timer: the paused clock advances to the server's idle deadline.
+        assert_eq!(s.read(&mut b).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn shutdown_command_stops_the_server() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(crate::run(crate::Config::default(), listener, std::future::pending()));
+        let (out, closed) = raw_exchange(addr, b"SHUTDOWN NOSAVE\r\n").await;
+        assert!(out.is_empty() && closed);
+        server.await.unwrap().unwrap();
+        assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn noeviction_replies_oom_and_reads_keep_working() {
+        run_table_with(
+            |c| {
+                c.maxmemory = 200;
+                c.maxmemory_policy = crate::MaxMemoryPolicy::NoEviction;
+            },
+            &[
+                ("SET a 1", "+OK\r\n"),
+                (
+                    "SET b 12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+                    "-OOM command not allowed when used memory > 'maxmemory'.\r\n",
+                ),
+                ("GET a", "$1\r\n1\r\n"),
+                ("DEL a", ":1\r\n"),
+            ],
+        )
+        .await;
+    }
+}

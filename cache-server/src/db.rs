@@ -1,0 +1,469 @@
+//! The keyspaces: Redis's logical databases over ONE `cache_core::Cache<Key, Entry>`, so
+//! `maxmemory` is a single budget. This is the only module that touches the cache-core API; command
+//! handlers see `Entry`/`Value` and the few operations below.
+//!
+//! Expiry: every entry stores its absolute expire time in unix milliseconds (`expire_at`), so
+//! EXPIRETIME round-trips exactly; the core also gets the remaining TTL so it reclaims memory
+//! proactively. Reads treat an entry past `expire_at` as absent (and remove it), which keeps
+//! Redis semantics independent of the core's timer granularity.
+//!
+//! Memory: an entry weighs `key bytes + value bytes + ENTRY_OVERHEAD` (hashes add `FIELD_OVERHEAD`
+//! per field); the core evicts to keep the sum under the capacity.
+
+use crate::config::{Config, MaxMemoryPolicy};
+use bytes::Bytes;
+use cache_core::{Cache, EvictionPolicy, Slot};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Bytes charged per entry on top of key and value: the slab slot (key 40 B + entry 48 B), the
+/// core's per-entry metadata and table slot, and the allocator's headers for the key and value
+/// allocations. Measured as RSS growth per key divided by key count (see the crate docs).
+pub const ENTRY_OVERHEAD: u64 = 128;
+/// Bytes charged per hash field on top of field and value bytes.
+pub const FIELD_OVERHEAD: u64 = 80;
+/// Hashes up to this many fields keep insertion order like Redis's listpack encoding.
+const HASH_INDEX_THRESHOLD: usize = 128;
+
+/// A key in a given database.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// Database index (SELECT).
+    pub db: u32,
+    /// The key bytes (always an own allocation once stored, never a slice of a read buffer).
+    pub key: Bytes,
+}
+
+/// A Redis value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// A binary-safe string.
+    Str(Bytes),
+    /// A hash; `Arc` keeps the cache's clone-on-read cheap, writes use `Arc::make_mut`.
+    Hash(Arc<HashValue>),
+}
+
+impl Value {
+    /// The TYPE name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+        }
+    }
+
+    /// Bytes of payload (for the weigher and MEMORY USAGE).
+    pub fn weight(&self) -> u64 {
+        match self {
+            Value::Str(b) => b.len() as u64,
+            Value::Hash(h) => h.bytes + h.len() as u64 * FIELD_OVERHEAD,
+        }
+    }
+}
+
+/// A stored value with its absolute expiry.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Unix time in milliseconds at which the key expires; 0 = never.
+    pub expire_at: u64,
+}
+
+impl Entry {
+    /// A value without expiry.
+    pub fn new(value: Value) -> Self {
+        Self { value, expire_at: 0 }
+    }
+
+    fn live(&self, now: u64) -> bool {
+        self.expire_at == 0 || self.expire_at > now
+    }
+}
+
+/// A hash: insertion-ordered fields (like Redis's small-hash encoding) plus an index once large.
+#[derive(Debug, Clone, Default)]
+pub struct HashValue {
+    entries: Vec<(Bytes, Bytes)>,
+    index: Option<HashMap<Bytes, usize, ahash::RandomState>>,
+    /// Sum of field and value lengths.
+    bytes: u64,
+}
+
+impl HashValue {
+    fn pos(&self, f: &[u8]) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(f).copied(),
+            None => self.entries.iter().position(|(k, _)| k == f),
+        }
+    }
+
+    /// The value of a field.
+    pub fn get(&self, f: &[u8]) -> Option<&Bytes> {
+        self.pos(f).map(|i| &self.entries[i].1)
+    }
+
+    /// Sets a field; true if it is new.
+    pub fn insert(&mut self, f: &[u8], v: Bytes) -> bool {
+        if let Some(i) = self.pos(f) {
+            self.bytes = self.bytes - self.entries[i].1.len() as u64 + v.len() as u64;
+            self.entries[i].1 = v;
+            return false;
+        }
+        let f = Bytes::copy_from_slice(f);
+        self.bytes += (f.len() + v.len()) as u64;
+        if let Some(ix) = &mut self.index {
+            ix.insert(f.clone(), self.entries.len());
+        }
+        self.entries.push((f, v));
+        if self.index.is_none() && self.entries.len() > HASH_INDEX_THRESHOLD {
+            self.index = Some(self.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
+        }
+        true
+    }
+
+    /// Removes a field; true if it existed.
+    pub fn remove(&mut self, f: &[u8]) -> bool {
+        let Some(i) = self.pos(f) else { return false };
+        let (k, v) = if let Some(ix) = &mut self.index {
+            ix.remove(f);
+            let last = self.entries.len() - 1;
+            if i != last {
+                ix.insert(self.entries[last].0.clone(), i);
+            }
+            self.entries.swap_remove(i)
+        } else {
+            self.entries.remove(i)
+        };
+        self.bytes -= (k.len() + v.len()) as u64;
+        true
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True if no fields.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Fields and values in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &(Bytes, Bytes)> {
+        self.entries.iter()
+    }
+}
+
+/// The server's time source: unix milliseconds that follow tokio's clock (so tests can pause it).
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    base_ms: u64,
+    base: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        let base_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        Self { base_ms, base: tokio::time::Instant::now() }
+    }
+
+    /// Now, in unix microseconds.
+    pub fn now_us(&self) -> u64 {
+        self.base_ms * 1000 + self.base.elapsed().as_micros() as u64
+    }
+
+    /// Now, in unix milliseconds.
+    pub fn now_ms(&self) -> u64 {
+        self.now_us() / 1000
+    }
+}
+
+impl cache_core::Clock for Clock {
+    fn now_nanos(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
+}
+
+/// Live counters of the keyspace, for INFO stats.
+#[derive(Debug, Default)]
+pub struct DbStats {
+    /// Successful key lookups.
+    pub hits: AtomicU64,
+    /// Failed key lookups.
+    pub misses: AtomicU64,
+    /// Keys found expired on access.
+    pub expired_lazy: AtomicU64,
+}
+
+/// All databases.
+pub struct Db {
+    cache: Cache<Key, Entry>,
+    databases: usize,
+    /// Bit i set once database i (i < 63) was written; bit 63 for any higher one. When only one
+    /// database was ever used, DBSIZE is the cache's O(1) `len()`.
+    used: AtomicU64,
+    /// The budget, for the noeviction check and INFO.
+    maxmemory: AtomicU64,
+    noeviction: AtomicBool,
+    /// Time source.
+    pub clock: Clock,
+    /// Counters.
+    pub stats: DbStats,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("databases", &self.databases).finish_non_exhaustive()
+    }
+}
+
+fn weigh(k: &Key, e: &Entry) -> u32 {
+    (k.key.len() as u64 + e.value.weight() + ENTRY_OVERHEAD).min(u64::from(u32::MAX)) as u32
+}
+
+fn db_bit(db: u32) -> u64 {
+    1u64 << db.min(63)
+}
+
+/// What `Db::update` hands a handler: the live entry (expired ones look absent) and ways to change it.
+pub struct Current<'a, 'b> {
+    slot: &'a mut Slot<'b, Key, Entry>,
+    now: u64,
+    expired: bool,
+}
+
+impl std::fmt::Debug for Current<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Current").field("now", &self.now).field("expired", &self.expired).finish_non_exhaustive()
+    }
+}
+
+impl Current<'_, '_> {
+    /// The live entry, if any.
+    pub fn get(&self) -> Option<&Entry> {
+        if self.expired { None } else { self.slot.value() }
+    }
+
+    /// Stores `e`, with a TTL derived from `e.expire_at` (an expire time already past deletes).
+    pub fn put(&mut self, e: Entry) {
+        self.expired = false;
+        if e.expire_at == 0 {
+            self.slot.set_with_ttl(e, None);
+        } else if e.expire_at > self.now {
+            let ttl = Duration::from_millis(e.expire_at - self.now);
+            self.slot.set_with_ttl(e, Some(ttl));
+        } else {
+            self.slot.remove();
+        }
+    }
+
+    /// Deletes the entry; true if a live one existed.
+    pub fn delete(&mut self) -> bool {
+        let live = self.get().is_some();
+        if self.slot.value().is_some() {
+            self.slot.remove();
+        }
+        self.expired = false;
+        live
+    }
+}
+
+impl Db {
+    /// Builds the keyspaces with the configured budget and policy.
+    pub fn new(cfg: &Config) -> Self {
+        let capacity = match (cfg.maxmemory, cfg.maxmemory_policy) {
+            (0, _) => 1 << 62,
+            (m, MaxMemoryPolicy::NoEviction) => m.saturating_mul(2),
+            (m, _) => m,
+        };
+        let policy = if cfg.maxmemory_policy.is_lru() { EvictionPolicy::Lru } else { EvictionPolicy::TinyLfu };
+        let clock = Clock::new();
+        let cache = Cache::builder()
+            .clock(clock)
+            .max_capacity(capacity)
+            .weigher(weigh)
+            .eviction_policy(policy)
+            .record_stats()
+            .build();
+        Self {
+            cache,
+            databases: cfg.databases,
+            used: AtomicU64::new(0),
+            maxmemory: AtomicU64::new(cfg.maxmemory),
+            noeviction: AtomicBool::new(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction),
+            clock,
+            stats: DbStats::default(),
+        }
+    }
+
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    fn lookup_key(db: u32, key: &Bytes) -> Key {
+        Key { db, key: key.clone() }
+    }
+
+    fn owned_key(db: u32, key: &[u8]) -> Key {
+        Key { db, key: Bytes::copy_from_slice(key) }
+    }
+
+    /// Reads a key, counting a keyspace hit or miss; expired entries are removed and look absent.
+    pub fn get(&self, db: u32, key: &Bytes, now: u64) -> Option<Entry> {
+        let r = self.peek(db, key, now);
+        if r.is_some() { &self.stats.hits } else { &self.stats.misses }.fetch_add(1, Relaxed);
+        r
+    }
+
+    /// Reads a key without touching hit/miss counters.
+    pub fn peek(&self, db: u32, key: &Bytes, now: u64) -> Option<Entry> {
+        let k = Self::lookup_key(db, key);
+        let e = self.cache.get(&k)?;
+        if e.live(now) {
+            return Some(e);
+        }
+        self.update(db, key, now, |_| ());
+        None
+    }
+
+    /// Atomic read-modify-write of one key under the core's shard lock.
+    pub fn update<R>(&self, db: u32, key: &[u8], now: u64, f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
+        self.used.fetch_or(db_bit(db), Relaxed);
+        self.cache.compute(Self::owned_key(db, key), |slot| {
+            let expired = slot.value().is_some_and(|e| !e.live(now));
+            let mut cur = Current { slot, now, expired };
+            let r = f(&mut cur);
+            if cur.expired {
+                cur.slot.remove();
+                self.stats.expired_lazy.fetch_add(1, Relaxed);
+            }
+            r
+        })
+    }
+
+    /// Stores a value unconditionally.
+    pub fn set(&self, db: u32, key: &[u8], e: Entry, now: u64) {
+        self.update(db, key, now, |c| c.put(e));
+    }
+
+    /// Deletes a key; true if a live one existed.
+    pub fn remove(&self, db: u32, key: &[u8], now: u64) -> bool {
+        let k = Key { db, key: Bytes::copy_from_slice(key) };
+        match self.cache.remove(&k) {
+            Some(e) => e.live(now),
+            None => false,
+        }
+    }
+
+    /// Keys in database `db` (expired ones included until reclaimed, as Redis's DBSIZE).
+    pub fn dbsize(&self, db: u32) -> u64 {
+        if self.used.load(Relaxed) & !db_bit(db) == 0 && db < 63 {
+            return self.cache.len();
+        }
+        self.cache.iter().filter(|(k, _)| k.db == db).count() as u64
+    }
+
+    /// Empties one database, or all of them.
+    pub fn flush(&self, db: Option<u32>) {
+        match db {
+            Some(d) if self.used.load(Relaxed) & !db_bit(d) != 0 || d >= 63 => self.cache.retain(|k, _| k.db != d),
+            _ => self.cache.invalidate_all(),
+        }
+    }
+
+    /// One SCAN step over database `db`: the next cursor and the live keys found.
+    pub fn scan(&self, db: u32, cursor: u64, count: usize, now: u64) -> (u64, Vec<(Bytes, Entry)>) {
+        let (next, items) = self.cache.scan(cursor, count);
+        let items = items.into_iter().filter(|(k, e)| k.db == db && e.live(now)).map(|(k, e)| (k.key, e)).collect();
+        (next, items)
+    }
+
+    /// Every live key of database `db` (weakly consistent).
+    pub fn entries(&self, db: u32, now: u64) -> impl Iterator<Item = (Bytes, Entry)> + '_ {
+        self.cache.iter().filter(move |(k, e)| k.db == db && e.live(now)).map(|(k, e)| (k.key, e))
+    }
+
+    /// Weighted bytes in use (keys + values + overhead).
+    pub fn used_memory(&self) -> u64 {
+        self.cache.weighted_size()
+    }
+
+    /// Memory budget (0 = unlimited).
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Relaxed)
+    }
+
+    /// Changes the budget used by the noeviction check (the core's capacity is fixed at start).
+    pub fn set_maxmemory(&self, m: u64) {
+        self.maxmemory.store(m, Relaxed);
+    }
+
+    /// True when, under noeviction, a write adding `extra` bytes would pass the budget.
+    pub fn would_oom(&self, extra: u64) -> bool {
+        let max = self.maxmemory();
+        self.noeviction.load(Relaxed) && max > 0 && self.used_memory() + extra + ENTRY_OVERHEAD > max
+    }
+
+    /// Switches the noeviction check on or off.
+    pub fn set_noeviction(&self, on: bool) {
+        self.noeviction.store(on, Relaxed);
+    }
+
+    /// Keys evicted for size and reclaimed expired entries, from the core's stats.
+    pub fn evictions(&self) -> (u64, u64) {
+        let s = self.cache.stats();
+        (s.evicted.count, s.expired.count + self.stats.expired_lazy.load(Relaxed))
+    }
+
+    /// Bytes MEMORY USAGE reports for one entry.
+    pub fn memory_usage(key: &[u8], e: &Entry) -> u64 {
+        key.len() as u64 + e.value.weight() + ENTRY_OVERHEAD
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn expiry_follows_the_paused_clock_and_expiretime_round_trips() {
+        let db = Db::new(&Config::default());
+        let now = db.clock.now_ms();
+        let key = Bytes::from_static(b"k");
+        db.set(0, &key, Entry { value: Value::Str(Bytes::from_static(b"v")), expire_at: now + 100 }, now);
+        assert_eq!(db.peek(0, &key, db.clock.now_ms()).unwrap().expire_at, now + 100);
+        tokio::time::advance(Duration::from_millis(99)).await;
+        assert!(db.peek(0, &key, db.clock.now_ms()).is_some());
+        tokio::time::advance(Duration::from_millis(2)).await;
+        assert!(db.peek(0, &key, db.clock.now_ms()).is_none());
+    }
+
+    #[test]
+    fn maxmemory_is_a_hard_bound_with_eviction() {
+        let cfg = Config { maxmemory: 100_000, ..Config::default() };
+        let db = Db::new(&cfg);
+        for i in 0..10_000u32 {
+            db.set(0, format!("key:{i}").as_bytes(), Entry::new(Value::Str(Bytes::from(vec![b'x'; 100]))), 1);
+            assert!(db.used_memory() <= 100_000);
+        }
+        assert!(db.evictions().0 > 9000);
+        assert!(db.dbsize(0) > 300);
+    }
+
+    #[test]
+    fn hash_keeps_insertion_order_and_index_when_large() {
+        let mut h = HashValue::default();
+        for i in 0..300 {
+            assert!(h.insert(format!("f{i}").as_bytes(), Bytes::from("v")));
+        }
+        assert!(!h.insert(b"f7", Bytes::from("w")));
+        assert!(h.remove(b"f0") && !h.remove(b"f0"));
+        assert_eq!(h.len(), 299);
+        assert_eq!(h.get(b"f7").unwrap(), &Bytes::from("w"));
+        assert_eq!(h.get(b"f299").unwrap(), &Bytes::from("v"));
+    }
+}

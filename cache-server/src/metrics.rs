@@ -1,0 +1,104 @@
+//! Server-wide counters for INFO (connections, commands, errors, per-command call statistics) and
+//! the SLOWLOG. Counters are relaxed atomics: INFO is a snapshot, not a transaction.
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Calls of one command (one row of INFO commandstats).
+#[derive(Debug, Default)]
+pub struct CommandStats {
+    /// Times executed.
+    pub calls: AtomicU64,
+    /// Total microseconds spent executing.
+    pub usec: AtomicU64,
+    /// Rejected before execution (arity, auth, OOM).
+    pub rejected: AtomicU64,
+    /// Executed and replied with an error.
+    pub failed: AtomicU64,
+}
+
+impl CommandStats {
+    /// Zeroes the row (CONFIG RESETSTAT).
+    pub fn reset(&self) {
+        for c in [&self.calls, &self.usec, &self.rejected, &self.failed] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
+/// One SLOWLOG entry.
+#[derive(Debug, Clone)]
+pub struct SlowEntry {
+    /// Increasing id.
+    pub id: u64,
+    /// Unix seconds when the command ran.
+    pub time: u64,
+    /// Duration in microseconds.
+    pub micros: u64,
+    /// Arguments, trimmed as Redis does (32 args, 128 bytes each).
+    pub args: Vec<Bytes>,
+    /// Client address.
+    pub addr: String,
+    /// Client name.
+    pub name: String,
+}
+
+/// Global counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Connections accepted since start.
+    pub connections: AtomicU64,
+    /// Connections refused by maxclients.
+    pub rejected_connections: AtomicU64,
+    /// Commands executed.
+    pub commands: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output: AtomicU64,
+    /// Error replies by their code (`ERR`, `WRONGTYPE`, ...).
+    pub errors: Mutex<BTreeMap<String, u64>>,
+    /// The slow log, newest first.
+    pub slowlog: Mutex<VecDeque<SlowEntry>>,
+    slow_id: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one error reply under its code.
+    pub fn error(&self, msg: &str) {
+        let code = msg.split(' ').next().unwrap_or("ERR").to_string();
+        *self.errors.lock().entry(code).or_default() += 1;
+    }
+
+    /// Adds a SLOWLOG entry, keeping at most `max` entries.
+    pub fn slow(&self, micros: u64, time: u64, args: &[Bytes], addr: String, name: String, max: usize) {
+        let mut trimmed: Vec<Bytes> = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i == 31 && args.len() > 32 {
+                trimmed.push(Bytes::from(format!("... ({} more arguments)", args.len() - 31)));
+                break;
+            }
+            if a.len() > 128 {
+                let mut v = a[..128].to_vec();
+                v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+                trimmed.push(v.into());
+            } else {
+                trimmed.push(Bytes::copy_from_slice(a));
+            }
+        }
+        let id = self.slow_id.fetch_add(1, Relaxed);
+        let mut log = self.slowlog.lock();
+        log.push_front(SlowEntry { id, time, micros, args: trimmed, addr, name });
+        log.truncate(max);
+    }
+
+    /// Zeroes counters (CONFIG RESETSTAT).
+    pub fn reset(&self) {
+        for c in [&self.connections, &self.rejected_connections, &self.commands, &self.net_input, &self.net_output] {
+            c.store(0, Relaxed);
+        }
+        self.errors.lock().clear();
+    }
+}

@@ -1,0 +1,275 @@
+//! The listener and the server-wide state ([`Shared`]): accepts connections, enforces
+//! `maxclients` and protected mode, spawns one task per client, and on shutdown (the caller's
+//! future, SIGTERM/SIGINT in the binary, or the SHUTDOWN command) stops accepting, lets every
+//! connection finish the batch it is replying to, and returns.
+//!
+//! ```text
+//!  run() ──accept──► maxclients / protected mode ──spawn──► connection::serve (one task per client)
+//!    ▲                                                           │ reads shutdown watch between batches
+//!    └──── shutdown watch ◄── caller future | SHUTDOWN command ───┘
+//! ```
+
+use crate::commands::registry;
+use crate::config::{Config, MaxMemoryPolicy};
+use crate::connection::{self, ClientHandle, ClientState};
+use crate::db::Db;
+use crate::frame::Limits;
+use crate::metrics::Metrics;
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServerError {
+    /// The listener failed.
+    #[error("listener error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How long shutdown waits for connections to finish their replies before dropping them.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// State shared by every connection.
+pub struct Shared {
+    /// The live configuration (CONFIG SET changes it).
+    pub config: RwLock<Config>,
+    /// The keyspaces.
+    pub db: Db,
+    /// Counters and slow log.
+    pub metrics: Metrics,
+    /// Clients by id, for CLIENT LIST / KILL.
+    pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    /// Number of connected clients (maxclients).
+    pub connected: AtomicUsize,
+    next_id: AtomicU64,
+    /// When the server started (INFO uptime).
+    pub started: Instant,
+    /// 40 hex chars identifying this run.
+    pub run_id: String,
+    /// The listening port.
+    pub port: u16,
+    /// Mirrors `config.requirepass.is_some()` for the per-command auth check.
+    auth_required: AtomicBool,
+    /// Highest `used_memory` seen (INFO).
+    peak: AtomicU64,
+    /// Eviction family the cache was built with (0 noeviction, 1 LRU, 2 LFU).
+    built_family: u8,
+    shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").field("port", &self.port).finish_non_exhaustive()
+    }
+}
+
+fn family(p: MaxMemoryPolicy) -> u8 {
+    if p == MaxMemoryPolicy::NoEviction {
+        0
+    } else if p.is_lru() {
+        1
+    } else {
+        2
+    }
+}
+
+impl Shared {
+    fn new(config: Config, port: u16) -> Self {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let run_id = format!("{:040x}", seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 8);
+        Self {
+            db: Db::new(&config),
+            auth_required: AtomicBool::new(config.requirepass.is_some()),
+            built_family: family(config.maxmemory_policy),
+            config: RwLock::new(config),
+            metrics: Metrics::default(),
+            clients: Mutex::new(HashMap::new()),
+            connected: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            started: Instant::now(),
+            run_id: run_id[..40].to_string(),
+            port,
+            peak: AtomicU64::new(0),
+            shutdown: watch::channel(false).0,
+        }
+    }
+
+    /// True when a password is configured.
+    pub fn auth_required(&self) -> bool {
+        self.auth_required.load(Relaxed)
+    }
+
+    /// The eviction family the cache was built with (see `config_set`).
+    pub fn initial_policy_family(&self) -> u8 {
+        self.built_family
+    }
+
+    /// Installs a new configuration (after CONFIG SET validated it).
+    pub fn apply_config(&self, cfg: Config) {
+        self.auth_required.store(cfg.requirepass.is_some(), Relaxed);
+        self.db.set_maxmemory(cfg.maxmemory);
+        self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
+        *self.config.write() = cfg;
+    }
+
+    /// Records and returns the peak of `used`.
+    pub fn peak_memory(&self, used: u64) -> u64 {
+        self.peak.fetch_max(used, Relaxed).max(used)
+    }
+
+    /// Asks the server to shut down.
+    pub fn trigger_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Parser limits for a client.
+    pub fn limits(&self, unauthenticated: bool) -> Limits {
+        let c = self.config.read();
+        Limits {
+            max_bulk: c.proto_max_bulk_len,
+            max_multibulk: i32::MAX as u64,
+            inline_max: c.inline_max_size,
+            unauthenticated,
+            unauth_multibulk: c.unauth_max_multibulk_len,
+            unauth_bulk: c.unauth_max_bulk_len,
+        }
+    }
+
+    /// CLIENT LIST text for all clients or the given ids.
+    pub fn client_list(&self, ids: Option<&[u64]>) -> String {
+        let mut clients: Vec<Arc<ClientHandle>> = self.clients.lock().values().cloned().collect();
+        clients.sort_by_key(|c| c.id);
+        let reg = registry();
+        let mut out = String::new();
+        for c in clients.iter().filter(|c| ids.is_none_or(|ids| ids.contains(&c.id))) {
+            out.push_str(&c.describe(|i| reg.entries.get(i).map_or("NULL", |e| e.0.as_str())));
+        }
+        out
+    }
+
+    /// Kills matching clients (except `skip`); returns how many.
+    pub fn kill_clients(&self, pred: impl Fn(&ClientHandle) -> bool, skip: Option<u64>) -> usize {
+        let clients = self.clients.lock();
+        let mut n = 0;
+        for c in clients.values() {
+            if Some(c.id) != skip && pred(c) {
+                c.kill();
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Adds a SLOWLOG entry if the command was slow enough.
+    pub fn maybe_slowlog(&self, client: &ClientState, args: &[Bytes], micros: u64) {
+        let (threshold, max) = {
+            let c = self.config.read();
+            (c.slowlog_log_slower_than, c.slowlog_max_len)
+        };
+        if threshold < 0 || (micros as i64) < threshold {
+            return;
+        }
+        let name = String::from_utf8_lossy(&client.handle.meta.lock().name).into_owned();
+        let time = self.db.clock.now_ms() / 1000;
+        self.metrics.slow(micros, time, args, client.handle.addr.to_string(), name, max as usize);
+    }
+
+    fn next_client_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Relaxed)
+    }
+}
+
+const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Serves clients on `listener` until `shutdown` completes or a client sends SHUTDOWN.
+///
+/// # Errors
+/// [`ServerError::Io`] if the listener's address cannot be read.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let local = listener.local_addr()?;
+    let shared = Arc::new(Shared::new(config, local.port()));
+    let mut stop = shared.shutdown.subscribe();
+    let trigger = shared.clone();
+    let external = tokio::spawn(async move {
+        shutdown.await;
+        trigger.trigger_shutdown();
+    });
+    let mut tasks = JoinSet::new();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        shared.metrics.connections.fetch_add(1, Relaxed);
+        let _ = stream.set_nodelay(true);
+        let (maxclients, protected) = {
+            let c = shared.config.read();
+            (c.maxclients, c.protected_mode && c.requirepass.is_none())
+        };
+        if shared.connected.load(Relaxed) >= maxclients {
+            shared.metrics.rejected_connections.fetch_add(1, Relaxed);
+            tasks.spawn(refuse(stream, "-ERR max number of clients reached\r\n"));
+            continue;
+        }
+        if protected && !peer.ip().is_loopback() {
+            tasks.spawn(refuse(stream, DENIED));
+            continue;
+        }
+        let id = shared.next_client_id();
+        let laddr = stream.local_addr().unwrap_or(local);
+        let handle = Arc::new(ClientHandle::new(id, peer, laddr));
+        shared.clients.lock().insert(id, handle.clone());
+        shared.connected.fetch_add(1, Relaxed);
+        let sh = shared.clone();
+        let stop_rx = shared.shutdown.subscribe();
+        tasks.spawn(async move {
+            connection::serve(sh.clone(), stream, handle, stop_rx).await;
+            sh.clients.lock().remove(&id);
+            sh.connected.fetch_sub(1, Relaxed);
+        });
+    }
+    drop(listener);
+    external.abort();
+    tracing::info!(clients = tasks.len(), "shutting down: no longer accepting, draining connections");
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(clients = tasks.len(), "connections still busy after drain timeout; closing them");
+        tasks.shutdown().await;
+    }
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+async fn refuse(mut stream: tokio::net::TcpStream, msg: &'static str) {
+    let _ = stream.write_all(msg.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Address in `host:port` form for logging.
+pub fn display_addr(a: &SocketAddr) -> String {
+    a.to_string()
+}
