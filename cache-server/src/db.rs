@@ -24,6 +24,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const ENTRY_OVERHEAD: u64 = 128;
 /// Bytes charged per hash field on top of field and value bytes.
 pub const FIELD_OVERHEAD: u64 = 80;
+/// How long an entry stored already expired lingers before the core reclaims it (Redis's active
+/// expiry runs every 100 ms).
+const EXPIRED_GRACE: Duration = Duration::from_millis(100);
 /// Hashes up to this many fields keep insertion order like Redis's listpack encoding.
 const HASH_INDEX_THRESHOLD: usize = 128;
 
@@ -247,17 +250,17 @@ impl Current<'_, '_> {
         if self.expired { None } else { self.slot.value() }
     }
 
-    /// Stores `e`, with a TTL derived from `e.expire_at` (an expire time already past deletes).
+    /// Stores `e`, with a TTL derived from `e.expire_at`. An expire time already past stores an
+    /// entry that reads treat as absent and the core reclaims after `EXPIRED_GRACE` — as Redis's
+    /// `SET k v PXAT <past>` leaves a key that DBSIZE counts until active expiry removes it.
     pub fn put(&mut self, e: Entry) {
         self.expired = false;
-        if e.expire_at == 0 {
-            self.slot.set_with_ttl(e, None);
-        } else if e.expire_at > self.now {
-            let ttl = Duration::from_millis(e.expire_at - self.now);
-            self.slot.set_with_ttl(e, Some(ttl));
-        } else {
-            self.slot.remove();
-        }
+        let ttl = match e.expire_at {
+            0 => None,
+            t if t > self.now => Some(Duration::from_millis(t - self.now)),
+            _ => Some(EXPIRED_GRACE),
+        };
+        self.slot.set_with_ttl(e, ttl);
     }
 
     /// Deletes the entry; true if a live one existed.

@@ -228,13 +228,16 @@ fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let d = parse_f64(&a[3]).ok_or_else(|| CmdError::from(NOT_FLOAT))?;
+    if !d.is_finite() {
+        return Err("ERR value is NaN or Infinity".into());
+    }
     let s = modify(
         ctx,
         &a[1],
         true,
         |h| {
-            let (_, s) =
-                super::strings::add_float(h.get(&a[2]).map(|b| b.as_ref()), d, "ERR hash value is not a float")?;
+            let s =
+                super::strings::add_float(h.get(&a[2]).map(|b| b.as_ref()), Some(d), "ERR hash value is not a float")?;
             h.insert(&a[2], Bytes::from(s.clone()));
             Ok(s)
         },

@@ -123,19 +123,6 @@ fn type_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], seconds: bool, relative: bool) -> CmdResult {
-    let bad = || CmdError::from(format!("ERR invalid expire time in '{}' command", ctx.name));
-    let mut when = arg_i64(&a[2])?;
-    if seconds {
-        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
-            return Err(bad());
-        }
-        when *= 1000;
-    }
-    let base = if relative { ctx.now as i64 } else { 0 };
-    if when > i64::MAX - base {
-        return Err(bad());
-    }
-    when += base;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &a[3..] {
         if is(opt, "nx") {
@@ -156,6 +143,19 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], seconds: bool, relative: bool)
     if gt && lt {
         return Err("ERR GT and LT options at the same time are not compatible".into());
     }
+    let bad = || CmdError::from(format!("ERR invalid expire time in '{}' command", ctx.name));
+    let mut when = arg_i64(&a[2])?;
+    if seconds {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
+            return Err(bad());
+        }
+        when *= 1000;
+    }
+    let base = if relative { ctx.now as i64 } else { 0 };
+    if when > i64::MAX - base {
+        return Err(bad());
+    }
+    when += base;
     let now = ctx.now as i64;
     let r = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
         let Some(e) = cur.get() else { return 0 };

@@ -294,7 +294,11 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             if let Some(e) = cur.get() {
                 let mut e = e.clone();
                 e.expire_at = when.unwrap_or(0);
-                cur.put(e);
+                if when.is_some_and(|t| t <= ctx.now) {
+                    cur.delete();
+                } else {
+                    cur.put(e);
+                }
             }
         });
     }
@@ -400,28 +404,29 @@ pub fn format_float(x: f64) -> String {
     if s == "-0" { "0".into() } else { s }
 }
 
-/// Adds `incr` to a float stored as text, with Redis's errors.
-pub fn add_float(old: Option<&[u8]>, incr: f64, not_float: &'static str) -> Result<(f64, String), CmdError> {
+/// Adds `incr` to a float stored as text, with Redis's errors (the stored value is checked
+/// before the increment, as Redis does).
+pub fn add_float(old: Option<&[u8]>, incr: Option<f64>, not_float: &'static str) -> Result<String, CmdError> {
     let base = match old {
         None => 0.0,
         Some(s) => parse_f64(s).ok_or_else(|| CmdError::from(not_float))?,
     };
-    let n = base + incr;
+    let n = base + incr.ok_or_else(|| CmdError::from(NOT_FLOAT))?;
     if !n.is_finite() {
         return Err("ERR increment would produce NaN or Infinity".into());
     }
-    Ok((n, format_float(n)))
+    Ok(format_float(n))
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let incr = parse_f64(&a[2]).ok_or_else(|| CmdError::from(NOT_FLOAT))?;
+    let incr = parse_f64(&a[2]);
     let s = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
         let (old, expire_at) = match cur.get() {
             None => (None, 0),
             Some(Entry { value: Value::Str(s), expire_at }) => (Some(s.clone()), *expire_at),
             Some(_) => return Err(WRONGTYPE.into()),
         };
-        let (_, s) = add_float(old.as_deref(), incr, NOT_FLOAT)?;
+        let s = add_float(old.as_deref(), incr, NOT_FLOAT)?;
         cur.put(Entry { value: Value::Str(Bytes::from(s.clone())), expire_at });
         Ok::<_, CmdError>(s)
     })?;
