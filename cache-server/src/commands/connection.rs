@@ -160,7 +160,7 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.client.authenticated = true;
     }
     if ctx.client.needs_auth(ctx.shared) {
-        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
+        return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());
     }
     if let Some(n) = name {
         set_name(ctx, n)?;
@@ -439,7 +439,7 @@ mod tests {
                 ("GET k", "-NOAUTH Authentication required.\r\n"),
                 ("NOSUCH", "-ERR unknown command 'NOSUCH', with args beginning with: \r\n"),
                 ("AUTH wrong", "-WRONGPASS invalid username-password pair or user is disabled.\r\n"),
-                ("HELLO 3", "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n"),
+                ("HELLO 3", "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n"),
                 ("AUTH secret", "+OK\r\n"),
                 ("GET k", "$-1\r\n"),
                 ("RESET", "+RESET\r\n"),
