@@ -92,7 +92,17 @@ fn build_config(args: &Args) -> Result<Config> {
     Ok(config)
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match serve() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cache-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve() -> Result<()> {
     let args = Args::parse();
     let config = build_config(&args)?;
     let level = match config.loglevel.as_str() {
