@@ -67,6 +67,7 @@ mod policy;
 mod shard;
 mod slab;
 mod stats;
+mod sync;
 mod timer;
 
 pub use builder::CacheBuilder;

@@ -9,9 +9,9 @@
 //! wakes the waiters, who retry — one of them becomes the new leader. No waiter can hang on a
 //! load that nobody runs.
 
+use crate::sync::Mutex;
 use event_listener::{Event, EventListener, Listener as _};
 use hashbrown::HashTable;
-use parking_lot::Mutex;
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
@@ -126,5 +126,48 @@ impl<K: Eq, V: Clone> Loading<K, V> {
         if let Ok(entry) = self.table.find_entry(hash, |(_, k, w)| k == key && Arc::ptr_eq(w, waiter)) {
             entry.remove();
         }
+    }
+}
+
+#[cfg(loom)]
+mod loom_tests {
+    use super::*;
+    use loom::thread;
+
+    fn handoff(outcome: Outcome<u32>, waiters: usize) {
+        // Two preemptions cover every interleaving of "check, listen, check, wait" against
+        // "publish, notify"; more only multiplies the states of event-listener's internals.
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(move || {
+            let waiter: Arc<Waiter<u32>> = Waiter::new();
+            let handles: Vec<_> = (0..waiters)
+                .map(|_| {
+                    let waiter = waiter.clone();
+                    thread::spawn(move || waiter.wait())
+                })
+                .collect();
+            waiter.finish(outcome.clone());
+            for handle in handles {
+                let seen = handle.join().expect("waiter panicked");
+                assert!(!matches!(seen, Outcome::Loading), "a waiter woke before the load ended");
+            }
+        });
+    }
+
+    #[test]
+    fn loom_a_finished_load_wakes_its_waiter() {
+        handoff(Outcome::Ready(7), 1);
+    }
+
+    #[test]
+    fn loom_an_abandoned_load_wakes_its_waiter() {
+        handoff(Outcome::Abandoned, 1);
+    }
+
+    #[test]
+    fn loom_a_failed_load_wakes_its_waiter() {
+        let error: SharedError = Arc::new(Arc::new("down"));
+        handoff(Outcome::Failed(error), 1);
     }
 }
