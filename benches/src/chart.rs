@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
 use crate::adapters::Kind;
@@ -52,6 +53,7 @@ fn draw_panel(area: &Panel<'_>, name: &str, rows: &[&Row], kinds: &[Kind]) -> Re
     let lo = rows.first().map_or(1, |r| r.capacity) as f64;
     let hi = rows.last().map_or(2, |r| r.capacity) as f64;
     let (lo, hi) = if hi > lo { (lo / 1.25, hi * 1.25) } else { (lo / 2.0, hi * 2.0) };
+    let ticks: Vec<f64> = rows.iter().map(|r| r.capacity as f64).collect();
     let top = rows.iter().map(|r| r.opt_pct).fold(0.0, f64::max);
     let top = ((top / 10.0).ceil() * 10.0).clamp(10.0, 100.0);
     let mut chart = ChartBuilder::on(area)
@@ -59,12 +61,11 @@ fn draw_panel(area: &Panel<'_>, name: &str, rows: &[&Row], kinds: &[Kind]) -> Re
         .margin(8)
         .x_label_area_size(32)
         .y_label_area_size(40)
-        .build_cartesian_2d((lo..hi).log_scale(), 0.0..top)?;
+        .build_cartesian_2d((lo..hi).log_scale().with_key_points(ticks), 0.0..top)?;
     chart
         .configure_mesh()
         .x_desc("capacity (entries)")
         .y_desc("hit ratio %")
-        .x_labels(6)
         .x_label_formatter(&|x| format!("{:.0}", x))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;

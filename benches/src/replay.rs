@@ -115,10 +115,18 @@ pub fn replay<C: BenchCache>(cache: &C, keys: &[u64]) -> (Outcome, u64) {
     (out, final_resident)
 }
 
-/// Measures one row: OPT (given precomputed next uses), LRU and each of `kinds`.
+/// Measures one row: OPT (given precomputed next uses), LRU and each of `kinds`; our cache gets
+/// `our_shards` shards, or [`replay_shards`] of the capacity.
 #[must_use]
-pub fn measure_row(trace: &str, keys: &[u64], next_uses: &[usize], capacity: u64, kinds: &[Kind]) -> Row {
-    let our_shards = replay_shards(capacity);
+pub fn measure_row(
+    trace: &str,
+    keys: &[u64],
+    next_uses: &[usize],
+    capacity: u64,
+    kinds: &[Kind],
+    our_shards: Option<usize>,
+) -> Row {
+    let our_shards = our_shards.unwrap_or_else(|| replay_shards(capacity));
     let caches = kinds
         .iter()
         .map(|&kind| {

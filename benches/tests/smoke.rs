@@ -59,7 +59,7 @@ fn our_default_policy_stays_below_opt_and_within_capacity() {
     let t = load(&dir, "multi1");
     let next = opt::next_uses(&t.keys);
     for capacity in [128, 512] {
-        let row = measure_row(&t.name, &t.keys, &next, capacity, &[Kind::OursTinyLfu]);
+        let row = measure_row(&t.name, &t.keys, &next, capacity, &[Kind::OursTinyLfu], None);
         let ours = row.get(Kind::OursTinyLfu).unwrap();
         assert!(ours.hit_pct <= row.opt_pct, "@{capacity}: ours {:.2}% above OPT {:.2}%", ours.hit_pct, row.opt_pct);
         assert!(

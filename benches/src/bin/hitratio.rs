@@ -43,6 +43,9 @@ struct Args {
     /// Skip our LRU policy (the default policy, TinyLfu, always runs).
     #[arg(long)]
     skip_our_lru: bool,
+    /// Give our cache this many shards on every row instead of the capacity-based rule.
+    #[arg(long)]
+    our_shards: Option<usize>,
     /// Where to write hitratio.json and hitratio.svg.
     #[arg(long, default_value_os_t = Path::new(env!("CARGO_MANIFEST_DIR")).join("results"))]
     out: PathBuf,
@@ -83,7 +86,7 @@ fn run(args: Args) -> Result<bool> {
          Our shard count per row: one per 4,096 entries of capacity, power of two, at most 4 × CPUs \
          (column `our shards`). Traces from {}.\n",
         kinds.iter().filter(|k| k.is_ours()).map(|k| k.label()).collect::<Vec<_>>().join(", "),
-        dir.display()
+        dir.canonicalize().unwrap_or_else(|_| dir.clone()).display()
     );
 
     let mut rows: Vec<Row> = Vec::new();
@@ -96,7 +99,7 @@ fn run(args: Args) -> Result<bool> {
         let next = opt::next_uses(&t.keys);
         let caps = if args.sweep { sweep(caps, &t) } else { caps.clone() };
         for cap in caps {
-            let row = measure_row(&t.name, &t.keys, &next, cap, &kinds);
+            let row = measure_row(&t.name, &t.keys, &next, cap, &kinds, args.our_shards);
             eprintln!("{} @{cap}: done in {:.1?}", t.name, t0.elapsed());
             rows.push(row);
         }

@@ -31,6 +31,9 @@ struct Args {
     /// Capacity for the eviction workloads (key space is 10×).
     #[arg(long, default_value_t = 100_000)]
     capacity: u64,
+    /// Run only the workloads whose short name is listed (zipf, mixed, insert, get_with).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +45,15 @@ enum Workload {
 }
 
 impl Workload {
+    fn short(self) -> &'static str {
+        match self {
+            Workload::ZipfGets => "zipf",
+            Workload::Mixed => "mixed",
+            Workload::InsertOnly => "insert",
+            Workload::GetWith => "get_with",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Workload::ZipfGets => "Zipf gets (s=1.0, all present)",
@@ -98,6 +110,9 @@ fn main() -> Result<()> {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     let mut bars = Vec::new();
     for (w, threads) in cells {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == w.short()) {
+            continue;
+        }
         let runs: Vec<Run> = Kind::ALL.iter().map(|&k| cell(k, w, threads, &args, &streams, budget)).collect();
         let ops = |k: Kind| runs[Kind::ALL.iter().position(|&x| x == k).unwrap()].ops_per_sec();
         let hit = |k: Kind| runs[Kind::ALL.iter().position(|&x| x == k).unwrap()].hit_pct();
