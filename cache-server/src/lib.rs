@@ -33,6 +33,19 @@
 //! 1 GB (`client-query-buffer-limit`); before AUTH when `requirepass` is set: 10 arguments
 //! (`unauth-max-multibulk-len`) and 16 KB bulks (`unauth-max-bulk-len`). A claimed bulk length is
 //! never allocated before its bytes arrive. HTTP-looking requests (`POST`, `Host:`) close the connection.
+//!
+//! # Known gaps
+//!
+//! - `volatile-*` policies are approximations (table above).
+//! - `CONFIG SET maxmemory` is refused unless the server started with `noeviction` (the core's
+//!   capacity is fixed at build; a `set_capacity` was requested from cache-core), and switching
+//!   between LRU and LFU at runtime is refused.
+//! - `tcp-keepalive` is accepted and reported but not applied to sockets (no socket-options crate).
+//! - INCRBYFLOAT / HINCRBYFLOAT compute in `f64` and print 15 significant digits; Redis uses
+//!   `long double` and can differ in the last digits of long fractions.
+//! - A client that never reads its replies stalls only its own task (its socket buffer fills and the
+//!   task stops reading); there is no `client-output-buffer-limit` disconnect.
+//! - Per-entry overhead is 180 B (measured) against Redis's ~99 B: see [`db::ENTRY_OVERHEAD`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -373,7 +373,13 @@ fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             return Err(fail(ConfigError::Immutable));
         }
         let old_policy = cfg.maxmemory_policy;
+        let old_max = cfg.maxmemory;
         cfg.set(&name, &[value.as_str()]).map_err(fail)?;
+        if cfg.maxmemory != old_max && ctx.shared.initial_policy_family() != 0 {
+            return Err(fail(ConfigError::Invalid(
+                "changing maxmemory at runtime needs a restart (the cache's capacity is fixed when it is built)".into(),
+            )));
+        }
         let p = cfg.maxmemory_policy;
         let family = |p: MaxMemoryPolicy| {
             if p == MaxMemoryPolicy::NoEviction {
@@ -643,6 +649,7 @@ mod tests {
             ("CONFIG GET timeout", "*2\r\n$7\r\ntimeout\r\n$2\r\n10\r\n"),
             ("CONFIG SET foo 1", "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n"),
             ("CONFIG SET maxmemory lots", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value\r\n"),
+            ("CONFIG SET maxmemory 1mb", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - changing maxmemory at runtime needs a restart (the cache's capacity is fixed when it is built)\r\n"),
             ("CONFIG SET databases 3", "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"),
             ("CONFIG RESETSTAT", "+OK\r\n"),
             ("INFO keyspace", "$...# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n\r\n"),
