@@ -1,6 +1,6 @@
 //! [`CacheBuilder`]: every setting of a cache, with the defaults a service would pick.
 
-use crate::cache::{Cache, Inner, Padded};
+use crate::cache::{Cache, Inner, Padded, split_capacity};
 use crate::clock::{Clock, SystemClock, nanos};
 use crate::config::{Config, Refresh, Spawner, Weigher};
 use crate::expiry::Expiry;
@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 /// Smallest share of capacity a default-sized shard gets: fewer, larger shards keep the
@@ -211,13 +212,10 @@ where
         let shards = self.shard_count(capacity);
         let weighted = self.weigher.is_some();
         let seeds = ahash::RandomState::new();
-        let per_shard = capacity / shards as u64;
-        let extra = capacity % shards as u64;
-        let shard_vec: Vec<_> = (0..shards as u64)
-            .map(|i| {
-                let cap = per_shard + u64::from(i < extra);
-                Padded(Mutex::new(Shard::new(cap, self.policy, weighted, seeds.hash_one(i))))
-            })
+        let shard_vec: Vec<_> = split_capacity(capacity, shards)
+            .into_iter()
+            .enumerate()
+            .map(|(i, cap)| Padded(Mutex::new(Shard::new(cap, self.policy, weighted, seeds.hash_one(i)))))
             .collect();
         let refresh = self.refresh.map(|(after, reload)| Refresh {
             after: nanos(after),
@@ -244,7 +242,7 @@ where
                 shard_mask: shards as u64 - 1,
                 hasher: self.hasher,
                 cfg,
-                capacity,
+                capacity: AtomicU64::new(capacity),
             }),
         }
     }

@@ -23,6 +23,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Keeps each shard's lock on its own cache lines, so shards do not share a line.
@@ -37,7 +38,7 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) shard_mask: u64,
     pub(crate) hasher: S,
     pub(crate) cfg: Config<K, V>,
-    pub(crate) capacity: u64,
+    pub(crate) capacity: AtomicU64,
 }
 
 /// A sharded, concurrent, bounded cache. Cheap to clone: clones share the same entries.
@@ -69,7 +70,7 @@ impl<K, V, S> Clone for Cache<K, V, S> {
 impl<K, V, S> fmt::Debug for Cache<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cache")
-            .field("capacity", &self.inner.capacity)
+            .field("capacity", &self.inner.capacity.load(Ordering::Relaxed))
             .field("shards", &self.inner.shards.len())
             .field("config", &self.inner.cfg)
             .finish_non_exhaustive()
@@ -321,7 +322,17 @@ where
 
     /// The bound on [`weighted_size`](Self::weighted_size).
     pub fn capacity(&self) -> u64 {
-        self.inner.capacity
+        self.inner.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Changes the bound. Shrinking evicts down to the new bound before returning (the
+    /// listener sees [`RemovalCause::Size`](crate::RemovalCause)); the shard count stays, so
+    /// the largest storable entry becomes `capacity / shard_count()`.
+    pub fn set_capacity(&self, capacity: u64) {
+        self.inner.capacity.store(capacity, Ordering::Relaxed);
+        let shares = split_capacity(capacity, self.inner.shards.len());
+        let mut shares = shares.into_iter();
+        self.for_each_shard(|s, cfg, sink| s.set_capacity(cfg, shares.next().unwrap_or(0), sink));
     }
 
     /// The number of shards.
@@ -453,6 +464,12 @@ where
             });
         }));
     }
+}
+
+/// Splits `capacity` over `shards` so that the shares sum to it exactly.
+pub(crate) fn split_capacity(capacity: u64, shards: usize) -> Vec<u64> {
+    let n = shards as u64;
+    (0..n).map(|i| capacity / n + u64::from(i < capacity % n)).collect()
 }
 
 /// Turns a waiter's outcome into the caller's result; `None` means "retry".

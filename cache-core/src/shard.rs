@@ -364,6 +364,16 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         value
     }
 
+    /// Changes the shard's bound, evicting down to it.
+    pub(crate) fn set_capacity(&mut self, cfg: &Config<K, V>, capacity: u64, sink: &mut Removals<K, V>) {
+        self.capacity = capacity;
+        if !self.weighted {
+            self.slab.set_max_slots(usize::try_from(capacity).unwrap_or(usize::MAX));
+        }
+        self.policy.resize(capacity);
+        self.evict(cfg, sink);
+    }
+
     /// Runs the policy until the shard is within capacity.
     fn evict(&mut self, cfg: &Config<K, V>, sink: &mut Removals<K, V>) {
         if self.policy.weighted_size() <= self.capacity {

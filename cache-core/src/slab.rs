@@ -60,6 +60,11 @@ impl<K, V> Slab<K, V> {
         Self { slots: Vec::new(), free_head: NIL, len: 0, max_slots: max_slots.clamp(1, NIL as usize - 1) }
     }
 
+    /// Changes the bound on slot growth (slots already allocated are kept).
+    pub(crate) fn set_max_slots(&mut self, max_slots: usize) {
+        self.max_slots = max_slots.clamp(1, NIL as usize - 1);
+    }
+
     pub(crate) fn len(&self) -> u32 {
         self.len
     }

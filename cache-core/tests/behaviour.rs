@@ -303,3 +303,21 @@ fn refresh_after_write_serves_stale_and_reloads_once() {
     run(&tasks);
     assert_eq!(cache.get(&1), Some(0));
 }
+
+#[test]
+fn set_capacity_shrinks_before_returning_and_can_grow_again() {
+    let (cache, log) = logged(Cache::builder().max_capacity(1000).shards(4));
+    for k in 0..1000 {
+        cache.insert(k, k);
+    }
+    cache.set_capacity(100);
+    assert_eq!(cache.capacity(), 100);
+    assert!(cache.weighted_size() <= 100);
+    assert_eq!(log.lock().iter().filter(|e| e.2 == RemovalCause::Size).count() as u64, 1000 - cache.len());
+    cache.set_capacity(2000);
+    for k in 0..2000 {
+        cache.insert(k, k);
+    }
+    // Keys spread unevenly over the shards, so a full cache holds a little under its bound.
+    assert!(cache.len() > 1800 && cache.weighted_size() <= 2000, "{}", cache.len());
+}

@@ -51,6 +51,8 @@ impl Policy for Lru {
         }
     }
 
+    fn resize(&mut self, _capacity: u64) {}
+
     fn weighted_size(&self) -> u64 {
         self.weight
     }

@@ -71,6 +71,8 @@ pub(crate) trait Policy {
     fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64);
     /// Unlinks victims until `weighted_size() <= capacity`, appending them to `victims`.
     fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>);
+    /// The shard's bound changed to `capacity` (the shard evicts right after).
+    fn resize(&mut self, capacity: u64);
     /// Sum of the weights of linked nodes.
     fn weighted_size(&self) -> u64;
     /// Forgets every node (the slab is being cleared).
@@ -122,6 +124,9 @@ impl Policy for AnyPolicy {
     }
     fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
         dispatch!(self, p => p.evict(slab, weights, capacity, victims))
+    }
+    fn resize(&mut self, capacity: u64) {
+        dispatch!(self, p => p.resize(capacity))
     }
     fn weighted_size(&self) -> u64 {
         dispatch!(self, p => p.weighted_size())

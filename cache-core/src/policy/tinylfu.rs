@@ -55,9 +55,14 @@ pub(crate) struct TinyLfu {
 }
 
 impl TinyLfu {
-    pub(crate) fn new(capacity: u64, entries_hint: Option<u64>, seed: u64) -> Self {
+    /// The initial window and protected maxima for `capacity`.
+    fn regions(capacity: u64) -> (u64, u64) {
         let window_max = capacity - (PERCENT_MAIN * capacity as f64) as u64;
-        let protected_max = (PERCENT_MAIN_PROTECTED * (capacity - window_max) as f64) as u64;
+        (window_max, (PERCENT_MAIN_PROTECTED * (capacity - window_max) as f64) as u64)
+    }
+
+    pub(crate) fn new(capacity: u64, entries_hint: Option<u64>, seed: u64) -> Self {
+        let (window_max, protected_max) = Self::regions(capacity);
         let sketch_size = entries_hint.unwrap_or(64).min(capacity);
         Self {
             window: Deque::default(),
@@ -78,6 +83,13 @@ impl TinyLfu {
             adjustment: 0,
             rng: seed | 1,
         }
+    }
+
+    /// Requests per hill-climbing sample: ten per entry the sketch is sized for (Caffeine's
+    /// period). Shorter samples were measured to let noise steer the climber (loop@768 fell
+    /// from 70% to 48%).
+    fn climb_sample(&self) -> u64 {
+        self.sketch.sample_size()
     }
 
     fn random(&mut self) -> u64 {
@@ -241,7 +253,7 @@ impl TinyLfu {
     /// Hill climbing: once per sample, decide how far to move the window boundary, then move it.
     fn climb<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
         let requests = self.hits_in_sample + self.misses_in_sample;
-        if requests >= self.sketch.sample_size() {
+        if requests >= self.climb_sample() {
             let hit_rate = self.hits_in_sample as f64 / requests as f64;
             let change = hit_rate - self.previous_hit_rate;
             let amount = if change >= 0.0 { self.step } else { -self.step };
@@ -361,7 +373,7 @@ impl Policy for TinyLfu {
     fn on_access<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32) {
         self.hits_in_sample += 1;
         self.reorder(slab, weights, idx);
-        if self.hits_in_sample + self.misses_in_sample >= self.sketch.sample_size() || self.adjustment != 0 {
+        if self.hits_in_sample + self.misses_in_sample >= self.climb_sample() || self.adjustment != 0 {
             self.climb(slab, weights);
         }
     }
@@ -385,8 +397,21 @@ impl Policy for TinyLfu {
     fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
         let candidate = self.evict_from_window(slab, weights);
         self.evict_from_main(slab, weights, candidate, capacity, victims);
-        if self.misses_in_sample + self.hits_in_sample >= self.sketch.sample_size() {
+        if self.misses_in_sample + self.hits_in_sample >= self.climb_sample() {
             self.climb(slab, weights);
+        }
+    }
+
+    fn resize(&mut self, capacity: u64) {
+        // Keep the learned window share; the climber goes on from there.
+        let share = self.window_max as f64 / self.capacity.max(1) as f64;
+        let window_max = ((share * capacity as f64) as u64).clamp(Self::regions(capacity).0, capacity);
+        self.window_max = window_max;
+        self.protected_max = (PERCENT_MAIN_PROTECTED * (capacity - window_max) as f64) as u64;
+        self.capacity = capacity;
+        self.adjustment = 0;
+        if !self.grow_sketch {
+            self.sketch.ensure_capacity(capacity);
         }
     }
 
