@@ -552,22 +552,29 @@ mod tests {
     }
 
     #[test]
-    fn climber_grows_the_window_on_a_recency_workload() {
-        // A sliding working set slightly larger than main favours recency: the window grows.
-        let mut f = Fixture::new(100);
-        let start = f.policy.window_max;
-        for next in 0..200u32 {
-            for back in 0..60 {
-                let key = next.saturating_sub(back);
-                if f.idx.contains_key(&key) {
-                    f.hit(key);
-                } else {
-                    f.policy.on_miss();
-                    f.insert(key);
-                }
-            }
+    fn window_adjustments_move_entries_between_regions() {
+        let mut f = Fixture::new(100); // window 1, protected 79
+        for k in 0..100 {
+            f.insert(k);
         }
-        assert_ne!(f.policy.window_max, start, "the climber never moved the window");
-        assert!(f.policy.weighted_size() <= 100);
+        for k in 0..50 {
+            f.hit(k);
+        }
+        let (window, protected) = (f.policy.window_max, f.policy.protected_max);
+        f.policy.adjustment = 10;
+        f.policy.climb(&mut f.slab, &f.weights);
+        assert_eq!(f.policy.window_max, window + 10);
+        assert_eq!(f.policy.protected_max, protected - 10);
+        assert_eq!(f.q(Queue::Window).len(), 11, "ten main entries moved into the window");
+        assert_eq!(f.policy.adjustment, 0);
+        f.policy.adjustment = -4;
+        f.policy.climb(&mut f.slab, &f.weights);
+        assert_eq!(f.policy.window_max, window + 6);
+        assert_eq!(f.q(Queue::Window).len(), 7);
+        assert_eq!(f.policy.weighted_size(), 100);
+        // The window never shrinks below one entry.
+        f.policy.adjustment = -1000;
+        f.policy.climb(&mut f.slab, &f.weights);
+        assert_eq!(f.policy.window_max, 1);
     }
 }
