@@ -66,13 +66,13 @@ fn draw_panel(area: &Panel<'_>, name: &str, rows: &[&Row], kinds: &[Kind]) -> Re
         .configure_mesh()
         .x_desc("capacity (entries)")
         .y_desc("hit ratio %")
-        .x_label_formatter(&|x| format!("{:.0}", x))
+        .x_label_formatter(&|x| short(*x))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
 
     let mut series: Vec<Series> = vec![
         ("OPT".into(), BLACK, pts(rows, |r| Some(r.opt_pct))),
-        ("LRU".into(), RGBColor(150, 150, 150), pts(rows, |r| Some(r.lru_pct))),
+        ("LRU (exact)".into(), RGBColor(170, 170, 170), pts(rows, |r| Some(r.lru_pct))),
     ];
     let palette = [RGBColor(214, 39, 40), RGBColor(255, 127, 14), RGBColor(31, 119, 180), RGBColor(44, 160, 44)];
     for (i, &k) in kinds.iter().enumerate() {
@@ -80,7 +80,9 @@ fn draw_panel(area: &Panel<'_>, name: &str, rows: &[&Row], kinds: &[Kind]) -> Re
         series.push((k.label().into(), color, pts(rows, |r| r.get(k).map(|c| c.hit_pct))));
     }
     for (label, color, points) in series {
-        let style = ShapeStyle::from(&color).stroke_width(2);
+        // Exact LRU is drawn wide so that our Lru policy, which tracks it, does not hide it.
+        let width = if label.starts_with("LRU") { 6 } else { 2 };
+        let style = ShapeStyle::from(&color).stroke_width(width);
         chart
             .draw_series(LineSeries::new(points.clone(), style))?
             .label(label)
@@ -95,6 +97,11 @@ fn draw_panel(area: &Panel<'_>, name: &str, rows: &[&Row], kinds: &[Kind]) -> Re
         .label_font(("sans-serif", 11))
         .draw()?;
     Ok(())
+}
+
+/// Capacity tick label: `512`, `2,000` → `2000`, `160,000` → `160k`.
+fn short(x: f64) -> String {
+    if x >= 10_000.0 { format!("{:.0}k", x / 1000.0) } else { format!("{x:.0}") }
 }
 
 fn pts(rows: &[&Row], f: impl Fn(&Row) -> Option<f64>) -> Vec<(f64, f64)> {

@@ -172,7 +172,8 @@ fn load(dir: &Path, spec: &str) -> Result<Trace> {
 }
 
 /// The given capacities plus powers of two from a quarter of the smallest to four times the
-/// largest (never beyond the trace's distinct keys, where every policy ties).
+/// largest (never beyond the trace's distinct keys, where every policy ties), except those within
+/// 1.4× of a given capacity.
 fn sweep(caps: &[u64], t: &Trace) -> Vec<u64> {
     let unique = t.unique_keys() as u64;
     let lo = caps.iter().min().copied().unwrap_or(1).div_ceil(4).max(1);
@@ -180,7 +181,10 @@ fn sweep(caps: &[u64], t: &Trace) -> Vec<u64> {
     let mut all: BTreeSet<u64> = caps.iter().copied().collect();
     let mut c = lo.next_power_of_two();
     while c <= hi {
-        all.insert(c);
+        // Skip points that would crowd a README capacity on the chart (1,024 next to 1,000).
+        if caps.iter().all(|&k| k.max(c) as f64 / k.min(c) as f64 >= 1.4) {
+            all.insert(c);
+        }
         c *= 2;
     }
     all.into_iter().collect()

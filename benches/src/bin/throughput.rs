@@ -1,16 +1,18 @@
 //! `throughput`: operations per second of our cache (TinyLfu and Lru) against moka and quick_cache
 //! in one run, on the workloads of issue 3, with the ratio of ours against each peer.
 //!
-//! Each cell builds a fresh cache, warms it untimed, then runs `--rounds` timed rounds bounded by
-//! `--secs` and `--max-ops`, and reports the median. All caches use ahash; ours keeps its default
-//! shard count, quick_cache its default options. Owns only the table of cells and their printing.
+//! Each row builds a fresh cache of each kind, warms them untimed, then runs `--rounds` timed
+//! rounds bounded by `--secs` and `--max-ops`, interleaving the caches, and reports each one's
+//! median. All caches use ahash; ours keeps its default shard count, quick_cache its default
+//! options. Owns only the table of rows and their printing.
 
 use std::time::Duration;
 
 use anyhow::Result;
 use cache_bench::adapters::{BenchCache, Kind};
-use cache_bench::with_cache;
+use cache_bench::adapters::{moka, ours, quick};
 use cache_bench::workload::{self as wl, Budget, Run};
+use cache_core::EvictionPolicy;
 use clap::Parser;
 
 /// Throughput of each cache, side by side.
@@ -113,7 +115,7 @@ fn main() -> Result<()> {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == w.short()) {
             continue;
         }
-        let runs: Vec<Run> = Kind::ALL.iter().map(|&k| cell(k, w, threads, &args, &streams, budget)).collect();
+        let runs = row(w, threads, &args, &streams, budget);
         let ops = |k: Kind| runs[Kind::ALL.iter().position(|&x| x == k).unwrap()].ops_per_sec();
         let hit = |k: Kind| runs[Kind::ALL.iter().position(|&x| x == k).unwrap()].hit_pct();
         print!("| {} | {threads} |", w.label());
@@ -155,21 +157,45 @@ fn mops(x: f64) -> String {
     format!("{:.2} M", x / 1e6)
 }
 
-/// Builds, warms and measures one (cache, workload, threads) cell; returns the median round.
-fn cell(kind: Kind, w: Workload, threads: usize, args: &Args, s: &Streams, budget: Budget) -> Run {
+/// Builds and warms all four caches for one (workload, threads) row, then runs the timed rounds
+/// interleaved (round `r` starts with cache `r mod 4`), so a burst of background load on this
+/// shared machine hits every cache alike; returns each cache's median round, in [`Kind::ALL`] order.
+fn row(w: Workload, threads: usize, args: &Args, s: &Streams, budget: Budget) -> Vec<Run> {
     let cap = match w {
         Workload::ZipfGets => args.keys + args.keys / 4,
         _ => args.capacity,
     };
-    let rounds = args.rounds.max(1);
-    with_cache!(kind, cap, None, |c| {
-        warm(&c, w, args, s);
-        let mut runs: Vec<Run> = (0..rounds).map(|r| timed(&c, w, threads, s, budget, r as u64 * budget.ops)).collect();
-        runs.sort_by(|a, b| a.ops_per_sec().total_cmp(&b.ops_per_sec()));
-        let median = runs[runs.len() / 2];
-        eprintln!("{kind} / {} / {threads}t: {} ops/s", w.label(), mops(median.ops_per_sec()));
-        median
-    })
+    let tiny = ours(cap, EvictionPolicy::TinyLfu, None);
+    let lru = ours(cap, EvictionPolicy::Lru, None);
+    let (mk, qc) = (moka(cap), quick(cap));
+    warm(&tiny, w, args, s);
+    warm(&lru, w, args, s);
+    warm(&mk, w, args, s);
+    warm(&qc, w, args, s);
+    let mut runs: Vec<Vec<Run>> = vec![Vec::new(); Kind::ALL.len()];
+    for r in 0..args.rounds.max(1) {
+        let start = r as u64 * budget.ops;
+        for i in 0..Kind::ALL.len() {
+            let k = (r + i) % Kind::ALL.len();
+            let run = match Kind::ALL[k] {
+                Kind::OursTinyLfu => timed(&tiny, w, threads, s, budget, start),
+                Kind::OursLru => timed(&lru, w, threads, s, budget, start),
+                Kind::Moka => timed(&mk, w, threads, s, budget, start),
+                Kind::QuickCache => timed(&qc, w, threads, s, budget, start),
+            };
+            runs[k].push(run);
+        }
+    }
+    Kind::ALL
+        .iter()
+        .zip(runs)
+        .map(|(kind, mut rs)| {
+            rs.sort_by(|a, b| a.ops_per_sec().total_cmp(&b.ops_per_sec()));
+            let median = rs[rs.len() / 2];
+            eprintln!("{kind} / {} / {threads}t: {} ops/s", w.label(), mops(median.ops_per_sec()));
+            median
+        })
+        .collect()
 }
 
 /// Untimed set-up: fill the cache the way the workload expects to find it.
