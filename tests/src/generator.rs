@@ -48,6 +48,9 @@ const FLOAT_TEXTS: &[&str] =
 /// Keys that only `INCRBYFLOAT` and float-safe writes touch (see [`Generator::float_command`]).
 const FLOAT_KEYS: &[&[u8]] = &[b"f0", b"f1"];
 
+/// A hash key that only float commands touch, for `INCRBYFLOAT` against the wrong type.
+const FLOAT_HASH: &[u8] = b"fh";
+
 /// The hash field that only `HINCRBYFLOAT` and float-safe writes touch.
 const FLOAT_FIELD: &[u8] = b"ff";
 
@@ -144,9 +147,17 @@ impl Generator {
     }
 
     /// `(option, argument)` for an expiry in one of the four units.
-    fn expiry_option(&mut self) -> (&'static str, Vec<u8>) {
+    ///
+    /// With `past_absolute_ok` false, a non-positive time is only ever relative (`EX 0`, an error):
+    /// `SET k v EXAT <past>` in Redis 7.0 stores a key that is already expired, invisible to reads
+    /// but counted by `DBSIZE` until Redis's active expiry cycle happens to sample it, so its effect
+    /// on later replies depends on timing. (`GETEX` and `EXPIREAT` delete such a key at once.)
+    fn expiry_option(&mut self, past_absolute_ok: bool) -> (&'static str, Vec<u8>) {
         let secs = self.rel_seconds();
         let base = i64::try_from(self.base_unix).unwrap_or(0);
+        if secs <= 0 && !past_absolute_ok {
+            return ("EX", secs.to_string().into_bytes());
+        }
         match self.rng.random_range(0..4) {
             0 => ("EX", secs.to_string().into_bytes()),
             1 => ("PX", (secs * 1000).to_string().into_bytes()),
@@ -279,9 +290,14 @@ impl Generator {
                 self.cmd("EXPIRE", vec![k, secs])
             }
             _ => {
-                // Wrong type on purpose: a hash key.
-                let by = self.pick(FLOAT_TEXTS).as_bytes().to_vec();
-                self.cmd("INCRBYFLOAT", vec![b"h0".to_vec(), by])
+                // Wrong type on purpose: FLOAT_HASH is a hash once created, and only touched here.
+                if self.chance(30) {
+                    let v = self.pick(FLOAT_TEXTS).as_bytes().to_vec();
+                    self.cmd("HSET", vec![FLOAT_HASH.to_vec(), FLOAT_FIELD.to_vec(), v])
+                } else {
+                    let by = self.pick(FLOAT_TEXTS).as_bytes().to_vec();
+                    self.cmd("INCRBYFLOAT", vec![FLOAT_HASH.to_vec(), by])
+                }
             }
         }
     }
@@ -298,7 +314,7 @@ impl Generator {
         }
         match self.rng.random_range(0..10) {
             0..=3 => {
-                let (opt, arg) = self.expiry_option();
+                let (opt, arg) = self.expiry_option(false);
                 groups.push(vec![opt.as_bytes().to_vec(), arg]);
             }
             4 => groups.push(vec![b"KEEPTTL".to_vec()]),
@@ -324,7 +340,7 @@ impl Generator {
         let mut args = vec![k];
         match self.rng.random_range(0..6) {
             0..=2 => {
-                let (opt, arg) = self.expiry_option();
+                let (opt, arg) = self.expiry_option(true);
                 args.push(opt.as_bytes().to_vec());
                 args.push(arg);
             }
