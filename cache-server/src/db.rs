@@ -70,19 +70,29 @@ impl Value {
     }
 }
 
-/// A stored value with its absolute expiry.
+/// A stored value with its absolute expiry, Memcached client flags and CAS unique.
 #[derive(Debug, Clone)]
 pub struct Entry {
     /// The value.
     pub value: Value,
     /// Unix time in milliseconds at which the key expires; 0 = never.
     pub expire_at: u64,
+    /// Memcached client flags (opaque to the server); RESP writes store 0.
+    pub flags: u32,
+    /// Memcached CAS unique: [`Current::put`] assigns a fresh one on every write, whatever the
+    /// protocol, so a RESP write invalidates a Memcached client's `gets` token.
+    pub cas: u64,
 }
 
 impl Entry {
     /// A value without expiry.
     pub fn new(value: Value) -> Self {
-        Self { value, expire_at: 0 }
+        Self::expiring(value, 0)
+    }
+
+    /// A value expiring at `expire_at` (unix ms, 0 = never), flags 0.
+    pub fn expiring(value: Value, expire_at: u64) -> Self {
+        Self { value, expire_at, flags: 0, cas: 0 }
     }
 
     fn live(&self, now: u64) -> bool {
@@ -215,6 +225,8 @@ pub struct Db {
     /// The budget, for the noeviction check and INFO.
     maxmemory: AtomicU64,
     noeviction: AtomicBool,
+    /// Last CAS unique handed out (see [`Entry::cas`]).
+    cas: AtomicU64,
     /// Time source.
     pub clock: Clock,
     /// Counters.
@@ -240,6 +252,8 @@ pub struct Current<'a, 'b> {
     slot: &'a mut Slot<'b, Key, Entry>,
     now: u64,
     expired: bool,
+    /// The keyspace's CAS counter: every `put` takes the next value.
+    cas: &'a AtomicU64,
 }
 
 impl std::fmt::Debug for Current<'_, '_> {
@@ -257,7 +271,14 @@ impl Current<'_, '_> {
     /// Stores `e`, with a TTL derived from `e.expire_at`. An expire time already past stores an
     /// entry that reads treat as absent and the core reclaims after `EXPIRED_GRACE` — as Redis's
     /// `SET k v PXAT <past>` leaves a key that DBSIZE counts until active expiry removes it.
-    pub fn put(&mut self, e: Entry) {
+    pub fn put(&mut self, mut e: Entry) {
+        e.cas = self.cas.fetch_add(1, Relaxed) + 1;
+        self.put_keep_cas(e);
+    }
+
+    /// Stores `e` as [`Current::put`] does but keeps `e.cas` (Memcached's touch and GAT do not
+    /// change the CAS unique).
+    pub fn put_keep_cas(&mut self, e: Entry) {
         self.expired = false;
         let ttl = match e.expire_at {
             0 => None,
@@ -301,6 +322,7 @@ impl Db {
             used: AtomicU64::new(0),
             maxmemory: AtomicU64::new(cfg.maxmemory),
             noeviction: AtomicBool::new(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction),
+            cas: AtomicU64::new(0),
             clock,
             stats: DbStats::default(),
         }
@@ -342,7 +364,7 @@ impl Db {
         self.used.fetch_or(db_bit(db), Relaxed);
         self.cache.compute(Self::owned_key(db, key), |slot| {
             let expired = slot.value().is_some_and(|e| !e.live(now));
-            let mut cur = Current { slot, now, expired };
+            let mut cur = Current { slot, now, expired, cas: &self.cas };
             let r = f(&mut cur);
             if cur.expired {
                 cur.slot.remove();
@@ -441,7 +463,7 @@ mod tests {
         let db = Db::new(&Config::default());
         let now = db.clock.now_ms();
         let key = Bytes::from_static(b"k");
-        db.set(0, &key, Entry { value: Value::Str(Bytes::from_static(b"v")), expire_at: now + 100 }, now);
+        db.set(0, &key, Entry::expiring(Value::Str(Bytes::from_static(b"v")), now + 100), now);
         assert_eq!(db.peek(0, &key, db.clock.now_ms()).unwrap().expire_at, now + 100);
         tokio::time::advance(Duration::from_millis(99)).await;
         assert!(db.peek(0, &key, db.clock.now_ms()).is_some());

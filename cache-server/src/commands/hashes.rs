@@ -89,14 +89,14 @@ fn modify<R>(
         let (mut h, expire_at) = match cur.get() {
             None if !create => return Ok(absent),
             None => (Arc::new(HashValue::default()), 0),
-            Some(Entry { value: Value::Hash(h), expire_at }) => (h.clone(), *expire_at),
+            Some(Entry { value: Value::Hash(h), expire_at, .. }) => (h.clone(), *expire_at),
             Some(_) => return Err(WRONGTYPE.into()),
         };
         let r = f(Arc::make_mut(&mut h))?;
         if h.is_empty() {
             cur.delete();
         } else {
-            cur.put(Entry { value: Value::Hash(h), expire_at });
+            cur.put(Entry::expiring(Value::Hash(h), expire_at));
         }
         Ok(r)
     })

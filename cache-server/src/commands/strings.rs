@@ -224,7 +224,7 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, val: &[u8], when: Option<u64>, o:
             None if o.keepttl => old.map_or(0, |e| e.expire_at),
             None => 0,
         };
-        cur.put(Entry { value: Value::Str(value), expire_at });
+        cur.put(Entry::expiring(Value::Str(value), expire_at));
         Ok((true, old_str))
     })?;
     match (o.get, old) {
@@ -348,7 +348,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
     let n = ctx.db().update(ctx.dbi(), key, ctx.now, |cur| {
         let (old, expire_at) = match cur.get() {
             None => (0, 0),
-            Some(Entry { value: Value::Str(s), expire_at }) => {
+            Some(Entry { value: Value::Str(s), expire_at, .. }) => {
                 (parse_i64(s).ok_or_else(|| CmdError::from(super::NOT_INT))?, *expire_at)
             }
             Some(_) => return Err(CmdError::from(WRONGTYPE)),
@@ -356,7 +356,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
         let n = old.checked_add(delta).ok_or_else(|| CmdError::from(OVERFLOW))?;
         let mut buf = [0u8; 20];
         let s = crate::reply::fmt_i64(n, &mut buf);
-        cur.put(Entry { value: Value::Str(Bytes::copy_from_slice(s)), expire_at });
+        cur.put(Entry::expiring(Value::Str(Bytes::copy_from_slice(s)), expire_at));
         Ok(n)
     })?;
     ctx.out.int(n);
@@ -423,11 +423,11 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let s = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
         let (old, expire_at) = match cur.get() {
             None => (None, 0),
-            Some(Entry { value: Value::Str(s), expire_at }) => (Some(s.clone()), *expire_at),
+            Some(Entry { value: Value::Str(s), expire_at, .. }) => (Some(s.clone()), *expire_at),
             Some(_) => return Err(WRONGTYPE.into()),
         };
         let s = add_float(old.as_deref(), incr, NOT_FLOAT)?;
-        cur.put(Entry { value: Value::Str(Bytes::from(s.clone())), expire_at });
+        cur.put(Entry::expiring(Value::Str(Bytes::from(s.clone())), expire_at));
         Ok::<_, CmdError>(s)
     })?;
     ctx.out.bulk(s.as_bytes());
@@ -439,7 +439,7 @@ fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let n = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
         let (mut v, expire_at) = match cur.get() {
             None => (Vec::new(), 0),
-            Some(Entry { value: Value::Str(s), expire_at }) => {
+            Some(Entry { value: Value::Str(s), expire_at, .. }) => {
                 if (s.len() + a[2].len()) as u64 > max {
                     return Err(max_len_err());
                 }
@@ -449,7 +449,7 @@ fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         };
         v.extend_from_slice(&a[2]);
         let n = v.len();
-        cur.put(Entry { value: Value::Str(v.into()), expire_at });
+        cur.put(Entry::expiring(Value::Str(v.into()), expire_at));
         Ok(n)
     })?;
     ctx.out.int(n as i64);
@@ -506,7 +506,7 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 }
                 (Bytes::new(), 0)
             }
-            Some(Entry { value: Value::Str(s), expire_at }) => {
+            Some(Entry { value: Value::Str(s), expire_at, .. }) => {
                 if val.is_empty() {
                     return Ok(s.len());
                 }
@@ -524,7 +524,7 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         v[off..off + val.len()].copy_from_slice(val);
         let n = v.len();
-        cur.put(Entry { value: Value::Str(v.into()), expire_at });
+        cur.put(Entry::expiring(Value::Str(v.into()), expire_at));
         Ok::<_, CmdError>(n)
     })?;
     ctx.out.int(n as i64);
