@@ -82,6 +82,7 @@ fn main() -> Result<()> {
         mixed: wl::mixed(1.0, args.capacity * 10, len, 0.1, 2)?,
     };
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load_before = load_average();
     println!("# Throughput (ops/s, median of {} rounds of ≤ {}s / ≤ {} ops)\n", args.rounds, args.secs, args.max_ops);
     println!(
         "Machine: {cpus} CPUs. Zipf gets: {} keys, capacity {} (+25% so every key stays resident in \
@@ -140,6 +141,11 @@ fn main() -> Result<()> {
             _ => {}
         }
     }
+    println!(
+        "\nLoad average (1/5/15 min) before: {load_before}; after: {} — the machine is shared, so \
+         a load above the CPU count means other work ran alongside.",
+        load_average()
+    );
     println!("\n## Bars (ours TinyLfu, the default)\n");
     for (name, vm, bm, vq, bq) in bars {
         let verdict = |v: f64, b: f64| if v >= b { "MET" } else { "MISSED" };
@@ -150,6 +156,13 @@ fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The first three fields of `/proc/loadavg`, or `?` where it cannot be read.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// `12_345_678.9` → `12.35 M`.
