@@ -16,7 +16,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::generator::{Command, Generator};
-use crate::resp::{Frame, RawConn, escape};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::resp::{Frame, RawConn, encode_command, escape};
 
 /// Which RESP version a run speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,6 +28,35 @@ pub enum Protocol {
     Resp2,
     /// RESP3, switched on with `HELLO 3` before the run.
     Resp3,
+}
+
+/// How commands reach the servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// One command, then its reply.
+    OneByOne,
+    /// Batches of 1..=`max_batch` commands written before any reply is read, each batch's bytes cut
+    /// into random chunks of 1..=200 bytes (separate writes, `TCP_NODELAY`), so frames arrive split at
+    /// every possible boundary and several arrive in one read.
+    Pipelined {
+        /// The largest batch.
+        max_batch: usize,
+    },
+}
+
+fn send(conn: &mut RawConn, bytes: &[u8], delivery: Delivery, wire: &mut StdRng) -> std::io::Result<()> {
+    match delivery {
+        Delivery::OneByOne => conn.send_raw(bytes),
+        Delivery::Pipelined { .. } => {
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let n = wire.random_range(1..=200).min(rest.len());
+                conn.send_raw(&rest[..n])?;
+                rest = &rest[n..];
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The seed from `CACHE_TESTS_SEED` (a number, or `random` for one from the clock), or `default`.
@@ -104,7 +136,7 @@ pub fn replies_agree(cmd: &Command, ours: &(Frame, Vec<u8>), theirs: &(Frame, Ve
     }
 }
 
-/// Runs `count` generated commands (seed `seed`) against `ours` and `reference`, comparing every
+/// Runs `count` generated commands (seed `seed`, delivered as `delivery`) against `ours` and `reference`, comparing every
 /// reply, and stops at the first mismatch with a report naming the seed, the command's index, the
 /// command and both replies. The loop is also bounded in time by `time_bound`; reaching it ends the
 /// run early (reported in the [`Outcome`], not a failure: the tests never assert on time).
@@ -118,6 +150,7 @@ pub fn run(
     seed: u64,
     count: usize,
     protocol: Protocol,
+    delivery: Delivery,
     time_bound: Duration,
 ) -> Result<Outcome, String> {
     let io = |who: &str, e: std::io::Error| format!("seed {seed}: {who}: I/O error: {e}");
@@ -145,32 +178,47 @@ pub fn run(
     let mut generator = Generator::new(seed, base_unix);
     let started = Instant::now();
     let (mut errors, mut nulls) = (0, 0);
-    for index in 0..count {
+    // Batching and chunking draw from their own generator, so a seed sends the same commands
+    // whatever the delivery.
+    let mut wire = StdRng::seed_from_u64(seed ^ 0x0bad_c0de);
+    let mut index = 0;
+    while index < count {
         if started.elapsed() > time_bound {
             eprintln!("differential run stopped at its time bound after {index} of {count} commands");
             return Ok(Outcome { compared: index, hit_time_bound: true, errors, nulls });
         }
-        let cmd = generator.next_command();
-        let ra =
-            a.cmd_raw(&cmd).map_err(|e| format!("{} at command #{index} {}", io("ours", e), show_command(&cmd)))?;
-        let rb =
-            b.cmd_raw(&cmd).map_err(|e| format!("{} at command #{index} {}", io("redis", e), show_command(&cmd)))?;
-        if !replies_agree(&cmd, &ra, &rb) {
-            return Err(format!(
-                "MISMATCH (seed {seed}, {protocol:?}, command #{index}): {}\n  ours:  {:?}\n         {}\n  redis: {:?}\n         {}\n\
-                 reproduce with CACHE_TESTS_SEED={seed}",
-                show_command(&cmd),
-                ra.0,
-                escape(&ra.1),
-                rb.0,
-                escape(&rb.1)
-            ));
+        let n = match delivery {
+            Delivery::OneByOne => 1,
+            Delivery::Pipelined { max_batch } => wire.random_range(1..=max_batch.max(1)),
         }
-        errors += usize::from(rb.0.error_text().is_some());
-        nulls += usize::from(rb.0.is_null());
-        if std::env::var_os("CACHE_TESTS_TRACE").is_some() {
-            eprintln!("#{index} {} -> {:?}", show_command(&cmd), rb.0);
+        .min(count - index);
+        let cmds: Vec<Command> = (0..n).map(|_| generator.next_command()).collect();
+        let bytes: Vec<u8> = cmds.iter().flat_map(|c| encode_command(c)).collect();
+        let at = |i: usize| format!("command #{} {}", index + i, show_command(&cmds[i]));
+        send(&mut a, &bytes, delivery, &mut wire).map_err(|e| format!("{} at {}", io("ours", e), at(0)))?;
+        send(&mut b, &bytes, delivery, &mut wire).map_err(|e| format!("{} at {}", io("redis", e), at(0)))?;
+        for (i, cmd) in cmds.iter().enumerate() {
+            let ra = a.read_frame_raw().map_err(|e| format!("{} at {}", io("ours", e), at(i)))?;
+            let rb = b.read_frame_raw().map_err(|e| format!("{} at {}", io("redis", e), at(i)))?;
+            if !replies_agree(cmd, &ra, &rb) {
+                return Err(format!(
+                    "MISMATCH (seed {seed}, {protocol:?}, {delivery:?}, command #{}): {}\n  ours:  {:?}\n         {}\n  \
+                     redis: {:?}\n         {}\nreproduce with CACHE_TESTS_SEED={seed}",
+                    index + i,
+                    show_command(cmd),
+                    ra.0,
+                    escape(&ra.1),
+                    rb.0,
+                    escape(&rb.1)
+                ));
+            }
+            errors += usize::from(rb.0.error_text().is_some());
+            nulls += usize::from(rb.0.is_null());
+            if std::env::var_os("CACHE_TESTS_TRACE").is_some() {
+                eprintln!("#{} {} -> {:?}", index + i, show_command(cmd), rb.0);
+            }
         }
+        index += n;
     }
     Ok(Outcome { compared: count, hit_time_bound: false, errors, nulls })
 }
