@@ -60,6 +60,12 @@ struct Args {
     /// Worker threads (0 = one per CPU).
     #[arg(long)]
     threads: Option<String>,
+    /// Also serve the Memcached text and meta protocols on this port (0 = off; 11211 is usual).
+    #[arg(long = "memcached-port")]
+    memcached_port: Option<String>,
+    /// Largest Memcached item (default 1mb).
+    #[arg(long = "memcached-max-item-size")]
+    memcached_max_item_size: Option<String>,
 }
 
 fn build_config(args: &Args) -> Result<Config> {
@@ -83,6 +89,8 @@ fn build_config(args: &Args) -> Result<Config> {
         ("client-query-buffer-limit", &args.client_query_buffer_limit),
         ("inline-max-size", &args.inline_max_size),
         ("threads", &args.threads),
+        ("memcached-port", &args.memcached_port),
+        ("memcached-max-item-size", &args.memcached_max_item_size),
     ];
     for (name, value) in flags {
         if let Some(v) = value {
@@ -114,7 +122,9 @@ fn serve() -> Result<()> {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colour only for a terminal: log files and CI output stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
 
     let threads =
         if config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { config.threads };
