@@ -101,6 +101,10 @@ pub struct Config {
     pub threads: usize,
     /// Path of the config file the binary read, for INFO.
     pub config_file: String,
+    /// TCP port of the Memcached text/meta listener (0 = off, the default; 11211 is the usual one).
+    pub memcached_port: u16,
+    /// Largest Memcached item (key + value + header), like memcached's `-I` (default 1 MB).
+    pub memcached_max_item_size: u64,
 }
 
 impl Default for Config {
@@ -126,6 +130,8 @@ impl Default for Config {
             slowlog_max_len: 128,
             threads: 0,
             config_file: String::new(),
+            memcached_port: 0,
+            memcached_max_item_size: 1024 * 1024,
         }
     }
 }
@@ -188,6 +194,8 @@ pub const DIRECTIVES: &[&str] = &[
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "threads",
+    "memcached-port",
+    "memcached-max-item-size",
 ];
 
 /// Redis directives accepted in a config file and ignored with a warning (persistence and
@@ -307,6 +315,14 @@ impl Config {
             "slowlog-log-slower-than" => self.slowlog_log_slower_than = num(v)?,
             "slowlog-max-len" => self.slowlog_max_len = num(v)?,
             "threads" => self.threads = num(v)?,
+            "memcached-port" => self.memcached_port = num(v)?,
+            "memcached-max-item-size" => {
+                let m = mem(v)?;
+                if !(1024..=1024 * 1024 * 1024).contains(&m) {
+                    return Err(ConfigError::Invalid("argument must be between 1kb and 1gb".into()));
+                }
+                self.memcached_max_item_size = m;
+            }
             _ => return Err(ConfigError::Unknown),
         }
         Ok(())
@@ -334,6 +350,8 @@ impl Config {
             "slowlog-log-slower-than" => self.slowlog_log_slower_than.to_string(),
             "slowlog-max-len" => self.slowlog_max_len.to_string(),
             "threads" => self.threads.to_string(),
+            "memcached-port" => self.memcached_port.to_string(),
+            "memcached-max-item-size" => self.memcached_max_item_size.to_string(),
             _ => return None,
         })
     }
@@ -370,7 +388,7 @@ impl Config {
 
     /// True for directives CONFIG SET may not change on a running server.
     pub fn is_immutable(name: &str) -> bool {
-        matches!(name, "bind" | "port" | "databases" | "threads")
+        matches!(name, "bind" | "port" | "databases" | "threads" | "memcached-port")
     }
 }
 

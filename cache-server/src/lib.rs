@@ -55,13 +55,14 @@ pub mod connection;
 pub mod db;
 pub mod frame;
 pub mod glob;
+pub mod memcache;
 pub mod metrics;
 pub mod reply;
 pub mod server;
 pub mod shutdown;
 
 pub use config::{Config, ConfigError, MaxMemoryPolicy};
-pub use server::{ServerError, run};
+pub use server::{ServerError, run, run_with};
 
 /// The Redis version this server reports (`INFO`, `HELLO`): the Redis 7 release it is tested against.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -61,6 +61,8 @@ pub struct Shared {
     pub port: u16,
     /// Mirrors `config.requirepass.is_some()` for the per-command auth check.
     auth_required: AtomicBool,
+    /// Memcached front end state (counters, pending delayed flush).
+    pub memcache: crate::memcache::McState,
     /// Highest `used_memory` seen (INFO).
     peak: AtomicU64,
     /// Eviction family the cache was built with (0 noeviction, 1 LRU, 2 LFU).
@@ -101,6 +103,7 @@ impl Shared {
             run_id: run_id[..40].to_string(),
             port,
             peak: AtomicU64::new(0),
+            memcache: crate::memcache::McState::default(),
             shutdown: watch::channel(false).0,
         }
     }
@@ -192,13 +195,32 @@ impl Shared {
 
 const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Serves clients on `listener` until `shutdown` completes or a client sends SHUTDOWN.
+/// Serves clients on `listener` until `shutdown` completes or a client sends SHUTDOWN; when
+/// `config.memcached_port` is not 0 it also binds that port on the listener's address and serves
+/// the Memcached protocols there (see [`crate::memcache`]).
 ///
 /// # Errors
-/// [`ServerError::Io`] if the listener's address cannot be read.
+/// [`ServerError::Io`] if the listener's address cannot be read or the Memcached port bound.
 pub async fn run(
     config: Config,
     listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let memcached = match config.memcached_port {
+        0 => None,
+        port => Some(TcpListener::bind((listener.local_addr()?.ip(), port)).await?),
+    };
+    run_with(config, listener, memcached, shutdown).await
+}
+
+/// As [`run`], with the Memcached listener given (or none): tests bind it to port 0.
+///
+/// # Errors
+/// [`ServerError::Io`] if the listener's address cannot be read.
+pub async fn run_with(
+    config: Config,
+    listener: TcpListener,
+    memcached: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let local = listener.local_addr()?;
@@ -210,6 +232,10 @@ pub async fn run(
         trigger.trigger_shutdown();
     });
     let mut tasks = JoinSet::new();
+    if let Some(l) = memcached {
+        tracing::info!(address = %l.local_addr()?, "serving the Memcached protocols");
+        tasks.spawn(crate::memcache::listen(shared.clone(), l, shared.shutdown.subscribe()));
+    }
     loop {
         while tasks.try_join_next().is_some() {}
         let accepted = tokio::select! {

@@ -1,0 +1,272 @@
+//! Memcached text-protocol commands over the shared keyspace (database 0): retrieval, storage,
+//! incr/decr, touch, delete, flush_all, version, verbosity. Each handler runs its read-modify-write
+//! inside one `Db::update`, so it is atomic against RESP clients too. Replies are written to the
+//! connection's output buffer byte for byte as memcached 1.6 writes them; `stats` lives in
+//! `stats.rs`, the meta commands in `meta.rs`.
+
+use super::McState;
+use super::parse::{REALTIME_MAXDELTA, Request, Store, StoreMode, parse_u64};
+use crate::db::{Current, Entry, Value};
+use crate::server::Shared;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// The memcached release whose behaviour this module reproduces (reported by `version`).
+pub const MEMCACHED_VERSION: &str = "1.6.18";
+
+/// The Memcached commands use Redis database 0.
+pub const DB: u32 = 0;
+
+/// What the connection does after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// Keep reading.
+    Continue,
+    /// Close without further replies (`quit`).
+    Close,
+}
+
+/// Converts a memcached exptime to an absolute expiry in unix ms (0 = never, 1 = already expired).
+pub fn expire_at(exptime: i64, now_ms: u64) -> u64 {
+    match exptime {
+        0 => 0,
+        e if e < 0 => 1,
+        e if e > REALTIME_MAXDELTA => {
+            let at = e as u64 * 1000;
+            if at <= now_ms { 1 } else { at }
+        }
+        e => now_ms + e as u64 * 1000,
+    }
+}
+
+/// The string value and entry of a live key holding a string.
+pub fn string_of(cur: &Current<'_, '_>) -> Option<(Bytes, Entry)> {
+    match cur.get() {
+        Some(e @ Entry { value: Value::Str(s), .. }) => Some((s.clone(), e.clone())),
+        _ => None,
+    }
+}
+
+fn line(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn reply(out: &mut Vec<u8>, noreply: bool, s: &str) {
+    if !noreply {
+        line(out, s);
+    }
+}
+
+/// Executes one text request, appending its reply to `out`.
+pub fn execute(shared: &Arc<Shared>, mc: &McState, req: Request, out: &mut Vec<u8>) -> After {
+    let now = shared.db.clock.now_ms();
+    match req {
+        Request::Get { keys, cas, touch } => get(shared, mc, &keys, cas, touch, now, out),
+        Request::Store(s) => store(shared, mc, s, now, out),
+        Request::Delta { incr, key, delta, noreply } => {
+            let r = delta_op(shared, mc, &key, incr, delta, now);
+            reply(out, noreply, &r);
+        }
+        Request::Touch { key, exptime, noreply } => {
+            mc.stats.cmd_touch.fetch_add(1, Relaxed);
+            let found = shared.db.update(DB, &key, now, |cur| {
+                let Some(mut e) = cur.get().cloned() else { return false };
+                e.expire_at = expire_at(exptime, now);
+                cur.put_keep_cas(e);
+                true
+            });
+            if found { &mc.stats.touch_hits } else { &mc.stats.touch_misses }.fetch_add(1, Relaxed);
+            reply(out, noreply, if found { "TOUCHED" } else { "NOT_FOUND" });
+        }
+        Request::Delete { key, noreply } => {
+            let found = shared.db.remove(DB, &key, now);
+            if found { &mc.stats.delete_hits } else { &mc.stats.delete_misses }.fetch_add(1, Relaxed);
+            reply(out, noreply, if found { "DELETED" } else { "NOT_FOUND" });
+        }
+        Request::FlushAll { delay, noreply } => {
+            mc.flush_all(shared, delay);
+            reply(out, noreply, "OK");
+        }
+        Request::Version => line(out, &format!("VERSION {MEMCACHED_VERSION}")),
+        Request::Verbosity { noreply } => reply(out, noreply, "OK"),
+        Request::Stats(args) => super::stats::stats(shared, mc, &args, out),
+        Request::Quit => return After::Close,
+        Request::Meta { cmd, tokens, data } => super::meta::execute(shared, mc, cmd, &tokens, data, now, out),
+        Request::Fail { msg, noreply } => reply(out, noreply, msg),
+        Request::TooLarge { key, mode, noreply } => {
+            if mode == StoreMode::Set {
+                shared.db.remove(DB, &key, now);
+            }
+            reply(out, noreply, "SERVER_ERROR object too large for cache");
+        }
+    }
+    After::Continue
+}
+
+fn get(shared: &Shared, mc: &McState, keys: &[Bytes], cas: bool, touch: Option<i64>, now: u64, out: &mut Vec<u8>) {
+    for key in keys {
+        let found = match touch {
+            None => {
+                mc.stats.cmd_get.fetch_add(1, Relaxed);
+                shared.db.get(DB, key, now).filter(|e| matches!(e.value, Value::Str(_)))
+            }
+            Some(exptime) => {
+                mc.stats.cmd_touch.fetch_add(1, Relaxed);
+                shared.db.update(DB, key, now, |cur| {
+                    let (_, mut e) = string_of(cur)?;
+                    e.expire_at = expire_at(exptime, now);
+                    cur.put_keep_cas(e.clone());
+                    Some(e)
+                })
+            }
+        };
+        let hit = found.is_some();
+        match touch {
+            None => if hit { &mc.stats.get_hits } else { &mc.stats.get_misses }.fetch_add(1, Relaxed),
+            Some(_) => if hit { &mc.stats.touch_hits } else { &mc.stats.touch_misses }.fetch_add(1, Relaxed),
+        };
+        if let Some(Entry { value: Value::Str(data), flags, cas: unique, .. }) = found {
+            out.extend_from_slice(b"VALUE ");
+            out.extend_from_slice(key);
+            let head = if cas {
+                format!(" {flags} {} {unique}\r\n", data.len())
+            } else {
+                format!(" {flags} {}\r\n", data.len())
+            };
+            out.extend_from_slice(head.as_bytes());
+            out.extend_from_slice(&data);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"END\r\n");
+}
+
+/// Outcome of a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// `STORED` / `HD`.
+    Stored,
+    /// `NOT_STORED` / `NS`.
+    NotStored,
+    /// `EXISTS` / `EX`.
+    Exists,
+    /// `NOT_FOUND` / `NF`.
+    NotFound,
+    /// Budget full under noeviction.
+    OutOfMemory,
+}
+
+/// Runs a store under the key's lock; `explicit_cas` (meta `E`) sets the new CAS unique.
+pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u64>) -> (Stored, u64) {
+    if shared.db.would_oom((s.key.len() + s.data.len()) as u64) {
+        return (Stored::OutOfMemory, 0);
+    }
+    shared.db.update(DB, &s.key, now, |cur| {
+        let present = cur.get().is_some();
+        let old = string_of(cur);
+        let mut e = Entry::expiring(Value::Str(s.data.clone()), expire_at(s.exptime, now));
+        e.flags = s.flags;
+        match s.mode {
+            StoreMode::Set => {}
+            StoreMode::Add if present => return (Stored::NotStored, 0),
+            StoreMode::Add => {}
+            StoreMode::Replace if old.is_none() => return (Stored::NotStored, 0),
+            StoreMode::Replace => {}
+            StoreMode::Append | StoreMode::Prepend => {
+                let Some((data, prev)) = old else { return (Stored::NotStored, 0) };
+                if s.cas != 0 && s.cas != prev.cas {
+                    return (Stored::Exists, 0);
+                }
+                let mut v = Vec::with_capacity(data.len() + s.data.len());
+                let (a, b) = if s.mode == StoreMode::Append { (&data, &s.data) } else { (&s.data, &data) };
+                v.extend_from_slice(a);
+                v.extend_from_slice(b);
+                e = Entry { value: Value::Str(v.into()), ..prev };
+            }
+            StoreMode::Cas => match cur.get() {
+                None => return (Stored::NotFound, 0),
+                Some(prev) if prev.cas != s.cas => return (Stored::Exists, 0),
+                Some(_) => {}
+            },
+        }
+        match explicit_cas {
+            Some(c) => {
+                e.cas = c;
+                cur.put_keep_cas(e);
+            }
+            None => cur.put(e),
+        }
+        (Stored::Stored, cur.get().map_or(0, |e| e.cas))
+    })
+}
+
+fn store(shared: &Shared, mc: &McState, s: Store, now: u64, out: &mut Vec<u8>) {
+    mc.stats.cmd_set.fetch_add(1, Relaxed);
+    let (r, _) = apply_store(shared, &s, now, None);
+    if s.mode == StoreMode::Cas {
+        match r {
+            Stored::NotFound => &mc.stats.cas_misses,
+            Stored::Exists => &mc.stats.cas_badval,
+            _ => &mc.stats.cas_hits,
+        }
+        .fetch_add(1, Relaxed);
+    }
+    let text = match r {
+        Stored::Stored => "STORED",
+        Stored::NotStored => "NOT_STORED",
+        Stored::Exists => "EXISTS",
+        Stored::NotFound => "NOT_FOUND",
+        Stored::OutOfMemory => "SERVER_ERROR out of memory storing object",
+    };
+    reply(out, s.noreply, text);
+}
+
+/// Result of incr/decr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delta {
+    /// The new value and CAS unique.
+    Value(u64, u64),
+    /// No such key.
+    NotFound,
+    /// The value is not a decimal number.
+    NonNumeric,
+}
+
+/// incr/decr as memcached does it: decimal u64 values, incr wraps at 2^64, decr stops at 0; a
+/// shorter result is written in place padded with spaces (`10` decr 1 reads back `9 `); flags and
+/// exptime are kept; the CAS unique changes.
+pub fn apply_delta(shared: &Shared, key: &[u8], incr: bool, delta: u64, now: u64) -> Delta {
+    shared.db.update(DB, key, now, |cur| {
+        if cur.get().is_none() {
+            return Delta::NotFound;
+        }
+        let Some((data, prev)) = string_of(cur) else { return Delta::NonNumeric };
+        let Some(v) = parse_u64(&data) else { return Delta::NonNumeric };
+        let v = if incr { v.wrapping_add(delta) } else { v.saturating_sub(delta) };
+        let mut text = v.to_string().into_bytes();
+        if text.len() < data.len() {
+            text.resize(data.len(), b' ');
+        }
+        cur.put(Entry { value: Value::Str(text.into()), ..prev });
+        Delta::Value(v, cur.get().map_or(0, |e| e.cas))
+    })
+}
+
+fn delta_op(shared: &Shared, mc: &McState, key: &[u8], incr: bool, delta: u64, now: u64) -> String {
+    let r = apply_delta(shared, key, incr, delta, now);
+    let (hits, misses) =
+        if incr { (&mc.stats.incr_hits, &mc.stats.incr_misses) } else { (&mc.stats.decr_hits, &mc.stats.decr_misses) };
+    match r {
+        Delta::Value(v, _) => {
+            hits.fetch_add(1, Relaxed);
+            v.to_string()
+        }
+        Delta::NotFound => {
+            misses.fetch_add(1, Relaxed);
+            "NOT_FOUND".into()
+        }
+        Delta::NonNumeric => "CLIENT_ERROR cannot increment or decrement non-numeric value".into(),
+    }
+}

@@ -1,0 +1,210 @@
+//! The Memcached front end: a second listener that speaks the Memcached text and meta protocols
+//! over the same keyspace (Redis database 0), store and memory budget as RESP. This file owns the
+//! accept loop and the connection loop; `parse` decodes requests, `commands` runs the text
+//! commands, `meta` the meta commands, `stats` the `stats` groups. It never touches cache-core:
+//! everything goes through `db.rs`.
+//!
+//! ```text
+//!  run() ──spawn──► memcache::listen ──accept──► maxclients / protected mode ──► serve (one task)
+//!                                                  read ─► parse::next ─► commands / meta ─► one write per batch
+//! ```
+//!
+//! Enable it with `--memcached-port 11211` (11211 is memcached's usual port; 0, the default, keeps
+//! it off). The bind address, protected mode and `maxclients` are those of the RESP listener.
+
+pub mod commands;
+pub mod meta;
+pub mod parse;
+pub mod stats;
+
+use crate::server::Shared;
+use bytes::{Buf, BytesMut};
+use parse::Next;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Replies are flushed mid-batch once this many bytes are queued.
+const FLUSH_AT: usize = 256 * 1024;
+/// Smallest read we ask the kernel for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Counters `stats` reports (memcached's names).
+#[derive(Debug, Default)]
+#[allow(missing_docs)]
+pub struct McStats {
+    pub curr_connections: AtomicU64,
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub cmd_get: AtomicU64,
+    pub cmd_set: AtomicU64,
+    pub cmd_flush: AtomicU64,
+    pub cmd_touch: AtomicU64,
+    pub get_hits: AtomicU64,
+    pub get_misses: AtomicU64,
+    pub delete_hits: AtomicU64,
+    pub delete_misses: AtomicU64,
+    pub incr_hits: AtomicU64,
+    pub incr_misses: AtomicU64,
+    pub decr_hits: AtomicU64,
+    pub decr_misses: AtomicU64,
+    pub cas_hits: AtomicU64,
+    pub cas_misses: AtomicU64,
+    pub cas_badval: AtomicU64,
+    pub touch_hits: AtomicU64,
+    pub touch_misses: AtomicU64,
+    pub bytes_read: AtomicU64,
+    pub bytes_written: AtomicU64,
+}
+
+/// Memcached-side state shared by the Memcached connections.
+#[derive(Debug, Default)]
+pub struct McState {
+    /// Counters.
+    pub stats: McStats,
+    /// Bumped by every `flush_all`, so a newer one cancels a pending delayed flush.
+    flush_generation: AtomicU64,
+}
+
+impl McState {
+    /// `flush_all [delay]`: empties database 0 now, or after `delay` seconds unless another
+    /// `flush_all` comes first (memcached keeps one "oldest live" time, so the last call wins).
+    pub fn flush_all(&self, shared: &Arc<Shared>, delay: i64) {
+        self.stats.cmd_flush.fetch_add(1, Relaxed);
+        let generation = self.flush_generation.fetch_add(1, Relaxed) + 1;
+        if delay <= 0 {
+            shared.db.flush(Some(commands::DB));
+            return;
+        }
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(delay as u64)).await;
+            if shared.memcache.flush_generation.load(Relaxed) == generation {
+                shared.db.flush(Some(commands::DB));
+            }
+        });
+    }
+}
+
+/// Accepts Memcached clients until shutdown, then waits (bounded by the caller) for them to finish.
+pub async fn listen(shared: Arc<Shared>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let mut tasks = JoinSet::new();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "memcached accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (maxclients, protected) = {
+            let c = shared.config.read();
+            (c.maxclients, c.protected_mode && c.requirepass.is_none())
+        };
+        let mc = &shared.memcache.stats;
+        if shared.connected.load(Relaxed) >= maxclients {
+            mc.rejected_connections.fetch_add(1, Relaxed);
+            tasks.spawn(async move {
+                let _ = stream.write_all(b"ERROR Too many open connections\r\n").await;
+            });
+            continue;
+        }
+        if protected && !peer.ip().is_loopback() {
+            tasks.spawn(async move {
+                let _ = stream.write_all(b"SERVER_ERROR protected mode: only loopback clients are accepted\r\n").await;
+            });
+            continue;
+        }
+        mc.total_connections.fetch_add(1, Relaxed);
+        mc.curr_connections.fetch_add(1, Relaxed);
+        shared.connected.fetch_add(1, Relaxed);
+        let sh = shared.clone();
+        let stop_rx = stop.clone();
+        tasks.spawn(async move {
+            serve(&sh, stream, stop_rx).await;
+            sh.memcache.stats.curr_connections.fetch_sub(1, Relaxed);
+            sh.connected.fetch_sub(1, Relaxed);
+        });
+    }
+    drop(listener);
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Serves one Memcached client until it quits, errs, or the server shuts down.
+pub async fn serve(shared: &Arc<Shared>, mut stream: TcpStream, mut stop: watch::Receiver<bool>) {
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Vec::new();
+    // Bytes of a too-large data block still to discard as they arrive.
+    let mut swallow = 0usize;
+    loop {
+        let max_item = shared.config.read().memcached_max_item_size as usize;
+        let mut close = false;
+        loop {
+            if swallow > 0 {
+                let n = swallow.min(rbuf.len());
+                rbuf.advance(n);
+                swallow -= n;
+                if swallow > 0 {
+                    break;
+                }
+            }
+            match parse::next(&rbuf, max_item) {
+                Next::Incomplete => break,
+                Next::Close => {
+                    close = true;
+                    break;
+                }
+                Next::Ready { req, consumed, swallow: s } => {
+                    rbuf.advance(consumed);
+                    swallow = s;
+                    if commands::execute(shared, &shared.memcache, req, &mut out) == commands::After::Close {
+                        close = true;
+                        break;
+                    }
+                    if out.len() >= FLUSH_AT && write(shared, &mut stream, &mut out).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        if !out.is_empty() && write(shared, &mut stream, &mut out).await.is_err() {
+            return;
+        }
+        if close || *stop.borrow() {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        rbuf.reserve(READ_CHUNK);
+        let n = tokio::select! {
+            r = stream.read_buf(&mut rbuf) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        match n {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                shared.memcache.stats.bytes_read.fetch_add(n as u64, Relaxed);
+            }
+        }
+    }
+}
+
+async fn write(shared: &Shared, stream: &mut TcpStream, out: &mut Vec<u8>) -> std::io::Result<()> {
+    shared.memcache.stats.bytes_written.fetch_add(out.len() as u64, Relaxed);
+    let r = stream.write_all(out).await;
+    out.clear();
+    r
+}
+
+#[cfg(test)]
+mod tests;
