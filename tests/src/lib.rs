@@ -16,6 +16,7 @@
 
 pub mod diff;
 pub mod generator;
+pub mod memcached;
 pub mod ours;
 pub mod peer;
 pub mod port;
