@@ -262,29 +262,54 @@ impl CasPattern {
             let line = &rest[..end];
             rest = &rest[end..];
             let words: Vec<&[u8]> = line.trim_ascii_end().split(|b| *b == b' ').collect();
-            if words.first() == Some(&&b"VALUE"[..]) && words.len() == 5 {
-                let cas: u64 = std::str::from_utf8(words[4]).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
-                let next = self.ordinal.len();
-                let ord = *self.ordinal.entry(cas).or_insert(next);
-                if ord == next {
-                    self.seen.push(cas);
-                }
-                self.latest.insert(words[1].to_vec(), cas);
-                out.extend_from_slice(
-                    format!("VALUE {} {} {} #{ord}\r\n", escape(words[1]), escape(words[2]), escape(words[3]))
-                        .as_bytes(),
-                );
+            let block = value_len(line).map(|n| {
+                let n = (n + 2).min(rest.len());
+                let b = &rest[..n];
+                rest = &rest[n..];
+                b
+            });
+            let number = block.and_then(padded_number);
+            let size = match number {
+                Some(d) => format!("~{}", d.len()),
+                None => escape(words.get(3).copied().unwrap_or_default()),
+            };
+            if words.first() == Some(&&b"VALUE"[..]) && words.len() >= 4 {
+                let cas = words.get(4).map(|w| {
+                    let cas: u64 = std::str::from_utf8(w).ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+                    let next = self.ordinal.len();
+                    let ord = *self.ordinal.entry(cas).or_insert(next);
+                    if ord == next {
+                        self.seen.push(cas);
+                    }
+                    self.latest.insert(words[1].to_vec(), cas);
+                    format!(" #{ord}")
+                });
+                let head =
+                    format!("VALUE {} {} {size}{}\r\n", escape(words[1]), escape(words[2]), cas.unwrap_or_default());
+                out.extend_from_slice(head.as_bytes());
             } else {
                 out.extend_from_slice(line);
             }
-            if let Some(n) = value_len(line) {
-                let n = (n + 2).min(rest.len());
-                out.extend_from_slice(&rest[..n]);
-                rest = &rest[n..];
+            match (number, block) {
+                (Some(d), _) => {
+                    out.extend_from_slice(d);
+                    out.extend_from_slice(b"\r\n");
+                }
+                (None, Some(b)) => out.extend_from_slice(b),
+                (None, None) => {}
             }
         }
         out
     }
+}
+
+/// True for a data block (with its `\r\n`) that is a decimal number padded with spaces, as memcached
+/// leaves a decremented number that got shorter *when it holds the only reference to the item*
+/// (`10` decr 1 reads back `9 `), which depends on timing; such blocks compare by their digits.
+fn padded_number(block: &[u8]) -> Option<&[u8]> {
+    let body = block.strip_suffix(b"\r\n")?;
+    let digits = body.iter().take_while(|b| b.is_ascii_digit()).count();
+    (digits > 0 && body[digits..].iter().all(|b| *b == b' ')).then(|| &body[..digits])
 }
 
 /// Printable form of bytes (`\xNN` for the rest).

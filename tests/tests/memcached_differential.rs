@@ -44,6 +44,11 @@ fn differential_text_protocol_matches_memcached() {
         let got = a.request(&ra).unwrap_or_else(|e| panic!("seed {seed} #{i} {}: ours: {e}", escape(&ra)));
         let want = b.request(&rb).unwrap_or_else(|e| panic!("seed {seed} #{i} {}: memcached: {e}", escape(&rb)));
         let (got, want) = (cas_a.normalize(&got), cas_b.normalize(&want));
+        if let Ok(k) = std::env::var("CACHE_TESTS_TRACE") {
+            if rb.windows(k.len()).any(|w| w == k.as_bytes()) {
+                eprintln!("#{i} {}\n   ours {}\n   peer {}", escape(&rb), escape(&got), escape(&want));
+            }
+        }
         assert_eq!(
             escape(&got),
             escape(&want),
