@@ -1,7 +1,8 @@
 //! CI smoke test of the hit-ratio simulator: reproduces the traces README's two sanity figures
 //! (exact LRU on OLTP @1,000 = 32.83%, OPT on multi1 @500 = 58.79%), checks that our default
 //! policy stays below OPT and within capacity on a small trace, and runs the `hitratio` binary on
-//! that trace end to end. No timing is asserted.
+//! that trace end to end (with `--sanity`, so the binary itself checks both figures). No timing is
+//! asserted.
 //!
 //! The traces live outside the repository (`../shared/traces`, or `$CACHE_TRACES_DIR`). When they
 //! are missing the tests print why and pass — except under `CI=true`, where they fail, so CI cannot
@@ -78,7 +79,7 @@ fn hitratio_binary_runs_on_a_small_trace() {
     let Some(dir) = traces() else { return };
     let out_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hitratio-smoke");
     let out = Command::new(env!("CARGO_BIN_EXE_hitratio"))
-        .args(["--trace", "multi1", "--capacity", "128", "--capacity", "512"])
+        .args(["--trace", "multi1", "--capacity", "128", "--capacity", "512", "--sanity"])
         .arg("--traces")
         .arg(&dir)
         .arg("--out")
@@ -89,6 +90,8 @@ fn hitratio_binary_runs_on_a_small_trace() {
     assert!(out.status.success(), "hitratio failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("| multi1 | 512 | 59.09 | 46.66 |"), "{stdout}");
     assert!(!stdout.contains("BUG"), "{stdout}");
+    assert!(stdout.contains("LRU on OLTP @1,000: 32.83% (expected 32.83%) — ok"), "{stdout}");
+    assert!(stdout.contains("OPT on multi1 @500: 58.79% (expected 58.79%) — ok"), "{stdout}");
     assert!(out_dir.join("hitratio.svg").is_file());
     assert!(out_dir.join("hitratio.json").is_file());
 }
