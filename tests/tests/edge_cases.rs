@@ -147,6 +147,12 @@ const SCRIPT: &[&[&str]] = &[
     &["SET", "e", "v", "PX", "9223372036854775807"],
     &["SET", "e", "v", "EX", "9223372036854775807"],
     &["SET", "e", "v", "EX", "1.5"],
+    // A repeated expiry option is allowed (the last wins); only different units conflict.
+    &["SET", "e2", "v", "EX", "100", "EX", "2000"],
+    &["TTL", "e2"],
+    &["SET", "e2", "v", "EXAT", "bogus", "EXAT", "NX"],
+    &["SET", "e2", "v", "PX", "100", "PX", "abc"],
+    &["SET", "e2", "v", "EX", "100", "PX", "100"],
     &["SETEX", "e", "9223372036854775807", "v"],
     &["GETEX", "e", "PERSIST", "EX", "1"],
     &["GETEX", "missing", "EX", "0"],
