@@ -9,10 +9,21 @@
 //! - [`subject`]: the server under test, ours by default, or redis-server with
 //!   `CACHE_TESTS_SUBJECT=redis` to validate the harness itself;
 //! - [`resp`]: an independent raw RESP2/RESP3 client that keeps the exact reply bytes;
-//! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison.
+//! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison;
+//! - [`memcached`]: the same for the Memcached protocol against a real `memcached`.
 //!
-//! CI needs the Debian packages `redis-server` and `redis-tools` (and `memcached` for the Memcached
-//! tests) and runs `cargo build -p cache-server && cargo test -p cache-tests`.
+//! The test files: `differential` (random sequences vs redis-server, RESP2, RESP3, pipelined),
+//! `edge_cases` and `server_commands` (fixed tables vs redis-server), `redis_crate` (redis-rs sync
+//! and async, RESP2 and RESP3), `redis_cli` (redis-cli incl. `--pipe` and `-3`), `bad_input`
+//! (hostile input), `memory` (RSS under a write flood, `-OOM`), `memcached_differential`.
+//!
+//! CI needs the Debian packages `redis-server`, `redis-tools` and `memcached`, then runs
+//! `cargo test -p cache-tests`. Tests that need our server as a process use the real `cache-server`
+//! binary when `cargo build -p cache-server` has built it fresh, else this crate's
+//! `cache-tests-server` (the same library behind a minimal `main`). Knobs: `CACHE_TESTS_SEED`
+//! (differential seed, or `random`), `CACHE_TESTS_SUBJECT=redis` (validate the harness against
+//! redis-server), `CACHE_TESTS_TRACE=1` (print every differential command and reply),
+//! `CACHE_SERVER_BIN` (the server executable to spawn).
 
 pub mod diff;
 pub mod generator;
