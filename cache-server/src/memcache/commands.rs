@@ -5,7 +5,7 @@
 //! `stats.rs`, the meta commands in `meta.rs`.
 
 use super::McState;
-use super::parse::{REALTIME_MAXDELTA, Request, Store, StoreMode, parse_u64};
+use super::parse::{BAD_FORMAT, REALTIME_MAXDELTA, Request, Store, StoreMode, key_ok, parse_u64};
 use crate::db::{Current, Entry, Value};
 use crate::server::Shared;
 use bytes::Bytes;
@@ -106,7 +106,13 @@ pub fn execute(shared: &Arc<Shared>, mc: &McState, req: Request, out: &mut Vec<u
 }
 
 fn get(shared: &Shared, mc: &McState, keys: &[Bytes], cas: bool, touch: Option<i64>, now: u64, out: &mut Vec<u8>) {
+    let start = out.len();
     for key in keys {
+        if !key_ok(key) {
+            out.truncate(start);
+            line(out, BAD_FORMAT);
+            return;
+        }
         let found = match touch {
             None => {
                 mc.stats.cmd_get.fetch_add(1, Relaxed);

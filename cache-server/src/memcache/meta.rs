@@ -14,5 +14,9 @@ pub fn execute(
     _now: u64,
     out: &mut Vec<u8>,
 ) {
-    out.extend_from_slice(b"ERROR\r\n");
+    if _cmd == b'n' {
+        out.extend_from_slice(b"MN\r\n");
+    } else {
+        out.extend_from_slice(b"ERROR\r\n");
+    }
 }

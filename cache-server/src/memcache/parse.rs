@@ -62,7 +62,8 @@ pub struct Store {
 pub enum Request {
     /// `get`/`gets`/`gat`/`gats`.
     Get {
-        /// Keys in request order.
+        /// Keys in request order, not yet validated: memcached handles (and for `gat`, touches)
+        /// the keys before a bad one, then replaces the whole reply with the error.
         keys: Vec<Bytes>,
         /// Include CAS uniques (`gets`, `gats`).
         cas: bool,
@@ -276,9 +277,6 @@ pub fn next(buf: &[u8], max_item: usize) -> Next {
             } else {
                 None
             };
-            if tokens[first..].iter().any(|k| !key_ok(k)) {
-                return fail(BAD_FORMAT, false, consumed);
-            }
             let keys = tokens[first..].iter().map(|k| Bytes::copy_from_slice(k)).collect();
             ready(Request::Get { keys, cas: cmd.ends_with(b"s"), touch: exptime }, consumed)
         }
