@@ -423,8 +423,9 @@ impl Gen {
 
     fn num_value(&mut self) -> Vec<u8> {
         match self.rng.random_range(0..6) {
-            // Below 2^63: memcached 1.6.18 intermittently calls larger stored values non-numeric.
-            0 => (i64::MAX as u64 - self.rng.random_range(1..1000)).to_string().into_bytes(),
+            // Far below 2^63: memcached 1.6.18 intermittently calls stored values >= 2^63
+            // non-numeric, so no sequence here reaches them (incr never gets a huge delta).
+            0 => (1_000_000_000_000_000_000 - self.rng.random_range(1..1000u64)).to_string().into_bytes(),
             1 => format!("{} tail", self.rng.random_range(0..100)).into_bytes(),
             2 => b"abc".to_vec(),
             _ => self.rng.random_range(0..100_000u64).to_string().into_bytes(),
@@ -526,7 +527,8 @@ impl Gen {
                     2 => "-1".into(),
                     _ => self.rng.random_range(0..1000).to_string(),
                 };
-                let key = if cmd == "decr" || delta.len() > 3 || self.pct(50) { self.num_key() } else { key };
+                let delta = if cmd == "incr" && delta.len() > 3 { "1".to_owned() } else { delta };
+                let key = if cmd == "decr" || self.pct(50) { self.num_key() } else { key };
                 raw(format!("{cmd} {key} {delta}{}\r\n", self.noreply()))
             }
             74..=79 => raw(format!("touch {key} {}{}\r\n", self.exptime(), self.noreply())),
