@@ -203,7 +203,7 @@ pub fn run(
             if !replies_agree(cmd, &ra, &rb) {
                 return Err(format!(
                     "MISMATCH (seed {seed}, {protocol:?}, {delivery:?}, command #{}): {}\n  ours:  {:?}\n         {}\n  \
-                     redis: {:?}\n         {}\nreproduce with CACHE_TESTS_SEED={seed}",
+                     redis: {:?}\n         {}\ngenerator seed {seed}",
                     index + i,
                     show_command(cmd),
                     ra.0,
