@@ -82,6 +82,9 @@ pub struct Entry {
     /// Memcached CAS unique: [`Current::put`] assigns a fresh one on every write, whatever the
     /// protocol, so a RESP write invalidates a Memcached client's `gets` token.
     pub cas: u64,
+    /// Memcached meta state: bit 0 = stale (`md I`), bit 1 = win token handed out (`mg` `W`). It
+    /// sits in the padding after `flags`, so it costs no memory.
+    pub meta: u8,
 }
 
 impl Entry {
@@ -92,7 +95,7 @@ impl Entry {
 
     /// A value expiring at `expire_at` (unix ms, 0 = never), flags 0.
     pub fn expiring(value: Value, expire_at: u64) -> Self {
-        Self { value, expire_at, flags: 0, cas: 0 }
+        Self { value, expire_at, flags: 0, cas: 0, meta: 0 }
     }
 
     fn live(&self, now: u64) -> bool {

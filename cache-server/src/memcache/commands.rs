@@ -189,7 +189,7 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
                 let (a, b) = if s.mode == StoreMode::Append { (&data, &s.data) } else { (&s.data, &data) };
                 v.extend_from_slice(a);
                 v.extend_from_slice(b);
-                e = Entry { value: Value::Str(v.into()), ..prev };
+                e = Entry { value: Value::Str(v.into()), meta: 0, ..prev };
             }
             StoreMode::Cas => match cur.get() {
                 None => return (Stored::NotFound, 0),
@@ -255,7 +255,7 @@ pub fn apply_delta(shared: &Shared, key: &[u8], incr: bool, delta: u64, now: u64
         if text.len() < data.len() {
             text.resize(data.len(), b' ');
         }
-        cur.put(Entry { value: Value::Str(text.into()), ..prev });
+        cur.put(Entry { value: Value::Str(text.into()), meta: 0, ..prev });
         Delta::Value(v, cur.get().map_or(0, |e| e.cas))
     })
 }

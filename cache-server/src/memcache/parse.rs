@@ -409,7 +409,7 @@ fn meta(c: u8, tokens: &[&[u8]], buf: &[u8], consumed: usize, max_item: usize) -
         return fail(BAD_FORMAT, false, consumed);
     }
     let Some(vlen) = parse_i32(tokens[2]).and_then(|v| usize::try_from(v).ok()) else {
-        return fail("CLIENT_ERROR bad data chunk", false, consumed);
+        return fail(BAD_FORMAT, false, consumed);
     };
     if tokens[1].len() + vlen + ITEM_HEADER > max_item {
         let req = Request::Fail { msg: "SERVER_ERROR object too large for cache", noreply: false };
