@@ -1,13 +1,12 @@
 //! [`CacheBuilder`]: every setting of a cache, with the defaults a service would pick.
 
-use crate::cache::{Cache, Inner, Padded, split_capacity};
+use crate::cache::{Cache, Inner, ShardCell, split_capacity};
 use crate::clock::{Clock, SystemClock, nanos};
 use crate::config::{Config, Refresh, Spawner, Weigher};
 use crate::expiry::Expiry;
 use crate::listener::{Listener, RemovalCause};
 use crate::policy::EvictionPolicy;
 use crate::shard::Shard;
-use parking_lot::Mutex;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
@@ -215,7 +214,7 @@ where
         let shard_vec: Vec<_> = split_capacity(capacity, shards)
             .into_iter()
             .enumerate()
-            .map(|(i, cap)| Padded(Mutex::new(Shard::new(cap, self.policy, weighted, seeds.hash_one(i)))))
+            .map(|(i, cap)| ShardCell::new(Shard::new(cap, self.policy, weighted, seeds.hash_one(i))))
             .collect();
         let refresh = self.refresh.map(|(after, reload)| Refresh {
             after: nanos(after),
@@ -226,6 +225,10 @@ where
                 })
             }),
         });
+        // Reads that must change the shard (TTI, the `Expiry` read hook, refresh) or keep an
+        // exact order (LRU) stay on the write lock; see `cache.rs`.
+        let buffered_reads =
+            self.policy == EvictionPolicy::TinyLfu && self.tti.is_none() && self.expiry.is_none() && refresh.is_none();
         let cfg = Config {
             weigher: self.weigher,
             ttl: self.ttl.map(nanos),
@@ -239,6 +242,7 @@ where
         Cache {
             inner: Arc::new(Inner {
                 shards: shard_vec.into_boxed_slice(),
+                buffered_reads,
                 shard_mask: shards as u64 - 1,
                 hasher: self.hasher,
                 cfg,

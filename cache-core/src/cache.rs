@@ -1,13 +1,26 @@
-//! [`Cache`]: the concurrent façade — an array of locked shards.
+//! [`Cache`]: the concurrent façade — an array of shards, each behind its own `RwLock`.
 //!
 //! ```text
-//!   key ──hash once (ahash)──► h ──bits 32..──► shard index ──► Mutex<Shard> (own lock, padded)
-//!                              └──bits 0..32──► stored hash: index table, sketch
+//!   key ──hash once (ahash)──► h ──bits 32..──► shard index ──► ShardCell (padded)
+//!                              └──bits 0..32──► stored hash       ├─ RwLock<Shard>
+//!                                                                 ├─ ReadBuffer (lossy ring)
+//!                                                                 └─ hits / misses (atomics)
 //! ```
-//! Each call hashes the key once, locks exactly one shard, runs the shard kernel, unlocks, and
-//! then delivers removed entries to the listener. Nothing global is touched on any path: no
-//! shared counter, no global lock, no channel. Statistics and sizes are summed over shards on
-//! demand.
+//! Each call hashes the key once and touches exactly one shard. Writes (insert, remove,
+//! compute, loaders, TTL changes, evictions) take the shard's write lock, first replay the
+//! shard's buffered reads on the policy, run the shard kernel, unlock, and then deliver removed
+//! entries to the listener.
+//!
+//! Reads take one of two paths. On a W-TinyLFU shard without time-to-idle, an `Expiry` hook or
+//! refresh-after-write, `get` takes the *read* lock, finds the entry, checks its deadline,
+//! clones the value, unlocks, and records the access (slab index + stored hash) in the shard's
+//! [`ReadBuffer`]; a reader whose record fills the buffer drains it with `try_write` (never
+//! waiting), and every write drains it before deciding anything, so evictions always see every
+//! buffered read that was not dropped. An expired entry found on this path is never returned:
+//! the read retries under the write lock, which reclaims it. Every other configuration (exact
+//! LRU, TTI, `Expiry::expire_after_read`, refresh) needs to change the shard on each read and
+//! keeps the locked path. Nothing global is touched on any path: no shared counter, no global
+//! lock, no channel; statistics and sizes are summed over shards on demand.
 
 use crate::builder::CacheBuilder;
 use crate::compute::Slot;
@@ -16,9 +29,11 @@ use crate::expiry::TtlMode;
 use crate::iter::Iter;
 use crate::listener::Removals;
 use crate::loader::{Outcome, Role, SharedError, Waiter};
+use crate::shard::SharedRead;
 use crate::shard::{Shard, table_hash};
 use crate::stats::CacheStats;
-use parking_lot::Mutex;
+use parking_lot::{RwLock, RwLockWriteGuard};
+use read_buffer::{Read, ReadBuffer};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -26,15 +41,72 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// Keeps each shard's lock on its own cache lines, so shards do not share a line.
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
+// Declared here rather than in lib.rs: the buffer is part of the cache's shard cell.
+#[path = "read_buffer.rs"]
+pub(crate) mod read_buffer;
 
-/// One shard behind its lock, alone on its cache lines.
-pub(crate) type ShardCell<K, V> = Padded<Mutex<Shard<K, V>>>;
+/// One shard behind its lock, with what readers share outside the lock: the read buffer and
+/// the hit/miss counters of buffered reads. Aligned so that shards do not share a cache line.
+#[repr(align(128))]
+pub(crate) struct ShardCell<K, V> {
+    pub(crate) lock: RwLock<Shard<K, V>>,
+    reads: ReadBuffer,
+    /// Hits and misses of buffered reads (only with `record_stats`); locked reads count in the
+    /// shard's own [`CacheStats`].
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl<K, V> ShardCell<K, V> {
+    pub(crate) fn new(shard: Shard<K, V>) -> Self {
+        Self {
+            lock: RwLock::new(shard),
+            reads: ReadBuffer::default(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
+    /// The write lock, with every buffered read already applied to the policy.
+    fn write(&self) -> RwLockWriteGuard<'_, Shard<K, V>> {
+        let mut shard = self.lock.write();
+        self.drain(&mut shard);
+        shard
+    }
+
+    /// Replays the buffered reads on the policy, touching each read's nodes a few reads before
+    /// applying it (see [`Shard::warm`]).
+    fn drain(&self, shard: &mut Shard<K, V>) {
+        const AHEAD: usize = 4;
+        if self.reads.is_pending() {
+            let mut reads = [Read::Miss; read_buffer::SLOTS];
+            let mut n = 0;
+            self.reads.drain(|read| {
+                if let Some(slot) = reads.get_mut(n) {
+                    *slot = read;
+                    n += 1;
+                }
+            });
+            let reads = &reads[..n];
+            for &read in reads.iter().take(AHEAD) {
+                shard.warm(read);
+            }
+            for (i, &read) in reads.iter().enumerate() {
+                if let Some(&ahead) = reads.get(i + AHEAD) {
+                    shard.warm(ahead);
+                }
+                shard.apply_read(read);
+            }
+        }
+    }
+}
 
 pub(crate) struct Inner<K, V, S> {
     pub(crate) shards: Box<[ShardCell<K, V>]>,
+    /// Whether `get` may take the read lock and buffer its policy update (see the module docs).
+    pub(crate) buffered_reads: bool,
     pub(crate) shard_mask: u64,
     pub(crate) hasher: S,
     pub(crate) cfg: Config<K, V>,
@@ -104,15 +176,16 @@ where
         self.inner.hasher.hash_one(key)
     }
 
-    fn shard(&self, hash: u64) -> &Mutex<Shard<K, V>> {
-        &self.inner.shards[((hash >> 32) & self.inner.shard_mask) as usize].0
+    fn cell(&self, hash: u64) -> &ShardCell<K, V> {
+        &self.inner.shards[((hash >> 32) & self.inner.shard_mask) as usize]
     }
 
-    /// Runs `f` on the shard of `hash` under its lock, then delivers removals to the listener.
+    /// Runs `f` on the shard of `hash` under its write lock (after replaying its buffered
+    /// reads), then delivers removals to the listener.
     fn with_shard<R>(&self, hash: u64, f: impl FnOnce(&mut Shard<K, V>, &Config<K, V>, &mut Removals<K, V>) -> R) -> R {
         let cfg = &self.inner.cfg;
         let mut sink = Removals::new(cfg.listener.is_some());
-        let result = f(&mut self.shard(hash).lock(), cfg, &mut sink);
+        let result = f(&mut self.cell(hash).write(), cfg, &mut sink);
         sink.deliver(cfg.listener.as_ref());
         result
     }
@@ -124,6 +197,50 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
+        if self.inner.buffered_reads {
+            let cell = self.cell(hash);
+            let found = cell.lock.read().get_shared(&self.inner.cfg, hash as u32, key);
+            match found {
+                SharedRead::Hit(idx, value) => {
+                    self.record_read(cell, Read::Hit { idx, hash: hash as u32 }, &cell.hits);
+                    return Some(value);
+                }
+                SharedRead::Miss => {
+                    self.record_read(cell, Read::Miss, &cell.misses);
+                    return None;
+                }
+                SharedRead::Expired => {} // reclaim it under the write lock below
+            }
+        }
+        self.get_locked(hash, key)
+    }
+
+    /// Buffers a read for the policy; drains the buffer if this read filled it and the write
+    /// lock is free (a busy lock means another thread is draining or about to).
+    fn record_read(&self, cell: &ShardCell<K, V>, read: Read, counter: &AtomicU64) {
+        let cfg = &self.inner.cfg;
+        if cfg.record_stats {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        if cell.reads.record(read) {
+            if let Some(mut shard) = cell.lock.try_write() {
+                cell.drain(&mut shard);
+                let mut sink = Removals::new(cfg.listener.is_some());
+                let now = shard.now(cfg, false);
+                shard.maintain(cfg, now, &mut sink);
+                drop(shard);
+                sink.deliver(cfg.listener.as_ref());
+            }
+        }
+    }
+
+    /// A read under the write lock: applies the policy update, idle deadline, `Expiry` read
+    /// hook and refresh decision at once.
+    fn get_locked<Q>(&self, hash: u64, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let (value, ticket) = self.with_shard(hash, |s, cfg, sink| s.get(cfg, hash as u32, key, sink))?;
         if let Some(ticket) = ticket {
             self.spawn_refresh(hash, ticket);
@@ -138,7 +255,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        self.shard(hash).lock().peek(&self.inner.cfg, hash as u32, key).cloned()
+        self.cell(hash).lock.read().peek(&self.inner.cfg, hash as u32, key).cloned()
     }
 
     /// Whether `key` is present (and not expired), without touching the policy.
@@ -148,7 +265,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        self.shard(hash).lock().peek(&self.inner.cfg, hash as u32, key).is_some()
+        self.cell(hash).lock.read().peek(&self.inner.cfg, hash as u32, key).is_some()
     }
 
     fn write(&self, key: K, value: V, mode: TtlMode) {
@@ -220,7 +337,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        self.shard(hash).lock().ttl(&self.inner.cfg, hash as u32, key)
+        self.cell(hash).lock.read().ttl(&self.inner.cfg, hash as u32, key)
     }
 
     /// Sets the time to live of `key` from now (`None`: never expires; zero: expire now).
@@ -245,7 +362,7 @@ where
         for shard in &self.inner.shards {
             let cfg = &self.inner.cfg;
             let mut sink = Removals::new(cfg.listener.is_some());
-            f(&mut shard.0.lock(), cfg, &mut sink);
+            f(&mut shard.write(), cfg, &mut sink);
             sink.deliver(cfg.listener.as_ref());
         }
     }
@@ -282,7 +399,7 @@ where
         let mut budget = count.max(1);
         while shard < self.inner.shards.len() {
             let before = out.len();
-            let next = self.inner.shards[shard].0.lock().scan(&self.inner.cfg, slot, budget, &mut out);
+            let next = self.inner.shards[shard].lock.read().scan(&self.inner.cfg, slot, budget, &mut out);
             match next {
                 Some(next) => return ((shard as u64) << 32 | u64::from(next), out),
                 None => {
@@ -307,7 +424,7 @@ where
 
     /// Number of entries (including expired ones not yet reclaimed).
     pub fn len(&self) -> u64 {
-        self.inner.shards.iter().map(|s| s.0.lock().len()).sum()
+        self.inner.shards.iter().map(|s| s.lock.read().len()).sum()
     }
 
     /// Whether the cache holds no entries.
@@ -317,7 +434,7 @@ where
 
     /// Sum of the weights of the entries (their count, for an unweighted cache).
     pub fn weighted_size(&self) -> u64 {
-        self.inner.shards.iter().map(|s| s.0.lock().weighted_size()).sum()
+        self.inner.shards.iter().map(|s| s.lock.read().weighted_size()).sum()
     }
 
     /// The bound on [`weighted_size`](Self::weighted_size).
@@ -344,7 +461,9 @@ where
     pub fn stats(&self) -> CacheStats {
         let mut total = CacheStats::default();
         for shard in &self.inner.shards {
-            total.add(shard.0.lock().stats());
+            total.add(shard.lock.read().stats());
+            total.hits += shard.hits.load(Ordering::Relaxed);
+            total.misses += shard.misses.load(Ordering::Relaxed);
         }
         total
     }
@@ -442,6 +561,15 @@ where
     /// A hit, or the caller's role in loading `key`.
     fn begin_load(&self, key: &K) -> Result<V, Role<V>> {
         let hash = self.hash(key);
+        if self.inner.buffered_reads {
+            // A hit needs no write lock; a miss joins the load under it (and is counted there).
+            let cell = self.cell(hash);
+            let found = cell.lock.read().get_shared(&self.inner.cfg, hash as u32, key);
+            if let SharedRead::Hit(idx, value) = found {
+                self.record_read(cell, Read::Hit { idx, hash: hash as u32 }, &cell.hits);
+                return Ok(value);
+            }
+        }
         self.with_shard(hash, |s, cfg, sink| match s.get(cfg, hash as u32, key, sink) {
             Some((value, _)) => Ok(value),
             None => Err(s.loading.join(table_hash(hash as u32), key, || key.clone())),
@@ -548,8 +676,81 @@ where
         if !self.done {
             // The loader panicked or its future was dropped: unregister and wake the waiters.
             let hash = self.cache.hash(self.key);
-            self.cache.shard(hash).lock().loading.leave(table_hash(hash as u32), self.key, &self.waiter);
+            self.cache.cell(hash).lock.write().loading.leave(table_hash(hash as u32), self.key, &self.waiter);
             self.waiter.finish(Outcome::Abandoned);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::clock::MockClock;
+    use crate::policy::EvictionPolicy;
+
+    fn pending(cache: &Cache<u64, u64>) -> bool {
+        cache.inner.shards.iter().any(|cell| cell.reads.is_pending())
+    }
+
+    #[test]
+    fn buffered_reads_reach_the_policy_before_any_eviction() {
+        let cache: Cache<u64, u64> = Cache::builder().max_capacity(100).shards(1).record_stats().build();
+        assert!(cache.inner.buffered_reads);
+        for k in 0..100 {
+            cache.insert(k, k);
+        }
+        for _ in 0..20 {
+            assert_eq!(cache.get(&42), Some(42));
+        }
+        assert_eq!(cache.get(&1_000), None);
+        assert!(pending(&cache), "a short run of reads stays in the buffer");
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses), (20, 1), "buffered reads are counted at once");
+        // Fresh one-hit keys now compete with key 42 for space: the write drains first, so the
+        // policy knows 42 is popular and keeps it.
+        for k in 1_000..1_400 {
+            cache.insert(k, k);
+            assert!(!pending(&cache), "every write drains the buffer");
+            assert!(cache.weighted_size() <= 100);
+        }
+        assert_eq!(cache.peek(&42), Some(42), "the frequent key lost to one-hit wonders");
+    }
+
+    #[test]
+    fn a_reader_that_fills_the_buffer_drains_it() {
+        let cache: Cache<u64, u64> = Cache::builder().max_capacity(1_000).shards(1).build();
+        cache.insert(7, 7);
+        for _ in 0..read_buffer::SLOTS * 3 + 1 {
+            cache.get(&7);
+        }
+        let cell = &cache.inner.shards[0];
+        let mut left = 0;
+        cell.reads.drain(|_| left += 1);
+        assert!(left < read_buffer::SLOTS, "the buffer was never drained by its readers");
+    }
+
+    #[test]
+    fn an_expired_entry_is_never_returned_by_a_buffered_read() {
+        let clock = MockClock::new();
+        let cache: Cache<u64, u64> = Cache::builder()
+            .max_capacity(100)
+            .shards(1)
+            .time_to_live(Duration::from_secs(5))
+            .clock(clock.clone())
+            .build();
+        assert!(cache.inner.buffered_reads);
+        cache.insert(1, 1);
+        assert_eq!(cache.get(&1), Some(1));
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(cache.get(&1), None);
+        assert_eq!(cache.len(), 0, "the read fell back to the write lock and reclaimed it");
+    }
+
+    #[test]
+    fn reads_that_change_the_shard_keep_the_locked_path() {
+        let lru: Cache<u64, u64> = Cache::builder().max_capacity(10).eviction_policy(EvictionPolicy::Lru).build();
+        assert!(!lru.inner.buffered_reads);
+        let tti: Cache<u64, u64> = Cache::builder().max_capacity(10).time_to_idle(Duration::from_secs(1)).build();
+        assert!(!tti.inner.buffered_reads);
     }
 }

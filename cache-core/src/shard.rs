@@ -2,15 +2,22 @@
 //!
 //! A shard owns an index table (hash → slab index), the slab of entries, their weights, the
 //! eviction policy's queues, the timer wheel and its own statistics. The concurrent
-//! [`Cache`](crate::Cache) is an array of shards, each behind its own lock; everything here
-//! runs under that lock and never blocks, allocates only to grow, and calls no user code
+//! [`Cache`](crate::Cache) is an array of shards, each behind its own `RwLock`; the `&mut self`
+//! methods run under the write lock, never block, allocate only to grow, and call no user code
 //! except the weigher and the `Expiry` hook. Removed entries go to a [`Removals`] buffer that
 //! the caller delivers to the listener after unlocking.
+//!
+//! Buffered reads split a hit in two: [`Shard::get_shared`] runs under the read lock and only
+//! looks (find, deadline check, clone); [`Shard::apply_read`] replays the recorded access on the
+//! policy later, under the write lock, after checking that the slot still holds the same entry.
+//! [`Shard::get`] is the whole read in one go, for configurations whose reads must change the
+//! shard (exact LRU, time-to-idle, the `Expiry` read hook, refresh-after-write).
 //!
 //! The index table stores `u32` slab indices hashed by the 32-bit hash kept in each node, so
 //! resizing it never touches keys. Expired entries are reclaimed by the timer wheel as time
 //! moves (checked on every operation of the shard), and a read of an expired entry removes it.
 
+use crate::cache::read_buffer::Read;
 use crate::config::Config;
 use crate::expiry::TtlMode;
 use crate::list::NIL;
@@ -42,6 +49,17 @@ pub(crate) struct RefreshTicket<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
     pub(crate) stamp: u64,
+}
+
+/// What a read under the shared lock found.
+#[derive(Debug)]
+pub(crate) enum SharedRead<V> {
+    /// A live entry at this slab index, and a clone of its value.
+    Hit(u32, V),
+    /// No entry.
+    Miss,
+    /// An expired entry: the caller retries under the write lock, which reclaims it.
+    Expired,
 }
 
 #[derive(Debug)]
@@ -189,6 +207,47 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             })
         });
         Some((self.slab.get(idx).value.clone(), ticket))
+    }
+
+    /// The read-locked half of a buffered read: finds `key` and clones its value without
+    /// touching the policy, the statistics or the timer wheel. The caller records the access
+    /// in the shard's read buffer; [`apply_read`](Self::apply_read) replays it later.
+    pub(crate) fn get_shared<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> SharedRead<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let Some(idx) = self.find(hash, key) else { return SharedRead::Miss };
+        if self.timers.scheduled() > 0 && self.timers.deadline(idx) <= self.now(cfg, false) {
+            return SharedRead::Expired;
+        }
+        SharedRead::Hit(idx, self.slab.get(idx).value.clone())
+    }
+
+    /// Replays one buffered read on the policy. A hit is applied only if its slot still holds
+    /// a node with the recorded hash: the entry may have left, and its slot been reused, since.
+    pub(crate) fn apply_read(&mut self, read: Read) {
+        match read {
+            Read::Hit { idx, hash } => {
+                if self.slab.try_get(idx).is_some_and(|n| n.hash == hash) {
+                    self.policy.on_access(&mut self.slab, &self.weights, idx);
+                }
+            }
+            Read::Miss => self.policy.on_miss(),
+        }
+    }
+
+    /// Loads the slab nodes a later [`apply_read`](Self::apply_read) of `read` will link and
+    /// unlink, without changing anything: issued a few reads ahead while draining, these
+    /// independent loads overlap in the memory system instead of stalling one after another.
+    pub(crate) fn warm(&self, read: Read) {
+        if let Read::Hit { idx, .. } = read {
+            if let Some(node) = self.slab.try_get(idx) {
+                let prev = self.slab.try_get(node.prev).map_or(0, |n| n.hash);
+                let next = self.slab.try_get(node.next).map_or(0, |n| n.hash);
+                std::hint::black_box(prev ^ next);
+            }
+        }
     }
 
     /// A read without policy or statistics effects.
@@ -589,6 +648,41 @@ mod tests {
             clock: Arc::new(clock.clone()),
             record_stats: true,
         }
+    }
+
+    /// A buffered read names a slab slot; by the time it is drained the entry may be gone and
+    /// its slot reused. Only a read whose hash still matches may move the node.
+    #[test]
+    fn a_stale_buffered_read_of_a_reused_slot_is_ignored() {
+        let clock = MockClock::new();
+        let mut cfg = config(&clock, false);
+        cfg.tti = None;
+        let mut shard: Shard<u32, u32> = Shard::new(4, EvictionPolicy::Lru, false, 1);
+        let mut sink = Removals::new(false);
+        let put = |shard: &mut Shard<u32, u32>, k: u32, sink: &mut Removals<u32, u32>| {
+            shard.write(&cfg, k, k, k, TtlMode::Default, 0, sink).expect("resident")
+        };
+        let a = put(&mut shard, 1, &mut sink);
+        put(&mut shard, 2, &mut sink);
+        put(&mut shard, 3, &mut sink);
+        let stale = Read::Hit { idx: a, hash: 1 };
+        let idx = shard.find_live(&cfg, 1, &1, 0, &mut sink).expect("present");
+        shard.remove_at(&cfg, idx, &mut sink);
+        let c = put(&mut shard, 10, &mut sink);
+        assert_eq!(c, a, "the freed slot is reused");
+        put(&mut shard, 4, &mut sink); // LRU order now: 2, 3, 10, 4
+        shard.apply_read(stale);
+        shard.check();
+        shard.set_capacity(&cfg, 1, &mut sink);
+        assert!(shard.find(4, &4).is_some(), "the stale read moved key 10 to the back");
+        // The same read with the current hash does move it.
+        shard.set_capacity(&cfg, 4, &mut sink);
+        let c = put(&mut shard, 10, &mut sink);
+        put(&mut shard, 5, &mut sink);
+        shard.apply_read(Read::Hit { idx: c, hash: 10 });
+        shard.set_capacity(&cfg, 1, &mut sink);
+        assert!(shard.find(10, &10).is_some(), "a valid buffered read was not applied");
+        shard.check();
     }
 
     /// Random operations straight on the kernel, with every internal invariant checked after each.
