@@ -15,7 +15,8 @@
 //! The test files: `differential` (random sequences vs redis-server, RESP2, RESP3, pipelined),
 //! `edge_cases` and `server_commands` (fixed tables vs redis-server), `redis_crate` (redis-rs sync
 //! and async, RESP2 and RESP3), `redis_cli` (redis-cli incl. `--pipe` and `-3`), `bad_input`
-//! (hostile input), `memory` (RSS under a write flood, `-OOM`), `memcached_differential`.
+//! (hostile input), `memory` (RSS under a write flood, `-OOM`), `concurrency` (atomicity across
+//! connections), `memcached_differential`.
 //!
 //! CI needs the Debian packages `redis-server`, `redis-tools` and `memcached`, then runs
 //! `cargo test -p cache-tests`. Tests that need our server as a process use the real `cache-server`
