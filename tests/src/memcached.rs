@@ -232,9 +232,9 @@ impl McConn {
 /// The data length of a `VALUE <key> <flags> <bytes> [<cas>]` or `VA <bytes> ...` line.
 fn value_len(line: &[u8]) -> Option<usize> {
     let words: Vec<&[u8]> = line.trim_ascii_end().split(|b| *b == b' ').collect();
-    let w = match words.first()? {
-        &b"VALUE" => words.get(3)?,
-        &b"VA" => words.get(1)?,
+    let w = match *words.first()? {
+        b"VALUE" => words.get(3)?,
+        b"VA" => words.get(1)?,
         _ => return None,
     };
     std::str::from_utf8(w).ok()?.parse().ok()
