@@ -185,8 +185,40 @@ pub fn parse_f64(a: &[u8]) -> Option<f64> {
     if s.is_empty() || s.len() > 5000 || s.starts_with(char::is_whitespace) || s.ends_with(char::is_whitespace) {
         return None;
     }
-    let v: f64 = s.parse().ok()?;
+    let v: f64 = s.parse().ok().or_else(|| parse_hex_f64(s))?;
     if v.is_nan() { None } else { Some(v) }
+}
+
+/// C99 hexadecimal floats as `strtold` reads them: `[+-]0x<hex>[.<hex>][p[+-]<dec>]`.
+fn parse_hex_f64(s: &str) -> Option<f64> {
+    let (neg, s) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
+    let (digits, exp) = match s.find(['p', 'P']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    // Up to 15 significant hex digits are exact in the u64 mantissa; later ones only scale it.
+    let (mut mantissa, mut scale, mut significant) = (0u64, exp, 0);
+    for (i, c) in int.chars().chain(frac.chars()).enumerate() {
+        let d = u64::from(c.to_digit(16)?);
+        if significant < 15 {
+            mantissa = mantissa * 16 + d;
+            significant += u32::from(mantissa != 0);
+            scale -= if i >= int.len() { 4 } else { 0 };
+        } else if i < int.len() {
+            scale += 4;
+        }
+    }
+    let v = mantissa as f64 * 2f64.powi(scale);
+    Some(if neg { -v } else { v })
 }
 
 /// True if `a` equals `lit` ignoring ASCII case.

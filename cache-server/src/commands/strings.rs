@@ -188,7 +188,8 @@ fn parse_opts(a: &[Bytes], from: usize, is_set: bool) -> Result<SetOpts, CmdErro
         } else if is(opt, "persist") && !is_set && o.expire.is_none() && !o.keepttl {
             o.persist = true;
         } else if let (Some(u), true) = (exp_unit, next) {
-            if o.keepttl || o.persist || o.expire.is_some() {
+            // The same unit may repeat (the last value wins, and only it is parsed); mixing units may not.
+            if o.keepttl || o.persist || o.expire.is_some_and(|(prev, _)| prev != u) {
                 return Err(SYNTAX.into());
             }
             o.expire = Some((u, j + 1));
@@ -547,6 +548,10 @@ mod tests {
             ("SET k v EX 0", "-ERR invalid expire time in 'set' command\r\n"),
             ("SET k v EX x", "-ERR value is not an integer or out of range\r\n"),
             ("SET k v KEEPTTL EX 10", "-ERR syntax error\r\n"),
+            ("SET k v EX 10 PX 10", "-ERR syntax error\r\n"),
+            ("SET k v PX 10 PX x", "-ERR value is not an integer or out of range\r\n"),
+            ("SET k v EX 100 EX 2000", "+OK\r\n"),
+            ("TTL k", ":2000\r\n"),
             ("SET", "-ERR wrong number of arguments for 'set' command\r\n"),
             ("SETEX k 0 v", "-ERR invalid expire time in 'setex' command\r\n"),
             ("SETNX k x", ":0\r\n"),
@@ -568,6 +573,11 @@ mod tests {
             ("SET f 10.5", "+OK\r\n"),
             ("INCRBYFLOAT f 0.1", "$4\r\n10.6\r\n"),
             ("INCRBYFLOAT f abc", "-ERR value is not a valid float\r\n"),
+            ("INCRBYFLOAT hx 0x10", "$2\r\n16\r\n"),
+            ("INCRBYFLOAT hx -0X1.8p-1", "$5\r\n15.25\r\n"),
+            ("INCRBYFLOAT hx 0x.1P4", "$5\r\n16.25\r\n"),
+            ("INCRBYFLOAT hx 0x", "-ERR value is not a valid float\r\n"),
+            ("INCRBYFLOAT hx 0x1p", "-ERR value is not a valid float\r\n"),
             ("INCRBYFLOAT k 1", "-ERR value is not a valid float\r\n"),
             ("APPEND s hello", ":5\r\n"),
             ("APPEND s \" world\"", ":11\r\n"),
