@@ -276,7 +276,7 @@ impl Config {
             "maxmemory" => self.maxmemory = mem(v)?,
             "maxmemory-policy" => {
                 self.maxmemory_policy = MaxMemoryPolicy::parse(v)
-                    .ok_or_else(|| ConfigError::Invalid("argument(s) must be one of the following: volatile-lru, allkeys-lru, volatile-lfu, allkeys-lfu, volatile-random, allkeys-random, volatile-ttl, noeviction".into()))?;
+                    .ok_or_else(|| ConfigError::Invalid("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction".into()))?;
                 if v.ends_with("-random") {
                     return Err(ConfigError::Invalid("random eviction is not supported".into()));
                 }

@@ -189,10 +189,10 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let n = arg_i64(&a[1])?;
-    if n < 0 || n > i64::from(i32::MAX) {
+    if i32::try_from(n).is_err() {
         return Err(super::NOT_INT.into());
     }
-    if n as usize >= ctx.db().databases() {
+    if n < 0 || n as usize >= ctx.db().databases() {
         return Err("ERR DB index is out of range".into());
     }
     ctx.client.db = n as u32;
@@ -404,6 +404,8 @@ mod tests {
             ("NOSUCH a b", "-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n"),
             ("GET", "-ERR wrong number of arguments for 'get' command\r\n"),
             ("SELECT 16", "-ERR DB index is out of range\r\n"),
+            ("SELECT -1", "-ERR DB index is out of range\r\n"),
+            ("SELECT 2147483648", "-ERR value is not an integer or out of range\r\n"),
             ("SELECT x", "-ERR value is not an integer or out of range\r\n"),
             ("AUTH x", "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n"),
             ("AUTH default x", "+OK\r\n"),
