@@ -1,0 +1,71 @@
+//! An async client for the cache server (and for Redis): multiplexed, pipelined connections in
+//! a small pool per node, keys spread over nodes by consistent hashing, retries and a circuit
+//! breaker per node, and an optional near-cache (a cache-core [`Cache`](cache_core::Cache))
+//! kept coherent by server-assisted client-side caching.
+//!
+//! ```text
+//!  Client ── near-cache (cache-core) ◄── invalidate pushes ── tracking conn (RESP3) ─┐
+//!     │                                                                              │
+//!     ├─ ring (ketama, 160 points × weight, {hash tags}) → node i                    │
+//!     │      node i ── breaker ── pool [conn, conn] ── writer/reader tasks ── socket ─┤─ server i
+//!     └─ get_or_load: in-process coalescing + cross-instance lease                   │
+//! ```
+//!
+//! Files: `client` (builder, routing, retries, near-cache read path), `commands` (typed
+//! commands), `load` (`get_or_load`), `node`, `pool`, `connection`, `codec`, `value`, `ring`,
+//! `router`, `breaker`, `near_cache`, `config`, `error`, `json` (feature `serde`).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! # async fn demo() -> cache_client::Result<()> {
+//! use std::time::Duration;
+//! use cache_client::{Client, NearCacheConfig};
+//!
+//! let client = Client::builder()
+//!     .node("redis://127.0.0.1:6379")
+//!     .near_cache(NearCacheConfig::entries(10_000, Duration::from_secs(30)))
+//!     .build()?;
+//! client.set("greeting", "hello").await?;
+//! let v = client.get("greeting").await?; // remote; fills the near-cache
+//! let v2 = client.get("greeting").await?; // local
+//! assert_eq!(v, v2);
+//! let page = client
+//!     .get_or_load("page:/", Duration::from_secs(60), || async { Ok::<_, std::io::Error>("<html>".into()) })
+//!     .await?;
+//! # let _ = page; Ok(()) }
+//! ```
+//!
+//! The near-cache needs RESP3 and `CLIENT TRACKING` on the servers; where the tracking
+//! connection cannot be had, reads go to the server and nothing is cached locally.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations)]
+
+mod breaker;
+mod client;
+mod codec;
+mod commands;
+mod config;
+mod connection;
+mod error;
+#[cfg(feature = "serde")]
+mod json;
+mod load;
+mod near_cache;
+mod node;
+mod pool;
+mod ring;
+mod router;
+mod value;
+
+pub use breaker::{Breaker, BreakerState, Permit};
+pub use client::{Client, ClientBuilder};
+pub use codec::{Protocol, decode_reply, encode_command};
+pub use commands::{GetExExpiry, SetCondition, SetExpiry, SetOptions};
+pub use config::{Config, LeaseConfig, NearCacheConfig, NodeAddr};
+pub use connection::{ConnectOptions, Connection, PendingReply, PushHandler};
+pub use error::{Error, Result};
+pub use near_cache::{NearCache, NearCacheStats};
+pub use ring::{Ring, hash_tag};
+pub use value::Value;
