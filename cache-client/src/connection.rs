@@ -81,7 +81,11 @@ impl Connection {
             let stream = TcpStream::connect((addr.host.as_str(), addr.port)).await.map_err(|e| fail(e.to_string()))?;
             stream.set_nodelay(true).map_err(|e| fail(e.to_string()))?;
             let mut hs = Handshake { stream, buf: BytesMut::with_capacity(4096) };
-            let protocol = hs.run(addr, opts.resp3).await.map_err(|e| fail(e.to_string()))?;
+            // A server error reply (WRONGPASS, NOAUTH, ...) is kept verbatim: the node is alive.
+            let protocol = hs.run(addr, opts.resp3).await.map_err(|e| match e {
+                Error::Server(_) => e,
+                other => fail(other.to_string()),
+            })?;
             Ok::<_, Error>((hs, protocol))
         };
         let (hs, protocol) = tokio::time::timeout(opts.connect_timeout, setup)
