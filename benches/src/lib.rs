@@ -11,6 +11,7 @@
 pub mod adapters;
 pub mod alloc;
 pub mod chart;
+pub mod load;
 pub mod reference;
 pub mod replay;
 pub mod report;
