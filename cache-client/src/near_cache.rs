@@ -187,6 +187,12 @@ impl NearCache {
         }
     }
 
+    /// Whether `key` is held locally (no statistics, no policy update).
+    #[must_use]
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.cache.contains_key(key)
+    }
+
     /// Entries held locally.
     #[must_use]
     pub fn len(&self) -> u64 {
