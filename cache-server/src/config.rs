@@ -105,6 +105,8 @@ pub struct Config {
     pub memcached_port: u16,
     /// Largest Memcached item (key + value + header), like memcached's `-I` (default 1 MB).
     pub memcached_max_item_size: u64,
+    /// Most keys the client-side caching table remembers before it invalidates some (0 = no bound).
+    pub tracking_table_max_keys: u64,
 }
 
 impl Default for Config {
@@ -132,6 +134,7 @@ impl Default for Config {
             config_file: String::new(),
             memcached_port: 0,
             memcached_max_item_size: 1024 * 1024,
+            tracking_table_max_keys: 1_000_000,
         }
     }
 }
@@ -196,6 +199,7 @@ pub const DIRECTIVES: &[&str] = &[
     "threads",
     "memcached-port",
     "memcached-max-item-size",
+    "tracking-table-max-keys",
 ];
 
 /// Redis directives accepted in a config file and ignored with a warning (persistence and
@@ -323,6 +327,7 @@ impl Config {
                 }
                 self.memcached_max_item_size = m;
             }
+            "tracking-table-max-keys" => self.tracking_table_max_keys = num(v)?,
             _ => return Err(ConfigError::Unknown),
         }
         Ok(())
@@ -352,6 +357,7 @@ impl Config {
             "threads" => self.threads.to_string(),
             "memcached-port" => self.memcached_port.to_string(),
             "memcached-max-item-size" => self.memcached_max_item_size.to_string(),
+            "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
             _ => return None,
         })
     }

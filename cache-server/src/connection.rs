@@ -2,11 +2,17 @@
 //! order, encode all replies into one buffer and write once per batch. Also the per-client state
 //! (`ClientState`, owned by the task) and the registry entry other clients can see
 //! (`ClientHandle`: CLIENT LIST / KILL). It owns the socket and nothing else.
+//!
+//! Pushes (tracking invalidations, pub/sub messages) arrive in the client's
+//! [`Mailbox`](crate::tracking::Mailbox) from other tasks; this task encodes them between two
+//! replies — before the next command runs, or when woken while it waits for input — so a push
+//! never lands inside a reply.
 
 use crate::commands;
 use crate::frame::Parser;
 use crate::reply::Reply;
 use crate::server::Shared;
+use crate::tracking::{INVALIDATE_CHANNEL, Mailbox, Mode, Push};
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::net::SocketAddr;
@@ -127,6 +133,14 @@ pub struct ClientState {
     pub discard: bool,
     /// Registry index of the last command.
     pub last_cmd: usize,
+    /// Pushes for this client (invalidations, pub/sub messages).
+    pub mailbox: Arc<Mailbox>,
+    /// CLIENT TRACKING mode, mirrored here so reads decide without a lock; `None` = off.
+    pub tracking: Option<Mode>,
+    /// CLIENT CACHING yes/no was given for the next command.
+    pub caching: bool,
+    /// Channels + patterns subscribed (RESP2 subscribe mode when non-zero).
+    pub subscriptions: usize,
     resp3: bool,
 }
 
@@ -153,7 +167,13 @@ pub async fn serve(
     handle: Arc<ClientHandle>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mailbox = shared.db.tracking.connect(handle.id);
+    let _forget = Forget(&shared, handle.id);
     let mut client = ClientState {
+        mailbox,
+        tracking: None,
+        caching: false,
+        subscriptions: 0,
         handle: handle.clone(),
         db: 0,
         authenticated: !shared.auth_required(),
@@ -171,6 +191,9 @@ pub async fn serve(
             match parser.parse(&mut rbuf, &limits) {
                 Ok(Some(args)) if args.is_empty() => {}
                 Ok(Some(args)) => {
+                    if client.mailbox.has_pending() {
+                        deliver(&client, &mut out);
+                    }
                     let was_unauth = limits.unauthenticated;
                     commands::execute(&shared, &mut client, &mut out, &args);
                     if was_unauth && !client.needs_auth(&shared) {
@@ -191,6 +214,9 @@ pub async fn serve(
                     client.close = true;
                 }
             }
+        }
+        if client.mailbox.has_pending() {
+            deliver(&client, &mut out);
         }
         client.resp3 = out.resp3;
         if client.discard {
@@ -233,6 +259,67 @@ pub async fn serve(
             _ = idle => return,
             _ = stop.wait_for(|s| *s) => return,
             _ = handle.kill_signal.notified() => return,
+            _ = client.mailbox.wake.notified() => {}
+        }
+    }
+}
+
+/// Unregisters the client's mailbox, tracking and subscriptions however `serve` ends.
+struct Forget<'a>(&'a Shared, u64);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.0.db.tracking.disconnect(self.1);
+    }
+}
+
+/// Encodes the queued pushes in the client's current protocol. A RESP2 client only receives
+/// pub/sub messages, and redirected invalidations as `__redis__:invalidate` messages while it is
+/// subscribed to something (as Redis does); other pushes need RESP3.
+fn deliver(client: &ClientState, out: &mut Reply) {
+    for p in client.mailbox.take() {
+        match p {
+            Push::Invalidate { keys, null_resp3, redirected } => {
+                if out.resp3 {
+                    out.push(2);
+                    out.bulk(b"invalidate");
+                } else if redirected && client.subscriptions > 0 {
+                    out.push(3);
+                    out.bulk(b"message");
+                    out.bulk(INVALIDATE_CHANNEL);
+                } else {
+                    continue;
+                }
+                match keys {
+                    Some(keys) => out.bulks(&keys),
+                    None => {
+                        // Redis writes the null of the *tracking* client's protocol.
+                        let own = out.resp3;
+                        out.resp3 = null_resp3;
+                        out.null();
+                        out.resp3 = own;
+                    }
+                }
+            }
+            Push::RedirBroken(id) if out.resp3 => {
+                out.push(2);
+                out.bulk(b"tracking-redir-broken");
+                out.int(id as i64);
+            }
+            Push::RedirBroken(_) => {}
+            Push::Message { pattern: None, channel, payload } => {
+                out.push(3);
+                out.bulk(b"message");
+                out.bulk(&channel);
+                out.bulk(&payload);
+            }
+            Push::Message { pattern: Some(pattern), channel, payload } => {
+                out.push(4);
+                out.bulk(b"pmessage");
+                out.bulk(&pattern);
+                out.bulk(&channel);
+                out.bulk(&payload);
+            }
         }
     }
 }

@@ -234,6 +234,8 @@ pub struct Db {
     pub clock: Clock,
     /// Counters.
     pub stats: DbStats,
+    /// Client-side caching hook: every put/delete/expiry/eviction/flush is reported here.
+    pub tracking: std::sync::Arc<crate::tracking::Tracking>,
 }
 
 impl std::fmt::Debug for Db {
@@ -257,6 +259,8 @@ pub struct Current<'a, 'b> {
     expired: bool,
     /// The keyspace's CAS counter: every `put` takes the next value.
     cas: &'a AtomicU64,
+    /// A put or delete happened (tracking hook: reported after the lock is released).
+    modified: bool,
 }
 
 impl std::fmt::Debug for Current<'_, '_> {
@@ -283,6 +287,7 @@ impl Current<'_, '_> {
     /// change the CAS unique).
     pub fn put_keep_cas(&mut self, e: Entry) {
         self.expired = false;
+        self.modified = true;
         let ttl = match e.expire_at {
             0 => None,
             t if t > self.now => Some(Duration::from_millis(t - self.now)),
@@ -296,6 +301,7 @@ impl Current<'_, '_> {
         let live = self.get().is_some();
         if self.slot.value().is_some() {
             self.slot.remove();
+            self.modified = true;
         }
         self.expired = false;
         live
@@ -312,7 +318,17 @@ impl Db {
         };
         let policy = if cfg.maxmemory_policy.is_lru() { EvictionPolicy::Lru } else { EvictionPolicy::TinyLfu };
         let clock = Clock::new();
+        // Tracking hook: keys the core evicts or expires are invalidated for tracking clients.
+        let tracking = std::sync::Arc::new(crate::tracking::Tracking::default());
+        let weak = std::sync::Arc::downgrade(&tracking);
         let cache = Cache::builder()
+            .eviction_listener(move |k: Key, _, cause| {
+                if matches!(cause, cache_core::RemovalCause::Size | cache_core::RemovalCause::Expired)
+                    && let Some(t) = weak.upgrade()
+                {
+                    t.modified(&k.key);
+                }
+            })
             .clock(clock)
             .max_capacity(capacity)
             .weigher(weigh)
@@ -328,6 +344,7 @@ impl Db {
             cas: AtomicU64::new(0),
             clock,
             stats: DbStats::default(),
+            tracking,
         }
     }
 
@@ -365,16 +382,27 @@ impl Db {
     /// Atomic read-modify-write of one key under the core's shard lock.
     pub fn update<R>(&self, db: u32, key: &[u8], now: u64, f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
         self.used.fetch_or(db_bit(db), Relaxed);
-        self.cache.compute(Self::owned_key(db, key), |slot| {
+        let (r, modified) = self.cache.compute(Self::owned_key(db, key), |slot| {
             let expired = slot.value().is_some_and(|e| !e.live(now));
-            let mut cur = Current { slot, now, expired, cas: &self.cas };
+            let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false };
             let r = f(&mut cur);
             if cur.expired {
                 cur.slot.remove();
                 self.stats.expired_lazy.fetch_add(1, Relaxed);
+                cur.modified = true;
             }
-            r
-        })
+            (r, cur.modified)
+        });
+        if modified {
+            self.tracking.modified(key);
+        }
+        r
+    }
+
+    /// Reclaims every expired entry now (the tracking expiry cycle calls it off the hot path).
+    pub fn reclaim_expired_fn(&self) -> impl Fn() + Send + 'static {
+        let cache = self.cache.clone();
+        move || cache.run_pending_tasks()
     }
 
     /// Stores a value unconditionally.
@@ -386,7 +414,10 @@ impl Db {
     pub fn remove(&self, db: u32, key: &[u8], now: u64) -> bool {
         let k = Key { db, key: Bytes::copy_from_slice(key) };
         match self.cache.remove(&k) {
-            Some(e) => e.live(now),
+            Some(e) => {
+                self.tracking.modified(key);
+                e.live(now)
+            }
             None => false,
         }
     }
@@ -405,6 +436,7 @@ impl Db {
             Some(d) if self.used.load(Relaxed) & !db_bit(d) != 0 || d >= 63 => self.cache.retain(|k, _| k.db != d),
             _ => self.cache.invalidate_all(),
         }
+        self.tracking.flush();
     }
 
     /// One SCAN step over database `db`: the next cursor and the live keys found.

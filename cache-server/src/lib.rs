@@ -57,9 +57,11 @@ pub mod frame;
 pub mod glob;
 pub mod memcache;
 pub mod metrics;
+pub mod pubsub;
 pub mod reply;
 pub mod server;
 pub mod shutdown;
+pub mod tracking;
 
 pub use config::{Config, ConfigError, MaxMemoryPolicy};
 pub use server::{ServerError, run, run_with};

@@ -78,6 +78,11 @@ impl Reply {
         self.len_line(b'*', n as i64);
     }
 
+    /// A push header of `n` elements (`>n` in RESP3; RESP2 pub/sub messages are arrays).
+    pub fn push(&mut self, n: usize) {
+        self.len_line(if self.resp3 { b'>' } else { b'*' }, n as i64);
+    }
+
     /// A map header of `n` pairs (a flat array of `2n` in RESP2).
     pub fn map(&mut self, n: usize) {
         if self.resp3 { self.len_line(b'%', n as i64) } else { self.len_line(b'*', 2 * n as i64) }

@@ -1,5 +1,6 @@
 //! Connection commands: PING ECHO HELLO AUTH SELECT QUIT RESET and CLIENT (ID SETNAME GETNAME
-//! SETINFO LIST INFO KILL HELP). They change this connection's state (`ClientState`) or read the
+//! SETINFO LIST INFO KILL HELP, and the client-side caching ones: TRACKING CACHING GETREDIR
+//! TRACKINGINFO, handled in `tracking.rs`). They change this connection's state (`ClientState`) or read the
 //! client registry; they never touch keys.
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container, is, spec};
@@ -47,6 +48,46 @@ const CLIENT_SUBS: &[CommandSpec] = &[
         client_kill,
     ),
     spec(
+        "tracking",
+        -3,
+        CF,
+        (0, 0, 0),
+        G,
+        "Controls server-assisted client-side caching for the connection.",
+        "6.0.0",
+        super::tracking::client_tracking,
+    ),
+    spec(
+        "caching",
+        3,
+        CF,
+        (0, 0, 0),
+        G,
+        "Instructs the server whether to track the keys in the next request.",
+        "6.0.0",
+        super::tracking::client_caching,
+    ),
+    spec(
+        "getredir",
+        2,
+        CF,
+        (0, 0, 0),
+        G,
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+        "6.0.0",
+        super::tracking::client_getredir,
+    ),
+    spec(
+        "trackinginfo",
+        2,
+        CF,
+        (0, 0, 0),
+        G,
+        "Returns information about server-assisted client-side caching for the connection.",
+        "6.2.0",
+        super::tracking::client_trackinginfo,
+    ),
+    spec(
         "help",
         2,
         &["loading", "stale"],
@@ -81,6 +122,13 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if ctx.client.subscriptions > 0 && !ctx.out.resp3 && a.len() <= 2 {
+        // RESP2 subscribe mode answers in the message shape.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(a.get(1).map_or(&b""[..], |b| &b[..]));
+        return Ok(());
+    }
     match a.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&a[1]),
@@ -167,6 +215,7 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     }
     if let Some(v) = ver {
         ctx.out.resp3 = v == 3;
+        ctx.client.mailbox.resp3.store(v == 3, std::sync::atomic::Ordering::Relaxed);
     }
     let out = &mut *ctx.out;
     out.map(7);
@@ -209,6 +258,13 @@ fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.client.db = 0;
     ctx.out.resp3 = false;
+    ctx.client.mailbox.resp3.store(false, std::sync::atomic::Ordering::Relaxed);
+    let id = ctx.client.handle.id;
+    ctx.shared.db.tracking.disable(id);
+    ctx.shared.db.tracking.pubsub.unsubscribe_all(id);
+    ctx.client.tracking = None;
+    ctx.client.caching = false;
+    ctx.client.subscriptions = 0;
     ctx.client.authenticated = !ctx.shared.auth_required();
     ctx.client.handle.meta.lock().name = Bytes::new();
     ctx.out.simple("RESET");

@@ -2,15 +2,23 @@
 //! checks Redis makes before running a command, in Redis's order: unknown command, arity, auth,
 //! OOM. It also keeps per-command statistics and feeds the SLOWLOG. Handlers live one family per
 //! file beside this one; adding a command is a `CommandSpec` row plus a handler.
+//!
+//! Client-side caching touches the dispatcher in one place each way: a read-only command run by
+//! a tracking client remembers its key arguments (from the row's key positions) *before* it runs,
+//! so a concurrent write cannot slip between the read and the remembering; writes report their
+//! keys from `db.rs` as they change them (RESP and Memcached alike), and the broadcast messages
+//! batched during a command go out when it ends.
 
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod pubsub;
 pub mod server;
 pub mod strings;
+pub mod tracking;
 
 use crate::connection::ClientState;
-use crate::db::{Db, Entry, Value};
+use crate::db::{Db, Entry, Str, Value};
 use crate::frame::parse_i64;
 use crate::metrics::CommandStats;
 use crate::reply::Reply;
@@ -109,7 +117,13 @@ pub fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
         let mut r = Registry { entries: Vec::new(), stats: Vec::new(), by_name: HashMap::new(), top: Vec::new() };
-        for family in [strings::COMMANDS, keys::COMMANDS, hashes::COMMANDS, connection::COMMANDS, server::COMMANDS] {
+        for family in [strings::COMMANDS,
+            keys::COMMANDS,
+            hashes::COMMANDS,
+            connection::COMMANDS,
+            pubsub::COMMANDS,
+            server::COMMANDS,
+        ] {
             for spec in family {
                 r.top.push(spec);
                 r.by_name.insert(spec.name.to_string(), r.entries.len());
@@ -165,7 +179,7 @@ impl Ctx<'_> {
     }
 
     /// Reads a string key: `Ok(None)` if absent, WRONGTYPE if not a string.
-    pub fn get_str(&self, key: &Bytes) -> Result<Option<Bytes>, CmdError> {
+    pub fn get_str(&self, key: &Bytes) -> Result<Option<Str>, CmdError> {
         match self.get(key) {
             None => Ok(None),
             Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
@@ -304,12 +318,34 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
             return;
         }
     }
+    if client.subscriptions > 0 && !out.resp3 && !SUBSCRIBE_MODE.contains(&full) {
+        reject(&format!("ERR Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"), out);
+        return;
+    }
+    if let Some(mode) = &client.tracking
+        && spec.has("readonly")
+        && !mode.bcast
+        && !(mode.optin && !client.caching)
+        && !(mode.optout && client.caching)
+    {
+        let max_keys = shared.config.read().tracking_table_max_keys as usize;
+        shared.db.tracking.remember(client.handle.id, key_args(spec, args), max_keys);
+    }
     let start = Instant::now();
     let now = shared.db.clock.now_ms();
+    crate::tracking::set_current_client(client.handle.id);
     let result = {
         let mut ctx = Ctx { shared, client, out, now, name: full };
         (spec.handler)(&mut ctx, args)
     };
+    crate::tracking::set_current_client(0);
+    if spec.has("write") {
+        shared.db.tracking.flush_broadcast();
+    }
+    // Like Redis, CLIENT CACHING applies to the next command that is not itself a CLIENT one.
+    if !full.starts_with("client|") {
+        client.caching = false;
+    }
     let micros = start.elapsed().as_micros() as u64;
     stats.calls.fetch_add(1, Relaxed);
     stats.usec.fetch_add(micros, Relaxed);
@@ -321,6 +357,17 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     }
     client.last_cmd = idx;
     shared.maybe_slowlog(client, args, micros);
+}
+
+/// Commands a RESP2 client may run while subscribed (Redis's list).
+const SUBSCRIBE_MODE: &[&str] = &["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "quit", "reset"];
+
+/// The key arguments of a command, from its row's (first, last, step) positions.
+fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
+    let (first, last, step) = spec.keys;
+    let last = if last < 0 { args.len() as i32 + last } else { last };
+    let range = if first > 0 && step > 0 { first..=last.min(args.len() as i32 - 1) } else { 1..=0 };
+    range.step_by(step.max(1) as usize).map(move |i| &args[i as usize])
 }
 
 /// Builds a table row without subcommands.

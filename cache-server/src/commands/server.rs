@@ -232,9 +232,10 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
     if want("clients") {
         let _ = write!(
             out,
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n\r\n",
             sh.connected.load(Relaxed),
-            cfg.maxclients
+            cfg.maxclients,
+            db.tracking.clients(),
         );
     }
     let (evicted, expired) = db.evictions();
@@ -260,7 +261,7 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
         let m = &sh.metrics;
         let _ = write!(
             out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nevicted_keys:{evicted}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nevicted_keys:{evicted}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n\r\n",
             m.connections.load(Relaxed),
             m.commands.load(Relaxed),
             m.net_input.load(Relaxed),
@@ -268,6 +269,11 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
             m.rejected_connections.load(Relaxed),
             db.stats.hits.load(Relaxed),
             db.stats.misses.load(Relaxed),
+            db.tracking.pubsub.counts().0,
+            db.tracking.pubsub.counts().1,
+            db.tracking.counts().0,
+            db.tracking.counts().1,
+            db.tracking.counts().2,
             m.errors.lock().values().sum::<u64>(),
         );
     }
