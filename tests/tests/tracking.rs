@@ -71,8 +71,7 @@ impl Client {
     /// Sends PING and records every frame up to and including its answer; returns the pushes.
     fn pushes(&mut self, t: &mut Transcript) -> usize {
         self.conn.send_raw(b"*1\r\n$4\r\nPING\r\n").expect("send");
-        let mut n = 0;
-        for _ in 0..1000 {
+        for n in 0..1000 {
             let (f, raw) = self.conn.read_frame_raw().expect("frame");
             let pong = matches!(&f, Frame::Simple(s) if s == b"PONG")
                 || matches!(&f, Frame::Array(Some(v)) if v.first() == Some(&Frame::Bulk(Some(b"pong".to_vec()))));
@@ -80,7 +79,6 @@ impl Client {
             if pong {
                 return n;
             }
-            n += 1;
         }
         panic!("no PONG after 1000 frames")
     }

@@ -18,7 +18,7 @@ pub mod strings;
 pub mod tracking;
 
 use crate::connection::ClientState;
-use crate::db::{Db, Entry, Str, Value};
+use crate::db::{Db, Entry, Value};
 use crate::frame::parse_i64;
 use crate::metrics::CommandStats;
 use crate::reply::Reply;
@@ -117,7 +117,8 @@ pub fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
         let mut r = Registry { entries: Vec::new(), stats: Vec::new(), by_name: HashMap::new(), top: Vec::new() };
-        for family in [strings::COMMANDS,
+        for family in [
+            strings::COMMANDS,
             keys::COMMANDS,
             hashes::COMMANDS,
             connection::COMMANDS,
@@ -179,7 +180,7 @@ impl Ctx<'_> {
     }
 
     /// Reads a string key: `Ok(None)` if absent, WRONGTYPE if not a string.
-    pub fn get_str(&self, key: &Bytes) -> Result<Option<Str>, CmdError> {
+    pub fn get_str(&self, key: &Bytes) -> Result<Option<Bytes>, CmdError> {
         match self.get(key) {
             None => Ok(None),
             Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
@@ -319,14 +320,19 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         }
     }
     if client.subscriptions > 0 && !out.resp3 && !SUBSCRIBE_MODE.contains(&full) {
-        reject(&format!("ERR Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"), out);
+        reject(
+            &format!(
+                "ERR Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            ),
+            out,
+        );
         return;
     }
     if let Some(mode) = &client.tracking
         && spec.has("readonly")
         && !mode.bcast
-        && !(mode.optin && !client.caching)
-        && !(mode.optout && client.caching)
+        && (!mode.optin || client.caching)
+        && (!mode.optout || !client.caching)
     {
         let max_keys = shared.config.read().tracking_table_max_keys as usize;
         shared.db.tracking.remember(client.handle.id, key_args(spec, args), max_keys);
@@ -366,8 +372,8 @@ const SUBSCRIBE_MODE: &[&str] = &["ping", "subscribe", "unsubscribe", "psubscrib
 fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
     let (first, last, step) = spec.keys;
     let last = if last < 0 { args.len() as i32 + last } else { last };
-    let range = if first > 0 && step > 0 { first..=last.min(args.len() as i32 - 1) } else { 1..=0 };
-    range.step_by(step.max(1) as usize).map(move |i| &args[i as usize])
+    let last = if first > 0 && step > 0 { last.min(args.len() as i32 - 1) } else { first - 1 };
+    (first..=last).step_by(step.max(1) as usize).map(move |i| &args[i as usize])
 }
 
 /// Builds a table row without subcommands.

@@ -13,8 +13,26 @@ const PS: &[&str] = &["pubsub", "noscript", "loading", "stale"];
 pub const COMMANDS: &[CommandSpec] = &[
     spec("subscribe", -2, PS, (0, 0, 0), G, "Listens for messages published to channels.", "2.0.0", subscribe),
     spec("unsubscribe", -1, PS, (0, 0, 0), G, "Stops listening to messages posted to channels.", "2.0.0", unsubscribe),
-    spec("psubscribe", -2, PS, (0, 0, 0), G, "Listens for messages published to channels that match one or more patterns.", "2.0.0", psubscribe),
-    spec("punsubscribe", -1, PS, (0, 0, 0), G, "Stops listening to messages published to channels that match one or more patterns.", "2.0.0", punsubscribe),
+    spec(
+        "psubscribe",
+        -2,
+        PS,
+        (0, 0, 0),
+        G,
+        "Listens for messages published to channels that match one or more patterns.",
+        "2.0.0",
+        psubscribe,
+    ),
+    spec(
+        "punsubscribe",
+        -1,
+        PS,
+        (0, 0, 0),
+        G,
+        "Stops listening to messages published to channels that match one or more patterns.",
+        "2.0.0",
+        punsubscribe,
+    ),
     spec(
         "publish",
         3,
