@@ -23,8 +23,8 @@ async fn adding_or_removing_a_node_remaps_about_one_nth_of_the_keys() -> Result<
     for group in groups(4, &ServerOpts::default()) {
         let who = group[0].name();
         let three = client(&[&group[0], &group[1], &group[2]])?;
-        for i in 0..4 {
-            client(&[&group[i]])?.cmd(&["FLUSHALL"]).await?;
+        for t in &group {
+            client(&[t])?.cmd(&["FLUSHALL"]).await?;
         }
         let keys: Vec<String> = (0..10_000).map(|i| format!("item:{i}")).collect();
         for chunk in keys.chunks(500) {
