@@ -193,7 +193,11 @@ fn main() -> Result<()> {
         keys: cli.keys,
     };
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let servers = [Server::start(&setup, Kind::Ours)?, Server::start(&setup, Kind::Redis)?, Server::start(&setup, Kind::Memcached)?];
+    let servers = [
+        Server::start(&setup, Kind::Ours)?,
+        Server::start(&setup, Kind::Redis)?,
+        Server::start(&setup, Kind::Memcached)?,
+    ];
     for &(i, protocol) in &ORDER {
         let addr = if protocol == "resp" { servers[i].resp } else { servers[i].memcache }.context("listener")?;
         let r = ctx.loadgen(addr, protocol, &["--prefill-only".into(), "--keys".into(), ctx.keys.to_string()])?;
@@ -282,7 +286,11 @@ fn count_keys(addr: SocketAddr, protocol: &str) -> Result<u64> {
 
 /// Output of a shell command, trimmed (empty on failure).
 fn sh(program: &str, args: &[&str]) -> String {
-    Command::new(program).args(args).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -301,7 +309,10 @@ fn write_results(
     let date = sh("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .and_then(|c| {
+            c.lines()
+                .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
+        })
         .unwrap_or_default();
     let machine = format!(
         "{} CPUs ({cpu_model}), Linux {}; servers pinned to CPU {}, loadgen to CPU {} ({} thread(s))",
@@ -311,7 +322,12 @@ fn write_results(
         ctx.load_cpus,
         ctx.load_threads
     );
-    let versions = format!("{}; {}; ours at git {}", sh("redis-server", &["--version"]), sh("memcached", &["-V"]), sh("git", &["rev-parse", "--short", "HEAD"]));
+    let versions = format!(
+        "{}; {}; ours at git {}",
+        sh("redis-server", &["--version"]),
+        sh("memcached", &["-V"]),
+        sh("git", &["rev-parse", "--short", "HEAD"])
+    );
     let command = format!("benches/compare-servers.sh {}", shell_words(&std::env::args().skip(1).collect::<Vec<_>>()));
     std::fs::create_dir_all(&cli.out)?;
     let json = serde_json::json!({

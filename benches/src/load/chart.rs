@@ -84,8 +84,15 @@ fn bars(area: &Panel<'_>, title: &str, groups: &[Group]) -> Result<(), Box<dyn s
         .y_labels(n)
         .y_label_formatter(&|y| {
             let i = y.round();
-            if (y - i).abs() < 1e-6 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            let row = n as f64 - 1.0 - i;
+            if (y - i).abs() < 1e-6 && row >= 0.0 {
+                labels.get(row as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
+        .x_labels(6)
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .light_line_style(WHITE.mix(0.0))
         .label_style(("sans-serif", 11))
         .draw()?;
@@ -94,7 +101,8 @@ fn bars(area: &Panel<'_>, title: &str, groups: &[Group]) -> Result<(), Box<dyn s
         let k = group.len().max(1) as f64;
         let h = 0.8 / k;
         for (j, &(name, color, v)) in group.iter().enumerate() {
-            let y0 = row as f64 - 0.4 + j as f64 * h;
+            // First group at the top, its bars in legend order from the top down.
+            let y0 = (n - 1 - row) as f64 + 0.4 - (j + 1) as f64 * h;
             let rect = Rectangle::new([(0.0, y0), (v, y0 + h * 0.9)], color.filled());
             let series = chart.draw_series(std::iter::once(rect))?;
             if !seen.contains(&name) {
@@ -110,7 +118,7 @@ fn bars(area: &Panel<'_>, title: &str, groups: &[Group]) -> Result<(), Box<dyn s
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK.mix(0.3))
         .label_font(("sans-serif", 11))

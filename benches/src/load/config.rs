@@ -88,7 +88,7 @@ impl LoadConfig {
             (self.pipeline == 0 || self.prefill_pipeline == 0, "pipeline depths must be ≥ 1"),
             (self.ratio.set + self.ratio.get == 0, "--ratio must not be 0:0"),
             (!(self.duration > 0.0 || self.prefill_only), "--duration must be > 0"),
-            (!(self.time_limit > 0.0), "--time-limit must be > 0"),
+            (self.time_limit.is_nan() || self.time_limit <= 0.0, "--time-limit must be > 0"),
             (self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())), "--rate must be > 0"),
             (self.protocol == Protocol::Memcache && self.data_size > 1024 * 1024, "memcached values are ≤ 1 MiB"),
         ];

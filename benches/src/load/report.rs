@@ -135,7 +135,13 @@ impl fmt::Display for LoadReport {
         let l = &self.latency_us;
         writeln!(f, "| type  | ops/s      | hits/s     | misses/s   | p50 µs | p99 µs | p99.9 µs | max µs  |")?;
         writeln!(f, "|-------|-----------:|-----------:|-----------:|-------:|-------:|---------:|--------:|")?;
-        writeln!(f, "| sets  | {:>10.0} | {:>10} | {:>10} |        |        |          |         |", per_s(self.sets), "", "")?;
+        writeln!(
+            f,
+            "| sets  | {:>10.0} | {:>10} | {:>10} |        |        |          |         |",
+            per_s(self.sets),
+            "",
+            ""
+        )?;
         writeln!(
             f,
             "| gets  | {:>10.0} | {:>10.0} | {:>10.0} |        |        |          |         |",

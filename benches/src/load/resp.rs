@@ -68,7 +68,8 @@ fn value(buf: &[u8], depth: usize) -> Result<Option<(Value, usize)>, ProtoError>
     };
     let line = &buf[1..eol];
     let head = eol + 2;
-    let len = || parse_int(line).ok_or_else(|| ProtoError(format!("bad RESP length {:?}", String::from_utf8_lossy(line))));
+    let len =
+        || parse_int(line).ok_or_else(|| ProtoError(format!("bad RESP length {:?}", String::from_utf8_lossy(line))));
     match tag {
         b'+' => Ok(Some((if line == b"OK" { Value::Ok } else { Value::Other }, head))),
         b'-' => Ok(Some((Value::Error, head))),
@@ -144,7 +145,7 @@ mod tests {
 
     #[test]
     fn values_containing_crlf_are_taken_by_length() {
-        let reply = b"$4\r\n\r\n\r\n+OK\r\n";
+        let reply = b"$4\r\n\r\n\r\n\r\n+OK\r\n";
         assert_eq!(decode(Op::Get, reply), Ok(Some((Outcome::Hit, 10))));
         assert_eq!(decode(Op::Set, &reply[10..]), Ok(Some((Outcome::Stored, 5))));
     }

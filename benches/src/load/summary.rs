@@ -269,7 +269,10 @@ pub fn markdown(cells: &[Cell], memory: &[MemoryRow], verdicts: &[Verdict]) -> S
     }
     if !memory.is_empty() {
         let _ = writeln!(s, "\n### Memory per key (fresh server, RSS growth ÷ keys present)\n");
-        let _ = writeln!(s, "| server | keys written | keys present | RSS before MiB | RSS after MiB | B/key | overhead B/key |");
+        let _ = writeln!(
+            s,
+            "| server | keys written | keys present | RSS before MiB | RSS after MiB | B/key | overhead B/key |"
+        );
         let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
         for m in memory {
             let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
