@@ -90,6 +90,9 @@ fn same_as_redis(scenario: fn(SocketAddr) -> Transcript) {
     let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
     let a = scenario(burn_ids(ours.addr()));
     let b = scenario(burn_ids(reference.addr()));
+    if std::env::var_os("CACHE_TESTS_TRACE").is_some() {
+        println!("ours:\n{}\nredis:\n{}", a.lines.join("\n"), b.lines.join("\n"));
+    }
     let diff: Vec<String> = a
         .lines
         .iter()
@@ -428,4 +431,39 @@ fn eviction_of_a_tracked_key_is_pushed() {
     r.pushes(&mut t);
     let pushes: Vec<&String> = t.lines.iter().filter(|l| l.starts_with("r <-") && l.contains("invalidate")).collect();
     assert_eq!(pushes, ["r <-: >2\\r\\n$10\\r\\ninvalidate\\r\\n*1\\r\\n$6\\r\\nvictim\\r\\n"]);
+}
+
+/// The `redis` crate's RESP3 push channel receives our invalidations as it does Redis's.
+async fn redis_crate_receives_invalidations(addr: SocketAddr) -> anyhow::Result<()> {
+    use anyhow::{Context, ensure};
+    let timeout = Duration::from_secs(20);
+    let client = redis::Client::open(format!("redis://{addr}/?protocol=resp3"))?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let config = redis::AsyncConnectionConfig::new().set_push_sender(tx);
+    let mut reader = client.get_multiplexed_async_connection_with_config(&config).await?;
+    let mut writer = client.get_multiplexed_async_connection().await?;
+    redis::cmd("CLIENT").arg("TRACKING").arg("on").exec_async(&mut reader).await?;
+    let _: Option<String> = redis::cmd("GET").arg("crate:k").query_async(&mut reader).await?;
+    redis::cmd("SET").arg("crate:k").arg("v").exec_async(&mut writer).await?;
+    let push = tokio::time::timeout(timeout, rx.recv()).await?.context("push channel closed")?;
+    ensure!(push.kind == redis::PushKind::Invalidate, "kind {:?}", push.kind);
+    ensure!(
+        push.data == vec![redis::Value::Array(vec![redis::Value::BulkString(b"crate:k".to_vec())])],
+        "data {:?}",
+        push.data
+    );
+    redis::cmd("FLUSHALL").exec_async(&mut writer).await?;
+    let push = tokio::time::timeout(timeout, rx.recv()).await?.context("push channel closed")?;
+    ensure!(push.kind == redis::PushKind::Invalidate && push.data == vec![redis::Value::Nil], "flush {push:?}");
+    Ok(())
+}
+
+#[test]
+fn redis_crate_push_channel_gets_invalidations() {
+    let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    for (name, addr) in [("ours", ours.addr()), ("redis-server", reference.addr())] {
+        rt.block_on(redis_crate_receives_invalidations(addr)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+    }
 }
