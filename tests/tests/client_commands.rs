@@ -117,6 +117,15 @@ async fn suite(client: &Client, who: &str) -> Result<()> {
     let e = client.incr("str").await.expect_err("INCR on text");
     ensure!(matches!(&e, Error::Server(t) if t == "ERR value is not an integer or out of range"), "{who}: {e:?}");
 
+    // JSON helpers (feature `serde`).
+    let doc = serde_json::json!({"name": "Ada", "langs": ["en", "fr"], "age": 36});
+    client.set_json("doc", &doc, Some(Duration::from_secs(100))).await?;
+    ensure!(client.get_json::<serde_json::Value>("doc").await? == Some(doc), "{who}: JSON round trip");
+    ensure!(client.ttl("doc").await?.flatten().is_some());
+    ensure!(client.get_json::<serde_json::Value>("nope").await?.is_none());
+    let e = client.get_json::<u32>("doc").await.expect_err("not a number");
+    ensure!(matches!(e, Error::Serde(_)), "{who}: {e:?}");
+
     // The raw escape hatch.
     ensure!(client.cmd(&["SET", "raw", "1"]).await? == Value::Status("OK".into()));
     ensure!(client.cmd(&["GET", "raw"]).await? == Value::Bulk(Bytes::from("1")));
