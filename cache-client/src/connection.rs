@@ -56,6 +56,9 @@ pub struct ConnectOptions {
 pub struct Connection {
     tx: mpsc::Sender<Request>,
     alive: Arc<AtomicBool>,
+    /// Set by the first caller that reports this connection's loss to a breaker, so that the
+    /// many requests in flight when one socket dies count as one failure, not many.
+    drop_reported: Arc<AtomicBool>,
     protocol: Protocol,
 }
 
@@ -98,7 +101,7 @@ impl Connection {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(writer(wr, rx, pending_tx, stop_rx));
         tokio::spawn(reader(rd, hs.buf, protocol, pending_rx, push, Arc::clone(&alive), stop_tx));
-        Ok(Self { tx, alive, protocol })
+        Ok(Self { tx, alive, drop_reported: Arc::new(AtomicBool::new(false)), protocol })
     }
 
     /// The negotiated protocol.
@@ -111,6 +114,12 @@ impl Connection {
     #[must_use]
     pub fn is_alive(&self) -> bool {
         self.alive.load(Ordering::Acquire) && !self.tx.is_closed()
+    }
+
+    /// Whether the caller is the first to report this connection's loss (see the field docs).
+    #[must_use]
+    pub fn claim_drop_report(&self) -> bool {
+        !self.drop_reported.swap(true, Ordering::AcqRel)
     }
 
     /// Queues one command and returns the receiver of its reply. Requests queued by one task

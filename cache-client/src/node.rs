@@ -32,11 +32,19 @@ impl Node {
         Self { pool, breaker, name, tracking: Slot::default() }
     }
 
-    /// Runs `f` with a pooled connection under the breaker.
+    /// Sends `args` on a pooled connection under the breaker.
     pub(crate) async fn call(&self, args: &[Bytes], timeout: Duration) -> Result<Value> {
         let permit = self.breaker.allow().ok_or_else(|| Error::NodeUnavailable(self.name.clone()))?;
         let result = match self.pool.get().await {
-            Ok(conn) => conn.request(args, timeout).await,
+            Ok(conn) => {
+                let r = conn.request(args, timeout).await;
+                if matches!(r, Err(Error::ConnectionDropped)) && !conn.claim_drop_report() {
+                    // Another request already reported this socket's loss.
+                    self.breaker.release(permit);
+                    return r;
+                }
+                r
+            }
             Err(e) => Err(e),
         };
         self.breaker.record(permit, !matches!(&result, Err(e) if e.is_node_failure()));

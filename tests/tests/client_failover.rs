@@ -104,3 +104,52 @@ async fn a_dead_node_fails_fast_the_others_serve_and_the_breaker_closes_after_re
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn idempotent_reads_survive_killed_connections_by_retrying() -> Result<()> {
+    for t in client_common::targets() {
+        let who = t.name();
+        // Each kill is one breaker failure (however many requests were in flight); a high threshold
+        // keeps this test about retries even if kills land back to back on a loaded machine.
+        let c = Client::builder()
+            .node(t.url())
+            .pool_size(1)
+            .max_retries(3)
+            .breaker(50, Duration::from_millis(100))
+            .build()?;
+        let admin = Client::builder().node(t.url()).pool_size(1).build()?;
+        c.cmd(&["FLUSHALL"]).await?;
+        c.set("r", "v").await?;
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let mut dropped_incrs = 0;
+                    for _ in 0..500 {
+                        anyhow::ensure!(c.get("r").await?.as_deref() == Some(&b"v"[..]));
+                        // Not idempotent: never retried, so a kill may surface as an error.
+                        if let Err(e) = c.incr("n").await {
+                            anyhow::ensure!(e.is_connection_dropped(), "{e:?}");
+                            dropped_incrs += 1;
+                        }
+                    }
+                    anyhow::Ok(dropped_incrs)
+                })
+            })
+            .collect();
+        let mut kills = 0;
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            kills += admin.cmd(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]).await?.into_int()?;
+        }
+        let mut dropped = 0;
+        for r in readers {
+            dropped += r.await??;
+        }
+        println!(
+            "{who}: {kills} connections killed under load; every GET succeeded, {dropped} INCRs reported the drop"
+        );
+        ensure!(kills >= 1, "{who}: the kills must hit the client's connection");
+    }
+    Ok(())
+}
