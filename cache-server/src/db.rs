@@ -11,172 +11,25 @@
 //! per field); the core evicts to keep the sum under the capacity.
 
 use crate::config::{Config, MaxMemoryPolicy};
+pub use crate::entry::{Entry, FIELD_OVERHEAD, HashValue, Key, Str, Value};
+use crate::entry::{heap_overhead, with_encoded};
 use bytes::Bytes;
 use cache_core::{Cache, EvictionPolicy, Slot};
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Bytes charged per entry on top of key and value bytes, measured: 1M keys of 16 B with 32 B
-/// values (`redis-benchmark -t set -r 100000000 -d 32`) grew the release binary's RSS by 227 B per
-/// key, i.e. 179 B beyond the payload: the slab node (`Key` 40 B + `Entry` 48 B + 13 B of links,
-/// padded), the index slot and sketch, two heap chunks (key and value) with malloc headers, and
-/// the slab's doubling slack. Charging it keeps `used_memory` close to RSS, so `maxmemory` bounds
-/// the process. (Redis 7 measured 99 B on the same run; a compact one-allocation entry is the
-/// follow-up that closes that gap.)
-pub const ENTRY_OVERHEAD: u64 = 180;
-/// Bytes charged per hash field on top of field and value bytes.
-pub const FIELD_OVERHEAD: u64 = 80;
+/// Bytes charged per entry on top of key and value bytes (plus [`heap_overhead`] for keys and
+/// values too long to live in the node), measured: 1M `SET`s of 16 B keys with 32 B values over
+/// `redis-cli --pipe` grew the release binary's RSS by 120 B per key, i.e. 72 B beyond the
+/// payload. That is the core's slab slot (`Key` 24 B + `Entry` 48 B + 13 B of hash and links,
+/// padded to 88 B) with the slab's doubling slack, the weight (4 B), the index slot (~10 B at
+/// that fill) and the frequency sketch (~4 B). No heap allocation: key and value are inline (see
+/// [`crate::entry`]). Charging it keeps `used_memory` close to RSS, so `maxmemory` bounds the
+/// process. (Same run: Redis 7 100 B, Memcached 1.6 77 B.)
+pub const ENTRY_OVERHEAD: u64 = 72;
 /// How long an entry stored already expired lingers before the core reclaims it (Redis's active
 /// expiry runs every 100 ms).
 const EXPIRED_GRACE: Duration = Duration::from_millis(100);
-/// Hashes up to this many fields keep insertion order like Redis's listpack encoding.
-const HASH_INDEX_THRESHOLD: usize = 128;
-
-/// A key in a given database.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Key {
-    /// Database index (SELECT).
-    pub db: u32,
-    /// The key bytes (always an own allocation once stored, never a slice of a read buffer).
-    pub key: Bytes,
-}
-
-/// A Redis value.
-#[derive(Debug, Clone)]
-pub enum Value {
-    /// A binary-safe string.
-    Str(Bytes),
-    /// A hash; `Arc` keeps the cache's clone-on-read cheap, writes use `Arc::make_mut`.
-    Hash(Arc<HashValue>),
-}
-
-impl Value {
-    /// The TYPE name.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::Str(_) => "string",
-            Value::Hash(_) => "hash",
-        }
-    }
-
-    /// Bytes of payload (for the weigher and MEMORY USAGE).
-    pub fn weight(&self) -> u64 {
-        match self {
-            Value::Str(b) => b.len() as u64,
-            Value::Hash(h) => h.bytes + h.len() as u64 * FIELD_OVERHEAD,
-        }
-    }
-}
-
-/// A stored value with its absolute expiry, Memcached client flags and CAS unique.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    /// The value.
-    pub value: Value,
-    /// Unix time in milliseconds at which the key expires; 0 = never.
-    pub expire_at: u64,
-    /// Memcached client flags (opaque to the server); RESP writes store 0.
-    pub flags: u32,
-    /// Memcached CAS unique: [`Current::put`] assigns a fresh one on every write, whatever the
-    /// protocol, so a RESP write invalidates a Memcached client's `gets` token.
-    pub cas: u64,
-    /// Memcached meta state: bit 0 = stale (`md I`), bit 1 = win token handed out (`mg` `W`). It
-    /// sits in the padding after `flags`, so it costs no memory.
-    pub meta: u8,
-}
-
-impl Entry {
-    /// A value without expiry.
-    pub fn new(value: Value) -> Self {
-        Self::expiring(value, 0)
-    }
-
-    /// A value expiring at `expire_at` (unix ms, 0 = never), flags 0.
-    pub fn expiring(value: Value, expire_at: u64) -> Self {
-        Self { value, expire_at, flags: 0, cas: 0, meta: 0 }
-    }
-
-    fn live(&self, now: u64) -> bool {
-        self.expire_at == 0 || self.expire_at > now
-    }
-}
-
-/// A hash: insertion-ordered fields (like Redis's small-hash encoding) plus an index once large.
-#[derive(Debug, Clone, Default)]
-pub struct HashValue {
-    entries: Vec<(Bytes, Bytes)>,
-    index: Option<HashMap<Bytes, usize, ahash::RandomState>>,
-    /// Sum of field and value lengths.
-    bytes: u64,
-}
-
-impl HashValue {
-    fn pos(&self, f: &[u8]) -> Option<usize> {
-        match &self.index {
-            Some(ix) => ix.get(f).copied(),
-            None => self.entries.iter().position(|(k, _)| k == f),
-        }
-    }
-
-    /// The value of a field.
-    pub fn get(&self, f: &[u8]) -> Option<&Bytes> {
-        self.pos(f).map(|i| &self.entries[i].1)
-    }
-
-    /// Sets a field; true if it is new.
-    pub fn insert(&mut self, f: &[u8], v: Bytes) -> bool {
-        if let Some(i) = self.pos(f) {
-            self.bytes = self.bytes - self.entries[i].1.len() as u64 + v.len() as u64;
-            self.entries[i].1 = v;
-            return false;
-        }
-        let f = Bytes::copy_from_slice(f);
-        self.bytes += (f.len() + v.len()) as u64;
-        if let Some(ix) = &mut self.index {
-            ix.insert(f.clone(), self.entries.len());
-        }
-        self.entries.push((f, v));
-        if self.index.is_none() && self.entries.len() > HASH_INDEX_THRESHOLD {
-            self.index = Some(self.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
-        }
-        true
-    }
-
-    /// Removes a field; true if it existed.
-    pub fn remove(&mut self, f: &[u8]) -> bool {
-        let Some(i) = self.pos(f) else { return false };
-        let (k, v) = if let Some(ix) = &mut self.index {
-            ix.remove(f);
-            let last = self.entries.len() - 1;
-            if i != last {
-                ix.insert(self.entries[last].0.clone(), i);
-            }
-            self.entries.swap_remove(i)
-        } else {
-            self.entries.remove(i)
-        };
-        self.bytes -= (k.len() + v.len()) as u64;
-        true
-    }
-
-    /// Number of fields.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// True if no fields.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Fields and values in order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = &(Bytes, Bytes)> {
-        self.entries.iter()
-    }
-}
-
 /// The server's time source: unix milliseconds that follow tokio's clock (so tests can pause it).
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
@@ -245,7 +98,7 @@ impl std::fmt::Debug for Db {
 }
 
 fn weigh(k: &Key, e: &Entry) -> u32 {
-    (k.key.len() as u64 + e.value.weight() + ENTRY_OVERHEAD).min(u64::from(u32::MAX)) as u32
+    Db::memory_usage(k.key(), e).min(u64::from(u32::MAX)) as u32
 }
 
 fn db_bit(db: u32) -> u64 {
@@ -275,15 +128,33 @@ impl Current<'_, '_> {
         if self.expired { None } else { self.slot.value() }
     }
 
-    /// Stores `e`, with a TTL derived from `e.expire_at`. An expire time already past stores an
-    /// entry that reads treat as absent and the core reclaims after `EXPIRED_GRACE` — as Redis's
-    /// `SET k v PXAT <past>` leaves a key that DBSIZE counts until active expiry removes it.
+    /// Stores `e` (a RESP write), with a TTL derived from `e.expire_at`. An expire time already
+    /// past stores an entry that reads treat as absent and the core reclaims after
+    /// `EXPIRED_GRACE` — as Redis's `SET k v PXAT <past>` leaves a key that DBSIZE counts until
+    /// active expiry removes it. The CAS unique is cleared (no memory spent on it): a Memcached
+    /// token handed out before no longer matches, and the next Memcached read assigns a fresh one.
     pub fn put(&mut self, mut e: Entry) {
-        e.cas = self.cas.fetch_add(1, Relaxed) + 1;
+        e.set_cas(0);
         self.put_keep_cas(e);
     }
 
-    /// Stores `e` as [`Current::put`] does but keeps `e.cas` (Memcached's touch and GAT do not
+    /// Stores `e` (a Memcached write) with a fresh CAS unique.
+    pub fn put_mc(&mut self, mut e: Entry) {
+        e.set_cas(self.cas.fetch_add(1, Relaxed) + 1);
+        self.put_keep_cas(e);
+    }
+
+    /// The live entry with a CAS unique, assigning a fresh one if a RESP write cleared it.
+    pub fn get_with_cas(&mut self) -> Option<Entry> {
+        let mut e = self.get()?.clone();
+        if e.cas() == 0 {
+            e.set_cas(self.cas.fetch_add(1, Relaxed) + 1);
+            self.put_keep_cas(e.clone());
+        }
+        Some(e)
+    }
+
+    /// Stores `e` as [`Current::put`] does but keeps `e.cas()` (Memcached's touch and GAT do not
     /// change the CAS unique).
     pub fn put_keep_cas(&mut self, e: Entry) {
         self.expired = false;
@@ -326,7 +197,7 @@ impl Db {
                 if matches!(cause, cache_core::RemovalCause::Size | cache_core::RemovalCause::Expired)
                     && let Some(t) = weak.upgrade()
                 {
-                    t.modified(&k.key);
+                    t.modified(k.key());
                 }
             })
             .clock(clock)
@@ -353,25 +224,16 @@ impl Db {
         self.databases
     }
 
-    fn lookup_key(db: u32, key: &Bytes) -> Key {
-        Key { db, key: key.clone() }
-    }
-
-    fn owned_key(db: u32, key: &[u8]) -> Key {
-        Key { db, key: Bytes::copy_from_slice(key) }
-    }
-
     /// Reads a key, counting a keyspace hit or miss; expired entries are removed and look absent.
-    pub fn get(&self, db: u32, key: &Bytes, now: u64) -> Option<Entry> {
+    pub fn get(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
         let r = self.peek(db, key, now);
         if r.is_some() { &self.stats.hits } else { &self.stats.misses }.fetch_add(1, Relaxed);
         r
     }
 
     /// Reads a key without touching hit/miss counters.
-    pub fn peek(&self, db: u32, key: &Bytes, now: u64) -> Option<Entry> {
-        let k = Self::lookup_key(db, key);
-        let e = self.cache.get(&k)?;
+    pub fn peek(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        let e = with_encoded(db, key, |k| self.cache.get(k))?;
         if e.live(now) {
             return Some(e);
         }
@@ -382,7 +244,7 @@ impl Db {
     /// Atomic read-modify-write of one key under the core's shard lock.
     pub fn update<R>(&self, db: u32, key: &[u8], now: u64, f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
         self.used.fetch_or(db_bit(db), Relaxed);
-        let (r, modified) = self.cache.compute(Self::owned_key(db, key), |slot| {
+        let (r, modified) = self.cache.compute(Key::new(db, key), |slot| {
             let expired = slot.value().is_some_and(|e| !e.live(now));
             let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false };
             let r = f(&mut cur);
@@ -412,8 +274,7 @@ impl Db {
 
     /// Deletes a key; true if a live one existed.
     pub fn remove(&self, db: u32, key: &[u8], now: u64) -> bool {
-        let k = Key { db, key: Bytes::copy_from_slice(key) };
-        match self.cache.remove(&k) {
+        match with_encoded(db, key, |k| self.cache.remove(k)) {
             Some(e) => {
                 self.tracking.modified(key);
                 e.live(now)
@@ -427,13 +288,13 @@ impl Db {
         if self.used.load(Relaxed) & !db_bit(db) == 0 && db < 63 {
             return self.cache.len();
         }
-        self.cache.iter().filter(|(k, _)| k.db == db).count() as u64
+        self.cache.iter().filter(|(k, _)| k.db() == db).count() as u64
     }
 
     /// Empties one database, or all of them.
     pub fn flush(&self, db: Option<u32>) {
         match db {
-            Some(d) if self.used.load(Relaxed) & !db_bit(d) != 0 || d >= 63 => self.cache.retain(|k, _| k.db != d),
+            Some(d) if self.used.load(Relaxed) & !db_bit(d) != 0 || d >= 63 => self.cache.retain(|k, _| k.db() != d),
             _ => self.cache.invalidate_all(),
         }
         self.tracking.flush();
@@ -442,13 +303,20 @@ impl Db {
     /// One SCAN step over database `db`: the next cursor and the live keys found.
     pub fn scan(&self, db: u32, cursor: u64, count: usize, now: u64) -> (u64, Vec<(Bytes, Entry)>) {
         let (next, items) = self.cache.scan(cursor, count);
-        let items = items.into_iter().filter(|(k, e)| k.db == db && e.live(now)).map(|(k, e)| (k.key, e)).collect();
+        let items = items
+            .into_iter()
+            .filter(|(k, e)| k.db() == db && e.live(now))
+            .map(|(k, e)| (Bytes::copy_from_slice(k.key()), e))
+            .collect();
         (next, items)
     }
 
     /// Every live key of database `db` (weakly consistent).
     pub fn entries(&self, db: u32, now: u64) -> impl Iterator<Item = (Bytes, Entry)> + '_ {
-        self.cache.iter().filter(move |(k, e)| k.db == db && e.live(now)).map(|(k, e)| (k.key, e))
+        self.cache
+            .iter()
+            .filter(move |(k, e)| k.db() == db && e.live(now))
+            .map(|(k, e)| (Bytes::copy_from_slice(k.key()), e))
     }
 
     /// Weighted bytes in use (keys + values + overhead).
@@ -483,9 +351,19 @@ impl Db {
         (s.evicted.count, s.expired.count + self.stats.expired_lazy.load(Relaxed))
     }
 
+    /// The live entry of a key with a CAS unique (assigned if a RESP write cleared it), for
+    /// Memcached replies that show one.
+    pub fn peek_with_cas(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        let e = self.peek(db, key, now)?;
+        if e.cas() != 0 {
+            return Some(e);
+        }
+        self.update(db, key, now, |cur| cur.get_with_cas())
+    }
+
     /// Bytes MEMORY USAGE reports for one entry.
     pub fn memory_usage(key: &[u8], e: &Entry) -> u64 {
-        key.len() as u64 + e.value.weight() + ENTRY_OVERHEAD
+        key.len() as u64 + e.value.weight() + ENTRY_OVERHEAD + heap_overhead(key.len(), &e.value)
     }
 }
 
@@ -498,7 +376,7 @@ mod tests {
         let db = Db::new(&Config::default());
         let now = db.clock.now_ms();
         let key = Bytes::from_static(b"k");
-        db.set(0, &key, Entry::expiring(Value::Str(Bytes::from_static(b"v")), now + 100), now);
+        db.set(0, &key, Entry::expiring(Value::str(b"v"), now + 100), now);
         assert_eq!(db.peek(0, &key, db.clock.now_ms()).unwrap().expire_at, now + 100);
         tokio::time::advance(Duration::from_millis(99)).await;
         assert!(db.peek(0, &key, db.clock.now_ms()).is_some());
@@ -511,23 +389,10 @@ mod tests {
         let cfg = Config { maxmemory: 100_000, ..Config::default() };
         let db = Db::new(&cfg);
         for i in 0..10_000u32 {
-            db.set(0, format!("key:{i}").as_bytes(), Entry::new(Value::Str(Bytes::from(vec![b'x'; 100]))), 1);
+            db.set(0, format!("key:{i}").as_bytes(), Entry::new(Value::str(&[b'x'; 100])), 1);
             assert!(db.used_memory() <= 100_000);
         }
         assert!(db.evictions().0 > 9000);
         assert!(db.dbsize(0) > 300);
-    }
-
-    #[test]
-    fn hash_keeps_insertion_order_and_index_when_large() {
-        let mut h = HashValue::default();
-        for i in 0..300 {
-            assert!(h.insert(format!("f{i}").as_bytes(), Bytes::from("v")));
-        }
-        assert!(!h.insert(b"f7", Bytes::from("w")));
-        assert!(h.remove(b"f0") && !h.remove(b"f0"));
-        assert_eq!(h.len(), 299);
-        assert_eq!(h.get(b"f7").unwrap(), &Bytes::from("w"));
-        assert_eq!(h.get(b"f299").unwrap(), &Bytes::from("v"));
     }
 }

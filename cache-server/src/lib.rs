@@ -53,6 +53,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod db;
+pub mod entry;
 pub mod frame;
 pub mod glob;
 pub mod memcache;

@@ -18,7 +18,7 @@ pub mod strings;
 pub mod tracking;
 
 use crate::connection::ClientState;
-use crate::db::{Db, Entry, Value};
+use crate::db::{Db, Entry, Str, Value};
 use crate::frame::parse_i64;
 use crate::metrics::CommandStats;
 use crate::reply::Reply;
@@ -180,7 +180,7 @@ impl Ctx<'_> {
     }
 
     /// Reads a string key: `Ok(None)` if absent, WRONGTYPE if not a string.
-    pub fn get_str(&self, key: &Bytes) -> Result<Option<Bytes>, CmdError> {
+    pub fn get_str(&self, key: &Bytes) -> Result<Option<Str>, CmdError> {
         match self.get(key) {
             None => Ok(None),
             Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),

@@ -6,7 +6,7 @@ use super::{
     CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, OVERFLOW, SYNTAX, WRONGTYPE, arg_i64, expire_at, is, parse_f64,
     spec,
 };
-use crate::db::{Entry, Value};
+use crate::db::{Entry, Str, Value};
 use crate::frame::parse_i64;
 use bytes::Bytes;
 
@@ -138,7 +138,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-fn str_of(e: Option<&Entry>) -> Result<Option<&Bytes>, CmdError> {
+fn str_of(e: Option<&Entry>) -> Result<Option<&Str>, CmdError> {
     match e.map(|e| &e.value) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s)),
@@ -212,7 +212,7 @@ fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, val: &[u8], when: Option<u64>, o: &SetOpts) -> CmdResult {
-    let value = Bytes::copy_from_slice(val);
+    let value = Str::new(val);
     let (written, old) = ctx.db().update(ctx.dbi(), key, ctx.now, |cur| {
         let old = cur.get();
         let old_str = if o.get { str_of(old)?.cloned() } else { None };
@@ -238,7 +238,7 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, val: &[u8], when: Option<u64>, o:
 }
 
 fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let value = Bytes::copy_from_slice(&a[2]);
+    let value = Str::new(&a[2]);
     let done = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
         if cur.get().is_some() {
             return false;
@@ -327,7 +327,7 @@ fn check_pairs(ctx: &Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     check_pairs(ctx, a)?;
     for kv in a[1..].chunks(2) {
-        ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::Str(Bytes::copy_from_slice(&kv[1]))), ctx.now);
+        ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::str(&kv[1])), ctx.now);
     }
     ctx.out.ok();
     Ok(())
@@ -338,7 +338,7 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let any = a[1..].chunks(2).any(|kv| ctx.db().peek(ctx.dbi(), &kv[0], ctx.now).is_some());
     if !any {
         for kv in a[1..].chunks(2) {
-            ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::Str(Bytes::copy_from_slice(&kv[1]))), ctx.now);
+            ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::str(&kv[1])), ctx.now);
         }
     }
     ctx.out.int(i64::from(!any));
@@ -357,7 +357,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
         let n = old.checked_add(delta).ok_or_else(|| CmdError::from(OVERFLOW))?;
         let mut buf = [0u8; 20];
         let s = crate::reply::fmt_i64(n, &mut buf);
-        cur.put(Entry::expiring(Value::Str(Bytes::copy_from_slice(s)), expire_at));
+        cur.put(Entry::expiring(Value::str(s), expire_at));
         Ok(n)
     })?;
     ctx.out.int(n);
@@ -428,7 +428,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             Some(_) => return Err(WRONGTYPE.into()),
         };
         let s = add_float(old.as_deref(), incr, NOT_FLOAT)?;
-        cur.put(Entry::expiring(Value::Str(Bytes::from(s.clone())), expire_at));
+        cur.put(Entry::expiring(Value::str(s.as_bytes()), expire_at));
         Ok::<_, CmdError>(s)
     })?;
     ctx.out.bulk(s.as_bytes());
@@ -450,7 +450,7 @@ fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         };
         v.extend_from_slice(&a[2]);
         let n = v.len();
-        cur.put(Entry::expiring(Value::Str(v.into()), expire_at));
+        cur.put(Entry::expiring(Value::str(&v), expire_at));
         Ok(n)
     })?;
     ctx.out.int(n as i64);
@@ -505,7 +505,7 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 if val.is_empty() {
                     return Ok(0);
                 }
-                (Bytes::new(), 0)
+                (Str::empty(), 0)
             }
             Some(Entry { value: Value::Str(s), expire_at, .. }) => {
                 if val.is_empty() {
@@ -525,7 +525,7 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         v[off..off + val.len()].copy_from_slice(val);
         let n = v.len();
-        cur.put(Entry::expiring(Value::Str(v.into()), expire_at));
+        cur.put(Entry::expiring(Value::str(&v), expire_at));
         Ok::<_, CmdError>(n)
     })?;
     ctx.out.int(n as i64);

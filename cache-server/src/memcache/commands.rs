@@ -6,7 +6,7 @@
 
 use super::McState;
 use super::parse::{BAD_FORMAT, REALTIME_MAXDELTA, Request, Store, StoreMode, key_ok, parse_u64};
-use crate::db::{Current, Entry, Value};
+use crate::db::{Current, Entry, Str, Value};
 use crate::server::Shared;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub fn expire_at(exptime: i64, now_ms: u64) -> u64 {
 }
 
 /// The string value and entry of a live key holding a string.
-pub fn string_of(cur: &Current<'_, '_>) -> Option<(Bytes, Entry)> {
+pub fn string_of(cur: &Current<'_, '_>) -> Option<(Str, Entry)> {
     match cur.get() {
         Some(e @ Entry { value: Value::Str(s), .. }) => Some((s.clone(), e.clone())),
         _ => None,
@@ -116,12 +116,18 @@ fn get(shared: &Shared, mc: &McState, keys: &[Bytes], cas: bool, touch: Option<i
         let found = match touch {
             None => {
                 mc.stats.cmd_get.fetch_add(1, Relaxed);
-                shared.db.get(DB, key, now).filter(|e| matches!(e.value, Value::Str(_)))
+                let e = shared.db.get(DB, key, now).filter(|e| matches!(e.value, Value::Str(_)));
+                // A RESP write cleared the CAS unique: assign one for `gets`.
+                match e {
+                    Some(e) if cas && e.cas() == 0 => shared.db.peek_with_cas(DB, key, now).or(Some(e)),
+                    e => e,
+                }
             }
             Some(exptime) => {
                 mc.stats.cmd_touch.fetch_add(1, Relaxed);
                 shared.db.update(DB, key, now, |cur| {
-                    let (_, mut e) = string_of(cur)?;
+                    string_of(cur)?;
+                    let mut e = cur.get_with_cas()?;
                     e.expire_at = expire_at(exptime, now);
                     cur.put_keep_cas(e.clone());
                     Some(e)
@@ -133,7 +139,8 @@ fn get(shared: &Shared, mc: &McState, keys: &[Bytes], cas: bool, touch: Option<i
             None => if hit { &mc.stats.get_hits } else { &mc.stats.get_misses }.fetch_add(1, Relaxed),
             Some(_) => if hit { &mc.stats.touch_hits } else { &mc.stats.touch_misses }.fetch_add(1, Relaxed),
         };
-        if let Some(Entry { value: Value::Str(data), flags, cas: unique, .. }) = found {
+        if let Some(e @ Entry { value: Value::Str(data), .. }) = &found {
+            let (flags, unique) = (e.flags(), e.cas());
             out.extend_from_slice(b"VALUE ");
             out.extend_from_slice(key);
             let head = if cas {
@@ -142,7 +149,7 @@ fn get(shared: &Shared, mc: &McState, keys: &[Bytes], cas: bool, touch: Option<i
                 format!(" {flags} {}\r\n", data.len())
             };
             out.extend_from_slice(head.as_bytes());
-            out.extend_from_slice(&data);
+            out.extend_from_slice(data);
             out.extend_from_slice(b"\r\n");
         }
     }
@@ -172,8 +179,8 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
     shared.db.update(DB, &s.key, now, |cur| {
         let present = cur.get().is_some();
         let old = string_of(cur);
-        let mut e = Entry::expiring(Value::Str(s.data.clone()), expire_at(s.exptime, now));
-        e.flags = s.flags;
+        let mut e = Entry::expiring(Value::Str(Str::from(&s.data)), expire_at(s.exptime, now));
+        e.set_flags(s.flags);
         match s.mode {
             StoreMode::Set => {}
             StoreMode::Add if present => return (Stored::NotStored, 0),
@@ -182,29 +189,33 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
             StoreMode::Replace => {}
             StoreMode::Append | StoreMode::Prepend => {
                 let Some((data, prev)) = old else { return (Stored::NotStored, 0) };
-                if s.cas != 0 && s.cas != prev.cas {
+                if s.cas != 0 && s.cas != prev.cas() {
                     return (Stored::Exists, 0);
                 }
                 let mut v = Vec::with_capacity(data.len() + s.data.len());
-                let (a, b) = if s.mode == StoreMode::Append { (&data, &s.data) } else { (&s.data, &data) };
+                let (a, b): (&[u8], &[u8]) =
+                    if s.mode == StoreMode::Append { (&data, &s.data) } else { (&s.data, &data) };
                 v.extend_from_slice(a);
                 v.extend_from_slice(b);
-                e = Entry { value: Value::Str(v.into()), meta: 0, ..prev };
+                e = prev;
+                e.set_value(Value::str(&v));
+                e.set_meta(0);
             }
             StoreMode::Cas => match cur.get() {
                 None => return (Stored::NotFound, 0),
-                Some(prev) if prev.cas != s.cas => return (Stored::Exists, 0),
+                // A cleared CAS (0, after a RESP write) matches no token.
+                Some(prev) if prev.cas() == 0 || prev.cas() != s.cas => return (Stored::Exists, 0),
                 Some(_) => {}
             },
         }
         match explicit_cas {
             Some(c) => {
-                e.cas = c;
+                e.set_cas(c);
                 cur.put_keep_cas(e);
             }
-            None => cur.put(e),
+            None => cur.put_mc(e),
         }
-        (Stored::Stored, cur.get().map_or(0, |e| e.cas))
+        (Stored::Stored, cur.get().map_or(0, Entry::cas))
     })
 }
 
@@ -255,8 +266,11 @@ pub fn apply_delta(shared: &Shared, key: &[u8], incr: bool, delta: u64, now: u64
         if text.len() < data.len() {
             text.resize(data.len(), b' ');
         }
-        cur.put(Entry { value: Value::Str(text.into()), meta: 0, ..prev });
-        Delta::Value(v, cur.get().map_or(0, |e| e.cas))
+        let mut e = prev;
+        e.set_value(Value::str(&text));
+        e.set_meta(0);
+        cur.put_mc(e);
+        Delta::Value(v, cur.get().map_or(0, Entry::cas))
     })
 }
 

@@ -8,7 +8,7 @@
 use super::McState;
 use super::commands::{DB, Delta, Stored, apply_delta, apply_store, expire_at, string_of};
 use super::parse::{BAD_FORMAT, Store, StoreMode, key_ok, parse_i32, parse_u64};
-use crate::db::{Entry, Value};
+use crate::db::{Entry, Str, Value};
 use crate::server::Shared;
 use bytes::Bytes;
 use std::sync::atomic::Ordering::Relaxed;
@@ -59,8 +59,8 @@ impl<'a> Flags<'a> {
             let piece: Option<Vec<u8>> = match (f, entry) {
                 (b'k', _) => Some([b"k", key].concat()),
                 (b'O', _) => Some([b"O", *tok].concat()),
-                (b'c', Some(e)) => Some(format!("c{}", e.cas).into_bytes()),
-                (b'f', Some(e)) => Some(format!("f{}", e.flags).into_bytes()),
+                (b'c', Some(e)) => Some(format!("c{}", e.cas()).into_bytes()),
+                (b'f', Some(e)) => Some(format!("f{}", e.flags()).into_bytes()),
                 (b's', Some(Entry { value: Value::Str(s), .. })) => Some(format!("s{}", s.len()).into_bytes()),
                 (b't', Some(e)) => Some(format!("t{}", ttl_secs(e, now)).into_bytes()),
                 _ => None,
@@ -126,29 +126,30 @@ fn mg(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64, ou
     let vivify = f.num(b'N', parse_i32)?;
     mc.stats.cmd_get.fetch_add(1, Relaxed);
     let found = shared.db.update(DB, key, now, |cur| {
-        let Some((_, mut e)) = string_of(cur) else {
+        if string_of(cur).is_none() {
             let ttl = vivify?;
-            let mut e = Entry::expiring(Value::Str(Bytes::new()), expire_at(i64::from(ttl), now));
-            e.meta = WIN_SENT;
-            cur.put(e);
+            let mut e = Entry::expiring(Value::Str(Str::empty()), expire_at(i64::from(ttl), now));
+            e.set_meta(WIN_SENT);
+            cur.put_mc(e);
             return cur.get().cloned().map(|e| (e, b" W".to_vec()));
-        };
+        }
+        let mut e = cur.get_with_cas()?;
         let mut extra = Vec::new();
-        let before = e.meta;
-        if e.meta & WIN_SENT != 0 {
+        let before = e.meta();
+        if before & WIN_SENT != 0 {
             extra.extend_from_slice(b" Z");
         }
-        if e.meta & STALE != 0 {
+        if before & STALE != 0 {
             extra.extend_from_slice(b" X");
-            if e.meta & WIN_SENT == 0 {
-                e.meta |= WIN_SENT;
+            if before & WIN_SENT == 0 {
+                e.set_meta(before | WIN_SENT);
                 extra.extend_from_slice(b" W");
             }
         }
         if let Some(t) = touch {
             e.expire_at = expire_at(i64::from(t), now);
         }
-        if touch.is_some() || e.meta != before {
+        if touch.is_some() || e.meta() != before {
             cur.put_keep_cas(e.clone());
         }
         Some((e, extra))
@@ -200,13 +201,13 @@ fn ms(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], data: Bytes,
     let (mut r, _) = apply_store(shared, &store, now, explicit);
     // I with C: a CAS older than the item's marks the stored value stale instead of failing.
     if r == Stored::Exists && f.has(b'I') {
-        let older = shared.db.peek(DB, key, now).is_some_and(|e| compare.is_some_and(|c| c < e.cas));
+        let older = shared.db.peek(DB, key, now).is_some_and(|e| compare.is_some_and(|c| e.cas() == 0 || c < e.cas()));
         if older {
             let s = Store { mode: StoreMode::Set, ..store };
             apply_store(shared, &s, now, explicit);
             shared.db.update(DB, key, now, |cur| {
                 if let Some(mut e) = cur.get().cloned() {
-                    e.meta = STALE;
+                    e.set_meta(STALE);
                     cur.put_keep_cas(e);
                 }
             });
@@ -221,7 +222,7 @@ fn ms(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], data: Bytes,
         Stored::NotFound => "NF",
         Stored::OutOfMemory => return Err("SERVER_ERROR out of memory storing object"),
     };
-    let e = shared.db.peek(DB, key, now);
+    let e = shared.db.peek_with_cas(DB, key, now);
     line(out, code, &f.echo(key, e.as_ref().filter(|_| r == Stored::Stored), now));
     Ok(())
 }
@@ -233,20 +234,20 @@ fn md(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64, ou
     let ttl = f.num(b'T', parse_i32)?;
     let code = shared.db.update(DB, key, now, |cur| {
         let Some(mut e) = cur.get().cloned() else { return "NF" };
-        if compare.is_some_and(|c| c != e.cas) {
+        if compare.is_some_and(|c| e.cas() == 0 || c != e.cas()) {
             return "EX";
         }
         if f.has(b'I') {
-            e.meta = STALE;
+            e.set_meta(STALE);
             if let Some(t) = ttl {
                 e.expire_at = expire_at(i64::from(t), now);
             }
             match explicit {
                 Some(c) => {
-                    e.cas = c;
+                    e.set_cas(c);
                     cur.put_keep_cas(e);
                 }
-                None => cur.put(e),
+                None => cur.put_mc(e),
             }
         } else {
             cur.delete();
@@ -273,7 +274,7 @@ fn ma(shared: &Shared, key: &Bytes, tokens: &[Bytes], now: u64, out: &mut Vec<u8
     let compare = f.num(b'C', parse_u64)?;
     let ttl = f.num(b'T', parse_i32)?;
     if let Some(c) = compare {
-        let current = shared.db.peek(DB, key, now).map(|e| e.cas);
+        let current = shared.db.peek(DB, key, now).map(|e| e.cas());
         if current.is_some_and(|cur| cur != c) {
             line(out, "EX", &f.echo(key, None, now));
             return Ok(());
@@ -309,7 +310,7 @@ fn ma(shared: &Shared, key: &Bytes, tokens: &[Bytes], now: u64, out: &mut Vec<u8
         Delta::NotFound => line(out, "NF", &f.echo(key, None, now)),
         Delta::NonNumeric => return Err("CLIENT_ERROR cannot increment or decrement non-numeric value"),
         Delta::Value(v, _) => {
-            let e = shared.db.peek(DB, key, now);
+            let e = shared.db.peek_with_cas(DB, key, now);
             let flags = f.echo(key, e.as_ref(), now);
             if f.has(b'v') {
                 let s = v.to_string();
@@ -325,14 +326,14 @@ fn ma(shared: &Shared, key: &Bytes, tokens: &[Bytes], now: u64, out: &mut Vec<u8
 }
 
 fn me(shared: &Shared, key: &Bytes, now: u64, out: &mut Vec<u8>) -> Res {
-    match shared.db.peek(DB, key, now) {
+    match shared.db.peek_with_cas(DB, key, now) {
         Some(e @ Entry { value: Value::Str(_), .. }) => {
             let size = crate::db::Db::memory_usage(key, &e);
             let text = format!(
                 "ME {} exp={} la=0 cas={} fetch=no cls=1 size={size}",
                 String::from_utf8_lossy(key),
                 ttl_secs(&e, now),
-                e.cas
+                e.cas()
             );
             line(out, &text, b"");
         }

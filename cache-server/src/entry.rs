@@ -1,0 +1,567 @@
+//! What one cached key costs: the compact key, string and entry types stored in the core's slab
+//! node. It owns the byte layout only; keyspace operations live in [`crate::db`].
+//!
+//! A string key of a few bytes with a short value lives entirely inside the core's node, with no
+//! heap allocation (like Redis's `embstr`):
+//!
+//! ```text
+//!   Key   (24 B) ── Inline: len + [varint db | key bytes] up to 22 B   │ Heap: Box<[u8]> same bytes
+//!   Entry (48 B) ── value: Value (40 B) ── Str ── Inline: len + 38 B
+//!                │                       │      ├─ Heap: Arc<[u8]>
+//!                │                       │      └─ Memo: Arc<(Memcached flags, CAS, meta; Str)>
+//!                │                       └─ Hash(Arc<HashValue>)
+//!                └─ expire_at: u64 (unix ms, 0 = never)
+//! ```
+//!
+//! Memcached's flags, CAS unique and meta bits cost nothing on entries that never had them: only a
+//! string with one of them set takes the `Memo` form (one shared allocation). Hashes never carry
+//! them (Memcached cannot see a hash).
+//!
+//! The key's bytes are the database index as a LEB128 varint followed by the key, so `(db, key)`
+//! pairs map one-to-one onto byte strings and the cache can be probed with a borrowed `[u8]`.
+//! Values are shared (`Arc`) once they leave the node, so the core's clone-on-read stays a copy of
+//! at most 40 bytes or one reference-count increment.
+
+use bytes::Bytes;
+use std::borrow::Borrow;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// Encoded keys up to this many bytes (varint db + key) are stored inside the node.
+pub const INLINE_KEY: usize = 22;
+/// Strings up to this many bytes are stored inside the node.
+pub const INLINE_STR: usize = 38;
+/// Bytes charged per hash field on top of field and value bytes.
+pub const FIELD_OVERHEAD: u64 = 80;
+/// Hashes up to this many fields keep insertion order like Redis's listpack encoding.
+const HASH_INDEX_THRESHOLD: usize = 128;
+/// Longest varint of a `u32`.
+const MAX_VARINT: usize = 5;
+
+fn put_varint(mut v: u32, out: &mut [u8]) -> usize {
+    let mut i = 0;
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out[i] = b;
+            return i + 1;
+        }
+        out[i] = b | 0x80;
+        i += 1;
+    }
+}
+
+fn get_varint(b: &[u8]) -> (u32, usize) {
+    let mut v = 0u32;
+    for (i, &byte) in b.iter().enumerate().take(MAX_VARINT) {
+        v |= u32::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return (v, i + 1);
+        }
+    }
+    (v, b.len())
+}
+
+/// Heap bytes an entry holds beyond its payload: a key or string too long for the node takes an
+/// allocation (a 16 B `Arc` header for strings, and glibc's 8 B chunk header rounded to 16 B);
+/// Memcached flags and CAS take an 80 B chunk (see [`Entry::flags`]).
+pub fn heap_overhead(key_len: usize, value: &Value) -> u64 {
+    let key = if key_len + 1 > INLINE_KEY { 16 } else { 0 };
+    let value = match value {
+        Value::Str(Str(StrRepr::Inline { .. })) | Value::Hash(_) => 0,
+        Value::Str(Str(StrRepr::Heap(_))) => 32,
+        Value::Str(Str(StrRepr::Memo(m))) => 80 + if m.1.len() > INLINE_STR { 32 } else { 0 },
+    };
+    key + value
+}
+
+/// Runs `f` on the encoded form of `(db, key)` built on the stack when short (for lookups).
+pub fn with_encoded<R>(db: u32, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> R {
+    let mut stack = [0u8; 64];
+    if key.len() + MAX_VARINT <= stack.len() {
+        let n = put_varint(db, &mut stack);
+        stack[n..n + key.len()].copy_from_slice(key);
+        f(&stack[..n + key.len()])
+    } else {
+        let mut v = vec![0u8; MAX_VARINT + key.len()];
+        let n = put_varint(db, &mut v);
+        v.truncate(n);
+        v.extend_from_slice(key);
+        f(&v)
+    }
+}
+
+#[derive(Clone)]
+enum KeyRepr {
+    Inline { len: u8, buf: [u8; INLINE_KEY] },
+    Heap(Box<[u8]>),
+}
+
+/// A key in a given database: `varint(db) ++ key` bytes, inline when short.
+#[derive(Clone)]
+pub struct Key(KeyRepr);
+
+impl Key {
+    /// The key `key` of database `db`.
+    pub fn new(db: u32, key: &[u8]) -> Self {
+        with_encoded(db, key, Self::from_encoded)
+    }
+
+    fn from_encoded(enc: &[u8]) -> Self {
+        if enc.len() <= INLINE_KEY {
+            let mut buf = [0u8; INLINE_KEY];
+            buf[..enc.len()].copy_from_slice(enc);
+            Self(KeyRepr::Inline { len: enc.len() as u8, buf })
+        } else {
+            Self(KeyRepr::Heap(enc.into()))
+        }
+    }
+
+    /// The encoded bytes (what the cache hashes and compares).
+    pub fn encoded(&self) -> &[u8] {
+        match &self.0 {
+            KeyRepr::Inline { len, buf } => &buf[..usize::from(*len)],
+            KeyRepr::Heap(b) => b,
+        }
+    }
+
+    /// The database index.
+    pub fn db(&self) -> u32 {
+        get_varint(self.encoded()).0
+    }
+
+    /// The key bytes.
+    pub fn key(&self) -> &[u8] {
+        let enc = self.encoded();
+        &enc[get_varint(enc).1..]
+    }
+}
+
+impl Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        self.encoded()
+    }
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.encoded().hash(state);
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.encoded() == other.encoded()
+    }
+}
+
+impl Eq for Key {}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key").field("db", &self.db()).field("key", &Bytes::copy_from_slice(self.key())).finish()
+    }
+}
+
+#[derive(Clone)]
+enum StrRepr {
+    Inline {
+        len: u8,
+        buf: [u8; INLINE_STR],
+    },
+    Heap(Arc<[u8]>),
+    /// Never nested: the inner string is `Inline` or `Heap`.
+    Memo(Arc<(Memo, Str)>),
+}
+
+/// A binary-safe string value: inline up to [`INLINE_STR`] bytes, else one shared allocation.
+#[derive(Clone)]
+pub struct Str(StrRepr);
+
+impl Str {
+    /// The empty string.
+    pub const fn empty() -> Self {
+        Self(StrRepr::Inline { len: 0, buf: [0; INLINE_STR] })
+    }
+
+    /// A copy of `b`.
+    pub fn new(b: &[u8]) -> Self {
+        if b.len() <= INLINE_STR {
+            let mut buf = [0u8; INLINE_STR];
+            buf[..b.len()].copy_from_slice(b);
+            Self(StrRepr::Inline { len: b.len() as u8, buf })
+        } else {
+            Self(StrRepr::Heap(b.into()))
+        }
+    }
+
+    /// A `Bytes` copy (for replies that keep the value past the entry).
+    pub fn to_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+
+    fn memo(&self) -> Memo {
+        match &self.0 {
+            StrRepr::Memo(m) => m.0.clone(),
+            _ => Memo::default(),
+        }
+    }
+
+    /// The same bytes with `memo` (the plain form when it is all zero).
+    fn with_memo(&self, memo: Memo) -> Self {
+        let plain = match &self.0 {
+            StrRepr::Memo(m) => m.1.clone(),
+            _ => self.clone(),
+        };
+        if memo == Memo::default() { plain } else { Self(StrRepr::Memo(Arc::new((memo, plain)))) }
+    }
+}
+
+impl Deref for Str {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            StrRepr::Inline { len, buf } => &buf[..usize::from(*len)],
+            StrRepr::Heap(b) => b,
+            StrRepr::Memo(m) => &m.1,
+        }
+    }
+}
+
+impl Default for Str {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl AsRef<[u8]> for Str {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl From<&[u8]> for Str {
+    fn from(b: &[u8]) -> Self {
+        Self::new(b)
+    }
+}
+
+impl From<Vec<u8>> for Str {
+    fn from(v: Vec<u8>) -> Self {
+        Self::new(&v)
+    }
+}
+
+impl From<&Bytes> for Str {
+    fn from(b: &Bytes) -> Self {
+        Self::new(b)
+    }
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Str {}
+
+impl PartialEq<[u8]> for Str {
+    fn eq(&self, other: &[u8]) -> bool {
+        **self == *other
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&Bytes::copy_from_slice(self), f)
+    }
+}
+
+/// A Redis value.
+#[derive(Debug, Clone)]
+pub enum Value {
+    /// A binary-safe string.
+    Str(Str),
+    /// A hash; `Arc` keeps the cache's clone-on-read cheap, writes use `Arc::make_mut`.
+    Hash(Arc<HashValue>),
+}
+
+impl Value {
+    /// A string value copied from `b`.
+    pub fn str(b: &[u8]) -> Self {
+        Value::Str(Str::new(b))
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&Str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::Hash(_) => None,
+        }
+    }
+
+    /// The TYPE name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+        }
+    }
+
+    /// Bytes of payload (for the weigher and MEMORY USAGE).
+    pub fn weight(&self) -> u64 {
+        match self {
+            Value::Str(b) => b.len() as u64,
+            Value::Hash(h) => h.bytes + h.len() as u64 * FIELD_OVERHEAD,
+        }
+    }
+}
+
+/// Memcached state of an entry, boxed because RESP-only entries never carry it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Memo {
+    cas: u64,
+    flags: u32,
+    meta: u8,
+}
+
+/// A stored value with its absolute expiry and, when Memcached touched it, its flags and CAS.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The value. Assigning it drops Memcached flags and CAS; [`Entry::set_value`] keeps them.
+    pub value: Value,
+    /// Unix time in milliseconds at which the key expires; 0 = never.
+    pub expire_at: u64,
+}
+
+impl Entry {
+    /// A value without expiry.
+    pub fn new(value: Value) -> Self {
+        Self::expiring(value, 0)
+    }
+
+    /// A value expiring at `expire_at` (unix ms, 0 = never), flags 0.
+    pub fn expiring(value: Value, expire_at: u64) -> Self {
+        Self { value, expire_at }
+    }
+
+    /// Replaces the value, keeping flags, CAS unique and meta bits when both are strings.
+    pub fn set_value(&mut self, value: Value) {
+        let memo = self.memo();
+        self.value = value;
+        self.set_memo(memo);
+    }
+
+    pub(crate) fn live(&self, now: u64) -> bool {
+        self.expire_at == 0 || self.expire_at > now
+    }
+
+    fn memo(&self) -> Memo {
+        match &self.value {
+            Value::Str(s) => s.memo(),
+            Value::Hash(_) => Memo::default(),
+        }
+    }
+
+    /// Stores `memo` with a string value (a hash cannot carry one: Memcached never sees it).
+    fn set_memo(&mut self, memo: Memo) {
+        if let Value::Str(s) = &self.value {
+            if s.memo() != memo {
+                self.value = Value::Str(s.with_memo(memo));
+            }
+        }
+    }
+
+    fn with_memo(&mut self, f: impl FnOnce(&mut Memo)) {
+        let mut m = self.memo();
+        f(&mut m);
+        self.set_memo(m);
+    }
+
+    /// Memcached client flags (opaque to the server); RESP writes store 0.
+    pub fn flags(&self) -> u32 {
+        self.memo().flags
+    }
+
+    /// Sets the client flags.
+    pub fn set_flags(&mut self, flags: u32) {
+        self.with_memo(|m| m.flags = flags);
+    }
+
+    /// Memcached CAS unique: 0 until a Memcached write or read assigns one (see
+    /// [`crate::db::Current::put_mc`]); a RESP write clears it, which invalidates a `gets` token.
+    pub fn cas(&self) -> u64 {
+        self.memo().cas
+    }
+
+    /// Sets the CAS unique.
+    pub fn set_cas(&mut self, cas: u64) {
+        self.with_memo(|m| m.cas = cas);
+    }
+
+    /// Memcached meta state: bit 0 = stale (`md I`), bit 1 = win token handed out (`mg` `W`).
+    pub fn meta(&self) -> u8 {
+        self.memo().meta
+    }
+
+    /// Sets the meta bits.
+    pub fn set_meta(&mut self, meta: u8) {
+        self.with_memo(|m| m.meta = meta);
+    }
+}
+
+/// A hash: insertion-ordered fields (like Redis's small-hash encoding) plus an index once large.
+#[derive(Debug, Clone, Default)]
+pub struct HashValue {
+    entries: Vec<(Bytes, Bytes)>,
+    index: Option<HashMap<Bytes, usize, ahash::RandomState>>,
+    /// Sum of field and value lengths.
+    bytes: u64,
+}
+
+impl HashValue {
+    fn pos(&self, f: &[u8]) -> Option<usize> {
+        match &self.index {
+            Some(ix) => ix.get(f).copied(),
+            None => self.entries.iter().position(|(k, _)| k == f),
+        }
+    }
+
+    /// The value of a field.
+    pub fn get(&self, f: &[u8]) -> Option<&Bytes> {
+        self.pos(f).map(|i| &self.entries[i].1)
+    }
+
+    /// Sets a field; true if it is new.
+    pub fn insert(&mut self, f: &[u8], v: Bytes) -> bool {
+        if let Some(i) = self.pos(f) {
+            self.bytes = self.bytes - self.entries[i].1.len() as u64 + v.len() as u64;
+            self.entries[i].1 = v;
+            return false;
+        }
+        let f = Bytes::copy_from_slice(f);
+        self.bytes += (f.len() + v.len()) as u64;
+        if let Some(ix) = &mut self.index {
+            ix.insert(f.clone(), self.entries.len());
+        }
+        self.entries.push((f, v));
+        if self.index.is_none() && self.entries.len() > HASH_INDEX_THRESHOLD {
+            self.index = Some(self.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
+        }
+        true
+    }
+
+    /// Removes a field; true if it existed.
+    pub fn remove(&mut self, f: &[u8]) -> bool {
+        let Some(i) = self.pos(f) else { return false };
+        let (k, v) = if let Some(ix) = &mut self.index {
+            ix.remove(f);
+            let last = self.entries.len() - 1;
+            if i != last {
+                ix.insert(self.entries[last].0.clone(), i);
+            }
+            self.entries.swap_remove(i)
+        } else {
+            self.entries.remove(i)
+        };
+        self.bytes -= (k.len() + v.len()) as u64;
+        true
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True if no fields.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Fields and values in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &(Bytes, Bytes)> {
+        self.entries.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_stays_compact() {
+        assert_eq!(size_of::<Key>(), 24);
+        assert_eq!(size_of::<Value>(), 40);
+        assert_eq!(size_of::<Entry>(), 48);
+    }
+
+    #[test]
+    fn keys_round_trip_and_hash_like_their_encoding() {
+        let s = ahash::RandomState::new();
+        for (db, key) in [(0u32, &b"k"[..]), (15, b""), (200, &[7u8; 21][..]), (u32::MAX, &[1u8; 100][..])] {
+            let k = Key::new(db, key);
+            assert_eq!((k.db(), k.key()), (db, key));
+            with_encoded(db, key, |enc| {
+                assert_eq!(enc, k.encoded());
+                assert_eq!(s.hash_one(enc), s.hash_one(&k));
+            });
+        }
+        assert_ne!(Key::new(1, b"a"), Key::new(0, b"\x01a"));
+    }
+
+    #[test]
+    fn heap_overhead_counts_only_what_leaves_the_node() {
+        assert_eq!(heap_overhead(16, &Value::str(&[0; INLINE_STR])), 0);
+        assert_eq!(heap_overhead(INLINE_KEY, &Value::str(&[0; INLINE_STR + 1])), 16 + 32);
+        let mut e = Entry::new(Value::str(b"v"));
+        e.set_flags(1);
+        assert_eq!(heap_overhead(1, &e.value), 80);
+    }
+
+    #[test]
+    fn strings_inline_then_shared() {
+        for n in [0, 1, INLINE_STR, INLINE_STR + 1, 4096] {
+            let v: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            let s = Str::new(&v);
+            assert_eq!(&*s, &v[..]);
+            assert_eq!(&*s.clone(), &v[..]);
+        }
+    }
+
+    #[test]
+    fn memo_is_allocated_only_when_set_and_survives_set_value() {
+        let plain = |e: &Entry| matches!(&e.value, Value::Str(Str(StrRepr::Inline { .. })));
+        let mut e = Entry::new(Value::str(b"v"));
+        assert!(plain(&e));
+        e.set_flags(5);
+        e.set_cas(9);
+        assert_eq!((e.flags(), e.cas(), e.meta()), (5, 9, 0));
+        e.set_value(Value::str(b"w"));
+        assert_eq!((&**e.value.as_str().unwrap(), e.flags(), e.cas()), (&b"w"[..], 5, 9));
+        e.set_flags(0);
+        e.set_cas(0);
+        assert!(plain(&e));
+        let mut h = Entry::new(Value::Hash(Arc::default()));
+        h.set_cas(3);
+        assert_eq!(h.cas(), 0);
+    }
+
+    #[test]
+    fn hash_keeps_insertion_order_and_index_when_large() {
+        let mut h = HashValue::default();
+        for i in 0..300 {
+            assert!(h.insert(format!("f{i}").as_bytes(), Bytes::from("v")));
+        }
+        assert!(!h.insert(b"f7", Bytes::from("w")));
+        assert!(h.remove(b"f0") && !h.remove(b"f0"));
+        assert_eq!(h.len(), 299);
+        assert_eq!(h.get(b"f7").unwrap(), &Bytes::from("w"));
+        assert_eq!(h.get(b"f299").unwrap(), &Bytes::from("v"));
+    }
+}
