@@ -101,6 +101,16 @@ fn weigh(k: &Key, e: &Entry) -> u32 {
     Db::memory_usage(k.key(), e).min(u64::from(u32::MAX)) as u32
 }
 
+/// The core's bound for a budget: the budget itself when the core evicts; under noeviction twice
+/// the budget, so the core never evicts and the `-OOM` check ([`Db::would_oom`]) stops writes.
+fn core_capacity(maxmemory: u64, noeviction: bool) -> u64 {
+    match (maxmemory, noeviction) {
+        (0, _) => 1 << 62,
+        (m, true) => m.saturating_mul(2),
+        (m, false) => m,
+    }
+}
+
 fn db_bit(db: u32) -> u64 {
     1u64 << db.min(63)
 }
@@ -182,11 +192,7 @@ impl Current<'_, '_> {
 impl Db {
     /// Builds the keyspaces with the configured budget and policy.
     pub fn new(cfg: &Config) -> Self {
-        let capacity = match (cfg.maxmemory, cfg.maxmemory_policy) {
-            (0, _) => 1 << 62,
-            (m, MaxMemoryPolicy::NoEviction) => m.saturating_mul(2),
-            (m, _) => m,
-        };
+        let capacity = core_capacity(cfg.maxmemory, cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
         let policy = if cfg.maxmemory_policy.is_lru() { EvictionPolicy::Lru } else { EvictionPolicy::TinyLfu };
         let clock = Clock::new();
         // Tracking hook: keys the core evicts or expires are invalidated for tracking clients.
@@ -329,9 +335,18 @@ impl Db {
         self.maxmemory.load(Relaxed)
     }
 
-    /// Changes the budget used by the noeviction check (the core's capacity is fixed at start).
+    /// Changes the budget (`CONFIG SET maxmemory`): a smaller one evicts down to it before this
+    /// returns, unless the policy is noeviction (then writes fail with `-OOM` until keys go).
     pub fn set_maxmemory(&self, m: u64) {
         self.maxmemory.store(m, Relaxed);
+        self.apply_capacity();
+    }
+
+    fn apply_capacity(&self) {
+        let capacity = core_capacity(self.maxmemory(), self.noeviction.load(Relaxed));
+        if self.cache.capacity() != capacity {
+            self.cache.set_capacity(capacity);
+        }
     }
 
     /// True when, under noeviction, a write adding `extra` bytes would pass the budget.
@@ -343,6 +358,7 @@ impl Db {
     /// Switches the noeviction check on or off.
     pub fn set_noeviction(&self, on: bool) {
         self.noeviction.store(on, Relaxed);
+        self.apply_capacity();
     }
 
     /// Keys evicted for size and reclaimed expired entries, from the core's stats.
@@ -382,6 +398,25 @@ mod tests {
         assert!(db.peek(0, &key, db.clock.now_ms()).is_some());
         tokio::time::advance(Duration::from_millis(2)).await;
         assert!(db.peek(0, &key, db.clock.now_ms()).is_none());
+    }
+
+    #[test]
+    fn shrinking_maxmemory_evicts_down_to_the_new_budget() {
+        let db = Db::new(&Config { maxmemory: 4 << 20, ..Config::default() });
+        for i in 0..5_000u32 {
+            db.set(0, format!("key:{i}").as_bytes(), Entry::new(Value::str(&[b'x'; 100])), 1);
+        }
+        assert_eq!(db.dbsize(0), 5_000);
+        db.set_maxmemory(200_000);
+        assert!(db.used_memory() <= 200_000, "{}", db.used_memory());
+        assert!(db.dbsize(0) < 5_000 / 4 && db.evictions().0 > 3_000);
+        // Under noeviction a smaller budget evicts nothing; writes past it fail instead.
+        let kept = db.dbsize(0);
+        db.set_noeviction(true);
+        db.set_maxmemory(100_000);
+        assert!(db.dbsize(0) == kept && db.would_oom(100));
+        db.set_maxmemory(0);
+        assert!(!db.would_oom(1 << 30));
     }
 
     #[test]

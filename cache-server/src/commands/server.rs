@@ -379,13 +379,7 @@ fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             return Err(fail(ConfigError::Immutable));
         }
         let old_policy = cfg.maxmemory_policy;
-        let old_max = cfg.maxmemory;
         cfg.set(&name, &[value.as_str()]).map_err(fail)?;
-        if cfg.maxmemory != old_max && ctx.shared.initial_policy_family() != 0 {
-            return Err(fail(ConfigError::Invalid(
-                "changing maxmemory at runtime needs a restart (the cache's capacity is fixed when it is built)".into(),
-            )));
-        }
         let p = cfg.maxmemory_policy;
         let family = |p: MaxMemoryPolicy| {
             if p == MaxMemoryPolicy::NoEviction {
@@ -641,7 +635,38 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::testutil::run_table;
+    use crate::commands::testutil::{encode, read_reply, run_table, start};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpStream;
+
+    async fn ask(s: &mut TcpStream, buf: &mut Vec<u8>, req: &str) -> String {
+        s.write_all(&encode(req)).await.unwrap();
+        String::from_utf8_lossy(&read_reply(s, buf).await).into_owned()
+    }
+
+    fn field(info: &str, name: &str) -> u64 {
+        let line = info.lines().find(|l| l.starts_with(&format!("{name}:"))).unwrap();
+        line[name.len() + 1..].trim().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn config_set_maxmemory_evicts_down_and_info_reports_it() {
+        let addr = start(|c| c.maxmemory = 64 << 20).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut buf = Vec::new();
+        let value = "x".repeat(100);
+        for i in 0..2000 {
+            assert_eq!(ask(&mut s, &mut buf, &format!("SET key:{i} {value}")).await, "+OK\r\n");
+        }
+        let before = field(&ask(&mut s, &mut buf, "INFO memory").await, "used_memory");
+        assert!(before > 300_000, "{before}");
+        assert_eq!(ask(&mut s, &mut buf, "CONFIG SET maxmemory 100kb").await, "+OK\r\n");
+        let info = ask(&mut s, &mut buf, "INFO memory").await;
+        assert_eq!(field(&info, "maxmemory"), 102_400);
+        assert!(field(&info, "used_memory") <= 102_400, "{info}");
+        let keys: u64 = ask(&mut s, &mut buf, "DBSIZE").await[1..].trim().parse().unwrap();
+        assert!(keys < 2000 / 3, "{keys}");
+    }
 
     #[tokio::test]
     async fn server_commands() {
@@ -655,7 +680,6 @@ mod tests {
             ("CONFIG GET timeout", "*2\r\n$7\r\ntimeout\r\n$2\r\n10\r\n"),
             ("CONFIG SET foo 1", "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n"),
             ("CONFIG SET maxmemory lots", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value\r\n"),
-            ("CONFIG SET maxmemory 1mb", "-ERR CONFIG SET failed (possibly related to argument 'maxmemory') - changing maxmemory at runtime needs a restart (the cache's capacity is fixed when it is built)\r\n"),
             ("CONFIG SET databases 3", "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"),
             ("CONFIG RESETSTAT", "+OK\r\n"),
             ("INFO keyspace", "$...# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n\r\n"),
@@ -671,6 +695,9 @@ mod tests {
             ("PING", "+PONG\r\n"),
             ("SLOWLOG GET 1", "*1\r\n*6\r\n:...\r\n*1\r\n$4\r\nPING\r\n$15\r\n127.0.0.1:"),
             ("SLOWLOG RESET", "+OK\r\n"),
+            ("CONFIG SET maxmemory 1mb", "+OK\r\n"),
+            ("INFO memory", "$...\r\nmaxmemory:1048576\r\nmaxmemory_human:1.00M\r\n"),
+            ("CONFIG GET maxmemory", "*2\r\n$9\r\nmaxmemory\r\n$7\r\n1048576\r\n"),
             ("SHUTDOWN ABORT", "-ERR No shutdown in progress.\r\n"),
         ])
         .await;
