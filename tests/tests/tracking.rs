@@ -467,3 +467,35 @@ fn redis_crate_push_channel_gets_invalidations() {
         rt.block_on(redis_crate_receives_invalidations(addr)).unwrap_or_else(|e| panic!("{name}: {e:#}"));
     }
 }
+
+fn pubsub(addr: SocketAddr) -> Transcript {
+    let mut t = Transcript::default();
+    let mut sub = Client::new(addr, "sub");
+    let mut publisher = Client::new(addr, "pub");
+    sub.cmd(&mut t, &["SUBSCRIBE", "a", "b"]);
+    sub.pushes(&mut t);
+    sub.cmd(&mut t, &["PSUBSCRIBE", "n*"]);
+    sub.cmd(&mut t, &["SET", "k", "v"]);
+    publisher.cmd(&mut t, &["PUBLISH", "a", "x"]);
+    publisher.cmd(&mut t, &["PUBLISH", "news", "y"]);
+    publisher.cmd(&mut t, &["PUBLISH", "none", "z"]);
+    sub.pushes(&mut t);
+    sub.cmd(&mut t, &["UNSUBSCRIBE", "b", "a"]);
+    sub.pushes(&mut t);
+    sub.cmd(&mut t, &["PUNSUBSCRIBE"]);
+    sub.pushes(&mut t);
+    // RESP3: replies are pushes and every command stays allowed.
+    let mut s3 = resp3(addr, "s3");
+    s3.cmd(&mut t, &["SUBSCRIBE", "c"]);
+    s3.cmd(&mut t, &["GET", "k"]);
+    publisher.cmd(&mut t, &["PUBLISH", "c", "hi"]);
+    s3.pushes(&mut t);
+    s3.cmd(&mut t, &["RESET"]);
+    publisher.cmd(&mut t, &["PUBLISH", "c", "gone"]);
+    t
+}
+
+#[test]
+fn pubsub_like_redis() {
+    same_as_redis(pubsub);
+}

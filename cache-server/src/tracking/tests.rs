@@ -49,8 +49,8 @@ fn bcast_batches_per_command_sorted_and_by_prefix() {
     let t = Tracking::default();
     let mb = t.connect(1);
     t.enable(1, Mode { bcast: true, ..Mode::default() }, &[b("a"), b("b")]);
-    assert_eq!(t.prefix_collision(1, &[b("ab")]).is_some(), true);
-    assert_eq!(t.prefix_collision(1, &[b("c"), b("cd")]).is_some(), true);
+    assert!(t.prefix_collision(1, &[b("ab")]).is_some());
+    assert!(t.prefix_collision(1, &[b("c"), b("cd")]).is_some());
     set_current_client(7);
     for k in ["a2", "a1", "b1", "zz", "a2"] {
         t.modified(k.as_bytes());
