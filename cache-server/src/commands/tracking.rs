@@ -154,3 +154,37 @@ pub fn client_trackinginfo(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     out.bulks(&info.prefixes);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::testutil::{encode, read_reply};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// Memcached writes share the keyspace, so they invalidate what a RESP3 client tracks.
+    #[tokio::test]
+    async fn memcached_writes_invalidate_tracked_keys() {
+        let resp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (raddr, maddr) = (resp.local_addr().unwrap(), mc.local_addr().unwrap());
+        tokio::spawn(crate::run_with(crate::Config::default(), resp, Some(mc), std::future::pending()));
+        let mut r = TcpStream::connect(raddr).await.unwrap();
+        let mut buf = Vec::new();
+        for line in ["HELLO 3", "CLIENT TRACKING on", "GET mk", "GET other"] {
+            r.write_all(&encode(line)).await.unwrap();
+            read_reply(&mut r, &mut buf).await;
+        }
+        let mut m = TcpStream::connect(maddr).await.unwrap();
+        m.write_all(b"set mk 0 0 1\r\nx\r\nset other2 0 0 1\r\ny\r\ndelete other\r\n").await.unwrap();
+        let mut got = Vec::new();
+        while !got.ends_with(b"STORED\r\nSTORED\r\nNOT_FOUND\r\n") {
+            let mut chunk = [0u8; 256];
+            let n = m.read(&mut chunk).await.unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&chunk[..n]);
+        }
+        r.write_all(&encode("PING")).await.unwrap();
+        assert_eq!(read_reply(&mut r, &mut buf).await, b">2\r\n$10\r\ninvalidate\r\n*1\r\n$2\r\nmk\r\n");
+        assert_eq!(read_reply(&mut r, &mut buf).await, b"+PONG\r\n");
+    }
+}
