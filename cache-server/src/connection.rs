@@ -64,6 +64,12 @@ pub struct ClientMeta {
     pub last_active: Instant,
     /// Unparsed input bytes.
     pub qbuf: usize,
+    /// CLIENT LIST `flags=` letters (`P` subscribed, `t` tracking, `B` broadcast; `N` none).
+    pub flags: &'static str,
+    /// Subscribed channels and patterns.
+    pub sub: (usize, usize),
+    /// Tracking REDIRECT id (0 none, -1 tracking off).
+    pub redir: i64,
 }
 
 impl ClientHandle {
@@ -84,6 +90,9 @@ impl ClientHandle {
                 last_cmd: usize::MAX,
                 last_active: now,
                 qbuf: 0,
+                flags: "N",
+                sub: (0, 0),
+                redir: -1,
             }),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
@@ -100,17 +109,21 @@ impl ClientHandle {
     pub fn describe<'a>(&self, cmd_name: impl Fn(usize) -> &'a str) -> String {
         let m = self.meta.lock();
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}\n",
             self.id,
             self.addr,
             self.laddr,
             String::from_utf8_lossy(&m.name),
             self.created.elapsed().as_secs(),
             m.last_active.elapsed().as_secs(),
+            m.flags,
             m.db,
+            m.sub.0,
+            m.sub.1,
             m.qbuf,
             READ_CHUNK,
             cmd_name(m.last_cmd),
+            m.redir,
             m.resp,
             String::from_utf8_lossy(&m.lib_name),
             String::from_utf8_lossy(&m.lib_ver),
@@ -141,6 +154,8 @@ pub struct ClientState {
     pub caching: bool,
     /// Channels + patterns subscribed (RESP2 subscribe mode when non-zero).
     pub subscriptions: usize,
+    /// Channels and patterns subscribed, apart (CLIENT LIST `sub=` / `psub=`).
+    pub subscribed: (usize, usize),
     resp3: bool,
 }
 
@@ -157,6 +172,17 @@ impl ClientState {
         m.resp = if self.resp3 { 3 } else { 2 };
         m.last_cmd = self.last_cmd;
         m.last_active = Instant::now();
+        m.sub = self.subscribed;
+        m.redir = self.tracking.as_ref().map_or(-1, |t| t.redirect as i64);
+        let sub = self.subscriptions > 0;
+        m.flags = match (sub, self.tracking.as_ref().map(|t| t.bcast)) {
+            (false, None) => "N",
+            (true, None) => "P",
+            (false, Some(false)) => "t",
+            (false, Some(true)) => "tB",
+            (true, Some(false)) => "Pt",
+            (true, Some(true)) => "PtB",
+        };
     }
 }
 
@@ -174,6 +200,7 @@ pub async fn serve(
         tracking: None,
         caching: false,
         subscriptions: 0,
+        subscribed: (0, 0),
         handle: handle.clone(),
         db: 0,
         authenticated: !shared.auth_required(),

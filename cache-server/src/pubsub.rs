@@ -90,6 +90,11 @@ impl PubSub {
         out
     }
 
+    /// Channels and patterns one client subscribes to (CLIENT LIST `sub=` / `psub=`).
+    pub fn counts_of(&self, id: u64) -> (usize, usize) {
+        self.subs.read().by_client.get(&id).map_or((0, 0), |m| (m.0.len(), m.1.len()))
+    }
+
     /// INFO `pubsub_channels` and `pubsub_patterns`.
     pub fn counts(&self) -> (usize, usize) {
         let s = self.subs.read();

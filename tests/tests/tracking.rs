@@ -68,6 +68,24 @@ impl Client {
         }
     }
 
+    /// Records the tracking and pub/sub fields of CLIENT INFO (the rest names the connection), or
+    /// of client `of`'s CLIENT LIST line (a subscribed RESP2 client cannot ask itself).
+    fn info_fields(&mut self, t: &mut Transcript, of: Option<i64>) {
+        let id = of.map(|i| i.to_string()).unwrap_or_default();
+        let args: &[&str] = if of.is_some() { &["CLIENT", "LIST", "ID", &id] } else { &["CLIENT", "INFO"] };
+        let text = match self.quiet(args) {
+            Frame::Bulk(Some(b)) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("CLIENT INFO gave {other:?}"),
+        };
+        let keep = ["flags=", "sub=", "psub=", "redir="];
+        let fields: Vec<&str> = text.split_whitespace().filter(|f| keep.iter().any(|k| f.starts_with(k))).collect();
+        let mut line = fields.join(" ");
+        for id in &t.ids {
+            line = line.replace(&format!("redir={id}"), "redir=<id>");
+        }
+        t.lines.push(format!("{} CLIENT INFO {}: {line}", self.name, if of.is_some() { "of other" } else { "" }));
+    }
+
     /// Sends PING and records every frame up to and including its answer; returns the pushes.
     fn pushes(&mut self, t: &mut Transcript) -> usize {
         self.conn.send_raw(b"*1\r\n$4\r\nPING\r\n").expect("send");
@@ -279,6 +297,7 @@ fn broadcast(addr: SocketAddr) -> Transcript {
     w.cmd(&mut t, &["SET", "zz", "y"]);
     r.pushes(&mut t);
     r.cmd(&mut t, &["CLIENT", "TRACKINGINFO"]);
+    r.info_fields(&mut t, None);
     r.cmd(&mut t, &["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "c"]);
     r.cmd(&mut t, &["CLIENT", "TRACKINGINFO"]);
     t
@@ -299,6 +318,8 @@ fn redirect_resp2(addr: SocketAddr) -> Transcript {
     let mut w = Client::new(addr, "w");
     r.cmd(&mut t, &["CLIENT", "TRACKING", "on", "REDIRECT", &sid]);
     r.cmd(&mut t, &["CLIENT", "GETREDIR"]);
+    r.info_fields(&mut t, None);
+    w.info_fields(&mut t, Some(sid.parse().expect("id")));
     r.cmd(&mut t, &["GET", "k"]);
     w.cmd(&mut t, &["SET", "k", "1"]);
     sub.pushes(&mut t);
@@ -471,10 +492,12 @@ fn redis_crate_push_channel_gets_invalidations() {
 fn pubsub(addr: SocketAddr) -> Transcript {
     let mut t = Transcript::default();
     let mut sub = Client::new(addr, "sub");
+    let sid = sub.id(&mut t);
     let mut publisher = Client::new(addr, "pub");
     sub.cmd(&mut t, &["SUBSCRIBE", "a", "b"]);
     sub.pushes(&mut t);
     sub.cmd(&mut t, &["PSUBSCRIBE", "n*"]);
+    publisher.info_fields(&mut t, Some(sid));
     sub.cmd(&mut t, &["SET", "k", "v"]);
     publisher.cmd(&mut t, &["PUBLISH", "a", "x"]);
     publisher.cmd(&mut t, &["PUBLISH", "news", "y"]);
@@ -491,6 +514,7 @@ fn pubsub(addr: SocketAddr) -> Transcript {
     publisher.cmd(&mut t, &["PUBLISH", "c", "hi"]);
     s3.pushes(&mut t);
     s3.cmd(&mut t, &["RESET"]);
+    s3.info_fields(&mut t, None);
     publisher.cmd(&mut t, &["PUBLISH", "c", "gone"]);
     t
 }

@@ -265,6 +265,7 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.client.tracking = None;
     ctx.client.caching = false;
     ctx.client.subscriptions = 0;
+    ctx.client.subscribed = (0, 0);
     ctx.client.authenticated = !ctx.shared.auth_required();
     ctx.client.handle.meta.lock().name = Bytes::new();
     ctx.out.simple("RESET");

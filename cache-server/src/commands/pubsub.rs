@@ -47,6 +47,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 fn reply(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>, count: usize) {
     ctx.client.subscriptions = count;
+    ctx.client.subscribed = ctx.shared.db.tracking.pubsub.counts_of(ctx.client.handle.id);
     let out = &mut *ctx.out;
     out.push(3);
     out.bulk(kind);
