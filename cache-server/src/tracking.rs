@@ -16,6 +16,12 @@
 //! (they are skipped), and the table is bounded by `tracking-table-max-keys`: past it, tracked keys
 //! are invalidated (arbitrary ones, Redis picks random ones) until it fits again. Cost when nobody
 //! tracks: a write pays one relaxed atomic load ([`Tracking::modified`]).
+//!
+//! Known gaps: a mailbox is unbounded (no `client-output-buffer-limit` for a client that never
+//! reads); CLIENT LIST does not show the `R` (broken redirect) flag, TRACKINGINFO does; the core's
+//! eviction listener buffers every *replaced* entry too, a cost paid by all overwrites until the
+//! core can filter by cause (requested); BCAST messages are batched per command, where Redis
+//! batches per event-loop iteration (the same for clients that wait for each reply).
 
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
