@@ -241,11 +241,14 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     /// unlink, without changing anything: issued a few reads ahead while draining, these
     /// independent loads overlap in the memory system instead of stalling one after another.
     pub(crate) fn warm(&self, read: Read) {
-        if let Read::Hit { idx, .. } = read {
+        if let Read::Hit { idx, hash } = read {
+            let line = self.policy.warm(hash);
             if let Some(node) = self.slab.try_get(idx) {
                 let prev = self.slab.try_get(node.prev).map_or(0, |n| n.hash);
                 let next = self.slab.try_get(node.next).map_or(0, |n| n.hash);
-                std::hint::black_box(prev ^ next);
+                std::hint::black_box(u64::from(prev ^ next) ^ line);
+            } else {
+                std::hint::black_box(line);
             }
         }
     }

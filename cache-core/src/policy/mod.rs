@@ -97,6 +97,17 @@ impl AnyPolicy {
     }
 }
 
+impl AnyPolicy {
+    /// Loads what an access of a node with `hash` will touch in the policy's own tables (the
+    /// sketch line), without changing anything; returns a value to keep the load alive.
+    pub(crate) fn warm(&self, hash: u32) -> u64 {
+        match self {
+            Self::Lru(_) => 0,
+            Self::TinyLfu(p) => p.warm(hash),
+        }
+    }
+}
+
 macro_rules! dispatch {
     ($self:ident, $p:ident => $e:expr) => {
         match $self {

@@ -359,6 +359,11 @@ impl TinyLfu {
         }
     }
 
+    /// Loads the sketch line of `hash` ahead of an access (see `Shard::warm`).
+    pub(crate) fn warm(&self, hash: u32) -> u64 {
+        self.sketch.warm(hash)
+    }
+
     #[cfg(test)]
     fn keys<K: Copy, V>(&self, slab: &Slab<K, V>, q: Queue) -> Vec<K> {
         let deque = match q {
