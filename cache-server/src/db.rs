@@ -52,6 +52,11 @@ impl Clock {
     pub fn now_ms(&self) -> u64 {
         self.now_us() / 1000
     }
+
+    /// The unix milliseconds of instant `t` (for a caller that already read the clock).
+    pub fn ms_at(&self, t: tokio::time::Instant) -> u64 {
+        self.base_ms + t.saturating_duration_since(self.base).as_millis() as u64
+    }
 }
 
 impl cache_core::Clock for Clock {

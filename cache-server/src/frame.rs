@@ -58,14 +58,15 @@ struct Partial {
     remaining: usize,
     /// Offset in the buffer where parsing resumes.
     pos: usize,
-    /// (start, end) of each argument found so far, as buffer offsets.
-    args: Vec<(usize, usize)>,
 }
 
 /// Resumable request parser; one per connection.
 #[derive(Debug, Default)]
 pub struct Parser {
     partial: Option<Partial>,
+    /// (start, end) of each argument of the partial request, as buffer offsets; reused across
+    /// requests so a request allocates only its argument vector.
+    spans: Vec<(usize, usize)>,
 }
 
 /// Redis's `string2ll`: strict decimal i64 (no `+`, no leading zeros, no spaces).
@@ -131,7 +132,12 @@ impl Parser {
                 return Ok(Some(Vec::new()));
             }
             let n = n as usize;
-            self.partial = Some(Partial { remaining: n, pos: nl + 2, args: Vec::with_capacity(n.min(1024)) });
+            self.partial = Some(Partial { remaining: n, pos: nl + 2 });
+            self.spans.clear();
+            if self.spans.capacity() > 4096 {
+                self.spans.shrink_to(1024);
+            }
+            self.spans.reserve(n.min(1024));
         }
         let p = self.partial.as_mut().expect("partial set above");
         while p.remaining > 0 {
@@ -160,13 +166,13 @@ impl Parser {
             if rest.len() < start + len + 2 {
                 return Ok(None);
             }
-            p.args.push((p.pos + start, p.pos + start + len));
+            self.spans.push((p.pos + start, p.pos + start + len));
             p.pos += start + len + 2;
             p.remaining -= 1;
         }
         let p = self.partial.take().expect("partial set above");
         let frame = buf.split_to(p.pos).freeze();
-        Ok(Some(p.args.into_iter().map(|(s, e)| frame.slice(s..e)).collect()))
+        Ok(Some(self.spans.iter().map(|&(s, e)| frame.slice(s..e)).collect()))
     }
 
     /// Bytes the current partial frame has already claimed (for the read-size heuristic).

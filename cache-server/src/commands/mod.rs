@@ -28,7 +28,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
 
 /// `-ERR syntax error`.
 pub const SYNTAX: &str = "ERR syntax error";
@@ -107,7 +106,7 @@ pub struct Registry {
     pub entries: Vec<(String, &'static CommandSpec)>,
     /// Statistics, parallel to `entries`.
     pub stats: Vec<CommandStats>,
-    by_name: HashMap<String, usize>,
+    by_name: HashMap<String, usize, ahash::RandomState>,
     /// Top-level commands in table order.
     pub top: Vec<&'static CommandSpec>,
 }
@@ -116,7 +115,7 @@ pub struct Registry {
 pub fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
-        let mut r = Registry { entries: Vec::new(), stats: Vec::new(), by_name: HashMap::new(), top: Vec::new() };
+        let mut r = Registry { entries: Vec::new(), stats: Vec::new(), by_name: HashMap::default(), top: Vec::new() };
         for family in [
             strings::COMMANDS,
             keys::COMMANDS,
@@ -245,6 +244,15 @@ fn lower(name: &[u8]) -> String {
     String::from_utf8_lossy(name).to_ascii_lowercase()
 }
 
+/// `name` lowercased into `buf` without allocating, when it is short ASCII (every command name is).
+fn lower_ascii<'a>(name: &[u8], buf: &'a mut [u8; 32]) -> Option<&'a str> {
+    let out = buf.get_mut(..name.len())?;
+    for (o, c) in out.iter_mut().zip(name) {
+        *o = c.to_ascii_lowercase();
+    }
+    std::str::from_utf8(out).ok()
+}
+
 /// Formats Redis's unknown-command error.
 fn unknown_command(args: &[Bytes]) -> String {
     let mut rest = String::new();
@@ -267,8 +275,16 @@ fn arity_ok(arity: i32, n: usize) -> bool {
 /// Runs one request: lookup, checks, handler, statistics. Never fails: errors become replies.
 pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) {
     let reg = registry();
-    let name = lower(&args[0]);
-    let Some(mut idx) = reg.find(&name) else {
+    let mut name_buf = [0u8; 32];
+    let long_name;
+    let name = match lower_ascii(&args[0], &mut name_buf) {
+        Some(n) => n,
+        None => {
+            long_name = lower(&args[0]);
+            long_name.as_str()
+        }
+    };
+    let Some(mut idx) = reg.find(name) else {
         if name == "post" || name == "host:" {
             tracing::warn!(client = %client.handle.addr, "possible cross-protocol (HTTP) attack; closing the connection");
             client.close = true;
@@ -337,8 +353,9 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         let max_keys = shared.config.read().tracking_table_max_keys as usize;
         shared.db.tracking.remember(client.handle.id, key_args(spec, args), max_keys);
     }
-    let start = Instant::now();
-    let now = shared.db.clock.now_ms();
+    // One clock read serves the command's time and its duration.
+    let start = tokio::time::Instant::now();
+    let now = shared.db.clock.ms_at(start);
     crate::tracking::set_current_client(client.handle.id);
     let result = {
         let mut ctx = Ctx { shared, client, out, now, name: full };
