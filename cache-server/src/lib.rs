@@ -40,7 +40,6 @@
 //! - Switching between LRU and LFU at runtime is refused (the core is built with one policy).
 //!   `CONFIG SET maxmemory` works under every policy: a smaller budget evicts down to it at once
 //!   (noeviction: nothing is evicted, writes fail with `-OOM` until keys go), as in Redis.
-//! - `tcp-keepalive` is accepted and reported but not applied to sockets (no socket-options crate).
 //! - INCRBYFLOAT / HINCRBYFLOAT compute in `f64` and print 15 significant digits; Redis uses
 //!   `long double` and can differ in the last digits of long fractions.
 //! - A client that never reads its replies stalls only its own task (its socket buffer fills and the
@@ -64,6 +63,7 @@ pub mod pubsub;
 pub mod reply;
 pub mod server;
 pub mod shutdown;
+pub mod sockopt;
 pub mod tracking;
 
 pub use config::{Config, ConfigError, MaxMemoryPolicy};

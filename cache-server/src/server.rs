@@ -252,6 +252,7 @@ pub async fn run_with(
         };
         shared.metrics.connections.fetch_add(1, Relaxed);
         let _ = stream.set_nodelay(true);
+        let _ = crate::sockopt::set_keepalive(&stream, shared.config.read().tcp_keepalive);
         let (maxclients, protected) = {
             let c = shared.config.read();
             (c.maxclients, c.protected_mode && c.requirepass.is_none())

@@ -108,6 +108,7 @@ pub async fn listen(shared: Arc<Shared>, listener: TcpListener, mut stop: watch:
             }
         };
         let _ = stream.set_nodelay(true);
+        let _ = crate::sockopt::set_keepalive(&stream, shared.config.read().tcp_keepalive);
         let (maxclients, protected) = {
             let c = shared.config.read();
             (c.maxclients, c.protected_mode && c.requirepass.is_none())
