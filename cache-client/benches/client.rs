@@ -4,9 +4,9 @@
 //! - `pipelined_get`: GETs over ONE connection, 1000 in flight per batch (`Client::pipeline`)
 //!   vs one at a time — throughput to compare with the load generator.
 //!
-//! The server is a `redis-server` child on a free loopback port (the client must not depend
-//! on cache-server), or whatever `CACHE_CLIENT_BENCH_URL` names (point it at our server).
-//! Without either, the server benches print why and only the local peer runs.
+//! The servers are a `redis-server` child on a free loopback port (the client must not depend
+//! on cache-server) and, in the same run, whatever `CACHE_CLIENT_BENCH_URL` names (point it at
+//! our server). Without either, the server benches print why and only the local peer runs.
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -34,25 +34,34 @@ impl Drop for Server {
     }
 }
 
-fn server() -> Option<Server> {
+/// The servers to bench against: a redis-server child (if installed) and `CACHE_CLIENT_BENCH_URL`
+/// (if set), named for the report.
+fn servers() -> Vec<(&'static str, Server)> {
+    let mut out = Vec::new();
+    if let Some(port) = TcpListener::bind("127.0.0.1:0").ok().and_then(|l| l.local_addr().ok()).map(|a| a.port()) {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match child {
+            Ok(child) => {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                out.push(("redis", Server { url: format!("redis://127.0.0.1:{port}"), child: Some(child) }));
+            }
+            Err(e) => eprintln!("SKIPPED redis-server benches: cannot run redis-server ({e})"),
+        }
+    }
     if let Ok(url) = std::env::var("CACHE_CLIENT_BENCH_URL") {
-        return Some(Server { url, child: None });
+        out.push(("env", Server { url, child: None }));
     }
-    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(child) = child else {
+    if out.is_empty() {
         eprintln!("SKIPPED server benches: no redis-server on PATH and CACHE_CLIENT_BENCH_URL unset");
-        return None;
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
     }
-    Some(Server { url: format!("redis://127.0.0.1:{port}"), child: Some(child) })
+    out
 }
 
 /// Polls a future once; it must be ready (a near-cache hit never awaits).
@@ -70,60 +79,58 @@ fn benches(c: &mut Criterion) {
     let bare: Cache<Bytes, Bytes> =
         Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(600)).build();
     bare.insert(key.clone(), value.clone());
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let servers = servers();
 
     let mut g = c.benchmark_group("near_hit");
     g.bench_function("cache_core_get", |b| b.iter(|| bare.get(std::hint::black_box(&key[..]))));
-    let srv = server();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
-    let client = srv.as_ref().map(|s| {
-        Client::builder()
-            .node(&s.url)
+    for (name, srv) in &servers {
+        let client = Client::builder()
+            .node(&srv.url)
             .pool_size(1)
             .near_cache(NearCacheConfig::entries(10_000, Duration::from_secs(600)))
             .build()
-            .expect("client")
-    });
-    if let Some(client) = &client {
+            .expect("client");
         rt.block_on(async {
             client.set(&key, &value).await.expect("SET");
             client.get(&key).await.expect("GET fills the near-cache");
         });
         if client.near_cache().is_some_and(|n| n.contains(&key)) {
-            g.bench_function("client_get_near_hit", |b| {
+            g.bench_function(format!("client_get_near_hit_{name}"), |b| {
                 b.iter(|| ready(client.get(std::hint::black_box(&key[..]))).expect("hit"));
             });
         } else {
-            eprintln!("SKIPPED near_hit/client_get_near_hit: the server refused CLIENT TRACKING (no near-cache fill)");
+            eprintln!("SKIPPED near_hit/client_get_near_hit_{name}: the server refused CLIENT TRACKING");
         }
     }
     g.finish();
 
-    let Some(client) = client else { return };
-    let mut g = c.benchmark_group("pipelined_get");
     const BATCH: usize = 1000;
-    let plain = Client::builder().node(&srv.as_ref().expect("server").url).pool_size(1).build().expect("client");
-    rt.block_on(async {
-        for i in 0..BATCH {
-            plain.set(format!("k{i}"), &value).await.expect("SET");
-        }
-    });
     let gets: Vec<Vec<Bytes>> =
         (0..BATCH).map(|i| vec![Bytes::from_static(b"GET"), Bytes::from(format!("k{i}"))]).collect();
+    let mut g = c.benchmark_group("pipelined_get");
     g.throughput(Throughput::Elements(BATCH as u64));
-    g.bench_function("one_connection_1000_in_flight", |b| {
-        b.iter(|| rt.block_on(async { plain.pipeline(0, &gets).await.expect("pipeline").len() }));
-    });
-    g.bench_function("one_connection_1_in_flight", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                for cmd in &gets {
-                    plain.cmd(cmd).await.expect("GET");
-                }
+    for (name, srv) in &servers {
+        let plain = Client::builder().node(&srv.url).pool_size(1).build().expect("client");
+        rt.block_on(async {
+            for i in 0..BATCH {
+                plain.set(format!("k{i}"), &value).await.expect("SET");
+            }
+        });
+        g.bench_function(format!("{name}_one_connection_1000_in_flight"), |b| {
+            b.iter(|| rt.block_on(async { plain.pipeline(0, &gets).await.expect("pipeline").len() }));
+        });
+        g.bench_function(format!("{name}_one_connection_1_in_flight"), |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    for cmd in &gets {
+                        plain.cmd(cmd).await.expect("GET");
+                    }
+                });
             });
         });
-    });
+    }
     g.finish();
-    drop(client);
 }
 
 criterion_group! {

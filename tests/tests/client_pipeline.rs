@@ -75,3 +75,28 @@ async fn falls_back_to_resp2_and_times_out_a_silent_server() -> Result<()> {
     server.abort();
     Ok(())
 }
+
+#[tokio::test]
+async fn a_handshake_that_never_completes_hits_the_connect_timeout() -> Result<()> {
+    // Accepts (the kernel completes the TCP handshake) but never answers HELLO.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let client = Client::builder()
+        .node(format!("redis://{addr}"))
+        .connect_timeout(Duration::from_millis(100))
+        .request_timeout(Duration::from_secs(5))
+        .max_retries(0)
+        .build()?;
+    let t = Instant::now();
+    let e = client.get("k").await.expect_err("no handshake");
+    ensure!(e.is_connection_dropped() && e.to_string().contains("timed out"), "{e:?}");
+    ensure!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    server.abort();
+    Ok(())
+}
