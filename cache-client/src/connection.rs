@@ -76,8 +76,9 @@ impl Connection {
     ///
     /// # Errors
     ///
-    /// [`Error::Connect`] when the socket or the handshake fails or exceeds the timeout; the
-    /// server's error reply (such as `WRONGPASS ...`) is kept in it.
+    /// [`Error::Connect`] when the socket or the handshake fails, [`Error::Timeout`] when they
+    /// exceed the connect timeout, [`Error::Server`] with the server's reply when the handshake
+    /// is refused (`WRONGPASS ...`, `NOAUTH ...`).
     pub async fn connect(addr: &NodeAddr, opts: &ConnectOptions, push: Option<Arc<dyn PushHandler>>) -> Result<Self> {
         let fail = |reason: String| Error::Connect { addr: addr.name(), reason };
         let setup = async {
@@ -93,7 +94,7 @@ impl Connection {
         };
         let (hs, protocol) = tokio::time::timeout(opts.connect_timeout, setup)
             .await
-            .map_err(|_| fail(format!("connect timed out after {:?}", opts.connect_timeout)))??;
+            .map_err(|_| Error::Timeout(opts.connect_timeout))??;
         let (rd, wr) = hs.stream.into_split();
         let (tx, rx) = mpsc::channel(QUEUE);
         let (pending_tx, pending_rx) = mpsc::unbounded_channel();

@@ -343,6 +343,17 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_bound_holds() {
+        let n = NearCache::new(&NearCacheConfig::bytes(10_000, Duration::from_secs(60)));
+        for i in 0..1000 {
+            let t = n.begin();
+            n.finish(t, Bytes::from(format!("key:{i}")), Some(Bytes::from(vec![0u8; 100])), -1);
+        }
+        assert!(n.cache.weighted_size() <= 10_000, "{}", n.cache.weighted_size());
+        assert!(n.len() > 0 && n.len() < 1000);
+    }
+
+    #[test]
     fn bookkeeping_is_released() {
         let n = near();
         for i in 0..3000 {
