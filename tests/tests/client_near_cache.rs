@@ -145,3 +145,27 @@ async fn no_stale_value_survives_concurrent_writes() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_near_cache_entry_dies_with_the_servers_ttl() -> Result<()> {
+    for t in targets() {
+        let who = t.name();
+        let (a, b) = (near_client(&t.url())?, near_client(&t.url())?);
+        a.set_with("short", "v", cache_client::SetOptions::default().expiry(cache_client::SetExpiry::Px(300))).await?;
+        let filled = Instant::now();
+        ensure!(b.get("short").await?.is_some(), "{who}");
+        let near = b.near_cache().unwrap();
+        ensure!(near.contains(b"short"), "{who}: filled");
+        // The local TTL is 60 s; the server's 300 ms must bound the local copy.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while near.contains(b"short") {
+            ensure!(Instant::now() < deadline, "{who}: the local copy outlived the server's TTL");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let lived = filled.elapsed();
+        println!("{who}: local copy of a PX 300 key lived {lived:?}");
+        ensure!(lived >= Duration::from_millis(200), "{who}: dropped too early ({lived:?})");
+        ensure!(b.get("short").await?.is_none(), "{who}: expired");
+    }
+    Ok(())
+}
