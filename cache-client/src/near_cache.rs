@@ -350,7 +350,7 @@ mod tests {
             n.finish(t, Bytes::from(format!("key:{i}")), Some(Bytes::from(vec![0u8; 100])), -1);
         }
         assert!(n.cache.weighted_size() <= 10_000, "{}", n.cache.weighted_size());
-        assert!(n.len() > 0 && n.len() < 1000);
+        assert!(!n.is_empty() && n.len() < 1000);
     }
 
     #[test]
