@@ -174,15 +174,15 @@ impl ClientState {
         m.last_active = Instant::now();
         m.sub = self.subscribed;
         m.redir = self.tracking.as_ref().map_or(-1, |t| t.redirect as i64);
-        let sub = self.subscriptions > 0;
-        m.flags = match (sub, self.tracking.as_ref().map(|t| t.bcast)) {
-            (false, None) => "N",
-            (true, None) => "P",
-            (false, Some(false)) => "t",
-            (false, Some(true)) => "tB",
-            (true, Some(false)) => "Pt",
-            (true, Some(true)) => "PtB",
-        };
+        // Redis's letters, in its order: P (pub/sub), t (tracking), R (broken redirect), B (BCAST).
+        const FLAGS: [&str; 16] =
+            ["N", "P", "t", "Pt", "R", "PR", "tR", "PtR", "B", "PB", "tB", "PtB", "RB", "PRB", "tRB", "PtRB"];
+        let tracking = self.tracking.as_ref();
+        let bits = usize::from(self.subscriptions > 0)
+            | usize::from(tracking.is_some()) << 1
+            | usize::from(tracking.is_some() && self.mailbox.broken_redirect.load(Relaxed)) << 2
+            | usize::from(tracking.is_some_and(|t| t.bcast)) << 3;
+        m.flags = FLAGS[bits];
     }
 }
 

@@ -18,7 +18,7 @@
 //! tracks: a write pays one relaxed atomic load ([`Tracking::modified`]).
 //!
 //! Known gaps: a mailbox is unbounded (no `client-output-buffer-limit` for a client that never
-//! reads); CLIENT LIST does not show the `R` (broken redirect) flag, TRACKINGINFO does; the core's
+//! reads); the core's
 //! eviction listener buffers every *replaced* entry too, a cost paid by all overwrites until the
 //! core can filter by cause (requested); BCAST messages are batched per command, where Redis
 //! batches per event-loop iteration (the same for clients that wait for each reply).
@@ -86,6 +86,8 @@ pub struct Mailbox {
     pub wake: Notify,
     /// The connection's protocol (set by the connection after HELLO / RESET).
     pub resp3: AtomicBool,
+    /// This client's REDIRECT target has gone (CLIENT LIST flag `R`).
+    pub broken_redirect: AtomicBool,
 }
 
 impl Mailbox {
@@ -206,6 +208,9 @@ impl Tracking {
             self.active.fetch_add(1, Relaxed);
         }
         let bcast = mode.bcast;
+        if let Some(mb) = self.mailboxes.read().get(&id) {
+            mb.broken_redirect.store(false, Relaxed);
+        }
         let entry = t.clients.entry(id).or_default();
         entry.mode = mode;
         entry.broken_redirect = false;
@@ -222,6 +227,9 @@ impl Tracking {
     pub fn disable(&self, id: u64) {
         let mut t = self.table.lock();
         let Some(entry) = t.clients.remove(&id) else { return };
+        if let Some(mb) = self.mailboxes.read().get(&id) {
+            mb.broken_redirect.store(false, Relaxed);
+        }
         for p in entry.prefixes {
             if let Some(ids) = t.prefixes.get_mut(&p) {
                 ids.retain(|&c| c != id);
@@ -396,6 +404,7 @@ impl Tracking {
             Some(target) => target.push(Push::Invalidate { keys, null_resp3, redirected: true }),
             None => {
                 e.broken_redirect = true;
+                own.broken_redirect.store(true, Relaxed);
                 own.push(Push::RedirBroken(redirect));
             }
         }

@@ -344,6 +344,7 @@ fn redirect_resp2(addr: SocketAddr) -> Transcript {
     w.cmd(&mut t, &["SET", "k", "2"]);
     r3.pushes(&mut t);
     r3.cmd(&mut t, &["CLIENT", "TRACKINGINFO"]);
+    r3.info_fields(&mut t, None);
     t
 }
 
