@@ -20,13 +20,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bytes charged per entry on top of key and value bytes (plus [`heap_overhead`] for keys and
 /// values too long to live in the node), measured: 1M `SET`s of 16 B keys with 32 B values over
-/// `redis-cli --pipe` grew the release binary's RSS by 120 B per key, i.e. 72 B beyond the
-/// payload. That is the core's slab slot (`Key` 24 B + `Entry` 48 B + 13 B of hash and links,
-/// padded to 88 B) with the slab's doubling slack, the weight (4 B), the index slot (~10 B at
-/// that fill) and the frequency sketch (~4 B). No heap allocation: key and value are inline (see
-/// [`crate::entry`]). Charging it keeps `used_memory` close to RSS, so `maxmemory` bounds the
-/// process. (Same run: Redis 7 100 B, Memcached 1.6 77 B.)
-pub const ENTRY_OVERHEAD: u64 = 72;
+/// `redis-cli --pipe` grew the release binary's RSS by 108 B per key, i.e. 60 B beyond the
+/// payload (72 B before the core's sketch and index changes of 2026-11-23). That is the core's
+/// slab slot (`Key` 24 B + `Entry` 48 B + 13 B of hash and links, padded to 88 B, so 40 B beyond
+/// the payload) and about 20 B of weight, index slot and frequency sketch. No heap allocation:
+/// key and value are inline (see [`crate::entry`]). Charging it keeps `used_memory` close to
+/// RSS, so `maxmemory` bounds the process. (Same run: Redis 7 100 B, Memcached 1.6 75 B.)
+pub const ENTRY_OVERHEAD: u64 = 60;
 /// How long an entry stored already expired lingers before the core reclaims it (Redis's active
 /// expiry runs every 100 ms).
 const EXPIRED_GRACE: Duration = Duration::from_millis(100);

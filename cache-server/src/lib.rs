@@ -44,9 +44,9 @@
 //!   `long double` and can differ in the last digits of long fractions.
 //! - A client that never reads its replies stalls only its own task (its socket buffer fills and the
 //!   task stops reading); there is no `client-output-buffer-limit` disconnect.
-//! - Per-entry overhead is 72 B (measured, 16 B keys and 32 B values) against Redis's ~100 B and
-//!   Memcached's ~77 B; the bar is 0.8x the better (~62 B). About 48 B of it is the core's (slot
-//!   links and padding, weight, index, sketch): see [`db::ENTRY_OVERHEAD`] and [`entry`].
+//! - Per-entry overhead is 60 B (measured, 16 B keys and 32 B values) against Redis's ~100 B and
+//!   Memcached's ~75–82 B, just inside the 0.8x bar; about 36 B of it is the core's (slot links
+//!   and padding, weight, index, sketch): see [`db::ENTRY_OVERHEAD`] and [`entry`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

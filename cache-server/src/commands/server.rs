@@ -672,7 +672,7 @@ mod tests {
     async fn server_commands() {
         run_table(&[
             ("SET k hello", "+OK\r\n"),
-            ("MEMORY USAGE k", ":78\r\n"),
+            ("MEMORY USAGE k", ":66\r\n"),
             ("MEMORY USAGE nokey", "$-1\r\n"),
             ("CONFIG GET maxmemory-policy", "*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lfu\r\n"),
             ("CONFIG GET nothing", "*0\r\n"),
