@@ -177,18 +177,19 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
         return (Stored::OutOfMemory, 0);
     }
     shared.db.update(DB, &s.key, now, |cur| {
-        let present = cur.get().is_some();
-        let old = string_of(cur);
         let mut e = Entry::expiring(Value::Str(Str::from(&s.data)), expire_at(s.exptime, now));
         e.set_flags(s.flags);
         match s.mode {
             StoreMode::Set => {}
-            StoreMode::Add if present => return (Stored::NotStored, 0),
+            StoreMode::Add if cur.get().is_some() => return (Stored::NotStored, 0),
             StoreMode::Add => {}
-            StoreMode::Replace if old.is_none() => return (Stored::NotStored, 0),
+            StoreMode::Replace if !matches!(cur.get(), Some(Entry { value: Value::Str(_), .. })) => {
+                return (Stored::NotStored, 0);
+            }
             StoreMode::Replace => {}
             StoreMode::Append | StoreMode::Prepend => {
-                let Some((data, prev)) = old else { return (Stored::NotStored, 0) };
+                // Only these modes need the old value, so only they clone it.
+                let Some((data, prev)) = string_of(cur) else { return (Stored::NotStored, 0) };
                 if s.cas != 0 && s.cas != prev.cas() {
                     return (Stored::Exists, 0);
                 }
