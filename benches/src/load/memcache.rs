@@ -76,12 +76,7 @@ mod tests {
     use super::*;
 
     fn byte_by_byte(op: Op, bytes: &[u8]) -> Outcome {
-        for cut in 0..bytes.len() {
-            assert_eq!(decode(op, &bytes[..cut]), Ok(None), "prefix of {cut} bytes of {bytes:?}");
-        }
-        let (outcome, used) = decode(op, bytes).unwrap().unwrap();
-        assert_eq!(used, bytes.len());
-        outcome
+        super::super::proto::decode_byte_by_byte(decode, op, bytes)
     }
 
     #[test]

@@ -113,3 +113,19 @@ pub(super) fn find_crlf(buf: &[u8]) -> Option<usize> {
 pub(super) fn parse_int(digits: &[u8]) -> Option<i64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
 }
+
+/// Test support: feeds `bytes` to `decode` one more byte at a time, asserting it is incomplete
+/// until the last byte and then takes the whole reply; returns what the reply meant.
+#[cfg(test)]
+pub(super) fn decode_byte_by_byte(
+    decode: fn(Op, &[u8]) -> Result<Decoded, ProtoError>,
+    op: Op,
+    bytes: &[u8],
+) -> Outcome {
+    for cut in 0..bytes.len() {
+        assert_eq!(decode(op, &bytes[..cut]), Ok(None), "prefix of {cut} bytes of {bytes:?}");
+    }
+    let (outcome, used) = decode(op, bytes).unwrap().unwrap();
+    assert_eq!(used, bytes.len());
+    outcome
+}

@@ -112,14 +112,8 @@ fn value(buf: &[u8], depth: usize) -> Result<Option<(Value, usize)>, ProtoError>
 mod tests {
     use super::*;
 
-    /// Feeds `bytes` one more byte at a time: incomplete until the last byte, then whole.
     fn byte_by_byte(op: Op, bytes: &[u8]) -> Outcome {
-        for cut in 0..bytes.len() {
-            assert_eq!(decode(op, &bytes[..cut]), Ok(None), "prefix of {cut} bytes of {bytes:?}");
-        }
-        let (outcome, used) = decode(op, bytes).unwrap().unwrap();
-        assert_eq!(used, bytes.len());
-        outcome
+        super::super::proto::decode_byte_by_byte(decode, op, bytes)
     }
 
     #[test]
