@@ -159,7 +159,17 @@ impl PendingReply {
     ///
     /// As [`Connection::request`].
     pub async fn wait(self, timeout: Duration) -> Result<Value> {
-        match tokio::time::timeout(timeout, self.0).await {
+        self.wait_until(tokio::time::Instant::now() + timeout, timeout).await
+    }
+
+    /// Waits for the reply until `deadline` (`timeout` is what a [`Error::Timeout`] reports). A
+    /// reply already there costs no timer: the deadline is only armed when the reply is pending.
+    ///
+    /// # Errors
+    ///
+    /// As [`Connection::request`].
+    pub async fn wait_until(self, deadline: tokio::time::Instant, timeout: Duration) -> Result<Value> {
+        match tokio::time::timeout_at(deadline, self.0).await {
             Err(_) => Err(Error::Timeout(timeout)),
             Ok(Err(_)) => Err(Error::ConnectionDropped),
             Ok(Ok(reply)) => reply.map_err(Error::Server),
