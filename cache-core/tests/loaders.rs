@@ -9,27 +9,37 @@ use std::time::Duration;
 
 const THREADS: usize = 8;
 
-#[test]
-fn concurrent_misses_run_one_loader() {
-    let cache: Cache<u32, u64> = Cache::new(1000);
-    let loads = Arc::new(AtomicUsize::new(0));
+/// Runs `call(cache, loads)` on [`THREADS`] threads released together; returns their results.
+fn on_threads<T: Send + 'static>(
+    cache: &Cache<u32, u64>,
+    loads: &Arc<AtomicUsize>,
+    call: fn(&Cache<u32, u64>, &AtomicUsize) -> T,
+) -> Vec<T> {
     let barrier = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS)
         .map(|_| {
             let (cache, loads, barrier) = (cache.clone(), loads.clone(), barrier.clone());
             thread::spawn(move || {
                 barrier.wait();
-                cache.get_with(7, || {
-                    loads.fetch_add(1, Ordering::SeqCst);
-                    thread::sleep(Duration::from_millis(50));
-                    42
-                })
+                call(&cache, &loads)
             })
         })
         .collect();
-    for h in handles {
-        assert_eq!(h.join().unwrap(), 42);
-    }
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+#[test]
+fn concurrent_misses_run_one_loader() {
+    let cache: Cache<u32, u64> = Cache::new(1000);
+    let loads = Arc::new(AtomicUsize::new(0));
+    let values = on_threads(&cache, &loads, |cache, loads| {
+        cache.get_with(7, || {
+            loads.fetch_add(1, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(50));
+            42
+        })
+    });
+    assert!(values.iter().all(|&v| v == 42), "{values:?}");
     assert_eq!(loads.load(Ordering::SeqCst), 1);
     assert_eq!(cache.get(&7), Some(42));
 }
@@ -38,21 +48,14 @@ fn concurrent_misses_run_one_loader() {
 fn an_error_reaches_every_waiter_and_is_not_cached() {
     let cache: Cache<u32, u64> = Cache::builder().max_capacity(1000).record_stats().build();
     let loads = Arc::new(AtomicUsize::new(0));
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (cache, loads, barrier) = (cache.clone(), loads.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                cache.try_get_with(1, || {
-                    loads.fetch_add(1, Ordering::SeqCst);
-                    thread::sleep(Duration::from_millis(50));
-                    Err::<u64, String>("backend down".into())
-                })
-            })
+    let results = on_threads(&cache, &loads, |cache, loads| {
+        cache.try_get_with(1, || {
+            loads.fetch_add(1, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(50));
+            Err::<u64, String>("backend down".into())
         })
-        .collect();
-    let errors: Vec<Arc<String>> = handles.into_iter().map(|h| h.join().unwrap().unwrap_err()).collect();
+    });
+    let errors: Vec<Arc<String>> = results.into_iter().map(Result::unwrap_err).collect();
     let loads = loads.load(Ordering::SeqCst);
     assert!((1..THREADS).contains(&loads), "{loads} loads for {THREADS} callers");
     assert!(errors.iter().all(|e| e.as_str() == "backend down"));
