@@ -25,6 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use cache_bench::load::servers::running_as_root;
 use cache_bench::trace::{self, Trace};
 use clap::Parser;
 
@@ -93,7 +94,7 @@ impl Server {
                 let mut c = Command::new("memcached");
                 c.args(["-l", "127.0.0.1", "-p", &port_s, "-U", "0", "-t", "1"]);
                 c.args(["-m", &budget.div_ceil(1 << 20).to_string(), "-I", "1m"]);
-                if is_root() {
+                if running_as_root() {
                     c.args(["-u", "root"]);
                 }
                 c
@@ -102,11 +103,6 @@ impl Server {
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         cmd.spawn().with_context(|| format!("starting {}", self.name()))
     }
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
 }
 
 /// A look-aside client speaking RESP or the Memcached text protocol on one blocking connection.
