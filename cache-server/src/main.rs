@@ -5,67 +5,57 @@
 
 use anyhow::{Context, Result, bail};
 use cache_server::Config;
-use clap::Parser;
 
-/// A Redis 7 compatible cache server over cache-core.
-///
-/// Flags use Redis directive names and override the config file.
-#[derive(Debug, Parser)]
-#[command(version, about)]
+const USAGE: &str = "\
+A Redis 7 compatible cache server over cache-core.
+
+Usage: cache-server [/path/to/redis.conf] [--directive value [value ...]] ...
+
+Every redis.conf directive the server knows is also a flag, and flags override the file:
+  cache-server --port 7000 --maxmemory 2gb --maxmemory-policy allkeys-lru
+  cache-server /etc/cache.conf --requirepass s3cret --memcached-port 11211
+  cache-server --bind 127.0.0.1 ::1 --client-output-buffer-limit pubsub 32mb 8mb 60
+
+Options:
+  -h, --help     Print this help
+  -v, --version  Print the version";
+
+/// The command line, as Redis reads it: an optional config file, then `--directive value...`
+/// groups (a directive takes every word up to the next `--`), each applied like a line of the file.
+#[derive(Debug, Default, PartialEq)]
 struct Args {
-    /// redis.conf-style file (bind, port, requirepass, maxmemory, maxmemory-policy, timeout, ...).
     config_file: Option<String>,
-    /// Address to listen on.
-    #[arg(long)]
-    bind: Option<String>,
-    /// TCP port.
-    #[arg(long)]
-    port: Option<String>,
-    /// Password for the default user.
-    #[arg(long)]
-    requirepass: Option<String>,
-    /// Memory budget, e.g. 100mb, 2gb (0 = unlimited).
-    #[arg(long)]
-    maxmemory: Option<String>,
-    /// allkeys-lfu | allkeys-lru | volatile-lfu | volatile-lru | volatile-ttl | noeviction.
-    #[arg(long = "maxmemory-policy")]
-    maxmemory_policy: Option<String>,
-    /// Number of databases.
-    #[arg(long)]
-    databases: Option<String>,
-    /// Close idle clients after this many seconds (0 = never).
-    #[arg(long)]
-    timeout: Option<String>,
-    /// TCP keepalive seconds.
-    #[arg(long = "tcp-keepalive")]
-    tcp_keepalive: Option<String>,
-    /// Maximum simultaneous clients.
-    #[arg(long)]
-    maxclients: Option<String>,
-    /// debug | verbose | notice | warning.
-    #[arg(long)]
-    loglevel: Option<String>,
-    /// yes | no.
-    #[arg(long = "protected-mode")]
-    protected_mode: Option<String>,
-    /// Largest bulk string accepted (default 512mb).
-    #[arg(long = "proto-max-bulk-len")]
-    proto_max_bulk_len: Option<String>,
-    /// Largest query buffer per client (default 1gb).
-    #[arg(long = "client-query-buffer-limit")]
-    client_query_buffer_limit: Option<String>,
-    /// Longest inline request (default 64kb).
-    #[arg(long = "inline-max-size")]
-    inline_max_size: Option<String>,
-    /// Worker threads (0 = one per CPU).
-    #[arg(long)]
-    threads: Option<String>,
-    /// Also serve the Memcached text and meta protocols on this port (0 = off; 11211 is usual).
-    #[arg(long = "memcached-port")]
-    memcached_port: Option<String>,
-    /// Largest Memcached item (default 1mb).
-    #[arg(long = "memcached-max-item-size")]
-    memcached_max_item_size: Option<String>,
+    directives: Vec<(String, Vec<String>)>,
+}
+
+enum Parsed {
+    Run(Args),
+    Help,
+    Version,
+}
+
+fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Parsed> {
+    let mut args = Args::default();
+    for word in argv {
+        match word.as_str() {
+            "-h" | "--help" => return Ok(Parsed::Help),
+            "-v" | "--version" => return Ok(Parsed::Version),
+            _ => {}
+        }
+        if let Some(name) = word.strip_prefix("--") {
+            if name.is_empty() {
+                bail!("empty directive name `--`");
+            }
+            args.directives.push((name.to_owned(), Vec::new()));
+        } else if let Some((_, values)) = args.directives.last_mut() {
+            values.push(word);
+        } else if args.config_file.is_none() {
+            args.config_file = Some(word);
+        } else {
+            bail!("unexpected argument `{word}` (directives are written --name value)");
+        }
+    }
+    Ok(Parsed::Run(args))
 }
 
 fn build_config(args: &Args) -> Result<Config> {
@@ -73,29 +63,9 @@ fn build_config(args: &Args) -> Result<Config> {
     if let Some(path) = &args.config_file {
         config.apply_file(path).map_err(anyhow::Error::msg)?;
     }
-    let flags = [
-        ("bind", &args.bind),
-        ("port", &args.port),
-        ("requirepass", &args.requirepass),
-        ("maxmemory", &args.maxmemory),
-        ("maxmemory-policy", &args.maxmemory_policy),
-        ("databases", &args.databases),
-        ("timeout", &args.timeout),
-        ("tcp-keepalive", &args.tcp_keepalive),
-        ("maxclients", &args.maxclients),
-        ("loglevel", &args.loglevel),
-        ("protected-mode", &args.protected_mode),
-        ("proto-max-bulk-len", &args.proto_max_bulk_len),
-        ("client-query-buffer-limit", &args.client_query_buffer_limit),
-        ("inline-max-size", &args.inline_max_size),
-        ("threads", &args.threads),
-        ("memcached-port", &args.memcached_port),
-        ("memcached-max-item-size", &args.memcached_max_item_size),
-    ];
-    for (name, value) in flags {
-        if let Some(v) = value {
-            config.set(name, &[v.as_str()]).map_err(|e| anyhow::anyhow!("--{name} {v}: {e}"))?;
-        }
+    for (name, values) in &args.directives {
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        config.set(name, &values).map_err(|e| anyhow::anyhow!("--{name} {}: {e}", values.join(" ")))?;
     }
     Ok(config)
 }
@@ -111,7 +81,17 @@ fn main() -> std::process::ExitCode {
 }
 
 fn serve() -> Result<()> {
-    let args = Args::parse();
+    let args = match parse_args(std::env::args().skip(1))? {
+        Parsed::Run(args) => args,
+        Parsed::Help => {
+            println!("{USAGE}");
+            return Ok(());
+        }
+        Parsed::Version => {
+            println!("cache-server {} (Redis {} compatible)", env!("CARGO_PKG_VERSION"), cache_server::REDIS_VERSION);
+            return Ok(());
+        }
+    };
     let config = build_config(&args)?;
     let level = match config.loglevel.as_str() {
         "debug" => "debug",
@@ -149,4 +129,26 @@ fn serve() -> Result<()> {
         cache_server::run(config, listener, cache_server::shutdown::signal()).await?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Args, Parsed, parse_args};
+
+    fn parse(line: &str) -> Args {
+        match parse_args(line.split_whitespace().map(String::from)).unwrap() {
+            Parsed::Run(a) => a,
+            _ => panic!("not a run"),
+        }
+    }
+
+    #[test]
+    fn directives_take_every_word_up_to_the_next_flag() {
+        let a = parse("/etc/c.conf --port 7000 --bind 127.0.0.1 ::1 --client-output-buffer-limit pubsub 32mb 8mb 60");
+        assert_eq!(a.config_file.as_deref(), Some("/etc/c.conf"));
+        let d: Vec<(&str, usize)> = a.directives.iter().map(|(n, v)| (n.as_str(), v.len())).collect();
+        assert_eq!(d, [("port", 1), ("bind", 2), ("client-output-buffer-limit", 4)]);
+        assert!(parse_args(["a".to_owned(), "b".to_owned()]).is_err());
+        assert!(matches!(parse_args(["--help".to_owned()]).unwrap(), Parsed::Help));
+    }
 }

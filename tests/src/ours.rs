@@ -25,6 +25,9 @@ pub struct ServerOpts {
     pub maxmemory: Option<u64>,
     /// `maxmemory-policy`, spelled as in redis.conf (`noeviction`, `allkeys-lru`, ...).
     pub maxmemory_policy: Option<String>,
+    /// Any other redis.conf directives, in order, as `(name, "value words")`: e.g.
+    /// `("client-output-buffer-limit", "pubsub 1mb 0 0")`.
+    pub directives: Vec<(String, String)>,
 }
 
 impl ServerOpts {
@@ -42,6 +45,10 @@ impl ServerOpts {
         if let Some(p) = &self.maxmemory_policy {
             f.extend(["--maxmemory-policy".to_owned(), p.clone()]);
         }
+        for (name, value) in &self.directives {
+            f.push(format!("--{name}"));
+            f.extend(value.split_whitespace().map(str::to_owned));
+        }
         f
     }
 
@@ -49,7 +56,7 @@ impl ServerOpts {
     ///
     /// # Panics
     ///
-    /// On a policy name the server does not know.
+    /// On a policy name or directive the server does not know.
     #[must_use]
     pub fn config(&self, port: u16) -> cache_server::Config {
         let mut c = cache_server::Config::default();
@@ -62,6 +69,10 @@ impl ServerOpts {
         if let Some(p) = &self.maxmemory_policy {
             c.maxmemory_policy =
                 cache_server::MaxMemoryPolicy::parse(p).unwrap_or_else(|| panic!("unknown maxmemory-policy {p}"));
+        }
+        for (name, value) in &self.directives {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            c.set(name, &words).unwrap_or_else(|e| panic!("directive {name} {value}: {e}"));
         }
         c
     }

@@ -3,25 +3,26 @@
 //! few Redis-style flags the tests pass (`--bind --port --requirepass --maxmemory
 //! --maxmemory-policy`) and nothing else; the real binary's configuration handling is not its job.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use cache_tests::ServerOpts;
 
 fn main() -> anyhow::Result<()> {
     let mut opts = ServerOpts::default();
-    let mut bind = "127.0.0.1".to_owned();
-    let mut port = 6379u16;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--bind" => bind = value,
-            "--port" => port = value.parse().context("--port")?,
-            "--requirepass" => opts.requirepass = Some(value),
-            "--maxmemory" => opts.maxmemory = Some(value.parse().context("--maxmemory")?),
-            "--maxmemory-policy" => opts.maxmemory_policy = Some(value),
-            _ => bail!("unknown flag {flag}"),
+    for word in std::env::args().skip(1) {
+        match word.strip_prefix("--") {
+            Some(name) => opts.directives.push((name.to_owned(), String::new())),
+            None => {
+                let (_, value) = opts.directives.last_mut().with_context(|| format!("stray argument {word}"))?;
+                if !value.is_empty() {
+                    value.push(' ');
+                }
+                value.push_str(&word);
+            }
         }
     }
+    let port: u16 = opts.directives.iter().rev().find(|(n, _)| n == "port").map_or(Ok(6379), |(_, v)| v.parse())?;
+    let bind = opts.directives.iter().rev().find(|(n, _)| n == "bind").map_or("127.0.0.1", |(_, v)| v.as_str());
+    let bind = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_owned();
     let config = opts.config(port);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
