@@ -294,6 +294,28 @@ impl Db {
         }
     }
 
+    /// Keys in every database (O(1)).
+    pub fn len(&self) -> u64 {
+        self.cache.len()
+    }
+
+    /// True when no database holds a key.
+    pub fn is_empty(&self) -> bool {
+        self.cache.len() == 0
+    }
+
+    /// `(keys, keys with a TTL)` per database, live ones only, in one pass over the keyspace.
+    pub fn keyspace_counts(&self, now: u64) -> Vec<(u64, u64)> {
+        let mut v = vec![(0u64, 0u64); self.databases];
+        for (k, e) in self.cache.iter().filter(|(_, e)| e.live(now)) {
+            if let Some(slot) = v.get_mut(k.db() as usize) {
+                slot.0 += 1;
+                slot.1 += u64::from(e.expire_at != 0);
+            }
+        }
+        v
+    }
+
     /// Keys in database `db` (expired ones included until reclaimed, as Redis's DBSIZE).
     pub fn dbsize(&self, db: u32) -> u64 {
         if self.used.load(Relaxed) & !db_bit(db) == 0 && db < 63 {

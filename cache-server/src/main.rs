@@ -109,7 +109,7 @@ fn serve() -> Result<()> {
     let threads =
         if config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { config.threads };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
-    runtime.block_on(async move {
+    let served = runtime.block_on(async move {
         let host = config.bind.split_whitespace().next().unwrap_or("127.0.0.1").trim_start_matches('-').to_string();
         let addr = format!("{host}:{}", config.port);
         if config.port == 0 && std::env::var_os("CACHE_SERVER_ALLOW_PORT0").is_none() {
@@ -128,7 +128,11 @@ fn serve() -> Result<()> {
         );
         cache_server::run(config, listener, cache_server::shutdown::signal()).await?;
         Ok(())
-    })
+    });
+    // A connection still inside a long command (off the workers, see `commands::offload`) must not
+    // hold the process past the server's own drain timeout.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 #[cfg(test)]

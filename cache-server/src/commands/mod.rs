@@ -188,6 +188,31 @@ impl Ctx<'_> {
     }
 }
 
+/// Work of at least this many elements (keys visited, fields replied, arguments) is long: it runs
+/// off the async worker (see [`offload`]). About a millisecond of work; handing the worker over
+/// costs a few microseconds.
+pub const LONG_WORK: usize = 16 * 1024;
+
+impl Ctx<'_> {
+    /// Runs `f`, a step that visits about `elements` elements, so that a long one cannot stall
+    /// other clients (see [`offload`]).
+    pub fn long<R>(&mut self, elements: usize, f: impl FnOnce(&mut Self) -> R) -> R {
+        offload(elements, || f(self))
+    }
+}
+
+/// Runs `f`, which visits about `elements` elements. Long work (`elements >= LONG_WORK`) on the
+/// multi-threaded runtime runs under [`tokio::task::block_in_place`]: the worker hands its queue
+/// of other connections (and the accept loop's wake-ups) to a fresh thread before `f` starts, so
+/// a `KEYS *` over millions of keys delays its caller only. Short work runs in place, paying
+/// nothing; so does everything on a current-thread runtime (unit tests), where there is no other
+/// worker to hand over to.
+pub fn offload<R>(elements: usize, f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi = || Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if elements >= LONG_WORK && multi() { tokio::task::block_in_place(f) } else { f() }
+}
+
 /// Parses an integer argument (`-ERR value is not an integer or out of range`).
 pub fn arg_i64(a: &[u8]) -> Result<i64, CmdError> {
     parse_i64(a).ok_or_else(|| NOT_INT.into())
@@ -359,7 +384,8 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     crate::tracking::set_current_client(client.handle.id);
     let result = {
         let mut ctx = Ctx { shared, client, out, now, name: full };
-        (spec.handler)(&mut ctx, args)
+        // Many arguments (MGET, DEL, HSET of 100k) are long work whatever the command.
+        ctx.long(args.len(), |ctx| (spec.handler)(ctx, args))
     };
     crate::tracking::set_current_client(0);
     shared.db.tracking.flush_broadcast();

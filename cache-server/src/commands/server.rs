@@ -315,7 +315,9 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
     }
     if want("keyspace") {
         out.push_str("# Keyspace\r\n");
-        for (i, (keys, expires)) in keyspace_counts(db, ctx.now).into_iter().enumerate() {
+        for (i, (keys, expires)) in
+            crate::commands::offload(db.len() as usize, || db.keyspace_counts(ctx.now)).into_iter().enumerate()
+        {
             if keys > 0 {
                 let _ = write!(out, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
             }
@@ -326,20 +328,6 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
         out.truncate(out.len() - 2);
     }
     out
-}
-
-fn keyspace_counts(db: &Db, now: u64) -> Vec<(u64, u64)> {
-    let mut v = vec![(0u64, 0u64); db.databases()];
-    for (i, slot) in v.iter_mut().enumerate() {
-        let mut keys = 0;
-        let mut exp = 0;
-        for (_, e) in db.entries(i as u32, now) {
-            keys += 1;
-            exp += u64::from(e.expire_at != 0);
-        }
-        *slot = (keys, exp);
-    }
-    v
 }
 
 fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {

@@ -25,11 +25,11 @@ fn main() -> anyhow::Result<()> {
     let bind = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_owned();
     let config = opts.config(port);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        cache_server::run(config, listener, shutdown).await.map_err(|e| anyhow::anyhow!("{e}"))
-    })
+        cache_server::run(config, listener, cache_server::shutdown::signal()).await.map_err(|e| anyhow::anyhow!("{e}"))
+    });
+    // As the real binary: SIGTERM / SIGINT stop it, and a long command cannot hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
