@@ -107,6 +107,10 @@ pub struct Config {
     pub memcached_max_item_size: u64,
     /// Most keys the client-side caching table remembers before it invalidates some (0 = no bound).
     pub tracking_table_max_keys: u64,
+    /// `client-output-buffer-limit` per class: normal, replica, pubsub (see [`crate::output`]).
+    pub client_output_buffer_limit: [crate::output::Limit; 3],
+    /// Length of the listen queue (`tcp-backlog`; the kernel caps it at `somaxconn`).
+    pub tcp_backlog: u32,
 }
 
 impl Default for Config {
@@ -135,6 +139,8 @@ impl Default for Config {
             memcached_port: 0,
             memcached_max_item_size: 1024 * 1024,
             tracking_table_max_keys: 1_000_000,
+            client_output_buffer_limit: crate::output::DEFAULT_LIMITS,
+            tcp_backlog: 511,
         }
     }
 }
@@ -200,6 +206,8 @@ pub const DIRECTIVES: &[&str] = &[
     "memcached-port",
     "memcached-max-item-size",
     "tracking-table-max-keys",
+    "client-output-buffer-limit",
+    "tcp-backlog",
 ];
 
 /// Redis directives accepted in a config file and ignored with a warning (persistence and
@@ -263,6 +271,9 @@ impl Config {
         if name == "bind" && !args.is_empty() {
             self.bind = args.join(" ");
             return Ok(());
+        }
+        if name == "client-output-buffer-limit" {
+            return crate::output::parse_limits(args, &mut self.client_output_buffer_limit);
         }
         if IGNORED.contains(&name.as_str()) {
             tracing::warn!(directive = %name, "directive ignored: not meaningful for a cache");
@@ -328,6 +339,7 @@ impl Config {
                 self.memcached_max_item_size = m;
             }
             "tracking-table-max-keys" => self.tracking_table_max_keys = num(v)?,
+            "tcp-backlog" => self.tcp_backlog = num(v)?,
             _ => return Err(ConfigError::Unknown),
         }
         Ok(())
@@ -358,6 +370,8 @@ impl Config {
             "memcached-port" => self.memcached_port.to_string(),
             "memcached-max-item-size" => self.memcached_max_item_size.to_string(),
             "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
+            "client-output-buffer-limit" => crate::output::format_limits(&self.client_output_buffer_limit),
+            "tcp-backlog" => self.tcp_backlog.to_string(),
             _ => return None,
         })
     }
@@ -394,7 +408,7 @@ impl Config {
 
     /// True for directives CONFIG SET may not change on a running server.
     pub fn is_immutable(name: &str) -> bool {
-        matches!(name, "bind" | "port" | "databases" | "threads" | "memcached-port")
+        matches!(name, "bind" | "port" | "databases" | "threads" | "memcached-port" | "tcp-backlog")
     }
 }
 

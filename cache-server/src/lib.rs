@@ -59,6 +59,7 @@ pub mod frame;
 pub mod glob;
 pub mod memcache;
 pub mod metrics;
+pub mod output;
 pub mod pubsub;
 pub mod reply;
 pub mod server;

@@ -90,8 +90,10 @@ impl Shared {
     fn new(config: Config, port: u16) -> Self {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let run_id = format!("{:040x}", seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 8);
+        let db = Db::new(&config);
+        db.tracking.limits.store(&config.client_output_buffer_limit);
         Self {
-            db: Db::new(&config),
+            db,
             auth_required: AtomicBool::new(config.requirepass.is_some()),
             built_family: family(config.maxmemory_policy),
             config: RwLock::new(config),
@@ -123,6 +125,7 @@ impl Shared {
         self.auth_required.store(cfg.requirepass.is_some(), Relaxed);
         self.db.set_maxmemory(cfg.maxmemory);
         self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
+        self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
         *self.config.write() = cfg;
     }
 
@@ -268,7 +271,8 @@ pub async fn run_with(
         }
         let id = shared.next_client_id();
         let laddr = stream.local_addr().unwrap_or(local);
-        let handle = Arc::new(ClientHandle::new(id, peer, laddr));
+        let mailbox = shared.db.tracking.connect(id);
+        let handle = Arc::new(ClientHandle::new(id, peer, laddr, mailbox));
         shared.clients.lock().insert(id, handle.clone());
         shared.connected.fetch_add(1, Relaxed);
         let sh = shared.clone();

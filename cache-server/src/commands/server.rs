@@ -242,9 +242,10 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
     if want("memory") {
         let used = db.used_memory();
         let rss = rss_bytes();
+        let clients_mem: u64 = sh.clients.lock().values().map(|c| c.memory()).sum();
         let _ = write!(
             out,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_mem}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n\r\n",
             human(used),
             human(rss),
             sh.peak_memory(used),
@@ -261,7 +262,7 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
         let m = &sh.metrics;
         let _ = write!(
             out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nevicted_keys:{evicted}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nevicted_keys:{evicted}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
             m.connections.load(Relaxed),
             m.commands.load(Relaxed),
             m.net_input.load(Relaxed),
@@ -275,6 +276,7 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
             db.tracking.counts().1,
             db.tracking.counts().2,
             m.errors.lock().values().sum::<u64>(),
+            m.output_limit_disconnections.load(Relaxed),
         );
     }
     if want("replication") {
@@ -367,7 +369,13 @@ fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             return Err(fail(ConfigError::Immutable));
         }
         let old_policy = cfg.maxmemory_policy;
-        cfg.set(&name, &[value.as_str()]).map_err(fail)?;
+        // Like Redis, a directive of several words takes them in one argument.
+        let words: Vec<&str> = if name == "client-output-buffer-limit" {
+            value.split_whitespace().collect()
+        } else {
+            vec![value.as_str()]
+        };
+        cfg.set(&name, &words).map_err(fail)?;
         let p = cfg.maxmemory_policy;
         let family = |p: MaxMemoryPolicy| {
             if p == MaxMemoryPolicy::NoEviction {
