@@ -50,6 +50,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod connection;
@@ -57,6 +58,7 @@ pub mod db;
 pub mod entry;
 pub mod frame;
 pub mod glob;
+pub mod listener;
 pub mod memcache;
 pub mod metrics;
 pub mod output;
@@ -68,7 +70,7 @@ pub mod sockopt;
 pub mod tracking;
 
 pub use config::{Config, ConfigError, MaxMemoryPolicy};
-pub use server::{ServerError, run, run_with};
+pub use server::{ServerError, run, run_on, run_with};
 
 /// The Redis version this server reports (`INFO`, `HELLO`): the Redis 7 release it is tested against.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -209,11 +209,28 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let memcached = match config.memcached_port {
-        0 => None,
-        port => Some(TcpListener::bind((listener.local_addr()?.ip(), port)).await?),
-    };
-    run_with(config, listener, memcached, shutdown).await
+    run_on(config, vec![listener], shutdown).await
+}
+
+/// As [`run`] on several listeners (every address of `bind`, see [`crate::listener::bind_all`]);
+/// the Memcached port, when configured, is bound on each of their addresses.
+///
+/// # Errors
+/// [`ServerError::Io`] if a listener's address cannot be read or the Memcached port bound.
+pub async fn run_on(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let mut memcached = Vec::new();
+    if config.memcached_port != 0 {
+        let mut bind = String::new();
+        for l in &listeners {
+            bind.push_str(&format!("{} ", l.local_addr()?.ip()));
+        }
+        memcached = crate::listener::bind_all(&bind, config.memcached_port, config.tcp_backlog)?;
+    }
+    serve(config, listeners, memcached, shutdown).await
 }
 
 /// As [`run`], with the Memcached listener given (or none): tests bind it to port 0.
@@ -226,7 +243,19 @@ pub async fn run_with(
     memcached: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let local = listener.local_addr()?;
+    serve(config, vec![listener], memcached.into_iter().collect(), shutdown).await
+}
+
+async fn serve(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    memcached: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let Some(first) = listeners.first() else {
+        return Err(ServerError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no listener")));
+    };
+    let local = first.local_addr()?;
     let shared = Arc::new(Shared::new(config, local.port()));
     let mut stop = shared.shutdown.subscribe();
     let trigger = shared.clone();
@@ -235,14 +264,14 @@ pub async fn run_with(
         trigger.trigger_shutdown();
     });
     let mut tasks = JoinSet::new();
-    if let Some(l) = memcached {
+    for l in memcached {
         tracing::info!(address = %l.local_addr()?, "serving the Memcached protocols");
         tasks.spawn(crate::memcache::listen(shared.clone(), l, shared.shutdown.subscribe()));
     }
     loop {
         while tasks.try_join_next().is_some() {}
         let accepted = tokio::select! {
-            r = listener.accept() => r,
+            r = crate::listener::accept_any(&listeners) => r,
             _ = stop.wait_for(|s| *s) => break,
         };
         let (stream, peer) = match accepted {
@@ -265,7 +294,7 @@ pub async fn run_with(
             tasks.spawn(refuse(stream, "-ERR max number of clients reached\r\n"));
             continue;
         }
-        if protected && !peer.ip().is_loopback() {
+        if protected && !crate::listener::is_loopback(&peer) {
             tasks.spawn(refuse(stream, DENIED));
             continue;
         }
@@ -283,7 +312,7 @@ pub async fn run_with(
             sh.connected.fetch_sub(1, Relaxed);
         });
     }
-    drop(listener);
+    drop(listeners);
     external.abort();
     tracing::info!(clients = tasks.len(), "shutting down: no longer accepting, draining connections");
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while tasks.join_next().await.is_some() {} }).await;
