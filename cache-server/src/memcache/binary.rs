@@ -10,7 +10,8 @@
 //! - a header whose key and extras do not fit its body length: `Unknown command`, then close;
 //! - a key over 250 bytes, or a body shape the opcode does not take (GET with extras, SET
 //!   without its 8 bytes of flags + exptime, NOOP with a body, …): `Invalid arguments`, then close;
-//! - a request magic other than 0x80 on a binary connection: close without a reply;
+//! - a request magic other than 0x80 on a binary connection: close without a reply (once 24
+//!   bytes are in);
 //! - quiet variants suppress success replies (and GETQ/GETKQ misses), never errors;
 //! - a value over the item size limit: `Too large.` after its bytes are skipped (and SET deletes
 //!   the old value); ADD on a present key: `Data exists for key.`; REPLACE on a missing one
@@ -178,13 +179,10 @@ pub enum Next {
 
 /// Decodes the binary request at the front of `buf`; `max_item` is the item size limit.
 pub fn next(buf: &[u8], max_item: usize) -> Next {
-    if buf.is_empty() {
-        return Next::Incomplete;
-    }
-    if buf[0] != REQUEST_MAGIC {
+    let Some(h) = buf.get(..HEADER) else { return Next::Incomplete };
+    if h[0] != REQUEST_MAGIC {
         return Next::Close;
     }
-    let Some(h) = buf.get(..HEADER) else { return Next::Incomplete };
     let opcode = h[1];
     let keylen = usize::from(u16::from_be_bytes([h[2], h[3]]));
     let extlen = usize::from(h[4]);

@@ -105,6 +105,7 @@ pub fn execute(shared: &Arc<Shared>, mc: &McState, req: Request, out: &mut Vec<u
         Request::Fail { msg, noreply } => reply(out, noreply, msg),
         Request::TooLarge { key, mode, noreply } => {
             mc.detail.record(&key, super::detail::Op::Set);
+            mc.stats.store_too_large.fetch_add(1, Relaxed);
             if mode == StoreMode::Set {
                 shared.db.remove(DB, &key, now);
             }
@@ -252,6 +253,11 @@ fn store(shared: &Shared, mc: &McState, s: Store, now: u64, out: &mut Vec<u8>) {
     mc.stats.cmd_set.fetch_add(1, Relaxed);
     mc.detail.record(&s.key, super::detail::Op::Set);
     let (r, _) = apply_store(shared, &s, now, None);
+    match r {
+        Stored::Stored => _ = mc.stats.total_items.fetch_add(1, Relaxed),
+        Stored::OutOfMemory => _ = mc.stats.store_no_memory.fetch_add(1, Relaxed),
+        _ => {}
+    }
     if s.mode == StoreMode::Cas {
         match r {
             Stored::NotFound => &mc.stats.cas_misses,

@@ -47,8 +47,11 @@ pub struct McStats {
     pub cmd_set: AtomicU64,
     pub cmd_flush: AtomicU64,
     pub cmd_touch: AtomicU64,
+    pub cmd_meta: AtomicU64,
     pub get_hits: AtomicU64,
     pub get_misses: AtomicU64,
+    pub get_expired: AtomicU64,
+    pub get_flushed: AtomicU64,
     pub delete_hits: AtomicU64,
     pub delete_misses: AtomicU64,
     pub incr_hits: AtomicU64,
@@ -60,6 +63,9 @@ pub struct McStats {
     pub cas_badval: AtomicU64,
     pub touch_hits: AtomicU64,
     pub touch_misses: AtomicU64,
+    pub store_too_large: AtomicU64,
+    pub store_no_memory: AtomicU64,
+    pub total_items: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_written: AtomicU64,
     pub auth_cmds: AtomicU64,
@@ -107,6 +113,9 @@ impl McState {
 
 /// Accepts Memcached clients until shutdown, then waits (bounded by the caller) for them to finish.
 pub async fn listen(shared: Arc<Shared>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    if let Ok(a) = listener.local_addr() {
+        shared.memcache.port.store(u32::from(a.port()), Relaxed);
+    }
     let mut tasks = JoinSet::new();
     loop {
         while tasks.try_join_next().is_some() {}
