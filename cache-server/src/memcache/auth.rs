@@ -153,8 +153,8 @@ mod tests {
         assert_eq!(next(b"set a 0 0 3\r\nab"), Step::Incomplete);
         assert_eq!(next(b"set a 0 0 3\r\nabcde"), reply("CLIENT_ERROR bad command line termination", 18));
         assert_eq!(next(b"set a 0 0 1\r\nx\r\n"), reply("CLIENT_ERROR bad authentication token format", 16));
-        let creds = Step::Credentials { user: b"u".to_vec(), pass: b"p".to_vec(), consumed: 25 };
-        assert_eq!(next(b"set a b c 6 noreply\r\n u  p\r\n"), creds);
+        let creds = Step::Credentials { user: b"u".to_vec(), pass: b"p".to_vec(), consumed: 28 };
+        assert_eq!(next(b"set a b c 5 noreply\r\n u  p\r\n"), creds);
         assert_eq!(next(b"set a 0 0 16383\r\n"), Step::Close);
         assert_eq!(next(&[b'x'; 2049]), Step::Close);
         assert_eq!(next(&[b'x'; 2048]), Step::Incomplete);
