@@ -1,16 +1,26 @@
-//! The Memcached front end: a second listener that speaks the Memcached text and meta protocols
-//! over the same keyspace (Redis database 0), store and memory budget as RESP. This file owns the
-//! accept loop and the connection loop; `parse` decodes requests, `commands` runs the text
-//! commands, `meta` the meta commands, `stats` the `stats` groups. It never touches cache-core:
-//! everything goes through `db.rs`.
+//! The Memcached front end: a second listener that speaks the Memcached text, meta and binary
+//! protocols over the same keyspace (Redis database 0), store and memory budget as RESP. This file
+//! owns the accept loop and the connection loop; `parse` decodes text requests, `commands` runs the
+//! text commands, `meta` the meta commands, `binary` the binary protocol, `stats` and `detail` the
+//! `stats` groups, `auth` the password exchange. It never touches cache-core: everything goes
+//! through `db.rs`.
 //!
 //! ```text
 //!  run() ──spawn──► memcache::listen ──accept──► maxclients / protected mode ──► serve (one task)
-//!                                                  read ─► parse::next ─► commands / meta ─► one write per batch
+//!    serve: requirepass set? ── yes ─► auth::next until `set` + "default <password>" ─┐
+//!                             └─ no ─► first byte 0x80? ─ yes ─► binary::next/execute  │
+//!                                                     └─ no ──► parse::next ◄──────────┘
+//!                                                                 ─► commands / meta ─► one write per batch
+//!                                     (a multi-key get is written out every FLUSH_AT bytes)
 //! ```
 //!
 //! Enable it with `--memcached-port 11211` (11211 is memcached's usual port; 0, the default, keeps
-//! it off). The bind address, protected mode and `maxclients` are those of the RESP listener.
+//! it off). The bind address, protected mode and `maxclients` are those of the RESP listener. With
+//! `requirepass` set a client must first authenticate as memcached 1.6's `-Y` ASCII
+//! authentication has it (username `default`, see `auth.rs`), so a password never lets an
+//! unauthenticated client do anything; without one, protected mode refuses non-loopback clients.
+//! No reply is built whole in memory: replies are flushed to the socket once [`FLUSH_AT`] bytes
+//! are queued, and a `get` of many keys is flushed key by key, waiting for the client to read.
 
 pub mod auth;
 pub mod binary;

@@ -181,8 +181,7 @@ async fn protected_mode_and_password_for_non_loopback_clients() {
         let resp = TcpListener::bind("0.0.0.0:0").await.unwrap();
         let mc = TcpListener::bind("0.0.0.0:0").await.unwrap();
         let port = mc.local_addr().unwrap().port();
-        let mut config = Config::default();
-        config.requirepass = password.map(str::to_owned);
+        let config = Config { requirepass: password.map(str::to_owned), ..Config::default() };
         tokio::spawn(crate::run_with(config, resp, Some(mc), std::future::pending()));
         let mut c = TcpStream::connect((ip, port)).await.unwrap();
         c.write_all(b"get a\r\nflush_all\r\n").await.unwrap();
