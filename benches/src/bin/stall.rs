@@ -134,7 +134,8 @@ fn main() -> Result<()> {
     );
     if let Some(pid) = cli.sigterm {
         let stop = Arc::new(AtomicBool::new(false));
-        let busy: Vec<_> = (0..cli.keys_clients.max(1)).map(|_| looping(cli.addr, all_cmd.clone(), stop.clone())).collect();
+        let busy: Vec<_> =
+            (0..cli.keys_clients.max(1)).map(|_| looping(cli.addr, all_cmd.clone(), stop.clone())).collect();
         std::thread::sleep(Duration::from_millis(300));
         let t = Instant::now();
         std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status()?;

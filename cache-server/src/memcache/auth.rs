@@ -33,9 +33,6 @@ use super::parse::{LINE_MAX, c_number};
 /// Largest authentication block (`<bytes>` + 2) accepted: memcached's read buffer.
 pub const AUTH_BLOCK_MAX: usize = 16 * 1024;
 
-/// The one username accepted: Redis's default user.
-pub const USERNAME: &[u8] = b"default";
-
 /// What the decoder found at the front of an unauthenticated connection's buffer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step {
@@ -109,22 +106,7 @@ pub fn next(buf: &[u8]) -> Step {
 /// True when `user`/`pass` are `default` and `password`, compared in constant time (the time
 /// depends on the lengths only). No password configured accepts any credentials.
 pub fn check(user: &[u8], pass: &[u8], password: Option<&str>) -> bool {
-    let Some(password) = password else { return true };
-    let user_ok = ct_eq(user, USERNAME);
-    let pass_ok = ct_eq(pass, password.as_bytes());
-    user_ok & pass_ok
-}
-
-/// Constant-time equality: every byte of the longer input is looked at whatever the contents.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len().max(b.len());
-    let mut diff = u8::from(a.len() != b.len());
-    for i in 0..n {
-        let x = a.get(i).copied().unwrap_or(0);
-        let y = b.get(i).copied().unwrap_or(0);
-        diff |= x ^ y;
-    }
-    std::hint::black_box(diff) == 0
+    password.is_none() || crate::auth::credentials_match(password, user, pass)
 }
 
 /// The binary-protocol reply to a request on a connection that must authenticate first: status

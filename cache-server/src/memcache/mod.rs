@@ -155,7 +155,7 @@ pub async fn listen(shared: Arc<Shared>, listener: TcpListener, mut stop: watch:
             });
             continue;
         }
-        if protected && !peer.ip().is_loopback() {
+        if protected && !crate::listener::is_loopback(&peer) {
             tasks.spawn(async move {
                 let _ = stream.write_all(b"SERVER_ERROR protected mode: only loopback clients are accepted\r\n").await;
             });
