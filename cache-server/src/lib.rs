@@ -42,8 +42,9 @@
 //!   (noeviction: nothing is evicted, writes fail with `-OOM` until keys go), as in Redis.
 //! - INCRBYFLOAT / HINCRBYFLOAT compute in `f64` and print 15 significant digits; Redis uses
 //!   `long double` and can differ in the last digits of long fractions.
-//! - A client that never reads its replies stalls only its own task (its socket buffer fills and the
-//!   task stops reading); there is no `client-output-buffer-limit` disconnect.
+//! - A normal client that never reads its replies is back-pressured (its task stops reading once
+//!   about 256 KB wait), so a normal `client-output-buffer-limit` only closes it for one reply
+//!   larger than the limit; Redis keeps reading and closes it at the limit (see [`output`]).
 //! - Per-entry overhead is 60 B (measured, 16 B keys and 32 B values) against Redis's ~100 B and
 //!   Memcached's ~75–82 B, just inside the 0.8x bar; about 36 B of it is the core's (slot links
 //!   and padding, weight, index, sketch): see [`db::ENTRY_OVERHEAD`] and [`entry`].
