@@ -7,7 +7,7 @@
 //! behaves the same way (skipped with a printed reason when redis-server is missing, a failure
 //! under `CI=true`).
 //!
-//! Bounds, per scenario: at most 2,000 + 16,000 + 10,000 SETs of 1,000-byte values (about 29 MB
+//! Bounds, per scenario: at most 2,000 + 16,000 + 10,000 + 1 SETs of 1,000-byte values (about 29 MB
 //! sent) in pipelined batches of 64, and [`TIME_BOUND`] of wall time (a scenario past it fails).
 
 use std::net::SocketAddr;
@@ -110,8 +110,9 @@ fn cmd(conn: &mut RawConn, args: &[&str]) -> Frame {
     conn.cmd(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
-/// The volatile scenario on the server at `addr`; `who` names it in messages.
-fn volatile_scenario(addr: SocketAddr, who: &str) {
+/// The volatile scenario on the server at `addr`; `who` names it in messages; `exact_oom`: the
+/// first write after the `-OOM`s is refused too (ours; see below for Redis).
+fn volatile_scenario(addr: SocketAddr, who: &str, exact_oom: bool) {
     let started = Instant::now();
     let mut conn = RawConn::connect(addr).expect("connect");
     let idx: Vec<usize> = (0..KEEP).collect();
@@ -136,9 +137,14 @@ fn volatile_scenario(addr: SocketAddr, who: &str) {
     assert_eq!(count_existing(&mut conn, "more:", &more.ok), more.ok.len(), "{who}: an acknowledged key was lost");
     assert_eq!(count_existing(&mut conn, "more:", &more.oom), 0, "{who}: a refused write was stored");
     assert!(count_existing(&mut conn, "ttl:", &flood.ok) <= ttl_left / 10, "{who}: TTL keys outlived the budget");
-    // With no TTL key left, a write with a TTL is refused too; reads and deletes keep working.
-    let value = "v".repeat(VALUE_LEN);
-    assert_eq!(cmd(&mut conn, &["SET", "late", &value, "EX", "100"]), Frame::Error(OOM.to_vec()), "{who}");
+    // With no TTL key left, a write with a TTL is refused too. (Not checked on Redis: its
+    // used_memory also counts client buffers, which shrink as the pipeline drains; once that lets
+    // one TTL write in, each next one evicts the previous, and TTL writes go on churning.)
+    if exact_oom {
+        let late = set_many(&mut conn, "late:", 0..1, Some(100), 1);
+        assert_eq!((late.ok.len(), late.oom.len()), (0, 1), "{who}: a TTL write past the budget: {late:?}");
+    }
+    // Reads and deletes keep working, and deleting makes room.
     assert_eq!(cmd(&mut conn, &["GET", "keep:7"]), Frame::Bulk(Some(vec![b'v'; VALUE_LEN])), "{who}");
     let dels: Vec<String> = (0..50).map(|k| format!("keep:{k}")).collect();
     let mut del = vec!["DEL"];
@@ -158,22 +164,22 @@ fn ours(policy: &str) -> OurServer {
 
 #[test]
 fn volatile_lru_never_evicts_keys_without_ttl_and_replies_oom() {
-    volatile_scenario(ours("volatile-lru").addr(), "volatile-lru");
+    volatile_scenario(ours("volatile-lru").addr(), "volatile-lru", true);
 }
 
 #[test]
 fn volatile_lfu_never_evicts_keys_without_ttl_and_replies_oom() {
-    volatile_scenario(ours("volatile-lfu").addr(), "volatile-lfu");
+    volatile_scenario(ours("volatile-lfu").addr(), "volatile-lfu", true);
 }
 
 #[test]
 fn volatile_random_never_evicts_keys_without_ttl_and_replies_oom() {
-    volatile_scenario(ours("volatile-random").addr(), "volatile-random");
+    volatile_scenario(ours("volatile-random").addr(), "volatile-random", true);
 }
 
 #[test]
 fn volatile_ttl_never_evicts_keys_without_ttl_and_replies_oom() {
-    volatile_scenario(ours("volatile-ttl").addr(), "volatile-ttl");
+    volatile_scenario(ours("volatile-ttl").addr(), "volatile-ttl", true);
 }
 
 /// Redis 7 under `volatile-lru` does the same: it never evicts the keys without TTL and replies
@@ -185,7 +191,7 @@ fn redis_volatile_lru_behaves_the_same() {
     else {
         return;
     };
-    volatile_scenario(redis.addr(), "redis-server volatile-lru");
+    volatile_scenario(redis.addr(), "redis-server volatile-lru", false);
 }
 
 /// PERSIST pins a key, EXPIRE unpins it, SET without EX over a TTL key pins it: under
