@@ -144,8 +144,12 @@ impl<P: Policy> Policy for Pinning<P> {
     fn clear(&mut self) {
         self.pinned = 0;
         self.pinned_len = 0;
-        self.sized_for = self.capacity;
-        self.inner.resize(self.capacity);
+        if self.sized_for != self.capacity {
+            // Only a shard that held pinned weight was resized: policies without pins keep
+            // their learned state across a clear, as before.
+            self.sized_for = self.capacity;
+            self.inner.resize(self.capacity);
+        }
         self.inner.clear();
     }
 }
