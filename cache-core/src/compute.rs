@@ -45,7 +45,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Slot<'_, K, V> {
     }
 
     /// The time of this operation; read from the clock only once something needs it.
-    fn clock(&mut self, needed: bool) -> u64 {
+    pub(crate) fn clock(&mut self, needed: bool) -> u64 {
         if self.now == 0 {
             self.now = self.shard.now(self.cfg, needed);
         }

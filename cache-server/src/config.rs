@@ -14,11 +14,15 @@ pub enum MaxMemoryPolicy {
     AllKeysLfu,
     /// Evict any key, LRU.
     AllKeysLru,
-    /// Approximated by `AllKeysLfu` (documented in the crate docs).
+    /// Evict any key, at random.
+    AllKeysRandom,
+    /// Evict only keys with a TTL, W-TinyLFU; `-OOM` when none is left.
     VolatileLfu,
-    /// Approximated by `AllKeysLru`.
+    /// Evict only keys with a TTL, LRU; `-OOM` when none is left.
     VolatileLru,
-    /// Approximated by `AllKeysLru`.
+    /// Evict only keys with a TTL, at random; `-OOM` when none is left.
+    VolatileRandom,
+    /// Evict only keys with a TTL, nearest expiry first (sampled); `-OOM` when none is left.
     VolatileTtl,
     /// Never evict; writes that would exceed the budget fail with `-OOM`.
     NoEviction,
@@ -30,8 +34,10 @@ impl MaxMemoryPolicy {
         match self {
             Self::AllKeysLfu => "allkeys-lfu",
             Self::AllKeysLru => "allkeys-lru",
+            Self::AllKeysRandom => "allkeys-random",
             Self::VolatileLfu => "volatile-lfu",
             Self::VolatileLru => "volatile-lru",
+            Self::VolatileRandom => "volatile-random",
             Self::VolatileTtl => "volatile-ttl",
             Self::NoEviction => "noeviction",
         }
@@ -42,17 +48,32 @@ impl MaxMemoryPolicy {
         Some(match s.to_ascii_lowercase().as_str() {
             "allkeys-lfu" => Self::AllKeysLfu,
             "allkeys-lru" => Self::AllKeysLru,
+            "allkeys-random" => Self::AllKeysRandom,
             "volatile-lfu" => Self::VolatileLfu,
             "volatile-lru" => Self::VolatileLru,
+            "volatile-random" => Self::VolatileRandom,
             "volatile-ttl" => Self::VolatileTtl,
             "noeviction" => Self::NoEviction,
             _ => return None,
         })
     }
 
-    /// True for the policies the core implements with LRU rather than W-TinyLFU.
-    pub fn is_lru(self) -> bool {
-        matches!(self, Self::AllKeysLru | Self::VolatileLru | Self::VolatileTtl)
+    /// The eviction algorithm the core runs for this policy: `"lfu"`, `"lru"`, `"random"`,
+    /// `"ttl"` or `"none"`. The cache is built with one; a running server switches freely between
+    /// the `allkeys-` and `volatile-` policies of its algorithm and `noeviction` (see the crate docs).
+    pub fn algorithm(self) -> &'static str {
+        match self {
+            Self::AllKeysLfu | Self::VolatileLfu => "lfu",
+            Self::AllKeysLru | Self::VolatileLru => "lru",
+            Self::AllKeysRandom | Self::VolatileRandom => "random",
+            Self::VolatileTtl => "ttl",
+            Self::NoEviction => "none",
+        }
+    }
+
+    /// True for the `volatile-*` policies: only keys with a TTL are evicted.
+    pub fn is_volatile(self) -> bool {
+        matches!(self, Self::VolatileLfu | Self::VolatileLru | Self::VolatileRandom | Self::VolatileTtl)
     }
 }
 
@@ -292,9 +313,6 @@ impl Config {
             "maxmemory-policy" => {
                 self.maxmemory_policy = MaxMemoryPolicy::parse(v)
                     .ok_or_else(|| ConfigError::Invalid("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction".into()))?;
-                if v.ends_with("-random") {
-                    return Err(ConfigError::Invalid("random eviction is not supported".into()));
-                }
             }
             "databases" => {
                 let n: usize = num(v)?;

@@ -23,9 +23,21 @@
 //! |---|---|
 //! | `allkeys-lfu` (default) | core W-TinyLFU over every key |
 //! | `allkeys-lru` | core exact-per-shard LRU over every key |
-//! | `volatile-lfu` | **approximation**: same as `allkeys-lfu` — the core cannot restrict eviction to keys with a TTL, so keys without a TTL may be evicted too |
-//! | `volatile-lru`, `volatile-ttl` | **approximation**: same as `allkeys-lru` (for `volatile-ttl`, LRU order stands in for "soonest expiry first") |
+//! | `allkeys-random` | core random eviction over every key |
+//! | `volatile-lfu` | W-TinyLFU over the keys with a TTL; keys without one are pinned (never evicted) |
+//! | `volatile-lru` | exact-per-shard LRU over the keys with a TTL; keys without one are pinned |
+//! | `volatile-random` | random eviction over the keys with a TTL; keys without one are pinned |
+//! | `volatile-ttl` | nearest expiry first over the keys with a TTL, sampled as Redis does (each victim is the soonest-expiring of 8 random TTL keys); keys without one are pinned |
 //! | `noeviction` | nothing is evicted; a `denyoom` command (SET, APPEND, HSET, ...) whose arguments would push the weighted size past `maxmemory` fails with `-OOM command not allowed when used memory > 'maxmemory'.`; reads and deletes keep working |
+//!
+//! Under `volatile-*`, keys without a TTL count toward `maxmemory` but are never evicted (the
+//! core's pinned entries). A key's standing follows its TTL at every write: `PERSIST` pins it,
+//! `EXPIRE` unpins it, `SET` without `EX` over a TTL key pins it. When a write needs room and no
+//! key with a TTL is left to evict, it fails with the same `-OOM` error and changes nothing —
+//! checked before the command from the memory of pinned keys (as Redis checks before running a
+//! `denyoom` command), and by the core for the exact entry. The budget is split evenly over the
+//! core's shards, so the first `-OOM` can come while other shards still have a little room (at
+//! most about one entry each). INFO `evicted_keys` counts evictions under every policy.
 //!
 //! # Limits (config names in brackets)
 //!
@@ -36,10 +48,18 @@
 //!
 //! # Known gaps
 //!
-//! - `volatile-*` policies are approximations (table above).
-//! - Switching between LRU and LFU at runtime is refused (the core is built with one policy).
+//! - `CONFIG SET maxmemory-policy` switches at runtime between `noeviction` and the `allkeys-`
+//!   and `volatile-` policies of the eviction algorithm the server started with (LFU — also under
+//!   `noeviction` —, LRU, random; `volatile-ttl` alone for nearest-expiry); another algorithm
+//!   needs a restart (the core is built with one). Switching between `allkeys-X` and `volatile-X`
+//!   re-pins every key at once (O(keys), one shard lock at a time).
 //!   `CONFIG SET maxmemory` works under every policy: a smaller budget evicts down to it at once
-//!   (noeviction: nothing is evicted, writes fail with `-OOM` until keys go), as in Redis.
+//!   (noeviction: nothing is evicted, writes fail with `-OOM` until keys go), as in Redis; under
+//!   `volatile-*` keys without a TTL are kept even past a smaller budget, and writes fail with
+//!   `-OOM` until they go.
+//! - A multi-key write (MSET) that the pre-check lets through can be stopped by the core's
+//!   refusal half-way: it replies `-OOM` with the keys before the refused one written (Redis
+//!   refuses such a command whole, before running it).
 //! - INCRBYFLOAT / HINCRBYFLOAT compute in `f64` and print 15 significant digits; Redis uses
 //!   `long double` and can differ in the last digits of long fractions.
 //! - A normal client that never reads its replies is back-pressured (its task stops reading once

@@ -65,24 +65,14 @@ pub struct Shared {
     pub memcache: crate::memcache::McState,
     /// Highest `used_memory` seen (INFO).
     peak: AtomicU64,
-    /// Eviction family the cache was built with (0 noeviction, 1 LRU, 2 LFU).
-    built_family: u8,
+    /// Eviction algorithm the cache was built with ([`MaxMemoryPolicy::algorithm`]; never `"none"`).
+    built_algorithm: &'static str,
     shutdown: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared").field("port", &self.port).finish_non_exhaustive()
-    }
-}
-
-fn family(p: MaxMemoryPolicy) -> u8 {
-    if p == MaxMemoryPolicy::NoEviction {
-        0
-    } else if p.is_lru() {
-        1
-    } else {
-        2
     }
 }
 
@@ -95,7 +85,11 @@ impl Shared {
         Self {
             db,
             auth_required: AtomicBool::new(config.requirepass.is_some()),
-            built_family: family(config.maxmemory_policy),
+            // Under noeviction the core is built with W-TinyLFU (see `Db::new`).
+            built_algorithm: match config.maxmemory_policy.algorithm() {
+                "none" => "lfu",
+                a => a,
+            },
             config: RwLock::new(config),
             metrics: Metrics::default(),
             clients: Mutex::new(HashMap::new()),
@@ -115,14 +109,16 @@ impl Shared {
         self.auth_required.load(Relaxed)
     }
 
-    /// The eviction family the cache was built with (see `config_set`).
-    pub fn initial_policy_family(&self) -> u8 {
-        self.built_family
+    /// The eviction algorithm the cache was built with (see `config_set`).
+    pub fn built_algorithm(&self) -> &'static str {
+        self.built_algorithm
     }
 
     /// Installs a new configuration (after CONFIG SET validated it).
     pub fn apply_config(&self, cfg: Config) {
         self.auth_required.store(cfg.requirepass.is_some(), Relaxed);
+        // Re-pin first: a budget applied after it evicts only what the new policy allows.
+        self.db.set_volatile(cfg.maxmemory_policy.is_volatile());
         self.db.set_maxmemory(cfg.maxmemory);
         self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
         self.db.tracking.limits.store(&cfg.client_output_buffer_limit);

@@ -39,7 +39,7 @@ pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 /// Integer overflow on INCR and friends.
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
-/// noeviction budget exceeded.
+/// Budget exceeded with nothing left to evict (noeviction, or volatile-* without TTL keys).
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// An error reply (the text includes its code, e.g. `ERR ...`).
@@ -382,10 +382,20 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     let start = tokio::time::Instant::now();
     let now = shared.db.clock.ms_at(start);
     crate::tracking::set_current_client(client.handle.id);
+    let mark = out.buf.len();
+    crate::db::take_refused();
     let result = {
         let mut ctx = Ctx { shared, client, out, now, name: full };
         // Many arguments (MGET, DEL, HSET of 100k) are long work whatever the command.
         ctx.long(args.len(), |ctx| (spec.handler)(ctx, args))
+    };
+    // A write the core refused (volatile-*: no key left to evict) stored nothing: the command
+    // replies -OOM instead of whatever the handler wrote.
+    let result = if crate::db::take_refused() {
+        out.buf.truncate(mark);
+        Err(CmdError::from(OOM))
+    } else {
+        result
     };
     crate::tracking::set_current_client(0);
     shared.db.tracking.flush_broadcast();

@@ -368,7 +368,6 @@ fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         if Config::is_immutable(&name) {
             return Err(fail(ConfigError::Immutable));
         }
-        let old_policy = cfg.maxmemory_policy;
         // Like Redis, a directive of several words takes them in one argument.
         let words: Vec<&str> = if name == "client-output-buffer-limit" {
             value.split_whitespace().collect()
@@ -377,22 +376,12 @@ fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         };
         cfg.set(&name, &words).map_err(fail)?;
         let p = cfg.maxmemory_policy;
-        let family = |p: MaxMemoryPolicy| {
-            if p == MaxMemoryPolicy::NoEviction {
-                0
-            } else if p.is_lru() {
-                1
-            } else {
-                2
-            }
-        };
-        if family(p) != family(old_policy)
-            && ctx.shared.initial_policy_family() != family(p)
-            && p != MaxMemoryPolicy::NoEviction
-        {
-            return Err(fail(ConfigError::Invalid(
-                "switching between LRU and LFU eviction needs a restart (the cache is built with one policy)".into(),
-            )));
+        let built = ctx.shared.built_algorithm();
+        if p != MaxMemoryPolicy::NoEviction && p.algorithm() != built {
+            return Err(fail(ConfigError::Invalid(format!(
+                "switching from {built} to {} eviction needs a restart (the cache is built with one eviction algorithm)",
+                p.algorithm()
+            ))));
         }
     }
     ctx.shared.apply_config(cfg);

@@ -196,7 +196,7 @@ pub enum Stored {
     Exists,
     /// `NOT_FOUND` / `NF`.
     NotFound,
-    /// Budget full under noeviction.
+    /// Budget full under noeviction, or no key left to evict under volatile-*.
     OutOfMemory,
 }
 
@@ -244,6 +244,9 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
                 cur.put_keep_cas(e);
             }
             None => cur.put_mc(e),
+        }
+        if cur.refused() {
+            return (Stored::OutOfMemory, 0);
         }
         (Stored::Stored, cur.get().map_or(0, Entry::cas))
     })
