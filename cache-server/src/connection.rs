@@ -4,7 +4,7 @@
 //! (`ClientHandle`: CLIENT LIST / KILL). It owns the socket and nothing else.
 //!
 //! Pushes (tracking invalidations, pub/sub messages) arrive in the client's
-//! [`Mailbox`](crate::tracking::Mailbox) from other tasks; this task encodes them between two
+//! [`Mailbox`] from other tasks; this task encodes them between two
 //! replies — before the next command runs, or when woken while it waits for input — so a push
 //! never lands inside a reply.
 

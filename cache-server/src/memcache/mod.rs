@@ -19,7 +19,7 @@
 //! `requirepass` set a client must first authenticate as memcached 1.6's `-Y` ASCII
 //! authentication has it (username `default`, see `auth.rs`), so a password never lets an
 //! unauthenticated client do anything; without one, protected mode refuses non-loopback clients.
-//! No reply is built whole in memory: replies are flushed to the socket once [`FLUSH_AT`] bytes
+//! No reply is built whole in memory: replies are flushed to the socket once `FLUSH_AT` bytes
 //! are queued, and a `get` of many keys is flushed key by key, waiting for the client to read.
 
 pub mod auth;
