@@ -107,15 +107,19 @@ impl McState {
         let generation = self.flush_generation.fetch_add(1, Relaxed) + 1;
         let at = shared.started.elapsed().as_secs() + delay.max(0) as u64;
         self.oldest.store(at.saturating_sub(1), Relaxed);
+        let flush = |shared: &Shared| {
+            let all = shared.db.len() as usize;
+            crate::commands::offload(all, || shared.db.flush(Some(commands::DB)));
+        };
         if delay <= 0 {
-            shared.db.flush(Some(commands::DB));
+            flush(shared);
             return;
         }
         let shared = shared.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(delay as u64)).await;
             if shared.memcache.flush_generation.load(Relaxed) == generation {
-                shared.db.flush(Some(commands::DB));
+                flush(&shared);
             }
         });
     }
