@@ -160,22 +160,7 @@ pub struct Request {
 }
 
 /// What the decoder found at the front of the buffer.
-#[derive(Debug)]
-pub enum Next {
-    /// Not a whole request yet.
-    Incomplete,
-    /// Close without a reply.
-    Close,
-    /// A request using `consumed` bytes, then `swallow` more bytes to skip as they arrive.
-    Ready {
-        /// The request.
-        req: Request,
-        /// Bytes used.
-        consumed: usize,
-        /// Bytes still to skip.
-        swallow: usize,
-    },
-}
+pub type Next = super::parse::Next<Request>;
 
 /// Decodes the binary request at the front of `buf`; `max_item` is the item size limit.
 pub fn next(buf: &[u8], max_item: usize) -> Next {

@@ -148,18 +148,18 @@ pub enum Request {
     },
 }
 
-/// What the decoder found at the front of the buffer.
+/// What a decoder (text here, binary in [`super::binary`]) found at the front of the buffer.
 #[derive(Debug)]
-pub enum Next {
+pub enum Next<R = Request> {
     /// Not a whole request yet.
     Incomplete,
-    /// A line too long without a newline: close the connection.
+    /// Close the connection without a reply (a line too long without a newline, a bad header).
     Close,
     /// A request; `consumed` bytes are done with, and `swallow` more bytes (a too-large data block)
     /// must be discarded as they arrive.
     Ready {
         /// The request.
-        req: Request,
+        req: R,
         /// Bytes of the buffer it used.
         consumed: usize,
         /// Further bytes to discard.
