@@ -751,7 +751,9 @@ mod tests {
                     4 => {
                         let now = cfg.now();
                         match shard.find_live(&cfg, key, &key, now, &mut sink) {
-                            Some(idx) if x & 64 == 0 => drop(shard.remove_at(&cfg, idx, &mut sink)),
+                            Some(idx) if x & 64 == 0 => {
+                                shard.remove_at(&cfg, idx, &mut sink);
+                            }
                             Some(idx) => {
                                 drop(shard.modify_at(&cfg, idx, |v| *v = v.wrapping_add(step), now, &mut sink))
                             }
