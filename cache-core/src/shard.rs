@@ -755,7 +755,7 @@ mod tests {
                                 shard.remove_at(&cfg, idx, &mut sink);
                             }
                             Some(idx) => {
-                                drop(shard.modify_at(&cfg, idx, |v| *v = v.wrapping_add(step), now, &mut sink))
+                                shard.modify_at(&cfg, idx, |v| *v = v.wrapping_add(step), now, &mut sink);
                             }
                             None => {}
                         }
