@@ -335,13 +335,15 @@ impl Db {
         self.cache.iter().filter(|(k, _)| k.db() == db).count() as u64
     }
 
-    /// Empties one database, or all of them.
+    /// Empties one database, or all of them, then has the allocator return the freed pages to the
+    /// OS at once (jemalloc's decay would take ~10 s; see [`crate::alloc::purge`]).
     pub fn flush(&self, db: Option<u32>) {
         match db {
             Some(d) if self.used.load(Relaxed) & !db_bit(d) != 0 || d >= 63 => self.cache.retain(|k, _| k.db() != d),
             _ => self.cache.invalidate_all(),
         }
         self.tracking.flush();
+        crate::alloc::purge();
     }
 
     /// One SCAN step over database `db`: the next cursor and the live keys found.

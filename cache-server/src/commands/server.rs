@@ -75,6 +75,7 @@ const COMMAND_SUBS: &[CommandSpec] = &[
 
 const MEMORY_SUBS: &[CommandSpec] = &[
     spec("usage", -3, &["readonly"], (2, 2, 1), G, "Estimates the memory usage of a key.", "4.0.0", memory_usage),
+    spec("purge", 2, &[], (0, 0, 0), G, "Asks the allocator to release memory.", "4.0.0", memory_purge),
     spec(
         "help",
         2,
@@ -242,16 +243,28 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
     if want("memory") {
         let used = db.used_memory();
         let rss = rss_bytes();
+        // Redis's names and ratios; allocator_* are the allocator's own counts (0 under libc).
+        let a = crate::alloc::stats();
+        let ratio = |num: u64, den: u64| if den > 0 { num as f64 / den as f64 } else { 1.0 };
         let _ = write!(
             out,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n\r\n",
             human(used),
             human(rss),
             sh.peak_memory(used),
+            a.allocated,
+            a.active,
+            a.resident,
             db.maxmemory(),
             human(db.maxmemory()),
             cfg.maxmemory_policy,
-            if used > 0 { rss as f64 / used as f64 } else { 1.0 },
+            ratio(a.active, a.allocated),
+            a.active as i64 - a.allocated as i64,
+            ratio(a.resident, a.active),
+            a.resident as i64 - a.active as i64,
+            ratio(rss, used),
+            rss as i64 - used as i64,
+            crate::alloc::name(),
         );
     }
     if want("persistence") {
@@ -581,6 +594,14 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     ctx.shared.trigger_shutdown();
     ctx.client.close = true;
     ctx.client.discard = true;
+    Ok(())
+}
+
+/// MEMORY PURGE: returns the allocator's unused dirty pages to the OS (a no-op under libc, as in
+/// Redis).
+fn memory_purge(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> CmdResult {
+    crate::alloc::purge();
+    ctx.out.ok();
     Ok(())
 }
 
