@@ -1,5 +1,5 @@
 //! Server commands: INFO, CONFIG (GET SET RESETSTAT), COMMAND (COUNT INFO DOCS LIST), TIME,
-//! SHUTDOWN, MEMORY USAGE, SLOWLOG (GET LEN RESET). They read or change server-wide state;
+//! SHUTDOWN, MEMORY (USAGE PURGE), SLOWLOG (GET LEN RESET). They read or change server-wide state;
 //! the only key access is MEMORY USAGE's read.
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container, is, registry, spec};
@@ -695,6 +695,7 @@ mod tests {
             ("SET k hello", "+OK\r\n"),
             ("MEMORY USAGE k", ":66\r\n"),
             ("MEMORY USAGE nokey", "$-1\r\n"),
+            ("MEMORY PURGE", "+OK\r\n"),
             ("CONFIG GET maxmemory-policy", "*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lfu\r\n"),
             ("CONFIG GET nothing", "*0\r\n"),
             ("CONFIG SET timeout 10", "+OK\r\n"),
