@@ -2,7 +2,7 @@
 
 use crate::cache::{Cache, Inner, ShardCell, split_capacity};
 use crate::clock::{Clock, SystemClock, nanos};
-use crate::config::{Config, Refresh, Spawner, Weigher};
+use crate::config::{Config, Evictable, Refresh, Spawner, Weigher};
 use crate::expiry::Expiry;
 use crate::listener::{Listener, RemovalCause};
 use crate::policy::EvictionPolicy;
@@ -40,6 +40,7 @@ const MIN_SHARD_CAPACITY: u64 = 1024;
 pub struct CacheBuilder<K, V, S = ahash::RandomState> {
     max_capacity: Option<u64>,
     weigher: Option<Weigher<K, V>>,
+    evictable: Option<Evictable<K, V>>,
     policy: EvictionPolicy,
     ttl: Option<Duration>,
     tti: Option<Duration>,
@@ -58,6 +59,7 @@ impl<K, V> Default for CacheBuilder<K, V> {
         Self {
             max_capacity: None,
             weigher: None,
+            evictable: None,
             policy: EvictionPolicy::default(),
             ttl: None,
             tti: None,
@@ -102,6 +104,54 @@ where
     /// weigher must return the same weight for the same entry every time it is asked.
     pub fn weigher(mut self, weigher: impl Fn(&K, &V) -> u32 + Send + Sync + 'static) -> Self {
         self.weigher = Some(Box::new(weigher));
+        self
+    }
+
+    /// Pins the entries for which `evictable` answers false: they count toward the weighted size
+    /// and the capacity like any entry, but the eviction policy never picks them; only the other
+    /// entries (the *candidates*) are evicted to make room. This is Redis's `volatile-*`: with
+    /// `|_, v| v.expires()`, only entries with a TTL are evicted.
+    ///
+    /// The answer is taken on every write of an entry (insert, replace, `compute` set) and kept
+    /// with it; call [`Cache::reevaluate_evictable`] if something else it reads changes.
+    ///
+    /// A write that cannot fit even after evicting every other candidate of its shard — the
+    /// pinned entries of the shard (other than the one written) plus the new weight would pass
+    /// the shard's capacity — is **refused**: nothing is stored, evicted or replaced, the
+    /// statistics count it in [`refused`](crate::CacheStats::refused), the listener does not see
+    /// it, and [`Cache::try_insert`] / [`Slot::try_set`](crate::Slot::try_set) return it as
+    /// [`Refused`](crate::Refused). The plain writes (`insert`, `Slot::set`) drop it.
+    ///
+    /// Cost: no memory per entry; one call of `evictable` per write; on reads, one compare while
+    /// a shard holds no pinned entry and one more load once it does. Capacity stays a hard bound,
+    /// with one exception: [`Cache::set_capacity`] below the pinned weight keeps the pinned
+    /// entries (weighted size above capacity) and refuses every write that adds weight until
+    /// they go.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::{Cache, EvictionPolicy};
+    ///
+    /// // Values are (payload, keep): entries marked `keep` are never evicted.
+    /// let cache: Cache<u32, (u32, bool)> = Cache::builder()
+    ///     .max_capacity(3)
+    ///     .shards(1)
+    ///     .eviction_policy(EvictionPolicy::Lru)
+    ///     .evictable(|_k, v: &(u32, bool)| !v.1)
+    ///     .build();
+    /// cache.insert(1, (10, true));
+    /// cache.insert(2, (20, true));
+    /// for k in 3..10 {
+    ///     cache.insert(k, (k, false)); // evicts the previous candidate, never 1 or 2
+    /// }
+    /// assert!(cache.contains_key(&1) && cache.contains_key(&2) && cache.contains_key(&9));
+    /// cache.insert(10, (100, true)); // pinned: evicts candidate 9
+    /// assert!(cache.try_insert(11, (0, false)).is_err(), "three pinned entries fill it");
+    /// assert_eq!(cache.len(), 3);
+    /// ```
+    pub fn evictable(mut self, evictable: impl Fn(&K, &V) -> bool + Send + Sync + 'static) -> Self {
+        self.evictable = Some(Box::new(evictable));
         self
     }
 
@@ -180,6 +230,7 @@ where
         CacheBuilder {
             max_capacity: self.max_capacity,
             weigher: self.weigher,
+            evictable: self.evictable,
             policy: self.policy,
             ttl: self.ttl,
             tti: self.tti,
@@ -227,10 +278,15 @@ where
         });
         // Reads that must change the shard (TTI, the `Expiry` read hook, refresh) or keep an
         // exact order (LRU) stay on the write lock; see `cache.rs`.
+        // The sampling policies do nothing on a read, so they need no write lock either.
         let buffered_reads =
-            self.policy == EvictionPolicy::TinyLfu && self.tti.is_none() && self.expiry.is_none() && refresh.is_none();
+            matches!(self.policy, EvictionPolicy::TinyLfu | EvictionPolicy::Random | EvictionPolicy::NearestExpiry)
+                && self.tti.is_none()
+                && self.expiry.is_none()
+                && refresh.is_none();
         let cfg = Config {
             weigher: self.weigher,
+            evictable: self.evictable,
             ttl: self.ttl.map(nanos),
             tti: self.tti.map(nanos),
             expiry: self.expiry,

@@ -172,7 +172,7 @@ where
     V: Clone + Send + Sync + 'static,
     S: BuildHasher + Clone + Send + Sync + 'static,
 {
-    fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
+    pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
         self.inner.hasher.hash_one(key)
     }
 
@@ -182,7 +182,11 @@ where
 
     /// Runs `f` on the shard of `hash` under its write lock (after replaying its buffered
     /// reads), then delivers removals to the listener.
-    fn with_shard<R>(&self, hash: u64, f: impl FnOnce(&mut Shard<K, V>, &Config<K, V>, &mut Removals<K, V>) -> R) -> R {
+    pub(crate) fn with_shard<R>(
+        &self,
+        hash: u64,
+        f: impl FnOnce(&mut Shard<K, V>, &Config<K, V>, &mut Removals<K, V>) -> R,
+    ) -> R {
         let cfg = &self.inner.cfg;
         let mut sink = Removals::new(cfg.listener.is_some());
         let result = f(&mut self.cell(hash).write(), cfg, &mut sink);
@@ -358,7 +362,7 @@ where
         })
     }
 
-    fn for_each_shard(&self, mut f: impl FnMut(&mut Shard<K, V>, &Config<K, V>, &mut Removals<K, V>)) {
+    pub(crate) fn for_each_shard(&self, mut f: impl FnMut(&mut Shard<K, V>, &Config<K, V>, &mut Removals<K, V>)) {
         for shard in &self.inner.shards {
             let cfg = &self.inner.cfg;
             let mut sink = Removals::new(cfg.listener.is_some());

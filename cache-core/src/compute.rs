@@ -45,7 +45,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Slot<'_, K, V> {
     }
 
     /// The time of this operation; read from the clock only once something needs it.
-    fn clock(&mut self, needed: bool) -> u64 {
+    pub(crate) fn clock(&mut self, needed: bool) -> u64 {
         if self.now == 0 {
             self.now = self.shard.now(self.cfg, needed);
         }
@@ -75,7 +75,10 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Slot<'_, K, V> {
     /// `f` gets the stored value itself, under the shard lock, so a write costs what it changes.
     /// Afterwards the entry is re-weighed exactly as [`set`](Self::set) would weigh a new value:
     /// the weighted size follows, growth may evict other entries or this one, and an entry that
-    /// alone exceeds the capacity is removed. The entry keeps its remaining time to live; its idle
+    /// alone exceeds the capacity is removed. With pinned entries (an `evictable` predicate), a
+    /// modification that leaves no room beside them removes the entry too, where
+    /// [`try_set`](Self::try_set) would refuse: a change already made cannot be refused, so check
+    /// the room first if the entry must survive. The entry keeps its remaining time to live; its idle
     /// time restarts, as on any write.
     ///
     /// What the eviction listener sees: nothing for the modification itself (the entry keeps its

@@ -2,8 +2,11 @@
 //!
 //! - **Bounded** by entries, or by weight with a [`weigher`](CacheBuilder::weigher); the bound
 //!   is hard: after any call returns, `weighted_size() <= capacity()`.
-//! - **Eviction**: adaptive W-TinyLFU (default; see [`EvictionPolicy::TinyLfu`]) or exact LRU
-//!   per shard.
+//! - **Eviction**: adaptive W-TinyLFU (default; see [`EvictionPolicy::TinyLfu`]), exact LRU per
+//!   shard, random, or nearest expiry (sampled).
+//! - **Pinned entries** ([`CacheBuilder::evictable`]): entries that count toward the capacity
+//!   but are never evicted (Redis's `volatile-*`: only keys with a TTL go). A write that cannot
+//!   fit beside them is refused, not stored over capacity ([`Cache::try_insert`], [`Refused`]).
 //! - **Expiry**: `time_to_live`, `time_to_idle`, per-entry TTLs ([`Cache::insert_with_ttl`],
 //!   [`Cache::set_ttl`], the [`Expiry`] hook). An expired entry is never returned; a timer wheel
 //!   reclaims expired entries during ordinary operations, with no background thread.
@@ -64,6 +67,7 @@ mod iter;
 mod list;
 mod listener;
 mod loader;
+mod pinning;
 mod policy;
 mod shard;
 mod slab;
@@ -78,6 +82,7 @@ pub use compute::Slot;
 pub use expiry::Expiry;
 pub use iter::Iter;
 pub use listener::RemovalCause;
+pub use pinning::Refused;
 pub use policy::EvictionPolicy;
 pub use stats::{CacheStats, RemovalStats};
 

@@ -23,7 +23,7 @@ use crate::expiry::TtlMode;
 use crate::list::NIL;
 use crate::listener::{RemovalCause, Removals};
 use crate::loader::Loading;
-use crate::policy::{AnyPolicy, EvictionPolicy, Policy, Weights};
+use crate::policy::{AnyPolicy, EvictionPolicy, Pinning, Policy, Weights};
 use crate::slab::{Node, Queue, Slab};
 use crate::stats::CacheStats;
 use crate::timer::{NEVER, Timers};
@@ -68,7 +68,8 @@ pub(crate) struct Shard<K, V> {
     slab: Slab<K, V>,
     weights: Weights,
     weighted: bool,
-    policy: AnyPolicy,
+    /// The eviction policy, behind the books of pinned entries (see `policy::pinned`).
+    policy: Pinning<AnyPolicy>,
     timers: Timers,
     capacity: u64,
     stats: CacheStats,
@@ -89,7 +90,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             slab: Slab::new(max_slots),
             weights: Weights::default(),
             weighted,
-            policy: AnyPolicy::new(kind, capacity, entries_hint, seed),
+            policy: Pinning::new(AnyPolicy::new(kind, capacity, entries_hint, seed), capacity),
             timers: Timers::default(),
             capacity,
             stats: CacheStats::default(),
@@ -289,7 +290,8 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         }
     }
 
-    /// Inserts or replaces `key`. Returns the entry's index if it is resident afterwards.
+    /// Inserts or replaces `key`. Returns the entry's index if it is resident afterwards; a
+    /// refused write (see [`try_write`](Self::try_write)) is dropped.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn write(
         &mut self,
@@ -301,11 +303,38 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         now: u64,
         sink: &mut Removals<K, V>,
     ) -> Option<u32> {
+        self.try_write(cfg, hash, key, value, mode, now, sink).unwrap_or(None)
+    }
+
+    /// Inserts or replaces `key`, or refuses to when pinned entries leave no room for it: then
+    /// nothing changed and the key and value come back.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn try_write(
+        &mut self,
+        cfg: &Config<K, V>,
+        hash: u32,
+        key: K,
+        value: V,
+        mode: TtlMode,
+        now: u64,
+        sink: &mut Removals<K, V>,
+    ) -> Result<Option<u32>, (K, V)> {
         self.maintain(cfg, now, sink);
         match self.find_live(cfg, hash, &key, now, sink) {
-            Some(idx) => self.replace_at(cfg, idx, value, mode, now, sink),
+            Some(idx) => self.replace_at(cfg, idx, value, mode, now, sink).map_err(|value| (key, value)),
             None => self.insert_new(cfg, hash, key, value, mode, now, sink),
         }
+    }
+
+    /// Whether an entry weighing `weight` cannot fit even with every candidate evicted: the
+    /// pinned weight of the other entries (`own`: what the entry written already pins) plus
+    /// `weight` passes the capacity. Counts the refusal.
+    fn no_room(&mut self, cfg: &Config<K, V>, own: u64, weight: u32) -> bool {
+        let refuse = self.policy.pinned_weight() - own + u64::from(weight) > self.capacity;
+        if refuse && cfg.record_stats {
+            self.stats.refused += 1;
+        }
+        refuse
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -318,18 +347,23 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         mode: TtlMode,
         now: u64,
         sink: &mut Removals<K, V>,
-    ) -> Option<u32> {
+    ) -> Result<Option<u32>, (K, V)> {
         let weight = cfg.weigh(&key, &value);
         if u64::from(weight) > self.capacity {
             self.discard(cfg, key, value, weight.into(), RemovalCause::Size, sink);
-            return None;
+            return Ok(None);
         }
         let hard = write_deadline(cfg, None, &key, &value, mode, now);
         if hard <= now {
             self.discard(cfg, key, value, weight.into(), RemovalCause::Expired, sink);
-            return None;
+            return Ok(None);
         }
-        let idx = self.slab.insert(Node { key, value, hash, prev: NIL, next: NIL, queue: Queue::Lru });
+        let pinned = cfg.pins(&key, &value);
+        if self.no_room(cfg, 0, weight) {
+            return Err((key, value));
+        }
+        let queue = if pinned { Queue::Pinned } else { Queue::Lru };
+        let idx = self.slab.insert(Node { key, value, hash, prev: NIL, next: NIL, queue });
         if self.weighted {
             self.weights.set(idx, weight);
         }
@@ -342,7 +376,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             self.stats.inserts += 1;
         }
         self.evict(cfg, sink);
-        self.slab.try_get(idx).is_some_and(|n| n.hash == hash).then_some(idx)
+        Ok(self.slab.try_get(idx).is_some_and(|n| n.hash == hash).then_some(idx))
     }
 
     fn replace_at(
@@ -353,7 +387,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         mode: TtlMode,
         now: u64,
         sink: &mut Removals<K, V>,
-    ) -> Option<u32> {
+    ) -> Result<Option<u32>, V> {
         let weight = cfg.weigh(self.key(idx), &value);
         let old_weight = self.weights.get(idx);
         let existing = self.timers.node(idx).map_or(NEVER, |n| n.hard);
@@ -363,12 +397,19 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             self.discard(cfg, key.clone(), old, w, RemovalCause::Replaced, sink);
             let cause = if hard <= now { RemovalCause::Expired } else { RemovalCause::Size };
             self.discard(cfg, key, value, weight.into(), cause, sink);
-            return None;
+            return Ok(None);
+        }
+        let pinned = cfg.pins(self.key(idx), &value);
+        let own = if self.slab.get(idx).queue == Queue::Pinned { old_weight } else { 0 };
+        if self.no_room(cfg, own, weight) {
+            return Err(value);
         }
         let old = std::mem::replace(&mut self.slab.get_mut(idx).value, value);
         if self.weighted {
             self.weights.set(idx, weight);
         }
+        let len = self.slab.len();
+        self.policy.set_pinned(&mut self.slab, idx, old_weight, pinned, len);
         self.policy.on_update(&mut self.slab, &self.weights, idx, old_weight, weight.into());
         self.set_deadlines(cfg, idx, hard, now);
         if cfg.record_stats {
@@ -381,13 +422,14 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             None => {}
         }
         self.evict(cfg, sink);
-        self.slab.try_get(idx).is_some().then_some(idx)
+        Ok(self.slab.try_get(idx).is_some().then_some(idx))
     }
 
     /// Changes the live entry `idx` in place with `f`, then re-weighs it as a replace would: the
-    /// policy's accounting follows the new weight, growth may evict other entries or this one, and
-    /// an entry heavier than the whole shard leaves with [`RemovalCause::Size`] (the listener gets
-    /// the changed value). The hard deadline is kept; the idle deadline and the refresh stamp
+    /// policy's accounting follows the new weight (and the `evictable` predicate is asked again),
+    /// growth may evict other entries or this one, and an entry heavier than the whole shard, or
+    /// than the room pinned entries leave (where a replace would be refused: a change already made
+    /// cannot be), leaves with [`RemovalCause::Size`] (the listener gets the changed value). The hard deadline is kept; the idle deadline and the refresh stamp
     /// restart as on any write. No `Replaced` removal is recorded or delivered: no value was
     /// replaced. Returns `f`'s result and the entry's index if it is resident afterwards.
     pub(crate) fn modify_at<R>(
@@ -401,7 +443,11 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         let r = f(&mut self.slab.get_mut(idx).value);
         let old_weight = self.weights.get(idx);
         let weight = if self.weighted { cfg.weigh(self.key(idx), self.value(idx)) } else { 1 };
-        if u64::from(weight) > self.capacity {
+        // What this entry already pins, and whether the pinned entries beside it leave it room.
+        let own = if self.slab.get(idx).queue == Queue::Pinned { old_weight } else { 0 };
+        let no_room = self.policy.pinned_weight() - own + u64::from(weight) > self.capacity;
+        if u64::from(weight) > self.capacity || no_room {
+            // An in-place change cannot be refused after the fact: the entry leaves instead.
             let (key, value, w) = self.detach(idx, false);
             self.discard(cfg, key, value, w, RemovalCause::Size, sink);
             return (r, None);
@@ -409,6 +455,8 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         if self.weighted {
             self.weights.set(idx, weight);
         }
+        let (pinned, len) = (cfg.pins(self.key(idx), self.value(idx)), self.slab.len());
+        self.policy.set_pinned(&mut self.slab, idx, old_weight, pinned, len);
         self.policy.on_update(&mut self.slab, &self.weights, idx, old_weight, weight.into());
         let hard = self.timers.node(idx).map_or(NEVER, |n| n.hard);
         self.set_deadlines(cfg, idx, hard, now);
@@ -471,20 +519,45 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         self.evict(cfg, sink);
     }
 
-    /// Runs the policy until the shard is within capacity.
+    /// Runs the policy until the shard is within capacity (or, after a shrink below the pinned
+    /// weight, until no candidate is left).
     fn evict(&mut self, cfg: &Config<K, V>, sink: &mut Removals<K, V>) {
         if self.policy.weighted_size() <= self.capacity {
             return;
         }
         let mut victims = std::mem::take(&mut self.scratch);
-        self.policy.evict(&mut self.slab, &self.weights, self.capacity, &mut victims);
+        let timers = &self.timers;
+        let deadline = |idx: u32| timers.deadline(idx);
+        self.policy.evict_ranked(&mut self.slab, &self.weights, self.capacity, &mut victims, &deadline);
         for &idx in &victims {
             let (k, v, w) = self.detach(idx, true);
             self.discard(cfg, k, v, w, RemovalCause::Size, sink);
         }
         victims.clear();
         self.scratch = victims;
-        debug_assert!(self.policy.weighted_size() <= self.capacity);
+        debug_assert!(
+            self.policy.weighted_size() <= self.capacity.max(self.policy.pinned_weight()),
+            "over capacity with candidates left"
+        );
+    }
+
+    /// Sum of the weights of pinned entries.
+    pub(crate) fn pinned_weight(&self) -> u64 {
+        self.policy.pinned_weight()
+    }
+
+    /// Asks the `evictable` predicate again about every entry and pins or unpins it to match.
+    /// Total weight is unchanged, so nothing is evicted or refused.
+    pub(crate) fn reevaluate_pins(&mut self, cfg: &Config<K, V>, sink: &mut Removals<K, V>) {
+        let len = self.slab.len();
+        for idx in 0..self.slab.slot_count() {
+            let Some(node) = self.slab.try_get(idx) else { continue };
+            let pinned = cfg.pins(&node.key, &node.value);
+            let weight = self.weights.get(idx);
+            self.policy.set_pinned(&mut self.slab, idx, weight, pinned, len);
+        }
+        // Only needed after a shrink below the pinned weight: unpinned entries may now go.
+        self.evict(cfg, sink);
     }
 
     /// Advances the timer wheel, reclaiming due entries (`exact`: every one of them).
@@ -561,7 +634,8 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         match (current, value) {
             (Some(idx), Some(value)) => {
                 let now = cfg.now();
-                self.replace_at(cfg, idx, value, TtlMode::Default, now, sink);
+                // A refused refresh keeps the current value, as a failed reload does.
+                let _ = self.replace_at(cfg, idx, value, TtlMode::Default, now, sink);
                 self.stats.load_successes += u64::from(cfg.record_stats);
             }
             (_, None) => self.stats.load_failures += u64::from(cfg.record_stats),
@@ -626,14 +700,18 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     #[cfg(test)]
     pub(crate) fn check(&self) {
         assert_eq!(self.table.len(), self.slab.len() as usize, "index and slab disagree");
-        let mut weight = 0;
+        let (mut weight, mut pinned) = (0, 0);
         for idx in 0..self.slab.slot_count() {
             if let Some(node) = self.slab.try_get(idx) {
                 assert_eq!(self.find(node.hash, &node.key), Some(idx));
                 weight += self.weights.get(idx);
+                if node.queue == Queue::Pinned {
+                    pinned += self.weights.get(idx);
+                }
             }
         }
         assert_eq!(weight, self.policy.weighted_size(), "policy weight drifted");
+        assert_eq!(pinned, self.policy.pinned_weight(), "pinned weight drifted");
         assert!(weight <= self.capacity, "over capacity: {weight} > {}", self.capacity);
     }
 }
@@ -678,6 +756,7 @@ mod tests {
     fn config(clock: &MockClock, weighted: bool) -> Config<u32, u32> {
         Config {
             weigher: weighted.then(|| Box::new(|_k: &u32, v: &u32| v % 9 + 1) as crate::config::Weigher<u32, u32>),
+            evictable: None,
             ttl: None,
             tti: Some(5_000),
             expiry: None,
@@ -726,11 +805,20 @@ mod tests {
     /// Random operations straight on the kernel, with every internal invariant checked after each.
     #[test]
     fn internal_invariants_hold_under_random_operations() {
-        for (policy, weighted) in
-            [(EvictionPolicy::TinyLfu, false), (EvictionPolicy::TinyLfu, true), (EvictionPolicy::Lru, true)]
-        {
+        for (policy, weighted, pinning) in [
+            (EvictionPolicy::TinyLfu, false, false),
+            (EvictionPolicy::TinyLfu, true, false),
+            (EvictionPolicy::Lru, true, false),
+            (EvictionPolicy::TinyLfu, true, true),
+            (EvictionPolicy::Lru, false, true),
+            (EvictionPolicy::Random, true, true),
+            (EvictionPolicy::NearestExpiry, true, true),
+        ] {
             let clock = MockClock::new();
-            let cfg = config(&clock, weighted);
+            let mut cfg = config(&clock, weighted);
+            if pinning {
+                cfg.evictable = Some(Box::new(|_k: &u32, v: &u32| v % 4 != 0));
+            }
             let mut shard: Shard<u32, u32> = Shard::new(64, policy, weighted, 1);
             let mut x = 0x2545_f491_u64;
             for step in 0..20_000u32 {
@@ -765,5 +853,72 @@ mod tests {
                 shard.check();
             }
         }
+    }
+
+    fn pinning_config(clock: &MockClock) -> Config<u32, u32> {
+        let mut cfg = config(clock, false);
+        cfg.tti = None;
+        // Odd values are candidates, even ones are pinned.
+        cfg.evictable = Some(Box::new(|_k: &u32, v: &u32| v % 2 == 1));
+        cfg
+    }
+
+    #[test]
+    fn pinned_entries_survive_and_a_write_without_room_is_refused_untouched() {
+        let clock = MockClock::new();
+        let cfg = pinning_config(&clock);
+        let mut shard: Shard<u32, u32> = Shard::new(3, EvictionPolicy::Lru, false, 1);
+        let mut sink = Removals::new(false);
+        let mut put = |shard: &mut Shard<u32, u32>, k: u32, v: u32| {
+            shard.try_write(&cfg, k, k, v, TtlMode::Default, 0, &mut sink).map(|idx| idx.is_some())
+        };
+        assert_eq!(put(&mut shard, 1, 2), Ok(true));
+        assert_eq!(put(&mut shard, 2, 4), Ok(true));
+        for k in 3..20 {
+            assert_eq!(put(&mut shard, k, 1), Ok(true), "a candidate write evicts the previous candidate");
+        }
+        assert!(shard.find(1, &1).is_some() && shard.find(2, &2).is_some() && shard.find(19, &19).is_some());
+        assert_eq!(put(&mut shard, 5, 6), Ok(true), "a pinned write evicts the last candidate");
+        assert_eq!(shard.pinned_weight(), 3);
+        assert_eq!(put(&mut shard, 6, 1), Err((6, 1)), "no candidate left");
+        assert_eq!(put(&mut shard, 7, 8), Err((7, 8)));
+        // Rewriting a pinned entry in place needs no extra room; unpinning it makes room.
+        assert_eq!(put(&mut shard, 1, 10), Ok(true));
+        assert_eq!(put(&mut shard, 1, 11), Ok(true));
+        assert_eq!(shard.pinned_weight(), 2);
+        assert_eq!(put(&mut shard, 6, 1), Ok(true), "candidate 1 made room for candidate 6");
+        assert!(shard.find(1, &1).is_none());
+        assert_eq!(*shard.value(shard.find(2, &2).unwrap()), 4, "pinned entries keep their values");
+        assert_eq!(shard.stats().refused, 2);
+        assert_eq!(shard.stats().evicted.count, 18);
+        shard.check();
+    }
+
+    #[test]
+    fn reevaluating_pins_follows_the_predicate() {
+        let clock = MockClock::new();
+        let mut cfg = pinning_config(&clock);
+        let mut shard: Shard<u32, u32> = Shard::new(4, EvictionPolicy::TinyLfu, false, 1);
+        let mut sink = Removals::new(false);
+        for k in 0..4 {
+            shard.write(&cfg, k, k, 2 * k, TtlMode::Default, 0, &mut sink);
+        }
+        assert_eq!(shard.pinned_weight(), 4);
+        cfg.evictable = None;
+        shard.reevaluate_pins(&cfg, &mut sink);
+        assert_eq!(shard.pinned_weight(), 0);
+        shard.check();
+        shard.write(&cfg, 9, 9, 18, TtlMode::Default, 0, &mut sink);
+        assert_eq!(shard.len(), 4, "former pinned entries are candidates again");
+        // A shrink below the pinned weight keeps pinned entries, and unpinning lets them go.
+        cfg.evictable = Some(Box::new(|_k: &u32, v: &u32| v % 2 == 1));
+        shard.reevaluate_pins(&cfg, &mut sink);
+        shard.set_capacity(&cfg, 2, &mut sink);
+        assert_eq!((shard.len(), shard.weighted_size()), (4, 4), "pinned entries stay past a shrink");
+        assert!(shard.try_write(&cfg, 20, 20, 40, TtlMode::Default, 0, &mut sink).is_err());
+        cfg.evictable = None;
+        shard.reevaluate_pins(&cfg, &mut sink);
+        assert_eq!(shard.weighted_size(), 2);
+        shard.check();
     }
 }

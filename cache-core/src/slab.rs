@@ -25,6 +25,12 @@ pub(crate) enum Queue {
     Probation,
     /// W-TinyLFU's main region, protected segment.
     Protected,
+    /// The candidate set of a sampling policy (random, nearest expiry); `prev` holds the node's
+    /// position in that set instead of a link.
+    Sampled,
+    /// In no queue: a pinned entry, which counts toward the weight but is never an eviction
+    /// candidate (see `policy::pinned`).
+    Pinned,
 }
 
 /// One resident entry.

@@ -33,6 +33,9 @@ pub struct CacheStats {
     pub invalidated: RemovalStats,
     /// Values overwritten.
     pub replaced: RemovalStats,
+    /// Writes refused because pinned entries left no room for them (see
+    /// [`CacheBuilder::evictable`](crate::CacheBuilder::evictable)); nothing was stored or removed.
+    pub refused: u64,
     /// Loader calls (`get_with`, `try_get_with`, refreshes) that produced a value.
     pub load_successes: u64,
     /// Loader calls that failed (error, or a refresh that returned nothing).
@@ -65,6 +68,7 @@ impl CacheStats {
         self.misses += other.misses;
         self.inserts += other.inserts;
         self.updates += other.updates;
+        self.refused += other.refused;
         for (mine, theirs) in [
             (&mut self.evicted, other.evicted),
             (&mut self.expired, other.expired),

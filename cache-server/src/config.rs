@@ -14,11 +14,15 @@ pub enum MaxMemoryPolicy {
     AllKeysLfu,
     /// Evict any key, LRU.
     AllKeysLru,
-    /// Approximated by `AllKeysLfu` (documented in the crate docs).
+    /// Evict any key, at random.
+    AllKeysRandom,
+    /// Evict only keys with a TTL, W-TinyLFU; `-OOM` when none is left.
     VolatileLfu,
-    /// Approximated by `AllKeysLru`.
+    /// Evict only keys with a TTL, LRU; `-OOM` when none is left.
     VolatileLru,
-    /// Approximated by `AllKeysLru`.
+    /// Evict only keys with a TTL, at random; `-OOM` when none is left.
+    VolatileRandom,
+    /// Evict only keys with a TTL, nearest expiry first (sampled); `-OOM` when none is left.
     VolatileTtl,
     /// Never evict; writes that would exceed the budget fail with `-OOM`.
     NoEviction,
@@ -30,8 +34,10 @@ impl MaxMemoryPolicy {
         match self {
             Self::AllKeysLfu => "allkeys-lfu",
             Self::AllKeysLru => "allkeys-lru",
+            Self::AllKeysRandom => "allkeys-random",
             Self::VolatileLfu => "volatile-lfu",
             Self::VolatileLru => "volatile-lru",
+            Self::VolatileRandom => "volatile-random",
             Self::VolatileTtl => "volatile-ttl",
             Self::NoEviction => "noeviction",
         }
@@ -42,17 +48,32 @@ impl MaxMemoryPolicy {
         Some(match s.to_ascii_lowercase().as_str() {
             "allkeys-lfu" => Self::AllKeysLfu,
             "allkeys-lru" => Self::AllKeysLru,
+            "allkeys-random" => Self::AllKeysRandom,
             "volatile-lfu" => Self::VolatileLfu,
             "volatile-lru" => Self::VolatileLru,
+            "volatile-random" => Self::VolatileRandom,
             "volatile-ttl" => Self::VolatileTtl,
             "noeviction" => Self::NoEviction,
             _ => return None,
         })
     }
 
-    /// True for the policies the core implements with LRU rather than W-TinyLFU.
-    pub fn is_lru(self) -> bool {
-        matches!(self, Self::AllKeysLru | Self::VolatileLru | Self::VolatileTtl)
+    /// The eviction algorithm the core runs for this policy: `"lfu"`, `"lru"`, `"random"`,
+    /// `"ttl"` or `"none"`. The cache is built with one; a running server switches freely between
+    /// the `allkeys-` and `volatile-` policies of its algorithm and `noeviction` (see the crate docs).
+    pub fn algorithm(self) -> &'static str {
+        match self {
+            Self::AllKeysLfu | Self::VolatileLfu => "lfu",
+            Self::AllKeysLru | Self::VolatileLru => "lru",
+            Self::AllKeysRandom | Self::VolatileRandom => "random",
+            Self::VolatileTtl => "ttl",
+            Self::NoEviction => "none",
+        }
+    }
+
+    /// True for the `volatile-*` policies: only keys with a TTL are evicted.
+    pub fn is_volatile(self) -> bool {
+        matches!(self, Self::VolatileLfu | Self::VolatileLru | Self::VolatileRandom | Self::VolatileTtl)
     }
 }
 
@@ -107,6 +128,10 @@ pub struct Config {
     pub memcached_max_item_size: u64,
     /// Most keys the client-side caching table remembers before it invalidates some (0 = no bound).
     pub tracking_table_max_keys: u64,
+    /// `client-output-buffer-limit` per class: normal, replica, pubsub (see [`crate::output`]).
+    pub client_output_buffer_limit: [crate::output::Limit; 3],
+    /// Length of the listen queue (`tcp-backlog`; the kernel caps it at `somaxconn`).
+    pub tcp_backlog: u32,
 }
 
 impl Default for Config {
@@ -135,6 +160,8 @@ impl Default for Config {
             memcached_port: 0,
             memcached_max_item_size: 1024 * 1024,
             tracking_table_max_keys: 1_000_000,
+            client_output_buffer_limit: crate::output::DEFAULT_LIMITS,
+            tcp_backlog: 511,
         }
     }
 }
@@ -200,6 +227,8 @@ pub const DIRECTIVES: &[&str] = &[
     "memcached-port",
     "memcached-max-item-size",
     "tracking-table-max-keys",
+    "client-output-buffer-limit",
+    "tcp-backlog",
 ];
 
 /// Redis directives accepted in a config file and ignored with a warning (persistence and
@@ -264,6 +293,9 @@ impl Config {
             self.bind = args.join(" ");
             return Ok(());
         }
+        if name == "client-output-buffer-limit" {
+            return crate::output::parse_limits(args, &mut self.client_output_buffer_limit);
+        }
         if IGNORED.contains(&name.as_str()) {
             tracing::warn!(directive = %name, "directive ignored: not meaningful for a cache");
             return Ok(());
@@ -281,9 +313,6 @@ impl Config {
             "maxmemory-policy" => {
                 self.maxmemory_policy = MaxMemoryPolicy::parse(v)
                     .ok_or_else(|| ConfigError::Invalid("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction".into()))?;
-                if v.ends_with("-random") {
-                    return Err(ConfigError::Invalid("random eviction is not supported".into()));
-                }
             }
             "databases" => {
                 let n: usize = num(v)?;
@@ -328,6 +357,7 @@ impl Config {
                 self.memcached_max_item_size = m;
             }
             "tracking-table-max-keys" => self.tracking_table_max_keys = num(v)?,
+            "tcp-backlog" => self.tcp_backlog = num(v)?,
             _ => return Err(ConfigError::Unknown),
         }
         Ok(())
@@ -358,6 +388,8 @@ impl Config {
             "memcached-port" => self.memcached_port.to_string(),
             "memcached-max-item-size" => self.memcached_max_item_size.to_string(),
             "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
+            "client-output-buffer-limit" => crate::output::format_limits(&self.client_output_buffer_limit),
+            "tcp-backlog" => self.tcp_backlog.to_string(),
             _ => return None,
         })
     }
@@ -394,7 +426,7 @@ impl Config {
 
     /// True for directives CONFIG SET may not change on a running server.
     pub fn is_immutable(name: &str) -> bool {
-        matches!(name, "bind" | "port" | "databases" | "threads" | "memcached-port")
+        matches!(name, "bind" | "port" | "databases" | "threads" | "memcached-port" | "tcp-backlog")
     }
 }
 

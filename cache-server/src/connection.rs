@@ -4,12 +4,13 @@
 //! (`ClientHandle`: CLIENT LIST / KILL). It owns the socket and nothing else.
 //!
 //! Pushes (tracking invalidations, pub/sub messages) arrive in the client's
-//! [`Mailbox`](crate::tracking::Mailbox) from other tasks; this task encodes them between two
+//! [`Mailbox`] from other tasks; this task encodes them between two
 //! replies — before the next command runs, or when woken while it waits for input — so a push
 //! never lands inside a reply.
 
 use crate::commands;
 use crate::frame::Parser;
+use crate::output::Class;
 use crate::reply::Reply;
 use crate::server::Shared;
 use crate::tracking::{INVALIDATE_CHANNEL, Mailbox, Mode, Push};
@@ -27,6 +28,9 @@ use tokio::sync::{Notify, watch};
 const FLUSH_AT: usize = 256 * 1024;
 /// Smallest read we ask the kernel for.
 const READ_CHUNK: usize = 16 * 1024;
+/// What a client's state costs beyond its buffers (task, registry entry, parser), for INFO's
+/// `mem_clients_normal` and CLIENT LIST's `tot-mem`.
+const CLIENT_STATE_BYTES: u64 = 2048;
 
 /// What other connections may read about a client (CLIENT LIST) and how they kill it.
 #[derive(Debug)]
@@ -41,6 +45,8 @@ pub struct ClientHandle {
     pub created: Instant,
     /// Fields updated by the owning task once per batch.
     pub meta: Mutex<ClientMeta>,
+    /// Pushes for this client and its output backlog (registered with tracking at accept).
+    pub mailbox: Arc<Mailbox>,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -64,6 +70,8 @@ pub struct ClientMeta {
     pub last_active: Instant,
     /// Unparsed input bytes.
     pub qbuf: usize,
+    /// Free room in the input buffer.
+    pub qbuf_free: usize,
     /// CLIENT LIST `flags=` letters (`P` subscribed, `t` tracking, `B` broadcast; `N` none).
     pub flags: &'static str,
     /// Subscribed channels and patterns.
@@ -74,7 +82,7 @@ pub struct ClientMeta {
 
 impl ClientHandle {
     /// A fresh client.
-    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> Self {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, mailbox: Arc<Mailbox>) -> Self {
         let now = Instant::now();
         Self {
             id,
@@ -90,10 +98,12 @@ impl ClientHandle {
                 last_cmd: usize::MAX,
                 last_active: now,
                 qbuf: 0,
+                qbuf_free: 0,
                 flags: "N",
                 sub: (0, 0),
                 redir: -1,
             }),
+            mailbox,
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         }
@@ -105,11 +115,20 @@ impl ClientHandle {
         self.kill_signal.notify_one();
     }
 
+    /// Memory this client holds: input buffer, unread output, and a fixed part for its state.
+    pub fn memory(&self) -> u64 {
+        let m = self.meta.lock();
+        (m.qbuf + m.qbuf_free) as u64 + self.mailbox.backlog.bytes() + CLIENT_STATE_BYTES
+    }
+
     /// One CLIENT LIST line; `cmd_name` maps a registry index to a name.
     pub fn describe<'a>(&self, cmd_name: impl Fn(usize) -> &'a str) -> String {
+        let omem = self.mailbox.backlog.bytes();
+        let oll = self.mailbox.queued();
         let m = self.meta.lock();
+        let tot = (m.qbuf + m.qbuf_free) as u64 + omem + CLIENT_STATE_BYTES;
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}\n",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={oll} omem={omem} tot-mem={tot} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -121,7 +140,8 @@ impl ClientHandle {
             m.sub.0,
             m.sub.1,
             m.qbuf,
-            READ_CHUNK,
+            m.qbuf_free,
+            m.qbuf + m.qbuf_free,
             cmd_name(m.last_cmd),
             m.redir,
             m.resp,
@@ -183,6 +203,8 @@ impl ClientState {
             | usize::from(tracking.is_some() && self.mailbox.broken_redirect.load(Relaxed)) << 2
             | usize::from(tracking.is_some_and(|t| t.bcast)) << 3;
         m.flags = FLAGS[bits];
+        let class = if self.subscriptions > 0 && !self.resp3 { Class::PubSub } else { Class::Normal };
+        self.mailbox.backlog.set_class(class);
     }
 }
 
@@ -193,8 +215,8 @@ pub async fn serve(
     handle: Arc<ClientHandle>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mailbox = shared.db.tracking.connect(handle.id);
-    let _forget = Forget(&shared, handle.id);
+    let mailbox = handle.mailbox.clone();
+    let _forget = Forget(&shared, &handle);
     let mut client = ClientState {
         mailbox,
         tracking: None,
@@ -228,7 +250,7 @@ pub async fn serve(
                     }
                     if out.buf.len() >= FLUSH_AT
                         && !client.discard
-                        && write(&shared, &mut stream, &mut out).await.is_err()
+                        && write(&shared, &client, &mut stream, &mut out).await.is_err()
                     {
                         return;
                     }
@@ -249,18 +271,23 @@ pub async fn serve(
         if client.discard {
             return;
         }
-        if !out.buf.is_empty() && write(&shared, &mut stream, &mut out).await.is_err() {
+        if !out.buf.is_empty() && write(&shared, &client, &mut stream, &mut out).await.is_err() {
             return;
         }
         client.sync_meta();
-        handle.meta.lock().qbuf = rbuf.len();
+        {
+            let mut m = handle.meta.lock();
+            m.qbuf = rbuf.len();
+            m.qbuf_free = rbuf.capacity() - rbuf.len();
+        }
         if client.close || handle.killed.load(Relaxed) || *stop.borrow() {
             let _ = stream.shutdown().await;
             return;
         }
         let (qlimit, timeout) = {
             let c = shared.config.read();
-            (c.client_query_buffer_limit, c.timeout)
+            // Like Redis, `timeout` never closes a subscribed client: it may wait for ever.
+            (c.client_query_buffer_limit, if client.subscriptions > 0 { 0 } else { c.timeout })
         };
         if rbuf.len() as u64 > qlimit {
             tracing::warn!(client = %handle.addr, "closing client that reached max query buffer length");
@@ -286,17 +313,26 @@ pub async fn serve(
             _ = idle => return,
             _ = stop.wait_for(|s| *s) => return,
             _ = handle.kill_signal.notified() => return,
+            _ = client.mailbox.backlog.closed.notified() => return,
             _ = client.mailbox.wake.notified() => {}
         }
     }
 }
 
-/// Unregisters the client's mailbox, tracking and subscriptions however `serve` ends.
-struct Forget<'a>(&'a Shared, u64);
+/// Unregisters the client's mailbox, tracking and subscriptions however `serve` ends, and
+/// reports a client closed by its output-buffer limit as Redis does.
+struct Forget<'a>(&'a Shared, &'a ClientHandle);
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.0.db.tracking.disconnect(self.1);
+        let (shared, handle) = (self.0, self.1);
+        if handle.mailbox.backlog.is_closing() {
+            shared.metrics.output_limit_disconnections.fetch_add(1, Relaxed);
+            let reg = commands::registry();
+            let info = handle.describe(|i| reg.entries.get(i).map_or("NULL", |e| e.0.as_str()));
+            tracing::warn!("Client {} closed for overcoming of output buffer limits.", info.trim_end());
+        }
+        shared.db.tracking.disconnect(handle.id);
     }
 }
 
@@ -351,8 +387,21 @@ fn deliver(client: &ClientState, out: &mut Reply) {
     }
 }
 
-async fn write(shared: &Shared, stream: &mut TcpStream, out: &mut Reply) -> std::io::Result<()> {
-    stream.write_all(&out.buf).await?;
+/// Writes the reply buffer. While the socket is full the bytes count as the client's output
+/// backlog; a client that passes its output-buffer limit, or is killed, stops the write.
+async fn write(shared: &Shared, client: &ClientState, stream: &mut TcpStream, out: &mut Reply) -> std::io::Result<()> {
+    let mailbox = &client.mailbox;
+    let over = || std::io::Error::other("client closed for overcoming of output buffer limits");
+    mailbox.backlog.set_replies(out.buf.len() as u64, mailbox.limits());
+    if mailbox.backlog.is_closing() {
+        return Err(over());
+    }
+    tokio::select! {
+        r = stream.write_all(&out.buf) => r?,
+        _ = mailbox.backlog.closed.notified() => return Err(over()),
+        _ = client.handle.kill_signal.notified() => return Err(std::io::Error::other("client killed")),
+    }
+    mailbox.backlog.set_replies(0, mailbox.limits());
     shared.metrics.net_output.fetch_add(out.buf.len() as u64, Relaxed);
     out.buf.clear();
     Ok(())

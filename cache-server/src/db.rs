@@ -9,12 +9,21 @@
 //!
 //! Memory: an entry weighs `key bytes + value bytes + ENTRY_OVERHEAD` (hashes add `FIELD_OVERHEAD`
 //! per field); the core evicts to keep the sum under the capacity.
+//!
+//! `volatile-*`: the core is built with an `evictable` predicate — under a volatile policy an
+//! entry without a TTL (`expire_at == 0`) is pinned: it counts toward `maxmemory` but is never
+//! evicted. Every write re-asks the predicate, so `PERSIST` pins a key, `EXPIRE` unpins it, and a
+//! `SET` without `EX` over a TTL key pins it. A write the core refuses (the pinned keys leave no
+//! room) changes nothing and is noted for the command ([`take_refused`]): the dispatcher replaces
+//! the reply with `-OOM`, as Redis answers when no volatile key is left to evict.
 
 use crate::config::{Config, MaxMemoryPolicy};
 pub use crate::entry::{Entry, FIELD_OVERHEAD, HashValue, Key, Str, Value};
 use crate::entry::{heap_overhead, with_encoded};
 use bytes::Bytes;
 use cache_core::{Cache, EvictionPolicy, Slot};
+use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -65,6 +74,17 @@ impl cache_core::Clock for Clock {
     }
 }
 
+thread_local! {
+    /// Set when the core refuses a write of the command running on this thread (see the module docs).
+    static REFUSED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether a write was refused for lack of room since the last call (and clears the mark). The
+/// dispatcher calls it before and after each command; commands run on one thread without awaiting.
+pub fn take_refused() -> bool {
+    REFUSED.with(|r| r.replace(false))
+}
+
 /// Live counters of the keyspace, for INFO stats.
 #[derive(Debug, Default)]
 pub struct DbStats {
@@ -86,6 +106,8 @@ pub struct Db {
     /// The budget, for the noeviction check and INFO.
     maxmemory: AtomicU64,
     noeviction: AtomicBool,
+    /// A `volatile-*` policy is in force: the core's `evictable` predicate reads it.
+    volatile: Arc<AtomicBool>,
     /// Last CAS unique handed out (see [`Entry::cas`]).
     cas: AtomicU64,
     /// Time source.
@@ -129,6 +151,8 @@ pub struct Current<'a, 'b> {
     cas: &'a AtomicU64,
     /// A put or delete happened (tracking hook: reported after the lock is released).
     modified: bool,
+    /// A put was refused: no room beside the keys that may not be evicted.
+    refused: bool,
 }
 
 impl std::fmt::Debug for Current<'_, '_> {
@@ -171,15 +195,27 @@ impl Current<'_, '_> {
 
     /// Stores `e` as [`Current::put`] does but keeps `e.cas()` (Memcached's touch and GAT do not
     /// change the CAS unique).
+    ///
+    /// Under a `volatile-*` policy the core may refuse the write (see the module docs): then
+    /// nothing changes, [`Current::refused`] turns true and the command replies `-OOM`.
     pub fn put_keep_cas(&mut self, e: Entry) {
-        self.expired = false;
-        self.modified = true;
         let ttl = match e.expire_at {
             0 => None,
             t if t > self.now => Some(Duration::from_millis(t - self.now)),
             _ => Some(EXPIRED_GRACE),
         };
-        self.slot.set_with_ttl(e, ttl);
+        if self.slot.try_set_with_ttl(e, ttl).is_ok() {
+            self.expired = false;
+            self.modified = true;
+        } else {
+            self.refused = true;
+            REFUSED.with(|r| r.set(true));
+        }
+    }
+
+    /// Whether a put of this update was refused for lack of room (nothing was stored).
+    pub fn refused(&self) -> bool {
+        self.refused
     }
 
     /// Changes the live entry in place (a RESP write: the CAS unique is cleared as by
@@ -231,7 +267,14 @@ impl Db {
     /// Builds the keyspaces with the configured budget and policy.
     pub fn new(cfg: &Config) -> Self {
         let capacity = core_capacity(cfg.maxmemory, cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
-        let policy = if cfg.maxmemory_policy.is_lru() { EvictionPolicy::Lru } else { EvictionPolicy::TinyLfu };
+        let policy = match cfg.maxmemory_policy.algorithm() {
+            "lru" => EvictionPolicy::Lru,
+            "random" => EvictionPolicy::Random,
+            "ttl" => EvictionPolicy::NearestExpiry,
+            _ => EvictionPolicy::TinyLfu,
+        };
+        let volatile = Arc::new(AtomicBool::new(cfg.maxmemory_policy.is_volatile()));
+        let pinning = volatile.clone();
         let clock = Clock::new();
         // Tracking hook: keys the core evicts or expires are invalidated for tracking clients.
         let tracking = std::sync::Arc::new(crate::tracking::Tracking::default());
@@ -247,6 +290,7 @@ impl Db {
             .clock(clock)
             .max_capacity(capacity)
             .weigher(weigh)
+            .evictable(move |_, e: &Entry| e.expire_at != 0 || !pinning.load(Relaxed))
             .eviction_policy(policy)
             .record_stats()
             .build();
@@ -256,6 +300,7 @@ impl Db {
             used: AtomicU64::new(0),
             maxmemory: AtomicU64::new(cfg.maxmemory),
             noeviction: AtomicBool::new(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction),
+            volatile,
             cas: AtomicU64::new(0),
             clock,
             stats: DbStats::default(),
@@ -290,7 +335,7 @@ impl Db {
         self.used.fetch_or(db_bit(db), Relaxed);
         let (r, modified) = self.cache.compute(Key::new(db, key), |slot| {
             let expired = slot.value().is_some_and(|e| !e.live(now));
-            let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false };
+            let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false, refused: false };
             let r = f(&mut cur);
             if cur.expired {
                 cur.slot.remove();
@@ -325,6 +370,28 @@ impl Db {
             }
             None => false,
         }
+    }
+
+    /// Keys in every database (O(1)).
+    pub fn len(&self) -> u64 {
+        self.cache.len()
+    }
+
+    /// True when no database holds a key.
+    pub fn is_empty(&self) -> bool {
+        self.cache.len() == 0
+    }
+
+    /// `(keys, keys with a TTL)` per database, live ones only, in one pass over the keyspace.
+    pub fn keyspace_counts(&self, now: u64) -> Vec<(u64, u64)> {
+        let mut v = vec![(0u64, 0u64); self.databases];
+        for (k, e) in self.cache.iter().filter(|(_, e)| e.live(now)) {
+            if let Some(slot) = v.get_mut(k.db() as usize) {
+                slot.0 += 1;
+                slot.1 += u64::from(e.expire_at != 0);
+            }
+        }
+        v
     }
 
     /// Keys in database `db` (expired ones included until reclaimed, as Redis's DBSIZE).
@@ -389,10 +456,36 @@ impl Db {
         }
     }
 
-    /// True when, under noeviction, a write adding `extra` bytes would pass the budget.
+    /// True when a write adding `extra` bytes would pass the budget with nothing left to evict:
+    /// under noeviction, past the used memory; under `volatile-*`, past the memory of keys
+    /// without a TTL (which are never evicted). Redis checks before a denyoom command the same
+    /// way, so a multi-key write is refused whole; the core's own refusal (per shard, by the
+    /// entry's exact weight) backs this up for the writes this estimate lets through.
     pub fn would_oom(&self, extra: u64) -> bool {
         let max = self.maxmemory();
-        self.noeviction.load(Relaxed) && max > 0 && self.used_memory() + extra + ENTRY_OVERHEAD > max
+        if max == 0 {
+            return false;
+        }
+        if self.noeviction.load(Relaxed) {
+            self.used_memory() + extra + ENTRY_OVERHEAD > max
+        } else if self.volatile.load(Relaxed) {
+            self.cache.pinned_weight() + extra + ENTRY_OVERHEAD > max
+        } else {
+            false
+        }
+    }
+
+    /// Switches `volatile-*` on or off: re-pins every key (O(keys), one shard lock at a time) when
+    /// it changes, so that keys without a TTL stop (or start) being eviction candidates at once.
+    pub fn set_volatile(&self, on: bool) {
+        if self.volatile.swap(on, Relaxed) != on {
+            self.cache.reevaluate_evictable();
+        }
+    }
+
+    /// Bytes held by keys that may not be evicted (keys without a TTL under `volatile-*`).
+    pub fn pinned_memory(&self) -> u64 {
+        self.cache.pinned_weight()
     }
 
     /// Switches the noeviction check on or off.
@@ -505,5 +598,94 @@ mod tests {
         }
         assert!(db.evictions().0 > 9000);
         assert!(db.dbsize(0) > 300);
+    }
+
+    fn volatile_db(policy: MaxMemoryPolicy) -> Db {
+        Db::new(&Config { maxmemory: 200_000, maxmemory_policy: policy, ..Config::default() })
+    }
+
+    fn key(i: u32) -> Vec<u8> {
+        format!("key:{i}").into_bytes()
+    }
+
+    /// Writes `key(i)`; false if the write was refused.
+    fn put(db: &Db, i: u32, expire_at: u64) -> bool {
+        take_refused();
+        db.update(0, &key(i), 1, |c| c.put(Entry::expiring(Value::str(&[b'x'; 100]), expire_at)));
+        !take_refused()
+    }
+
+    #[test]
+    fn volatile_policies_evict_only_ttl_keys_and_refuse_when_none_is_left() {
+        let far = u64::MAX / 2;
+        for policy in [
+            MaxMemoryPolicy::VolatileLru,
+            MaxMemoryPolicy::VolatileLfu,
+            MaxMemoryPolicy::VolatileRandom,
+            MaxMemoryPolicy::VolatileTtl,
+        ] {
+            let db = volatile_db(policy);
+            for i in 0..500 {
+                assert!(put(&db, i, 0), "{policy}: room for persistent key {i}");
+            }
+            for i in 1_000..5_000 {
+                put(&db, i, far + u64::from(i));
+                assert!(db.used_memory() <= 200_000);
+            }
+            assert!(db.evictions().0 > 2_000, "{policy}: TTL keys were evicted");
+            assert!((0..500).all(|i| db.peek(0, &key(i), 1).is_some()), "{policy}: a key without TTL was evicted");
+            // Keys without TTL until none fits (the budget is split over shards, so refusals
+            // begin in the fullest shard: go on until 200 in a row): refused writes store nothing.
+            let (mut stored, mut in_a_row) = (Vec::new(), 0);
+            for i in 10_000..14_000 {
+                if put(&db, i, 0) {
+                    stored.push(i);
+                    in_a_row = 0;
+                } else {
+                    assert!(db.peek(0, &key(i), 1).is_none());
+                    in_a_row += 1;
+                    if in_a_row == 200 {
+                        break;
+                    }
+                }
+            }
+            assert_eq!(in_a_row, 200, "{policy}: writes were never refused");
+            assert!(!put(&db, 20_000, far), "{policy}: a TTL key has no room either");
+            // The pre-check sees the budget nearly full of pinned keys (up to the slack of one
+            // entry per shard; shards are at least 1,024 B here, so within a quarter).
+            assert!(db.would_oom(200_000 / 4), "{policy}: pinned {} of 200,000", db.pinned_memory());
+            assert!(!volatile_db(policy).would_oom(200_000 / 4));
+            assert!(db.used_memory() <= 200_000);
+            assert!((0..500).chain(stored).all(|k| db.peek(0, &key(k), 1).is_some()), "{policy}: lost a key");
+        }
+    }
+
+    #[test]
+    fn persist_and_expire_move_keys_in_and_out_of_the_candidates() {
+        let far = u64::MAX / 2;
+        let db = volatile_db(MaxMemoryPolicy::VolatileLru);
+        assert!(put(&db, 1, far));
+        let pinned = db.pinned_memory();
+        // PERSIST: the key stops being a candidate.
+        db.update(0, &key(1), 1, |c| {
+            let mut e = c.get().unwrap().clone();
+            e.expire_at = 0;
+            c.put(e);
+        });
+        assert!(db.pinned_memory() > pinned);
+        // EXPIRE: it becomes one again; SET without EX over a TTL key pins it.
+        db.update(0, &key(1), 1, |c| {
+            let mut e = c.get().unwrap().clone();
+            e.expire_at = far;
+            c.put(e);
+        });
+        assert_eq!(db.pinned_memory(), pinned);
+        assert!(put(&db, 1, 0));
+        assert!(db.pinned_memory() > pinned);
+        // Switching to allkeys-lru unpins every key at once, and back pins them again.
+        db.set_volatile(false);
+        assert_eq!(db.pinned_memory(), 0);
+        db.set_volatile(true);
+        assert!(db.pinned_memory() > pinned);
     }
 }

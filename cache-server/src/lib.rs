@@ -23,9 +23,21 @@
 //! |---|---|
 //! | `allkeys-lfu` (default) | core W-TinyLFU over every key |
 //! | `allkeys-lru` | core exact-per-shard LRU over every key |
-//! | `volatile-lfu` | **approximation**: same as `allkeys-lfu` — the core cannot restrict eviction to keys with a TTL, so keys without a TTL may be evicted too |
-//! | `volatile-lru`, `volatile-ttl` | **approximation**: same as `allkeys-lru` (for `volatile-ttl`, LRU order stands in for "soonest expiry first") |
+//! | `allkeys-random` | core random eviction over every key |
+//! | `volatile-lfu` | W-TinyLFU over the keys with a TTL; keys without one are pinned (never evicted) |
+//! | `volatile-lru` | exact-per-shard LRU over the keys with a TTL; keys without one are pinned |
+//! | `volatile-random` | random eviction over the keys with a TTL; keys without one are pinned |
+//! | `volatile-ttl` | nearest expiry first over the keys with a TTL, sampled as Redis does (each victim is the soonest-expiring of 8 random TTL keys); keys without one are pinned |
 //! | `noeviction` | nothing is evicted; a `denyoom` command (SET, APPEND, HSET, ...) whose arguments would push the weighted size past `maxmemory` fails with `-OOM command not allowed when used memory > 'maxmemory'.`; reads and deletes keep working |
+//!
+//! Under `volatile-*`, keys without a TTL count toward `maxmemory` but are never evicted (the
+//! core's pinned entries). A key's standing follows its TTL at every write: `PERSIST` pins it,
+//! `EXPIRE` unpins it, `SET` without `EX` over a TTL key pins it. When a write needs room and no
+//! key with a TTL is left to evict, it fails with the same `-OOM` error and changes nothing —
+//! checked before the command from the memory of pinned keys (as Redis checks before running a
+//! `denyoom` command), and by the core for the exact entry. The budget is split evenly over the
+//! core's shards, so the first `-OOM` can come while other shards still have a little room (at
+//! most about one entry each). INFO `evicted_keys` counts evictions under every policy.
 //!
 //! # Limits (config names in brackets)
 //!
@@ -36,14 +48,23 @@
 //!
 //! # Known gaps
 //!
-//! - `volatile-*` policies are approximations (table above).
-//! - Switching between LRU and LFU at runtime is refused (the core is built with one policy).
+//! - `CONFIG SET maxmemory-policy` switches at runtime between `noeviction` and the `allkeys-`
+//!   and `volatile-` policies of the eviction algorithm the server started with (LFU — also under
+//!   `noeviction` —, LRU, random; `volatile-ttl` alone for nearest-expiry); another algorithm
+//!   needs a restart (the core is built with one). Switching between `allkeys-X` and `volatile-X`
+//!   re-pins every key at once (O(keys), one shard lock at a time).
 //!   `CONFIG SET maxmemory` works under every policy: a smaller budget evicts down to it at once
-//!   (noeviction: nothing is evicted, writes fail with `-OOM` until keys go), as in Redis.
+//!   (noeviction: nothing is evicted, writes fail with `-OOM` until keys go), as in Redis; under
+//!   `volatile-*` keys without a TTL are kept even past a smaller budget, and writes fail with
+//!   `-OOM` until they go.
+//! - A multi-key write (MSET) that the pre-check lets through can be stopped by the core's
+//!   refusal half-way: it replies `-OOM` with the keys before the refused one written (Redis
+//!   refuses such a command whole, before running it).
 //! - INCRBYFLOAT / HINCRBYFLOAT compute in `f64` and print 15 significant digits; Redis uses
 //!   `long double` and can differ in the last digits of long fractions.
-//! - A client that never reads its replies stalls only its own task (its socket buffer fills and the
-//!   task stops reading); there is no `client-output-buffer-limit` disconnect.
+//! - A normal client that never reads its replies is back-pressured (its task stops reading once
+//!   about 256 KB wait), so a normal `client-output-buffer-limit` only closes it for one reply
+//!   larger than the limit; Redis keeps reading and closes it at the limit (see [`output`]).
 //! - Per-entry overhead is 60 B (measured, 16 B keys and 32 B values) against Redis's ~100 B and
 //!   Memcached's ~75–82 B, just inside the 0.8x bar; about 36 B of it is the core's (slot links
 //!   and padding, weight, index, sketch): see [`db::ENTRY_OVERHEAD`] and [`entry`].
@@ -51,6 +72,7 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod connection;
@@ -58,8 +80,10 @@ pub mod db;
 pub mod entry;
 pub mod frame;
 pub mod glob;
+pub mod listener;
 pub mod memcache;
 pub mod metrics;
+pub mod output;
 pub mod pubsub;
 pub mod reply;
 pub mod server;
@@ -68,7 +92,7 @@ pub mod sockopt;
 pub mod tracking;
 
 pub use config::{Config, ConfigError, MaxMemoryPolicy};
-pub use server::{ServerError, run, run_with};
+pub use server::{ServerError, run, run_on, run_with};
 
 /// The Redis version this server reports (`INFO`, `HELLO`): the Redis 7 release it is tested against.
 pub const REDIS_VERSION: &str = "7.0.15";

@@ -3,7 +3,7 @@
 //! until SIGTERM / SIGINT / SHUTDOWN. All serving logic lives in the library.
 #![forbid(unsafe_code)]
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use cache_server::Config;
 
 /// jemalloc by default: it gives freed memory back to the OS (glibc's arenas keep it; figures in
@@ -128,26 +128,29 @@ fn serve() -> Result<()> {
     let threads =
         if config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { config.threads };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?;
-    runtime.block_on(async move {
-        let host = config.bind.split_whitespace().next().unwrap_or("127.0.0.1").trim_start_matches('-').to_string();
-        let addr = format!("{host}:{}", config.port);
+    let served = runtime.block_on(async move {
         if config.port == 0 && std::env::var_os("CACHE_SERVER_ALLOW_PORT0").is_none() {
             bail!("port 0 is not supported by the binary; pass --port N");
         }
-        let listener =
-            tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+        let listeners = cache_server::listener::bind_all(&config.bind, config.port, config.tcp_backlog)?;
+        let addresses: Vec<String> =
+            listeners.iter().filter_map(|l| l.local_addr().ok()).map(|a| a.to_string()).collect();
         tracing::info!(
             version = env!("CARGO_PKG_VERSION"),
             redis_compat = cache_server::REDIS_VERSION,
-            address = %listener.local_addr()?,
+            addresses = %addresses.join(" "),
             maxmemory = config.maxmemory,
             policy = %config.maxmemory_policy,
             threads,
             "cache-server ready to accept connections"
         );
-        cache_server::run(config, listener, cache_server::shutdown::signal()).await?;
+        cache_server::run_on(config, listeners, cache_server::shutdown::signal()).await?;
         Ok(())
-    })
+    });
+    // A connection still inside a long command (off the workers, see `commands::offload`) must not
+    // hold the process past the server's own drain timeout.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
 
 #[cfg(test)]

@@ -58,6 +58,8 @@ pub struct Metrics {
     pub net_input: AtomicU64,
     /// Bytes written to clients.
     pub net_output: AtomicU64,
+    /// Clients closed by `client-output-buffer-limit`.
+    pub output_limit_disconnections: AtomicU64,
     /// Error replies by their code (`ERR`, `WRONGTYPE`, ...).
     pub errors: Mutex<BTreeMap<String, u64>>,
     /// The slow log, newest first.

@@ -65,8 +65,8 @@ pub struct Shared {
     pub memcache: crate::memcache::McState,
     /// Highest `used_memory` seen (INFO).
     peak: AtomicU64,
-    /// Eviction family the cache was built with (0 noeviction, 1 LRU, 2 LFU).
-    built_family: u8,
+    /// Eviction algorithm the cache was built with ([`MaxMemoryPolicy::algorithm`]; never `"none"`).
+    built_algorithm: &'static str,
     shutdown: watch::Sender<bool>,
 }
 
@@ -76,24 +76,20 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-fn family(p: MaxMemoryPolicy) -> u8 {
-    if p == MaxMemoryPolicy::NoEviction {
-        0
-    } else if p.is_lru() {
-        1
-    } else {
-        2
-    }
-}
-
 impl Shared {
     fn new(config: Config, port: u16) -> Self {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let run_id = format!("{:040x}", seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 8);
+        let db = Db::new(&config);
+        db.tracking.limits.store(&config.client_output_buffer_limit);
         Self {
-            db: Db::new(&config),
+            db,
             auth_required: AtomicBool::new(config.requirepass.is_some()),
-            built_family: family(config.maxmemory_policy),
+            // Under noeviction the core is built with W-TinyLFU (see `Db::new`).
+            built_algorithm: match config.maxmemory_policy.algorithm() {
+                "none" => "lfu",
+                a => a,
+            },
             config: RwLock::new(config),
             metrics: Metrics::default(),
             clients: Mutex::new(HashMap::new()),
@@ -113,16 +109,19 @@ impl Shared {
         self.auth_required.load(Relaxed)
     }
 
-    /// The eviction family the cache was built with (see `config_set`).
-    pub fn initial_policy_family(&self) -> u8 {
-        self.built_family
+    /// The eviction algorithm the cache was built with (see `config_set`).
+    pub fn built_algorithm(&self) -> &'static str {
+        self.built_algorithm
     }
 
     /// Installs a new configuration (after CONFIG SET validated it).
     pub fn apply_config(&self, cfg: Config) {
         self.auth_required.store(cfg.requirepass.is_some(), Relaxed);
+        // Re-pin first: a budget applied after it evicts only what the new policy allows.
+        self.db.set_volatile(cfg.maxmemory_policy.is_volatile());
         self.db.set_maxmemory(cfg.maxmemory);
         self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
+        self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
         *self.config.write() = cfg;
     }
 
@@ -206,11 +205,28 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let memcached = match config.memcached_port {
-        0 => None,
-        port => Some(TcpListener::bind((listener.local_addr()?.ip(), port)).await?),
-    };
-    run_with(config, listener, memcached, shutdown).await
+    run_on(config, vec![listener], shutdown).await
+}
+
+/// As [`run`] on several listeners (every address of `bind`, see [`crate::listener::bind_all`]);
+/// the Memcached port, when configured, is bound on each of their addresses.
+///
+/// # Errors
+/// [`ServerError::Io`] if a listener's address cannot be read or the Memcached port bound.
+pub async fn run_on(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let mut memcached = Vec::new();
+    if config.memcached_port != 0 {
+        let mut bind = String::new();
+        for l in &listeners {
+            bind.push_str(&format!("{} ", l.local_addr()?.ip()));
+        }
+        memcached = crate::listener::bind_all(&bind, config.memcached_port, config.tcp_backlog)?;
+    }
+    serve(config, listeners, memcached, shutdown).await
 }
 
 /// As [`run`], with the Memcached listener given (or none): tests bind it to port 0.
@@ -223,7 +239,19 @@ pub async fn run_with(
     memcached: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let local = listener.local_addr()?;
+    serve(config, vec![listener], memcached.into_iter().collect(), shutdown).await
+}
+
+async fn serve(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    memcached: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let Some(first) = listeners.first() else {
+        return Err(ServerError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no listener")));
+    };
+    let local = first.local_addr()?;
     let shared = Arc::new(Shared::new(config, local.port()));
     let mut stop = shared.shutdown.subscribe();
     let trigger = shared.clone();
@@ -232,14 +260,14 @@ pub async fn run_with(
         trigger.trigger_shutdown();
     });
     let mut tasks = JoinSet::new();
-    if let Some(l) = memcached {
+    for l in memcached {
         tracing::info!(address = %l.local_addr()?, "serving the Memcached protocols");
         tasks.spawn(crate::memcache::listen(shared.clone(), l, shared.shutdown.subscribe()));
     }
     loop {
         while tasks.try_join_next().is_some() {}
         let accepted = tokio::select! {
-            r = listener.accept() => r,
+            r = crate::listener::accept_any(&listeners) => r,
             _ = stop.wait_for(|s| *s) => break,
         };
         let (stream, peer) = match accepted {
@@ -262,13 +290,14 @@ pub async fn run_with(
             tasks.spawn(refuse(stream, "-ERR max number of clients reached\r\n"));
             continue;
         }
-        if protected && !peer.ip().is_loopback() {
+        if protected && !crate::listener::is_loopback(&peer) {
             tasks.spawn(refuse(stream, DENIED));
             continue;
         }
         let id = shared.next_client_id();
         let laddr = stream.local_addr().unwrap_or(local);
-        let handle = Arc::new(ClientHandle::new(id, peer, laddr));
+        let mailbox = shared.db.tracking.connect(id);
+        let handle = Arc::new(ClientHandle::new(id, peer, laddr, mailbox));
         shared.clients.lock().insert(id, handle.clone());
         shared.connected.fetch_add(1, Relaxed);
         let sh = shared.clone();
@@ -279,7 +308,7 @@ pub async fn run_with(
             sh.connected.fetch_sub(1, Relaxed);
         });
     }
-    drop(listener);
+    drop(listeners);
     external.abort();
     tracing::info!(clients = tasks.len(), "shutting down: no longer accepting, draining connections");
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while tasks.join_next().await.is_some() {} }).await;

@@ -23,6 +23,7 @@
 //! core can filter by cause (requested); BCAST messages are batched per command, where Redis
 //! batches per event-loop iteration (the same for clients that wait for each reply).
 
+use crate::output::{Backlog, Limits};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use std::cell::Cell;
@@ -76,7 +77,24 @@ pub enum Push {
     },
 }
 
-/// A connection's inbox for pushes, drained by its own task between replies.
+impl Push {
+    /// About how many bytes the push takes on the wire (for the output-buffer limits).
+    pub fn wire_len(&self) -> u64 {
+        /// Array and bulk headers, message kind, CRLFs.
+        const FRAMING: usize = 48;
+        let payload = match self {
+            Push::Invalidate { keys, .. } => keys.as_ref().map_or(0, |k| k.iter().map(|k| k.len() + 16).sum()),
+            Push::RedirBroken(_) => 24,
+            Push::Message { pattern, channel, payload } => {
+                pattern.as_ref().map_or(0, Bytes::len) + channel.len() + payload.len()
+            }
+        };
+        (payload + FRAMING) as u64
+    }
+}
+
+/// A connection's inbox for pushes, drained by its own task between replies. Pushes count toward
+/// the client's output backlog; once a limit closes the client, further pushes are dropped.
 #[derive(Debug, Default)]
 pub struct Mailbox {
     queue: Mutex<Vec<Push>>,
@@ -88,14 +106,42 @@ pub struct Mailbox {
     pub resp3: AtomicBool,
     /// This client's REDIRECT target has gone (CLIENT LIST flag `R`).
     pub broken_redirect: AtomicBool,
+    /// Output not yet taken by the client, and the `client-output-buffer-limit` verdict.
+    pub backlog: Backlog,
+    /// The server's output-buffer limits.
+    limits: Arc<Limits>,
 }
 
 impl Mailbox {
-    /// Queues a push and wakes the owner.
+    /// An empty mailbox judged by `limits`.
+    pub fn new(limits: Arc<Limits>) -> Self {
+        Self { limits, ..Self::default() }
+    }
+
+    /// Queues a push and wakes the owner; drops it if the client is being closed.
     pub fn push(&self, p: Push) {
-        self.queue.lock().push(p);
+        if self.backlog.is_closing() {
+            return;
+        }
+        let size = p.wire_len();
+        let mut q = self.queue.lock();
+        q.push(p);
         self.pending.store(true, Relaxed);
+        if self.backlog.add_pushes(size, &self.limits) {
+            q.clear();
+        }
+        drop(q);
         self.wake.notify_one();
+    }
+
+    /// Pushes waiting (CLIENT LIST `oll`).
+    pub fn queued(&self) -> usize {
+        self.queue.lock().len()
+    }
+
+    /// The limits this mailbox is judged by.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// True if pushes wait (one relaxed load).
@@ -107,6 +153,7 @@ impl Mailbox {
     pub fn take(&self) -> Vec<Push> {
         let mut q = self.queue.lock();
         self.pending.store(false, Relaxed);
+        self.backlog.pushes_taken();
         std::mem::take(&mut *q)
     }
 }
@@ -167,12 +214,14 @@ pub struct Tracking {
     pub pubsub: crate::pubsub::PubSub,
     /// The background expiry cycle was started (see [`Tracking::start_expiry_cycle`]).
     cycle: AtomicBool,
+    /// `client-output-buffer-limit`, shared by every mailbox.
+    pub limits: Arc<Limits>,
 }
 
 impl Tracking {
     /// Registers a connection's mailbox.
     pub fn connect(&self, id: u64) -> Arc<Mailbox> {
-        let mb = Arc::new(Mailbox::default());
+        let mb = Arc::new(Mailbox::new(self.limits.clone()));
         self.mailboxes.write().insert(id, mb.clone());
         mb
     }

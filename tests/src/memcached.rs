@@ -42,11 +42,22 @@ impl Memcached {
     /// When it does not come up on a few fresh ports in turn, or is missing under `CI=true`.
     #[must_use]
     pub fn start() -> Option<Self> {
+        Self::start_with(&[])
+    }
+
+    /// [`Memcached::start`] with extra command-line arguments (e.g. `["-Y", authfile]`).
+    ///
+    /// # Panics
+    ///
+    /// As [`Memcached::start`].
+    #[must_use]
+    pub fn start_with(extra: &[&str]) -> Option<Self> {
         let bin = require_peer("memcached")?;
         for _attempt in 0..3 {
             let port = free_port();
             let mut cmd = Command::new(&bin);
             cmd.args(["-p", &port.to_string(), "-l", "127.0.0.1", "-U", "0", "-t", "1", "-m", "64"]);
+            cmd.args(extra);
             if running_as_root() {
                 cmd.args(["-u", "root"]);
             }
@@ -215,6 +226,46 @@ impl McConn {
                 reply.extend(self.buf.drain(..n + 2));
             }
         }
+    }
+
+    /// Sends `bytes` and reads until `lines` lines (`\r\n`-terminated) have arrived, or until the
+    /// server closes or the read timeout passes: for exchanges where the `mn` marker cannot be
+    /// used (before memcached's ASCII authentication every request, `mn` included, is refused).
+    ///
+    /// # Errors
+    ///
+    /// When the write fails.
+    pub fn exchange(&mut self, bytes: &[u8], lines: usize) -> std::io::Result<Vec<u8>> {
+        self.send_raw(bytes)?;
+        let mut out = Vec::new();
+        for _ in 0..lines {
+            match self.line() {
+                Ok(l) => out.extend_from_slice(&l),
+                Err(_) => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads exactly `n` bytes.
+    ///
+    /// # Errors
+    ///
+    /// When the connection fails, closes or times out first.
+    pub fn read_bytes(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
+        while self.buf.len() < n {
+            self.fill()?;
+        }
+        Ok(self.buf.drain(..n).collect())
+    }
+
+    /// Sets the read timeout (10 s after [`McConn::connect`]).
+    ///
+    /// # Errors
+    ///
+    /// When the socket refuses it.
+    pub fn set_read_timeout(&self, t: Duration) -> std::io::Result<()> {
+        self.stream.set_read_timeout(Some(t))
     }
 
     /// Reads until the server closes the connection.

@@ -81,6 +81,9 @@ fn bad_input_cases(addr: SocketAddr) {
         (b"set k 0 x 1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
         (b"set k -1 0 1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
         (b"set k 0 0 -1\r\n", b"CLIENT_ERROR bad command line format\r\n"),
+        // A length whose `+ 2` overflows memcached's int: malformed, and nothing is swallowed.
+        (b"set k 0 0 2147483647\r\nabc\r\nget k\r\n", b"CLIENT_ERROR bad command line format\r\nERROR\r\nEND\r\n"),
+        (b"ms k 2147483647\r\n", b"CLIENT_ERROR bad command line format\r\n"),
         (b"touch k x\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
         (b"gat x k\r\n", b"CLIENT_ERROR invalid exptime argument\r\n"),
         // Negative exptime stores an already expired item.

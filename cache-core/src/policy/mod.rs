@@ -11,13 +11,22 @@
 //! - `weighted_size()` is always the sum of the weights of the linked nodes.
 //! - after `evict`, `weighted_size() <= capacity`, and `victims` lists exactly the nodes that
 //!   were unlinked to get there (each once), in eviction order.
+//! - `evict_ranked` is `evict` with a rank per node (its deadline) that a policy may use to
+//!   choose victims (lower first); only nearest-expiry eviction does.
+//!
+//! Pinned entries (never eviction candidates, see [`pinned`]) are kept out of every policy by
+//! the [`Pinning`] wrapper the shard holds; policies never see them.
 
 mod lru;
+pub(crate) mod pinned;
+mod sampled;
 pub(crate) mod sketch;
 mod tinylfu;
 
 use crate::slab::Slab;
 pub(crate) use lru::Lru;
+pub(crate) use pinned::Pinning;
+pub(crate) use sampled::Sampled;
 pub(crate) use tinylfu::TinyLfu;
 
 /// Which eviction policy a cache uses.
@@ -33,6 +42,13 @@ pub enum EvictionPolicy {
     TinyLfu,
     /// Exact least-recently-used order per shard.
     Lru,
+    /// A uniformly random candidate (Redis's `allkeys-random` / `volatile-random`). Reads cost
+    /// the policy nothing; the hit ratio is that of random replacement.
+    Random,
+    /// The candidate whose deadline is nearest, approximately: each victim is the soonest
+    /// expiring of 8 candidates drawn at random (Redis's `volatile-ttl`, which samples too).
+    /// Candidates without a deadline rank last. Reads cost the policy nothing.
+    NearestExpiry,
 }
 
 /// Per-slot weights of a shard; empty when the cache is unweighted (every entry weighs 1).
@@ -71,6 +87,17 @@ pub(crate) trait Policy {
     fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64);
     /// Unlinks victims until `weighted_size() <= capacity`, appending them to `victims`.
     fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>);
+    /// [`evict`](Self::evict), with `rank(idx)` (the node's deadline) available to choose victims.
+    fn evict_ranked<K, V>(
+        &mut self,
+        slab: &mut Slab<K, V>,
+        weights: &Weights,
+        capacity: u64,
+        victims: &mut Vec<u32>,
+        _rank: &dyn Fn(u32) -> u64,
+    ) {
+        self.evict(slab, weights, capacity, victims);
+    }
     /// The shard's bound changed to `capacity` (the shard evicts right after).
     fn resize(&mut self, capacity: u64);
     /// Sum of the weights of linked nodes.
@@ -84,6 +111,7 @@ pub(crate) trait Policy {
 pub(crate) enum AnyPolicy {
     Lru(Lru),
     TinyLfu(Box<TinyLfu>),
+    Sampled(Sampled),
 }
 
 impl AnyPolicy {
@@ -93,6 +121,8 @@ impl AnyPolicy {
         match kind {
             EvictionPolicy::Lru => Self::Lru(Lru::default()),
             EvictionPolicy::TinyLfu => Self::TinyLfu(Box::new(TinyLfu::new(capacity, entries_hint, seed))),
+            EvictionPolicy::Random => Self::Sampled(Sampled::new(false, seed)),
+            EvictionPolicy::NearestExpiry => Self::Sampled(Sampled::new(true, seed)),
         }
     }
 }
@@ -102,7 +132,7 @@ impl AnyPolicy {
     /// sketch line), without changing anything; returns a value to keep the load alive.
     pub(crate) fn warm(&self, hash: u32) -> u64 {
         match self {
-            Self::Lru(_) => 0,
+            Self::Lru(_) | Self::Sampled(_) => 0,
             Self::TinyLfu(p) => p.warm(hash),
         }
     }
@@ -113,6 +143,7 @@ macro_rules! dispatch {
         match $self {
             AnyPolicy::Lru($p) => $e,
             AnyPolicy::TinyLfu($p) => $e,
+            AnyPolicy::Sampled($p) => $e,
         }
     };
 }
@@ -135,6 +166,16 @@ impl Policy for AnyPolicy {
     }
     fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
         dispatch!(self, p => p.evict(slab, weights, capacity, victims))
+    }
+    fn evict_ranked<K, V>(
+        &mut self,
+        slab: &mut Slab<K, V>,
+        weights: &Weights,
+        capacity: u64,
+        victims: &mut Vec<u32>,
+        rank: &dyn Fn(u32) -> u64,
+    ) {
+        dispatch!(self, p => p.evict_ranked(slab, weights, capacity, victims, rank))
     }
     fn resize(&mut self, capacity: u64) {
         dispatch!(self, p => p.resize(capacity))

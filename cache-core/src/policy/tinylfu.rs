@@ -129,7 +129,7 @@ impl TinyLfu {
             Queue::Window => (&mut self.window, &mut self.window_weight),
             Queue::Probation => (&mut self.probation, &mut self.probation_weight),
             Queue::Protected => (&mut self.protected, &mut self.protected_weight),
-            Queue::Lru => unreachable!("an LRU node in a TinyLFU shard"),
+            Queue::Lru | Queue::Sampled | Queue::Pinned => unreachable!("a foreign node in a TinyLFU shard"),
         }
     }
 
@@ -355,7 +355,7 @@ impl TinyLfu {
                 }
             }
             Queue::Protected => self.protected.move_to_back(slab, idx),
-            Queue::Lru => unreachable!("an LRU node in a TinyLFU shard"),
+            Queue::Lru | Queue::Sampled | Queue::Pinned => unreachable!("a foreign node in a TinyLFU shard"),
         }
     }
 
@@ -370,7 +370,7 @@ impl TinyLfu {
             Queue::Window => self.window,
             Queue::Probation => self.probation,
             Queue::Protected => self.protected,
-            Queue::Lru => unreachable!(),
+            _ => unreachable!(),
         };
         deque.to_vec(slab).into_iter().map(|i| slab.get(i).key).collect()
     }

@@ -144,13 +144,7 @@ fn echo(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 /// Checks `user`/`pass` against `requirepass` (only the `default` user exists).
 fn check_credentials(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    match &ctx.shared.config.read().requirepass {
-        None => true,
-        Some(p) => p.as_bytes() == pass,
-    }
+    crate::auth::credentials_match(ctx.shared.config.read().requirepass.as_deref(), user, pass)
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";

@@ -175,23 +175,25 @@ fn hmget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn hgetall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let h = read(ctx, &a[1])?.unwrap_or_default();
-    ctx.out.map(h.len());
-    for (f, v) in h.iter() {
-        ctx.out.bulk(f);
-        ctx.out.bulk(v);
-    }
+    ctx.long(h.len(), |ctx| {
+        ctx.out.map(h.len());
+        for (f, v) in h.iter() {
+            ctx.out.bulk(f);
+            ctx.out.bulk(v);
+        }
+    });
     Ok(())
 }
 
 fn hkeys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let h = read(ctx, &a[1])?.unwrap_or_default();
-    ctx.out.bulks(h.iter().map(|(f, _)| f));
+    ctx.long(h.len(), |ctx| ctx.out.bulks(h.iter().map(|(f, _)| f)));
     Ok(())
 }
 
 fn hvals(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let h = read(ctx, &a[1])?.unwrap_or_default();
-    ctx.out.bulks(h.iter().map(|(_, v)| v));
+    ctx.long(h.len(), |ctx| ctx.out.bulks(h.iter().map(|(_, v)| v)));
     Ok(())
 }
 
@@ -269,12 +271,13 @@ fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let (start, end) =
         if h.len() <= 128 { (0, h.len()) } else { (cursor as usize, (cursor as usize + o.count).min(h.len())) };
     let next = if end >= h.len() { 0 } else { end as u64 };
-    let items: Vec<&(Bytes, Bytes)> = h
-        .iter()
-        .skip(start)
-        .take(end.saturating_sub(start))
-        .filter(|(f, _)| o.pattern.is_none_or(|p| glob::matches(p, f, false)))
-        .collect();
+    let items: Vec<&(Bytes, Bytes)> = ctx.long(end, |_| {
+        h.iter()
+            .skip(start)
+            .take(end.saturating_sub(start))
+            .filter(|(f, _)| o.pattern.is_none_or(|p| glob::matches(p, f, false)))
+            .collect()
+    });
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(items.len() * 2);

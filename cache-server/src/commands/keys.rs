@@ -242,13 +242,16 @@ fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let all = a[1].as_ref() == b"*";
-    let found: Vec<Bytes> = ctx
-        .db()
-        .entries(ctx.dbi(), ctx.now)
-        .filter(|(k, _)| all || glob::matches(&a[1], k, false))
-        .map(|(k, _)| k)
-        .collect();
-    ctx.out.bulks(found);
+    let visited = ctx.db().len() as usize;
+    ctx.long(visited, |ctx| {
+        let found: Vec<Bytes> = ctx
+            .db()
+            .entries(ctx.dbi(), ctx.now)
+            .filter(|(k, _)| all || glob::matches(&a[1], k, false))
+            .map(|(k, _)| k)
+            .collect();
+        ctx.out.bulks(found);
+    });
     Ok(())
 }
 
@@ -299,7 +302,7 @@ pub fn parse_scan_opts(a: &[Bytes], allow_type: bool) -> Result<ScanOpts<'_>, Cm
 fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[1])?;
     let o = parse_scan_opts(&a[2..], true)?;
-    let (next, items) = ctx.db().scan(ctx.dbi(), cursor, o.count, ctx.now);
+    let (next, items) = ctx.long(o.count, |ctx| ctx.db().scan(ctx.dbi(), cursor, o.count, ctx.now));
     let keys: Vec<Bytes> = items
         .into_iter()
         .filter(|(k, e)| {
@@ -371,7 +374,8 @@ fn renamenx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    let n = ctx.db().dbsize(ctx.dbi());
+    let all = ctx.db().len() as usize;
+    let n = ctx.long(all, |ctx| ctx.db().dbsize(ctx.dbi()));
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -386,14 +390,16 @@ fn flush_args(a: &[Bytes]) -> CmdResult {
 
 fn flushdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     flush_args(a)?;
-    ctx.db().flush(Some(ctx.dbi()));
+    let all = ctx.db().len() as usize;
+    ctx.long(all, |ctx| ctx.db().flush(Some(ctx.dbi())));
     ctx.out.ok();
     Ok(())
 }
 
 fn flushall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     flush_args(a)?;
-    ctx.db().flush(None);
+    let all = ctx.db().len() as usize;
+    ctx.long(all, |ctx| ctx.db().flush(None));
     ctx.out.ok();
     Ok(())
 }

@@ -39,7 +39,7 @@ pub const NOT_FLOAT: &str = "ERR value is not a valid float";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 /// Integer overflow on INCR and friends.
 pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
-/// noeviction budget exceeded.
+/// Budget exceeded with nothing left to evict (noeviction, or volatile-* without TTL keys).
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 /// An error reply (the text includes its code, e.g. `ERR ...`).
@@ -186,6 +186,31 @@ impl Ctx<'_> {
             Some(_) => Err(WRONGTYPE.into()),
         }
     }
+}
+
+/// Work of at least this many elements (keys visited, fields replied, arguments) is long: it runs
+/// off the async worker (see [`offload`]). About a millisecond of work; handing the worker over
+/// costs a few microseconds.
+pub const LONG_WORK: usize = 16 * 1024;
+
+impl Ctx<'_> {
+    /// Runs `f`, a step that visits about `elements` elements, so that a long one cannot stall
+    /// other clients (see [`offload`]).
+    pub fn long<R>(&mut self, elements: usize, f: impl FnOnce(&mut Self) -> R) -> R {
+        offload(elements, || f(self))
+    }
+}
+
+/// Runs `f`, which visits about `elements` elements. Long work (`elements >= LONG_WORK`) on the
+/// multi-threaded runtime runs under [`tokio::task::block_in_place`]: the worker hands its queue
+/// of other connections (and the accept loop's wake-ups) to a fresh thread before `f` starts, so
+/// a `KEYS *` over millions of keys delays its caller only. Short work runs in place, paying
+/// nothing; so does everything on a current-thread runtime (unit tests), where there is no other
+/// worker to hand over to.
+pub fn offload<R>(elements: usize, f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi = || Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if elements >= LONG_WORK && multi() { tokio::task::block_in_place(f) } else { f() }
 }
 
 /// Parses an integer argument (`-ERR value is not an integer or out of range`).
@@ -357,9 +382,20 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     let start = tokio::time::Instant::now();
     let now = shared.db.clock.ms_at(start);
     crate::tracking::set_current_client(client.handle.id);
+    let mark = out.buf.len();
+    crate::db::take_refused();
     let result = {
         let mut ctx = Ctx { shared, client, out, now, name: full };
-        (spec.handler)(&mut ctx, args)
+        // Many arguments (MGET, DEL, HSET of 100k) are long work whatever the command.
+        ctx.long(args.len(), |ctx| (spec.handler)(ctx, args))
+    };
+    // A write the core refused (volatile-*: no key left to evict) stored nothing: the command
+    // replies -OOM instead of whatever the handler wrote.
+    let result = if crate::db::take_refused() {
+        out.buf.truncate(mark);
+        Err(CmdError::from(OOM))
+    } else {
+        result
     };
     crate::tracking::set_current_client(0);
     shared.db.tracking.flush_broadcast();

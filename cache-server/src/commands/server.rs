@@ -246,9 +246,10 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
         // Redis's names and ratios; allocator_* are the allocator's own counts (0 under libc).
         let a = crate::alloc::stats();
         let ratio = |num: u64, den: u64| if den > 0 { num as f64 / den as f64 } else { 1.0 };
+        let clients_mem: u64 = sh.clients.lock().values().map(|c| c.memory()).sum();
         let _ = write!(
             out,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_mem}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n\r\n",
             human(used),
             human(rss),
             sh.peak_memory(used),
@@ -274,7 +275,7 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
         let m = &sh.metrics;
         let _ = write!(
             out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nevicted_keys:{evicted}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nevicted_keys:{evicted}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
             m.connections.load(Relaxed),
             m.commands.load(Relaxed),
             m.net_input.load(Relaxed),
@@ -288,6 +289,7 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
             db.tracking.counts().1,
             db.tracking.counts().2,
             m.errors.lock().values().sum::<u64>(),
+            m.output_limit_disconnections.load(Relaxed),
         );
     }
     if want("replication") {
@@ -328,7 +330,9 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
     }
     if want("keyspace") {
         out.push_str("# Keyspace\r\n");
-        for (i, (keys, expires)) in keyspace_counts(db, ctx.now).into_iter().enumerate() {
+        for (i, (keys, expires)) in
+            crate::commands::offload(db.len() as usize, || db.keyspace_counts(ctx.now)).into_iter().enumerate()
+        {
             if keys > 0 {
                 let _ = write!(out, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
             }
@@ -339,20 +343,6 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
         out.truncate(out.len() - 2);
     }
     out
-}
-
-fn keyspace_counts(db: &Db, now: u64) -> Vec<(u64, u64)> {
-    let mut v = vec![(0u64, 0u64); db.databases()];
-    for (i, slot) in v.iter_mut().enumerate() {
-        let mut keys = 0;
-        let mut exp = 0;
-        for (_, e) in db.entries(i as u32, now) {
-            keys += 1;
-            exp += u64::from(e.expire_at != 0);
-        }
-        *slot = (keys, exp);
-    }
-    v
 }
 
 fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -391,25 +381,20 @@ fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         if Config::is_immutable(&name) {
             return Err(fail(ConfigError::Immutable));
         }
-        let old_policy = cfg.maxmemory_policy;
-        cfg.set(&name, &[value.as_str()]).map_err(fail)?;
-        let p = cfg.maxmemory_policy;
-        let family = |p: MaxMemoryPolicy| {
-            if p == MaxMemoryPolicy::NoEviction {
-                0
-            } else if p.is_lru() {
-                1
-            } else {
-                2
-            }
+        // Like Redis, a directive of several words takes them in one argument.
+        let words: Vec<&str> = if name == "client-output-buffer-limit" {
+            value.split_whitespace().collect()
+        } else {
+            vec![value.as_str()]
         };
-        if family(p) != family(old_policy)
-            && ctx.shared.initial_policy_family() != family(p)
-            && p != MaxMemoryPolicy::NoEviction
-        {
-            return Err(fail(ConfigError::Invalid(
-                "switching between LRU and LFU eviction needs a restart (the cache is built with one policy)".into(),
-            )));
+        cfg.set(&name, &words).map_err(fail)?;
+        let p = cfg.maxmemory_policy;
+        let built = ctx.shared.built_algorithm();
+        if p != MaxMemoryPolicy::NoEviction && p.algorithm() != built {
+            return Err(fail(ConfigError::Invalid(format!(
+                "switching from {built} to {} eviction needs a restart (the cache is built with one eviction algorithm)",
+                p.algorithm()
+            ))));
         }
     }
     ctx.shared.apply_config(cfg);

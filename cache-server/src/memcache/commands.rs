@@ -48,7 +48,8 @@ pub fn string_of(cur: &Current<'_, '_>) -> Option<(Str, Entry)> {
     }
 }
 
-fn line(out: &mut Vec<u8>, s: &str) {
+/// Appends `s` and `\r\n`.
+pub fn line(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
@@ -81,6 +82,7 @@ pub fn execute(shared: &Arc<Shared>, mc: &McState, req: Request, out: &mut Vec<u
             reply(out, noreply, if found { "TOUCHED" } else { "NOT_FOUND" });
         }
         Request::Delete { key, noreply } => {
+            mc.detail.record(&key, super::detail::Op::Delete);
             let found = shared.db.remove(DB, &key, now);
             if found { &mc.stats.delete_hits } else { &mc.stats.delete_misses }.fetch_add(1, Relaxed);
             reply(out, noreply, if found { "DELETED" } else { "NOT_FOUND" });
@@ -90,12 +92,20 @@ pub fn execute(shared: &Arc<Shared>, mc: &McState, req: Request, out: &mut Vec<u
             reply(out, noreply, "OK");
         }
         Request::Version => line(out, &format!("VERSION {MEMCACHED_VERSION}")),
-        Request::Verbosity { noreply } => reply(out, noreply, "OK"),
+        Request::Verbosity { level, noreply } => match level {
+            Some(level) => {
+                mc.verbosity.store(level.min(2), Relaxed);
+                reply(out, noreply, "OK");
+            }
+            None => reply(out, noreply, BAD_FORMAT),
+        },
         Request::Stats(args) => super::stats::stats(shared, mc, &args, out),
         Request::Quit => return After::Close,
         Request::Meta { cmd, tokens, data } => super::meta::execute(shared, mc, cmd, &tokens, data, now, out),
         Request::Fail { msg, noreply } => reply(out, noreply, msg),
         Request::TooLarge { key, mode, noreply } => {
+            mc.detail.record(&key, super::detail::Op::Set);
+            mc.stats.store_too_large.fetch_add(1, Relaxed);
             if mode == StoreMode::Set {
                 shared.db.remove(DB, &key, now);
             }
@@ -105,53 +115,72 @@ pub fn execute(shared: &Arc<Shared>, mc: &McState, req: Request, out: &mut Vec<u
     After::Continue
 }
 
+/// Index of the first key of a retrieval that memcached refuses (too long, control characters).
+pub fn first_bad_key(keys: &[Bytes]) -> Option<usize> {
+    keys.iter().position(|k| !key_ok(k))
+}
+
+/// Looks one key of a `get`/`gets`/`gat`/`gats` up (touching it for `gat`), counts the hit or
+/// miss, and appends its `VALUE` block to `out` on a hit when `out` is given (the keys before a
+/// bad one are looked up for their side effects only).
+pub fn get_key(
+    shared: &Shared,
+    mc: &McState,
+    key: &[u8],
+    cas: bool,
+    touch: Option<i64>,
+    now: u64,
+    out: Option<&mut Vec<u8>>,
+) {
+    let found = match touch {
+        None => {
+            mc.stats.cmd_get.fetch_add(1, Relaxed);
+            let e = shared.db.get(DB, key, now).filter(|e| matches!(e.value, Value::Str(_)));
+            // A RESP write cleared the CAS unique: assign one for `gets`.
+            match e {
+                Some(e) if cas && e.cas() == 0 => shared.db.peek_with_cas(DB, key, now).or(Some(e)),
+                e => e,
+            }
+        }
+        Some(exptime) => {
+            mc.stats.cmd_touch.fetch_add(1, Relaxed);
+            shared.db.update(DB, key, now, |cur| {
+                string_of(cur)?;
+                let mut e = cur.get_with_cas()?;
+                e.expire_at = expire_at(exptime, now);
+                cur.put_keep_cas(e.clone());
+                Some(e)
+            })
+        }
+    };
+    let hit = found.is_some();
+    match touch {
+        None => if hit { &mc.stats.get_hits } else { &mc.stats.get_misses }.fetch_add(1, Relaxed),
+        Some(_) => if hit { &mc.stats.touch_hits } else { &mc.stats.touch_misses }.fetch_add(1, Relaxed),
+    };
+    mc.detail.record(key, super::detail::Op::Get { hit });
+    let (Some(out), Some(e @ Entry { value: Value::Str(data), .. })) = (out, &found) else { return };
+    let (flags, unique) = (e.flags(), e.cas());
+    out.extend_from_slice(b"VALUE ");
+    out.extend_from_slice(key);
+    let head =
+        if cas { format!(" {flags} {} {unique}\r\n", data.len()) } else { format!(" {flags} {}\r\n", data.len()) };
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A whole retrieval into `out` (the connection loop streams instead, see `mod.rs`).
 fn get(shared: &Shared, mc: &McState, keys: &[Bytes], cas: bool, touch: Option<i64>, now: u64, out: &mut Vec<u8>) {
-    let start = out.len();
+    if let Some(bad) = first_bad_key(keys) {
+        for key in &keys[..bad] {
+            get_key(shared, mc, key, cas, touch, now, None);
+        }
+        line(out, BAD_FORMAT);
+        return;
+    }
     for key in keys {
-        if !key_ok(key) {
-            out.truncate(start);
-            line(out, BAD_FORMAT);
-            return;
-        }
-        let found = match touch {
-            None => {
-                mc.stats.cmd_get.fetch_add(1, Relaxed);
-                let e = shared.db.get(DB, key, now).filter(|e| matches!(e.value, Value::Str(_)));
-                // A RESP write cleared the CAS unique: assign one for `gets`.
-                match e {
-                    Some(e) if cas && e.cas() == 0 => shared.db.peek_with_cas(DB, key, now).or(Some(e)),
-                    e => e,
-                }
-            }
-            Some(exptime) => {
-                mc.stats.cmd_touch.fetch_add(1, Relaxed);
-                shared.db.update(DB, key, now, |cur| {
-                    string_of(cur)?;
-                    let mut e = cur.get_with_cas()?;
-                    e.expire_at = expire_at(exptime, now);
-                    cur.put_keep_cas(e.clone());
-                    Some(e)
-                })
-            }
-        };
-        let hit = found.is_some();
-        match touch {
-            None => if hit { &mc.stats.get_hits } else { &mc.stats.get_misses }.fetch_add(1, Relaxed),
-            Some(_) => if hit { &mc.stats.touch_hits } else { &mc.stats.touch_misses }.fetch_add(1, Relaxed),
-        };
-        if let Some(e @ Entry { value: Value::Str(data), .. }) = &found {
-            let (flags, unique) = (e.flags(), e.cas());
-            out.extend_from_slice(b"VALUE ");
-            out.extend_from_slice(key);
-            let head = if cas {
-                format!(" {flags} {} {unique}\r\n", data.len())
-            } else {
-                format!(" {flags} {}\r\n", data.len())
-            };
-            out.extend_from_slice(head.as_bytes());
-            out.extend_from_slice(data);
-            out.extend_from_slice(b"\r\n");
-        }
+        get_key(shared, mc, key, cas, touch, now, Some(out));
     }
     out.extend_from_slice(b"END\r\n");
 }
@@ -167,7 +196,7 @@ pub enum Stored {
     Exists,
     /// `NOT_FOUND` / `NF`.
     NotFound,
-    /// Budget full under noeviction.
+    /// Budget full under noeviction, or no key left to evict under volatile-*.
     OutOfMemory,
 }
 
@@ -219,13 +248,22 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
             }
             None => cur.put_mc(e),
         }
+        if cur.refused() {
+            return (Stored::OutOfMemory, 0);
+        }
         (Stored::Stored, cur.get().map_or(0, Entry::cas))
     })
 }
 
 fn store(shared: &Shared, mc: &McState, s: Store, now: u64, out: &mut Vec<u8>) {
     mc.stats.cmd_set.fetch_add(1, Relaxed);
+    mc.detail.record(&s.key, super::detail::Op::Set);
     let (r, _) = apply_store(shared, &s, now, None);
+    match r {
+        Stored::Stored => _ = mc.stats.total_items.fetch_add(1, Relaxed),
+        Stored::OutOfMemory => _ = mc.stats.store_no_memory.fetch_add(1, Relaxed),
+        _ => {}
+    }
     if s.mode == StoreMode::Cas {
         match r {
             Stored::NotFound => &mc.stats.cas_misses,

@@ -94,6 +94,7 @@ pub fn execute(
     now: u64,
     out: &mut Vec<u8>,
 ) {
+    mc.stats.cmd_meta.fetch_add(1, Relaxed);
     if cmd == b'n' {
         out.extend_from_slice(b"MN\r\n");
         return;

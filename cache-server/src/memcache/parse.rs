@@ -108,8 +108,10 @@ pub enum Request {
     },
     /// `version`.
     Version,
-    /// `verbosity` (accepted and ignored).
+    /// `verbosity <level> [noreply]`.
     Verbosity {
+        /// The level, or `None` when it is not a number (`CLIENT_ERROR bad command line format`).
+        level: Option<u32>,
         /// Suppress the reply.
         noreply: bool,
     },
@@ -310,7 +312,11 @@ pub fn next(buf: &[u8], max_item: usize) -> Next {
             } else {
                 0
             };
-            let Ok(vlen) = usize::try_from(vlen) else { return fail(BAD_FORMAT, noreply, consumed) };
+            // memcached adds 2 for the terminator in a signed int: a length that overflows it is a
+            // malformed line (no data block is skipped).
+            let Some(vlen) = vlen.checked_add(2).and_then(|_| usize::try_from(vlen).ok()) else {
+                return fail(BAD_FORMAT, noreply, consumed);
+            };
             if tokens[1].len() + vlen + ITEM_HEADER > max_item {
                 let req = Request::TooLarge { key: key(1), mode, noreply };
                 return Next::Ready { req, consumed, swallow: vlen + 2 };
@@ -389,7 +395,9 @@ pub fn next(buf: &[u8], max_item: usize) -> Next {
             if n != 2 && n != 3 {
                 return fail("ERROR", false, consumed);
             }
-            ready(Request::Verbosity { noreply: noreply && n == 3 }, consumed)
+            // memcached takes a trailing `noreply` wherever it is, even as the level itself.
+            // `safe_strtoul` into 32 bits: a wider number is truncated.
+            ready(Request::Verbosity { level: parse_u64(tokens[1]).map(|v| v as u32), noreply }, consumed)
         }
         b"stats" => ready(Request::Stats(tokens[1..].iter().map(|t| Bytes::copy_from_slice(t)).collect()), consumed),
         _ => fail("ERROR", false, consumed),
@@ -408,7 +416,9 @@ fn meta(c: u8, tokens: &[&[u8]], buf: &[u8], consumed: usize, max_item: usize) -
     if tokens.len() < 3 {
         return fail(BAD_FORMAT, false, consumed);
     }
-    let Some(vlen) = parse_i32(tokens[2]).and_then(|v| usize::try_from(v).ok()) else {
+    let Some(vlen) =
+        parse_i32(tokens[2]).and_then(|v| v.checked_add(2)?.checked_sub(2)).and_then(|v| usize::try_from(v).ok())
+    else {
         return fail(BAD_FORMAT, false, consumed);
     };
     if tokens[1].len() + vlen + ITEM_HEADER > max_item {

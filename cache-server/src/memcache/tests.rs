@@ -159,3 +159,45 @@ async fn resp_and_memcached_share_keys() {
     let mut c = TcpStream::connect(addr).await.unwrap();
     assert_eq!(ask(&mut c, b"get k\r\nincr k 1\r\n").await, "VALUE k 0 2\r\n41\r\nEND\r\n42\r\n");
 }
+
+/// A local address other than loopback (the interface a route would use), if the host has one.
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("198.51.100.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+/// Protected mode on the Memcached port: without a password a non-loopback client is refused; a
+/// password lets it connect but it must authenticate before anything else (a password never
+/// widens what an unauthenticated client may do).
+#[tokio::test]
+async fn protected_mode_and_password_for_non_loopback_clients() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("SKIPPED: no non-loopback address on this host");
+        return;
+    };
+    for password in [None, Some("pw")] {
+        let resp = TcpListener::bind("0.0.0.0:0").await.unwrap();
+        let mc = TcpListener::bind("0.0.0.0:0").await.unwrap();
+        let port = mc.local_addr().unwrap().port();
+        let config = Config { requirepass: password.map(str::to_owned), ..Config::default() };
+        tokio::spawn(crate::run_with(config, resp, Some(mc), std::future::pending()));
+        let mut c = TcpStream::connect((ip, port)).await.unwrap();
+        c.write_all(b"get a\r\nflush_all\r\n").await.unwrap();
+        let mut got = Vec::new();
+        let want: &[u8] = match password {
+            None => b"SERVER_ERROR protected mode: only loopback clients are accepted\r\n",
+            Some(_) => b"CLIENT_ERROR unauthenticated\r\nCLIENT_ERROR unauthenticated\r\n",
+        };
+        while got.len() < want.len() {
+            let mut chunk = [0u8; 256];
+            let n = tokio::time::timeout(std::time::Duration::from_secs(5), c.read(&mut chunk)).await.unwrap().unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want), "password {password:?}");
+    }
+}

@@ -27,14 +27,16 @@ fn main() -> anyhow::Result<()> {
     }
     let port: u16 = opts.directives.iter().rev().find(|(n, _)| n == "port").map_or(Ok(6379), |(_, v)| v.parse())?;
     let bind = opts.directives.iter().rev().find(|(n, _)| n == "bind").map_or("127.0.0.1", |(_, v)| v.as_str());
-    let bind = bind.split_whitespace().next().unwrap_or("127.0.0.1").to_owned();
+    let bind = bind.to_owned();
     let config = opts.config(port);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind((bind.as_str(), port)).await?;
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        cache_server::run(config, listener, shutdown).await.map_err(|e| anyhow::anyhow!("{e}"))
-    })
+    let served = rt.block_on(async move {
+        let listeners = cache_server::listener::bind_all(&bind, port, 511)?;
+        cache_server::run_on(config, listeners, cache_server::shutdown::signal())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    });
+    // As the real binary: SIGTERM / SIGINT stop it, and a long command cannot hold the exit.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    served
 }
