@@ -370,3 +370,31 @@ fn modify_in_place_reweighs_without_a_replaced_removal() {
     assert_eq!(log.lock().last(), Some(&(2, 11, RemovalCause::Size)));
     assert_eq!(cache.stats().removed(RemovalCause::Replaced).count, 0);
 }
+
+/// With pinned entries, `Slot::modify` asks the `evictable` predicate again (a value may become
+/// pinned or not), evicts candidates to make room, and, where a replace would be refused, removes
+/// the modified entry instead (an in-place change cannot be undone); pinned entries beside it stay.
+#[test]
+fn modify_with_pinned_entries_repins_and_removes_what_no_longer_fits() {
+    // Even values are pinned; weight = value.
+    let (cache, log) = logged(
+        Cache::builder().max_capacity(10).shards(1).weigher(|_k, v: &u32| *v).evictable(|_k, v: &u32| v % 2 == 1),
+    );
+    cache.insert(1, 4);
+    cache.insert(2, 3);
+    assert_eq!(cache.pinned_weight(), 4);
+    cache.compute(1, |s| s.modify(|v| *v = 6));
+    assert_eq!((cache.pinned_weight(), cache.weighted_size()), (6, 9));
+    cache.compute(1, |s| s.modify(|v| *v = 8));
+    assert_eq!(*log.lock(), [(2, 3, RemovalCause::Size)], "the candidate made room");
+    cache.insert(3, 1);
+    cache.compute(3, |s| s.modify(|v| *v = 2)); // now pinned: 8 + 2 fits exactly
+    assert_eq!((cache.pinned_weight(), cache.weighted_size()), (10, 10));
+    let present = cache.compute(3, |s| {
+        s.modify(|v| *v = 4); // 8 + 4 > 10: no room beside key 1
+        s.is_present()
+    });
+    assert!(!present);
+    assert_eq!(log.lock().last(), Some(&(3, 4, RemovalCause::Size)));
+    assert_eq!((cache.peek(&1), cache.pinned_weight(), cache.weighted_size()), (Some(8), 8, 8));
+}
