@@ -238,7 +238,7 @@ impl Str {
         }
     }
 
-    /// Appends `tail` in place (see [`Str::splice`]).
+    /// Appends `tail` in place (amortised O(len(tail)); copies only a shared string).
     pub fn append(&mut self, tail: &[u8]) {
         let at = self.len();
         self.splice(at, tail, false);
