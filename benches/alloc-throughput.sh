@@ -7,7 +7,7 @@
 #
 # Usage: benches/alloc-throughput.sh NAME=BINARY [NAME=BINARY ...]
 #   e.g. glibc=/tmp/cs-glibc jemalloc=target/release/cache-server mimalloc=/tmp/cs-mimalloc
-# Env: ROUNDS (3), SECS (4), LOADGEN (target/release/loadgen).
+# Env: ROUNDS (3), SECS (4), RATIO (SET:GET, 1:10), SIZE (value bytes, 32), LOADGEN (target/release/loadgen).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-3}
@@ -24,7 +24,7 @@ for round in $(seq 1 "$rounds"); do
             pid=$!
             sleep 0.5
             out=$(taskset -c 1 "$loadgen" -s "127.0.0.1:$port" -c 50 --pipeline "$pipeline" -k 100000 \
-                --ratio 1:10 --prefill --duration "${secs}s" --warmup 1s --server-pid "$pid" 2>&1 | tail -2)
+                --ratio ${RATIO:-1:10} --data-size ${SIZE:-32} --prefill --duration "${secs}s" --warmup 1s --server-pid "$pid" 2>&1 | tail -2)
             kill "$pid"
             wait "$pid" 2>/dev/null || true
             ops=$(echo "$out" | awk '/^\| total/ {print $4}')

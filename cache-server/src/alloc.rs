@@ -13,8 +13,10 @@
 //! Decay: jemalloc keeps freed pages ("dirty") for `dirty_decay_ms` before returning them, 10 s by
 //! default. The keyspace's tables grow by doubling (slab, index, timer and weight vectors per
 //! shard), and every outgrown copy became dirty pages: right after loading 1M keys RSS was 150 MB
-//! instead of 108 MB for 10 s. [`install`] sets 1 s ([`DIRTY_DECAY_MS`]), after which RSS follows
-//! the data within half a second of a load, with no measurable throughput cost (BENCHMARKS.md).
+//! instead of 108 MB for 10 s (and with 1 s, still 135 MB half a second after a fast load, which
+//! is when `compare-servers.sh` reads memory per key). [`install`] sets 200 ms
+//! ([`DIRTY_DECAY_MS`]): RSS follows the data within half a second, and throughput and CPU per
+//! operation stayed within noise of 1 s, 0 ms and glibc, 32 B and 4 KiB values (BENCHMARKS.md).
 //!
 //! Purging uses only safe `mallctl` writes: setting an arena's decay time to 0 makes jemalloc
 //! purge its unused dirty pages at once; the old decay time is then restored.
@@ -36,7 +38,7 @@ pub enum Allocator {
 static INSTALLED: OnceLock<Allocator> = OnceLock::new();
 
 /// jemalloc's dirty-page decay time set by [`install`] (its default is 10,000 ms).
-pub const DIRTY_DECAY_MS: isize = 1000;
+pub const DIRTY_DECAY_MS: isize = 200;
 
 /// Announces the binary's `#[global_allocator]` (first call wins; call it first thing in `main`).
 /// For jemalloc this also sets the decay time to [`DIRTY_DECAY_MS`] and starts the background
