@@ -68,6 +68,47 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Slot<'_, K, V> {
         self.write(value, TtlMode::Explicit(ttl.map(crate::clock::nanos)));
     }
 
+    /// Changes the present value in place and returns `f`'s answer (`None`, without calling `f`,
+    /// if the key is absent).
+    ///
+    /// This is the write for values that are expensive to copy (a large string or collection):
+    /// `f` gets the stored value itself, under the shard lock, so a write costs what it changes.
+    /// Afterwards the entry is re-weighed exactly as [`set`](Self::set) would weigh a new value:
+    /// the weighted size follows, growth may evict other entries or this one, and an entry that
+    /// alone exceeds the capacity is removed. With pinned entries (an `evictable` predicate), a
+    /// modification that leaves no room beside them removes the entry too, where
+    /// [`try_set`](Self::try_set) would refuse: a change already made cannot be refused, so check
+    /// the room first if the entry must survive. The entry keeps its remaining time to live; its idle
+    /// time restarts, as on any write.
+    ///
+    /// What the eviction listener sees: nothing for the modification itself (the entry keeps its
+    /// identity, so there is no `Replaced` removal and the statistics count no replacement, only
+    /// an update); if the new weight evicts entries, each arrives with [`RemovalCause::Size`],
+    /// this entry included, with its modified value.
+    ///
+    /// [`RemovalCause::Size`]: crate::RemovalCause::Size
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::Cache;
+    ///
+    /// let logs: Cache<&str, Vec<u8>> =
+    ///     Cache::builder().max_capacity(1 << 20).weigher(|_k, v: &Vec<u8>| v.len() as u32).build();
+    /// logs.insert("a", b"one".to_vec());
+    /// let len = logs.compute("a", |slot| slot.modify(|v| { v.extend_from_slice(b" two"); v.len() }));
+    /// assert_eq!(len, Some(7));
+    /// assert_eq!(logs.weighted_size(), 7);
+    /// assert_eq!(logs.compute("b", |slot| slot.modify(|v| v.len())), None);
+    /// ```
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut V) -> R) -> Option<R> {
+        let idx = self.idx?;
+        let now = self.clock(false);
+        let (r, idx) = self.shard.modify_at(self.cfg, idx, f, now, self.sink);
+        self.idx = idx;
+        Some(r)
+    }
+
     /// Changes the time to live of the present entry, from now (`None`: no expiry). A zero TTL
     /// expires it. Returns whether the entry is present afterwards.
     pub fn set_ttl(&mut self, ttl: Option<Duration>) -> bool {

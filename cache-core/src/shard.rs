@@ -425,6 +425,48 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         Ok(self.slab.try_get(idx).is_some().then_some(idx))
     }
 
+    /// Changes the live entry `idx` in place with `f`, then re-weighs it as a replace would: the
+    /// policy's accounting follows the new weight (and the `evictable` predicate is asked again),
+    /// growth may evict other entries or this one, and an entry heavier than the whole shard, or
+    /// than the room pinned entries leave (where a replace would be refused: a change already made
+    /// cannot be), leaves with [`RemovalCause::Size`] (the listener gets the changed value). The hard deadline is kept; the idle deadline and the refresh stamp
+    /// restart as on any write. No `Replaced` removal is recorded or delivered: no value was
+    /// replaced. Returns `f`'s result and the entry's index if it is resident afterwards.
+    pub(crate) fn modify_at<R>(
+        &mut self,
+        cfg: &Config<K, V>,
+        idx: u32,
+        f: impl FnOnce(&mut V) -> R,
+        now: u64,
+        sink: &mut Removals<K, V>,
+    ) -> (R, Option<u32>) {
+        let r = f(&mut self.slab.get_mut(idx).value);
+        let old_weight = self.weights.get(idx);
+        let weight = if self.weighted { cfg.weigh(self.key(idx), self.value(idx)) } else { 1 };
+        // What this entry already pins, and whether the pinned entries beside it leave it room.
+        let own = if self.slab.get(idx).queue == Queue::Pinned { old_weight } else { 0 };
+        let no_room = self.policy.pinned_weight() - own + u64::from(weight) > self.capacity;
+        if u64::from(weight) > self.capacity || no_room {
+            // An in-place change cannot be refused after the fact: the entry leaves instead.
+            let (key, value, w) = self.detach(idx, false);
+            self.discard(cfg, key, value, w, RemovalCause::Size, sink);
+            return (r, None);
+        }
+        if self.weighted {
+            self.weights.set(idx, weight);
+        }
+        let (pinned, len) = (cfg.pins(self.key(idx), self.value(idx)), self.slab.len());
+        self.policy.set_pinned(&mut self.slab, idx, old_weight, pinned, len);
+        self.policy.on_update(&mut self.slab, &self.weights, idx, old_weight, weight.into());
+        let hard = self.timers.node(idx).map_or(NEVER, |n| n.hard);
+        self.set_deadlines(cfg, idx, hard, now);
+        if cfg.record_stats {
+            self.stats.updates += 1;
+        }
+        self.evict(cfg, sink);
+        (r, self.slab.try_get(idx).is_some().then_some(idx))
+    }
+
     fn set_deadlines(&mut self, cfg: &Config<K, V>, idx: u32, hard: u64, now: u64) {
         let idle = cfg.tti.map_or(NEVER, |t| now.saturating_add(t));
         if hard != NEVER || idle != NEVER || cfg.refresh.is_some() || self.timers.node(idx).is_some() {
@@ -796,8 +838,14 @@ mod tests {
                     }
                     4 => {
                         let now = cfg.now();
-                        if let Some(idx) = shard.find_live(&cfg, key, &key, now, &mut sink) {
-                            shard.remove_at(&cfg, idx, &mut sink);
+                        match shard.find_live(&cfg, key, &key, now, &mut sink) {
+                            Some(idx) if x & 64 == 0 => {
+                                shard.remove_at(&cfg, idx, &mut sink);
+                            }
+                            Some(idx) => {
+                                shard.modify_at(&cfg, idx, |v| *v = v.wrapping_add(step), now, &mut sink);
+                            }
+                            None => {}
                         }
                     }
                     _ => clock.advance(std::time::Duration::from_nanos(x % 3_000)),

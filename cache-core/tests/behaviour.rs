@@ -321,3 +321,80 @@ fn set_capacity_shrinks_before_returning_and_can_grow_again() {
     // Keys spread unevenly over the shards, so a full cache holds a little under its bound.
     assert!(cache.len() > 1800 && cache.weighted_size() <= 2000, "{}", cache.len());
 }
+
+/// `Slot::modify` changes the value in place: the entry is re-weighed like a replace (growth
+/// evicts others, a value heavier than the cache removes the entry itself), keeps its TTL, and the
+/// listener hears nothing about the modification itself (no `Replaced`).
+#[test]
+fn modify_in_place_reweighs_without_a_replaced_removal() {
+    let clock = MockClock::new();
+    let (cache, log) = logged(
+        Cache::builder().max_capacity(10).shards(1).weigher(|_k, v: &u32| *v).clock(clock.clone()).record_stats(),
+    );
+    cache.insert(1, 2);
+    cache.insert_with_ttl(2, 3, Duration::from_secs(5));
+    assert_eq!(cache.compute(9, |s| s.modify(|v| *v += 1)), None, "absent: f is not called");
+    assert_eq!(cache.len(), 2);
+
+    // Growth within capacity: the weight follows, nothing leaves, the TTL is kept.
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(
+        cache.compute(2, |s| s.modify(|v| {
+            *v += 2;
+            *v
+        })),
+        Some(5)
+    );
+    assert_eq!((cache.weighted_size(), cache.peek(&2)), (7, Some(5)));
+    assert_eq!(cache.ttl(&2), Some(Some(Duration::from_secs(4))));
+    assert!(log.lock().is_empty(), "{:?}", log.lock());
+    let stats = cache.stats();
+    assert_eq!((stats.updates, stats.removed(RemovalCause::Replaced).count), (1, 0));
+
+    // Growth past capacity evicts the other entry (by size), never reported as replaced.
+    cache.compute(2, |s| s.modify(|v| *v = 9));
+    assert_eq!(cache.weighted_size(), 9);
+    assert_eq!(*log.lock(), [(1, 2, RemovalCause::Size)]);
+
+    // Shrinking gives the weight back.
+    cache.compute(2, |s| s.modify(|v| *v = 1));
+    assert_eq!(cache.weighted_size(), 1);
+
+    // A value heavier than the whole cache takes the entry out, with its modified value.
+    let present = cache.compute(2, |s| {
+        s.modify(|v| *v = 11);
+        s.is_present()
+    });
+    assert!(!present);
+    assert_eq!((cache.len(), cache.weighted_size()), (0, 0));
+    assert_eq!(log.lock().last(), Some(&(2, 11, RemovalCause::Size)));
+    assert_eq!(cache.stats().removed(RemovalCause::Replaced).count, 0);
+}
+
+/// With pinned entries, `Slot::modify` asks the `evictable` predicate again (a value may become
+/// pinned or not), evicts candidates to make room, and, where a replace would be refused, removes
+/// the modified entry instead (an in-place change cannot be undone); pinned entries beside it stay.
+#[test]
+fn modify_with_pinned_entries_repins_and_removes_what_no_longer_fits() {
+    // Even values are pinned; weight = value.
+    let (cache, log) = logged(
+        Cache::builder().max_capacity(10).shards(1).weigher(|_k, v: &u32| *v).evictable(|_k, v: &u32| v % 2 == 1),
+    );
+    cache.insert(1, 4);
+    cache.insert(2, 3);
+    assert_eq!(cache.pinned_weight(), 4);
+    cache.compute(1, |s| s.modify(|v| *v = 6));
+    assert_eq!((cache.pinned_weight(), cache.weighted_size()), (6, 9));
+    cache.compute(1, |s| s.modify(|v| *v = 8));
+    assert_eq!(*log.lock(), [(2, 3, RemovalCause::Size)], "the candidate made room");
+    cache.insert(3, 1);
+    cache.compute(3, |s| s.modify(|v| *v = 2)); // now pinned: 8 + 2 fits exactly
+    assert_eq!((cache.pinned_weight(), cache.weighted_size()), (10, 10));
+    let present = cache.compute(3, |s| {
+        s.modify(|v| *v = 4); // 8 + 4 > 10: no room beside key 1
+        s.is_present()
+    });
+    assert!(!present);
+    assert_eq!(log.lock().last(), Some(&(3, 4, RemovalCause::Size)));
+    assert_eq!((cache.peek(&1), cache.pinned_weight(), cache.weighted_size()), (Some(8), 8, 8));
+}

@@ -20,6 +20,7 @@ enum Op {
     Peek(u8),
     Remove(u8),
     Incr(u8),
+    Modify(u8, u16),
     SetTtl(u8, Option<u16>),
     Advance(u16),
 }
@@ -33,6 +34,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => key.clone().prop_map(Op::Peek),
         1 => key.clone().prop_map(Op::Remove),
         1 => key.clone().prop_map(Op::Incr),
+        1 => (key.clone(), any::<u16>()).prop_map(|(k, d)| Op::Modify(k, d)),
         1 => (key, proptest::option::of(0u16..500)).prop_map(|(k, t)| Op::SetTtl(k, t)),
         1 => (1u16..300).prop_map(Op::Advance),
     ]
@@ -167,6 +169,26 @@ fn run(ops: &[Op], policy: EvictionPolicy, capacity: u64, weighted: bool, shards
                     model.write(k, want, keep);
                 }
                 written.insert(k, (after, deadline));
+            }
+            Op::Modify(k, d) => {
+                // In place: no new entry, the deadline kept, re-weighed like a replace.
+                let after = cache.compute(k, |slot| {
+                    slot.modify(|v| {
+                        *v = v.wrapping_add(d);
+                        *v
+                    })
+                });
+                if exact {
+                    let want = model.entries.get(&k).map(|&(v, _)| v.wrapping_add(d));
+                    assert_eq!(after, want, "modify({k})");
+                    if let Some(v) = want {
+                        let keep = model.entries[&k].1;
+                        model.write(k, v, keep);
+                    }
+                }
+                if let (Some(v), Some(w)) = (after, written.get_mut(&k)) {
+                    w.0 = v;
+                }
             }
             Op::SetTtl(k, t) => {
                 let alive = cache.set_ttl(&k, t.map(ms));

@@ -218,6 +218,39 @@ impl Current<'_, '_> {
         self.refused
     }
 
+    /// Changes the live entry in place (a RESP write: the CAS unique is cleared as by
+    /// [`Current::put`]) and returns `f`'s answer; `None`, without calling `f`, if there is no live
+    /// entry. The core re-weighs the entry afterwards (growth may evict others, or this entry if it
+    /// alone exceeds the budget) and keeps its TTL, so `f` must not change `expire_at`.
+    ///
+    /// This is what makes a write cost what it changes: `f` sees the stored value, and a shared
+    /// part of it (`Arc`) is copied by `Arc::make_mut` only if a reader still holds it.
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        self.modify_with_cas(0, f)
+    }
+
+    /// [`Current::modify`] for a Memcached write: the entry takes a fresh CAS unique, or `cas`.
+    pub fn modify_mc<R>(&mut self, cas: Option<u64>, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        let cas = cas.unwrap_or_else(|| self.cas.fetch_add(1, Relaxed) + 1);
+        self.modify_with_cas(cas, f)
+    }
+
+    fn modify_with_cas<R>(&mut self, cas: u64, f: impl FnOnce(&mut Entry) -> R) -> Option<R> {
+        if self.expired {
+            return None;
+        }
+        let r = self.slot.modify(|e| {
+            // First, so that a Memcached `Memo` rebuilt for the new CAS is not shared when `f` runs.
+            e.set_cas(cas);
+            let expire_at = e.expire_at;
+            let r = f(e);
+            debug_assert_eq!(e.expire_at, expire_at, "modify must not change the expiry");
+            r
+        })?;
+        self.modified = true;
+        Some(r)
+    }
+
     /// Deletes the entry; true if a live one existed.
     pub fn delete(&mut self) -> bool {
         let live = self.get().is_some();
@@ -369,13 +402,15 @@ impl Db {
         self.cache.iter().filter(|(k, _)| k.db() == db).count() as u64
     }
 
-    /// Empties one database, or all of them.
+    /// Empties one database, or all of them, then has the allocator return the freed pages to the
+    /// OS at once (jemalloc's decay would take ~10 s; see [`crate::alloc::purge`]).
     pub fn flush(&self, db: Option<u32>) {
         match db {
             Some(d) if self.used.load(Relaxed) & !db_bit(d) != 0 || d >= 63 => self.cache.retain(|k, _| k.db() != d),
             _ => self.cache.invalidate_all(),
         }
         self.tracking.flush();
+        crate::alloc::purge();
     }
 
     /// One SCAN step over database `db`: the next cursor and the live keys found.
@@ -496,6 +531,42 @@ mod tests {
         assert!(db.peek(0, &key, db.clock.now_ms()).is_some());
         tokio::time::advance(Duration::from_millis(2)).await;
         assert!(db.peek(0, &key, db.clock.now_ms()).is_none());
+    }
+
+    /// A hash written in place keeps its allocation (no copy per field) unless a reader holds it,
+    /// and the entry's weight follows the change.
+    #[test]
+    fn modify_changes_a_hash_in_place_and_reweighs_it() {
+        let db = Db::new(&Config::default());
+        let mut h = HashValue::default();
+        for i in 0..1000 {
+            h.insert(format!("f{i}").as_bytes(), Bytes::from_static(b"v"));
+        }
+        db.set(0, b"h", Entry::new(Value::Hash(std::sync::Arc::new(h))), 1);
+        let ptr = |db: &Db| match db.peek(0, b"h", 1).unwrap().value {
+            Value::Hash(h) => std::sync::Arc::as_ptr(&h),
+            Value::Str(_) => unreachable!(),
+        };
+        let hset = |db: &Db, f: &str| {
+            db.update(0, b"h", 1, |cur| {
+                cur.modify(|e| match &mut e.value {
+                    Value::Hash(h) => std::sync::Arc::make_mut(h).insert(f.as_bytes(), Bytes::from_static(b"w")),
+                    Value::Str(_) => unreachable!(),
+                })
+            })
+        };
+        let (before, used) = (ptr(&db), db.used_memory());
+        assert_eq!(hset(&db, "new"), Some(true));
+        assert_eq!(ptr(&db), before, "an unshared hash is changed in place");
+        assert_eq!(db.used_memory(), used + 3 + 1 + FIELD_OVERHEAD);
+        let reader = db.peek(0, b"h", 1).unwrap();
+        assert_eq!(hset(&db, "another"), Some(true));
+        assert_ne!(ptr(&db), before, "a shared hash is copied first");
+        match reader.value {
+            Value::Hash(h) => assert_eq!(h.len(), 1001, "the reader's snapshot is untouched"),
+            Value::Str(_) => unreachable!(),
+        }
+        assert_eq!(db.update(0, b"nokey", 1, |cur| cur.modify(|_| ())), None);
     }
 
     #[test]

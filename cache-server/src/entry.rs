@@ -7,7 +7,8 @@
 //! ```text
 //!   Key   (24 B) ── Inline: len + [varint db | key bytes] up to 22 B   │ Heap: Box<[u8]> same bytes
 //!   Entry (48 B) ── value: Value (40 B) ── Str ── Inline: len + 38 B
-//!                │                       │      ├─ Heap: Arc<[u8]>
+//!                │                       │      ├─ Heap: Arc<[u8]>      (written whole: SET)
+//!                │                       │      ├─ Grow: Arc<Vec<u8>>   (grown in place: APPEND)
 //!                │                       │      └─ Memo: Arc<(Memcached flags, CAS, meta; Str)>
 //!                │                       └─ Hash(Arc<HashValue>)
 //!                └─ expire_at: u64 (unix ms, 0 = never)
@@ -21,6 +22,16 @@
 //! pairs map one-to-one onto byte strings and the cache can be probed with a borrowed `[u8]`.
 //! Values are shared (`Arc`) once they leave the node, so the core's clone-on-read stays a copy of
 //! at most 40 bytes or one reference-count increment.
+//!
+//! Writes change values in place ([`crate::db::Current::modify`]) with `Arc::make_mut` semantics: a
+//! value nobody else holds is mutated where it lies, one that a reader still shares (a GET copying
+//! it into its reply, an HGETALL walking it) is copied first. A string that APPEND, SETRANGE or
+//! Memcached's append/prepend grows past [`INLINE_STR`] becomes the `Grow` form, a `Vec` with
+//! Redis-like slack (see [`grown_capacity`]), so building a string by appends costs amortised O(1)
+//! per byte. A growable string weighs its capacity, not its length: the slack is real memory, and
+//! MEMORY USAGE / `maxmemory` count it as Redis counts an sds string's free space. The first such
+//! write to a string stored whole by SET copies it once into the `Grow` form (~100 ms at 128 MiB;
+//! Redis's realloc usually grows its block in place); every later write costs what it changes.
 
 use bytes::Bytes;
 use std::borrow::Borrow;
@@ -38,6 +49,8 @@ pub const INLINE_STR: usize = 38;
 pub const FIELD_OVERHEAD: u64 = 80;
 /// Hashes up to this many fields keep insertion order like Redis's listpack encoding.
 const HASH_INDEX_THRESHOLD: usize = 128;
+/// Below this a growable string doubles its capacity; above it, it grows by an eighth.
+const GROW_DOUBLING_LIMIT: usize = 1 << 20;
 /// Longest varint of a `u32`.
 const MAX_VARINT: usize = 5;
 
@@ -73,10 +86,21 @@ pub fn heap_overhead(key_len: usize, value: &Value) -> u64 {
     let key = if key_len + 1 > INLINE_KEY { 16 } else { 0 };
     let value = match value {
         Value::Str(Str(StrRepr::Inline { .. })) | Value::Hash(_) => 0,
-        Value::Str(Str(StrRepr::Heap(_))) => 32,
-        Value::Str(Str(StrRepr::Memo(m))) => 80 + if m.1.len() > INLINE_STR { 32 } else { 0 },
+        Value::Str(s @ Str(StrRepr::Heap(_) | StrRepr::Grow(_))) => s.heap_overhead(),
+        Value::Str(Str(StrRepr::Memo(m))) => 80 + m.1.heap_overhead(),
     };
     key + value
+}
+
+/// The capacity a growable string takes when it must hold `needed` bytes: twice that while small
+/// (like `Vec`), then an eighth more but at least 1 MiB (Redis's sds adds 1 MiB). Appends thus copy
+/// each byte a bounded number of times on average, and a large string's slack stays under 1/8.
+pub fn grown_capacity(needed: usize) -> usize {
+    if needed <= GROW_DOUBLING_LIMIT {
+        needed.saturating_mul(2)
+    } else {
+        needed.saturating_add((needed / 8).max(GROW_DOUBLING_LIMIT))
+    }
 }
 
 /// Runs `f` on the encoded form of `(db, key)` built on the stack when short (for lookups).
@@ -174,11 +198,14 @@ enum StrRepr {
         buf: [u8; INLINE_STR],
     },
     Heap(Arc<[u8]>),
-    /// Never nested: the inner string is `Inline` or `Heap`.
+    /// A string grown in place: `capacity - len` bytes of slack for the next append.
+    Grow(Arc<Vec<u8>>),
+    /// Never nested: the inner string is `Inline`, `Heap` or `Grow`.
     Memo(Arc<(Memo, Str)>),
 }
 
-/// A binary-safe string value: inline up to [`INLINE_STR`] bytes, else one shared allocation.
+/// A binary-safe string value: inline up to [`INLINE_STR`] bytes, else one shared allocation (a
+/// growable one once written in place).
 #[derive(Clone)]
 pub struct Str(StrRepr);
 
@@ -196,6 +223,78 @@ impl Str {
             Self(StrRepr::Inline { len: b.len() as u8, buf })
         } else {
             Self(StrRepr::Heap(b.into()))
+        }
+    }
+
+    /// Heap bytes beyond the payload, for a plain (not `Memo`) string: a `Heap` string's 16 B
+    /// `Arc` header and chunk rounding; a `Grow` string's `Arc<Vec>` chunk (48 B), its buffer's
+    /// chunk header (16 B) and its unused capacity.
+    fn heap_overhead(&self) -> u64 {
+        match &self.0 {
+            StrRepr::Inline { .. } => 0,
+            StrRepr::Heap(_) => 32,
+            StrRepr::Grow(v) => 64 + (v.capacity() - v.len()) as u64,
+            StrRepr::Memo(m) => 80 + m.1.heap_overhead(),
+        }
+    }
+
+    /// Appends `tail` in place (amortised O(len(tail)); copies only a shared string).
+    pub fn append(&mut self, tail: &[u8]) {
+        let at = self.len();
+        self.splice(at, tail, false);
+    }
+
+    /// Inserts `head` at the front (Memcached's prepend; moves the existing bytes, copies them
+    /// only if shared).
+    pub fn prepend(&mut self, head: &[u8]) {
+        self.splice(0, head, true);
+    }
+
+    /// Overwrites the bytes from `offset` with `val`, zero-padding up to `offset` (SETRANGE).
+    pub fn set_range(&mut self, offset: usize, val: &[u8]) {
+        self.splice(offset, val, false);
+    }
+
+    /// Writes `val` at `at`, inserting it there (`insert`) or overwriting from there, growing the
+    /// string as needed. A result that fits [`INLINE_STR`] stays inline; otherwise the bytes move
+    /// to the `Grow` form once (with slack) and later writes reuse it in place, copying only when
+    /// another holder shares it.
+    fn splice(&mut self, at: usize, val: &[u8], insert: bool) {
+        if let StrRepr::Memo(m) = &mut self.0 {
+            return Arc::make_mut(m).1.splice(at, val, insert);
+        }
+        let len = self.len();
+        let new_len = if insert { len + val.len() } else { len.max(at + val.len()) };
+        if let StrRepr::Inline { len: l, buf } = &mut self.0
+            && new_len <= INLINE_STR
+        {
+            let len = usize::from(*l);
+            if insert {
+                buf.copy_within(at..len, at + val.len());
+            } else if at > len {
+                buf[len..at].fill(0);
+            }
+            buf[at..at + val.len()].copy_from_slice(val);
+            *l = new_len as u8;
+            return;
+        }
+        if !matches!(self.0, StrRepr::Grow(_)) {
+            let mut v = Vec::with_capacity(grown_capacity(new_len));
+            v.extend_from_slice(self);
+            self.0 = StrRepr::Grow(Arc::new(v));
+        }
+        let StrRepr::Grow(shared) = &mut self.0 else { unreachable!("converted above") };
+        let v = Arc::make_mut(shared);
+        if new_len > v.capacity() {
+            v.reserve_exact(grown_capacity(new_len) - v.len());
+        }
+        if insert {
+            v.splice(at..at, val.iter().copied());
+        } else {
+            if v.len() < at + val.len() {
+                v.resize(at + val.len(), 0);
+            }
+            v[at..at + val.len()].copy_from_slice(val);
         }
     }
 
@@ -228,6 +327,7 @@ impl Deref for Str {
         match &self.0 {
             StrRepr::Inline { len, buf } => &buf[..usize::from(*len)],
             StrRepr::Heap(b) => b,
+            StrRepr::Grow(v) => v,
             StrRepr::Memo(m) => &m.1,
         }
     }
@@ -531,6 +631,86 @@ mod tests {
             let s = Str::new(&v);
             assert_eq!(&*s, &v[..]);
             assert_eq!(&*s.clone(), &v[..]);
+        }
+    }
+
+    /// Counts copies instead of timing: building 32 MiB by 64 KiB appends moves the bytes a bounded
+    /// number of times in total (the old code copied the whole string on every append: ~16 GiB),
+    /// and a write copies a string only while a reader shares it.
+    #[test]
+    fn appends_copy_a_bounded_number_of_times_and_only_when_shared() {
+        let chunk = [7u8; 64 << 10];
+        let mut s = Str::empty();
+        let (mut copied, mut cap, mut grows) = (0usize, 0usize, 0);
+        while s.len() < 32 << 20 {
+            let before = s.len();
+            s.append(&chunk);
+            let now_cap = match &s.0 {
+                StrRepr::Grow(v) => v.capacity(),
+                _ => s.len(),
+            };
+            if now_cap != cap {
+                (copied, cap, grows) = (copied + before, now_cap, grows + 1);
+            }
+        }
+        assert_eq!(s.len(), 32 << 20);
+        assert!(copied <= 8 * s.len(), "{copied} bytes copied for {} appended", s.len());
+        assert!(grows < 64, "{grows} reallocations");
+        let overhead = s.heap_overhead();
+        assert!(overhead <= 64 + (4 << 20), "slack {overhead} beyond an eighth of 32 MiB");
+
+        let p = s.as_ptr();
+        s.append(b"x");
+        assert_eq!(s.as_ptr(), p, "an unshared string is appended to in place");
+        let reader = s.clone();
+        s.append(b"y");
+        assert_ne!(s.as_ptr(), p, "a shared string is copied before the write");
+        assert_eq!((reader.len(), reader.as_ptr(), reader.last()), ((32 << 20) + 1, p, Some(&b'x')));
+        drop(reader);
+        let p = s.as_ptr();
+        s.set_range(3, b"abc");
+        assert_eq!((s.as_ptr(), &s[..6]), (p, &[7, 7, 7, b'a', b'b', b'c'][..]));
+    }
+
+    proptest::proptest! {
+        /// Every in-place write equals the same edit on a `Vec`, across the inline, heap, growable
+        /// and Memcached forms, and leaves a clone taken before it untouched.
+        #[test]
+        fn in_place_writes_match_a_vec(
+            init in proptest::collection::vec(proptest::num::u8::ANY, 0..60),
+            ops in proptest::collection::vec((0u8..3, 0usize..80, proptest::collection::vec(proptest::num::u8::ANY, 0..50)), 1..12),
+            memo in proptest::bool::ANY,
+        ) {
+            let mut e = Entry::new(Value::str(&init));
+            if memo {
+                e.set_flags(3);
+            }
+            let mut model = init.clone();
+            for (op, at, val) in ops {
+                let before = e.clone();
+                let frozen = model.clone();
+                let Value::Str(s) = &mut e.value else { unreachable!() };
+                match op {
+                    0 => {
+                        s.append(&val);
+                        model.extend_from_slice(&val);
+                    }
+                    1 => {
+                        s.prepend(&val);
+                        model.splice(0..0, val.iter().copied());
+                    }
+                    _ => {
+                        s.set_range(at, &val);
+                        if model.len() < at + val.len() {
+                            model.resize(at + val.len(), 0);
+                        }
+                        model[at..at + val.len()].copy_from_slice(&val);
+                    }
+                }
+                proptest::prop_assert_eq!(&**s, &model[..]);
+                proptest::prop_assert_eq!(&**before.value.as_str().unwrap(), &frozen[..]);
+                proptest::prop_assert_eq!(e.flags(), if memo { 3 } else { 0 });
+            }
         }
     }
 

@@ -6,6 +6,24 @@
 use anyhow::{Result, bail};
 use cache_server::Config;
 
+/// jemalloc by default: it gives freed memory back to the OS (glibc's arenas keep it; figures in
+/// BENCHMARKS.md, "Allocator") and reports its statistics in INFO memory.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(feature = "jemalloc")]
+const ALLOCATOR: cache_server::alloc::Allocator = cache_server::alloc::Allocator::Jemalloc;
+
+/// mimalloc, for comparison runs (`--no-default-features --features mimalloc`).
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+const ALLOCATOR: cache_server::alloc::Allocator = cache_server::alloc::Allocator::Mimalloc;
+
+#[cfg(not(any(feature = "jemalloc", feature = "mimalloc")))]
+const ALLOCATOR: cache_server::alloc::Allocator = cache_server::alloc::Allocator::Libc;
+
 const USAGE: &str = "\
 A Redis 7 compatible cache server over cache-core.
 
@@ -92,6 +110,7 @@ fn serve() -> Result<()> {
             return Ok(());
         }
     };
+    cache_server::alloc::install(ALLOCATOR);
     let config = build_config(&args)?;
     let level = match config.loglevel.as_str() {
         "debug" => "debug",

@@ -443,7 +443,13 @@ impl Policy for TinyLfu {
         self.window_weight = 0;
         self.probation_weight = 0;
         self.protected_weight = 0;
-        self.sketch.clear();
+        if self.grow_sketch {
+            // A sketch that grew with the entries goes back to its first size, so clearing a large
+            // cache gives its memory back (it grows again, as it did, when entries return).
+            self.sketch = FrequencySketch::new(64.min(self.capacity));
+        } else {
+            self.sketch.clear();
+        }
     }
 }
 
@@ -625,5 +631,23 @@ mod tests {
         assert_eq!(f.policy.window_max, 5);
         assert_eq!(f.q(Queue::Window).len(), 5);
         assert_eq!(f.policy.weighted_size(), 100);
+    }
+
+    /// A sketch that grew with the entries (weighted or unbounded caches) shrinks back on clear,
+    /// so FLUSHALL gives its memory back; a sketch sized for the capacity is kept.
+    #[test]
+    fn clear_shrinks_a_grown_sketch() {
+        let mut f = Fixture::new(1 << 20);
+        f.policy = TinyLfu::new(1 << 20, None, 7);
+        f.slab = Slab::new(usize::MAX);
+        for k in 0..10_000 {
+            f.insert(k);
+        }
+        assert!(f.policy.sketch.capacity() >= 10_000);
+        f.policy.clear();
+        assert_eq!(f.policy.sketch.capacity(), 64);
+        let mut bounded = Fixture::new(1000);
+        bounded.policy.clear();
+        assert_eq!(bounded.policy.sketch.capacity(), 1000);
     }
 }

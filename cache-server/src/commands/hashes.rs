@@ -1,5 +1,6 @@
 //! Hash commands: HSET HMSET HSETNX HGET HMGET HGETALL HDEL HEXISTS HLEN HSTRLEN HINCRBY
-//! HINCRBYFLOAT HKEYS HVALS HSCAN. Writes copy-on-write the shared `HashValue` inside `Db::update`.
+//! HINCRBYFLOAT HKEYS HVALS HSCAN. Writes change the stored `HashValue` in place inside `Db::update`
+//! (`Current::modify`), copying it only while a reader (an HGETALL in progress) still shares it.
 
 use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, OVERFLOW, WRONGTYPE, arg_i64, parse_f64, spec};
@@ -86,19 +87,32 @@ fn modify<R>(
     absent: R,
 ) -> Result<R, CmdError> {
     ctx.db().update(ctx.dbi(), key, ctx.now, |cur: &mut Current<'_, '_>| {
-        let (mut h, expire_at) = match cur.get() {
+        match cur.get() {
             None if !create => return Ok(absent),
-            None => (Arc::new(HashValue::default()), 0),
-            Some(Entry { value: Value::Hash(h), expire_at, .. }) => (h.clone(), *expire_at),
+            None => {
+                let mut h = HashValue::default();
+                let r = f(&mut h)?;
+                if !h.is_empty() {
+                    cur.put(Entry::new(Value::Hash(Arc::new(h))));
+                }
+                return Ok(r);
+            }
+            Some(Entry { value: Value::Hash(_), .. }) => {}
             Some(_) => return Err(WRONGTYPE.into()),
-        };
-        let r = f(Arc::make_mut(&mut h))?;
-        if h.is_empty() {
-            cur.delete();
-        } else {
-            cur.put(Entry::expiring(Value::Hash(h), expire_at));
         }
-        Ok(r)
+        let (r, empty) = cur
+            .modify(|e| match &mut e.value {
+                Value::Hash(h) => {
+                    let h = Arc::make_mut(h);
+                    (f(h), h.is_empty())
+                }
+                Value::Str(_) => unreachable!("checked to be a hash above"),
+            })
+            .expect("checked to be live above");
+        if empty {
+            cur.delete();
+        }
+        r
     })
 }
 

@@ -1,5 +1,5 @@
 //! Server commands: INFO, CONFIG (GET SET RESETSTAT), COMMAND (COUNT INFO DOCS LIST), TIME,
-//! SHUTDOWN, MEMORY USAGE, SLOWLOG (GET LEN RESET). They read or change server-wide state;
+//! SHUTDOWN, MEMORY (USAGE PURGE), SLOWLOG (GET LEN RESET). They read or change server-wide state;
 //! the only key access is MEMORY USAGE's read.
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container, is, registry, spec};
@@ -75,6 +75,7 @@ const COMMAND_SUBS: &[CommandSpec] = &[
 
 const MEMORY_SUBS: &[CommandSpec] = &[
     spec("usage", -3, &["readonly"], (2, 2, 1), G, "Estimates the memory usage of a key.", "4.0.0", memory_usage),
+    spec("purge", 2, &[], (0, 0, 0), G, "Asks the allocator to release memory.", "4.0.0", memory_purge),
     spec(
         "help",
         2,
@@ -242,17 +243,29 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
     if want("memory") {
         let used = db.used_memory();
         let rss = rss_bytes();
+        // Redis's names and ratios; allocator_* are the allocator's own counts (0 under libc).
+        let a = crate::alloc::stats();
+        let ratio = |num: u64, den: u64| if den > 0 { num as f64 / den as f64 } else { 1.0 };
         let clients_mem: u64 = sh.clients.lock().values().map(|c| c.memory()).sum();
         let _ = write!(
             out,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_mem}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_allocator:libc\r\nlazyfree_pending_objects:0\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_mem}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n\r\n",
             human(used),
             human(rss),
             sh.peak_memory(used),
+            a.allocated,
+            a.active,
+            a.resident,
             db.maxmemory(),
             human(db.maxmemory()),
             cfg.maxmemory_policy,
-            if used > 0 { rss as f64 / used as f64 } else { 1.0 },
+            ratio(a.active, a.allocated),
+            a.active as i64 - a.allocated as i64,
+            ratio(a.resident, a.active),
+            a.resident as i64 - a.active as i64,
+            ratio(rss, used),
+            rss as i64 - used as i64,
+            crate::alloc::name(),
         );
     }
     if want("persistence") {
@@ -569,6 +582,14 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// MEMORY PURGE: returns the allocator's unused dirty pages to the OS (a no-op under libc, as in
+/// Redis).
+fn memory_purge(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> CmdResult {
+    crate::alloc::purge();
+    ctx.out.ok();
+    Ok(())
+}
+
 fn memory_usage(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if a.len() > 3 && !(a.len() == 5 && is(&a[3], "samples")) {
         return Err(SYNTAX.into());
@@ -659,6 +680,7 @@ mod tests {
             ("SET k hello", "+OK\r\n"),
             ("MEMORY USAGE k", ":66\r\n"),
             ("MEMORY USAGE nokey", "$-1\r\n"),
+            ("MEMORY PURGE", "+OK\r\n"),
             ("CONFIG GET maxmemory-policy", "*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lfu\r\n"),
             ("CONFIG GET nothing", "*0\r\n"),
             ("CONFIG SET timeout 10", "+OK\r\n"),

@@ -146,6 +146,18 @@ fn str_of(e: Option<&Entry>) -> Result<Option<&Str>, CmdError> {
     }
 }
 
+/// Applies `f` to a string entry's value and returns the new length (0 for a non-string, which
+/// the callers have ruled out).
+fn in_place(e: &mut Entry, f: impl FnOnce(&mut Str)) -> usize {
+    match &mut e.value {
+        Value::Str(s) => {
+            f(s);
+            s.len()
+        }
+        Value::Hash(_) => 0,
+    }
+}
+
 fn max_len_err() -> CmdError {
     "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into()
 }
@@ -438,20 +450,19 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let max = ctx.shared.config.read().proto_max_bulk_len;
     let n = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
-        let (mut v, expire_at) = match cur.get() {
-            None => (Vec::new(), 0),
-            Some(Entry { value: Value::Str(s), expire_at, .. }) => {
-                if (s.len() + a[2].len()) as u64 > max {
-                    return Err(max_len_err());
-                }
-                (s.to_vec(), *expire_at)
+        match cur.get() {
+            None => {
+                cur.put(Entry::new(Value::str(&a[2])));
+                return Ok(a[2].len());
             }
+            Some(Entry { value: Value::Str(s), .. }) if (s.len() + a[2].len()) as u64 > max => {
+                return Err(max_len_err());
+            }
+            Some(Entry { value: Value::Str(_), .. }) => {}
             Some(_) => return Err(WRONGTYPE.into()),
-        };
-        v.extend_from_slice(&a[2]);
-        let n = v.len();
-        cur.put(Entry::expiring(Value::str(&v), expire_at));
-        Ok(n)
+        }
+        // In place: amortised O(len(tail)), not a copy of the whole string.
+        Ok(cur.modify(|e| in_place(e, |s| s.append(&a[2]))).unwrap_or(0))
     })?;
     ctx.out.int(n as i64);
     Ok(())
@@ -500,33 +511,24 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let val = &a[3];
     let too_big = (offset as u64).saturating_add(val.len() as u64) > max;
     let n = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
-        let (old, expire_at) = match cur.get() {
-            None => {
-                if val.is_empty() {
-                    return Ok(0);
-                }
-                (Str::empty(), 0)
-            }
-            Some(Entry { value: Value::Str(s), expire_at, .. }) => {
-                if val.is_empty() {
-                    return Ok(s.len());
-                }
-                (s.clone(), *expire_at)
-            }
+        match cur.get() {
+            None if val.is_empty() => return Ok(0),
+            Some(Entry { value: Value::Str(s), .. }) if val.is_empty() => return Ok(s.len()),
+            None | Some(Entry { value: Value::Str(_), .. }) => {}
             Some(_) => return Err(WRONGTYPE.into()),
-        };
+        }
         if too_big {
             return Err(max_len_err());
         }
         let off = offset as usize;
-        let mut v = old.to_vec();
-        if v.len() < off + val.len() {
-            v.resize(off + val.len(), 0);
+        if cur.get().is_none() {
+            let mut s = Str::empty();
+            s.set_range(off, val);
+            let n = s.len();
+            cur.put(Entry::new(Value::Str(s)));
+            return Ok(n);
         }
-        v[off..off + val.len()].copy_from_slice(val);
-        let n = v.len();
-        cur.put(Entry::expiring(Value::str(&v), expire_at));
-        Ok::<_, CmdError>(n)
+        Ok::<_, CmdError>(cur.modify(|e| in_place(e, |s| s.set_range(off, val))).unwrap_or(0))
     })?;
     ctx.out.int(n as i64);
     Ok(())

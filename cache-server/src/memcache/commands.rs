@@ -217,19 +217,22 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
             }
             StoreMode::Replace => {}
             StoreMode::Append | StoreMode::Prepend => {
-                // Only these modes need the old value, so only they clone it.
-                let Some((data, prev)) = string_of(cur) else { return (Stored::NotStored, 0) };
+                // In place, keeping flags and expiry (as Memcached's append ignores both).
+                let Some(prev) = cur.get().filter(|p| matches!(p.value, Value::Str(_))) else {
+                    return (Stored::NotStored, 0);
+                };
                 if s.cas != 0 && s.cas != prev.cas() {
                     return (Stored::Exists, 0);
                 }
-                let mut v = Vec::with_capacity(data.len() + s.data.len());
-                let (a, b): (&[u8], &[u8]) =
-                    if s.mode == StoreMode::Append { (&data, &s.data) } else { (&s.data, &data) };
-                v.extend_from_slice(a);
-                v.extend_from_slice(b);
-                e = prev;
-                e.set_value(Value::str(&v));
-                e.set_meta(0);
+                let append = s.mode == StoreMode::Append;
+                let cas = cur.modify_mc(explicit_cas, |e| {
+                    if let Value::Str(v) = &mut e.value {
+                        if append { v.append(&s.data) } else { v.prepend(&s.data) }
+                    }
+                    e.set_meta(0);
+                    e.cas()
+                });
+                return (Stored::Stored, cas.unwrap_or(0));
             }
             StoreMode::Cas => match cur.get() {
                 None => return (Stored::NotFound, 0),

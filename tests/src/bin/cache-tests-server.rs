@@ -2,11 +2,16 @@
 //! when the real `cache-server` binary has not been built (see `ours::server_binary`). It takes the
 //! few Redis-style flags the tests pass (`--bind --port --requirepass --maxmemory
 //! --maxmemory-policy`) and nothing else; the real binary's configuration handling is not its job.
+//! It does use the real binary's allocator (jemalloc), which RSS tests measure.
 
 use anyhow::Context;
 use cache_tests::ServerOpts;
 
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
+    cache_server::alloc::install(cache_server::alloc::Allocator::Jemalloc);
     let mut opts = ServerOpts::default();
     for word in std::env::args().skip(1) {
         match word.strip_prefix("--") {
