@@ -4,7 +4,7 @@
 //! The library holds what the binaries, the criterion benches and the smoke test share: trace
 //! readers ([`trace`], [`zipf`]), reference policies ([`sim`]: exact LRU, Belady OPT with bypass),
 //! the caches under test behind one trait ([`adapters`]), the hit-ratio replay ([`replay`]) and its
-//! output ([`report`], [`chart`]), the README's trace × capacity rows ([`reference`]) and a counting
+//! output ([`report`], [`chart`]), the README's trace × capacity rows ([`mod@reference`]) and a counting
 //! allocator ([`alloc`]). Binaries: `hitratio`, `memory`, `throughput`. Nothing here is used by the
 //! product crates; the peers are dependencies of this crate only.
 

@@ -32,7 +32,7 @@ pub struct LoadConfig {
     /// Key space: keys `key:000000000000` … (16 bytes each).
     #[arg(short, long, default_value_t = 100_000)]
     pub keys: u64,
-    /// Key distribution: uniform or zipf:<s>.
+    /// Key distribution: uniform or zipf:S (S the exponent, e.g. zipf:0.99).
     #[arg(long, default_value = "uniform")]
     #[serde(with = "as_string")]
     pub distribution: Distribution,

@@ -3,7 +3,7 @@
 //! optionally paced to a fixed request rate.
 //!
 //! Owns the socket loop and the per-thread [`Tally`]; deciding how many connections run, when the
-//! phases start and stop, and what is reported belongs to [`super::run`].
+//! phases start and stop, and what is reported belongs to [`mod@super::run`].
 //!
 //! Latency of a request is the time from the batch's write to the read that completed its reply
 //! (one clock read per `read`, not per reply). Only batches written inside the measured window are

@@ -5,7 +5,7 @@
 //! - [`keys`]: key names, values, uniform / Zipf / sequential key choice;
 //! - [`proto`], [`resp`], [`memcache`]: request encoders and incremental reply decoders;
 //! - [`conn`]: one connection's closed (or paced) loop and the per-thread tally;
-//! - [`run`]: phases (prefill, warm-up, measured window), threads, the hard time cap;
+//! - [`mod@run`]: phases (prefill, warm-up, measured window), threads, the hard time cap;
 //! - [`report`]: the JSON report and its text table;
 //! - [`procfs`]: a local server's CPU time and RSS from `/proc`;
 //! - [`servers`], [`summary`], [`chart`]: the side-by-side comparison's peers, medians and ratios,
