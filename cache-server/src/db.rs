@@ -100,6 +100,11 @@ pub struct DbStats {
 pub struct Db {
     cache: Cache<Key, Entry>,
     databases: usize,
+    /// Serialises the multi-key writes (MSET, MSETNX) with one another, so two of them never
+    /// interleave and exactly one MSETNX wins a key. A stopgap: single-key commands do not take it,
+    /// so they can still slip between the keys of an MSET until multi-key commands lock their
+    /// keys' shards (the atomicity model of MULTI/EXEC and scripts).
+    multi_key: parking_lot::Mutex<()>,
     /// Bit i set once database i (i < 63) was written; bit 63 for any higher one. When only one
     /// database was ever used, DBSIZE is the cache's O(1) `len()`.
     used: AtomicU64,
@@ -298,6 +303,7 @@ impl Db {
             cache,
             databases: cfg.databases,
             used: AtomicU64::new(0),
+            multi_key: parking_lot::Mutex::new(()),
             maxmemory: AtomicU64::new(cfg.maxmemory),
             noeviction: AtomicBool::new(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction),
             volatile,
@@ -370,6 +376,11 @@ impl Db {
             }
             None => false,
         }
+    }
+
+    /// The gate a multi-key write (MSET, MSETNX) holds while it runs (see `multi_key`).
+    pub fn multi_key_gate(&self) -> &parking_lot::Mutex<()> {
+        &self.multi_key
     }
 
     /// Keys in every database (O(1)).

@@ -3,7 +3,7 @@
 //! The crate reads top to bottom like the request path:
 //!
 //! ```text
-//!   listener (server.rs) ── accept, maxclients, protected mode, shutdown
+//!   listener.rs (bind, tcp-backlog) → server.rs ── accept, maxclients, protected mode, shutdown
 //!        │ one tokio task per client
 //!   connection.rs ── read buffer ─► frame.rs (RESP / inline parser, limits)
 //!        │                              │ Vec<Bytes> per command
@@ -11,6 +11,7 @@
 //!        │                              │ handler per family: strings, keys, hashes, connection, server
 //!        │                         db.rs (keyspaces over ONE cache_core::Cache) ── the only cache-core user
 //!        └── reply.rs encodes every reply of a batch into one buffer → one write
+//!              (output.rs: unread replies + queued pushes against client-output-buffer-limit)
 //! ```
 //!
 //! # Memory and eviction policies
@@ -45,6 +46,11 @@
 //! 1 GB (`client-query-buffer-limit`); before AUTH when `requirepass` is set: 10 arguments
 //! (`unauth-max-multibulk-len`) and 16 KB bulks (`unauth-max-bulk-len`). A claimed bulk length is
 //! never allocated before its bytes arrive. HTTP-looking requests (`POST`, `Host:`) close the connection.
+//!
+//! Unread output is bounded by `client-output-buffer-limit` ([`output`]); commands that visit more
+//! than [`commands::LONG_WORK`] elements run off the async workers ([`commands::offload`]), so a
+//! long one delays its caller only; glob patterns match in O(pattern × string) time with constant
+//! stack ([`glob`]). The README's "Security and limits" section has the whole list and its tests.
 //!
 //! # Known gaps
 //!

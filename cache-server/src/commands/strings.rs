@@ -336,23 +336,36 @@ fn check_pairs(ctx: &Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Runs `f` holding the keyspace's multi-key gate; waiting for it (behind a long MSET) happens off
+/// the async worker, like any long work.
+fn multi_key_write<R>(ctx: &Ctx<'_>, f: impl FnOnce() -> R) -> R {
+    let gate = ctx.db().multi_key_gate();
+    let _held = gate.try_lock().unwrap_or_else(|| super::offload(super::LONG_WORK, || gate.lock()));
+    f()
+}
+
 fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     check_pairs(ctx, a)?;
-    for kv in a[1..].chunks(2) {
-        ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::str(&kv[1])), ctx.now);
-    }
+    multi_key_write(ctx, || {
+        for kv in a[1..].chunks(2) {
+            ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::str(&kv[1])), ctx.now);
+        }
+    });
     ctx.out.ok();
     Ok(())
 }
 
 fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     check_pairs(ctx, a)?;
-    let any = a[1..].chunks(2).any(|kv| ctx.db().peek(ctx.dbi(), &kv[0], ctx.now).is_some());
-    if !any {
-        for kv in a[1..].chunks(2) {
-            ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::str(&kv[1])), ctx.now);
+    let any = multi_key_write(ctx, || {
+        let any = a[1..].chunks(2).any(|kv| ctx.db().peek(ctx.dbi(), &kv[0], ctx.now).is_some());
+        if !any {
+            for kv in a[1..].chunks(2) {
+                ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::str(&kv[1])), ctx.now);
+            }
         }
-    }
+        any
+    });
     ctx.out.int(i64::from(!any));
     Ok(())
 }
