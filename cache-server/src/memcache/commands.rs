@@ -291,6 +291,9 @@ pub enum Delta {
     NotFound,
     /// The value is not a decimal number.
     NonNumeric,
+    /// The longer result found no room beside keys that may not be evicted (`volatile-*`):
+    /// nothing changed.
+    OutOfMemory,
 }
 
 /// incr/decr as memcached does it: decimal u64 values, incr wraps at 2^64, decr stops at 0; a
@@ -312,6 +315,9 @@ pub fn apply_delta(shared: &Shared, key: &[u8], incr: bool, delta: u64, now: u64
         e.set_value(Value::str(&text));
         e.set_meta(0);
         cur.put_mc(e);
+        if cur.refused() {
+            return Delta::OutOfMemory;
+        }
         Delta::Value(v, cur.get().map_or(0, Entry::cas))
     })
 }
@@ -330,5 +336,7 @@ fn delta_op(shared: &Shared, mc: &McState, key: &[u8], incr: bool, delta: u64, n
             "NOT_FOUND".into()
         }
         Delta::NonNumeric => "CLIENT_ERROR cannot increment or decrement non-numeric value".into(),
+        // memcached's words for an arithmetic result it cannot store.
+        Delta::OutOfMemory => "SERVER_ERROR out of memory".into(),
     }
 }

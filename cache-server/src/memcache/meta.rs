@@ -310,6 +310,7 @@ fn ma(shared: &Shared, key: &Bytes, tokens: &[Bytes], now: u64, out: &mut Vec<u8
     match r {
         Delta::NotFound => line(out, "NF", &f.echo(key, None, now)),
         Delta::NonNumeric => return Err("CLIENT_ERROR cannot increment or decrement non-numeric value"),
+        Delta::OutOfMemory => return Err("SERVER_ERROR out of memory"),
         Delta::Value(v, _) => {
             let e = shared.db.peek_with_cas(DB, key, now);
             let flags = f.echo(key, e.as_ref(), now);
