@@ -118,12 +118,18 @@ mod tests {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             probe.local_addr().unwrap().port()
         };
-        // `::` alone serves IPv4 clients too (skipped where the host has no IPv6 at all).
-        if let Ok(ls) = bind_all("::", port, 16) {
-            let client = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-            let (_, peer) = accept_any(&ls).await.unwrap();
-            assert!(is_loopback(&peer), "{peer} from {:?}", client.local_addr());
-            drop(ls);
+        // `::` alone serves IPv4 clients too. A host without IPv6 cannot show it: said, and an
+        // error under CI, whose machines have IPv6.
+        match bind_all("::", port, 16) {
+            Ok(ls) => {
+                let client = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+                let (_, peer) = accept_any(&ls).await.unwrap();
+                assert!(is_loopback(&peer), "{peer} from {:?}", client.local_addr());
+            }
+            Err(e) => {
+                assert!(std::env::var_os("CI").is_none(), "CI and no IPv6 to bind `::`: {e}");
+                eprintln!("SKIPPED dual-stack check: cannot bind `::` here ({e})");
+            }
         }
         let ls = bind_all("127.0.0.1 -::1 -192.0.2.1", port, 16).unwrap();
         assert!(!ls.is_empty() && ls.len() <= 2);

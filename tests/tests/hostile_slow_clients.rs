@@ -66,7 +66,6 @@ fn publish_flood(addr: SocketAddr, pid: Option<u32>, mut stop: impl FnMut() -> b
 fn subscribe_and_stall(addr: SocketAddr) -> RawConn {
     let mut s = RawConn::connect(addr).unwrap();
     s.cmd(&["SUBSCRIBE", "ch"]).unwrap();
-    // A small receive buffer: the kernel holds little, so the server's backlog is what grows.
     s
 }
 
