@@ -146,6 +146,9 @@ fn connection_and_server_commands_match_redis() {
             &["SET", "p", "v"],
             &["TOUCH", "k", "p", "nope"],
             &["MEMORY", "USAGE", "nope"],
+            &["MEMORY", "PURGE"],
+            &["CONFIG", "GET", "tcp-backlog"],
+            &["CONFIG", "SET", "tcp-backlog", "1024"],
             // Within one policy family: ours builds its cache with LFU or LRU and refuses to switch
             // family at run time (a documented deviation, see /tmp/team findings T3).
             &["CONFIG", "SET", "maxmemory-policy", "volatile-lfu"],
