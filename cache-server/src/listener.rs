@@ -99,9 +99,29 @@ pub fn is_loopback(peer: &SocketAddr) -> bool {
     peer.ip().to_canonical().is_loopback()
 }
 
+/// Protected mode, the same on both ports: with it on and no password set, only loopback peers
+/// may connect. A password lets any peer connect (it must then authenticate).
+pub fn protected_mode_refuses(config: &crate::Config, peer: &SocketAddr) -> bool {
+    config.protected_mode && config.requirepass.is_none() && !is_loopback(peer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protected_mode_refuses_only_remote_peers_without_a_password() {
+        let mut c = crate::Config::default();
+        let remote: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        assert!(protected_mode_refuses(&c, &remote));
+        assert!(!protected_mode_refuses(&c, &mapped));
+        c.requirepass = Some("pw".into());
+        assert!(!protected_mode_refuses(&c, &remote), "a password admits remote peers (to authenticate)");
+        c.requirepass = None;
+        c.protected_mode = false;
+        assert!(!protected_mode_refuses(&c, &remote));
+    }
 
     #[test]
     fn bind_values_parse_like_redis() {

@@ -281,16 +281,16 @@ async fn serve(
         shared.metrics.connections.fetch_add(1, Relaxed);
         let _ = stream.set_nodelay(true);
         let _ = crate::sockopt::set_keepalive(&stream, shared.config.read().tcp_keepalive);
-        let (maxclients, protected) = {
+        let (maxclients, refused) = {
             let c = shared.config.read();
-            (c.maxclients, c.protected_mode && c.requirepass.is_none())
+            (c.maxclients, crate::listener::protected_mode_refuses(&c, &peer))
         };
         if shared.connected.load(Relaxed) >= maxclients {
             shared.metrics.rejected_connections.fetch_add(1, Relaxed);
             tasks.spawn(refuse(stream, "-ERR max number of clients reached\r\n"));
             continue;
         }
-        if protected && !crate::listener::is_loopback(&peer) {
+        if refused {
             tasks.spawn(refuse(stream, DENIED));
             continue;
         }

@@ -147,9 +147,9 @@ pub async fn listen(shared: Arc<Shared>, listener: TcpListener, mut stop: watch:
         };
         let _ = stream.set_nodelay(true);
         let _ = crate::sockopt::set_keepalive(&stream, shared.config.read().tcp_keepalive);
-        let (maxclients, protected) = {
+        let (maxclients, refused) = {
             let c = shared.config.read();
-            (c.maxclients, c.protected_mode && c.requirepass.is_none())
+            (c.maxclients, crate::listener::protected_mode_refuses(&c, &peer))
         };
         let mc = &shared.memcache.stats;
         if shared.connected.load(Relaxed) >= maxclients {
@@ -159,7 +159,7 @@ pub async fn listen(shared: Arc<Shared>, listener: TcpListener, mut stop: watch:
             });
             continue;
         }
-        if protected && !crate::listener::is_loopback(&peer) {
+        if refused {
             tasks.spawn(async move {
                 let _ = stream.write_all(b"SERVER_ERROR protected mode: only loopback clients are accepted\r\n").await;
             });
