@@ -29,10 +29,11 @@ use crate::expiry::TtlMode;
 use crate::iter::Iter;
 use crate::listener::Removals;
 use crate::loader::{Outcome, Role, SharedError, Waiter};
+use crate::locked::held;
 use crate::shard::SharedRead;
 use crate::shard::{Shard, table_hash};
 use crate::stats::CacheStats;
-use parking_lot::{RwLock, RwLockWriteGuard};
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use read_buffer::{Read, ReadBuffer};
 use std::borrow::Borrow;
 use std::fmt;
@@ -53,8 +54,14 @@ pub(crate) struct ShardCell<K, V> {
     reads: ReadBuffer,
     /// Hits and misses of buffered reads (only with `record_stats`); locked reads count in the
     /// shard's own [`CacheStats`].
-    hits: AtomicU64,
-    misses: AtomicU64,
+    pub(crate) hits: AtomicU64,
+    pub(crate) misses: AtomicU64,
+    /// The shard's entry count, weighted size and pinned weight as of its last write-lock
+    /// release ([`ShardWrite`] publishes them), so that the cache-wide sums take no lock — not
+    /// even one this thread already holds through [`Locked`](crate::Locked).
+    len: AtomicU64,
+    weighted: AtomicU64,
+    pinned: AtomicU64,
 }
 
 impl<K, V> ShardCell<K, V> {
@@ -64,16 +71,76 @@ impl<K, V> ShardCell<K, V> {
             reads: ReadBuffer::default(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            len: AtomicU64::new(0),
+            weighted: AtomicU64::new(0),
+            pinned: AtomicU64::new(0),
         }
+    }
+
+    /// The shard's published entry count.
+    pub(crate) fn published_len(&self) -> u64 {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// The shard's published weighted size.
+    pub(crate) fn published_weight(&self) -> u64 {
+        self.weighted.load(Ordering::Relaxed)
+    }
+
+    /// The shard's published pinned weight.
+    pub(crate) fn published_pinned(&self) -> u64 {
+        self.pinned.load(Ordering::Relaxed)
+    }
+
+    /// The read lock (debug builds check that this thread does not hold it already).
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, Shard<K, V>> {
+        held::check(self);
+        self.lock.read()
+    }
+}
+
+/// A shard's write guard that publishes the shard's sizes when released.
+pub(crate) struct ShardWrite<'a, K: Eq + Clone + 'static, V: Clone + 'static> {
+    guard: RwLockWriteGuard<'a, Shard<K, V>>,
+    cell: &'a ShardCell<K, V>,
+}
+
+impl<K: Eq + Clone + 'static, V: Clone + 'static> std::ops::Deref for ShardWrite<'_, K, V> {
+    type Target = Shard<K, V>;
+    fn deref(&self) -> &Shard<K, V> {
+        &self.guard
+    }
+}
+
+impl<K: Eq + Clone + 'static, V: Clone + 'static> std::ops::DerefMut for ShardWrite<'_, K, V> {
+    fn deref_mut(&mut self) -> &mut Shard<K, V> {
+        &mut self.guard
+    }
+}
+
+impl<K: Eq + Clone + 'static, V: Clone + 'static> Drop for ShardWrite<'_, K, V> {
+    fn drop(&mut self) {
+        let shard = &*self.guard;
+        self.cell.len.store(shard.len(), Ordering::Relaxed);
+        self.cell.weighted.store(shard.weighted_size(), Ordering::Relaxed);
+        self.cell.pinned.store(shard.pinned_weight(), Ordering::Relaxed);
     }
 }
 
 impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
     /// The write lock, with every buffered read already applied to the policy.
-    fn write(&self) -> RwLockWriteGuard<'_, Shard<K, V>> {
-        let mut shard = self.lock.write();
+    pub(crate) fn write(&self) -> ShardWrite<'_, K, V> {
+        held::check(self);
+        let mut shard = ShardWrite { guard: self.lock.write(), cell: self };
         self.drain(&mut shard);
         shard
+    }
+
+    /// The write lock if it is free (buffered reads applied), without waiting.
+    pub(crate) fn try_write(&self) -> Option<ShardWrite<'_, K, V>> {
+        let mut shard = ShardWrite { guard: self.lock.try_write()?, cell: self };
+        self.drain(&mut shard);
+        Some(shard)
     }
 
     /// Replays the buffered reads on the policy, touching each read's nodes a few reads before
@@ -203,7 +270,7 @@ where
         let hash = self.hash(key);
         if self.inner.buffered_reads {
             let cell = self.cell(hash);
-            let found = cell.lock.read().get_shared(&self.inner.cfg, hash as u32, key);
+            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key);
             match found {
                 SharedRead::Hit(idx, value) => {
                     self.record_read(cell, Read::Hit { idx, hash: hash as u32 }, &cell.hits);
@@ -227,8 +294,7 @@ where
             counter.fetch_add(1, Ordering::Relaxed);
         }
         if cell.reads.record(read) {
-            if let Some(mut shard) = cell.lock.try_write() {
-                cell.drain(&mut shard);
+            if let Some(mut shard) = cell.try_write() {
                 let mut sink = Removals::new(cfg.listener.is_some());
                 let now = shard.now(cfg, false);
                 shard.maintain(cfg, now, &mut sink);
@@ -259,7 +325,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        self.cell(hash).lock.read().peek(&self.inner.cfg, hash as u32, key).cloned()
+        self.cell(hash).read().peek(&self.inner.cfg, hash as u32, key).cloned()
     }
 
     /// Whether `key` is present (and not expired), without touching the policy.
@@ -269,7 +335,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        self.cell(hash).lock.read().peek(&self.inner.cfg, hash as u32, key).is_some()
+        self.cell(hash).read().peek(&self.inner.cfg, hash as u32, key).is_some()
     }
 
     fn write(&self, key: K, value: V, mode: TtlMode) {
@@ -341,7 +407,7 @@ where
         Q: Hash + Eq + ?Sized,
     {
         let hash = self.hash(key);
-        self.cell(hash).lock.read().ttl(&self.inner.cfg, hash as u32, key)
+        self.cell(hash).read().ttl(&self.inner.cfg, hash as u32, key)
     }
 
     /// Sets the time to live of `key` from now (`None`: never expires; zero: expire now).
@@ -398,26 +464,10 @@ where
     /// (here exactly once), entries added or removed during it may or may not be, and the
     /// cursor stays valid however the cache grows.
     pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<(K, V)>) {
-        let mut out = Vec::new();
-        let (mut shard, mut slot) = ((cursor >> 32) as usize, cursor as u32);
-        let mut budget = count.max(1);
-        while shard < self.inner.shards.len() {
-            let before = out.len();
-            let next = self.inner.shards[shard].lock.read().scan(&self.inner.cfg, slot, budget, &mut out);
-            match next {
-                Some(next) => return ((shard as u64) << 32 | u64::from(next), out),
-                None => {
-                    shard += 1;
-                    slot = 0;
-                    budget = budget.saturating_sub((out.len() - before).max(1));
-                    if budget == 0 {
-                        break;
-                    }
-                }
-            }
-        }
-        let cursor = if shard >= self.inner.shards.len() { 0 } else { (shard as u64) << 32 };
-        (cursor, out)
+        let cfg = &self.inner.cfg;
+        scan_shards(self.inner.shards.len(), cursor, count, |i, slot, budget, out| {
+            self.inner.shards[i].read().scan(cfg, slot, budget, out)
+        })
     }
 
     /// A weakly consistent iterator over clones of the entries: it walks the cache in pages
@@ -428,7 +478,7 @@ where
 
     /// Number of entries (including expired ones not yet reclaimed).
     pub fn len(&self) -> u64 {
-        self.inner.shards.iter().map(|s| s.lock.read().len()).sum()
+        self.inner.shards.iter().map(ShardCell::published_len).sum()
     }
 
     /// Whether the cache holds no entries.
@@ -438,7 +488,7 @@ where
 
     /// Sum of the weights of the entries (their count, for an unweighted cache).
     pub fn weighted_size(&self) -> u64 {
-        self.inner.shards.iter().map(|s| s.lock.read().weighted_size()).sum()
+        self.inner.shards.iter().map(ShardCell::published_weight).sum()
     }
 
     /// The bound on [`weighted_size`](Self::weighted_size).
@@ -465,7 +515,7 @@ where
     pub fn stats(&self) -> CacheStats {
         let mut total = CacheStats::default();
         for shard in &self.inner.shards {
-            total.add(shard.lock.read().stats());
+            total.add(shard.read().stats());
             total.hits += shard.hits.load(Ordering::Relaxed);
             total.misses += shard.misses.load(Ordering::Relaxed);
         }
@@ -568,7 +618,7 @@ where
         if self.inner.buffered_reads {
             // A hit needs no write lock; a miss joins the load under it (and is counted there).
             let cell = self.cell(hash);
-            let found = cell.lock.read().get_shared(&self.inner.cfg, hash as u32, key);
+            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key);
             if let SharedRead::Hit(idx, value) = found {
                 self.record_read(cell, Read::Hit { idx, hash: hash as u32 }, &cell.hits);
                 return Ok(value);
@@ -580,7 +630,7 @@ where
         })
     }
 
-    fn spawn_refresh(&self, hash: u64, ticket: crate::shard::RefreshTicket<K, V>) {
+    pub(crate) fn spawn_refresh(&self, hash: u64, ticket: crate::shard::RefreshTicket<K, V>) {
         let Some(refresh) = &self.inner.cfg.refresh else { return };
         let cache = self.clone();
         let reload = refresh.reload.clone();
@@ -596,6 +646,36 @@ where
             });
         }));
     }
+}
+
+/// One page of a resumable scan over `shards` shards: `page(shard, start slot, budget, out)` copies
+/// one shard's live entries from `start` and answers the next slot (`None`: the shard is done).
+/// The cursor is `shard << 32 | slot`; 0 starts and ends.
+pub(crate) fn scan_shards<K, V>(
+    shards: usize,
+    cursor: u64,
+    count: usize,
+    mut page: impl FnMut(usize, u32, usize, &mut Vec<(K, V)>) -> Option<u32>,
+) -> (u64, Vec<(K, V)>) {
+    let mut out = Vec::new();
+    let (mut shard, mut slot) = ((cursor >> 32) as usize, cursor as u32);
+    let mut budget = count.max(1);
+    while shard < shards {
+        let before = out.len();
+        match page(shard, slot, budget, &mut out) {
+            Some(next) => return ((shard as u64) << 32 | u64::from(next), out),
+            None => {
+                shard += 1;
+                slot = 0;
+                budget = budget.saturating_sub((out.len() - before).max(1));
+                if budget == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    let cursor = if shard >= shards { 0 } else { (shard as u64) << 32 };
+    (cursor, out)
 }
 
 /// Splits `capacity` over `shards` so that the shares sum to it exactly.
@@ -680,7 +760,7 @@ where
         if !self.done {
             // The loader panicked or its future was dropped: unregister and wake the waiters.
             let hash = self.cache.hash(self.key);
-            self.cache.cell(hash).lock.write().loading.leave(table_hash(hash as u32), self.key, &self.waiter);
+            self.cache.cell(hash).write().loading.leave(table_hash(hash as u32), self.key, &self.waiter);
             self.waiter.finish(Outcome::Abandoned);
         }
     }

@@ -73,7 +73,7 @@ where
 
     /// Sum of the weights of pinned entries (0 without an `evictable` predicate).
     pub fn pinned_weight(&self) -> u64 {
-        self.inner.shards.iter().map(|s| s.lock.read().pinned_weight()).sum()
+        self.inner.shards.iter().map(crate::cache::ShardCell::published_pinned).sum()
     }
 
     /// Asks the `evictable` predicate again about every entry, one shard at a time, and pins or
