@@ -176,6 +176,8 @@ pub struct ClientState {
     pub subscriptions: usize,
     /// Channels and patterns subscribed, apart (CLIENT LIST `sub=` / `psub=`).
     pub subscribed: (usize, usize),
+    /// MULTI queue and WATCHed keys.
+    pub tx: crate::commands::transactions::TxState,
     resp3: bool,
 }
 
@@ -229,6 +231,7 @@ pub async fn serve(
         close: false,
         discard: false,
         last_cmd: usize::MAX,
+        tx: Default::default(),
         resp3: false,
     };
     let mut parser = Parser::default();

@@ -21,7 +21,8 @@ use crate::config::{Config, MaxMemoryPolicy};
 pub use crate::entry::{Entry, FIELD_OVERHEAD, HashValue, Key, Str, Value};
 use crate::entry::{heap_overhead, with_encoded};
 use bytes::Bytes;
-use cache_core::{Cache, EvictionPolicy, Slot};
+use cache_core::{Cache, EvictionPolicy, Locked, Slot};
+use std::collections::HashMap;
 use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -100,11 +101,8 @@ pub struct DbStats {
 pub struct Db {
     cache: Cache<Key, Entry>,
     databases: usize,
-    /// Serialises the multi-key writes (MSET, MSETNX) with one another, so two of them never
-    /// interleave and exactly one MSETNX wins a key. A stopgap: single-key commands do not take it,
-    /// so they can still slip between the keys of an MSET until multi-key commands lock their
-    /// keys' shards (the atomicity model of MULTI/EXEC and scripts).
-    multi_key: parking_lot::Mutex<()>,
+    /// WATCHed keys and the flags of the clients watching them.
+    watches: Arc<Watches>,
     /// Bit i set once database i (i < 63) was written; bit 63 for any higher one. When only one
     /// database was ever used, DBSIZE is the cache's O(1) `len()`.
     used: AtomicU64,
@@ -284,12 +282,17 @@ impl Db {
         // Tracking hook: keys the core evicts or expires are invalidated for tracking clients.
         let tracking = std::sync::Arc::new(crate::tracking::Tracking::default());
         let weak = std::sync::Arc::downgrade(&tracking);
+        let watches = Arc::new(Watches::default());
+        let watched = Arc::downgrade(&watches);
         let cache = Cache::builder()
             .eviction_listener(move |k: Key, _, cause| {
-                if matches!(cause, cache_core::RemovalCause::Size | cache_core::RemovalCause::Expired)
-                    && let Some(t) = weak.upgrade()
-                {
-                    t.modified(k.key());
+                if matches!(cause, cache_core::RemovalCause::Size | cache_core::RemovalCause::Expired) {
+                    if let Some(t) = weak.upgrade() {
+                        t.modified(k.key());
+                    }
+                    if let Some(w) = watched.upgrade() {
+                        w.touch(k.db(), k.key());
+                    }
                 }
             })
             .clock(clock)
@@ -303,7 +306,7 @@ impl Db {
             cache,
             databases: cfg.databases,
             used: AtomicU64::new(0),
-            multi_key: parking_lot::Mutex::new(()),
+            watches,
             maxmemory: AtomicU64::new(cfg.maxmemory),
             noeviction: AtomicBool::new(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction),
             volatile,
@@ -339,21 +342,36 @@ impl Db {
     /// Atomic read-modify-write of one key under the core's shard lock.
     pub fn update<R>(&self, db: u32, key: &[u8], now: u64, f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
         self.used.fetch_or(db_bit(db), Relaxed);
-        let (r, modified) = self.cache.compute(Key::new(db, key), |slot| {
-            let expired = slot.value().is_some_and(|e| !e.live(now));
-            let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false, refused: false };
-            let r = f(&mut cur);
-            if cur.expired {
-                cur.slot.remove();
-                self.stats.expired_lazy.fetch_add(1, Relaxed);
-                cur.modified = true;
-            }
-            (r, cur.modified)
-        });
+        let (r, modified) = self.cache.compute(Key::new(db, key), |slot| self.on_slot(slot, db, key, now, f));
         if modified {
             self.tracking.modified(key);
         }
         r
+    }
+
+    /// The body of every keyed write, single-key or in a [`Scope`]: runs `f` on the live entry,
+    /// removes an entry found expired, and — still under the shard lock, so that an EXEC that
+    /// holds the shard next sees it — marks the clients watching the key.
+    fn on_slot<R>(
+        &self,
+        slot: &mut Slot<'_, Key, Entry>,
+        db: u32,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&mut Current<'_, '_>) -> R,
+    ) -> (R, bool) {
+        let expired = slot.value().is_some_and(|e| !e.live(now));
+        let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false, refused: false };
+        let r = f(&mut cur);
+        if cur.expired {
+            cur.slot.remove();
+            self.stats.expired_lazy.fetch_add(1, Relaxed);
+            cur.modified = true;
+        }
+        if cur.modified {
+            self.watches.touch(db, key);
+        }
+        (r, cur.modified)
     }
 
     /// Reclaims every expired entry now (the tracking expiry cycle calls it off the hot path).
@@ -369,18 +387,32 @@ impl Db {
 
     /// Deletes a key; true if a live one existed.
     pub fn remove(&self, db: u32, key: &[u8], now: u64) -> bool {
-        match with_encoded(db, key, |k| self.cache.remove(k)) {
-            Some(e) => {
-                self.tracking.modified(key);
-                e.live(now)
-            }
-            None => false,
-        }
+        self.update(db, key, now, |c| c.delete())
     }
 
-    /// The gate a multi-key write (MSET, MSETNX) holds while it runs (see `multi_key`).
-    pub fn multi_key_gate(&self) -> &parking_lot::Mutex<()> {
-        &self.multi_key
+    /// Holds the keys `(db, key)` for one atomic operation: their shards, locked in the core's
+    /// fixed order (see [`Scope`]).
+    pub fn lock<'k>(&self, keys: impl IntoIterator<Item = (u32, &'k [u8])>) -> Scope<'_> {
+        let keys: Vec<Key> = keys
+            .into_iter()
+            .map(|(db, k)| {
+                self.used.fetch_or(db_bit(db), Relaxed);
+                Key::new(db, k)
+            })
+            .collect();
+        let locked = self.cache.lock(keys.iter().map(std::borrow::Borrow::<[u8]>::borrow));
+        Scope { db: self, locked }
+    }
+
+    /// Holds the whole keyspace, for an operation that cannot name its keys.
+    pub fn lock_all(&self) -> Scope<'_> {
+        let locked = self.cache.lock_all();
+        Scope { db: self, locked }
+    }
+
+    /// The clients' WATCHed keys.
+    pub fn watches_arc(&self) -> Arc<Watches> {
+        self.watches.clone()
     }
 
     /// Keys in every database (O(1)).
@@ -416,6 +448,7 @@ impl Db {
     /// Empties one database, or all of them, then has the allocator return the freed pages to the
     /// OS at once (jemalloc's decay would take ~10 s; see [`crate::alloc::purge`]).
     pub fn flush(&self, db: Option<u32>) {
+        self.watches.touch_flushed(db, |d, k| self.peek(d, k, self.clock.now_ms()).is_some());
         match db {
             Some(d) if self.used.load(Relaxed) & !db_bit(d) != 0 || d >= 63 => self.cache.retain(|k, _| k.db() != d),
             _ => self.cache.invalidate_all(),
@@ -524,6 +557,241 @@ impl Db {
     /// Bytes MEMORY USAGE reports for one entry.
     pub fn memory_usage(key: &[u8], e: &Entry) -> u64 {
         key.len() as u64 + e.value.weight() + ENTRY_OVERHEAD + heap_overhead(key.len(), &e.value)
+    }
+}
+
+/// The keys of one atomic operation (MSET, RENAME, EXEC, a script), held: their shards are
+/// locked in the core's fixed order ([`cache_core::Locked`]), so nothing else reads or writes
+/// them until the scope ends, and operations on other shards run on in parallel. Every keyspace
+/// access of the operation goes through the scope (a [`crate::commands::Ctx`] routes it here).
+///
+/// A key outside the held shards is taken if its shard is free ([`Scope::try_extend`]); an
+/// operation that needs a busy one must be rerun over a [`Db::lock_all`] scope by its caller —
+/// waiting here could deadlock.
+pub struct Scope<'d> {
+    db: &'d Db,
+    locked: Locked<'d, Key, Entry, ahash::RandomState>,
+}
+
+impl std::fmt::Debug for Scope<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope").field("locked", &self.locked).finish()
+    }
+}
+
+impl Scope<'_> {
+    /// Whether key `key` of database `db` is held.
+    pub fn holds(&self, db: u32, key: &[u8]) -> bool {
+        with_encoded(db, key, |k| self.locked.holds(k))
+    }
+
+    /// Whether the whole keyspace is held.
+    pub fn holds_all(&self) -> bool {
+        self.locked.holds_all()
+    }
+
+    /// Takes the shard of `key` too if it is free, without waiting; true if it is held now.
+    pub fn try_extend(&mut self, db: u32, key: &[u8]) -> bool {
+        self.db.used.fetch_or(db_bit(db), Relaxed);
+        with_encoded(db, key, |k| self.locked.try_extend(k))
+    }
+
+    fn ensure(&mut self, db: u32, key: &[u8]) {
+        assert!(
+            self.try_extend(db, key),
+            "a key outside its atomic operation's declared keys, in a busy shard: the operation's key set is incomplete"
+        );
+    }
+
+    /// [`Db::update`] on a held key.
+    pub fn update<R>(&mut self, db: u32, key: &[u8], now: u64, f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
+        self.ensure(db, key);
+        let d = self.db;
+        let (r, modified) = self.locked.compute(Key::new(db, key), |slot| d.on_slot(slot, db, key, now, f)).expect("held");
+        if modified {
+            d.tracking.modified(key);
+        }
+        r
+    }
+
+    /// [`Db::get`] on a held key.
+    pub fn get(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        let r = self.peek(db, key, now);
+        if r.is_some() { &self.db.stats.hits } else { &self.db.stats.misses }.fetch_add(1, Relaxed);
+        r
+    }
+
+    /// [`Db::peek`] on a held key.
+    pub fn peek(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        self.ensure(db, key);
+        let e = with_encoded(db, key, |k| self.locked.get(k)).expect("held")?;
+        if e.live(now) {
+            return Some(e);
+        }
+        self.update(db, key, now, |_| ());
+        None
+    }
+
+    /// Keys in database `db` (the whole keyspace must be held).
+    pub fn dbsize(&self, db: u32) -> u64 {
+        if self.db.used.load(Relaxed) & !db_bit(db) == 0 && db < 63 {
+            return self.locked.len();
+        }
+        self.locked.entries().iter().filter(|(k, _)| k.db() == db).count() as u64
+    }
+
+    /// [`Db::flush`] under the scope (the whole keyspace must be held).
+    pub fn flush(&mut self, db: Option<u32>) {
+        let now = self.db.clock.now_ms();
+        let locked = &self.locked;
+        self.db.watches.touch_flushed(db, |d, k| {
+            with_encoded(d, k, |k| locked.peek(k)).ok().flatten().is_some_and(|e| e.live(now))
+        });
+        match db {
+            Some(d) => self.locked.retain(|k, _| k.db() != d),
+            None => self.locked.clear(),
+        }
+        self.db.tracking.flush();
+    }
+
+    /// [`Db::scan`] under the scope (the whole keyspace must be held).
+    pub fn scan(&self, db: u32, cursor: u64, count: usize, now: u64) -> (u64, Vec<(Bytes, Entry)>) {
+        let (next, items) = self.locked.scan(cursor, count).expect("the whole keyspace is held");
+        (next, live_of(db, now, items))
+    }
+
+    /// Every live key of database `db` (the whole keyspace must be held).
+    pub fn entries(&self, db: u32, now: u64) -> Vec<(Bytes, Entry)> {
+        live_of(db, now, self.locked.entries())
+    }
+
+    /// Keys evicted for size and reclaimed expired entries ([`Db::evictions`]).
+    pub fn evictions(&self) -> (u64, u64) {
+        let s = self.locked.stats();
+        (s.evicted.count, s.expired.count + self.db.stats.expired_lazy.load(Relaxed))
+    }
+}
+
+/// A [`Scope`] as the command layer holds it (behind `dyn`, so a context can lend it to each
+/// command of a transaction in turn): the scope's operations, without generics.
+pub trait Held: std::fmt::Debug {
+    /// [`Scope::update`] with the result left in the closure's captures.
+    fn update_dyn(&mut self, db: u32, key: &[u8], now: u64, f: &mut dyn FnMut(&mut Current<'_, '_>));
+    /// [`Scope::get`].
+    fn get(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry>;
+    /// [`Scope::peek`].
+    fn peek(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry>;
+    /// [`Scope::holds_all`].
+    fn holds_all(&self) -> bool;
+    /// [`Scope::dbsize`].
+    fn dbsize(&self, db: u32) -> u64;
+    /// [`Scope::flush`].
+    fn flush(&mut self, db: Option<u32>);
+    /// [`Scope::scan`].
+    fn scan(&self, db: u32, cursor: u64, count: usize, now: u64) -> (u64, Vec<(Bytes, Entry)>);
+    /// [`Scope::entries`].
+    fn entries(&self, db: u32, now: u64) -> Vec<(Bytes, Entry)>;
+    /// [`Scope::evictions`].
+    fn evictions(&self) -> (u64, u64);
+}
+
+impl Held for Scope<'_> {
+    fn update_dyn(&mut self, db: u32, key: &[u8], now: u64, f: &mut dyn FnMut(&mut Current<'_, '_>)) {
+        self.update(db, key, now, f);
+    }
+    fn get(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        Scope::get(self, db, key, now)
+    }
+    fn peek(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        Scope::peek(self, db, key, now)
+    }
+    fn holds_all(&self) -> bool {
+        Scope::holds_all(self)
+    }
+    fn dbsize(&self, db: u32) -> u64 {
+        Scope::dbsize(self, db)
+    }
+    fn flush(&mut self, db: Option<u32>) {
+        Scope::flush(self, db);
+    }
+    fn scan(&self, db: u32, cursor: u64, count: usize, now: u64) -> (u64, Vec<(Bytes, Entry)>) {
+        Scope::scan(self, db, cursor, count, now)
+    }
+    fn entries(&self, db: u32, now: u64) -> Vec<(Bytes, Entry)> {
+        Scope::entries(self, db, now)
+    }
+    fn evictions(&self) -> (u64, u64) {
+        Scope::evictions(self)
+    }
+}
+
+fn live_of(db: u32, now: u64, items: Vec<(Key, Entry)>) -> Vec<(Bytes, Entry)> {
+    items
+        .into_iter()
+        .filter(|(k, e)| k.db() == db && e.live(now))
+        .map(|(k, e)| (Bytes::copy_from_slice(k.key()), e))
+        .collect()
+}
+
+/// A client's mark that one of its WATCHed keys was touched (EXEC then answers nil).
+pub type Dirty = Arc<AtomicBool>;
+
+/// WATCHed keys: key → the flags of the clients watching it. Every write marks them under the
+/// key's shard lock ([`Db::update`]); evictions and expirations as the core reports them; flushes
+/// for the keys they remove. Nobody watching costs one atomic load per write.
+#[derive(Debug, Default)]
+pub struct Watches {
+    watched: std::sync::atomic::AtomicUsize,
+    map: parking_lot::Mutex<HashMap<Key, Vec<Dirty>, ahash::RandomState>>,
+}
+
+impl Watches {
+    /// `dirty` watches key `key` of database `db`.
+    pub fn watch(&self, db: u32, key: &[u8], dirty: &Dirty) {
+        let mut map = self.map.lock();
+        let list = map.entry(Key::new(db, key)).or_default();
+        if !list.iter().any(|d| Arc::ptr_eq(d, dirty)) {
+            list.push(dirty.clone());
+            self.watched.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// `dirty` stops watching key `key` of database `db`.
+    pub fn unwatch(&self, db: u32, key: &[u8], dirty: &Dirty) {
+        let mut map = self.map.lock();
+        let k = Key::new(db, key);
+        if let Some(list) = map.get_mut(&k) {
+            let before = list.len();
+            list.retain(|d| !Arc::ptr_eq(d, dirty));
+            self.watched.fetch_sub(before - list.len(), Relaxed);
+            if list.is_empty() {
+                map.remove(&k);
+            }
+        }
+    }
+
+    /// Marks the watchers of key `key` of database `db`.
+    pub fn touch(&self, db: u32, key: &[u8]) {
+        if self.watched.load(Relaxed) == 0 {
+            return;
+        }
+        let map = self.map.lock();
+        if let Some(list) = with_encoded(db, key, |k| map.get(k)) {
+            list.iter().for_each(|d| d.store(true, Relaxed));
+        }
+    }
+
+    /// Marks the watchers of the keys a flush of `db` (`None`: all) removes: those `exists`.
+    fn touch_flushed(&self, db: Option<u32>, exists: impl Fn(u32, &[u8]) -> bool) {
+        if self.watched.load(Relaxed) == 0 {
+            return;
+        }
+        let map = self.map.lock();
+        for (k, list) in map.iter() {
+            if db.is_none_or(|d| d == k.db()) && exists(k.db(), k.key()) {
+                list.iter().for_each(|d| d.store(true, Relaxed));
+            }
+        }
     }
 }
 

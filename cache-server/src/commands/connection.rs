@@ -250,6 +250,7 @@ fn quit(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.client.tx.reset();
     ctx.client.db = 0;
     ctx.out.resp3 = false;
     ctx.client.mailbox.resp3.store(false, std::sync::atomic::Ordering::Relaxed);

@@ -70,7 +70,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Reads a hash key: `Ok(None)` if absent, WRONGTYPE if another type.
-fn read(ctx: &Ctx<'_>, key: &Bytes) -> Result<Option<Arc<HashValue>>, CmdError> {
+fn read(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<Option<Arc<HashValue>>, CmdError> {
     match ctx.get(key) {
         None => Ok(None),
         Some(Entry { value: Value::Hash(h), .. }) => Ok(Some(h)),
@@ -80,13 +80,13 @@ fn read(ctx: &Ctx<'_>, key: &Bytes) -> Result<Option<Arc<HashValue>>, CmdError> 
 
 /// Modifies a hash in place (creating it if `create`), deleting the key if it ends up empty.
 fn modify<R>(
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
     key: &Bytes,
     create: bool,
     f: impl FnOnce(&mut HashValue) -> Result<R, CmdError>,
     absent: R,
 ) -> Result<R, CmdError> {
-    ctx.db().update(ctx.dbi(), key, ctx.now, |cur: &mut Current<'_, '_>| {
+    ctx.update(key, |cur: &mut Current<'_, '_>| {
         match cur.get() {
             None if !create => return Ok(absent),
             None => {
@@ -116,7 +116,7 @@ fn modify<R>(
     })
 }
 
-fn set_pairs(ctx: &Ctx<'_>, a: &[Bytes]) -> Result<i64, CmdError> {
+fn set_pairs(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<i64, CmdError> {
     if a.len() % 2 != 0 {
         return Err(format!("ERR wrong number of arguments for '{}' command", ctx.name).into());
     }

@@ -101,7 +101,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 fn del(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = a[1..].iter().filter(|k| ctx.db().remove(ctx.dbi(), k, ctx.now)).count();
+    let n = a[1..].iter().filter(|k| ctx.remove(k)).count();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -117,7 +117,7 @@ fn touch(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn type_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let t = ctx.db().peek(ctx.dbi(), &a[1], ctx.now).map_or("none", |e| e.value.type_name());
+    let t = ctx.peek(&a[1]).map_or("none", |e| e.value.type_name());
     ctx.out.simple(t);
     Ok(())
 }
@@ -157,7 +157,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], seconds: bool, relative: bool)
     }
     when += base;
     let now = ctx.now as i64;
-    let r = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
+    let r = ctx.update(&a[1], |cur| {
         let Some(e) = cur.get() else { return 0 };
         let current = if e.expire_at == 0 { None } else { Some(e.expire_at as i64) };
         let skip = (nx && current.is_some())
@@ -227,7 +227,7 @@ fn pexpiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let r = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| match cur.get() {
+    let r = ctx.update(&a[1], |cur| match cur.get() {
         Some(e) if e.expire_at != 0 => {
             let mut e = e.clone();
             e.expire_at = 0;
@@ -242,16 +242,8 @@ fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let all = a[1].as_ref() == b"*";
-    let visited = ctx.db().len() as usize;
-    ctx.long(visited, |ctx| {
-        let found: Vec<Bytes> = ctx
-            .db()
-            .entries(ctx.dbi(), ctx.now)
-            .filter(|(k, _)| all || glob::matches(&a[1], k, false))
-            .map(|(k, _)| k)
-            .collect();
-        ctx.out.bulks(found);
-    });
+    let found = ctx.keys_where(|k| all || glob::matches(&a[1], k, false));
+    ctx.long(found.len(), |ctx| ctx.out.bulks(found));
     Ok(())
 }
 
@@ -302,7 +294,7 @@ pub fn parse_scan_opts(a: &[Bytes], allow_type: bool) -> Result<ScanOpts<'_>, Cm
 fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[1])?;
     let o = parse_scan_opts(&a[2..], true)?;
-    let (next, items) = ctx.long(o.count, |ctx| ctx.db().scan(ctx.dbi(), cursor, o.count, ctx.now));
+    let (next, items) = ctx.scan(cursor, o.count);
     let keys: Vec<Bytes> = items
         .into_iter()
         .filter(|(k, e)| {
@@ -321,7 +313,7 @@ fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let mut cursor = 0;
     let seed = ctx.shared.db.clock.now_us();
     loop {
-        let (next, items) = ctx.db().scan(ctx.dbi(), cursor, 64, ctx.now);
+        let (next, items) = ctx.scan(cursor, 64);
         if !items.is_empty() {
             let pick = (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 17) as usize % items.len();
             ctx.out.bulk(&items[pick].0);
@@ -336,7 +328,11 @@ fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 }
 
 fn rename_generic(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> CmdResult {
-    let Some(e) = ctx.db().peek(ctx.dbi(), &a[1], ctx.now) else {
+    ctx.atomically(&a[1..3], |ctx| rename_held(ctx, a, nx))
+}
+
+fn rename_held(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> CmdResult {
+    let Some(e) = ctx.peek(&a[1]) else {
         return Err("ERR no such key".into());
     };
     if a[1] == a[2] {
@@ -347,7 +343,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> CmdResult {
         }
         return Ok(());
     }
-    let placed = ctx.db().update(ctx.dbi(), &a[2], ctx.now, |cur| {
+    let placed = ctx.update(&a[2], |cur| {
         if nx && cur.get().is_some() {
             return false;
         }
@@ -355,7 +351,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> CmdResult {
         true
     });
     if placed {
-        ctx.db().remove(ctx.dbi(), &a[1], ctx.now);
+        ctx.remove(&a[1]);
     }
     if nx {
         ctx.out.int(i64::from(placed))
@@ -374,8 +370,7 @@ fn renamenx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn dbsize(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    let all = ctx.db().len() as usize;
-    let n = ctx.long(all, |ctx| ctx.db().dbsize(ctx.dbi()));
+    let n = ctx.dbsize();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -390,16 +385,14 @@ fn flush_args(a: &[Bytes]) -> CmdResult {
 
 fn flushdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     flush_args(a)?;
-    let all = ctx.db().len() as usize;
-    ctx.long(all, |ctx| ctx.db().flush(Some(ctx.dbi())));
+    ctx.flush(false);
     ctx.out.ok();
     Ok(())
 }
 
 fn flushall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     flush_args(a)?;
-    let all = ctx.db().len() as usize;
-    ctx.long(all, |ctx| ctx.db().flush(None));
+    ctx.flush(true);
     ctx.out.ok();
     Ok(())
 }

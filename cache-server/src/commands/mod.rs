@@ -16,9 +16,10 @@ pub mod pubsub;
 pub mod server;
 pub mod strings;
 pub mod tracking;
+pub mod transactions;
 
 use crate::connection::ClientState;
-use crate::db::{Db, Entry, Str, Value};
+use crate::db::{Current, Db, Entry, Held, Str, Value};
 use crate::frame::parse_i64;
 use crate::metrics::CommandStats;
 use crate::reply::Reply;
@@ -123,6 +124,7 @@ pub fn registry() -> &'static Registry {
             connection::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
+            transactions::COMMANDS,
         ] {
             for spec in family {
                 r.top.push(spec);
@@ -160,6 +162,9 @@ pub struct Ctx<'a> {
     pub now: u64,
     /// The full name of the running command (`set`, `client|kill`), for error texts.
     pub name: &'a str,
+    /// The keys held by the atomic operation this command runs in (EXEC, a script), if any:
+    /// every keyspace access below goes through it (see [`crate::db::Scope`]).
+    pub scope: Option<&'a mut dyn Held>,
 }
 
 impl Ctx<'_> {
@@ -174,12 +179,121 @@ impl Ctx<'_> {
     }
 
     /// Reads a key (counts a hit or miss).
-    pub fn get(&self, key: &Bytes) -> Option<Entry> {
-        self.shared.db.get(self.client.db, key, self.now)
+    pub fn get(&mut self, key: &[u8]) -> Option<Entry> {
+        match self.scope.as_deref_mut() {
+            None => self.shared.db.get(self.client.db, key, self.now),
+            Some(s) => s.get(self.client.db, key, self.now),
+        }
+    }
+
+    /// Reads a key without counting a hit or miss.
+    pub fn peek(&mut self, key: &[u8]) -> Option<Entry> {
+        match self.scope.as_deref_mut() {
+            None => self.shared.db.peek(self.client.db, key, self.now),
+            Some(s) => s.peek(self.client.db, key, self.now),
+        }
+    }
+
+    /// Atomic read-modify-write of one key of the selected database ([`Db::update`]).
+    pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
+        self.update_in(self.client.db, key, f)
+    }
+
+    /// [`Ctx::update`] in database `db`.
+    pub fn update_in<R>(&mut self, db: u32, key: &[u8], f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
+        match self.scope.as_deref_mut() {
+            None => self.shared.db.update(db, key, self.now, f),
+            Some(s) => {
+                let (mut f, mut r) = (Some(f), None);
+                s.update_dyn(db, key, self.now, &mut |cur| r = f.take().map(|f| f(cur)));
+                r.expect("update_dyn runs its closure once")
+            }
+        }
+    }
+
+    /// Runs `f` with `keys` (of the selected database) held, so that nothing interleaves with
+    /// it (see [`crate::db::Scope`]); inside a transaction or script, whose keys are held
+    /// already, it just runs `f`.
+    pub fn atomically<'k, R>(&mut self, keys: impl IntoIterator<Item = &'k Bytes>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        if self.scope.is_some() {
+            return f(self);
+        }
+        let db = self.client.db;
+        let mut scope = self.shared.db.lock(keys.into_iter().map(|k| (db, k.as_ref())));
+        let mut sub = Ctx {
+            shared: self.shared,
+            client: &mut *self.client,
+            out: &mut *self.out,
+            now: self.now,
+            name: self.name,
+            scope: Some(&mut scope),
+        };
+        f(&mut sub)
+    }
+
+    /// Stores `e` at `key`.
+    pub fn set(&mut self, key: &[u8], e: Entry) {
+        self.update(key, |c| c.put(e));
+    }
+
+    /// Deletes `key`; true if a live one existed.
+    pub fn remove(&mut self, key: &[u8]) -> bool {
+        self.update(key, |c| c.delete())
+    }
+
+    /// Keys in the selected database.
+    pub fn dbsize(&mut self) -> u64 {
+        match self.scope.as_deref() {
+            None => {
+                let all = self.shared.db.len() as usize;
+                let (db, dbi) = (&self.shared.db, self.client.db);
+                offload(all, || db.dbsize(dbi))
+            }
+            Some(s) => s.dbsize(self.client.db),
+        }
+    }
+
+    /// Empties the selected database (`all`: every database).
+    pub fn flush(&mut self, all: bool) {
+        let db = (!all).then_some(self.client.db);
+        match self.scope.as_deref_mut() {
+            None => {
+                let keys = self.shared.db.len() as usize;
+                let shared = self.shared;
+                offload(keys, || shared.db.flush(db));
+            }
+            Some(s) => s.flush(db),
+        }
+    }
+
+    /// One SCAN step over the selected database.
+    pub fn scan(&mut self, cursor: u64, count: usize) -> (u64, Vec<(Bytes, Entry)>) {
+        let (db, now) = (self.client.db, self.now);
+        match self.scope.as_deref() {
+            None => {
+                let shared = self.shared;
+                offload(count, || shared.db.scan(db, cursor, count, now))
+            }
+            Some(s) => s.scan(db, cursor, count, now),
+        }
+    }
+
+    /// The live keys of the selected database that `keep` accepts.
+    pub fn keys_where(&mut self, keep: impl Fn(&[u8]) -> bool) -> Vec<Bytes> {
+        let (db, now) = (self.client.db, self.now);
+        match self.scope.as_deref() {
+            None => {
+                let shared = self.shared;
+                offload(shared.db.len() as usize, || {
+                    shared.db.entries(db, now).map(|(k, _)| k).filter(|k| keep(k)).collect()
+                })
+            }
+            Some(s) => s.entries(db, now).into_iter().map(|(k, _)| k).filter(|k| keep(k)).collect(),
+        }
     }
 
     /// Reads a string key: `Ok(None)` if absent, WRONGTYPE if not a string.
-    pub fn get_str(&self, key: &Bytes) -> Result<Option<Str>, CmdError> {
+    pub fn get_str(&mut self, key: &[u8]) -> Result<Option<Str>, CmdError> {
         match self.get(key) {
             None => Ok(None),
             Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s)),
@@ -297,9 +411,81 @@ fn arity_ok(arity: i32, n: usize) -> bool {
     if arity >= 0 { n == arity as usize } else { n >= (-arity) as usize }
 }
 
-/// Runs one request: lookup, checks, handler, statistics. Never fails: errors become replies.
+/// Runs one request: lookup, checks, queueing in MULTI, handler, statistics. Never fails: errors
+/// become replies.
 pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args: &[Bytes]) {
     let reg = registry();
+    let (idx, spec) = match lookup(reg, args) {
+        Ok(found) => found,
+        Err(Some(msg)) => {
+            client.tx.fail();
+            shared.metrics.error(&msg);
+            out.error(&msg);
+            return;
+        }
+        Err(None) => {
+            tracing::warn!(client = %client.handle.addr, "possible cross-protocol (HTTP) attack; closing the connection");
+            client.close = true;
+            client.discard = true;
+            return;
+        }
+    };
+    let full = reg.entries[idx].0.as_str();
+    let stats = &reg.stats[idx];
+    let reject = |msg: &str, client: &mut ClientState, out: &mut Reply| {
+        client.tx.fail();
+        stats.rejected.fetch_add(1, Relaxed);
+        shared.metrics.error(msg);
+        out.error(msg);
+    };
+    if !arity_ok(spec.arity, args.len()) {
+        reject(&format!("ERR wrong number of arguments for '{full}' command"), client, out);
+        return;
+    }
+    if client.needs_auth(shared) && !spec.has("no-auth") {
+        reject("NOAUTH Authentication required.", client, out);
+        return;
+    }
+    let in_multi = client.tx.in_multi();
+    let queues = in_multi && !transactions::RUN_IN_MULTI.contains(&full);
+    // In MULTI every queued command is refused when memory is full (the queue itself takes memory).
+    if spec.has("denyoom") || queues {
+        let extra: u64 = args.iter().map(|a| a.len() as u64).sum();
+        if shared.db.would_oom(extra) {
+            reject(OOM, client, out);
+            return;
+        }
+    }
+    if client.subscriptions > 0 && !out.resp3 && !SUBSCRIBE_MODE.contains(&full) {
+        let msg = format!(
+            "Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        );
+        if full == "exec" && in_multi {
+            client.tx.reset();
+            reject(&format!("EXECABORT Transaction discarded because of: {msg}"), client, out);
+        } else {
+            reject(&format!("ERR {msg}"), client, out);
+        }
+        return;
+    }
+    if queues {
+        if spec.has("no-multi") {
+            reject("ERR Command not allowed inside a transaction", client, out);
+        } else if client.tx.queue(idx, args, shared.config.read().client_query_buffer_limit) {
+            out.simple("QUEUED");
+        } else {
+            tracing::warn!(client = %client.handle.addr, "MULTI queue over client-query-buffer-limit; closing the connection");
+            client.tx.reset();
+            client.close = true;
+        }
+        return;
+    }
+    run(shared, client, out, reg, idx, args, None);
+}
+
+/// Finds the table row of a request: `Err(Some(reply))` for an unknown command or subcommand,
+/// `Err(None)` for an HTTP request line (the connection is closed).
+fn lookup(reg: &'static Registry, args: &[Bytes]) -> Result<(usize, &'static CommandSpec), Option<String>> {
     let mut name_buf = [0u8; 32];
     let long_name;
     let name = match lower_ascii(&args[0], &mut name_buf) {
@@ -309,66 +495,39 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
             long_name.as_str()
         }
     };
-    let Some(mut idx) = reg.find(name) else {
+    let Some(idx) = reg.find(name) else {
         if name == "post" || name == "host:" {
-            tracing::warn!(client = %client.handle.addr, "possible cross-protocol (HTTP) attack; closing the connection");
-            client.close = true;
-            client.discard = true;
-            return;
+            return Err(None);
         }
-        let msg = unknown_command(args);
-        shared.metrics.error(&msg);
-        out.error(&msg);
-        return;
+        return Err(Some(unknown_command(args)));
     };
-    let mut spec = reg.entries[idx].1;
-    if !spec.subcommands.is_empty() && args.len() >= 2 {
-        let sub = lower(&args[1]);
-        match reg.find(&format!("{name}|{sub}")) {
-            Some(i) => {
-                idx = i;
-                spec = reg.entries[i].1;
-            }
-            None => {
-                let sub_shown: String = String::from_utf8_lossy(&args[1]).chars().take(128).collect();
-                let msg = format!("ERR unknown subcommand '{sub_shown}'. Try {} HELP.", name.to_ascii_uppercase());
-                shared.metrics.error(&msg);
-                out.error(&msg);
-                return;
-            }
+    let spec = reg.entries[idx].1;
+    if spec.subcommands.is_empty() || args.len() < 2 {
+        return Ok((idx, spec));
+    }
+    let sub = lower(&args[1]);
+    match reg.find(&format!("{name}|{sub}")) {
+        Some(i) => Ok((i, reg.entries[i].1)),
+        None => {
+            let sub_shown: String = String::from_utf8_lossy(&args[1]).chars().take(128).collect();
+            Err(Some(format!("ERR unknown subcommand '{sub_shown}'. Try {} HELP.", name.to_ascii_uppercase())))
         }
     }
-    let full = reg.entries[idx].0.as_str();
+}
+
+/// Runs a command that passed the checks (now, or when EXEC runs its queue with the
+/// transaction's `scope`): tracking, handler, OOM refusal, statistics, SLOWLOG.
+pub(crate) fn run(
+    shared: &Shared,
+    client: &mut ClientState,
+    out: &mut Reply,
+    reg: &'static Registry,
+    idx: usize,
+    args: &[Bytes],
+    scope: Option<&mut dyn Held>,
+) {
+    let (full, spec) = (reg.entries[idx].0.as_str(), reg.entries[idx].1);
     let stats = &reg.stats[idx];
-    let reject = |msg: &str, out: &mut Reply| {
-        stats.rejected.fetch_add(1, Relaxed);
-        shared.metrics.error(msg);
-        out.error(msg);
-    };
-    if !arity_ok(spec.arity, args.len()) {
-        reject(&format!("ERR wrong number of arguments for '{full}' command"), out);
-        return;
-    }
-    if client.needs_auth(shared) && !spec.has("no-auth") {
-        reject("NOAUTH Authentication required.", out);
-        return;
-    }
-    if spec.has("denyoom") {
-        let extra: u64 = args.iter().map(|a| a.len() as u64).sum();
-        if shared.db.would_oom(extra) {
-            reject(OOM, out);
-            return;
-        }
-    }
-    if client.subscriptions > 0 && !out.resp3 && !SUBSCRIBE_MODE.contains(&full) {
-        reject(
-            &format!(
-                "ERR Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
-            ),
-            out,
-        );
-        return;
-    }
     if let Some(mode) = &client.tracking
         && spec.has("readonly")
         && !mode.bcast
@@ -385,7 +544,12 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     let mark = out.buf.len();
     crate::db::take_refused();
     let result = {
-        let mut ctx = Ctx { shared, client, out, now, name: full };
+        // Re-wrapped so that the trait object's lifetime shortens to the context's.
+        let scope = match scope {
+            Some(s) => Some(s as &mut dyn Held),
+            None => None,
+        };
+        let mut ctx = Ctx { shared, client, out, now, name: full, scope };
         // Many arguments (MGET, DEL, HSET of 100k) are long work whatever the command.
         ctx.long(args.len(), |ctx| (spec.handler)(ctx, args))
     };
@@ -413,14 +577,16 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         out.error(&msg);
     }
     client.last_cmd = idx;
-    shared.maybe_slowlog(client, args, micros);
+    if !spec.has("skip_slowlog") {
+        shared.maybe_slowlog(client, args, micros);
+    }
 }
 
 /// Commands a RESP2 client may run while subscribed (Redis's list).
 const SUBSCRIBE_MODE: &[&str] = &["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "quit", "reset"];
 
 /// The key arguments of a command, from its row's (first, last, step) positions.
-fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
+pub(crate) fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
     let (first, last, step) = spec.keys;
     let last = if last < 0 { args.len() as i32 + last } else { last };
     let last = if first > 0 && step > 0 { last.min(args.len() as i32 - 1) } else { first - 1 };

@@ -597,7 +597,7 @@ fn memory_usage(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if a.len() == 5 {
         arg_i64(&a[4])?;
     }
-    match ctx.db().peek(ctx.dbi(), &a[2], ctx.now) {
+    match ctx.peek(&a[2]) {
         Some(e) => ctx.out.int(Db::memory_usage(&a[2], &e) as i64),
         None => ctx.out.null(),
     }

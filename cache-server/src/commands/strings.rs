@@ -225,7 +225,7 @@ fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, val: &[u8], when: Option<u64>, o: &SetOpts) -> CmdResult {
     let value = Str::new(val);
-    let (written, old) = ctx.db().update(ctx.dbi(), key, ctx.now, |cur| {
+    let (written, old) = ctx.update(key, |cur| {
         let old = cur.get();
         let old_str = if o.get { str_of(old)?.cloned() } else { None };
         let found = old.is_some();
@@ -251,7 +251,7 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, val: &[u8], when: Option<u64>, o:
 
 fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let value = Str::new(&a[2]);
-    let done = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
+    let done = ctx.update(&a[1], |cur| {
         if cur.get().is_some() {
             return false;
         }
@@ -277,7 +277,7 @@ fn getset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let old = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
+    let old = ctx.update(&a[1], |cur| {
         let s = str_of(cur.get())?.cloned();
         if s.is_some() {
             cur.delete();
@@ -303,11 +303,12 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     };
     ctx.out.bulk(&s);
     if when.is_some() || o.persist {
-        ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
+        let now = ctx.now;
+        ctx.update(&a[1], |cur| {
             if let Some(e) = cur.get() {
                 let mut e = e.clone();
                 e.expire_at = when.unwrap_or(0);
-                if when.is_some_and(|t| t <= ctx.now) {
+                if when.is_some_and(|t| t <= now) {
                     cur.delete();
                 } else {
                     cur.put(e);
@@ -336,19 +337,11 @@ fn check_pairs(ctx: &Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Runs `f` holding the keyspace's multi-key gate; waiting for it (behind a long MSET) happens off
-/// the async worker, like any long work.
-fn multi_key_write<R>(ctx: &Ctx<'_>, f: impl FnOnce() -> R) -> R {
-    let gate = ctx.db().multi_key_gate();
-    let _held = gate.try_lock().unwrap_or_else(|| super::offload(super::LONG_WORK, || gate.lock()));
-    f()
-}
-
 fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     check_pairs(ctx, a)?;
-    multi_key_write(ctx, || {
+    ctx.atomically(a[1..].iter().step_by(2), |ctx| {
         for kv in a[1..].chunks(2) {
-            ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::str(&kv[1])), ctx.now);
+            ctx.set(&kv[0], Entry::new(Value::str(&kv[1])));
         }
     });
     ctx.out.ok();
@@ -357,11 +350,11 @@ fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     check_pairs(ctx, a)?;
-    let any = multi_key_write(ctx, || {
-        let any = a[1..].chunks(2).any(|kv| ctx.db().peek(ctx.dbi(), &kv[0], ctx.now).is_some());
+    let any = ctx.atomically(a[1..].iter().step_by(2), |ctx| {
+        let any = a[1..].chunks(2).any(|kv| ctx.peek(&kv[0]).is_some());
         if !any {
             for kv in a[1..].chunks(2) {
-                ctx.db().set(ctx.dbi(), &kv[0], Entry::new(Value::str(&kv[1])), ctx.now);
+                ctx.set(&kv[0], Entry::new(Value::str(&kv[1])));
             }
         }
         any
@@ -371,7 +364,7 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
-    let n = ctx.db().update(ctx.dbi(), key, ctx.now, |cur| {
+    let n = ctx.update(key, |cur| {
         let (old, expire_at) = match cur.get() {
             None => (0, 0),
             Some(Entry { value: Value::Str(s), expire_at, .. }) => {
@@ -446,7 +439,7 @@ pub fn add_float(old: Option<&[u8]>, incr: Option<f64>, not_float: &'static str)
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let incr = parse_f64(&a[2]);
-    let s = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
+    let s = ctx.update(&a[1], |cur| {
         let (old, expire_at) = match cur.get() {
             None => (None, 0),
             Some(Entry { value: Value::Str(s), expire_at, .. }) => (Some(s.clone()), *expire_at),
@@ -462,7 +455,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let max = ctx.shared.config.read().proto_max_bulk_len;
-    let n = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
+    let n = ctx.update(&a[1], |cur| {
         match cur.get() {
             None => {
                 cur.put(Entry::new(Value::str(&a[2])));
@@ -523,7 +516,7 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let max = ctx.shared.config.read().proto_max_bulk_len;
     let val = &a[3];
     let too_big = (offset as u64).saturating_add(val.len() as u64) > max;
-    let n = ctx.db().update(ctx.dbi(), &a[1], ctx.now, |cur| {
+    let n = ctx.update(&a[1], |cur| {
         match cur.get() {
             None if val.is_empty() => return Ok(0),
             Some(Entry { value: Value::Str(s), .. }) if val.is_empty() => return Ok(s.len()),
