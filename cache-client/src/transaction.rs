@@ -123,6 +123,9 @@ pub struct Transaction {
     /// An exchange was cut short (timeout, lost connection): the server-side state is unknown,
     /// so the connection is never given back.
     broken: bool,
+    /// A command changed the connection itself (`SELECT`, `CLIENT TRACKING`, ...): it is closed
+    /// at the end instead of going back to the pool.
+    tainted: bool,
 }
 
 impl Client {
@@ -148,6 +151,7 @@ impl Client {
             touched: Vec::new(),
             watching: false,
             broken: false,
+            tainted: false,
         })
     }
 
@@ -271,12 +275,36 @@ impl Transaction {
 
     /// [`cmd`](Self::cmd) without the key check.
     ///
+    /// `WATCH` and `UNWATCH` sent this way are tracked like [`watch`](Self::watch) and
+    /// [`unwatch`](Self::unwatch). A command that changes the connection itself (`SELECT`, `AUTH`,
+    /// `HELLO`, `RESET`, `CLIENT` other than `ID`/`INFO`/`GETNAME`, subscriptions, `MONITOR`)
+    /// keeps the connection from going back to the pool.
+    ///
     /// # Errors
     ///
-    /// The server's error reply, or a transport error.
+    /// [`Error::Config`] for `MULTI`, `EXEC` and `DISCARD`, which the transaction sends itself
+    /// ([`exec`](Self::exec), [`discard`](Self::discard)); the server's error reply, or a
+    /// transport error.
     pub async fn cmd_unchecked<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<Value> {
         let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect();
-        self.request(&args).await
+        let name = args.first().map(|a| String::from_utf8_lossy(a).to_ascii_uppercase()).unwrap_or_default();
+        let sub = args.get(1).map(|a| String::from_utf8_lossy(a).to_ascii_uppercase()).unwrap_or_default();
+        match name.as_str() {
+            "MULTI" | "EXEC" | "DISCARD" => {
+                return Err(Error::Config(format!("{name} is sent by the transaction itself: use queue/exec/discard")));
+            }
+            "WATCH" => self.watching = true,
+            "SELECT" | "AUTH" | "HELLO" | "RESET" | "MONITOR" | "SUBSCRIBE" | "PSUBSCRIBE" | "SSUBSCRIBE" => {
+                self.tainted = true;
+            }
+            "CLIENT" if !matches!(sub.as_str(), "ID" | "INFO" | "GETNAME") => self.tainted = true,
+            _ => {}
+        }
+        let r = self.request(&args).await;
+        if name == "UNWATCH" && r.is_ok() {
+            self.watching = false;
+        }
+        r
     }
 
     /// `GET key`, now, on the transaction's connection (never from the near-cache).
@@ -451,7 +479,7 @@ impl Transaction {
 impl Drop for Transaction {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            if !self.watching && !self.broken {
+            if !self.watching && !self.broken && !self.tainted {
                 self.client.inner.nodes[self.node].pool.checkin(conn);
             }
         }

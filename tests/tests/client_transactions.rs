@@ -148,7 +148,23 @@ async fn exclusive_connections(client: &Client, who: &str) -> Result<()> {
     tx.watch(&["{x}:k"]).await?;
     drop(tx);
     let mut tx = client.transaction(&["{x}:k"]).await?;
-    ensure!(conn_id(&mut tx).await? != first, "{who}: a connection left watching is not reused");
+    let second = conn_id(&mut tx).await?;
+    ensure!(second != first, "{who}: a connection left watching is not reused");
+
+    // The transaction sends MULTI/EXEC/DISCARD itself; a raw WATCH is tracked; a SELECT keeps the
+    // connection out of the pool (it would hand the next transaction another database).
+    let e = tx.cmd_unchecked(&["EXEC"]).await.expect_err("EXEC is the transaction's");
+    ensure!(matches!(e, Error::Config(_)), "{who}: {e:?}");
+    tx.cmd_unchecked(&["SELECT", "1"]).await?;
+    drop(tx);
+    let mut tx = client.transaction(&["{x}:k"]).await?;
+    let third = conn_id(&mut tx).await?;
+    ensure!(third != second, "{who}: a connection that changed database is not reused");
+    ensure!(tx.get("{x}:k").await? == Some(Bytes::from("1")), "{who}: database 0");
+    tx.cmd_unchecked(&["WATCH", "{x}:k"]).await?;
+    drop(tx);
+    let mut tx = client.transaction(&["{x}:k"]).await?;
+    ensure!(conn_id(&mut tx).await? != third, "{who}: a raw WATCH counts as watching");
     Ok(())
 }
 
