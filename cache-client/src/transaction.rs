@@ -428,21 +428,7 @@ impl Transaction {
         self.broken = false;
         self.watching = false;
         let exec = exec.expect("EXEC's reply is the last one");
-        match exec {
-            Ok(Value::Nil) => Ok(ExecOutcome::Conflict),
-            Ok(Value::Array(items)) => Ok(ExecOutcome::Committed(
-                items
-                    .into_iter()
-                    .map(|v| match v {
-                        Value::Error(text) => Err(Error::Server(text)),
-                        v => Ok(v),
-                    })
-                    .collect(),
-            )),
-            Ok(other) => Err(Error::Protocol(format!("EXEC answered {other:?}"))),
-            Err(Error::Server(reply)) if reply.starts_with("EXECABORT") => Err(Error::ExecAbort { reply, rejected }),
-            Err(e) => Err(e),
-        }
+        outcome(exec, rejected)
     }
 
     /// Makes sure the node has every queued script (`SCRIPT EXISTS`, then `SCRIPT LOAD` of the
@@ -476,6 +462,26 @@ impl Transaction {
     }
 }
 
+/// Reads `EXEC`'s reply: an array is a commit (nested errors are that command's failure), nil a
+/// watched-key conflict, `EXECABORT` an abort that carries the queue-time refusals.
+fn outcome(exec: Result<Value>, rejected: Vec<(usize, String)>) -> Result<ExecOutcome> {
+    match exec {
+        Ok(Value::Nil) => Ok(ExecOutcome::Conflict),
+        Ok(Value::Array(items)) => Ok(ExecOutcome::Committed(
+            items
+                .into_iter()
+                .map(|v| match v {
+                    Value::Error(text) => Err(Error::Server(text)),
+                    v => Ok(v),
+                })
+                .collect(),
+        )),
+        Ok(other) => Err(Error::Protocol(format!("EXEC answered {other:?}"))),
+        Err(Error::Server(reply)) if reply.starts_with("EXECABORT") => Err(Error::ExecAbort { reply, rejected }),
+        Err(e) => Err(e),
+    }
+}
+
 impl Drop for Transaction {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
@@ -483,5 +489,24 @@ impl Drop for Transaction {
                 self.client.inner.nodes[self.node].pool.checkin(conn);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_replies_map_to_outcomes() {
+        let r = outcome(Ok(Value::Array(vec![Value::Int(1), Value::Error("ERR boom".into())])), vec![]).unwrap();
+        let ExecOutcome::Committed(items) = r else { panic!("a commit") };
+        assert!(matches!(items.as_slice(), [Ok(Value::Int(1)), Err(Error::Server(t))] if t == "ERR boom"));
+        assert!(outcome(Ok(Value::Nil), vec![]).unwrap().is_conflict());
+        let abort = "EXECABORT Transaction discarded because of previous errors.".to_owned();
+        let e = outcome(Err(Error::Server(abort.clone())), vec![(1, "ERR x".into())]).unwrap_err();
+        assert!(matches!(&e, Error::ExecAbort { reply, rejected } if *reply == abort && rejected.len() == 1));
+        assert_eq!(e.server_code(), Some("EXECABORT"));
+        assert!(matches!(outcome(Err(Error::Server("ERR other".into())), vec![]), Err(Error::Server(_))));
+        assert!(matches!(outcome(Ok(Value::Int(3)), vec![]), Err(Error::Protocol(_))));
     }
 }
