@@ -21,18 +21,10 @@ import sys
 import threading
 import time
 
-
-def step(name, fn):
-    try:
-        out = fn()
-    except Exception as e:  # the error text is part of the transcript
-        out = f"{type(e).__name__}: {e}"
-    print(f"{name} {out!r}", flush=True)
+from python_clients import step  # the same transcript line format
 
 
 def lock_session(r, other, p):
-    from redis.exceptions import LockError, LockNotOwnedError  # noqa: F401 (names in the transcript)
-
     # thread_local=False: the holder hands the lock over from a timer thread below.
     a = r.lock("lock:report", timeout=10, blocking_timeout=0.3, thread_local=False)
     b = other.lock("lock:report", timeout=10, blocking_timeout=0.3)
@@ -124,8 +116,6 @@ def r_pttl(storage, item, *ids):
 
 
 def transaction_session(r, other, p):
-    from redis.exceptions import WatchError  # noqa: F401
-
     def multi_exec():
         with r.pipeline() as pipe:
             return pipe.set("acct:1", 100).incrby("acct:1", -30).get("acct:1").hset("h", "f", "v").execute()
