@@ -404,30 +404,18 @@ impl Transaction {
     async fn run(&mut self, queued: Vec<Vec<Bytes>>, scripts: &[Script]) -> Result<ExecOutcome> {
         self.load_scripts(scripts).await?;
         self.request(&[Bytes::from_static(b"MULTI")]).await?.expect_ok()?;
-        let conn = self.conn.clone().expect("a live transaction has its connection");
-        let timeout = self.client.inner.cfg.request_timeout;
+        // Broken until EXEC's reply is in: the server is inside MULTI meanwhile.
         self.broken = true;
-        let mut pending = Vec::with_capacity(queued.len() + 1);
-        for args in queued.iter().chain([&vec![Bytes::from_static(b"EXEC")]]) {
-            pending.push(conn.submit(args).await?);
-        }
-        let deadline = tokio::time::Instant::now() + timeout;
-        let n = queued.len();
-        let mut rejected = Vec::new();
-        let mut exec = None;
-        for (i, p) in pending.into_iter().enumerate() {
-            match p.wait_until(deadline, timeout).await {
-                Err(Error::Server(text)) if i < n => rejected.push((i, text)),
-                Ok(_) if i < n => {}
-                // Cut short: whether EXEC ran is unknown, and the connection stays broken.
-                Err(e) if !matches!(e, Error::Server(_)) => return Err(e),
-                last => exec = Some(last),
-            }
-        }
+        let node = &self.client.inner.nodes[self.node];
+        let permit = node.breaker.allow().ok_or_else(|| Error::NodeUnavailable(node.name.clone()))?;
+        let conn = self.conn.clone().expect("a live transaction has its connection");
+        let batch = send_batch(&conn, &queued, self.client.inner.cfg.request_timeout).await;
+        node.breaker.record(permit, !matches!(&batch, Err(e) if e.is_node_failure()));
+        // Cut short: whether EXEC ran is unknown, and the connection stays broken.
+        let (rejected, exec) = batch?;
         // Every reply arrived: the server is out of MULTI, and EXEC (or its abort) ended the WATCHes.
         self.broken = false;
         self.watching = false;
-        let exec = exec.expect("EXEC's reply is the last one");
         outcome(exec, rejected)
     }
 
@@ -451,14 +439,47 @@ impl Transaction {
         Ok(())
     }
 
-    /// One request on the connection; a transport failure marks it broken.
+    /// One request on the connection, under the node's breaker (as `Node::call`); a transport
+    /// failure marks the connection broken.
     async fn request(&mut self, args: &[Bytes]) -> Result<Value> {
+        let node = &self.client.inner.nodes[self.node];
+        let permit = node.breaker.allow().ok_or_else(|| Error::NodeUnavailable(node.name.clone()))?;
         let conn = self.conn.as_ref().expect("a live transaction has its connection");
         let r = conn.request(args, self.client.inner.cfg.request_timeout).await;
+        node.breaker.record(permit, !matches!(&r, Err(e) if e.is_node_failure()));
         if matches!(&r, Err(e) if !matches!(e, Error::Server(_))) {
             self.broken = true;
         }
         r
+    }
+}
+
+/// Sends the queued commands and `EXEC` back to back (one write) and waits for every reply,
+/// under one deadline. Returns the commands refused while queueing and `EXEC`'s own reply; a
+/// transport error means the outcome is unknown.
+async fn send_batch(
+    conn: &Connection,
+    queued: &[Vec<Bytes>],
+    timeout: std::time::Duration,
+) -> Result<(Vec<(usize, String)>, Result<Value>)> {
+    let exec = [Bytes::from_static(b"EXEC")];
+    let mut pending = Vec::with_capacity(queued.len() + 1);
+    for args in queued {
+        pending.push(conn.submit(args).await?);
+    }
+    let exec_reply = conn.submit(&exec).await?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut rejected = Vec::new();
+    for (i, p) in pending.into_iter().enumerate() {
+        match p.wait_until(deadline, timeout).await {
+            Ok(_) => {}
+            Err(Error::Server(text)) => rejected.push((i, text)),
+            Err(e) => return Err(e),
+        }
+    }
+    match exec_reply.wait_until(deadline, timeout).await {
+        Err(e) if !matches!(e, Error::Server(_)) => Err(e),
+        exec => Ok((rejected, exec)),
     }
 }
 
