@@ -203,6 +203,26 @@ impl Client {
         self.inner.ring.node_for(key.as_ref()).unwrap_or(0)
     }
 
+    /// The one node that owns all of `keys` (node 0 for none), for work that must run on a
+    /// single node: a transaction, a script.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::CrossNode`] naming two keys that map to different nodes.
+    pub fn node_of_keys<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize> {
+        let Some(first) = keys.first() else { return Ok(0) };
+        let node = self.node_of(first);
+        match keys.iter().find(|k| self.node_of(k) != node) {
+            None => Ok(node),
+            Some(other) => Err(Error::CrossNode {
+                first: String::from_utf8_lossy(first.as_ref()).into_owned(),
+                first_node: self.node_name(node).to_owned(),
+                other: String::from_utf8_lossy(other.as_ref()).into_owned(),
+                other_node: self.node_name(self.node_of(other)).to_owned(),
+            }),
+        }
+    }
+
     /// The `host:port` of node `index`.
     #[must_use]
     pub fn node_name(&self, index: usize) -> &str {

@@ -41,6 +41,38 @@ pub enum Error {
     /// A configuration error (a bad URL, no nodes).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Keys that must share a node (those of one transaction or one script) map to different
+    /// nodes. Give them a common hash tag (`{user:42}:a`, `{user:42}:b`) so they hash alike.
+    #[error(
+        "keys {first:?} (node {first_node}) and {other:?} (node {other_node}) map to different nodes; \
+         give them a common hash tag such as {{user:42}}"
+    )]
+    CrossNode {
+        /// The key that chose the node.
+        first: String,
+        /// Its node's `host:port`.
+        first_node: String,
+        /// A key on another node.
+        other: String,
+        /// That node's `host:port`.
+        other_node: String,
+    },
+    /// `EXEC` answered `EXECABORT`: the server refused at least one command while queueing it,
+    /// so nothing ran. `reply` is the `EXECABORT` text verbatim; `rejected` holds each refused
+    /// command's position in the queue and the server's error for it.
+    #[error("transaction aborted: {reply} (refused: {rejected:?})")]
+    ExecAbort {
+        /// The `EXECABORT ...` reply.
+        reply: String,
+        /// `(position in the queue, error text)` of each refused command.
+        rejected: Vec<(usize, String)>,
+    },
+    /// [`Client::transact`](crate::Client::transact) saw a watched key change on every attempt.
+    #[error("a watched key changed on each of {attempts} attempts")]
+    WatchConflict {
+        /// How many attempts were made.
+        attempts: u32,
+    },
     /// A `get_or_load` loader failed.
     #[error("loader failed: {0}")]
     Loader(Arc<dyn std::error::Error + Send + Sync>),
@@ -88,11 +120,12 @@ impl Error {
         self.is_connection_dropped() || self.is_timeout()
     }
 
-    /// The error code of a server error reply (`WRONGTYPE`, `ERR`, ...), if this is one.
+    /// The error code of a server error reply (`WRONGTYPE`, `ERR`, `EXECABORT`, ...), if this
+    /// is one.
     #[must_use]
     pub fn server_code(&self) -> Option<&str> {
         match self {
-            Self::Server(text) => text.split(' ').next(),
+            Self::Server(text) | Self::ExecAbort { reply: text, .. } => text.split(' ').next(),
             _ => None,
         }
     }

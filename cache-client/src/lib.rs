@@ -12,8 +12,10 @@
 //! ```
 //!
 //! Files: `client` (builder, routing, retries, near-cache read path), `commands` (typed
-//! commands), `load` (`get_or_load`), `node`, `pool`, `connection`, `codec`, `value`, `ring`,
-//! `router`, `breaker`, `near_cache`, `config`, `error`, `json` (feature `serde`).
+//! commands), `load` (`get_or_load`), `transaction` (`WATCH`/`MULTI`/`EXEC` on an exclusive
+//! connection, and the retry loop), `script` (`EVALSHA` with `EVAL` fallback), `node`, `pool`,
+//! `connection`, `codec`, `value`, `ring`, `router`, `breaker`, `near_cache`, `config`, `error`,
+//! `json` (feature `serde`).
 //!
 //! # Examples
 //!
@@ -57,6 +59,8 @@ mod node;
 mod pool;
 mod ring;
 mod router;
+mod script;
+mod transaction;
 mod value;
 
 pub use breaker::{Breaker, BreakerState, Permit};
@@ -68,4 +72,6 @@ pub use connection::{ConnectOptions, Connection, PendingReply, PushHandler};
 pub use error::{Error, Result};
 pub use near_cache::{NearCache, NearCacheStats};
 pub use ring::{Ring, hash_tag};
+pub use script::Script;
+pub use transaction::{Committed, ExecOutcome, Transaction, TxFuture};
 pub use value::Value;

@@ -60,6 +60,14 @@ impl Node {
         result
     }
 
+    /// An exclusive connection (see [`Pool::checkout`]) under the breaker, for transactions.
+    pub(crate) async fn exclusive(&self) -> Result<Connection> {
+        let permit = self.breaker.allow().ok_or_else(|| Error::NodeUnavailable(self.name.clone()))?;
+        let result = self.pool.checkout().await;
+        self.breaker.record(permit, !matches!(&result, Err(e) if e.is_node_failure()));
+        result
+    }
+
     /// The tracking connection, (re)established with `CLIENT TRACKING on` on demand.
     pub(crate) async fn tracking(&self, near: &Arc<NearCache>, timeout: Duration) -> Result<Connection> {
         let opts = ConnectOptions { resp3: true, ..self.pool.options().clone() };

@@ -1,15 +1,19 @@
 //! [`Pool`]: a few multiplexed connections to one node, handed out round-robin, each
 //! re-established lazily after it dies, with exponential backoff between failed attempts (a call
 //! during the backoff fails fast with the last connect error instead of dialing again).
-//! [`Slot`] is the reconnecting cell, reused for the near-cache's tracking connection. The pool
-//! knows nothing of breakers, retries or keys.
+//! [`Slot`] is the reconnecting cell, reused for the near-cache's tracking connection. Beside the
+//! shared connections the pool lends *exclusive* ones ([`Pool::checkout`] / [`Pool::checkin`]) to
+//! callers that put per-connection state on the server (`WATCH`, `MULTI`): a checked-out
+//! connection is used by nobody else until it comes back, and only a caller that left it clean
+//! gives it back (otherwise it is dropped, which closes the socket and makes the server forget
+//! that state). The pool knows nothing of breakers, retries or keys.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio::time::Instant;
 
 use crate::config::NodeAddr;
@@ -100,6 +104,8 @@ pub struct Pool {
     backoff: Backoff,
     slots: Box<[Slot]>,
     next: AtomicUsize,
+    /// Idle exclusive connections, at most `slots.len()` of them; never any of the `slots`'.
+    idle: Mutex<Vec<Connection>>,
 }
 
 impl Pool {
@@ -107,7 +113,7 @@ impl Pool {
     #[must_use]
     pub fn new(addr: NodeAddr, size: usize, opts: ConnectOptions, backoff: Backoff) -> Arc<Self> {
         let slots = (0..size.max(1)).map(|_| Slot::default()).collect();
-        Arc::new(Self { addr, opts, backoff, slots, next: AtomicUsize::new(0) })
+        Arc::new(Self { addr, opts, backoff, slots, next: AtomicUsize::new(0), idle: Mutex::new(Vec::new()) })
     }
 
     /// The node's address.
@@ -136,6 +142,31 @@ impl Pool {
     pub async fn get(&self) -> Result<Connection> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         self.slots[i].get(self.backoff, || Connection::connect(&self.addr, &self.opts, None)).await
+    }
+
+    /// An exclusive connection: an idle one given back earlier, or a new one. Nobody else sends
+    /// on it until the caller gives it back with [`Pool::checkin`] (or drops it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] or [`Error::Timeout`] when a new connection cannot be made.
+    pub async fn checkout(&self) -> Result<Connection> {
+        loop {
+            let Some(conn) = self.idle.lock().pop() else { break };
+            if conn.is_alive() {
+                return Ok(conn);
+            }
+        }
+        Connection::connect(&self.addr, &self.opts, None).await
+    }
+
+    /// Gives back a connection from [`Pool::checkout`]. The caller must have left no state on
+    /// it (no `WATCH`, no open `MULTI`); a dead one, or one beyond the idle bound, is dropped.
+    pub fn checkin(&self, conn: Connection) {
+        let mut idle = self.idle.lock();
+        if conn.is_alive() && idle.len() < self.slots.len() {
+            idle.push(conn);
+        }
     }
 }
 

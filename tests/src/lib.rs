@@ -10,7 +10,9 @@
 //!   `CACHE_TESTS_SUBJECT=redis` to validate the harness itself;
 //! - [`resp`]: an independent raw RESP2/RESP3 client that keeps the exact reply bytes;
 //! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison;
-//! - [`memcached`]: the same for the Memcached protocol against a real `memcached`.
+//! - [`memcached`]: the same for the Memcached protocol against a real `memcached`;
+//! - [`transcript`]: running the other languages' client scripts of `tests/clients/` and comparing
+//!   their transcripts line by line.
 //!
 //! The test files: `differential` (random sequences vs redis-server, RESP2, RESP3, pipelined),
 //! `edge_cases` and `server_commands` (fixed tables vs redis-server), `redis_crate` (redis-rs sync
@@ -37,6 +39,7 @@ pub mod port;
 pub mod redis_server;
 pub mod resp;
 pub mod subject;
+pub mod transcript;
 
 pub use ours::ServerOpts;
 pub use subject::Subject;

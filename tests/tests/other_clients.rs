@@ -8,31 +8,11 @@
 //! (`npm ci` in that folder); `.ci/run` installs both. Without them a test prints why and skips, and
 //! under `CI=true` it fails.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cache_tests::memcached::{Memcached, OurMemcached};
-use cache_tests::peer::in_ci;
 use cache_tests::redis_server::RedisServer;
-
-/// Wall-time bound for one script run, in seconds (passed to `timeout`).
-const CHILD_TIMEOUT_SECS: &str = "120";
-
-fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("clients")
-}
-
-/// `true` when `probe` succeeds; otherwise prints why the test skips (or panics under CI).
-fn require(what: &str, install: &str, probe: &mut Command) -> bool {
-    if probe.output().is_ok_and(|o| o.status.success()) {
-        return true;
-    }
-    let reason = format!("{what} is not available; install it with `{install}`");
-    assert!(!in_ci(), "CI=true and {reason}");
-    eprintln!("SKIPPED: {reason}");
-    false
-}
+use cache_tests::transcript::{assert_same, clients_dir, require, transcript};
 
 fn python_ready() -> bool {
     require(
@@ -50,41 +30,6 @@ fn node_ready() -> bool {
             .current_dir(clients_dir())
             .args(["-e", "require.resolve('ioredis'); require.resolve('redis')"]),
     )
-}
-
-/// Runs `program script args… HOST PORT` and returns its transcript lines.
-fn transcript(program: &str, script: &str, args: &[&str], addr: SocketAddr) -> Vec<String> {
-    let out = Command::new("timeout")
-        .arg(CHILD_TIMEOUT_SECS)
-        .arg(program)
-        .arg(clients_dir().join(script))
-        .args(args)
-        .args([addr.ip().to_string(), addr.port().to_string()])
-        .current_dir(clients_dir())
-        .output()
-        .expect("spawn the client script under timeout");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{script} {args:?} against {addr} failed ({}):\n{stderr}", out.status);
-    String::from_utf8(out.stdout).expect("utf-8 transcript").lines().map(str::to_owned).collect()
-}
-
-/// Asserts equal transcripts, listing every differing step.
-fn assert_same(what: &str, ours: &[String], reference: &[String], min_steps: usize) {
-    assert!(reference.len() >= min_steps, "{what}: the reference transcript is too short: {reference:#?}");
-    let diffs: Vec<String> = ours
-        .iter()
-        .zip(reference)
-        .filter(|(o, r)| o != r)
-        .map(|(o, r)| format!("  ours:      {o}\n  reference: {r}"))
-        .collect();
-    assert!(
-        diffs.is_empty() && ours.len() == reference.len(),
-        "{what}: {} of {} steps differ (ours has {} lines):\n{}",
-        diffs.len(),
-        reference.len(),
-        ours.len(),
-        diffs.join("\n")
-    );
 }
 
 #[test]

@@ -53,6 +53,26 @@ pub fn groups(n: usize, opts: &ServerOpts) -> Vec<Vec<Target>> {
     out
 }
 
+/// `n` redis-servers, or `None` (after printing why) when redis-server is missing outside CI.
+pub fn redis_group(n: usize, opts: &ServerOpts) -> Option<Vec<Target>> {
+    require_peer("redis-server")?;
+    Some((0..n).map(|_| Target::Redis(RedisServer::start(&opts.flags()).expect("redis-server"))).collect())
+}
+
+/// `n` of our servers, in this process.
+pub fn ours_group(n: usize, opts: &ServerOpts) -> Vec<Target> {
+    (0..n).map(|_| Target::Ours(OurServer::start(opts))).collect()
+}
+
+/// A client over `group`, RESP3 first or RESP2 only.
+pub fn client_of(group: &[Target], resp3: bool) -> cache_client::Client {
+    let mut b = cache_client::Client::builder().resp3(resp3);
+    for t in group {
+        b = b.node(t.url());
+    }
+    b.build().expect("a client over the group")
+}
+
 /// One of each server.
 pub fn targets() -> Vec<Target> {
     groups(1, &ServerOpts::default()).into_iter().flatten().collect()
