@@ -20,7 +20,7 @@ use client_common::{Target, client_of, ours_group, redis_group};
 
 /// Integrator: set to `true` when our server implements MULTI/EXEC/WATCH (and SCRIPT/EVALSHA for
 /// the queued-script step); `transactions_on_ours` then runs the full suite against it.
-const OURS_HAS_TRANSACTIONS: bool = false;
+const OURS_HAS_TRANSACTIONS: bool = true;
 
 fn ok() -> Value {
     Value::Status("OK".into())
