@@ -269,7 +269,9 @@ where
             return Err(NotHeld);
         }
         let cfg = &self.cache.inner.cfg;
-        Ok(scan_shards(self.held.len(), cursor, count, |i, slot, budget, out| self.held[i].1.scan(cfg, slot, budget, out)))
+        Ok(scan_shards(self.held.len(), cursor, count, |i, slot, budget, out| {
+            self.held[i].1.scan(cfg, slot, budget, out)
+        }))
     }
 
     /// Every entry of the held shards (clones).

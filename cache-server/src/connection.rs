@@ -182,6 +182,25 @@ pub struct ClientState {
 }
 
 impl ClientState {
+    /// The state of a new connection registered as `handle`.
+    pub fn new(shared: &Shared, handle: Arc<ClientHandle>) -> Self {
+        Self {
+            mailbox: handle.mailbox.clone(),
+            tracking: None,
+            caching: false,
+            subscriptions: 0,
+            subscribed: (0, 0),
+            handle,
+            db: 0,
+            authenticated: !shared.auth_required(),
+            close: false,
+            discard: false,
+            last_cmd: usize::MAX,
+            tx: Default::default(),
+            resp3: false,
+        }
+    }
+
     /// True if this client must AUTH before running ordinary commands.
     pub fn needs_auth(&self, shared: &Shared) -> bool {
         !self.authenticated && shared.auth_required()
@@ -217,23 +236,8 @@ pub async fn serve(
     handle: Arc<ClientHandle>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mailbox = handle.mailbox.clone();
     let _forget = Forget(&shared, &handle);
-    let mut client = ClientState {
-        mailbox,
-        tracking: None,
-        caching: false,
-        subscriptions: 0,
-        subscribed: (0, 0),
-        handle: handle.clone(),
-        db: 0,
-        authenticated: !shared.auth_required(),
-        close: false,
-        discard: false,
-        last_cmd: usize::MAX,
-        tx: Default::default(),
-        resp3: false,
-    };
+    let mut client = ClientState::new(&shared, handle.clone());
     let mut parser = Parser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::default();

@@ -22,8 +22,8 @@ pub use crate::entry::{Entry, FIELD_OVERHEAD, HashValue, Key, Str, Value};
 use crate::entry::{heap_overhead, with_encoded};
 use bytes::Bytes;
 use cache_core::{Cache, EvictionPolicy, Locked, Slot};
-use std::collections::HashMap;
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -607,7 +607,8 @@ impl Scope<'_> {
     pub fn update<R>(&mut self, db: u32, key: &[u8], now: u64, f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
         self.ensure(db, key);
         let d = self.db;
-        let (r, modified) = self.locked.compute(Key::new(db, key), |slot| d.on_slot(slot, db, key, now, f)).expect("held");
+        let (r, modified) =
+            self.locked.compute(Key::new(db, key), |slot| d.on_slot(slot, db, key, now, f)).expect("held");
         if modified {
             d.tracking.modified(key);
         }

@@ -76,6 +76,34 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// A client session without a socket: requests go through the dispatcher as a connection's
+/// would, and the reply bytes come back. For benchmarks of the command path and for embedding.
+#[derive(Debug)]
+pub struct Session {
+    shared: Arc<Shared>,
+    client: ClientState,
+    out: crate::reply::Reply,
+}
+
+impl Session {
+    /// A session on a fresh server state built from `config`.
+    pub fn new(config: Config) -> Self {
+        let shared = Arc::new(Shared::new(config, 0));
+        let id = shared.next_client_id();
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let handle = Arc::new(ClientHandle::new(id, addr, addr, shared.db.tracking.connect(id)));
+        let client = ClientState::new(&shared, handle);
+        Self { shared, client, out: crate::reply::Reply::default() }
+    }
+
+    /// Runs one request (`args[0]` is the command name) and returns its reply.
+    pub fn run(&mut self, args: &[Bytes]) -> &[u8] {
+        self.out.buf.clear();
+        crate::commands::execute(&self.shared, &mut self.client, &mut self.out, args);
+        &self.out.buf
+    }
+}
+
 impl Shared {
     fn new(config: Config, port: u16) -> Self {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());

@@ -214,7 +214,11 @@ impl Ctx<'_> {
     /// Runs `f` with `keys` (of the selected database) held, so that nothing interleaves with
     /// it (see [`crate::db::Scope`]); inside a transaction or script, whose keys are held
     /// already, it just runs `f`.
-    pub fn atomically<'k, R>(&mut self, keys: impl IntoIterator<Item = &'k Bytes>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+    pub fn atomically<'k, R>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k Bytes>,
+        f: impl FnOnce(&mut Ctx<'_>) -> R,
+    ) -> R {
         if self.scope.is_some() {
             return f(self);
         }

@@ -28,9 +28,27 @@ const G: &str = "transactions";
 /// The transaction commands.
 pub static COMMANDS: &[CommandSpec] = &[
     spec("multi", 1, TF, (0, 0, 0), G, "Starts a transaction.", "1.2.0", multi),
-    spec("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], (0, 0, 0), G, "Executes all commands in a transaction.", "1.2.0", exec),
+    spec(
+        "exec",
+        1,
+        &["noscript", "loading", "stale", "skip_slowlog"],
+        (0, 0, 0),
+        G,
+        "Executes all commands in a transaction.",
+        "1.2.0",
+        exec,
+    ),
     spec("discard", 1, TF, (0, 0, 0), G, "Discards a transaction.", "2.0.0", discard),
-    spec("watch", -2, TF, (1, -1, 1), G, "Monitors changes to keys to determine the execution of a transaction.", "2.2.0", watch),
+    spec(
+        "watch",
+        -2,
+        TF,
+        (1, -1, 1),
+        G,
+        "Monitors changes to keys to determine the execution of a transaction.",
+        "2.2.0",
+        watch,
+    ),
     spec("unwatch", 1, TF, (0, 0, 0), G, "Forgets about watched keys of a transaction.", "2.2.0", unwatch),
 ];
 
