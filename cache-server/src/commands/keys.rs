@@ -66,6 +66,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         randomkey,
     ),
     spec("rename", 3, &["write"], (1, 2, 1), G, "Renames a key and overwrites the destination.", "1.0.0", rename),
+    spec("copy", -3, &["write", "denyoom"], (1, 2, 1), G, "Copies the value of a key to a new key.", "6.2.0", copy),
+    spec("move", 3, WF, (1, 1, 1), G, "Moves a key to another database.", "1.0.0", move_),
     spec(
         "renamenx",
         3,
@@ -358,6 +360,81 @@ fn rename_held(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> CmdResult {
     } else {
         ctx.out.ok()
     }
+    Ok(())
+}
+
+/// The database `a` names, with Redis's checks.
+fn db_index(ctx: &Ctx<'_>, a: &[u8]) -> Result<u32, CmdError> {
+    let n = arg_i64(a)?;
+    u32::try_from(n).ok().filter(|&d| (d as usize) < ctx.db().databases()).ok_or_else(|| "ERR DB index is out of range".into())
+}
+
+/// The target database of a COPY (`DB n`), a MOVE, or none: for the keys an atomic operation holds.
+pub fn cross_db_target(name: &str, a: &[Bytes]) -> Option<(u32, Bytes)> {
+    let parse = |d: &Bytes| crate::frame::parse_i64(d).and_then(|n| u32::try_from(n).ok());
+    match name {
+        "move" => Some((parse(a.get(2)?)?, a[1].clone())),
+        "copy" => {
+            let i = a.iter().position(|x| is(x, "db"))?;
+            Some((parse(a.get(i + 1)?)?, a.get(2)?.clone()))
+        }
+        _ => None,
+    }
+}
+
+fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let (mut db, mut replace) = (ctx.dbi(), false);
+    let mut i = 3;
+    while i < a.len() {
+        if is(&a[i], "replace") {
+            replace = true;
+        } else if is(&a[i], "db") && i + 1 < a.len() {
+            db = db_index(ctx, &a[i + 1])?;
+            i += 1;
+        } else {
+            return Err(SYNTAX.into());
+        }
+        i += 1;
+    }
+    if db == ctx.dbi() && a[1] == a[2] {
+        return Err("ERR source and destination objects are the same".into());
+    }
+    let src = ctx.dbi();
+    let copied = ctx.atomically_at([(src, &a[1]), (db, &a[2])], |ctx| {
+        let Some(e) = ctx.peek(&a[1]) else { return false };
+        ctx.update_in(db, &a[2], |cur| {
+            if cur.get().is_some() && !replace {
+                return false;
+            }
+            cur.put(e);
+            true
+        })
+    });
+    ctx.out.int(i64::from(copied));
+    Ok(())
+}
+
+fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let db = db_index(ctx, &a[2])?;
+    let src = ctx.dbi();
+    if db == src {
+        return Err("ERR source and destination objects are the same".into());
+    }
+    let moved = ctx.atomically_at([(src, &a[1]), (db, &a[1])], |ctx| {
+        let Some(e) = ctx.peek(&a[1]) else { return false };
+        let placed = ctx.update_in(db, &a[1], |cur| {
+            if cur.get().is_some() {
+                return false;
+            }
+            cur.put(e);
+            true
+        });
+        if placed {
+            ctx.remove(&a[1]);
+        }
+        placed
+    });
+    ctx.out.int(i64::from(moved));
     Ok(())
 }
 

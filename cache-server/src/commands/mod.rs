@@ -214,16 +214,21 @@ impl Ctx<'_> {
     /// Runs `f` with `keys` (of the selected database) held, so that nothing interleaves with
     /// it (see [`crate::db::Scope`]); inside a transaction or script, whose keys are held
     /// already, it just runs `f`.
-    pub fn atomically<'k, R>(
+    pub fn atomically<'k, R>(&mut self, keys: impl IntoIterator<Item = &'k Bytes>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        let db = self.client.db;
+        self.atomically_at(keys.into_iter().map(|k| (db, k)), f)
+    }
+
+    /// [`Ctx::atomically`] for keys of any database.
+    pub fn atomically_at<'k, R>(
         &mut self,
-        keys: impl IntoIterator<Item = &'k Bytes>,
+        keys: impl IntoIterator<Item = (u32, &'k Bytes)>,
         f: impl FnOnce(&mut Ctx<'_>) -> R,
     ) -> R {
         if self.scope.is_some() {
             return f(self);
         }
-        let db = self.client.db;
-        let mut scope = self.shared.db.lock(keys.into_iter().map(|k| (db, k.as_ref())));
+        let mut scope = self.shared.db.lock(keys.into_iter().map(|(db, k)| (db, k.as_ref())));
         let mut sub = Ctx {
             shared: self.shared,
             client: &mut *self.client,
@@ -233,6 +238,14 @@ impl Ctx<'_> {
             scope: Some(&mut scope),
         };
         f(&mut sub)
+    }
+
+    /// [`Ctx::peek`] in database `db`.
+    pub fn peek_in(&mut self, db: u32, key: &[u8]) -> Option<Entry> {
+        match self.scope.as_deref_mut() {
+            None => self.shared.db.peek(db, key, self.now),
+            Some(s) => s.peek(db, key, self.now),
+        }
     }
 
     /// Stores `e` at `key`.

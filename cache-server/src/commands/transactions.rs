@@ -193,6 +193,7 @@ impl Footprint {
             self.everything = true;
         } else {
             self.keys.extend(super::key_args(spec, args).map(|k| (*db, k.clone())));
+            self.keys.extend(super::keys::cross_db_target(name, args));
         }
     }
 }
