@@ -132,6 +132,11 @@ pub struct Config {
     pub client_output_buffer_limit: [crate::output::Limit; 3],
     /// Length of the listen queue (`tcp-backlog`; the kernel caps it at `somaxconn`).
     pub tcp_backlog: u32,
+    /// Milliseconds a script or function runs before other clients get `-BUSY` and SCRIPT KILL /
+    /// FUNCTION KILL may stop it (`busy-reply-threshold`, alias `lua-time-limit`; 0 = never).
+    pub busy_reply_threshold: u64,
+    /// Bytes of script bodies the EVAL/SCRIPT LOAD cache keeps (see [`crate::scripting::Scripts`]).
+    pub script_cache_max_memory: u64,
 }
 
 impl Default for Config {
@@ -162,6 +167,8 @@ impl Default for Config {
             tracking_table_max_keys: 1_000_000,
             client_output_buffer_limit: crate::output::DEFAULT_LIMITS,
             tcp_backlog: 511,
+            busy_reply_threshold: 5000,
+            script_cache_max_memory: 64 * 1024 * 1024,
         }
     }
 }
@@ -229,6 +236,9 @@ pub const DIRECTIVES: &[&str] = &[
     "tracking-table-max-keys",
     "client-output-buffer-limit",
     "tcp-backlog",
+    "busy-reply-threshold",
+    "lua-time-limit",
+    "script-cache-max-memory",
 ];
 
 /// Redis directives accepted in a config file and ignored with a warning (persistence and
@@ -358,6 +368,8 @@ impl Config {
             }
             "tracking-table-max-keys" => self.tracking_table_max_keys = num(v)?,
             "tcp-backlog" => self.tcp_backlog = num(v)?,
+            "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold = num(v)?,
+            "script-cache-max-memory" => self.script_cache_max_memory = mem(v)?,
             _ => return Err(ConfigError::Unknown),
         }
         Ok(())
@@ -390,6 +402,8 @@ impl Config {
             "tracking-table-max-keys" => self.tracking_table_max_keys.to_string(),
             "client-output-buffer-limit" => crate::output::format_limits(&self.client_output_buffer_limit),
             "tcp-backlog" => self.tcp_backlog.to_string(),
+            "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
+            "script-cache-max-memory" => self.script_cache_max_memory.to_string(),
             _ => return None,
         })
     }
