@@ -1,0 +1,13 @@
+//! The Lua libraries Redis loads into its scripting VM, written in Rust: `cjson`, `bit`,
+//! `struct`, `cmsgpack`. Each file installs one table of functions into the VM's real globals
+//! (the sandbox then makes them read-only). Owns no state.
+
+use mlua::{Lua, Table};
+
+pub(crate) mod bit;
+
+/// Installs every library as a global table.
+pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
+    globals.raw_set("bit", bit::table(lua)?)?;
+    Ok(())
+}
