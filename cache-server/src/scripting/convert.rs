@@ -112,7 +112,8 @@ impl<'a> Parser<'a> {
                 if kind == b'$' {
                     Value::String(lua.create_string(s)?)
                 } else {
-                    let (format, text) = if s.len() >= 4 && s[3] == b':' { (&s[..3], &s[4..]) } else { (&b"txt"[..], s) };
+                    let (format, text) =
+                        if s.len() >= 4 && s[3] == b':' { (&s[..3], &s[4..]) } else { (&b"txt"[..], s) };
                     let inner = lua.create_table_with_capacity(0, 2)?;
                     inner.raw_set("format", lua.create_string(format)?)?;
                     inner.raw_set("string", lua.create_string(text)?)?;

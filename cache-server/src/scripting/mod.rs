@@ -48,6 +48,7 @@ pub mod functions;
 mod libs;
 mod numfmt;
 mod rdb;
+mod redis_api;
 mod run;
 mod vm;
 
@@ -58,7 +59,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-pub use cache::{ScriptFlags, Scripts, parse_shebang, sha1hex};
+pub use cache::{SCRIPT_OVERHEAD, Script, ScriptFlags, Scripts, parse_shebang, sha1hex};
+pub use functions::{FunctionInfo, Library};
 pub use functions::{Functions, RestorePolicy};
 pub use run::{ScriptRef, run, run_function};
 

@@ -37,7 +37,7 @@ end
 local function pfix(ok, ...)
   if ok then return ok, ... end
   local e = ...
-  if killed() then rawerror(e, 0) end
+  if killed() then rawerror(api.KILLED, 0) end
   if rawtype(e) == 'userdata' then e = errmsg(e) end
   if rawtype(e) == 'table' then
     local s = rawget_(e, 'err')
@@ -46,7 +46,7 @@ local function pfix(ok, ...)
   return false, e
 end
 local function xfix(ok, ...)
-  if not ok and killed() then rawerror((...), 0) end
+  if not ok and killed() then rawerror(api.KILLED, 0) end
   return ok, ...
 end
 B.pcall = function(...) return pfix(rawpcall(...)) end
@@ -54,6 +54,18 @@ B.xpcall = function(f, h) return xfix(rawxpcall(f, h)) end
 local co = {}
 for k, v in rawnext, B.coroutine do co[k] = v end
 co.resume = function(...) return xfix(rawresume(...)) end
+co.create = api.newthread
+local function wrapret(ok, ...)
+  if not ok then
+    if killed() then rawerror(api.KILLED, 0) end
+    rawerror((...), 0)
+  end
+  return ...
+end
+co.wrap = function(f)
+  local th = api.newthread(f)
+  return function(...) return wrapret(rawresume(th, ...)) end
+end
 
 B.rawset = function(t, k, v)
   if ro[t] then rawerror('Attempt to modify a readonly table', 0) end
@@ -94,39 +106,6 @@ B.load = function(f, name)
 end
 
 -- The redis object.
-R.call = function(...)
-  local h = cur.host
-  if not h then raise('redis.call is not allowed here') end
-  local v, failed = h(1, ...)
-  if failed then rawerror(v, 0) end
-  return v
-end
-R.pcall = function(...)
-  local h = cur.host
-  if not h then raise('redis.pcall is not allowed here') end
-  return (h(1, ...))
-end
-R.acl_check_cmd = function(...)
-  local h = cur.host
-  if not h then raise('redis.acl_check_cmd is not allowed here') end
-  local v, failed = h(3, ...)
-  if failed then rawerror(v, 0) end
-  return v
-end
-R.log = function(...)
-  if rawselect('#', ...) < 2 then raise('redis.log() requires two arguments or more.') end
-  local level = ...
-  if rawtype(level) ~= 'number' then raise('First argument must be a number (log level).') end
-  if level < 0 or level > 3 then raise('Invalid debug level.') end
-  local parts = {}
-  for i = 2, rawselect('#', ...) do
-    local v = rawselect(i, ...)
-    local tv = rawtype(v)
-    if tv == 'string' or tv == 'number' then parts[#parts + 1] = v end
-  end
-  local h = cur.host
-  if h then h(2, level, concat(parts, ' ')) else api.log(level, concat(parts, ' ')) end
-end
 R.error_reply = function(...)
   local e = ...
   if rawselect('#', ...) ~= 1 or rawtype(e) ~= 'string' then return errtab('wrong number or type of arguments') end
@@ -137,23 +116,6 @@ R.status_reply = function(...)
   local s = ...
   if rawselect('#', ...) ~= 1 or rawtype(s) ~= 'string' then return errtab('wrong number or type of arguments') end
   return {ok = s}
-end
-R.sha1hex = function(...)
-  if rawselect('#', ...) ~= 1 then raise('wrong number of arguments') end
-  return api.sha1hex((...))
-end
-R.setresp = function(...)
-  if rawselect('#', ...) ~= 1 then raise('redis.setresp() requires one argument.') end
-  local v = ...
-  if v ~= 2 and v ~= 3 then raise('RESP version must be 2 or 3.') end
-  cur.resp3 = (v == 3)
-end
-R.set_repl = function(...)
-  if rawselect('#', ...) ~= 1 then raise('redis.set_repl() requires two arguments.') end
-  local f = ...
-  if rawtype(f) ~= 'number' or (f ~= 0 and f ~= 1 and f ~= 2 and f ~= 3) then
-    raise('Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.')
-  end
 end
 R.replicate_commands = function() return true end
 R.breakpoint = function() return false end

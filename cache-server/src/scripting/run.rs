@@ -32,7 +32,9 @@ pub enum ScriptRef<'a> {
 /// The error reply text (without the leading `-`), worded as Redis 7.0.15 does:
 /// `NOSCRIPT No matching script. Please use EVAL.`, `ERR Error compiling script (new function):
 /// user_script:1: ...`, shebang errors, and script errors such as `ERR user_script:1: boom script:
-/// <sha>, on @user_script:1.` — nothing is appended to `out` then.
+/// <sha>, on @user_script:1.`; a script that returns an error table (`redis.error_reply`,
+/// `{err=...}`, a `redis.pcall` error) also comes back as `Err` with that text. Nothing is
+/// appended to `out` on error.
 pub fn run(
     scripts: &Scripts,
     script: ScriptRef<'_>,
@@ -127,6 +129,11 @@ fn execute(
             None => runner.call((f.clone(), Value::Nil, Value::Nil))?,
         };
         if ok {
+            if let Value::Table(t) = &v {
+                if let Value::String(e) = t.raw_get::<Value>("err")? {
+                    return Ok(Err(e.to_string_lossy()));
+                }
+            }
             let mut tmp = Reply { resp3: out.resp3, ..Reply::default() };
             convert::lua_to_reply(&v, &mut tmp, cur.raw_get("resp3").unwrap_or(false))?;
             out.buf.extend_from_slice(&tmp.buf);

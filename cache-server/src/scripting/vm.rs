@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use mlua::{ChunkMode, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 
-use super::{HOOK_EVERY, RunControl, convert, libs};
+use super::{HOOK_EVERY, RunControl, convert, libs, redis_api};
 
 /// Chunk name of the VM's own Lua code; frames from it are skipped when locating an error.
 const INTERNAL: &str = "=[redis]";
@@ -82,6 +82,33 @@ pub(crate) fn with_vm<R>(f: impl FnOnce(&mut Vm) -> R) -> Result<R, String> {
     })
 }
 
+/// The text of an error raised as Redis raises an error table (`{err=text}`), if `e` is one.
+pub(crate) fn raised(e: &mlua::Error) -> Option<String> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => raised(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<Raised>().map(|r| r.0.clone()),
+        _ => None,
+    }
+}
+
+/// An error table raised from Rust: the script sees `{err = text}` (its location is added by the
+/// error handler, and `pcall` returns `text`).
+#[derive(Debug)]
+pub(crate) struct Raised(pub(crate) String);
+
+impl std::fmt::Display for Raised {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Raised {}
+
+/// Raises `ERR <msg>` as an error table.
+pub(crate) fn raise(msg: &str) -> mlua::Error {
+    mlua::Error::external(Raised(format!("ERR {msg}")))
+}
+
 /// The innermost message of an error raised by Rust code inside Lua.
 pub(crate) fn root_message(e: &mlua::Error) -> String {
     match e {
@@ -107,8 +134,17 @@ impl Vm {
             "errmsg",
             lua.create_function(|lua, v: Value| {
                 Ok(match v {
-                    Value::Error(e) => root_message(&e),
-                    other => lua.coerce_string(other)?.map(|s| s.to_string_lossy()).unwrap_or_default(),
+                    Value::Error(e) => match raised(&e) {
+                        Some(text) => {
+                            let t = lua.create_table()?;
+                            t.raw_set("err", lua.create_string(text)?)?;
+                            Value::Table(t)
+                        }
+                        None => Value::String(lua.create_string(root_message(&e))?),
+                    },
+                    other => Value::String(
+                        lua.create_string(lua.coerce_string(other)?.map(|s| s.to_string_lossy()).unwrap_or_default())?,
+                    ),
                 })
             })?,
         )?;
@@ -122,22 +158,22 @@ impl Vm {
                     }) else {
                         break;
                     };
-                    if what != "C" && src.as_deref() != Some(INTERNAL) {
+                    if what != "C" && what != "tail" && src.as_deref() != Some(INTERNAL) {
                         return Ok((src, line));
                     }
                 }
                 Ok((None, None))
             })?,
         )?;
+        api.set("errtab", lua.create_function(|lua, s: mlua::String| convert::error_table(lua, &s.as_bytes()))?)?;
+        api.set("KILLED", KILLED_MSG)?;
+        let h = hook.clone();
         api.set(
-            "errtab",
-            lua.create_function(|lua, s: mlua::String| convert::error_table(lua, &s.as_bytes()))?,
-        )?;
-        api.set(
-            "sha1hex",
-            lua.create_function(|lua, v: Value| {
-                let s = lua.coerce_string(v)?.map(|s| s.as_bytes().to_vec()).unwrap_or_default();
-                Ok(super::sha1hex(&s))
+            "newthread",
+            lua.create_function(move |lua, f: Function| {
+                let th = lua.create_thread(f)?;
+                th.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), hook_fn(h.clone()))?;
+                Ok(th)
             })?,
         )?;
         api.set("log", lua.create_function(|_, (_l, _m): (Value, Value)| Ok(()))?)?;
@@ -146,36 +182,14 @@ impl Vm {
         redis.set("REDIS_VERSION", crate::REDIS_VERSION)?;
         redis.set("REDIS_VERSION_NUM", version_num(crate::REDIS_VERSION))?;
         let cur = lua.create_table()?;
+        redis_api::install(&lua, &redis, &cur)?;
         let prelude: Function =
             lua.load(include_str!("prelude.lua")).set_name(INTERNAL).set_mode(ChunkMode::Text).into_function()?;
         let proxy: Table = prelude.call((backing.clone(), api, redis, cur.clone()))?;
         lua.set_globals(proxy)?;
 
-        let h = hook.clone();
-        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), move |_, _| {
-            let mut st = h.borrow_mut();
-            if st.kill.as_ref().is_some_and(|k| k.load(Ordering::Relaxed)) {
-                st.killed = true;
-                return Err(mlua::Error::runtime(KILLED_MSG));
-            }
-            if !st.fired && st.start.is_some_and(|s| s.elapsed() >= st.busy_after) {
-                st.fired = true;
-                if let Some(cb) = st.on_busy.clone() {
-                    drop(st);
-                    cb();
-                }
-            }
-            Ok(VmState::Continue)
-        })?;
-        Ok(Vm {
-            lua,
-            backing,
-            cur,
-            hook,
-            compiled: HashMap::new(),
-            generation: 0,
-            libs: HashMap::new(),
-        })
+        lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), hook_fn(hook.clone()))?;
+        Ok(Vm { lua, backing, cur, hook, compiled: HashMap::new(), generation: 0, libs: HashMap::new() })
     }
 
     /// Resets the per-run state before a run.
@@ -217,13 +231,33 @@ impl Vm {
 
     /// Compiles a text chunk; the error is Lua's message (`user_script:1: ...`).
     pub(crate) fn compile(&self, body: &[u8], name: &str) -> Result<Function, String> {
-        let skip = if body.starts_with(b"#!") { body.iter().position(|&b| b == b'\n').unwrap_or(body.len()) } else { 0 };
+        let skip =
+            if body.starts_with(b"#!") { body.iter().position(|&b| b == b'\n').unwrap_or(body.len()) } else { 0 };
         self.lua
             .load(&body[skip..])
             .set_name(name)
             .set_mode(ChunkMode::Text)
             .into_function()
             .map_err(|e| root_message(&e))
+    }
+}
+
+/// The instruction-count hook of the VM and of every coroutine: busy callback, then kill flag.
+fn hook_fn(h: Rc<RefCell<HookState>>) -> impl Fn(&Lua, &mlua::Debug<'_>) -> mlua::Result<VmState> {
+    move |_, _| {
+        let mut st = h.borrow_mut();
+        if st.kill.as_ref().is_some_and(|k| k.load(Ordering::Relaxed)) {
+            st.killed = true;
+            return Err(mlua::Error::runtime(KILLED_MSG));
+        }
+        if !st.fired && st.start.is_some_and(|s| s.elapsed() >= st.busy_after) {
+            st.fired = true;
+            if let Some(cb) = st.on_busy.clone() {
+                drop(st);
+                cb();
+            }
+        }
+        Ok(VmState::Continue)
     }
 }
 
