@@ -141,8 +141,11 @@ fn library_name(code: &[u8]) -> Result<String, String> {
     Ok(name)
 }
 
+/// A library loaded into one VM: its callbacks, and its functions' metadata.
+type Loaded = (HashMap<String, Function>, BTreeMap<String, FunctionInfo>);
+
 /// Runs a library's code in `vm`'s load environment; returns its callbacks and metadata.
-fn load_into(vm: &Vm, code: &[u8]) -> Result<(HashMap<String, Function>, BTreeMap<String, FunctionInfo>), String> {
+fn load_into(vm: &Vm, code: &[u8]) -> Result<Loaded, String> {
     let chunk = vm.compile(code, "@user_function").map_err(|m| format!("ERR Error compiling function: {m}"))?;
     let loader: Function = vm.cur.raw_get("load_lib").map_err(|e| format!("ERR {e}"))?;
     let (ok, v): (bool, Value) = loader.call(chunk).map_err(|e| format!("ERR {e}"))?;

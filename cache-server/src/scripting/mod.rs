@@ -93,11 +93,11 @@ pub trait Host {
     /// `redis.log(level, msg)`.
     fn log(&mut self, level: LogLevel, msg: &str);
 
-    /// `redis.acl_check_cmd(...)`: may the current user run this command? `Err` when the command
+    /// `redis.acl_check_cmd(...)`: may the current user run this command? `None` when the command
     /// does not exist (the engine raises `Invalid command passed to redis.acl_check_cmd()`).
-    fn acl_check(&mut self, args: &[bytes::Bytes]) -> Result<bool, ()> {
+    fn acl_check(&mut self, args: &[bytes::Bytes]) -> Option<bool> {
         let _ = args;
-        Ok(true)
+        Some(true)
     }
 }
 

@@ -21,7 +21,7 @@ local function raise(msg) rawerror({err = 'ERR ' .. msg}, 0) end
 
 -- The error handler of every run: a table {err=, source=, line=} for Rust to format.
 local function handler(err)
-  if rawtype(err) == 'userdata' then err = errmsg(err) end
+  if rawtype(err) == 'userdata' then err = errmsg(err, true) end
   if rawtype(err) ~= 'table' then err = {err = 'ERR ' .. rawtostring(err)} end
   local src, line = where()
   if src then err.source = src; err.line = line end
@@ -38,7 +38,7 @@ local function pfix(ok, ...)
   if ok then return ok, ... end
   local e = ...
   if killed() then rawerror(api.KILLED, 0) end
-  if rawtype(e) == 'userdata' then e = errmsg(e) end
+  if rawtype(e) == 'userdata' then e = errmsg(e, false) end
   if rawtype(e) == 'table' then
     local s = rawget_(e, 'err')
     if rawtype(s) == 'string' then e = s end

@@ -216,8 +216,8 @@ fn host_op(
             };
             if op == 3 {
                 return match host.borrow_mut().acl_check(&argv) {
-                    Ok(b) => Ok((Value::Boolean(b), false)),
-                    Err(()) => err("Invalid command passed to redis.acl_check_cmd()"),
+                    Some(b) => Ok((Value::Boolean(b), false)),
+                    None => err("Invalid command passed to redis.acl_check_cmd()"),
                 };
             }
             let reply = host.borrow_mut().call(&argv, resp3);

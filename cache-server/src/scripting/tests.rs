@@ -527,3 +527,57 @@ fn restore_redis_lzf_dump() {
     let (lib, _) = f.get("x").unwrap();
     assert_eq!(&lib.code[..], &b"#!lua name=lib3\nlocal n = 0\nredis.register_function('x', function(k, a) n = n + 1; return {n, string.rep('a', 2), type(redis.setresp), type(redis.register_function), #k, #a} end)"[..]);
 }
+
+#[test]
+fn cjson() {
+    // redis 7.0.15
+    assert_eq!(
+        eval("return cjson.encode({1,2,'a/b',true,{x=0.1}, 1/3, 1e20, -0.0, 100})").unwrap(),
+        "$57\r\n[1,2,\"a\\/b\",true,{\"x\":0.1},0.33333333333333,1e+20,-0,100]\r\n"
+    );
+    assert_eq!(eval("return cjson.encode({})").unwrap(), "$2\r\n{}\r\n");
+    assert_eq!(eval("return cjson.encode({[1]=1,[3]=3})").unwrap(), "$10\r\n[1,null,3]\r\n");
+    assert_eq!(eval("return cjson.encode({[1.5]=1})").unwrap(), "$9\r\n{\"1.5\":1}\r\n");
+    assert_eq!(eval("return cjson.encode(12345678901234567)").unwrap(), "$19\r\n1.2345678901235e+16\r\n");
+    assert_eq!(eval("return cjson.encode({a={b={c={}}}})").unwrap(), "$20\r\n{\"a\":{\"b\":{\"c\":{}}}}\r\n");
+    assert_eq!(
+        eval("return cjson.encode(cjson.decode('{\"a\":1,\"b\":2,\"c\":3}'))").unwrap(),
+        "$19\r\n{\"a\":1,\"c\":3,\"b\":2}\r\n"
+    );
+    assert_eq!(eval("return cjson.decode('[1,2]')[2]").unwrap(), ":2\r\n");
+    assert_eq!(
+        eval("local t = cjson.decode('{\"a\":[1,2.5,null,\"x\\\\u00e9\\\\n\"],\"b\":null}'); return {t.a[1], tostring(t.a[2]), tostring(t.a[3] == cjson.null), t.a[4], type(t.b), type(cjson.null)}").unwrap(),
+        "*6\r\n:1\r\n$3\r\n2.5\r\n$4\r\ntrue\r\n$4\r\nx\u{e9}\n\r\n$8\r\nuserdata\r\n$8\r\nuserdata\r\n"
+    );
+    for (body, msg) in [
+        ("return cjson.encode({[1]=1,[20]=3})", "Cannot serialise table: excessively sparse array"),
+        ("return cjson.encode(1/0)", "Cannot serialise number: must not be NaN or Inf"),
+        ("return cjson.encode(function() end)", "Cannot serialise function: type not supported"),
+        ("return cjson.encode({[true]=1})", "Cannot serialise boolean: table key must be a number or string"),
+        ("return cjson.decode('x')", "Expected value but found invalid token at character 1"),
+        ("return cjson.decode('[1,2')", "Expected comma or array end but found T_END at character 5"),
+        ("return cjson.decode('[1] x')", "Expected the end but found invalid token at character 5"),
+        ("return cjson.decode('{\"a\":}')", "Expected value but found T_OBJ_END at character 6"),
+        ("return cjson.decode('')", "Expected value but found T_END at character 1"),
+        ("return cjson.decode('\"abc')", "Expected value but found unexpected end of string at character 5"),
+    ] {
+        assert_eq!(
+            eval(body).unwrap_err(),
+            format!("ERR user_script:1: {msg} script: {}, on @user_script:1.", sha(body))
+        );
+    }
+    assert_eq!(
+        eval("local ok, e = pcall(cjson.decode, 'x') return e").unwrap(),
+        "$53\r\nExpected value but found invalid token at character 1\r\n"
+    );
+}
+
+#[test]
+fn bit() {
+    assert_eq!(eval("return {bit.tobit(0xffffffff), bit.tobit(2^32 + 5), bit.bnot(0), bit.band(0xff, 0x0f, 0x3), bit.bor(1, 2, 4), bit.bxor(3, 1)}").unwrap(), "*6\r\n:-1\r\n:5\r\n:-1\r\n:3\r\n:7\r\n:2\r\n");
+    assert_eq!(eval("return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(0x12345678, 8), bit.ror(0x12345678, 8), bit.bswap(0x12345678)}").unwrap(), "*6\r\n:-2147483648\r\n:15\r\n:-16\r\n:878082066\r\n:2014458966\r\n:2018915346\r\n");
+    assert_eq!(
+        eval("return {bit.tohex(255), bit.tohex(-1, -4), bit.tohex(0x1234, 2)}").unwrap(),
+        "*3\r\n$8\r\n000000ff\r\n$4\r\nFFFF\r\n$2\r\n34\r\n"
+    );
+}

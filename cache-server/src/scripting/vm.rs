@@ -130,9 +130,12 @@ impl Vm {
         let api = lua.create_table()?;
         let h = hook.clone();
         api.set("killed", lua.create_function(move |_, ()| Ok(h.borrow().killed))?)?;
+        // errmsg(e, from_handler): the error object of a failed Rust function as Lua sees it. Like
+        // luaL_error, the message gets the position of the function's caller when that caller is
+        // the user's Lua code (known only inside the error handler, where the stack is intact).
         api.set(
             "errmsg",
-            lua.create_function(|lua, v: Value| {
+            lua.create_function(|lua, (v, from_handler): (Value, bool)| {
                 Ok(match v {
                     Value::Error(e) => match raised(&e) {
                         Some(text) => {
@@ -140,7 +143,15 @@ impl Vm {
                             t.raw_set("err", lua.create_string(text)?)?;
                             Value::Table(t)
                         }
-                        None => Value::String(lua.create_string(root_message(&e))?),
+                        None => {
+                            let msg = match from_handler.then(|| caller_of_failed(lua)).flatten() {
+                                Some((src, line)) => {
+                                    format!("{}:{line}: {}", src.trim_start_matches(['@', '=']), root_message(&e))
+                                }
+                                None => root_message(&e),
+                            };
+                            Value::String(lua.create_string(msg)?)
+                        }
                     },
                     other => Value::String(
                         lua.create_string(lua.coerce_string(other)?.map(|s| s.to_string_lossy()).unwrap_or_default())?,
@@ -151,18 +162,10 @@ impl Vm {
         api.set(
             "where",
             lua.create_function(|lua, ()| {
-                for level in 1..256 {
-                    let Some((what, src, line)) = lua.inspect_stack(level, |d| {
-                        let s = d.source();
-                        (s.what, s.source.map(|c| c.into_owned()), d.current_line())
-                    }) else {
-                        break;
-                    };
-                    if what != "C" && what != "tail" && src.as_deref() != Some(INTERNAL) {
-                        return Ok((src, line));
-                    }
-                }
-                Ok((None, None))
+                Ok(match user_frame(lua) {
+                    Some((src, line)) => (Some(src), line),
+                    None => (None, None),
+                })
             })?,
         )?;
         api.set("errtab", lua.create_function(|lua, s: mlua::String| convert::error_table(lua, &s.as_bytes()))?)?;
@@ -242,13 +245,40 @@ impl Vm {
     }
 }
 
+/// The innermost frame of the user's code on the stack: its source (`@user_script`) and line.
+fn user_frame(lua: &Lua) -> Option<(String, Option<usize>)> {
+    for level in 1..256 {
+        let (what, src, line) = lua.inspect_stack(level, |d| {
+            let s = d.source();
+            (s.what, s.source.map(|c| c.into_owned()), d.current_line())
+        })?;
+        if what != "C" && what != "tail" && src.as_deref() != Some(INTERNAL) {
+            return Some((src?, line));
+        }
+    }
+    None
+}
+
+/// Seen from the error handler's `errmsg` call (level 0 errmsg, 1 the handler, 2 the failed Rust
+/// function): the caller of the failed function, if it is the user's Lua code.
+fn caller_of_failed(lua: &Lua) -> Option<(String, usize)> {
+    let (what, src, line) = lua.inspect_stack(3, |d| {
+        let s = d.source();
+        (s.what, s.source.map(|c| c.into_owned()), d.current_line())
+    })?;
+    if what == "C" || what == "tail" || src.as_deref() == Some(INTERNAL) {
+        return None;
+    }
+    Some((src?, line?))
+}
+
 /// The instruction-count hook of the VM and of every coroutine: busy callback, then kill flag.
 fn hook_fn(h: Rc<RefCell<HookState>>) -> impl Fn(&Lua, &mlua::Debug<'_>) -> mlua::Result<VmState> {
     move |_, _| {
         let mut st = h.borrow_mut();
         if st.kill.as_ref().is_some_and(|k| k.load(Ordering::Relaxed)) {
             st.killed = true;
-            return Err(mlua::Error::runtime(KILLED_MSG));
+            return Err(mlua::Error::external(Raised(format!("ERR {KILLED_MSG}"))));
         }
         if !st.fired && st.start.is_some_and(|s| s.elapsed() >= st.busy_after) {
             st.fired = true;

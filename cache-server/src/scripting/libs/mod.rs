@@ -5,9 +5,11 @@
 use mlua::{Lua, Table};
 
 pub(crate) mod bit;
+pub(crate) mod cjson;
 
 /// Installs every library as a global table.
 pub(crate) fn install(lua: &Lua, globals: &Table) -> mlua::Result<()> {
     globals.raw_set("bit", bit::table(lua)?)?;
+    globals.raw_set("cjson", cjson::table(lua)?)?;
     Ok(())
 }
