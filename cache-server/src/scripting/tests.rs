@@ -581,3 +581,70 @@ fn bit() {
         "*3\r\n$8\r\n000000ff\r\n$4\r\nFFFF\r\n$2\r\n34\r\n"
     );
 }
+
+#[test]
+fn struct_lib() {
+    // redis 7.0.15
+    let b = |s: &str| eval_with(&mut TestHost::default(), s, &[], &[], false).unwrap();
+    assert_eq!(
+        b(
+            "return {struct.pack('>I2', 258), struct.pack('<i4bc0', -2, 7, 'ab'), struct.size('i4d'), struct.size('!8 b d'), struct.unpack('>I2', 'AB')}"
+        ),
+        b"*6\r\n$2\r\n\x01\x02\r\n$7\r\n\xfe\xff\xff\xff\x07ab\r\n:12\r\n:16\r\n:16706\r\n:3\r\n"
+    );
+    assert_eq!(
+        b("return {struct.unpack('<b c0 h', struct.pack('<b c0 h', 2, 'xy', -3))}"),
+        b"*3\r\n$2\r\nxy\r\n:-3\r\n:6\r\n"
+    );
+    assert_eq!(
+        b(
+            "return struct.pack('s', 'x') .. struct.pack('<f', 1.5) .. struct.pack('<!4 b i', 1, 2) .. struct.pack('>d', 0.5)"
+        ),
+        b"$22\r\nx\x00\x00\x00\xc0?\x01\x00\x00\x00\x02\x00\x00\x00?\xe0\x00\x00\x00\x00\x00\x00\r\n"
+    );
+    assert_eq!(b("return {struct.unpack('<s', 'ab\\0c')}"), b"*2\r\n$2\r\nab\r\n:4\r\n");
+    assert_eq!(b("return {struct.unpack('>i3', '\\173\\173\\172')}"), b"*2\r\n:-5395028\r\n:4\r\n");
+    assert_eq!(b("return {struct.unpack('<i4', struct.pack('<i4', -5))}"), b"*2\r\n:-5\r\n:5\r\n");
+    for (body, msg) in [
+        ("return struct.pack('<i4bc0s', -2, 7, 'ab')", "bad argument #5 to 'pack' (string expected, got nil)"),
+        ("return struct.pack('z', 'ab')", "bad argument #1 to 'pack' (invalid format option 'z')"),
+        ("return struct.unpack('i4', 'ab')", "bad argument #2 to 'unpack' (data string too short)"),
+        ("return struct.size('s')", "bad argument #1 to 'size' (option 's' has no fixed size)"),
+        ("return struct.pack('c3', 'ab')", "bad argument #3 to 'pack' (string too short)"),
+    ] {
+        assert_eq!(
+            eval(body).unwrap_err(),
+            format!("ERR user_script:1: {msg} script: {}, on @user_script:1.", sha(body))
+        );
+    }
+}
+
+#[test]
+fn cmsgpack_lib() {
+    // redis 7.0.15
+    let b = |s: &str| eval_with(&mut TestHost::default(), s, &[], &[], false).unwrap();
+    assert_eq!(
+        b("return cmsgpack.pack({1,2,'a'}, {a=1}, 1.5, -1, 300, true, nil)"),
+        b"$20\r\n\x93\x01\x02\xa1a\x81\xa1a\x01\xca?\xc0\x00\x00\xff\xcd\x01,\xc3\xc0\r\n"
+    );
+    assert_eq!(b("return cmsgpack.pack(-200, 70000, 5000000000, -5000000000, 0.1, string.rep('a', 40))"), b"$77\r\n\xd1\xff8\xce\x00\x01\x11p\xcf\x00\x00\x00\x01*\x05\xf2\x00\xd3\xff\xff\xff\xfe\xd5\xfa\x0e\x00\xcb?\xb9\x99\x99\x99\x99\x99\x9a\xd9(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n");
+    assert_eq!(b("return {cmsgpack.unpack(cmsgpack.pack({1,{x='y'}}, 5))}"), b"*2\r\n*2\r\n:1\r\n*0\r\n:5\r\n");
+    assert_eq!(b("local t = cmsgpack.unpack(cmsgpack.pack({x='y'})) return t.x"), b"$1\r\ny\r\n");
+    assert_eq!(b("return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3))}"), b"*2\r\n:1\r\n:1\r\n");
+    assert_eq!(b("return {cmsgpack.unpack_limit(cmsgpack.pack(1,2,3), 2)}"), b"*3\r\n:2\r\n:1\r\n:2\r\n");
+    assert_eq!(b("return {cmsgpack.unpack_one(cmsgpack.pack(1,2,3), 2)}"), b"*2\r\n:-1\r\n:3\r\n");
+    assert_eq!(b("return {cmsgpack.unpack('')}"), b"*0\r\n");
+    let body = "return cmsgpack.pack()";
+    assert_eq!(
+        eval(body).unwrap_err(),
+        format!(
+            "ERR user_script:1: bad argument #0 to 'pack' (MessagePack pack needs input.) script: {}, on @user_script:1.",
+            sha(body)
+        )
+    );
+    let body = "return cmsgpack.unpack('\\193')";
+    assert_eq!(
+        eval(body).unwrap_err(),
+        format!("ERR user_script:1: Bad data format in input. script: {}, on @user_script:1.", sha(body))
+    );
+}
