@@ -75,9 +75,14 @@ struct Registry {
 }
 
 impl Registry {
-    fn insert(&mut self, lib: Library, replace: bool) -> Result<(), String> {
+    /// `restoring`: RESTORE words the conflict without quotes (Redis 7.0.15).
+    fn insert(&mut self, lib: Library, replace: bool, restoring: bool) -> Result<(), String> {
         if self.libs.contains_key(&lib.name) && !replace {
-            return Err(format!("ERR Library '{}' already exists", lib.name));
+            return Err(if restoring {
+                format!("ERR Library {} already exists", lib.name)
+            } else {
+                format!("ERR Library '{}' already exists", lib.name)
+            });
         }
         for f in lib.functions.keys() {
             if let Some(o) = self.owner.get(f) {
@@ -128,6 +133,9 @@ fn library_name(code: &[u8]) -> Result<String, String> {
     let mut name = None;
     for p in parts {
         match p.strip_prefix(b"name=") {
+            Some(_) if name.is_some() => {
+                return Err("ERR Invalid metadata value, name argument was given multiple times".into());
+            }
             Some(n) => name = Some(String::from_utf8_lossy(n).into_owned()),
             None => return Err(format!("ERR Invalid metadata value given: {}", String::from_utf8_lossy(p))),
         }
@@ -221,7 +229,7 @@ impl Functions {
     pub fn load(&self, code: &[u8], replace: bool) -> Result<String, String> {
         let lib = self.build(code)?;
         let name = lib.name.clone();
-        self.inner.write().insert(lib, replace)?;
+        self.inner.write().insert(lib, replace, false)?;
         Ok(name)
     }
 
@@ -320,7 +328,7 @@ impl Functions {
     }
 
     /// FUNCTION DUMP: Redis's payload (an RDB `FUNCTION2` record per library, RDB version 10,
-    /// CRC-64). Libraries are in name order and stored uncompressed.
+    /// CRC-64, code LZF-compressed as Redis does). Libraries are in name order.
     pub fn dump(&self) -> Vec<u8> {
         let g = self.inner.read();
         let mut body = Vec::new();
@@ -356,7 +364,7 @@ impl Functions {
             _ => g.clone(),
         };
         for lib in libs {
-            next.insert(lib, policy == RestorePolicy::Replace)?;
+            next.insert(lib, policy == RestorePolicy::Replace, true)?;
         }
         *g = next;
         Ok(())

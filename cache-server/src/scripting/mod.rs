@@ -36,8 +36,8 @@
 //!   patched Lua. The string metatable is not protected.
 //! - `os` is absent, as in Redis 7.0 (7.2 added `os.clock`).
 //! - FUNCTION library locals are per thread; FUNCTION DUMP of several libraries orders them by name
-//!   (Redis follows its hash-table order, which differs between servers anyway), and library code is
-//!   stored uncompressed (Redis LZF-compresses strings over 20 bytes); RESTORE reads both forms.
+//!   (Redis follows its hash-table order, which differs between servers anyway). A one-library dump
+//!   equals redis-server's byte for byte (same LZF compression, RDB version 10, CRC-64).
 //! - Scripts cannot call `redis.call('eval', ...)`: the [`Host`] must refuse it as Redis does; a
 //!   nested [`run`] on the same thread returns an error instead of re-entering the VM.
 #![warn(missing_docs)]

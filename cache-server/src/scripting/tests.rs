@@ -507,7 +507,7 @@ fn functions_load_call_list_dump_restore() {
     g.restore(&dump, RestorePolicy::Append).unwrap();
     assert_eq!(g.counts(), (2, 3));
     assert_eq!(g.dump(), dump);
-    assert_eq!(g.restore(&dump, RestorePolicy::Append).unwrap_err(), "ERR Library 'lib1' already exists");
+    assert_eq!(g.restore(&dump, RestorePolicy::Append).unwrap_err(), "ERR Library lib1 already exists");
     g.restore(&dump, RestorePolicy::Replace).unwrap();
     g.restore(&dump, RestorePolicy::Flush).unwrap();
     assert_eq!(g.restore(b"abc", RestorePolicy::Append).unwrap_err(), "ERR DUMP payload version or checksum are wrong");
@@ -524,6 +524,7 @@ fn restore_redis_lzf_dump() {
     let payload: &[u8] = b"\xf5\xc3@\x91@\xb2\x1f#!lua name=lib3\nlocal n = 0\nredi\x18s.register_function('x', \xe0\x00\r\x04k, a)`1\x17n + 1; return {n, string B\x03p('a 4\x082), type(\x80Z\x06setresp\xe0\x05\x14\xe0\x08o \x1e\x00# d\x07#a} end)\n\x00\xf6\xacsw{l\xfd\xab";
     let f = Functions::new();
     f.restore(payload, RestorePolicy::Append).unwrap();
+    assert_eq!(f.dump(), payload, "our DUMP equals redis-server's");
     let (lib, _) = f.get("x").unwrap();
     assert_eq!(&lib.code[..], &b"#!lua name=lib3\nlocal n = 0\nredis.register_function('x', function(k, a) n = n + 1; return {n, string.rep('a', 2), type(redis.setresp), type(redis.register_function), #k, #a} end)"[..]);
 }
@@ -647,4 +648,19 @@ fn cmsgpack_lib() {
         eval(body).unwrap_err(),
         format!("ERR user_script:1: Bad data format in input. script: {}, on @user_script:1.", sha(body))
     );
+}
+
+#[test]
+fn dump_equals_redis() {
+    // redis 7.0.15: FUNCTION LOAD of this library, then FUNCTION DUMP.
+    let f = Functions::new();
+    f.load(b"#!lua name=lib1\nredis.register_function{function_name='f1', callback=function() return 1 end, flags={'no-writes'}}", false).unwrap();
+    let redis: &[u8] = b"\xf5\xc3@i@r\x1f#!lua name=lib1\nredis.register_f\x07unction{\xc0\x08\x00_`*\x0e'f1', callback=\xc0\x1c\x1f() return 1 end, flags={'no-writ\x04es'}}\n\x00\x14\x1d\x92\xb1\\\xe9\x81\x94";
+    assert_eq!(f.dump(), redis);
+    assert_eq!(
+        f.load(b"#!lua name=lib2 name=lib3\n", false).unwrap_err(),
+        "ERR Invalid metadata value, name argument was given multiple times"
+    );
+    assert_eq!(f.load(b"#!js name=lib1\n", false).unwrap_err(), "ERR Engine 'js' not found");
+    assert_eq!(f.load(b"#!lua name=lib1", false).unwrap_err(), "ERR Invalid library metadata");
 }
