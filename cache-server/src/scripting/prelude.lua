@@ -10,8 +10,12 @@ local killed, errmsg, where, errtab = api.killed, api.errmsg, api.where, api.err
 
 local ro = rawsetmt({}, {__mode = 'k'})
 local function ro_newindex() rawerror('Attempt to modify a readonly table', 2) end
+-- What getmetatable returns for a read-only view: an empty read-only table (Redis returns the
+-- table's real, read-only metatable; scripts can neither change nor use either).
+local hidden_mt = rawsetmt({}, {__newindex = ro_newindex, __metatable = false})
+ro[hidden_mt] = {}
 local function protect(t)
-  local p = rawsetmt({}, {__index = t, __newindex = ro_newindex, __metatable = false})
+  local p = rawsetmt({}, {__index = t, __newindex = ro_newindex, __metatable = hidden_mt})
   ro[p] = t
   return p
 end
@@ -188,7 +192,7 @@ local function register(...)
 end
 local LR = {register_function = register, log = R.log, REDIS_VERSION = R.REDIS_VERSION,
             REDIS_VERSION_NUM = R.REDIS_VERSION_NUM, LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3}
-local LRP = rawsetmt({}, {__newindex = ro_newindex, __metatable = false, __index = function(_, k)
+local LRP = rawsetmt({}, {__newindex = ro_newindex, __metatable = hidden_mt, __index = function(_, k)
   local v = LR[k]
   if v == nil then rawerror("Script attempted to access nonexistent global variable '" .. rawtostring(k) .. "'", 2) end
   return v
@@ -196,7 +200,7 @@ end})
 ro[LRP] = LR
 function cur.load_lib(chunk)
   local env = {}
-  local mt = {__newindex = ro_newindex, __metatable = false}
+  local mt = {__newindex = ro_newindex, __metatable = hidden_mt}
   mt.__index = function(_, k)
     if k == 'redis' then return LRP end
     rawerror("Script attempted to access nonexistent global variable '" .. rawtostring(k) .. "'", 2)

@@ -304,6 +304,14 @@ fn sandbox() {
     assert!(eval("string.upper = nil").is_err());
     assert!(eval("setmetatable(_G, nil)").is_err());
     assert!(eval("getmetatable(_G).__newindex = nil").is_err());
+    // redis 7.0.15: the metatable of _G reads as an empty table; setmetatable fails without a position.
+    assert_eq!(eval("return getmetatable(_G)").unwrap(), "*0\r\n");
+    let b = "setmetatable(_G, nil)";
+    assert_eq!(eval(b).unwrap_err(), format!("ERR Attempt to modify a readonly table script: {}, on @user_script:1.", sha(b)));
+    let b = "string.upper = nil";
+    assert_eq!(eval(b).unwrap_err(), format!("ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.", sha(b)));
+    let b = "local f = loadstring('return x') return f()";
+    assert_eq!(eval(b).unwrap_err(), format!("ERR [string \"return x\"]:1: Script attempted to access nonexistent global variable 'x' script: {}, on return x:1.", sha(b)));
     assert_eq!(eval("return loadstring(string.dump(function() end))").unwrap(), "$-1\r\n");
     assert_eq!(eval("return loadstring('return 7')()").unwrap(), ":7\r\n");
     assert_eq!(eval("local n = 0 for k in pairs(_G) do n = n + 1 end return n > 20").unwrap(), ":1\r\n");
@@ -663,4 +671,38 @@ fn dump_equals_redis() {
     );
     assert_eq!(f.load(b"#!js name=lib1\n", false).unwrap_err(), "ERR Engine 'js' not found");
     assert_eq!(f.load(b"#!lua name=lib1", false).unwrap_err(), "ERR Invalid library metadata");
+}
+
+#[test]
+fn shared_caches_are_send_sync_and_vms_run_in_parallel() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Scripts>();
+    assert_send_sync::<Functions>();
+    let scripts = Arc::new(Scripts::new(1 << 20));
+    let functions = Arc::new(Functions::new());
+    functions.load(b"#!lua name=l\nredis.register_function('inc', function(k) return redis.call('incr', k[1]) end)", false).unwrap();
+    let sha = scripts.load(b"return redis.call('incr', KEYS[1])", false).unwrap().sha.clone();
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let (scripts, functions, sha) = (scripts.clone(), functions.clone(), sha.clone());
+            std::thread::spawn(move || {
+                let mut h = TestHost::default();
+                let key = [Bytes::from(format!("k{t}"))];
+                let mut out = Reply::default();
+                for _ in 0..100 {
+                    run(&scripts, ScriptRef::Sha(&sha), &key, &[], &mut h, &RunControl::default(), &mut out).unwrap();
+                    run_function(&functions, "inc", &key, &[], &mut h, &RunControl::default(), &mut out).unwrap();
+                }
+                h.kv[format!("k{t}").as_bytes()].clone()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), b"200");
+    }
+    // A replaced library is reloaded by every VM on its next call.
+    functions.load(b"#!lua name=l\nredis.register_function('inc', function(k) return 'v2' end)", true).unwrap();
+    let mut out = Reply::default();
+    run_function(&functions, "inc", &[], &[], &mut TestHost::default(), &RunControl::default(), &mut out).unwrap();
+    assert_eq!(&out.buf[..], b"$2\r\nv2\r\n");
 }
