@@ -92,6 +92,7 @@ pub mod metrics;
 pub mod output;
 pub mod pubsub;
 pub mod reply;
+pub mod scripting;
 pub mod server;
 pub mod shutdown;
 pub mod sockopt;
