@@ -684,6 +684,8 @@ pub trait Held: std::fmt::Debug {
     fn peek(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry>;
     /// [`Scope::holds_all`].
     fn holds_all(&self) -> bool;
+    /// [`Scope::try_extend`].
+    fn try_extend(&mut self, db: u32, key: &[u8]) -> bool;
     /// [`Scope::dbsize`].
     fn dbsize(&self, db: u32) -> u64;
     /// [`Scope::flush`].
@@ -708,6 +710,9 @@ impl Held for Scope<'_> {
     }
     fn holds_all(&self) -> bool {
         Scope::holds_all(self)
+    }
+    fn try_extend(&mut self, db: u32, key: &[u8]) -> bool {
+        Scope::try_extend(self, db, key)
     }
     fn dbsize(&self, db: u32) -> u64 {
         Scope::dbsize(self, db)

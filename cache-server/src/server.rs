@@ -128,6 +128,9 @@ impl Shared {
             port,
             peak: AtomicU64::new(0),
             memcache: crate::memcache::McState::default(),
+            scripting: Arc::new(crate::commands::scripting::ScriptState::new(
+                usize::try_from(config.script_cache_max_memory).unwrap_or(usize::MAX),
+            )),
             shutdown: watch::channel(false).0,
         }
     }

@@ -46,7 +46,8 @@ pub fn set_current_client(id: u64) {
     CURRENT.with(|c| c.set(id));
 }
 
-fn current_client() -> u64 {
+/// The client whose command runs on this thread (0: none).
+pub fn current_client() -> u64 {
     CURRENT.with(Cell::get)
 }
 

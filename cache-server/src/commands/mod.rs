@@ -13,6 +13,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod strings;
 pub mod tracking;
@@ -125,6 +126,7 @@ pub fn registry() -> &'static Registry {
             pubsub::COMMANDS,
             server::COMMANDS,
             transactions::COMMANDS,
+            scripting::COMMANDS,
         ] {
             for spec in family {
                 r.top.push(spec);
@@ -463,6 +465,10 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         reject("NOAUTH Authentication required.", client, out);
         return;
     }
+    if shared.scripting.is_busy() && !spec.has("allow_busy") {
+        reject(shared.scripting.busy_error(), client, out);
+        return;
+    }
     let in_multi = client.tx.in_multi();
     let queues = in_multi && !transactions::RUN_IN_MULTI.contains(&full);
     // In MULTI every queued command is refused when memory is full (the queue itself takes memory).
@@ -557,6 +563,7 @@ pub(crate) fn run(
     // One clock read serves the command's time and its duration.
     let start = tokio::time::Instant::now();
     let now = shared.db.clock.ms_at(start);
+    let outer_client = crate::tracking::current_client();
     crate::tracking::set_current_client(client.handle.id);
     let mark = out.buf.len();
     crate::db::take_refused();
@@ -578,8 +585,10 @@ pub(crate) fn run(
     } else {
         result
     };
-    crate::tracking::set_current_client(0);
-    shared.db.tracking.flush_broadcast();
+    crate::tracking::set_current_client(outer_client);
+    if outer_client == 0 {
+        shared.db.tracking.flush_broadcast();
+    }
     // Like Redis, CLIENT CACHING applies to the next command that is not itself a CLIENT one.
     if !full.starts_with("client|") {
         client.caching = false;
