@@ -25,7 +25,7 @@ use parking_lot::RwLock;
 use super::cache::ScriptFlags;
 use super::rdb;
 use super::run::error_text;
-use super::vm::{LoadedLib, Vm, with_vm};
+use super::vm::{LOAD_TIMEOUT, LoadedLib, Vm, with_vm};
 use crate::glob;
 use crate::reply::Reply;
 
@@ -156,7 +156,11 @@ type Loaded = (HashMap<String, Function>, BTreeMap<String, FunctionInfo>);
 fn load_into(vm: &Vm, code: &[u8]) -> Result<Loaded, String> {
     let chunk = vm.compile(code, "@user_function").map_err(|m| format!("ERR Error compiling function: {m}"))?;
     let loader: Function = vm.cur.raw_get("load_lib").map_err(|e| format!("ERR {e}"))?;
-    let (ok, v): (bool, Value) = loader.call(chunk).map_err(|e| format!("ERR {e}"))?;
+    let saved = std::mem::take(&mut *vm.hook.borrow_mut());
+    vm.hook.borrow_mut().deadline = Some(std::time::Instant::now() + LOAD_TIMEOUT);
+    let result = loader.call::<(bool, Value)>(chunk);
+    *vm.hook.borrow_mut() = saved;
+    let (ok, v) = result.map_err(|e| format!("ERR {e}"))?;
     if !ok {
         let text = match &v {
             Value::Table(t) => match t.raw_get::<Value>("err") {
