@@ -224,7 +224,7 @@ impl Functions {
         Ok(lib)
     }
 
-    /// FUNCTION LOAD [REPLACE]: returns the library name.
+    /// `FUNCTION LOAD [REPLACE]`: returns the library name.
     ///
     /// # Errors
     /// Redis 7.0.15's texts, e.g. `ERR Library 'lib1' already exists`, `ERR Function f1 already
@@ -266,7 +266,7 @@ impl Functions {
         (g.libs.len(), g.owner.len())
     }
 
-    /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE], libraries in name order.
+    /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`, libraries in name order.
     pub fn list(&self, pattern: Option<&[u8]>, with_code: bool, out: &mut Reply) {
         let g = self.inner.read();
         let libs: Vec<_> =
@@ -343,7 +343,7 @@ impl Functions {
         rdb::seal(body)
     }
 
-    /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]. Nothing changes on error.
+    /// `FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]`. Nothing changes on error.
     ///
     /// # Errors
     /// `ERR DUMP payload version or checksum are wrong`, `ERR given type is not a function`,
