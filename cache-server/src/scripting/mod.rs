@@ -91,7 +91,7 @@ use std::time::Duration;
 pub use cache::{SCRIPT_OVERHEAD, Script, ScriptFlags, Scripts, parse_shebang, sha1hex};
 pub use functions::{FunctionInfo, Library};
 pub use functions::{Functions, RestorePolicy};
-pub use run::{ScriptRef, run, run_function};
+pub use run::{ScriptRef, load_script, run, run_function};
 
 /// `redis.log` levels, as Redis numbers them (`redis.LOG_DEBUG` = 0 ... `redis.LOG_WARNING` = 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

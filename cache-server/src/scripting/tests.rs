@@ -366,6 +366,12 @@ fn script_cache_and_evalsha() {
     let ctl = RunControl::default();
     let mut out = Reply::default();
     assert_eq!(run(&scripts, ScriptRef::Sha("abcd"), &[], &[], &mut h, &ctl, &mut out).unwrap_err(), NOSCRIPT);
+    // redis 7.0.15: SCRIPT LOAD of a body that does not compile.
+    assert_eq!(
+        load_script(&scripts, b"return 1 +").unwrap_err(),
+        "ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'"
+    );
+    assert_eq!(load_script(&scripts, b"return 1+0").unwrap(), sha("return 1+0"));
     let s = scripts.load(b"return 1+0", false).unwrap();
     assert_eq!(s.sha, sha("return 1+0"));
     run(&scripts, ScriptRef::Sha(&s.sha.to_uppercase()), &[], &[], &mut h, &ctl, &mut out).unwrap();
