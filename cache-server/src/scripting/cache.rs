@@ -58,6 +58,19 @@ impl ScriptFlags {
         true
     }
 
+    /// May a `*_RO` command (EVAL_RO, EVALSHA_RO, FCALL_RO) run this script? Scripts without a
+    /// shebang may (their writes are refused one by one); others need `no-writes`.
+    ///
+    /// # Errors
+    /// Redis 7.0.15's text: `ERR Can not execute a script with write flag using *_ro command.`
+    pub fn check_read_only(&self) -> Result<(), &'static str> {
+        if self.shebang && !self.no_writes {
+            Err("ERR Can not execute a script with write flag using *_ro command.")
+        } else {
+            Ok(())
+        }
+    }
+
     /// The names of the set flags, in Redis's order (as FUNCTION LIST prints them).
     #[must_use]
     pub fn names(&self) -> Vec<&'static str> {

@@ -25,7 +25,7 @@ use parking_lot::RwLock;
 use super::cache::ScriptFlags;
 use super::rdb;
 use super::run::error_text;
-use super::vm::{LoadedLib, Vm, with_vm};
+use super::vm::{LOAD_TIMEOUT, LoadedLib, Vm, with_vm};
 use crate::glob;
 use crate::reply::Reply;
 
@@ -156,7 +156,11 @@ type Loaded = (HashMap<String, Function>, BTreeMap<String, FunctionInfo>);
 fn load_into(vm: &Vm, code: &[u8]) -> Result<Loaded, String> {
     let chunk = vm.compile(code, "@user_function").map_err(|m| format!("ERR Error compiling function: {m}"))?;
     let loader: Function = vm.cur.raw_get("load_lib").map_err(|e| format!("ERR {e}"))?;
-    let (ok, v): (bool, Value) = loader.call(chunk).map_err(|e| format!("ERR {e}"))?;
+    let saved = std::mem::take(&mut *vm.hook.borrow_mut());
+    vm.hook.borrow_mut().deadline = Some(std::time::Instant::now() + LOAD_TIMEOUT);
+    let result = loader.call::<(bool, Value)>(chunk);
+    *vm.hook.borrow_mut() = saved;
+    let (ok, v) = result.map_err(|e| format!("ERR {e}"))?;
     if !ok {
         let text = match &v {
             Value::Table(t) => match t.raw_get::<Value>("err") {
@@ -220,7 +224,7 @@ impl Functions {
         Ok(lib)
     }
 
-    /// FUNCTION LOAD [REPLACE]: returns the library name.
+    /// `FUNCTION LOAD [REPLACE]`: returns the library name.
     ///
     /// # Errors
     /// Redis 7.0.15's texts, e.g. `ERR Library 'lib1' already exists`, `ERR Function f1 already
@@ -262,7 +266,7 @@ impl Functions {
         (g.libs.len(), g.owner.len())
     }
 
-    /// FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE], libraries in name order.
+    /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`, libraries in name order.
     pub fn list(&self, pattern: Option<&[u8]>, with_code: bool, out: &mut Reply) {
         let g = self.inner.read();
         let libs: Vec<_> =
@@ -339,7 +343,7 @@ impl Functions {
         rdb::seal(body)
     }
 
-    /// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]. Nothing changes on error.
+    /// `FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]`. Nothing changes on error.
     ///
     /// # Errors
     /// `ERR DUMP payload version or checksum are wrong`, `ERR given type is not a function`,

@@ -29,17 +29,46 @@
 //! state a FUNCTION library keeps in its own locals: each thread loads the library into its VM, so
 //! such state is per thread (see "Differences from Redis").
 //!
+//! # Files
+//!
+//! `cache.rs` script cache and shebang flags · `vm.rs` the per-thread VM, hook and caches ·
+//! `prelude.lua` the sandbox and the Lua half of `redis` · `redis_api.rs` the raising `redis.*`
+//! functions · `run.rs` one run, KEYS/ARGV, the host bridge, error texts · `convert.rs` RESP ⇄ Lua ·
+//! `functions.rs` FUNCTION registry · `rdb.rs` DUMP payload, CRC-64, LZF · `libs/` cjson, bit,
+//! struct, cmsgpack · `numfmt.rs` C's `%.<p>g`.
+//!
+//! # Errors
+//!
+//! Every error is the reply text without its leading `-`, worded as redis-server 7.0.15 words it
+//! (the tests say which strings were read from it): `ERR user_script:1: boom script: <sha>, on
+//! @user_script:1.`; errors raised by `redis.call` carry the command's own error and code
+//! (`ERR value is not an integer or out of range script: ...`), `redis.error_reply` codes pass
+//! through, `pcall` sees the message string, a killed script reads `ERR Script killed by user with
+//! SCRIPT KILL... script: ...`.
+//!
 //! # Differences from Redis 7.0.15 (known)
 //!
 //! - The globals table seen by scripts is a read-only proxy; `rawget`, `rawset`, `next`, `pairs`
 //!   and `ipairs` are wrapped to see through it. Redis instead marks tables read-only inside its
-//!   patched Lua. The string metatable is not protected.
-//! - `os` is absent, as in Redis 7.0 (7.2 added `os.clock`).
+//!   patched Lua. The string metatable is not protected (nor is it in Redis).
+//! - `os` is absent, as in Redis 7.0 (7.2 added `os.clock`); `print`, `getfenv`, `setfenv`,
+//!   `newproxy`, `loadfile`, `dofile`, `require`, `package`, `debug`, `io` are absent as in 7.0.15.
+//!   `loadstring`/`load` refuse binary chunks. `redis.breakpoint`/`redis.debug` exist as no-ops
+//!   (7.0.15 has them outside the debugger too); the Lua debugger (LDB) is not provided.
+//! - `pcall`, `xpcall` and `coroutine.resume/create/wrap` are Lua/Rust wrappers (so the kill flag
+//!   cannot be swallowed); an error inside `coroutine.wrap` is not prefixed a second time with the
+//!   caller's position as Lua's C `wrap` does; `pcall` of a library function (`cjson.decode`, ...)
+//!   called from a Lua closure loses the position prefix Redis would show.
+//! - A self-referencing result table stops at 1000 levels with `reached lua stack limit`; Redis's
+//!   limit is its Lua stack (a different depth).
 //! - FUNCTION library locals are per thread; FUNCTION DUMP of several libraries orders them by name
 //!   (Redis follows its hash-table order, which differs between servers anyway). A one-library dump
 //!   equals redis-server's byte for byte (same LZF compression, RDB version 10, CRC-64).
+//! - cjson's configuration functions (`encode_keep_buffer`, `encode_max_depth`, ...) are missing.
 //! - Scripts cannot call `redis.call('eval', ...)`: the [`Host`] must refuse it as Redis does; a
 //!   nested [`run`] on the same thread returns an error instead of re-entering the VM.
+//! - Compiled scripts (per VM, at most 4096, dropped on SCRIPT FLUSH) are not counted in
+//!   [`Scripts::memory`], which counts bodies as Redis's `used_memory_scripts_eval` roughly does.
 #![warn(missing_docs)]
 
 mod cache;
@@ -62,7 +91,7 @@ use std::time::Duration;
 pub use cache::{SCRIPT_OVERHEAD, Script, ScriptFlags, Scripts, parse_shebang, sha1hex};
 pub use functions::{FunctionInfo, Library};
 pub use functions::{Functions, RestorePolicy};
-pub use run::{ScriptRef, run, run_function};
+pub use run::{ScriptRef, load_script, run, run_function};
 
 /// `redis.log` levels, as Redis numbers them (`redis.LOG_DEBUG` = 0 ... `redis.LOG_WARNING` = 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

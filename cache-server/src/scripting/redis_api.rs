@@ -75,8 +75,10 @@ pub(crate) fn install(lua: &Lua, redis: &Table, cur: &Table) -> mlua::Result<()>
                     }
                 }
             }
-            if let Some(h) = c.raw_get::<Option<Function>>("host")? {
-                h.call::<()>((2, level as i64, lua.create_string(&msg)?))?;
+            match c.raw_get::<Option<Function>>("host")? {
+                Some(h) => h.call::<()>((2, level as i64, lua.create_string(&msg)?))?,
+                // FUNCTION LOAD runs without a host: the server's log gets it.
+                None => tracing::info!(target: "script", "{}", String::from_utf8_lossy(&msg)),
             }
             Ok(())
         })?,

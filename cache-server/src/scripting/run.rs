@@ -72,6 +72,19 @@ pub fn run(
     })?
 }
 
+/// SCRIPT LOAD: compiles `body` in this thread's VM (so a bad body is refused as Redis refuses
+/// it) and caches it as a SCRIPT LOAD-ed script (never evicted). Returns its sha.
+///
+/// # Errors
+/// Shebang errors, `ERR Error compiling script (new function): user_script:1: ...`, or
+/// `ERR script cache is full`.
+pub fn load_script(scripts: &Scripts, body: &[u8]) -> Result<String, String> {
+    parse_shebang(body)?;
+    let sha = sha1hex(body);
+    with_vm(|vm| vm.compile_script(&sha, body, scripts.generation()).map(|_| ()))??;
+    Ok(scripts.load(body, false)?.sha.clone())
+}
+
 /// Runs FCALL/FCALL_RO `name` with `keys` and `args` (the callback's two arguments).
 ///
 /// # Errors

@@ -307,11 +307,23 @@ fn sandbox() {
     // redis 7.0.15: the metatable of _G reads as an empty table; setmetatable fails without a position.
     assert_eq!(eval("return getmetatable(_G)").unwrap(), "*0\r\n");
     let b = "setmetatable(_G, nil)";
-    assert_eq!(eval(b).unwrap_err(), format!("ERR Attempt to modify a readonly table script: {}, on @user_script:1.", sha(b)));
+    assert_eq!(
+        eval(b).unwrap_err(),
+        format!("ERR Attempt to modify a readonly table script: {}, on @user_script:1.", sha(b))
+    );
     let b = "string.upper = nil";
-    assert_eq!(eval(b).unwrap_err(), format!("ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.", sha(b)));
+    assert_eq!(
+        eval(b).unwrap_err(),
+        format!("ERR user_script:1: Attempt to modify a readonly table script: {}, on @user_script:1.", sha(b))
+    );
     let b = "local f = loadstring('return x') return f()";
-    assert_eq!(eval(b).unwrap_err(), format!("ERR [string \"return x\"]:1: Script attempted to access nonexistent global variable 'x' script: {}, on return x:1.", sha(b)));
+    assert_eq!(
+        eval(b).unwrap_err(),
+        format!(
+            "ERR [string \"return x\"]:1: Script attempted to access nonexistent global variable 'x' script: {}, on return x:1.",
+            sha(b)
+        )
+    );
     assert_eq!(eval("return loadstring(string.dump(function() end))").unwrap(), "$-1\r\n");
     assert_eq!(eval("return loadstring('return 7')()").unwrap(), ":7\r\n");
     assert_eq!(eval("local n = 0 for k in pairs(_G) do n = n + 1 end return n > 20").unwrap(), ":1\r\n");
@@ -339,6 +351,12 @@ fn shebang_flags() {
         ScriptFlags { shebang: true, ..ScriptFlags::default() }
     );
     assert_eq!(eval("#!lua flags=no-writes,allow-oom\nreturn 1").unwrap(), ":1\r\n");
+    // redis 7.0.15 (FCALL_RO of a function without no-writes)
+    assert_eq!(
+        parse_shebang(b"#!lua\n").unwrap().0.check_read_only().unwrap_err(),
+        "ERR Can not execute a script with write flag using *_ro command."
+    );
+    assert!(parse_shebang(b"return 1").unwrap().0.check_read_only().is_ok());
 }
 
 #[test]
@@ -348,6 +366,12 @@ fn script_cache_and_evalsha() {
     let ctl = RunControl::default();
     let mut out = Reply::default();
     assert_eq!(run(&scripts, ScriptRef::Sha("abcd"), &[], &[], &mut h, &ctl, &mut out).unwrap_err(), NOSCRIPT);
+    // redis 7.0.15: SCRIPT LOAD of a body that does not compile.
+    assert_eq!(
+        load_script(&scripts, b"return 1 +").unwrap_err(),
+        "ERR Error compiling script (new function): user_script:1: unexpected symbol near '<eof>'"
+    );
+    assert_eq!(load_script(&scripts, b"return 1+0").unwrap(), sha("return 1+0"));
     let s = scripts.load(b"return 1+0", false).unwrap();
     assert_eq!(s.sha, sha("return 1+0"));
     run(&scripts, ScriptRef::Sha(&s.sha.to_uppercase()), &[], &[], &mut h, &ctl, &mut out).unwrap();
@@ -476,6 +500,11 @@ fn functions_load_call_list_dump_restore() {
     assert_eq!(
         f.load(b"#!lua name=lib3\nreturn 1 +", false).unwrap_err(),
         "ERR Error compiling function: user_function:2: unexpected symbol near '<eof>'"
+    );
+    // redis 7.0.15 (after its 500 ms load limit; this assertion takes that long)
+    assert_eq!(
+        f.load(b"#!lua name=lib3\nwhile true do end", false).unwrap_err(),
+        "ERR Error registering functions: ERR FUNCTION LOAD timeout"
     );
     // At run time a function sees the full globals and redis object; library locals persist (per thread).
     f.load(b"#!lua name=lib4\nlocal n = 0\nredis.register_function('x', function(k, a) n = n + 1; return {n, string.rep('a', 2), type(redis.setresp), type(redis.register_function), #k, #a} end)", false).unwrap();
@@ -680,7 +709,9 @@ fn shared_caches_are_send_sync_and_vms_run_in_parallel() {
     assert_send_sync::<Functions>();
     let scripts = Arc::new(Scripts::new(1 << 20));
     let functions = Arc::new(Functions::new());
-    functions.load(b"#!lua name=l\nredis.register_function('inc', function(k) return redis.call('incr', k[1]) end)", false).unwrap();
+    functions
+        .load(b"#!lua name=l\nredis.register_function('inc', function(k) return redis.call('incr', k[1]) end)", false)
+        .unwrap();
     let sha = scripts.load(b"return redis.call('incr', KEYS[1])", false).unwrap().sha.clone();
     let threads: Vec<_> = (0..2)
         .map(|t| {

@@ -35,7 +35,12 @@ pub(crate) struct HookState {
     kill: Option<Arc<AtomicBool>>,
     /// The hook aborted this run (so pcall must not swallow the error).
     pub(crate) killed: bool,
+    /// FUNCTION LOAD's time limit ([`LOAD_TIMEOUT`]).
+    pub(crate) deadline: Option<Instant>,
 }
+
+/// How long a library's code may run while it loads (Redis 7.0's 500 ms).
+pub(crate) const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// A library loaded into this VM: its registry version and its callbacks by function name.
 pub(crate) struct LoadedLib {
@@ -204,6 +209,7 @@ impl Vm {
             fired: false,
             kill: Some(ctl.kill.clone()),
             killed: false,
+            deadline: None,
         };
         self.cur.raw_set("resp3", false)
     }
@@ -276,6 +282,9 @@ fn caller_of_failed(lua: &Lua) -> Option<(String, usize)> {
 fn hook_fn(h: Rc<RefCell<HookState>>) -> impl Fn(&Lua, &mlua::Debug<'_>) -> mlua::Result<VmState> {
     move |_, _| {
         let mut st = h.borrow_mut();
+        if st.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(mlua::Error::external(Raised("ERR FUNCTION LOAD timeout".into())));
+        }
         if st.kill.as_ref().is_some_and(|k| k.load(Ordering::Relaxed)) {
             st.killed = true;
             return Err(mlua::Error::external(Raised(format!("ERR {KILLED_MSG}"))));
