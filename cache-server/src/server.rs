@@ -63,6 +63,8 @@ pub struct Shared {
     auth_required: AtomicBool,
     /// Memcached front end state (counters, pending delayed flush).
     pub memcache: crate::memcache::McState,
+    /// Script cache, function libraries, running scripts.
+    pub scripting: Arc<crate::commands::scripting::ScriptState>,
     /// Highest `used_memory` seen (INFO).
     peak: AtomicU64,
     /// Eviction algorithm the cache was built with ([`MaxMemoryPolicy::algorithm`]; never `"none"`).
@@ -109,6 +111,7 @@ impl Shared {
         let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let run_id = format!("{:040x}", seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 8);
         let db = Db::new(&config);
+        let script_budget = usize::try_from(config.script_cache_max_memory).unwrap_or(usize::MAX);
         db.tracking.limits.store(&config.client_output_buffer_limit);
         Self {
             db,
@@ -128,9 +131,7 @@ impl Shared {
             port,
             peak: AtomicU64::new(0),
             memcache: crate::memcache::McState::default(),
-            scripting: Arc::new(crate::commands::scripting::ScriptState::new(
-                usize::try_from(config.script_cache_max_memory).unwrap_or(usize::MAX),
-            )),
+            scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget)),
             shutdown: watch::channel(false).0,
         }
     }

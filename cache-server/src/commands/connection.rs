@@ -105,7 +105,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("echo", 2, &["fast"], (0, 0, 0), G, "Returns the given string.", "1.0.0", echo),
     spec("hello", -1, NA, (0, 0, 0), G, "Handshakes with the Redis server.", "6.0.0", hello),
     spec("auth", -2, NA, (0, 0, 0), G, "Authenticates the connection.", "1.0.0", auth),
-    spec("select", 2, CF, (0, 0, 0), G, "Changes the selected database.", "1.0.0", select),
+    spec("select", 2, &["loading", "stale", "fast"], (0, 0, 0), G, "Changes the selected database.", "1.0.0", select),
     spec("quit", -1, NA, (0, 0, 0), G, "Closes the connection.", "1.0.0", quit),
     spec("reset", 1, NA, (0, 0, 0), G, "Resets the connection.", "6.2.0", reset),
     CommandSpec {

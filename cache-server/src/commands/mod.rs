@@ -492,7 +492,7 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         return;
     }
     if queues {
-        if spec.has("no-multi") {
+        if spec.has("no_multi") {
             reject("ERR Command not allowed inside a transaction", client, out);
         } else if client.tx.queue(idx, args, shared.config.read().client_query_buffer_limit) {
             out.simple("QUEUED");

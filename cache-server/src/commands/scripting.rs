@@ -464,8 +464,8 @@ impl Host for ScriptHost<'_> {
 }
 
 fn script_load(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let s = ctx.shared.scripting.scripts.load(&a[2], false).map_err(CmdError::from)?;
-    ctx.out.bulk(s.sha.as_bytes());
+    let sha = scripting::load_script(&ctx.shared.scripting.scripts, &a[2]).map_err(CmdError::from)?;
+    ctx.out.bulk(sha.as_bytes());
     Ok(())
 }
 
