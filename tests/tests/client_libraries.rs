@@ -21,7 +21,7 @@ use cache_tests::transcript::{assert_same, differences, require, transcript};
 
 /// Integrator: set to `true` when our server implements MULTI/EXEC/WATCH and EVAL/EVALSHA/SCRIPT;
 /// `libraries_on_ours_match_redis` then requires ours to print redis-server's transcript.
-const OURS_HAS_TRANSACTIONS_AND_SCRIPTS: bool = false;
+const OURS_HAS_TRANSACTIONS_AND_SCRIPTS: bool = true;
 
 /// Steps per protocol are about 60; a shorter reference means the script stopped early.
 const MIN_STEPS: usize = 110;
