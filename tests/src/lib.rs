@@ -10,6 +10,8 @@
 //!   `CACHE_TESTS_SUBJECT=redis` to validate the harness itself;
 //! - [`resp`]: an independent raw RESP2/RESP3 client that keeps the exact reply bytes;
 //! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison;
+//! - [`tx_stream`]: two-connection streams (MULTI/EXEC/WATCH and a second client's writes), their
+//!   generator and their differential runner;
 //! - [`memcached`]: the same for the Memcached protocol against a real `memcached`;
 //! - [`transcript`]: running the other languages' client scripts of `tests/clients/` and comparing
 //!   their transcripts line by line.
@@ -40,6 +42,7 @@ pub mod redis_server;
 pub mod resp;
 pub mod subject;
 pub mod transcript;
+pub mod tx_stream;
 
 pub use ours::ServerOpts;
 pub use subject::Subject;
