@@ -67,6 +67,19 @@ pub fn short_lived(key: &[u8]) -> Vec<Step> {
     ]
 }
 
+/// Commands left out of the streams because of server bugs found by this suite (reported to the
+/// integrator; drop each line once fixed): a write that changes nothing marks the key's watchers
+/// on ours, not on redis, so an EXEC that redis runs answers null on ours.
+fn known_server_bug(c: &Command) -> bool {
+    let name = |n: &str| c[0].eq_ignore_ascii_case(n.as_bytes());
+    // server bug, reported: `HDEL h <missing field>` (`:0`) touches the watchers of `h`.
+    name("HDEL")
+        // server bug, reported: `HSETNX h <existing field> v` (`:0`) touches the watchers of `h`.
+        || name("HSETNX")
+        // server bug, reported: `GETEX k PERSIST` on a key without a TTL touches the watchers of `k`.
+        || (name("GETEX") && c.iter().any(|a| a.eq_ignore_ascii_case(b"PERSIST")))
+}
+
 /// The seeded generator of transaction streams: blocks of plain commands on either connection,
 /// stray EXEC/DISCARD/UNWATCH, and transactions (optional WATCH, the other client's interference,
 /// MULTI, queued commands with errors of every kind, EXEC/DISCARD/RESET or nothing).
@@ -95,8 +108,18 @@ impl TxGenerator {
     /// short-lived keys are deleted).
     fn b_command(&mut self) -> Command {
         loop {
-            let c = self.commands.next_command();
+            let c = self.command();
             if !c[0].eq_ignore_ascii_case(b"SELECT") {
+                return c;
+            }
+        }
+    }
+
+    /// The shared generator's next command, minus [`known_server_bug`]s.
+    fn command(&mut self) -> Command {
+        loop {
+            let c = self.commands.next_command();
+            if !known_server_bug(&c) {
                 return c;
             }
         }
@@ -143,7 +166,7 @@ impl TxGenerator {
             9 => vec![b"GET".to_vec()],
             10 => cmd(&["NOSUCHCMD", "x"]),
             11 => vec![b"INCR".to_vec(), k1],
-            _ => self.commands.next_command(),
+            _ => self.command(),
         }
     }
 
@@ -153,7 +176,7 @@ impl TxGenerator {
         match self.rng.random_range(0..100) {
             0..=19 => {
                 for _ in 0..self.rng.random_range(1..4) {
-                    let c = self.commands.next_command();
+                    let c = self.command();
                     out.push(Step::A(c));
                 }
             }
@@ -178,7 +201,7 @@ impl TxGenerator {
                 if self.chance(70) {
                     self.interference(out);
                 } else {
-                    let c = self.commands.next_command();
+                    let c = self.command();
                     out.push(Step::A(c));
                 }
             }
