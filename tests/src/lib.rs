@@ -20,7 +20,9 @@
 //! `edge_cases` and `server_commands` (fixed tables vs redis-server), `redis_crate` (redis-rs sync
 //! and async, RESP2 and RESP3), `redis_cli` (redis-cli incl. `--pipe` and `-3`), `bad_input`
 //! (hostile input), `memory` (RSS under a write flood, `-OOM`), `concurrency` (atomicity across
-//! connections), `memcached_differential`, `memcached_protocol_differential` (ASCII auth vs
+//! connections), `transactions_differential` (MULTI/EXEC/WATCH over two connections vs
+//! redis-server), `atomicity` (MSETNX races, MSET/RENAME never seen half done, WATCH retry loops,
+//! WATCH touched by Memcached writes and evictions), `memcached_differential`, `memcached_protocol_differential` (ASCII auth vs
 //! `memcached -Y`, binary protocol, stats shapes) and `hostile_memcached` (unread huge multi-get,
 //! requirepass on the Memcached port, binary no-hang).
 //!
