@@ -248,8 +248,9 @@ fn edge_cases() -> Vec<Step> {
         a(&["DBSIZE"]),
         a(&["EXEC"]),
     ];
-    // A watched key that expires before EXEC: null.
-    s.extend([b(&["SET", "e0", "v", "PX", "15"]), a(&["WATCH", "e0"]), Step::Pause(tx_stream::SHORT_PAUSE)]);
+    // A watched key that expires before EXEC: null. (300 ms: the WATCH must come while it lives,
+    // even on a loaded machine.)
+    s.extend([b(&["SET", "e0", "v", "PX", "300"]), a(&["WATCH", "e0"]), Step::Pause(Duration::from_millis(450))]);
     s.extend([a(&["MULTI"]), a(&["GET", "e0"]), a(&["EXEC"])]);
     // A key already expired (and deleted) when watched: EXEC runs.
     s.extend(short_lived(b"e1"));
