@@ -10,6 +10,8 @@
 //!   `CACHE_TESTS_SUBJECT=redis` to validate the harness itself;
 //! - [`resp`]: an independent raw RESP2/RESP3 client that keeps the exact reply bytes;
 //! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison;
+//! - [`tx_stream`]: two-connection streams (MULTI/EXEC/WATCH and a second client's writes), their
+//!   generator and their differential runner;
 //! - [`memcached`]: the same for the Memcached protocol against a real `memcached`;
 //! - [`transcript`]: running the other languages' client scripts of `tests/clients/` and comparing
 //!   their transcripts line by line.
@@ -18,7 +20,9 @@
 //! `edge_cases` and `server_commands` (fixed tables vs redis-server), `redis_crate` (redis-rs sync
 //! and async, RESP2 and RESP3), `redis_cli` (redis-cli incl. `--pipe` and `-3`), `bad_input`
 //! (hostile input), `memory` (RSS under a write flood, `-OOM`), `concurrency` (atomicity across
-//! connections), `memcached_differential`, `memcached_protocol_differential` (ASCII auth vs
+//! connections), `transactions_differential` (MULTI/EXEC/WATCH over two connections vs
+//! redis-server), `atomicity` (MSETNX races, MSET/RENAME never seen half done, WATCH retry loops,
+//! WATCH touched by Memcached writes and evictions), `memcached_differential`, `memcached_protocol_differential` (ASCII auth vs
 //! `memcached -Y`, binary protocol, stats shapes) and `hostile_memcached` (unread huge multi-get,
 //! requirepass on the Memcached port, binary no-hang).
 //!
@@ -40,6 +44,7 @@ pub mod redis_server;
 pub mod resp;
 pub mod subject;
 pub mod transcript;
+pub mod tx_stream;
 
 pub use ours::ServerOpts;
 pub use subject::Subject;
