@@ -131,12 +131,12 @@ fn weigh(k: &Key, e: &Entry) -> u32 {
     Db::memory_usage(k.key(), e).min(u64::from(u32::MAX)) as u32
 }
 
-/// The core's bound for a budget: the budget itself when the core evicts; under noeviction twice
-/// the budget, so the core never evicts and the `-OOM` check ([`Db::would_oom`]) stops writes.
+/// The core's bound for a budget: the budget itself when the core evicts; unbounded under
+/// noeviction, where the core never evicts (not even when the budget is lowered below the data)
+/// and the `-OOM` check ([`Db::would_oom`]) stops writes instead.
 fn core_capacity(maxmemory: u64, noeviction: bool) -> u64 {
     match (maxmemory, noeviction) {
-        (0, _) => 1 << 62,
-        (m, true) => m.saturating_mul(2),
+        (0, _) | (_, true) => 1 << 62,
         (m, false) => m,
     }
 }

@@ -67,19 +67,6 @@ pub fn short_lived(key: &[u8]) -> Vec<Step> {
     ]
 }
 
-/// Commands left out of the streams because of server bugs found by this suite (reported to the
-/// integrator; drop each line once fixed): a write that changes nothing marks the key's watchers
-/// on ours, not on redis, so an EXEC that redis runs answers null on ours.
-fn known_server_bug(c: &Command) -> bool {
-    let name = |n: &str| c[0].eq_ignore_ascii_case(n.as_bytes());
-    // server bug, reported: `HDEL h <missing field>` (`:0`) touches the watchers of `h`.
-    name("HDEL")
-        // server bug, reported: `HSETNX h <existing field> v` (`:0`) touches the watchers of `h`.
-        || name("HSETNX")
-        // server bug, reported: `GETEX k PERSIST` on a key without a TTL touches the watchers of `k`.
-        || (name("GETEX") && c.iter().any(|a| a.eq_ignore_ascii_case(b"PERSIST")))
-}
-
 /// The seeded generator of transaction streams: blocks of plain commands on either connection,
 /// stray EXEC/DISCARD/UNWATCH, and transactions (optional WATCH, the other client's interference,
 /// MULTI, queued commands with errors of every kind, EXEC/DISCARD/RESET or nothing).
@@ -115,14 +102,9 @@ impl TxGenerator {
         }
     }
 
-    /// The shared generator's next command, minus [`known_server_bug`]s.
+    /// The shared generator's next command.
     fn command(&mut self) -> Command {
-        loop {
-            let c = self.commands.next_command();
-            if !known_server_bug(&c) {
-                return c;
-            }
-        }
+        self.commands.next_command()
     }
 
     /// B's interference: a write to a key A may watch, a FLUSHDB, a short-lived key, or anything.

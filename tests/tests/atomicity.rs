@@ -225,10 +225,8 @@ fn mset_is_never_seen_half_done_by_a_transaction() {
     mset_halves(pairs_in_exec);
 }
 
-// server bug, reported: MGET reads its keys one at a time (no Scope), so it can return one key
-// from before an MSET and one from after it; redis's MGET is a snapshot.
+/// MGET of several keys reads them at one instant (it holds their shards), as redis's does.
 #[test]
-#[ignore = "server bug, reported: MGET is not atomic on ours"]
 fn mset_is_never_seen_half_done_by_mget() {
     mset_halves(pairs_by_mget);
 }
@@ -389,10 +387,7 @@ fn rename_is_never_seen_half_done_by_a_transaction() {
     rename_vs_readers(pairs_in_exec);
 }
 
-// server bug, reported: MGET is not atomic on ours (see above), so a plain MGET reader can see
-// both names or neither during a RENAME.
 #[test]
-#[ignore = "server bug, reported: MGET is not atomic on ours"]
 fn rename_is_never_seen_half_done_by_mget() {
     rename_vs_readers(pairs_by_mget);
 }

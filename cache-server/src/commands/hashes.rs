@@ -86,6 +86,20 @@ fn modify<R>(
     f: impl FnOnce(&mut HashValue) -> Result<R, CmdError>,
     absent: R,
 ) -> Result<R, CmdError> {
+    modify_unless(ctx, key, create, |_| false, f, absent)
+}
+
+/// [`modify`], except that a hash for which `unchanged` answers true is left alone (not written:
+/// its watchers are not touched) and `absent` is returned, as Redis does for a no-op HDEL or
+/// HSETNX.
+fn modify_unless<R>(
+    ctx: &mut Ctx<'_>,
+    key: &Bytes,
+    create: bool,
+    unchanged: impl FnOnce(&HashValue) -> bool,
+    f: impl FnOnce(&mut HashValue) -> Result<R, CmdError>,
+    absent: R,
+) -> Result<R, CmdError> {
     ctx.update(key, |cur: &mut Current<'_, '_>| {
         match cur.get() {
             None if !create => return Ok(absent),
@@ -97,6 +111,7 @@ fn modify<R>(
                 }
                 return Ok(r);
             }
+            Some(Entry { value: Value::Hash(h), .. }) if unchanged(h) => return Ok(absent),
             Some(Entry { value: Value::Hash(_), .. }) => {}
             Some(_) => return Err(WRONGTYPE.into()),
         }
@@ -142,11 +157,12 @@ fn hmset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = modify(
+    let n = modify_unless(
         ctx,
         &a[1],
         true,
-        |h| Ok(if h.get(&a[2]).is_some() { 0 } else { i64::from(h.insert(&a[2], Bytes::copy_from_slice(&a[3]))) }),
+        |h| h.get(&a[2]).is_some(),
+        |h| Ok(i64::from(h.insert(&a[2], Bytes::copy_from_slice(&a[3])))),
         0,
     )?;
     ctx.out.int(n);
@@ -198,7 +214,14 @@ fn hvals(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = modify(ctx, &a[1], false, |h| Ok(a[2..].iter().filter(|f| h.remove(f)).count() as i64), 0)?;
+    let n = modify_unless(
+        ctx,
+        &a[1],
+        false,
+        |h| a[2..].iter().all(|f| h.get(f).is_none()),
+        |h| Ok(a[2..].iter().filter(|f| h.remove(f)).count() as i64),
+        0,
+    )?;
     ctx.out.int(n);
     Ok(())
 }

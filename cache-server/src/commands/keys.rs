@@ -102,14 +102,19 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("flushall", -1, &["write"], (0, 0, 0), "server", "Removes all keys from all databases.", "1.0.0", flushall),
 ];
 
+/// Runs `f` on the keys `a[1..]` at one instant (holding them when there are several).
+fn all_at_once<R>(ctx: &mut Ctx<'_>, a: &[Bytes], f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+    if a.len() > 2 { ctx.atomically(&a[1..], f) } else { f(ctx) }
+}
+
 fn del(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = a[1..].iter().filter(|k| ctx.remove(k)).count();
+    let n = all_at_once(ctx, a, |ctx| a[1..].iter().filter(|k| ctx.remove(k)).count());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn exists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = a[1..].iter().filter(|k| ctx.get(k).is_some()).count();
+    let n = all_at_once(ctx, a, |ctx| a[1..].iter().filter(|k| ctx.get(k).is_some()).count());
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -366,7 +371,10 @@ fn rename_held(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> CmdResult {
 /// The database `a` names, with Redis's checks.
 fn db_index(ctx: &Ctx<'_>, a: &[u8]) -> Result<u32, CmdError> {
     let n = arg_i64(a)?;
-    u32::try_from(n).ok().filter(|&d| (d as usize) < ctx.db().databases()).ok_or_else(|| "ERR DB index is out of range".into())
+    u32::try_from(n)
+        .ok()
+        .filter(|&d| (d as usize) < ctx.db().databases())
+        .ok_or_else(|| "ERR DB index is out of range".into())
 }
 
 /// The target database of a COPY (`DB n`), a MOVE, or none: for the keys an atomic operation holds.

@@ -216,7 +216,11 @@ impl Ctx<'_> {
     /// Runs `f` with `keys` (of the selected database) held, so that nothing interleaves with
     /// it (see [`crate::db::Scope`]); inside a transaction or script, whose keys are held
     /// already, it just runs `f`.
-    pub fn atomically<'k, R>(&mut self, keys: impl IntoIterator<Item = &'k Bytes>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+    pub fn atomically<'k, R>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'k Bytes>,
+        f: impl FnOnce(&mut Ctx<'_>) -> R,
+    ) -> R {
         let db = self.client.db;
         self.atomically_at(keys.into_iter().map(|k| (db, k)), f)
     }
@@ -452,8 +456,17 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     let full = reg.entries[idx].0.as_str();
     let stats = &reg.stats[idx];
     let reject = |msg: &str, client: &mut ClientState, out: &mut Reply| {
-        client.tx.fail();
         stats.rejected.fetch_add(1, Relaxed);
+        // A refused EXEC discards its transaction (Redis's execCommandAbort), in MULTI or not.
+        let abort;
+        let msg = if full == "exec" {
+            client.tx.reset();
+            abort = format!("EXECABORT Transaction discarded because of: {}", msg.strip_prefix("ERR ").unwrap_or(msg));
+            abort.as_str()
+        } else {
+            client.tx.fail();
+            msg
+        };
         shared.metrics.error(msg);
         out.error(msg);
     };
@@ -483,12 +496,7 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         let msg = format!(
             "Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
         );
-        if full == "exec" && in_multi {
-            client.tx.reset();
-            reject(&format!("EXECABORT Transaction discarded because of: {msg}"), client, out);
-        } else {
-            reject(&format!("ERR {msg}"), client, out);
-        }
+        reject(&format!("ERR {msg}"), client, out);
         return;
     }
     if queues {

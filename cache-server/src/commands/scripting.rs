@@ -45,13 +45,21 @@ use std::time::Duration;
 
 const G: &str = "scripting";
 const EVAL_FLAGS: &[&str] = &["noscript", "skip_monitor", "may_replicate", "no_mandatory_keys", "stale", "movablekeys"];
-const EVAL_RO_FLAGS: &[&str] =
-    &["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly", "movablekeys"];
+const EVAL_RO_FLAGS: &[&str] = &["noscript", "skip_monitor", "no_mandatory_keys", "stale", "readonly", "movablekeys"];
 
 /// The scripting commands.
 pub static COMMANDS: &[CommandSpec] = &[
     spec("eval", -3, EVAL_FLAGS, (0, 0, 0), G, "Executes a server-side Lua script.", "2.6.0", eval),
-    spec("evalsha", -3, EVAL_FLAGS, (0, 0, 0), G, "Executes a server-side Lua script by SHA1 digest.", "2.6.0", evalsha),
+    spec(
+        "evalsha",
+        -3,
+        EVAL_FLAGS,
+        (0, 0, 0),
+        G,
+        "Executes a server-side Lua script by SHA1 digest.",
+        "2.6.0",
+        evalsha,
+    ),
     spec("eval_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), G, "Executes a read-only server-side Lua script.", "7.0.0", eval_ro),
     spec(
         "evalsha_ro",
@@ -67,25 +75,151 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec("fcall_ro", -3, EVAL_RO_FLAGS, (0, 0, 0), G, "Invokes a read-only function.", "7.0.0", fcall_ro),
     CommandSpec {
         subcommands: &[
-            spec("load", 3, &["noscript", "stale"], (0, 0, 0), G, "Loads a server-side Lua script to the script cache.", "2.6.0", script_load),
-            spec("exists", -3, &["noscript"], (0, 0, 0), G, "Determines whether server-side Lua scripts exist in the script cache.", "2.6.0", script_exists),
-            spec("flush", -2, &["noscript"], (0, 0, 0), G, "Removes all server-side Lua scripts from the script cache.", "2.6.0", script_flush),
-            spec("kill", 2, &["noscript", "allow_busy"], (0, 0, 0), G, "Terminates a server-side Lua script during execution.", "2.6.0", script_kill),
-            spec("help", 2, &["loading", "stale"], (0, 0, 0), G, "Returns helpful text about the different subcommands.", "5.0.0", script_help),
+            spec(
+                "load",
+                3,
+                &["noscript", "stale"],
+                (0, 0, 0),
+                G,
+                "Loads a server-side Lua script to the script cache.",
+                "2.6.0",
+                script_load,
+            ),
+            spec(
+                "exists",
+                -3,
+                &["noscript"],
+                (0, 0, 0),
+                G,
+                "Determines whether server-side Lua scripts exist in the script cache.",
+                "2.6.0",
+                script_exists,
+            ),
+            spec(
+                "flush",
+                -2,
+                &["noscript"],
+                (0, 0, 0),
+                G,
+                "Removes all server-side Lua scripts from the script cache.",
+                "2.6.0",
+                script_flush,
+            ),
+            spec(
+                "kill",
+                2,
+                &["noscript", "allow_busy"],
+                (0, 0, 0),
+                G,
+                "Terminates a server-side Lua script during execution.",
+                "2.6.0",
+                script_kill,
+            ),
+            spec(
+                "help",
+                2,
+                &["loading", "stale"],
+                (0, 0, 0),
+                G,
+                "Returns helpful text about the different subcommands.",
+                "5.0.0",
+                script_help,
+            ),
         ],
         ..spec("script", -2, &[], (0, 0, 0), G, "A container for Lua scripts management commands.", "2.6.0", container)
     },
     CommandSpec {
         subcommands: &[
-            spec("load", -3, &["write", "denyoom", "noscript"], (0, 0, 0), G, "Creates a library.", "7.0.0", function_load),
-            spec("delete", 3, &["write", "noscript"], (0, 0, 0), G, "Deletes a library and its functions.", "7.0.0", function_delete),
-            spec("flush", -2, &["write", "noscript"], (0, 0, 0), G, "Deletes all libraries and functions.", "7.0.0", function_flush),
-            spec("list", -2, &["noscript"], (0, 0, 0), G, "Returns information about all libraries.", "7.0.0", function_list),
-            spec("dump", 2, &["noscript"], (0, 0, 0), G, "Dumps all libraries into a serialized binary payload.", "7.0.0", function_dump),
-            spec("restore", -3, &["write", "denyoom", "noscript"], (0, 0, 0), G, "Restores all libraries from a payload.", "7.0.0", function_restore),
-            spec("stats", 2, &["noscript", "allow_busy"], (0, 0, 0), G, "Returns information about a function during execution.", "7.0.0", function_stats),
-            spec("kill", 2, &["noscript", "allow_busy"], (0, 0, 0), G, "Terminates a function during execution.", "7.0.0", function_kill),
-            spec("help", 2, &["loading", "stale"], (0, 0, 0), G, "Returns helpful text about the different subcommands.", "7.0.0", function_help),
+            spec(
+                "load",
+                -3,
+                &["write", "denyoom", "noscript"],
+                (0, 0, 0),
+                G,
+                "Creates a library.",
+                "7.0.0",
+                function_load,
+            ),
+            spec(
+                "delete",
+                3,
+                &["write", "noscript"],
+                (0, 0, 0),
+                G,
+                "Deletes a library and its functions.",
+                "7.0.0",
+                function_delete,
+            ),
+            spec(
+                "flush",
+                -2,
+                &["write", "noscript"],
+                (0, 0, 0),
+                G,
+                "Deletes all libraries and functions.",
+                "7.0.0",
+                function_flush,
+            ),
+            spec(
+                "list",
+                -2,
+                &["noscript"],
+                (0, 0, 0),
+                G,
+                "Returns information about all libraries.",
+                "7.0.0",
+                function_list,
+            ),
+            spec(
+                "dump",
+                2,
+                &["noscript"],
+                (0, 0, 0),
+                G,
+                "Dumps all libraries into a serialized binary payload.",
+                "7.0.0",
+                function_dump,
+            ),
+            spec(
+                "restore",
+                -3,
+                &["write", "denyoom", "noscript"],
+                (0, 0, 0),
+                G,
+                "Restores all libraries from a payload.",
+                "7.0.0",
+                function_restore,
+            ),
+            spec(
+                "stats",
+                2,
+                &["noscript", "allow_busy"],
+                (0, 0, 0),
+                G,
+                "Returns information about a function during execution.",
+                "7.0.0",
+                function_stats,
+            ),
+            spec(
+                "kill",
+                2,
+                &["noscript", "allow_busy"],
+                (0, 0, 0),
+                G,
+                "Terminates a function during execution.",
+                "7.0.0",
+                function_kill,
+            ),
+            spec(
+                "help",
+                2,
+                &["loading", "stale"],
+                (0, 0, 0),
+                G,
+                "Returns helpful text about the different subcommands.",
+                "7.0.0",
+                function_help,
+            ),
         ],
         ..spec("function", -2, &[], (0, 0, 0), G, "A container for function commands.", "7.0.0", container)
     },
@@ -205,7 +339,9 @@ fn eval_generic(ctx: &mut Ctx<'_>, a: &[Bytes], by_sha: bool, ro: bool) -> CmdRe
     let script = if by_sha { ScriptRef::Sha(&sha) } else { ScriptRef::Body(&a[1]) };
     let scripts = &ctx.shared.scripting.scripts;
     let mode = check_flags(ctx, flags, ro)?;
-    run_atomically(ctx, &sha, false, a, keys, mode, |host, ctl, out| scripting::run(scripts, script, keys, argv, host, ctl, out))
+    run_atomically(ctx, &sha, false, a, keys, mode, |host, ctl, out| {
+        scripting::run(scripts, script, keys, argv, host, ctl, out)
+    })
 }
 
 fn fcall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -632,7 +768,9 @@ fn function_restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         Some(p) if is(p, "append") => RestorePolicy::Append,
         Some(p) if is(p, "replace") => RestorePolicy::Replace,
         Some(p) if is(p, "flush") => RestorePolicy::Flush,
-        Some(_) => return Err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.".into()),
+        Some(_) => {
+            return Err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.".into());
+        }
     };
     if a.len() > 4 {
         return Err(SYNTAX.into());

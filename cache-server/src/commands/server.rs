@@ -89,9 +89,36 @@ const MEMORY_SUBS: &[CommandSpec] = &[
 ];
 
 const SLOWLOG_SUBS: &[CommandSpec] = &[
-    spec("get", -2, &["admin", "loading", "stale"], (0, 0, 0), G, "Returns the slow log's entries.", "2.2.12", slowlog_get),
-    spec("len", 2, &["admin", "loading", "stale"], (0, 0, 0), G, "Returns the number of entries in the slow log.", "2.2.12", slowlog_len),
-    spec("reset", 2, &["admin", "loading", "stale"], (0, 0, 0), G, "Clears all entries from the slow log.", "2.2.12", slowlog_reset),
+    spec(
+        "get",
+        -2,
+        &["admin", "loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Returns the slow log's entries.",
+        "2.2.12",
+        slowlog_get,
+    ),
+    spec(
+        "len",
+        2,
+        &["admin", "loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Returns the number of entries in the slow log.",
+        "2.2.12",
+        slowlog_len,
+    ),
+    spec(
+        "reset",
+        2,
+        &["admin", "loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Clears all entries from the slow log.",
+        "2.2.12",
+        slowlog_reset,
+    ),
     spec(
         "help",
         2,

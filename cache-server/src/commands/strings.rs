@@ -293,33 +293,45 @@ fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let o = parse_opts(a, 2, false)?;
-    let Some(s) = ctx.get_str(&a[1])? else {
-        ctx.out.null();
-        return Ok(());
-    };
-    let when = match o.expire {
-        Some((u, i)) => Some(expire_at(ctx, u, &a[i])?),
-        None => None,
-    };
-    ctx.out.bulk(&s);
-    if when.is_some() || o.persist {
+    if o.expire.is_none() && !o.persist {
+        return get(ctx, a);
+    }
+    // The read, the checks and the change of expiry as one operation on the key.
+    ctx.atomically(&a[1..2], |ctx| {
+        let Some(s) = ctx.get_str(&a[1])? else {
+            ctx.out.null();
+            return Ok(());
+        };
+        let when = match o.expire {
+            Some((u, i)) => Some(expire_at(ctx, u, &a[i])?),
+            None => None,
+        };
+        ctx.out.bulk(&s);
         let now = ctx.now;
         ctx.update(&a[1], |cur| {
-            if let Some(e) = cur.get() {
+            let Some(e) = cur.get() else { return };
+            if when.is_some_and(|t| t <= now) {
+                cur.delete();
+            } else if e.expire_at != when.unwrap_or(0) {
+                // PERSIST of a key without a TTL changes nothing (and touches no watcher).
                 let mut e = e.clone();
                 e.expire_at = when.unwrap_or(0);
-                if when.is_some_and(|t| t <= now) {
-                    cur.delete();
-                } else {
-                    cur.put(e);
-                }
+                cur.put(e);
             }
         });
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if a.len() > 2 {
+        // Several keys are read at one instant, as Redis reads them.
+        return ctx.atomically(&a[1..], |ctx| mget_held(ctx, a));
+    }
+    mget_held(ctx, a)
+}
+
+fn mget_held(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     ctx.out.array(a.len() - 1);
     for k in &a[1..] {
         match ctx.get(k) {

@@ -156,9 +156,10 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         if ctx.client.tx.watched.iter().any(|(d, k, _)| *d == db && k == key) {
             continue;
         }
-        // Registered before the existence check, so a write between the two marks us.
-        watches.watch(db, key, &ctx.client.tx.dirty);
+        // Checked before registering: the check may reclaim an expired key, which is not a
+        // change made after WATCH (a write between the two happened before WATCH took effect).
         let existed = ctx.peek(key).is_some();
+        watches.watch(db, key, &ctx.client.tx.dirty);
         ctx.client.tx.watched.push((db, key.clone(), existed));
     }
     ctx.client.tx.watches = Some(watches);
