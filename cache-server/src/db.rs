@@ -666,6 +666,18 @@ impl Scope<'_> {
         live_of(db, now, self.locked.entries())
     }
 
+    /// [`Db::keyspace_counts`] over the held shards (the whole keyspace when all are held).
+    pub fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64)> {
+        let mut v = vec![(0u64, 0u64); databases];
+        for (k, e) in self.locked.entries().iter().filter(|(_, e)| e.live(now)) {
+            if let Some(slot) = v.get_mut(k.db() as usize) {
+                slot.0 += 1;
+                slot.1 += u64::from(e.expire_at != 0);
+            }
+        }
+        v
+    }
+
     /// Keys evicted for size and reclaimed expired entries ([`Db::evictions`]).
     pub fn evictions(&self) -> (u64, u64) {
         let s = self.locked.stats();
@@ -696,6 +708,8 @@ pub trait Held: std::fmt::Debug {
     fn entries(&self, db: u32, now: u64) -> Vec<(Bytes, Entry)>;
     /// [`Scope::evictions`].
     fn evictions(&self) -> (u64, u64);
+    /// [`Scope::keyspace_counts`].
+    fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64)>;
 }
 
 impl Held for Scope<'_> {
@@ -728,6 +742,9 @@ impl Held for Scope<'_> {
     }
     fn evictions(&self) -> (u64, u64) {
         Scope::evictions(self)
+    }
+    fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64)> {
+        Scope::keyspace_counts(self, now, databases)
     }
 }
 

@@ -266,7 +266,11 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
             db.tracking.clients(),
         );
     }
-    let (evicted, expired) = db.evictions();
+    // Inside a transaction or script the whole keyspace is held: read it through the scope.
+    let (evicted, expired) = match ctx.scope.as_deref() {
+        Some(scope) => scope.evictions(),
+        None => db.evictions(),
+    };
     if want("memory") {
         let used = db.used_memory();
         let rss = rss_bytes();
@@ -276,7 +280,7 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
         let clients_mem: u64 = sh.clients.lock().values().map(|c| c.memory()).sum();
         let _ = write!(
             out,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_mem}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_mem}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n{}\r\n",
             human(used),
             human(rss),
             sh.peak_memory(used),
@@ -293,6 +297,7 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
             ratio(rss, used),
             rss as i64 - used as i64,
             crate::alloc::name(),
+            scripting_memory(sh),
         );
     }
     if want("persistence") {
@@ -357,9 +362,11 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
     }
     if want("keyspace") {
         out.push_str("# Keyspace\r\n");
-        for (i, (keys, expires)) in
-            crate::commands::offload(db.len() as usize, || db.keyspace_counts(ctx.now)).into_iter().enumerate()
-        {
+        let counts = match ctx.scope.as_deref() {
+            Some(scope) => scope.keyspace_counts(ctx.now, db.databases()),
+            None => crate::commands::offload(db.len() as usize, || db.keyspace_counts(ctx.now)),
+        };
+        for (i, (keys, expires)) in counts.into_iter().enumerate() {
             if keys > 0 {
                 let _ = write!(out, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
             }
@@ -370,6 +377,22 @@ pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
         out.truncate(out.len() - 2);
     }
     out
+}
+
+/// INFO memory's scripting fields, as Redis 7.0 names them (the engine's VMs are per thread and
+/// not measured: `used_memory_vm_*` count the cached bodies, as the scripts' share).
+fn scripting_memory(sh: &crate::server::Shared) -> String {
+    let st = &sh.scripting;
+    let eval = st.scripts.memory() as u64;
+    let (libraries, functions) = st.functions.counts();
+    let functions_mem = st.functions.memory() as u64;
+    let total = eval + functions_mem;
+    format!(
+        "used_memory_vm_eval:{eval}\r\nused_memory_scripts_eval:{eval}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:{functions_mem}\r\nused_memory_vm_total:{total}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{functions_mem}\r\nused_memory_scripts:{total}\r\nused_memory_scripts_human:{}\r\n",
+        st.scripts.len(),
+        human(total),
+        human(total),
+    )
 }
 
 fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {

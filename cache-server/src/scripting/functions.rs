@@ -266,6 +266,13 @@ impl Functions {
         (g.libs.len(), g.owner.len())
     }
 
+    /// Bytes of library code held (INFO's `used_memory_functions`), with the same per-entry
+    /// overhead as a cached script.
+    pub fn memory(&self) -> usize {
+        let g = self.inner.read();
+        g.libs.values().map(|l| l.code.len() + super::SCRIPT_OVERHEAD).sum()
+    }
+
     /// `FUNCTION LIST [LIBRARYNAME pattern] [WITHCODE]`, libraries in name order.
     pub fn list(&self, pattern: Option<&[u8]>, with_code: bool, out: &mut Reply) {
         let g = self.inner.read();
