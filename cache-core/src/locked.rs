@@ -1,26 +1,4 @@
-//! [`Locked`]: the shards of several keys held at once — the core's "these keys, atomically".
-//!
-//! A caller that must read and write several keys with nothing interleaving (a server's MSET,
-//! RENAME, MULTI/EXEC or script) names the keys up front; [`Cache::lock`] takes the write locks
-//! of their shards in ascending shard order and hands back a [`Locked`], through which every
-//! operation on those keys runs. Other threads' operations on those shards wait; operations on
-//! other shards go on in parallel.
-//!
-//! Deadlock freedom rests on two rules, both enforced here:
-//! - a thread that waits for a shard while holding another acquired both through
-//!   [`Cache::lock`] / [`Cache::lock_all`], which wait in ascending shard order only — so no
-//!   cycle of waiters can form;
-//! - growing a held set later ([`Locked::try_extend`]) never waits: it takes a free shard or
-//!   reports that it could not.
-//!
-//! Single-key operations ([`Cache::get`], [`Cache::compute`], …) hold one shard and wait for
-//! nothing else while holding it, so they cannot close a cycle either. The one way to hang is
-//! for the holding thread to call the [`Cache`] itself on a shard it holds (parking_lot's locks
-//! are not reentrant): debug builds check every lock taken against the shards the thread holds
-//! and panic instead of hanging.
-//!
-//! Removals (evictions, expirations, replacements) reach the eviction listener when the
-//! `Locked` is dropped, after every shard is released, as with single-key operations.
+//! [`Locked`]: the shards of several keys held at once (see its docs).
 
 use crate::cache::{Cache, ShardWrite, scan_shards};
 use crate::compute::Slot;
@@ -43,7 +21,29 @@ impl fmt::Display for NotHeld {
 
 impl std::error::Error for NotHeld {}
 
-/// Write locks on a set of shards; see the [module docs](self) and [`Cache::lock`].
+/// Write locks on a set of shards: the core's "these keys, atomically".
+///
+/// A caller that must read and write several keys with nothing interleaving (a server's MSET,
+/// RENAME, MULTI/EXEC or script) names the keys up front; [`Cache::lock`] takes the write locks
+/// of their shards in ascending shard order and hands back a [`Locked`], through which every
+/// operation on those keys runs. Other threads' operations on those shards wait; operations on
+/// other shards go on in parallel.
+///
+/// Deadlock freedom rests on two rules, both enforced here:
+/// - a thread that waits for a shard while holding another acquired both through
+///   [`Cache::lock`] / [`Cache::lock_all`], which wait in ascending shard order only — so no
+///   cycle of waiters can form;
+/// - growing a held set later ([`Locked::try_extend`]) never waits: it takes a free shard or
+///   reports that it could not.
+///
+/// Single-key operations ([`Cache::get`], [`Cache::compute`], …) hold one shard and wait for
+/// nothing else while holding it, so they cannot close a cycle either. The one way to hang is
+/// for the holding thread to call the [`Cache`] itself on a shard it holds (parking_lot's locks
+/// are not reentrant): debug builds check every lock taken against the shards the thread holds
+/// and panic instead of hanging.
+///
+/// Removals (evictions, expirations, replacements) reach the eviction listener when the
+/// `Locked` is dropped, after every shard is released, as with single-key operations.
 pub struct Locked<'c, K, V, S>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -64,7 +64,7 @@ where
     S: BuildHasher + Clone + Send + Sync + 'static,
 {
     /// Locks the shards of `keys` (in ascending shard order, each once) for operations that
-    /// must not interleave with any other; see the [module docs](crate::Locked).
+    /// must not interleave with any other; see [`Locked`](crate::Locked).
     ///
     /// The calling thread must not hold a `Locked` of this cache already, nor call this cache's
     /// own methods on the held keys until the `Locked` is dropped: use the `Locked`'s methods.
@@ -144,7 +144,7 @@ where
     }
 
     /// Adds the shard of `key` to the held set if it is free, without waiting (waiting here
-    /// could deadlock: see the module docs). True if the shard is held afterwards.
+    /// could deadlock: see [`Locked`]). True if the shard is held afterwards.
     pub fn try_extend<Q>(&mut self, key: &Q) -> bool
     where
         K: Borrow<Q>,

@@ -7,12 +7,45 @@
 //!        │ one tokio task per client
 //!   connection.rs ── read buffer ─► frame.rs (RESP / inline parser, limits)
 //!        │                              │ Vec<Bytes> per command
-//!        │                       commands/mod.rs (table: arity, flags, stats, auth, OOM)
-//!        │                              │ handler per family: strings, keys, hashes, connection, server
+//!        │                       commands/mod.rs (table: arity, flags, stats, auth, OOM, MULTI queue)
+//!        │                              │ handler per family: strings, keys, hashes, connection, server,
+//!        │                              │ transactions (MULTI/EXEC/WATCH), scripting (EVAL, FUNCTION → scripting/)
 //!        │                         db.rs (keyspaces over ONE cache_core::Cache) ── the only cache-core user
 //!        └── reply.rs encodes every reply of a batch into one buffer → one write
 //!              (output.rs: unread replies + queued pushes against client-output-buffer-limit)
 //! ```
+//!
+//! # Atomicity: one model for multi-key commands, transactions and scripts
+//!
+//! Redis runs every command, every EXEC and every script in isolation, on one thread. This server
+//! runs them on many, over a sharded cache, with the same guarantee:
+//!
+//! - **A single-key command** runs under its key's shard lock (the core's `compute`, or a read
+//!   under the shard's read lock): atomic by construction, and it pays nothing for what follows.
+//! - **An operation on several keys** — MSET, MSETNX, RENAME, COPY, MOVE, MGET/DEL/EXISTS of
+//!   several keys, EXEC, EVAL/EVALSHA/FCALL — names its keys before it runs and holds them through a
+//!   [`db::Scope`]: the write locks of their shards, taken in ascending shard order through the
+//!   core's [`cache_core::Locked`], held until the operation ends. Nothing else reads or writes
+//!   those shards meanwhile; operations on other shards run in parallel on the other workers.
+//!   Every keyspace access of the operation goes through the scope ([`commands::Ctx`] routes it).
+//! - **Work that cannot name its keys** (KEYS, SCAN, DBSIZE, FLUSHDB, FLUSHALL, RANDOMKEY, INFO
+//!   inside EXEC or a script; a script that touches undeclared keys whose shards are busy) holds
+//!   every shard ([`db::Db::lock_all`]) — the global gate, taken in the same order.
+//! - **No deadlock**: a thread that waits for a shard while holding another took both in
+//!   ascending order; growing a held set later never waits (`try_extend`); single-key commands
+//!   hold one shard and wait for nothing while holding it. Nothing awaits while holding a shard.
+//!   The core's stress test runs transfers naming keys in random order and fails (instead of
+//!   hanging) if this is broken; debug builds panic if a thread re-locks a shard it holds.
+//! - **EXEC** holds the keys of every queued command (following SELECT, plus COPY/MOVE targets and
+//!   the WATCHed keys), checks the watches under those locks, runs the queue, then lets go.
+//!   **WATCH** is marked by every writer while it still holds the key's shard, so a write that
+//!   finished before EXEC took its locks is always seen; evictions and expirations are caught by
+//!   EXEC checking, under its locks, that each watched key that existed still does.
+//! - **Scripts** hold the shards of their declared KEYS; an undeclared key is taken if its shard
+//!   is free, so the run stays isolated (two-phase locking: each shard held from first touch to
+//!   the end). If it is busy and the script has not written, the run is abandoned and rerun over
+//!   the whole keyspace, and the script is remembered as one that needs it; if it has written, that
+//!   call fails (see [`commands::scripting`]).
 //!
 //! # Memory and eviction policies
 //!
@@ -64,8 +97,12 @@
 //!   `volatile-*` keys without a TTL are kept even past a smaller budget, and writes fail with
 //!   `-OOM` until they go.
 //! - A multi-key write (MSET) that the pre-check lets through can be stopped by the core's
-//!   refusal half-way: it replies `-OOM` with the keys before the refused one written (Redis
-//!   refuses such a command whole, before running it).
+//!   refusal half-way (volatile-* only): it replies `-OOM` with the keys before the refused one
+//!   written (Redis refuses such a command whole, before running it).
+//! - A command waiting for a shard held by a long transaction or script waits on its worker
+//!   thread, stalling that worker's other connections until the holder ends (scripts past
+//!   `busy-reply-threshold` hand their worker's other connections to a fresh thread, and other
+//!   clients then get `-BUSY`). SWAPDB is not implemented (databases share one keyspace).
 //! - INCRBYFLOAT / HINCRBYFLOAT compute in `f64` and print 15 significant digits; Redis uses
 //!   `long double` and can differ in the last digits of long fractions.
 //! - A normal client that never reads its replies is back-pressured (its task stops reading once
