@@ -577,10 +577,7 @@ pub(crate) fn run(
     crate::db::take_refused();
     let result = {
         // Re-wrapped so that the trait object's lifetime shortens to the context's.
-        let scope = match scope {
-            Some(s) => Some(s as &mut dyn Held),
-            None => None,
-        };
+        let scope = scope.map(|s| s as &mut dyn Held);
         let mut ctx = Ctx { shared, client, out, now, name: full, scope };
         // Many arguments (MGET, DEL, HSET of 100k) are long work whatever the command.
         ctx.long(args.len(), |ctx| (spec.handler)(ctx, args))

@@ -298,7 +298,7 @@ struct Mode {
     allow_oom: bool,
 }
 
-fn numkeys<'a>(a: &'a [Bytes]) -> Result<(&'a [Bytes], &'a [Bytes]), CmdError> {
+fn numkeys(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
     let n = arg_i64(&a[2])?;
     if n < 0 {
         return Err("ERR Number of keys can't be negative".into());
