@@ -111,13 +111,40 @@ pub struct Registry {
     by_name: HashMap<String, usize, ahash::RandomState>,
     /// Top-level commands in table order.
     pub top: Vec<&'static CommandSpec>,
+    /// The flags the dispatcher checks on every request, as bits (parallel to `entries`).
+    hot: Vec<u8>,
+}
+
+/// Bits of [`Registry`]'s per-command flags that the dispatcher reads on every request (the
+/// string flags stay the table's truth; these are computed from them once).
+mod hot {
+    pub const DENYOOM: u8 = 1;
+    pub const SKIP_SLOWLOG: u8 = 2;
+    pub const READONLY: u8 = 4;
+    pub const NO_AUTH: u8 = 8;
+    pub const ALLOW_BUSY: u8 = 16;
+    pub const NO_MULTI: u8 = 32;
+    pub const ALL: [(u8, &str); 6] = [
+        (DENYOOM, "denyoom"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (READONLY, "readonly"),
+        (NO_AUTH, "no-auth"),
+        (ALLOW_BUSY, "allow_busy"),
+        (NO_MULTI, "no_multi"),
+    ];
 }
 
 /// The command table, built once.
 pub fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
     R.get_or_init(|| {
-        let mut r = Registry { entries: Vec::new(), stats: Vec::new(), by_name: HashMap::default(), top: Vec::new() };
+        let mut r = Registry {
+            entries: Vec::new(),
+            stats: Vec::new(),
+            by_name: HashMap::default(),
+            top: Vec::new(),
+            hot: Vec::new(),
+        };
         for family in [
             strings::COMMANDS,
             keys::COMMANDS,
@@ -140,6 +167,11 @@ pub fn registry() -> &'static Registry {
             }
         }
         r.stats = r.entries.iter().map(|_| CommandStats::default()).collect();
+        r.hot = r
+            .entries
+            .iter()
+            .map(|(_, spec)| hot::ALL.iter().filter(|(_, name)| spec.has(name)).fold(0, |bits, (bit, _)| bits | bit))
+            .collect();
         r
     })
 }
@@ -474,18 +506,19 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         reject(&format!("ERR wrong number of arguments for '{full}' command"), client, out);
         return;
     }
-    if client.needs_auth(shared) && !spec.has("no-auth") {
+    let bits = reg.hot[idx];
+    if client.needs_auth(shared) && bits & hot::NO_AUTH == 0 {
         reject("NOAUTH Authentication required.", client, out);
         return;
     }
-    if shared.scripting.is_busy() && !spec.has("allow_busy") {
+    if shared.scripting.is_busy() && bits & hot::ALLOW_BUSY == 0 {
         reject(shared.scripting.busy_error(), client, out);
         return;
     }
     let in_multi = client.tx.in_multi();
     let queues = in_multi && !transactions::RUN_IN_MULTI.contains(&full);
     // In MULTI every queued command is refused when memory is full (the queue itself takes memory).
-    if spec.has("denyoom") || queues {
+    if bits & hot::DENYOOM != 0 || queues {
         let extra: u64 = args.iter().map(|a| a.len() as u64).sum();
         if shared.db.would_oom(extra) {
             reject(OOM, client, out);
@@ -500,7 +533,7 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         return;
     }
     if queues {
-        if spec.has("no_multi") {
+        if bits & hot::NO_MULTI != 0 {
             reject("ERR Command not allowed inside a transaction", client, out);
         } else if client.tx.queue(idx, args, shared.config.read().client_query_buffer_limit) {
             out.simple("QUEUED");
@@ -516,6 +549,7 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
 
 /// Finds the table row of a request: `Err(Some(reply))` for an unknown command or subcommand,
 /// `Err(None)` for an HTTP request line (the connection is closed).
+#[inline(always)]
 fn lookup(reg: &'static Registry, args: &[Bytes]) -> Result<(usize, &'static CommandSpec), Option<String>> {
     let mut name_buf = [0u8; 32];
     let long_name;
@@ -548,6 +582,7 @@ fn lookup(reg: &'static Registry, args: &[Bytes]) -> Result<(usize, &'static Com
 
 /// Runs a command that passed the checks (now, or when EXEC runs its queue with the
 /// transaction's `scope`): tracking, handler, OOM refusal, statistics, SLOWLOG.
+#[inline(always)]
 pub(crate) fn run(
     shared: &Shared,
     client: &mut ClientState,
@@ -560,7 +595,7 @@ pub(crate) fn run(
     let (full, spec) = (reg.entries[idx].0.as_str(), reg.entries[idx].1);
     let stats = &reg.stats[idx];
     if let Some(mode) = &client.tracking
-        && spec.has("readonly")
+        && reg.hot[idx] & hot::READONLY != 0
         && !mode.bcast
         && (!mode.optin || client.caching)
         && (!mode.optout || !client.caching)
@@ -571,7 +606,9 @@ pub(crate) fn run(
     // One clock read serves the command's time and its duration.
     let start = tokio::time::Instant::now();
     let now = shared.db.clock.ms_at(start);
-    let outer_client = crate::tracking::current_client();
+    // A command run inside EXEC or a script belongs to the same client as the outer one, which
+    // ends the client's turn (and flushes broadcasts) itself.
+    let nested = scope.is_some();
     crate::tracking::set_current_client(client.handle.id);
     let mark = out.buf.len();
     crate::db::take_refused();
@@ -590,8 +627,8 @@ pub(crate) fn run(
     } else {
         result
     };
-    crate::tracking::set_current_client(outer_client);
-    if outer_client == 0 {
+    if !nested {
+        crate::tracking::set_current_client(0);
         shared.db.tracking.flush_broadcast();
     }
     // Like Redis, CLIENT CACHING applies to the next command that is not itself a CLIENT one.
@@ -608,7 +645,7 @@ pub(crate) fn run(
         out.error(&msg);
     }
     client.last_cmd = idx;
-    if !spec.has("skip_slowlog") {
+    if reg.hot[idx] & hot::SKIP_SLOWLOG == 0 {
         shared.maybe_slowlog(client, args, micros);
     }
 }
