@@ -10,6 +10,8 @@
 //!   `CACHE_TESTS_SUBJECT=redis` to validate the harness itself;
 //! - [`resp`]: an independent raw RESP2/RESP3 client that keeps the exact reply bytes;
 //! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison;
+//! - [`script_gen`]: the seeded generator of Lua scripts (EVAL/EVALSHA/EVAL_RO) for
+//!   `scripting_differential`;
 //! - [`tx_stream`]: two-connection streams (MULTI/EXEC/WATCH and a second client's writes), their
 //!   generator and their differential runner;
 //! - [`memcached`]: the same for the Memcached protocol against a real `memcached`;
@@ -42,6 +44,7 @@ pub mod peer;
 pub mod port;
 pub mod redis_server;
 pub mod resp;
+pub mod script_gen;
 pub mod subject;
 pub mod transcript;
 pub mod tx_stream;
