@@ -60,6 +60,8 @@ pub struct ScriptGenerator {
     commands: Generator,
     /// The body of the last script sent with SCRIPT LOAD, for a following EVALSHA.
     loaded: Option<String>,
+    /// The sha of the last script sent with SCRIPT LOAD, for SCRIPT EXISTS.
+    last_loaded: Option<String>,
 }
 
 /// One generated script call: its body, keys and arguments.
@@ -73,7 +75,12 @@ impl ScriptGenerator {
     /// A generator for `seed`; the embedded commands' absolute expiries are offsets from `base_unix`.
     #[must_use]
     pub fn new(seed: u64, base_unix: u64) -> Self {
-        Self { rng: StdRng::seed_from_u64(seed ^ 0x5c41_9700), commands: Generator::new(seed, base_unix), loaded: None }
+        Self {
+            rng: StdRng::seed_from_u64(seed ^ 0x5c41_9700),
+            commands: Generator::new(seed, base_unix),
+            loaded: None,
+            last_loaded: None,
+        }
     }
 
     fn chance(&mut self, percent: u32) -> bool {
@@ -93,15 +100,18 @@ impl ScriptGenerator {
         }
         let s = self.script();
         match self.rng.random_range(0..100) {
-            0..=69 => Self::invocation("EVAL", s.body.into_bytes(), s.keys, s.argv),
-            70..=79 => Self::invocation("EVAL_RO", s.body.into_bytes(), s.keys, s.argv),
+            0..=74 => Self::invocation("EVAL", s.body.into_bytes(), s.keys, s.argv),
+            75..=79 => Self::invocation("EVAL_RO", s.body.into_bytes(), s.keys, s.argv),
             80..=89 => {
+                self.last_loaded = Some(cache_server::scripting::sha1hex(s.body.as_bytes()));
                 self.loaded = Some(s.body.clone());
                 vec![b"SCRIPT".to_vec(), b"LOAD".to_vec(), s.body.into_bytes()]
             }
             90..=94 => {
+                // The last script loaded (cached unless SCRIPT FLUSH came since), this one (not).
+                let last = self.last_loaded.clone().unwrap_or_default();
                 let sha = cache_server::scripting::sha1hex(s.body.as_bytes());
-                vec![b"SCRIPT".to_vec(), b"EXISTS".to_vec(), sha.into_bytes(), b"0000".to_vec()]
+                vec![b"SCRIPT".to_vec(), b"EXISTS".to_vec(), last.into_bytes(), sha.into_bytes()]
             }
             _ => {
                 // An unknown sha (NOSCRIPT), or SCRIPT FLUSH now and then.
@@ -134,7 +144,7 @@ impl ScriptGenerator {
     fn script(&mut self) -> Script {
         let mut s = self.script_args();
         let mut body = String::new();
-        if self.chance(10) {
+        if self.chance(5) {
             body.push_str("#!lua flags=no-writes\n");
         }
         body.push_str(PRELUDE);
@@ -163,7 +173,7 @@ impl ScriptGenerator {
     /// `redis.call(...)` or `redis.pcall(...)` of `c`, its result normalised where Redis leaves the
     /// order or the exact time open.
     fn call_expr(&mut self, c: &Command, keys: &[Vec<u8>], argv: &[Vec<u8>]) -> String {
-        let f = if self.chance(40) { "redis.pcall" } else { "redis.call" };
+        let f = if self.chance(60) { "redis.pcall" } else { "redis.call" };
         let args: Vec<String> = c.iter().map(|a| self.arg_expr(a, keys, argv)).collect();
         let call = format!("{f}({})", args.join(", "));
         let name = String::from_utf8_lossy(&c[0]).to_ascii_uppercase();

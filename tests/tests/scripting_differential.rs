@@ -30,7 +30,7 @@ const DEFAULT_SEED: u64 = 0x5c41_0001;
 /// Per-run bound on wall time: a run stops there (reported, not failed).
 const TIME_BOUND: Duration = Duration::from_secs(25);
 /// Scripts per random run.
-const RANDOM_COUNT: usize = 1_500;
+const RANDOM_COUNT: usize = 3_000;
 
 fn servers() -> Option<(RedisServer, Subject)> {
     let opts = ServerOpts::default();
@@ -416,7 +416,11 @@ fn cases() -> Vec<(&'static str, Vec<Step>)> {
                 a(&["GET", "indb1"]),
                 a(&["SELECT", "1"]),
                 a(&["GET", "indb1"]),
-                ev("redis.call('SELECT', 0) redis.call('SET', 'indb0', 'x') return redis.call('GET', 'indb0')", &[], &[]),
+                ev(
+                    "redis.call('SELECT', 0) redis.call('SET', 'indb0', 'x') return redis.call('GET', 'indb0')",
+                    &[],
+                    &[],
+                ),
                 ev("redis.call('SELECT', 1) return redis.call('DBSIZE')", &[], &[]),
                 // server bug, reported: a whole-keyspace command (DBSIZE, KEYS, FLUSHDB) after a
                 // write in the same script fails on ours with `-ERR script accessed undeclared key
@@ -463,11 +467,7 @@ fn cases() -> Vec<(&'static str, Vec<Step>)> {
                 ev("return redis.pcall('GET', KEYS[1])", &["h"], &[]),
                 ev("return redis.call('HGET', 's', 'f')", &[], &[]),
                 ev("return redis.call('APPEND', 'h', 'x')", &[], &[]),
-                ev(
-                    "local n = 0 for i = 1, 20 do n = n + redis.call('INCR', 'u' .. i) end return n",
-                    &["u1"],
-                    &[],
-                ),
+                ev("local n = 0 for i = 1, 20 do n = n + redis.call('INCR', 'u' .. i) end return n", &["u1"], &[]),
                 ev("redis.call('SET', ARGV[1] .. ':a', 1) return redis.call('GET', ARGV[1] .. ':a')", &[], &["dyn"]),
                 ev("return redis.call('MGET', 'u1', 'u2', 'u20', 's')", &["s"], &[]),
                 ev("return redis.call('RENAME', 'u1', 'renamed')", &["u1"], &[]),
