@@ -26,7 +26,10 @@
 //! redis-server), `atomicity` (MSETNX races, MSET/RENAME never seen half done, WATCH retry loops,
 //! WATCH touched by Memcached writes and evictions), `memcached_differential`, `memcached_protocol_differential` (ASCII auth vs
 //! `memcached -Y`, binary protocol, stats shapes) and `hostile_memcached` (unread huge multi-get,
-//! requirepass on the Memcached port, binary no-hang).
+//! requirepass on the Memcached port, binary no-hang), `scripting_differential` (EVAL/EVALSHA/SCRIPT/
+//! FUNCTION/FCALL vs redis-server: a table of cases and generated Lua scripts, RESP2 and RESP3) and
+//! `scripting_atomicity` (scripts moving amounts while readers sum, declared and undeclared keys;
+//! BUSY, SCRIPT KILL, FUNCTION KILL, UNKILLABLE, SHUTDOWN NOSAVE compared with redis-server).
 //!
 //! CI needs the Debian packages `redis-server`, `redis-tools` and `memcached`, then runs
 //! `cargo test -p cache-tests`. Tests that need our server as a process use the real `cache-server`
