@@ -10,6 +10,8 @@
 //!   `CACHE_TESTS_SUBJECT=redis` to validate the harness itself;
 //! - [`resp`]: an independent raw RESP2/RESP3 client that keeps the exact reply bytes;
 //! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison;
+//! - [`script_gen`]: the seeded generator of Lua scripts (EVAL/EVALSHA/EVAL_RO) for
+//!   `scripting_differential`;
 //! - [`tx_stream`]: two-connection streams (MULTI/EXEC/WATCH and a second client's writes), their
 //!   generator and their differential runner;
 //! - [`memcached`]: the same for the Memcached protocol against a real `memcached`;
@@ -24,7 +26,10 @@
 //! redis-server), `atomicity` (MSETNX races, MSET/RENAME never seen half done, WATCH retry loops,
 //! WATCH touched by Memcached writes and evictions), `memcached_differential`, `memcached_protocol_differential` (ASCII auth vs
 //! `memcached -Y`, binary protocol, stats shapes) and `hostile_memcached` (unread huge multi-get,
-//! requirepass on the Memcached port, binary no-hang).
+//! requirepass on the Memcached port, binary no-hang), `scripting_differential` (EVAL/EVALSHA/SCRIPT/
+//! FUNCTION/FCALL vs redis-server: a table of cases and generated Lua scripts, RESP2 and RESP3) and
+//! `scripting_atomicity` (scripts moving amounts while readers sum, declared and undeclared keys;
+//! BUSY, SCRIPT KILL, FUNCTION KILL, UNKILLABLE, SHUTDOWN NOSAVE compared with redis-server).
 //!
 //! CI needs the Debian packages `redis-server`, `redis-tools` and `memcached`, then runs
 //! `cargo test -p cache-tests`. Tests that need our server as a process use the real `cache-server`
@@ -42,6 +47,7 @@ pub mod peer;
 pub mod port;
 pub mod redis_server;
 pub mod resp;
+pub mod script_gen;
 pub mod subject;
 pub mod transcript;
 pub mod tx_stream;
