@@ -163,6 +163,20 @@ where
         }
     }
 
+    /// Adds every shard that is free, without waiting; true if all are held afterwards (the
+    /// shards taken stay held either way).
+    pub fn try_extend_all(&mut self) -> bool {
+        for shard in 0..self.cache.inner.shards.len() {
+            if let Err(at) = self.position(shard) {
+                let cell = &self.cache.inner.shards[shard];
+                let Some(guard) = cell.try_write() else { return false };
+                held::enter(cell);
+                self.held.insert(at, (shard, guard));
+            }
+        }
+        true
+    }
+
     /// [`Cache::compute`] on a held key.
     ///
     /// # Errors

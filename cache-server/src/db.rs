@@ -596,6 +596,11 @@ impl Scope<'_> {
         with_encoded(db, key, |k| self.locked.try_extend(k))
     }
 
+    /// Takes every free shard, without waiting; true if the whole keyspace is held now.
+    pub fn try_extend_all(&mut self) -> bool {
+        self.locked.try_extend_all()
+    }
+
     fn ensure(&mut self, db: u32, key: &[u8]) {
         assert!(
             self.try_extend(db, key),
@@ -698,6 +703,8 @@ pub trait Held: std::fmt::Debug {
     fn holds_all(&self) -> bool;
     /// [`Scope::try_extend`].
     fn try_extend(&mut self, db: u32, key: &[u8]) -> bool;
+    /// [`Scope::try_extend_all`].
+    fn try_extend_all(&mut self) -> bool;
     /// [`Scope::dbsize`].
     fn dbsize(&self, db: u32) -> u64;
     /// [`Scope::flush`].
@@ -727,6 +734,9 @@ impl Held for Scope<'_> {
     }
     fn try_extend(&mut self, db: u32, key: &[u8]) -> bool {
         Scope::try_extend(self, db, key)
+    }
+    fn try_extend_all(&mut self) -> bool {
+        Scope::try_extend_all(self)
     }
     fn dbsize(&self, db: u32) -> u64 {
         Scope::dbsize(self, db)

@@ -43,9 +43,9 @@
 //!   EXEC checking, under its locks, that each watched key that existed still does.
 //! - **Scripts** hold the shards of their declared KEYS; an undeclared key is taken if its shard
 //!   is free, so the run stays isolated (two-phase locking: each shard held from first touch to
-//!   the end). If it is busy and the script has not written, the run is abandoned and rerun over
-//!   the whole keyspace, and the script is remembered as one that needs it; if it has written, that
-//!   call fails (see [`commands::scripting`]).
+//!   the end). If it is busy, the run is abandoned — its writes put back under its locks — and
+//!   rerun over the whole keyspace, and the script is remembered as one that needs it (see
+//!   [`commands::scripting`]).
 //!
 //! # Memory and eviction policies
 //!

@@ -149,15 +149,10 @@ pub fn fmt_i64(n: i64, tmp: &mut [u8; 20]) -> &[u8] {
     &tmp[i..]
 }
 
-/// Redis's `%.17g` for doubles: integers without a dot, `inf`/`-inf`, else shortest round-trip.
+/// A double as Redis 7.0 replies it (`%.17g`; `inf` / `-inf`).
 pub fn format_double(d: f64) -> String {
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if d == d.trunc() && d.abs() < 1e17 {
-        return format!("{}", d as i64);
-    }
-    format!("{d}")
+    // Redis 7.0's addReplyDouble: `%.17g` (`inf` / `-inf` for infinities).
+    crate::scripting::numfmt::fmt_g(d, 17)
 }
 
 #[cfg(test)]

@@ -346,7 +346,10 @@ async fn serve(
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(clients = tasks.len(), "connections still busy after drain timeout; closing them");
-        tasks.shutdown().await;
+        // Not awaited: a connection inside an unkillable script never reaches an await point, and
+        // must not hold the process (the binary stops its runtime with a timeout after this).
+        tasks.abort_all();
+        tasks.detach_all();
     }
     tracing::info!("server stopped");
     Ok(())

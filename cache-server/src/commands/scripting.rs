@@ -13,13 +13,15 @@
 //! isolated, holding each such shard from its first touch to the end of the run.
 //!
 //! When an undeclared key's shard is busy (another script or transaction holds it), waiting could
-//! deadlock. If the script has not written yet, its run is abandoned (reply discarded) and rerun
-//! holding the whole keyspace, and its sha is remembered so that later runs start that way: scripts
-//! that build key names at run time (BullMQ's, "delete by pattern" loops) work, serialised like in
-//! Redis. If it has written already, the call fails with
-//! `-ERR script accessed undeclared key '<k>' held by another operation; declare every key in KEYS`
-//! (the writes made stay, as after any failing script in Redis). Inside MULTI/EXEC a script runs
-//! within the transaction's keys and can only take free shards.
+//! deadlock. The run is abandoned instead: the keys it wrote are put back from the values noted
+//! before its first write to each (still under its locks, so nobody saw the change), its reply is
+//! discarded, and it is rerun holding the whole keyspace; its sha (a function: its name) is
+//! remembered so that later runs start that way. Scripts that build key names at run time
+//! (BullMQ's, "delete by pattern" loops) therefore work, isolated and serialised as in Redis.
+//! Messages a run published before it was abandoned are not taken back (they go out again on the
+//! rerun). Inside MULTI/EXEC a script runs within the transaction's keys and takes free shards
+//! only; a busy undeclared one fails that call with
+//! `-ERR script accessed undeclared key '<k>' held by another operation; declare every key in KEYS`.
 //!
 //! # Long scripts
 //!
@@ -31,7 +33,7 @@
 use super::transactions::Footprint;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, Registry, SYNTAX, arg_i64, container, is, spec};
 use crate::connection::ClientState;
-use crate::db::Held;
+use crate::db::{Entry, Held};
 use crate::reply::Reply;
 use crate::scripting::{self, Functions, Host, LogLevel, RestorePolicy, RunControl, ScriptFlags, ScriptRef, Scripts};
 use crate::server::Shared;
@@ -262,11 +264,7 @@ impl ScriptState {
 
     /// The `-BUSY` reply for the current busy run.
     pub fn busy_error(&self) -> &'static str {
-        if self.running.lock().iter().any(|r| r.function) {
-            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-        } else {
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-        }
+        busy_text(self.running.lock().iter().any(|r| r.function))
     }
 
     fn starts_global(&self, id: &str) -> bool {
@@ -276,6 +274,15 @@ impl ScriptState {
     fn learn_global(&self, id: &str) {
         self.undeclared.write().insert(id.to_string());
         self.any_undeclared.store(true, Relaxed);
+    }
+}
+
+/// Redis's `-BUSY` text while a script (or a function) is busy.
+fn busy_text(function: bool) -> &'static str {
+    if function {
+        "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+    } else {
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
     }
 }
 
@@ -353,10 +360,14 @@ fn fcall_ro(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn fcall_generic(ctx: &mut Ctx<'_>, a: &[Bytes], ro: bool) -> CmdResult {
-    let (keys, argv) = numkeys(a)?;
     let name = String::from_utf8_lossy(&a[1]).into_owned();
     let functions = &ctx.shared.scripting.functions;
+    // Redis looks the function up first, then reads numkeys with its own error text.
     let (_, info) = functions.get(&name).ok_or_else(|| CmdError::from("ERR Function not found"))?;
+    if crate::frame::parse_i64(&a[2]).is_none() {
+        return Err("ERR Bad number of keys provided".into());
+    }
+    let (keys, argv) = numkeys(a)?;
     if ro && !info.flags.no_writes {
         return Err("ERR Can not execute a script with write flag using *_ro command.".into());
     }
@@ -404,6 +415,7 @@ fn run_atomically(
             started: std::time::Instant::now(),
         });
         let threshold = shared.config.read().busy_reply_threshold;
+        let nested = ctx.scope.is_some();
         let ctl = busy_control(shared, &running, threshold);
         let outcome = {
             let mut run = |scope: &mut dyn Held, client: &mut ClientState| {
@@ -415,9 +427,13 @@ fn run_atomically(
                     mode,
                     running: &running,
                     escalate: None,
-                    may_rerun: !global,
+                    may_rerun: !global && !nested,
+                    undo: Vec::new(),
                 };
                 let r = body(&mut host, &ctl, &mut out);
+                if host.escalate == Some(Escalate::Rerun) {
+                    host.roll_back();
+                }
                 (r, host.escalate)
             };
             match ctx.scope.as_deref_mut() {
@@ -510,13 +526,15 @@ struct ScriptHost<'r> {
     running: &'r Running,
     escalate: Option<Escalate>,
     may_rerun: bool,
+    /// Each key's value before the run first wrote it, to restore if the run is abandoned.
+    undo: Vec<(u32, Bytes, Option<Entry>)>,
 }
 
 impl ScriptHost<'_> {
     /// Holds every key `fp` names; `Err(key)` for one whose shard stays busy.
     fn hold(&mut self, fp: &Footprint) -> Result<(), String> {
         if fp.everything {
-            return if self.scope.holds_all() { Ok(()) } else { Err("*".into()) };
+            return if self.scope.holds_all() || self.scope.try_extend_all() { Ok(()) } else { Err("*".into()) };
         }
         for (db, key) in &fp.keys {
             // A single-key command holds a shard for well under a microsecond: try a few times.
@@ -531,6 +549,30 @@ impl ScriptHost<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Notes the values of the keys a write is about to change, the first time each is written.
+    fn remember(&mut self, fp: &Footprint) {
+        let now = self.shared.db.clock.now_ms();
+        for (db, key) in &fp.keys {
+            if !self.undo.iter().any(|(d, k, _)| d == db && k == key) {
+                let before = self.scope.peek(*db, key, now);
+                self.undo.push((*db, key.clone(), before));
+            }
+        }
+    }
+
+    /// Puts back every key the run wrote (still holding them: nobody saw the changes).
+    fn roll_back(&mut self) {
+        let now = self.shared.db.clock.now_ms();
+        for (db, key, before) in self.undo.drain(..).rev() {
+            self.scope.update_dyn(db, &key, now, &mut |cur| match &before {
+                Some(e) => cur.put_keep_cas(e.clone()),
+                None => {
+                    cur.delete();
+                }
+            });
+        }
     }
 
     fn check(&self, args: &[Bytes]) -> Result<(usize, &'static CommandSpec), String> {
@@ -573,8 +615,7 @@ impl Host for ScriptHost<'_> {
         let mut db = self.db;
         fp.add(&reg.entries[idx].0, spec, args, &mut db);
         if let Err(key) = self.hold(&fp) {
-            let wrote = self.running.wrote.load(Relaxed);
-            self.escalate = Some(if wrote || !self.may_rerun { Escalate::Failed } else { Escalate::Rerun });
+            self.escalate = Some(if self.may_rerun { Escalate::Rerun } else { Escalate::Failed });
             out.error(&format!(
                 "ERR script accessed undeclared key '{key}' held by another operation; declare every key in KEYS"
             ));
@@ -582,6 +623,9 @@ impl Host for ScriptHost<'_> {
         }
         if spec.has("write") {
             self.running.wrote.store(true, Relaxed);
+            if self.may_rerun {
+                self.remember(&fp);
+            }
         }
         let saved = std::mem::replace(&mut self.client.db, self.db);
         super::run(self.shared, self.client, &mut out, reg, idx, args, Some(&mut *self.scope));
@@ -616,16 +660,17 @@ fn script_exists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn flush_mode(a: &[Bytes]) -> CmdResult {
+/// The `[ASYNC|SYNC]` of SCRIPT FLUSH / FUNCTION FLUSH (`error`: Redis's text for anything else).
+fn flush_mode(a: &[Bytes], error: &'static str) -> CmdResult {
     match a.len() {
         2 => Ok(()),
         3 if is(&a[2], "async") || is(&a[2], "sync") => Ok(()),
-        _ => Err(SYNTAX.into()),
+        _ => Err(error.into()),
     }
 }
 
 fn script_flush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    flush_mode(a)?;
+    flush_mode(a, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")?;
     ctx.shared.scripting.scripts.flush();
     ctx.out.ok();
     Ok(())
@@ -638,12 +683,8 @@ fn kill(ctx: &mut Ctx<'_>, function: bool) -> CmdResult {
         return Err("NOTBUSY No scripts in execution right now.".into());
     };
     if r.function != function {
-        return Err(if function {
-            "NOTBUSY No scripts in execution right now."
-        } else {
-            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
-        }
-        .into());
+        // The other kind is running: Redis answers with the BUSY text that names the right KILL.
+        return Err(busy_text(r.function).into());
     }
     if r.wrote.load(Relaxed) {
         return Err("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.".into());
@@ -731,7 +772,7 @@ fn function_delete(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn function_flush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    flush_mode(a)?;
+    flush_mode(a, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     ctx.shared.scripting.functions.flush();
     ctx.out.ok();
     Ok(())

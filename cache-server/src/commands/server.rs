@@ -625,6 +625,10 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if ctx.client.needs_auth(ctx.shared) {
         return Err("NOAUTH Authentication required.".into());
     }
+    // While a script is busy, only SHUTDOWN NOSAVE stops the server (its writes are not saved).
+    if ctx.shared.scripting.is_busy() && !a[1..].iter().any(|o| is(o, "nosave")) {
+        return Err(ctx.shared.scripting.busy_error().into());
+    }
     tracing::warn!(client = %ctx.client.handle.addr, "SHUTDOWN requested by a client");
     ctx.shared.trigger_shutdown();
     ctx.client.close = true;

@@ -75,7 +75,7 @@ mod cache;
 mod convert;
 pub mod functions;
 mod libs;
-mod numfmt;
+pub(crate) mod numfmt;
 mod rdb;
 mod redis_api;
 mod run;
