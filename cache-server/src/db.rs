@@ -64,8 +64,11 @@ impl Clock {
     }
 
     /// The unix milliseconds of instant `t` (for a caller that already read the clock).
+    #[inline]
     pub fn ms_at(&self, t: tokio::time::Instant) -> u64 {
-        self.base_ms + t.saturating_duration_since(self.base).as_millis() as u64
+        // In u64 (`as_millis` computes in u128): this runs once per command.
+        let d = t.saturating_duration_since(self.base);
+        self.base_ms + d.as_secs() * 1000 + u64::from(d.subsec_millis())
     }
 }
 
@@ -340,6 +343,7 @@ impl Db {
     }
 
     /// Atomic read-modify-write of one key under the core's shard lock.
+    #[inline]
     pub fn update<R>(&self, db: u32, key: &[u8], now: u64, f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
         self.used.fetch_or(db_bit(db), Relaxed);
         let (r, modified) = self.cache.compute(Key::new(db, key), |slot| self.on_slot(slot, db, key, now, f));
@@ -352,6 +356,7 @@ impl Db {
     /// The body of every keyed write, single-key or in a [`Scope`]: runs `f` on the live entry,
     /// removes an entry found expired, and — still under the shard lock, so that an EXEC that
     /// holds the shard next sees it — marks the clients watching the key.
+    #[inline]
     fn on_slot<R>(
         &self,
         slot: &mut Slot<'_, Key, Entry>,
@@ -803,11 +808,16 @@ impl Watches {
         }
     }
 
-    /// Marks the watchers of key `key` of database `db`.
+    /// Marks the watchers of key `key` of database `db` (one load when nobody watches).
+    #[inline]
     pub fn touch(&self, db: u32, key: &[u8]) {
-        if self.watched.load(Relaxed) == 0 {
-            return;
+        if self.watched.load(Relaxed) != 0 {
+            self.touch_watched(db, key);
         }
+    }
+
+    #[cold]
+    fn touch_watched(&self, db: u32, key: &[u8]) {
         let map = self.map.lock();
         if let Some(list) = with_encoded(db, key, |k| map.get(k)) {
             list.iter().for_each(|d| d.store(true, Relaxed));

@@ -65,6 +65,9 @@ pub struct Shared {
     pub memcache: crate::memcache::McState,
     /// Script cache, function libraries, running scripts.
     pub scripting: Arc<crate::commands::scripting::ScriptState>,
+    /// `slowlog-log-slower-than`, mirrored from the config so that every command reads it without
+    /// taking the config lock.
+    slowlog_threshold: std::sync::atomic::AtomicI64,
     /// Highest `used_memory` seen (INFO).
     peak: AtomicU64,
     /// Eviction algorithm the cache was built with ([`MaxMemoryPolicy::algorithm`]; never `"none"`).
@@ -112,6 +115,7 @@ impl Shared {
         let run_id = format!("{:040x}", seed.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835) >> 8);
         let db = Db::new(&config);
         let script_budget = usize::try_from(config.script_cache_max_memory).unwrap_or(usize::MAX);
+        let slowlog_threshold = std::sync::atomic::AtomicI64::new(config.slowlog_log_slower_than);
         db.tracking.limits.store(&config.client_output_buffer_limit);
         Self {
             db,
@@ -132,6 +136,7 @@ impl Shared {
             peak: AtomicU64::new(0),
             memcache: crate::memcache::McState::default(),
             scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget)),
+            slowlog_threshold,
             shutdown: watch::channel(false).0,
         }
     }
@@ -154,6 +159,7 @@ impl Shared {
         self.db.set_maxmemory(cfg.maxmemory);
         self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
         self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
+        self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);
         *self.config.write() = cfg;
     }
 
@@ -207,13 +213,11 @@ impl Shared {
 
     /// Adds a SLOWLOG entry if the command was slow enough.
     pub fn maybe_slowlog(&self, client: &ClientState, args: &[Bytes], micros: u64) {
-        let (threshold, max) = {
-            let c = self.config.read();
-            (c.slowlog_log_slower_than, c.slowlog_max_len)
-        };
+        let threshold = self.slowlog_threshold.load(Relaxed);
         if threshold < 0 || (micros as i64) < threshold {
             return;
         }
+        let max = self.config.read().slowlog_max_len;
         let name = String::from_utf8_lossy(&client.handle.meta.lock().name).into_owned();
         let time = self.db.clock.now_ms() / 1000;
         self.metrics.slow(micros, time, args, client.handle.addr.to_string(), name, max as usize);

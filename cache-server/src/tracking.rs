@@ -353,10 +353,15 @@ impl Tracking {
 
     /// A key changed (write, expiry, eviction): tell whoever tracks it. One relaxed load when
     /// nobody tracks.
+    #[inline]
     pub fn modified(&self, key: &[u8]) {
-        if self.active.load(Relaxed) == 0 {
-            return;
+        if self.active.load(Relaxed) != 0 {
+            self.modified_tracked(key);
         }
+    }
+
+    #[cold]
+    fn modified_tracked(&self, key: &[u8]) {
         let writer = current_client();
         let mut t = self.table.lock();
         self.invalidate_locked(&mut t, key, writer);
@@ -366,10 +371,15 @@ impl Tracking {
     }
 
     /// Sends the broadcast (BCAST) messages batched during a command; called when it ends.
+    #[inline]
     pub fn flush_broadcast(&self) {
-        if self.active.load(Relaxed) == 0 {
-            return;
+        if self.active.load(Relaxed) != 0 {
+            self.flush_broadcast_tracked();
         }
+    }
+
+    #[cold]
+    fn flush_broadcast_tracked(&self) {
         let mut t = self.table.lock();
         if !t.pending.is_empty() {
             self.broadcast_locked(&mut t);

@@ -213,6 +213,7 @@ impl Ctx<'_> {
     }
 
     /// Reads a key (counts a hit or miss).
+    #[inline]
     pub fn get(&mut self, key: &[u8]) -> Option<Entry> {
         match self.scope.as_deref_mut() {
             None => self.shared.db.get(self.client.db, key, self.now),
@@ -229,11 +230,13 @@ impl Ctx<'_> {
     }
 
     /// Atomic read-modify-write of one key of the selected database ([`Db::update`]).
+    #[inline]
     pub fn update<R>(&mut self, key: &[u8], f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
         self.update_in(self.client.db, key, f)
     }
 
     /// [`Ctx::update`] in database `db`.
+    #[inline]
     pub fn update_in<R>(&mut self, db: u32, key: &[u8], f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {
         match self.scope.as_deref_mut() {
             None => self.shared.db.update(db, key, self.now, f),
@@ -365,6 +368,7 @@ pub const LONG_WORK: usize = 16 * 1024;
 impl Ctx<'_> {
     /// Runs `f`, a step that visits about `elements` elements, so that a long one cannot stall
     /// other clients (see [`offload`]).
+    #[inline]
     pub fn long<R>(&mut self, elements: usize, f: impl FnOnce(&mut Self) -> R) -> R {
         offload(elements, || f(self))
     }
@@ -376,6 +380,7 @@ impl Ctx<'_> {
 /// a `KEYS *` over millions of keys delays its caller only. Short work runs in place, paying
 /// nothing; so does everything on a current-thread runtime (unit tests), where there is no other
 /// worker to hand over to.
+#[inline]
 pub fn offload<R>(elements: usize, f: impl FnOnce() -> R) -> R {
     use tokio::runtime::{Handle, RuntimeFlavor};
     let multi = || Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
@@ -635,7 +640,8 @@ pub(crate) fn run(
     if !full.starts_with("client|") {
         client.caching = false;
     }
-    let micros = start.elapsed().as_micros() as u64;
+    let took = start.elapsed();
+    let micros = took.as_secs() * 1_000_000 + u64::from(took.subsec_micros());
     stats.calls.fetch_add(1, Relaxed);
     stats.usec.fetch_add(micros, Relaxed);
     shared.metrics.commands.fetch_add(1, Relaxed);
