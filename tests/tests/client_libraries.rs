@@ -4,8 +4,7 @@
 //! `r.transaction(func, *watches)` retried after a second client's write. RESP2 and RESP3.
 //!
 //! The transcript is checked first against two redis-servers (it must not depend on timing or
-//! tokens), then ours against redis-server once our server has MULTI/EXEC/WATCH and scripting:
-//! see [`OURS_HAS_TRANSACTIONS_AND_SCRIPTS`]. Job queues are left out: every maintained one
+//! tokens), then ours against redis-server. Job queues are left out: every maintained one
 //! (RQ, Celery, Dramatiq, Huey, arq, SAQ; BullMQ, Bee-Queue) keeps its queues in lists or sorted
 //! sets, which our server lacks.
 //!
@@ -17,11 +16,7 @@ use std::process::Command;
 use cache_tests::ServerOpts;
 use cache_tests::ours::OurServer;
 use cache_tests::redis_server::RedisServer;
-use cache_tests::transcript::{assert_same, differences, require, transcript};
-
-/// Integrator: set to `true` when our server implements MULTI/EXEC/WATCH and EVAL/EVALSHA/SCRIPT;
-/// `libraries_on_ours_match_redis` then requires ours to print redis-server's transcript.
-const OURS_HAS_TRANSACTIONS_AND_SCRIPTS: bool = true;
+use cache_tests::transcript::{assert_same, require, transcript};
 
 /// Steps per protocol are about 60; a shorter reference means the script stopped early.
 const MIN_STEPS: usize = 110;
@@ -64,8 +59,7 @@ fn libraries_transcript_is_deterministic_on_redis() {
     }
 }
 
-/// Drives: our server (in-process) against redis-server. Until
-/// [`OURS_HAS_TRANSACTIONS_AND_SCRIPTS`] is on it only prints how many steps differ.
+/// Drives: our server (in-process) against redis-server.
 #[test]
 fn libraries_on_ours_match_redis() {
     if !ready() {
@@ -74,15 +68,5 @@ fn libraries_on_ours_match_redis() {
     let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
     let ours = OurServer::start(&ServerOpts::default());
     let (mine, theirs) = both(ours.addr(), reference.addr());
-    if OURS_HAS_TRANSACTIONS_AND_SCRIPTS {
-        assert_same("libraries.py, ours vs redis", &mine, &theirs, MIN_STEPS);
-    } else {
-        let diffs = differences(&mine, &theirs);
-        eprintln!(
-            "SKIPPED (ours): OURS_HAS_TRANSACTIONS_AND_SCRIPTS is off; {} of {} steps differ today:\n{}",
-            diffs.len(),
-            theirs.len(),
-            diffs.join("\n")
-        );
-    }
+    assert_same("libraries.py, ours vs redis", &mine, &theirs, MIN_STEPS);
 }

@@ -4,8 +4,7 @@
 //! and keys on two nodes are refused before anything is sent; script errors come back verbatim.
 //! RESP3 and RESP2.
 //!
-//! Which server each test drives is said above it. Our server has no scripting yet: the
-//! `_on_ours` test runs the same suite only once [`OURS_HAS_SCRIPTS`] is switched on.
+//! Which server each test drives is said above it.
 
 mod client_common;
 
@@ -14,10 +13,6 @@ use bytes::Bytes;
 use cache_client::{Client, Error, Script, Value};
 use cache_tests::ServerOpts;
 use client_common::{Target, client_of, ours_group, redis_group};
-
-/// Integrator: set to `true` when our server implements EVAL/EVALSHA/SCRIPT; `scripts_on_ours`
-/// then runs the full suite against it.
-const OURS_HAS_SCRIPTS: bool = true;
 
 /// A fixed-window rate limiter, as rate-limiting libraries write it: strings only.
 const HIT: &str = "local n = redis.call('INCRBY', KEYS[1], ARGV[1]) \
@@ -94,20 +89,8 @@ async fn scripts_on_redis() -> Result<()> {
     suite(&group).await
 }
 
-/// Drives: our server (three in-process instances), once [`OURS_HAS_SCRIPTS`] is on. Until then it
-/// only checks that our server still refuses EVALSHA, and says so when it stops refusing.
+/// Drives: our server (three in-process instances).
 #[tokio::test]
 async fn scripts_on_ours() -> Result<()> {
-    let group = ours_group(3, &ServerOpts::default());
-    if OURS_HAS_SCRIPTS {
-        return suite(&group).await;
-    }
-    let client = client_of(&group[..1], true);
-    match Script::new("return 1").invoke(&client, &[] as &[&str], &[] as &[&str]).await {
-        Err(Error::Server(t)) if t.starts_with("ERR unknown command") => {
-            eprintln!("SKIPPED (ours): no EVAL/EVALSHA yet; OURS_HAS_SCRIPTS is off");
-        }
-        other => eprintln!("NOTE: our server answers EVAL ({other:?}): set OURS_HAS_SCRIPTS = true in {}", file!()),
-    }
-    Ok(())
+    suite(&ours_group(3, &ServerOpts::default())).await
 }

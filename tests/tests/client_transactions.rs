@@ -4,8 +4,7 @@
 //! connection (given back clean, closed when dropped mid-`WATCH`), keys checked against the ring
 //! over three nodes, and a script queued inside a transaction. RESP3 and RESP2.
 //!
-//! Which server each test drives is said above it. Our server has no MULTI/EXEC/WATCH yet: the
-//! `_on_ours` test runs the same suite only once [`OURS_HAS_TRANSACTIONS`] is switched on.
+//! Which server each test drives is said above it.
 
 mod client_common;
 
@@ -17,10 +16,6 @@ use bytes::Bytes;
 use cache_client::{Client, Error, Script, Value};
 use cache_tests::ServerOpts;
 use client_common::{Target, client_of, ours_group, redis_group};
-
-/// Integrator: set to `true` when our server implements MULTI/EXEC/WATCH (and SCRIPT/EVALSHA for
-/// the queued-script step); `transactions_on_ours` then runs the full suite against it.
-const OURS_HAS_TRANSACTIONS: bool = true;
 
 fn ok() -> Value {
     Value::Status("OK".into())
@@ -289,20 +284,8 @@ async fn transactions_on_redis() -> Result<()> {
     suite(&group).await
 }
 
-/// Drives: our server (three in-process instances), once [`OURS_HAS_TRANSACTIONS`] is on. Until
-/// then it only checks that our server still refuses MULTI, and says so when it stops refusing.
+/// Drives: our server (three in-process instances).
 #[tokio::test]
 async fn transactions_on_ours() -> Result<()> {
-    let group = ours_group(3, &ServerOpts::default());
-    if OURS_HAS_TRANSACTIONS {
-        return suite(&group).await;
-    }
-    let client = client_of(&group[..1], true);
-    match client.cmd(&["MULTI"]).await {
-        Err(Error::Server(_)) => eprintln!("SKIPPED (ours): no MULTI yet; OURS_HAS_TRANSACTIONS is off"),
-        other => {
-            eprintln!("NOTE: our server answers MULTI ({other:?}): set OURS_HAS_TRANSACTIONS = true in {}", file!())
-        }
-    }
-    Ok(())
+    suite(&ours_group(3, &ServerOpts::default())).await
 }
