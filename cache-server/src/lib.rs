@@ -102,7 +102,9 @@
 //! - A command waiting for a shard held by a long transaction or script waits on its worker
 //!   thread, stalling that worker's other connections until the holder ends (scripts past
 //!   `busy-reply-threshold` hand their worker's other connections to a fresh thread, and other
-//!   clients then get `-BUSY`). SWAPDB is not implemented (databases share one keyspace).
+//!   clients then get `-BUSY`).
+//! - SWAPDB moves every key of the two databases (they share one keyspace): O(keys), where Redis
+//!   swaps two pointers.
 //! - INCRBYFLOAT / HINCRBYFLOAT compute in `f64` and print 15 significant digits; Redis uses
 //!   `long double` and can differ in the last digits of long fractions.
 //! - A normal client that never reads its replies is back-pressured (its task stops reading once

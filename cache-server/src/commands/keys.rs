@@ -100,6 +100,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         flushdb,
     ),
     spec("flushall", -1, &["write"], (0, 0, 0), "server", "Removes all keys from all databases.", "1.0.0", flushall),
+    spec("swapdb", 3, &["write", "fast"], (0, 0, 0), "server", "Swaps two Redis databases.", "4.0.0", swapdb),
 ];
 
 /// Runs `f` on the keys `a[1..]` at one instant (holding them when there are several).
@@ -443,6 +444,41 @@ fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         placed
     });
     ctx.out.int(i64::from(moved));
+    Ok(())
+}
+
+/// SWAPDB. The databases share one keyspace (a key carries its database), so this moves every key
+/// of the two databases, holding the whole keyspace: O(keys in both), where Redis swaps two
+/// pointers. Clients watching a key of either database that exists in either are marked, as in
+/// Redis (each key moved is a write at its old and its new place).
+fn swapdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let index = |arg: &Bytes, which: &str| -> Result<u32, CmdError> {
+        let n = crate::frame::parse_i64(arg).ok_or_else(|| CmdError::from(format!("ERR invalid {which} DB index")))?;
+        u32::try_from(n)
+            .ok()
+            .filter(|&d| (d as usize) < ctx.db().databases())
+            .ok_or_else(|| "ERR DB index is out of range".into())
+    };
+    let (x, y) = (index(&a[1], "first")?, index(&a[2], "second")?);
+    if x != y {
+        ctx.everything(|ctx| {
+            let (from_x, from_y) = (ctx.held_entries(x), ctx.held_entries(y));
+            ctx.long(from_x.len() + from_y.len(), |ctx| {
+                for (k, _) in from_x.iter() {
+                    ctx.update_in(x, k, |c| c.delete());
+                }
+                for (k, _) in from_y.iter() {
+                    ctx.update_in(y, k, |c| c.delete());
+                }
+                for (db, moved) in [(y, from_x), (x, from_y)] {
+                    for (k, e) in moved {
+                        ctx.update_in(db, &k, |c| c.put_keep_cas(e));
+                    }
+                }
+            });
+        });
+    }
+    ctx.out.ok();
     Ok(())
 }
 

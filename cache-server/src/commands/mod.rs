@@ -281,6 +281,31 @@ impl Ctx<'_> {
         f(&mut sub)
     }
 
+    /// Runs `f` holding the whole keyspace (inside a transaction or script, which then holds it
+    /// already: see `transactions::WHOLE_KEYSPACE`).
+    pub fn everything<R>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        if self.scope.is_some() {
+            return f(self);
+        }
+        let mut scope = self.shared.db.lock_all();
+        let mut sub = Ctx {
+            shared: self.shared,
+            client: &mut *self.client,
+            out: &mut *self.out,
+            now: self.now,
+            name: self.name,
+            scope: Some(&mut scope),
+        };
+        f(&mut sub)
+    }
+
+    /// The live keys of database `db` with their entries; the whole keyspace must be held
+    /// ([`Ctx::everything`]).
+    pub fn held_entries(&mut self, db: u32) -> Vec<(Bytes, Entry)> {
+        let now = self.now;
+        self.scope.as_deref().map(|s| s.entries(db, now)).unwrap_or_default()
+    }
+
     /// [`Ctx::peek`] in database `db`.
     pub fn peek_in(&mut self, db: u32, key: &[u8]) -> Option<Entry> {
         match self.scope.as_deref_mut() {

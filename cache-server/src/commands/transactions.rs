@@ -59,7 +59,7 @@ pub const RUN_IN_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit",
 
 /// Commands that read or write keys they cannot name: a transaction or script running one holds
 /// the whole keyspace.
-pub const WHOLE_KEYSPACE: &[&str] = &["keys", "scan", "randomkey", "dbsize", "flushdb", "flushall", "info"];
+pub const WHOLE_KEYSPACE: &[&str] = &["keys", "scan", "randomkey", "dbsize", "flushdb", "flushall", "swapdb", "info"];
 
 /// A connection's transaction state: the queue while in MULTI, and the watched keys.
 #[derive(Debug, Default)]
