@@ -116,6 +116,7 @@ impl Shared {
         let db = Db::new(&config);
         let script_budget = usize::try_from(config.script_cache_max_memory).unwrap_or(usize::MAX);
         let slowlog_threshold = std::sync::atomic::AtomicI64::new(config.slowlog_log_slower_than);
+        let busy_threshold = config.busy_reply_threshold;
         db.tracking.limits.store(&config.client_output_buffer_limit);
         Self {
             db,
@@ -135,7 +136,7 @@ impl Shared {
             port,
             peak: AtomicU64::new(0),
             memcache: crate::memcache::McState::default(),
-            scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget)),
+            scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget, busy_threshold)),
             slowlog_threshold,
             shutdown: watch::channel(false).0,
         }
@@ -160,6 +161,7 @@ impl Shared {
         self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
         self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
         self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);
+        self.scripting.busy_threshold.store(cfg.busy_reply_threshold, Relaxed);
         *self.config.write() = cfg;
     }
 

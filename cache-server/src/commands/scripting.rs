@@ -242,12 +242,16 @@ pub struct ScriptState {
     /// was busy: they start holding the whole keyspace.
     undeclared: RwLock<HashSet<String>>,
     any_undeclared: AtomicBool,
+    /// `busy-reply-threshold` in ms, mirrored from the config (read by every run without the
+    /// config lock).
+    pub busy_threshold: std::sync::atomic::AtomicU64,
 }
 
 impl ScriptState {
     /// Empty caches; the EVAL cache holds up to `budget` bytes.
-    pub fn new(budget: usize) -> Self {
+    pub fn new(budget: usize, busy_threshold_ms: u64) -> Self {
         Self {
+            busy_threshold: std::sync::atomic::AtomicU64::new(busy_threshold_ms),
             scripts: Scripts::new(budget),
             functions: Functions::new(),
             running: Mutex::new(Vec::new()),
@@ -335,15 +339,23 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn eval_generic(ctx: &mut Ctx<'_>, a: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
     let (keys, argv) = numkeys(a)?;
     let state = &ctx.shared.scripting;
-    let (sha, flags) = if by_sha {
-        let sha = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
-        let script = state.scripts.get(&sha).ok_or_else(|| CmdError::from(scripting::NOSCRIPT))?;
-        (sha, script.flags)
+    let cached = if by_sha {
+        let sha = std::str::from_utf8(&a[1]).unwrap_or("");
+        Some(state.scripts.get(sha).ok_or_else(|| CmdError::from(scripting::NOSCRIPT))?)
     } else {
-        let (flags, _) = scripting::parse_shebang(&a[1]).map_err(CmdError::from)?;
-        (scripting::sha1hex(&a[1]), flags)
+        None
     };
-    let script = if by_sha { ScriptRef::Sha(&sha) } else { ScriptRef::Body(&a[1]) };
+    let (sha, flags) = match &cached {
+        Some(script) => (script.sha.clone(), script.flags),
+        None => {
+            let (flags, _) = scripting::parse_shebang(&a[1]).map_err(CmdError::from)?;
+            (scripting::sha1hex(&a[1]), flags)
+        }
+    };
+    let script = match &cached {
+        Some(script) => ScriptRef::Cached(script),
+        None => ScriptRef::Body(&a[1]),
+    };
     let scripts = &ctx.shared.scripting.scripts;
     let mode = check_flags(ctx, flags, ro)?;
     run_atomically(ctx, &sha, false, a, keys, mode, |host, ctl, out| {
@@ -414,7 +426,7 @@ fn run_atomically(
             args: a.to_vec(),
             started: std::time::Instant::now(),
         });
-        let threshold = shared.config.read().busy_reply_threshold;
+        let threshold = state.busy_threshold.load(Relaxed);
         let nested = ctx.scope.is_some();
         let ctl = busy_control(shared, &running, threshold);
         let outcome = {

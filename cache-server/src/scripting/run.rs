@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use bytes::Bytes;
 use mlua::{Function, Lua, Table, Value, Variadic};
 
-use super::cache::{Scripts, parse_shebang, sha1hex};
+use super::cache::{Script, Scripts, parse_shebang, sha1hex};
 use super::functions::Functions;
 use super::numfmt::fmt_g;
 use super::vm::{Vm, root_message, with_vm};
@@ -22,6 +22,8 @@ pub enum ScriptRef<'a> {
     Body(&'a [u8]),
     /// EVALSHA: a sha1 hex, any case.
     Sha(&'a str),
+    /// EVALSHA of a script the caller already looked up ([`Scripts::get`]): no second lookup.
+    Cached(&'a Script),
 }
 
 /// Runs an EVAL/EVALSHA script with `keys` and `argv`, appending its result to `out` in the
@@ -58,16 +60,20 @@ pub fn run(
                 let f = vm.compile_script(&s.sha, &s.body, scripts.generation())?;
                 (s.sha.clone(), f)
             }
+            ScriptRef::Cached(s) => {
+                let f = vm.compile_script(&s.sha, &s.body, scripts.generation())?;
+                (s.sha.clone(), f)
+            }
         };
         let lua = vm.lua.clone();
-        let set = |name: &str, items: &[Bytes]| -> mlua::Result<()> {
+        let set = |name: &mlua::String, items: &[Bytes]| -> mlua::Result<()> {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, k) in items.iter().enumerate() {
                 t.raw_set(i + 1, lua.create_string(k)?)?;
             }
             vm.backing.raw_set(name, t)
         };
-        set("KEYS", keys).and_then(|()| set("ARGV", argv)).map_err(|e| format!("ERR {e}"))?;
+        set(&vm.names.keys, keys).and_then(|()| set(&vm.names.argv, argv)).map_err(|e| format!("ERR {e}"))?;
         execute(vm, &f, None, &sha, host, ctl, out)
     })?
 }
@@ -128,27 +134,28 @@ fn execute(
     vm.begin(ctl).map_err(|e| format!("ERR {e}"))?;
     let host = RefCell::new(host);
     let cur = vm.cur.clone();
+    let (k_resp3, k_host, k_err) = (&vm.names.resp3, &vm.names.host, &vm.names.err);
+    let runner = &vm.runner;
     let result = vm.lua.scope(|scope| {
         let c = cur.clone();
         let host = &host;
         let bridge = scope.create_function_mut(move |lua, (op, rest): (i64, Variadic<Value>)| {
-            let resp3: bool = c.raw_get("resp3").unwrap_or(false);
+            let resp3: bool = c.raw_get(k_resp3).unwrap_or(false);
             host_op(lua, host, resp3, op, &rest)
         })?;
-        cur.raw_set("host", bridge)?;
-        let runner: Function = cur.raw_get("run")?;
+        cur.raw_set(k_host, bridge)?;
         let (ok, v): (bool, Value) = match args {
             Some((k, a)) => runner.call((f.clone(), k, a))?,
             None => runner.call((f.clone(), Value::Nil, Value::Nil))?,
         };
         if ok {
             if let Value::Table(t) = &v {
-                if let Value::String(e) = t.raw_get::<Value>("err")? {
+                if let Value::String(e) = t.raw_get::<Value>(k_err)? {
                     return Ok(Err(e.to_string_lossy()));
                 }
             }
             let mut tmp = Reply { resp3: out.resp3, ..Reply::default() };
-            convert::lua_to_reply(&v, &mut tmp, cur.raw_get("resp3").unwrap_or(false))?;
+            convert::lua_to_reply(&v, &mut tmp, cur.raw_get(k_resp3).unwrap_or(false))?;
             out.buf.extend_from_slice(&tmp.buf);
             Ok(Ok(()))
         } else {

@@ -60,6 +60,20 @@ pub(crate) struct Vm {
     pub(crate) compiled: HashMap<String, Function>,
     pub(crate) generation: u64,
     pub(crate) libs: HashMap<String, LoadedLib>,
+    /// The prelude's `run` (fixed for the VM's life).
+    pub(crate) runner: Function,
+    /// Interned once: the table keys every run sets and reads (`lua_pushlstring` hashes a string
+    /// each time it is made).
+    pub(crate) names: Names,
+}
+
+/// Lua strings for the keys of the per-run tables.
+pub(crate) struct Names {
+    pub(crate) resp3: mlua::String,
+    pub(crate) host: mlua::String,
+    pub(crate) keys: mlua::String,
+    pub(crate) argv: mlua::String,
+    pub(crate) err: mlua::String,
 }
 
 impl std::fmt::Debug for Vm {
@@ -197,7 +211,15 @@ impl Vm {
         lua.set_globals(proxy)?;
 
         lua.set_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), hook_fn(hook.clone()))?;
-        Ok(Vm { lua, backing, cur, hook, compiled: HashMap::new(), generation: 0, libs: HashMap::new() })
+        let runner: Function = cur.raw_get("run")?;
+        let names = Names {
+            resp3: lua.create_string("resp3")?,
+            host: lua.create_string("host")?,
+            keys: lua.create_string("KEYS")?,
+            argv: lua.create_string("ARGV")?,
+            err: lua.create_string("err")?,
+        };
+        Ok(Vm { lua, backing, cur, hook, compiled: HashMap::new(), generation: 0, libs: HashMap::new(), runner, names })
     }
 
     /// Resets the per-run state before a run.
@@ -211,15 +233,15 @@ impl Vm {
             killed: false,
             deadline: None,
         };
-        self.cur.raw_set("resp3", false)
+        self.cur.raw_set(&self.names.resp3, false)
     }
 
     /// Clears the per-run state after a run.
     pub(crate) fn end(&mut self) -> mlua::Result<()> {
         *self.hook.borrow_mut() = HookState::default();
-        self.cur.raw_set("host", Value::Nil)?;
-        self.backing.raw_set("KEYS", Value::Nil)?;
-        self.backing.raw_set("ARGV", Value::Nil)
+        self.cur.raw_set(&self.names.host, Value::Nil)?;
+        self.backing.raw_set(&self.names.keys, Value::Nil)?;
+        self.backing.raw_set(&self.names.argv, Value::Nil)
     }
 
     /// Compiles an EVAL body (shebang line blanked, so line numbers stay), cached by sha.
