@@ -589,7 +589,7 @@ impl ScriptHost<'_> {
 
     fn check(&self, args: &[Bytes]) -> Result<(usize, &'static CommandSpec), String> {
         let reg = super::registry();
-        let Ok((idx, spec)) = super::lookup(reg, args) else {
+        let Ok((idx, spec)) = super::lookup(reg, args, usize::MAX) else {
             return Err("ERR Unknown Redis command called from script".into());
         };
         if !super::arity_ok(spec.arity, args.len()) {
