@@ -20,7 +20,7 @@
 //! (BullMQ's, "delete by pattern" loops) therefore work, isolated and serialised as in Redis.
 //! Messages a run published before it was abandoned are not taken back (they go out again on the
 //! rerun). Inside MULTI/EXEC a script runs within the transaction's keys and takes free shards
-//! only; a busy undeclared one fails that call with
+//! only (EXEC holds the KEYS of the scripts it queued); a busy undeclared one fails that call with
 //! `-ERR script accessed undeclared key '<k>' held by another operation; declare every key in KEYS`.
 //!
 //! # Long scripts
@@ -273,6 +273,13 @@ impl ScriptState {
 
     fn starts_global(&self, id: &str) -> bool {
         self.any_undeclared.load(Relaxed) && self.undeclared.read().contains(id)
+    }
+
+    /// Forgets which scripts needed the whole keyspace (SCRIPT FLUSH empties the cache they ran
+    /// from; a function keeps its name, so FUNCTION FLUSH does the same).
+    fn forget_learned(&self) {
+        self.undeclared.write().clear();
+        self.any_undeclared.store(false, Relaxed);
     }
 
     fn learn_global(&self, id: &str) {
@@ -684,6 +691,7 @@ fn flush_mode(a: &[Bytes], error: &'static str) -> CmdResult {
 fn script_flush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     flush_mode(a, "ERR SCRIPT FLUSH only support SYNC|ASYNC option")?;
     ctx.shared.scripting.scripts.flush();
+    ctx.shared.scripting.forget_learned();
     ctx.out.ok();
     Ok(())
 }
@@ -786,6 +794,7 @@ fn function_delete(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn function_flush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     flush_mode(a, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option")?;
     ctx.shared.scripting.functions.flush();
+    ctx.shared.scripting.forget_learned();
     ctx.out.ok();
     Ok(())
 }

@@ -61,6 +61,9 @@ pub const RUN_IN_MULTI: &[&str] = &["exec", "discard", "multi", "watch", "quit",
 /// the whole keyspace.
 pub const WHOLE_KEYSPACE: &[&str] = &["keys", "scan", "randomkey", "dbsize", "flushdb", "flushall", "swapdb", "info"];
 
+/// Commands whose keys follow a `numkeys` argument (`EVAL script numkeys key ...`).
+const SCRIPT_CALLS: &[&str] = &["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"];
+
 /// A connection's transaction state: the queue while in MULTI, and the watched keys.
 #[derive(Debug, Default)]
 pub struct TxState {
@@ -192,6 +195,11 @@ impl Footprint {
             }
         } else if WHOLE_KEYSPACE.contains(&name) {
             self.everything = true;
+        } else if SCRIPT_CALLS.contains(&name) {
+            // EVAL script numkeys key... arg...: the declared keys.
+            let n = args.get(2).and_then(|a| crate::frame::parse_i64(a)).unwrap_or(0);
+            let n = usize::try_from(n).unwrap_or(0).min(args.len().saturating_sub(3));
+            self.keys.extend(args[3..3 + n].iter().map(|k| (*db, k.clone())));
         } else {
             self.keys.extend(super::key_args(spec, args).map(|k| (*db, k.clone())));
             self.keys.extend(super::keys::cross_db_target(name, args));
