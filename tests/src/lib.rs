@@ -43,6 +43,7 @@ pub mod diff;
 pub mod generator;
 pub mod memcached;
 pub mod ours;
+pub mod parallel;
 pub mod peer;
 pub mod port;
 pub mod redis_server;

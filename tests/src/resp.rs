@@ -149,6 +149,13 @@ impl RawConn {
         self.writer.flush()
     }
 
+    /// Sends `cmds` as one pipelined batch and reads their replies.
+    pub fn pipeline<A: AsRef<[u8]>>(&mut self, cmds: &[Vec<A>]) -> io::Result<Vec<Frame>> {
+        let bytes: Vec<u8> = cmds.iter().flat_map(|cmd| encode_command(cmd)).collect();
+        self.send_raw(&bytes)?;
+        cmds.iter().map(|_| self.read_frame()).collect()
+    }
+
     /// Sends one command and reads its reply.
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Frame> {
         self.send_raw(&encode_command(args))?;

@@ -21,7 +21,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use cache_tests::memcached::{McConn, OurMemcached};
-use cache_tests::resp::{Frame, RawConn, encode_command};
+use cache_tests::parallel::in_parallel;
+use cache_tests::resp::{Frame, RawConn};
 use cache_tests::{ServerOpts, Subject};
 
 /// Every loop stops here even if its count is not reached (and prints that it did).
@@ -37,25 +38,7 @@ fn bulk(s: &str) -> Frame {
 
 /// Sends `cmds` as one pipelined batch and returns the replies.
 fn pipeline(c: &mut RawConn, cmds: &[Vec<String>]) -> Vec<Frame> {
-    let bytes: Vec<u8> = cmds.iter().flat_map(|cmd| encode_command(cmd)).collect();
-    c.send_raw(&bytes).expect("send batch");
-    cmds.iter().map(|_| c.read_frame().expect("reply")).collect()
-}
-
-/// Runs `work(thread)` on `n` threads released together; returns their results in order.
-fn in_parallel<T: Send + 'static>(n: usize, work: impl Fn(usize) -> T + Send + Sync + 'static) -> Vec<T> {
-    let work = Arc::new(work);
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|t| {
-            let (work, barrier) = (Arc::clone(&work), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
-                work(t)
-            })
-        })
-        .collect();
-    handles.into_iter().map(|h| h.join().expect("worker thread")).collect()
+    c.pipeline(cmds).expect("pipelined batch")
 }
 
 const RACERS: usize = 4;

@@ -20,7 +20,7 @@ pub mod tracking;
 pub mod transactions;
 
 use crate::connection::ClientState;
-use crate::db::{Current, Db, Entry, Held, Str, Value};
+use crate::db::{Current, Db, Entry, Held, Scope, Str, Value};
 use crate::frame::parse_i64;
 use crate::metrics::CommandStats;
 use crate::reply::Reply;
@@ -266,28 +266,21 @@ impl Ctx<'_> {
         keys: impl IntoIterator<Item = (u32, &'k Bytes)>,
         f: impl FnOnce(&mut Ctx<'_>) -> R,
     ) -> R {
-        if self.scope.is_some() {
-            return f(self);
-        }
-        let mut scope = self.shared.db.lock(keys.into_iter().map(|(db, k)| (db, k.as_ref())));
-        let mut sub = Ctx {
-            shared: self.shared,
-            client: &mut *self.client,
-            out: &mut *self.out,
-            now: self.now,
-            name: self.name,
-            scope: Some(&mut scope),
-        };
-        f(&mut sub)
+        self.holding(|db| db.lock(keys.into_iter().map(|(db, k)| (db, k.as_ref()))), f)
     }
 
     /// Runs `f` holding the whole keyspace (inside a transaction or script, which then holds it
     /// already: see `transactions::WHOLE_KEYSPACE`).
     pub fn everything<R>(&mut self, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
+        self.holding(Db::lock_all, f)
+    }
+
+    /// Runs `f` in the scope `lock` takes, or in the one this command already runs in.
+    fn holding<R>(&mut self, lock: impl FnOnce(&Db) -> Scope<'_>, f: impl FnOnce(&mut Ctx<'_>) -> R) -> R {
         if self.scope.is_some() {
             return f(self);
         }
-        let mut scope = self.shared.db.lock_all();
+        let mut scope = lock(&self.shared.db);
         let mut sub = Ctx {
             shared: self.shared,
             client: &mut *self.client,

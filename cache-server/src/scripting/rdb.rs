@@ -55,12 +55,25 @@ pub fn put_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// Appends one literal byte to the current literal run, closing the run (its header byte) once it
+/// holds the most a header can count.
+fn literal(out: &mut [u8], op: &mut usize, lit: &mut usize, byte: u8) {
+    const MAX_LIT: usize = 32;
+    *lit += 1;
+    out[*op] = byte;
+    *op += 1;
+    if *lit == MAX_LIT {
+        out[*op - *lit - 1] = (*lit - 1) as u8;
+        *lit = 0;
+        *op += 1;
+    }
+}
+
 /// liblzf 3.6's `lzf_compress` as Redis builds it (HLOG 16, VERY_FAST, a hash table that starts
 /// empty), so compressed bytes equal Redis's. `None` when the result would not fit in `out_len`.
 #[must_use]
 pub fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     const HSIZE: usize = 1 << 16;
-    const MAX_LIT: usize = 32;
     const MAX_OFF: usize = 1 << 13;
     const MAX_REF: usize = (1 << 8) + (1 << 3);
     let n = input.len();
@@ -128,30 +141,16 @@ pub fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             if op >= out_len {
                 return None;
             }
-            lit += 1;
-            out[op] = input[ip];
-            op += 1;
+            literal(&mut out, &mut op, &mut lit, input[ip]);
             ip += 1;
-            if lit == MAX_LIT {
-                out[op - lit - 1] = (lit - 1) as u8;
-                lit = 0;
-                op += 1;
-            }
         }
     }
     if op + 3 > out_len {
         return None;
     }
     while ip < n {
-        lit += 1;
-        out[op] = input[ip];
-        op += 1;
+        literal(&mut out, &mut op, &mut lit, input[ip]);
         ip += 1;
-        if lit == MAX_LIT {
-            out[op - lit - 1] = (lit - 1) as u8;
-            lit = 0;
-            op += 1;
-        }
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1);
     op -= usize::from(lit == 0);
