@@ -346,22 +346,20 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn eval_generic(ctx: &mut Ctx<'_>, a: &[Bytes], by_sha: bool, ro: bool) -> CmdResult {
     let (keys, argv) = numkeys(a)?;
     let state = &ctx.shared.scripting;
-    let cached = if by_sha {
+    // EVAL of a cached body runs the cached script: its sha is computed once, its shebang not
+    // parsed again.
+    let (sha, cached) = if by_sha {
         let sha = std::str::from_utf8(&a[1]).unwrap_or("");
-        Some(state.scripts.get(sha).ok_or_else(|| CmdError::from(scripting::NOSCRIPT))?)
+        let script = state.scripts.get(sha).ok_or_else(|| CmdError::from(scripting::NOSCRIPT))?;
+        (script.sha.clone(), Some(script))
     } else {
-        None
+        let sha = scripting::sha1hex(&a[1]);
+        let script = state.scripts.get(&sha);
+        (sha, script)
     };
-    let (sha, flags) = match &cached {
-        Some(script) => (script.sha.clone(), script.flags),
-        None => {
-            let (flags, _) = scripting::parse_shebang(&a[1]).map_err(CmdError::from)?;
-            (scripting::sha1hex(&a[1]), flags)
-        }
-    };
-    let script = match &cached {
-        Some(script) => ScriptRef::Cached(script),
-        None => ScriptRef::Body(&a[1]),
+    let (flags, script) = match &cached {
+        Some(script) => (script.flags, ScriptRef::Cached(script)),
+        None => (scripting::parse_shebang(&a[1]).map_err(CmdError::from)?.0, ScriptRef::Body(&a[1])),
     };
     let scripts = &ctx.shared.scripting.scripts;
     let mode = check_flags(ctx, flags, ro)?;
@@ -430,7 +428,8 @@ fn run_atomically(
             wrote: AtomicBool::new(false),
             function,
             name: id.to_string(),
-            args: a.to_vec(),
+            // Only FUNCTION STATS shows them, for a running function.
+            args: if function { a.to_vec() } else { Vec::new() },
             started: std::time::Instant::now(),
         });
         let threshold = state.busy_threshold.load(Relaxed);
