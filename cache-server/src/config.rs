@@ -137,6 +137,8 @@ pub struct Config {
     pub busy_reply_threshold: u64,
     /// Bytes of script bodies the EVAL/SCRIPT LOAD cache keeps (see [`crate::scripting::Scripts`]).
     pub script_cache_max_memory: u64,
+    /// When collections switch to their general encoding (`*-max-listpack-*`, …).
+    pub encodings: crate::types::Thresholds,
 }
 
 impl Default for Config {
@@ -169,6 +171,7 @@ impl Default for Config {
             tcp_backlog: 511,
             busy_reply_threshold: 5000,
             script_cache_max_memory: 64 * 1024 * 1024,
+            encodings: Default::default(),
         }
     }
 }
@@ -239,6 +242,13 @@ pub const DIRECTIVES: &[&str] = &[
     "busy-reply-threshold",
     "lua-time-limit",
     "script-cache-max-memory",
+    "list-max-listpack-size",
+    "list-compress-depth",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
 ];
 
 /// Redis directives accepted in a config file and ignored with a warning (persistence and
@@ -317,6 +327,9 @@ impl Config {
         let [v] = args else {
             return Err(ConfigError::Unknown);
         };
+        if crate::types::Thresholds::knows(&name) {
+            return self.encodings.set(&name, v).map_err(ConfigError::Invalid);
+        }
         match name.as_str() {
             "port" => self.port = num(v)?,
             "maxmemory" => self.maxmemory = mem(v)?,
@@ -404,7 +417,7 @@ impl Config {
             "tcp-backlog" => self.tcp_backlog.to_string(),
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
             "script-cache-max-memory" => self.script_cache_max_memory.to_string(),
-            _ => return None,
+            _ => return self.encodings.get(name).map(|v| v.to_string()),
         })
     }
 

@@ -33,6 +33,9 @@
 //! write to a string stored whole by SET copies it once into the `Grow` form (~100 ms at 128 MiB;
 //! Redis's realloc usually grows its block in place); every later write costs what it changes.
 
+use crate::types::list::List;
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
 use bytes::Bytes;
 use std::borrow::Borrow;
 use std::collections::HashMap;
@@ -85,7 +88,8 @@ fn get_varint(b: &[u8]) -> (u32, usize) {
 pub fn heap_overhead(key_len: usize, value: &Value) -> u64 {
     let key = if key_len + 1 > INLINE_KEY { 16 } else { 0 };
     let value = match value {
-        Value::Str(Str(StrRepr::Inline { .. })) | Value::Hash(_) => 0,
+        Value::Str(Str(StrRepr::Inline { .. })) => 0,
+        Value::Hash(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) => 0,
         Value::Str(s @ Str(StrRepr::Heap(_) | StrRepr::Grow(_))) => s.heap_overhead(),
         Value::Str(Str(StrRepr::Memo(m))) => 80 + m.1.heap_overhead(),
     };
@@ -390,6 +394,12 @@ pub enum Value {
     Str(Str),
     /// A hash; `Arc` keeps the cache's clone-on-read cheap, writes use `Arc::make_mut`.
     Hash(Arc<HashValue>),
+    /// A list (shared and written like a hash).
+    List(Arc<List>),
+    /// A set.
+    Set(Arc<Set>),
+    /// A sorted set.
+    ZSet(Arc<ZSet>),
 }
 
 impl Value {
@@ -402,7 +412,7 @@ impl Value {
     pub fn as_str(&self) -> Option<&Str> {
         match self {
             Value::Str(s) => Some(s),
-            Value::Hash(_) => None,
+            _ => None,
         }
     }
 
@@ -411,6 +421,9 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -419,6 +432,9 @@ impl Value {
         match self {
             Value::Str(b) => b.len() as u64,
             Value::Hash(h) => h.bytes + h.len() as u64 * FIELD_OVERHEAD,
+            Value::List(l) => l.weight(),
+            Value::Set(s) => s.weight(),
+            Value::ZSet(z) => z.weight(),
         }
     }
 }
@@ -465,7 +481,7 @@ impl Entry {
     fn memo(&self) -> Memo {
         match &self.value {
             Value::Str(s) => s.memo(),
-            Value::Hash(_) => Memo::default(),
+            _ => Memo::default(),
         }
     }
 

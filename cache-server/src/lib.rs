@@ -118,6 +118,7 @@
 
 pub mod alloc;
 pub mod auth;
+pub mod blocking;
 pub mod commands;
 pub mod config;
 pub mod connection;
@@ -136,6 +137,7 @@ pub mod server;
 pub mod shutdown;
 pub mod sockopt;
 pub mod tracking;
+pub mod types;
 
 pub use config::{Config, ConfigError, MaxMemoryPolicy};
 pub use server::{ServerError, run, run_on, run_with};

@@ -118,6 +118,7 @@ impl Shared {
         let slowlog_threshold = std::sync::atomic::AtomicI64::new(config.slowlog_log_slower_than);
         let busy_threshold = config.busy_reply_threshold;
         db.tracking.limits.store(&config.client_output_buffer_limit);
+        crate::types::publish(&config.encodings);
         Self {
             db,
             auth_required: AtomicBool::new(config.requirepass.is_some()),
@@ -162,6 +163,7 @@ impl Shared {
         self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
         self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);
         self.scripting.busy_threshold.store(cfg.busy_reply_threshold, Relaxed);
+        crate::types::publish(&cfg.encodings);
         *self.config.write() = cfg;
     }
 

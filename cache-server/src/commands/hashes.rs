@@ -2,9 +2,10 @@
 //! HINCRBYFLOAT HKEYS HVALS HSCAN. Writes change the stored `HashValue` in place inside `Db::update`
 //! (`Current::modify`), copying it only while a reader (an HGETALL in progress) still shares it.
 
+use super::collection;
 use super::keys::{parse_cursor, parse_scan_opts};
-use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, OVERFLOW, WRONGTYPE, arg_i64, parse_f64, spec};
-use crate::db::{Current, Entry, HashValue, Value};
+use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, OVERFLOW, arg_i64, parse_f64, spec};
+use crate::db::HashValue;
 use crate::frame::parse_i64;
 use crate::glob;
 use bytes::Bytes;
@@ -69,73 +70,15 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("hscan", -3, &["readonly"], (1, 1, 1), G, "Iterates over fields and values of a hash.", "2.8.0", hscan),
 ];
 
-/// Reads a hash key: `Ok(None)` if absent, WRONGTYPE if another type.
-fn read(ctx: &mut Ctx<'_>, key: &Bytes) -> Result<Option<Arc<HashValue>>, CmdError> {
-    match ctx.get(key) {
-        None => Ok(None),
-        Some(Entry { value: Value::Hash(h), .. }) => Ok(Some(h)),
-        Some(_) => Err(WRONGTYPE.into()),
-    }
-}
-
-/// Modifies a hash in place (creating it if `create`), deleting the key if it ends up empty.
-fn modify<R>(
-    ctx: &mut Ctx<'_>,
-    key: &Bytes,
-    create: bool,
-    f: impl FnOnce(&mut HashValue) -> Result<R, CmdError>,
-    absent: R,
-) -> Result<R, CmdError> {
-    modify_unless(ctx, key, create, |_| false, f, absent)
-}
-
-/// [`modify`], except that a hash for which `unchanged` answers true is left alone (not written:
-/// its watchers are not touched) and `absent` is returned, as Redis does for a no-op HDEL or
-/// HSETNX.
-fn modify_unless<R>(
-    ctx: &mut Ctx<'_>,
-    key: &Bytes,
-    create: bool,
-    unchanged: impl FnOnce(&HashValue) -> bool,
-    f: impl FnOnce(&mut HashValue) -> Result<R, CmdError>,
-    absent: R,
-) -> Result<R, CmdError> {
-    ctx.update(key, |cur: &mut Current<'_, '_>| {
-        match cur.get() {
-            None if !create => return Ok(absent),
-            None => {
-                let mut h = HashValue::default();
-                let r = f(&mut h)?;
-                if !h.is_empty() {
-                    cur.put(Entry::new(Value::Hash(Arc::new(h))));
-                }
-                return Ok(r);
-            }
-            Some(Entry { value: Value::Hash(h), .. }) if unchanged(h) => return Ok(absent),
-            Some(Entry { value: Value::Hash(_), .. }) => {}
-            Some(_) => return Err(WRONGTYPE.into()),
-        }
-        let (r, empty) = cur
-            .modify(|e| match &mut e.value {
-                Value::Hash(h) => {
-                    let h = Arc::make_mut(h);
-                    (f(h), h.is_empty())
-                }
-                Value::Str(_) => unreachable!("checked to be a hash above"),
-            })
-            .expect("checked to be live above");
-        if empty {
-            cur.delete();
-        }
-        r
-    })
+fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<HashValue>>, CmdError> {
+    collection::read(ctx, key)
 }
 
 fn set_pairs(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<i64, CmdError> {
     if a.len() % 2 != 0 {
         return Err(format!("ERR wrong number of arguments for '{}' command", ctx.name).into());
     }
-    modify(
+    collection::modify::<HashValue, _>(
         ctx,
         &a[1],
         true,
@@ -157,7 +100,7 @@ fn hmset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = modify_unless(
+    let n = collection::modify_unless::<HashValue, _>(
         ctx,
         &a[1],
         true,
@@ -214,7 +157,7 @@ fn hvals(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = modify_unless(
+    let n = collection::modify_unless::<HashValue, _>(
         ctx,
         &a[1],
         false,
@@ -246,7 +189,7 @@ fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let d = arg_i64(&a[3])?;
-    let n = modify(
+    let n = collection::modify::<HashValue, _>(
         ctx,
         &a[1],
         true,
@@ -270,7 +213,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if !d.is_finite() {
         return Err("ERR value is NaN or Infinity".into());
     }
-    let s = modify(
+    let s = collection::modify::<HashValue, _>(
         ctx,
         &a[1],
         true,

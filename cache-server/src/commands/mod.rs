@@ -9,15 +9,19 @@
 //! keys from `db.rs` as they change them (RESP and Memcached alike), and the broadcast messages
 //! batched during a command go out when it ends.
 
+pub mod collection;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod tracking;
 pub mod transactions;
+pub mod zsets;
 
 use crate::connection::ClientState;
 use crate::db::{Current, Db, Entry, Held, Scope, Str, Value};
@@ -149,6 +153,9 @@ pub fn registry() -> &'static Registry {
             strings::COMMANDS,
             keys::COMMANDS,
             hashes::COMMANDS,
+            lists::COMMANDS,
+            sets::COMMANDS,
+            zsets::COMMANDS,
             connection::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
@@ -199,6 +206,8 @@ pub struct Ctx<'a> {
     /// The keys held by the atomic operation this command runs in (EXEC, a script), if any:
     /// every keyspace access below goes through it (see [`crate::db::Scope`]).
     pub scope: Option<&'a mut dyn Held>,
+    /// What a blocking command does when nothing can serve it (see [`crate::blocking`]).
+    pub block: crate::blocking::BlockMode,
 }
 
 impl Ctx<'_> {
@@ -288,8 +297,11 @@ impl Ctx<'_> {
             now: self.now,
             name: self.name,
             scope: Some(&mut scope),
+            block: std::mem::take(&mut self.block),
         };
-        f(&mut sub)
+        let r = f(&mut sub);
+        self.block = sub.block;
+        r
     }
 
     /// The live keys of database `db` with their entries; the whole keyspace must be held
@@ -650,7 +662,8 @@ pub(crate) fn run(
     let result = {
         // Re-wrapped so that the trait object's lifetime shortens to the context's.
         let scope = scope.map(|s| s as &mut dyn Held);
-        let mut ctx = Ctx { shared, client, out, now, name: full, scope };
+        let block = if nested { crate::blocking::BlockMode::Never } else { crate::blocking::BlockMode::Allowed };
+        let mut ctx = Ctx { shared, client, out, now, name: full, scope, block };
         // Many arguments (MGET, DEL, HSET of 100k) are long work whatever the command.
         ctx.long(args.len(), |ctx| (spec.handler)(ctx, args))
     };

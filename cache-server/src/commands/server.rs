@@ -425,7 +425,7 @@ fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         let fail = |e: ConfigError| {
             CmdError::from(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))
         };
-        if !DIRECTIVES.contains(&name.as_str()) {
+        if !DIRECTIVES.contains(&name.as_str()) && !crate::types::Thresholds::knows(&name) {
             return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'").into());
         }
         if Config::is_immutable(&name) {

@@ -154,7 +154,7 @@ fn in_place(e: &mut Entry, f: impl FnOnce(&mut Str)) -> usize {
             f(s);
             s.len()
         }
-        Value::Hash(_) => 0,
+        _ => 0,
     }
 }
 

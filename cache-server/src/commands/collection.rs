@@ -1,0 +1,129 @@
+//! Typed access to the collection values (hashes, lists, sets, sorted sets) shared by their
+//! command families: read one with a WRONGTYPE check, or change one in place inside the key's
+//! `Db::update` (`Current::modify`), creating it on first write and deleting the key when its last
+//! element goes, as Redis does. A value a reader still shares (an HGETALL or LRANGE in progress)
+//! is copied before the write (`Arc::make_mut`); one nobody shares is changed where it lies, so a
+//! write costs what it changes.
+
+use super::{CmdError, Ctx, WRONGTYPE};
+use crate::db::{Current, Entry, HashValue, Value};
+use crate::types::{list::List, set::Set, zset::ZSet};
+use std::sync::Arc;
+
+/// A collection stored behind an `Arc` in one [`Value`] variant.
+pub trait Collection: Default + Clone {
+    /// The value's collection, if it is of this type.
+    fn of(v: &Value) -> Option<&Arc<Self>>;
+    /// [`Collection::of`], mutably.
+    fn of_mut(v: &mut Value) -> Option<&mut Arc<Self>>;
+    /// Wraps a collection into its value variant.
+    fn wrap(c: Arc<Self>) -> Value;
+    /// True if it has no elements (the key is then deleted).
+    fn empty(&self) -> bool;
+}
+
+macro_rules! collection {
+    ($ty:ty, $variant:ident) => {
+        impl Collection for $ty {
+            fn of(v: &Value) -> Option<&Arc<Self>> {
+                if let Value::$variant(c) = v { Some(c) } else { None }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Arc<Self>> {
+                if let Value::$variant(c) = v { Some(c) } else { None }
+            }
+            fn wrap(c: Arc<Self>) -> Value {
+                Value::$variant(c)
+            }
+            fn empty(&self) -> bool {
+                self.is_empty()
+            }
+        }
+    };
+}
+
+collection!(HashValue, Hash);
+collection!(List, List);
+collection!(Set, Set);
+collection!(ZSet, ZSet);
+
+/// The collection at `key` of the selected database: `Ok(None)` if absent, WRONGTYPE if the key
+/// holds another type. Counts a keyspace hit or miss.
+pub fn read<T: Collection>(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<T>>, CmdError> {
+    typed(ctx.get(key))
+}
+
+/// [`read`] without counting a hit or miss.
+pub fn peek<T: Collection>(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<T>>, CmdError> {
+    typed(ctx.peek(key))
+}
+
+fn typed<T: Collection>(e: Option<Entry>) -> Result<Option<Arc<T>>, CmdError> {
+    match e {
+        None => Ok(None),
+        Some(e) => T::of(&e.value).cloned().map(Some).ok_or_else(|| WRONGTYPE.into()),
+    }
+}
+
+/// Changes the collection at `key` in place (creating an empty one first if `create` and the key
+/// is absent; otherwise an absent key returns `absent` without calling `f`). The key is deleted if
+/// `f` leaves the collection empty, and a new collection `f` leaves empty is not stored.
+pub fn modify<T: Collection, R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    create: bool,
+    f: impl FnOnce(&mut T) -> Result<R, CmdError>,
+    absent: R,
+) -> Result<R, CmdError> {
+    modify_unless(ctx, key, create, |_| false, f, absent)
+}
+
+/// [`modify`], except that a collection for which `unchanged` answers true is left alone (not
+/// written, so its watchers are not touched) and `absent` is returned, as Redis does for a no-op
+/// HDEL, SREM or HSETNX.
+pub fn modify_unless<T: Collection, R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    create: bool,
+    unchanged: impl FnOnce(&T) -> bool,
+    f: impl FnOnce(&mut T) -> Result<R, CmdError>,
+    absent: R,
+) -> Result<R, CmdError> {
+    ctx.update(key, |cur| modify_current(cur, create, unchanged, f, absent))
+}
+
+/// [`modify_unless`] on a key already open in `Db::update` (for commands that also read or write
+/// its entry otherwise, or that work inside [`Ctx::atomically`] on several keys).
+pub fn modify_current<T: Collection, R>(
+    cur: &mut Current<'_, '_>,
+    create: bool,
+    unchanged: impl FnOnce(&T) -> bool,
+    f: impl FnOnce(&mut T) -> Result<R, CmdError>,
+    absent: R,
+) -> Result<R, CmdError> {
+    match cur.get() {
+        None if !create => return Ok(absent),
+        None => {
+            let mut c = T::default();
+            let r = f(&mut c)?;
+            if !c.empty() {
+                cur.put(Entry::new(T::wrap(Arc::new(c))));
+            }
+            return Ok(r);
+        }
+        Some(e) => match T::of(&e.value) {
+            None => return Err(WRONGTYPE.into()),
+            Some(c) if unchanged(c) => return Ok(absent),
+            Some(_) => {}
+        },
+    }
+    let (r, empty) = cur
+        .modify(|e| {
+            let c = Arc::make_mut(T::of_mut(&mut e.value).expect("checked to be of this type above"));
+            (f(c), c.empty())
+        })
+        .expect("checked to be live above");
+    if empty {
+        cur.delete();
+    }
+    r
+}
