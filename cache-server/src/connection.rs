@@ -178,6 +178,8 @@ pub struct ClientState {
     pub subscribed: (usize, usize),
     /// MULTI queue and WATCHed keys.
     pub tx: crate::commands::transactions::TxState,
+    /// Set by a blocking command that found nothing: the connection parks on it.
+    pub blocked: Option<crate::blocking::BlockRequest>,
     resp3: bool,
 }
 
@@ -197,6 +199,7 @@ impl ClientState {
             discard: false,
             last_cmd: usize::MAX,
             tx: Default::default(),
+            blocked: None,
             resp3: false,
         }
     }
@@ -255,6 +258,10 @@ pub async fn serve(
                     if was_unauth && !client.needs_auth(&shared) {
                         limits = shared.limits(false);
                     }
+                    if client.blocked.is_some() {
+                        // Nothing after a blocking command runs until it is answered.
+                        break;
+                    }
                     if out.buf.len() >= FLUSH_AT
                         && !client.discard
                         && write(&shared, &client, &mut stream, &mut out).await.is_err()
@@ -280,6 +287,14 @@ pub async fn serve(
         }
         if !out.buf.is_empty() && write(&shared, &client, &mut stream, &mut out).await.is_err() {
             return;
+        }
+        if let Some(request) = client.blocked.take() {
+            let served = park(&shared, &mut client, &mut stream, &mut rbuf, &mut out, &mut stop, request).await;
+            if served.is_err() {
+                return;
+            }
+            // Go on with the requests that arrived meanwhile (or wait for more).
+            continue;
         }
         client.sync_meta();
         {
@@ -324,6 +339,71 @@ pub async fn serve(
             _ = client.mailbox.wake.notified() => {}
         }
     }
+}
+
+/// Parks the client on its blocking command until it is served, times out or is unblocked, and
+/// writes the answer (see [`crate::blocking`]). Meanwhile the socket is read (requests pile up in
+/// `rbuf`, bounded by the query buffer limit; a closed socket ends the wait) and pushes are
+/// delivered. `Err` means the connection is over.
+async fn park(
+    shared: &Arc<Shared>,
+    client: &mut ClientState,
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    out: &mut Reply,
+    stop: &mut watch::Receiver<bool>,
+    request: crate::blocking::BlockRequest,
+) -> Result<(), ()> {
+    use crate::blocking::{Nil, Outcome};
+    let registry = &shared.blocked;
+    let w = registry.park(client.handle.clone(), request, out.resp3);
+    // A push that landed between the command's look and the parking saw nobody waiting: look
+    // again now that the client is queued (anything later sees it parked).
+    let keys = w.request.keys.iter().map(|k| (w.request.db, k.clone())).collect();
+    registry.serve(keys, &mut |w, key| commands::serve_parked(shared, w, key));
+    let handle = client.handle.clone();
+    let qlimit = shared.config.read().client_query_buffer_limit;
+    let wait = registry.wait(&w);
+    tokio::pin!(wait);
+    let outcome = loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        let over = tokio::select! {
+            o = &mut wait => break o,
+            r = stream.read_buf(rbuf) => match r {
+                Ok(n) if n > 0 && rbuf.len() as u64 <= qlimit => {
+                    shared.metrics.net_input.fetch_add(n as u64, Relaxed);
+                    false
+                }
+                _ => true,
+            },
+            _ = stop.wait_for(|s| *s) => true,
+            _ = handle.kill_signal.notified() => true,
+            _ = client.mailbox.backlog.closed.notified() => true,
+            _ = client.mailbox.wake.notified() => {
+                deliver(client, out);
+                false
+            }
+        };
+        let over = over || (!out.buf.is_empty() && write(shared, client, stream, out).await.is_err());
+        if over {
+            registry.leave(&w);
+            return Err(());
+        }
+    };
+    match outcome {
+        Outcome::Served(reply) => out.buf.extend_from_slice(&reply),
+        Outcome::TimedOut => match w.request.nil {
+            Nil::Array => out.null_array(),
+            Nil::Bulk => out.null(),
+        },
+        Outcome::Unblocked => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+    }
+    if client.mailbox.has_pending() {
+        deliver(client, out);
+    }
+    write(shared, client, stream, out).await.map_err(|_| ())
 }
 
 /// Unregisters the client's mailbox, tracking and subscriptions however `serve` ends, and

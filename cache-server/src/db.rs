@@ -375,6 +375,7 @@ impl Db {
         }
         if cur.modified {
             self.watches.touch(db, key);
+            crate::blocking::note_write(db, key, cur.get().map(|e| &e.value));
         }
         (r, cur.modified)
     }
@@ -867,13 +868,13 @@ mod tests {
         db.set(0, b"h", Entry::new(Value::Hash(std::sync::Arc::new(h))), 1);
         let ptr = |db: &Db| match db.peek(0, b"h", 1).unwrap().value {
             Value::Hash(h) => std::sync::Arc::as_ptr(&h),
-            Value::Str(_) => unreachable!(),
+            _ => unreachable!(),
         };
         let hset = |db: &Db, f: &str| {
             db.update(0, b"h", 1, |cur| {
                 cur.modify(|e| match &mut e.value {
                     Value::Hash(h) => std::sync::Arc::make_mut(h).insert(f.as_bytes(), Bytes::from_static(b"w")),
-                    Value::Str(_) => unreachable!(),
+                    _ => unreachable!(),
                 })
             })
         };
@@ -886,7 +887,7 @@ mod tests {
         assert_ne!(ptr(&db), before, "a shared hash is copied first");
         match reader.value {
             Value::Hash(h) => assert_eq!(h.len(), 1001, "the reader's snapshot is untouched"),
-            Value::Str(_) => unreachable!(),
+            _ => unreachable!(),
         }
         assert_eq!(db.update(0, b"nokey", 1, |cur| cur.modify(|_| ())), None);
     }

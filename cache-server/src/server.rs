@@ -63,6 +63,8 @@ pub struct Shared {
     auth_required: AtomicBool,
     /// Memcached front end state (counters, pending delayed flush).
     pub memcache: crate::memcache::McState,
+    /// Clients parked by blocking commands.
+    pub blocked: crate::blocking::Registry,
     /// Script cache, function libraries, running scripts.
     pub scripting: Arc<crate::commands::scripting::ScriptState>,
     /// `slowlog-log-slower-than`, mirrored from the config so that every command reads it without
@@ -137,6 +139,7 @@ impl Shared {
             port,
             peak: AtomicU64::new(0),
             memcache: crate::memcache::McState::default(),
+            blocked: Default::default(),
             scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget, busy_threshold)),
             slowlog_threshold,
             shutdown: watch::channel(false).0,

@@ -48,6 +48,16 @@ const CLIENT_SUBS: &[CommandSpec] = &[
         client_kill,
     ),
     spec(
+        "unblock",
+        -3,
+        &["admin", "noscript", "loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Unblocks a client blocked by a blocking command from a different connection.",
+        "5.0.0",
+        client_unblock,
+    ),
+    spec(
         "tracking",
         -3,
         CF,
@@ -356,6 +366,24 @@ fn client_info(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.client.sync_meta();
     let text = ctx.shared.client_list(Some(&[ctx.client.handle.id]));
     ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends a parked client's wait as a timeout (nil) or with
+/// `-UNBLOCKED`; 1 if it was parked.
+fn client_unblock(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let id = arg_i64(&a[2])?;
+    let error = match a.get(3) {
+        None => false,
+        Some(m) if is(m, "timeout") => false,
+        Some(m) if is(m, "error") => true,
+        Some(_) => return Err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR".into()),
+    };
+    if a.len() > 4 {
+        return Err(SYNTAX.into());
+    }
+    let done = u64::try_from(id).is_ok_and(|id| ctx.shared.blocked.unblock(id, error));
+    ctx.out.int(i64::from(done));
     Ok(())
 }
 

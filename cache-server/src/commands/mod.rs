@@ -678,6 +678,13 @@ pub(crate) fn run(
     if !nested {
         crate::tracking::set_current_client(0);
         shared.db.tracking.flush_broadcast();
+        if let Some(b) = &mut client.blocked {
+            b.command = Some((idx, args.to_vec()));
+        }
+        let ready = crate::blocking::take_ready();
+        if !ready.is_empty() {
+            shared.blocked.serve(ready, &mut |w, key| serve_parked(shared, w, key));
+        }
     }
     // Like Redis, CLIENT CACHING applies to the next command that is not itself a CLIENT one.
     if !full.starts_with("client|") {
@@ -697,6 +704,32 @@ pub(crate) fn run(
     if reg.hot[idx] & hot::SKIP_SLOWLOG == 0 {
         shared.maybe_slowlog(client, args, micros);
     }
+}
+
+/// Re-runs a parked client's blocking command because `key` became ready (see
+/// [`crate::blocking`]): its reply in the client's protocol, or `None` if it found nothing (or the
+/// key now holds another type, which leaves a Redis 7.0 client blocked too).
+pub(crate) fn serve_parked(shared: &Shared, w: &crate::blocking::Waiter, key: &Bytes) -> Option<Vec<u8>> {
+    use crate::blocking::BlockMode;
+    let (idx, args) = w.request.command.as_ref()?;
+    let reg = registry();
+    let (full, spec) = (reg.entries[*idx].0.as_str(), reg.entries[*idx].1);
+    let mut client = ClientState::new(shared, w.handle.clone());
+    client.db = w.request.db;
+    let mut out = Reply { resp3: w.resp3, ..Reply::default() };
+    crate::tracking::set_current_client(w.handle.id);
+    let start = tokio::time::Instant::now();
+    let now = shared.db.clock.ms_at(start);
+    let block = BlockMode::Serving { key: key.clone(), still_blocked: false };
+    let mut ctx = Ctx { shared, client: &mut client, out: &mut out, now, name: full, scope: None, block };
+    let result = (spec.handler)(&mut ctx, args);
+    let served = !matches!(ctx.block, BlockMode::Serving { still_blocked: true, .. });
+    crate::tracking::set_current_client(0);
+    shared.db.tracking.flush_broadcast();
+    let stats = &reg.stats[*idx];
+    stats.calls.fetch_add(1, Relaxed);
+    stats.usec.fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+    (served && result.is_ok()).then(|| out.buf.to_vec())
 }
 
 /// Commands a RESP2 client may run while subscribed (Redis's list).
