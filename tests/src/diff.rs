@@ -160,13 +160,16 @@ pub fn run(
     run_with(ours, reference, seed, count, protocol, delivery, time_bound, source)
 }
 
+/// An extra agreement rule: the command, our reply and redis-server's (parsed and raw).
+pub type Agree = dyn Fn(&Command, &(Frame, Vec<u8>), &(Frame, Vec<u8>)) -> bool;
+
 /// Where [`run_with`] takes its commands from, and the rules it adds to [`replies_agree`].
 pub struct Source<'a> {
     /// The next command of the stream (deterministic for the run's seed).
     pub next: &'a mut dyn FnMut() -> Command,
     /// Extra agreement for replies that may differ legitimately (e.g. the members SRANDMEMBER
     /// picks): `true` accepts a pair that [`replies_agree`] rejects.
-    pub agree: &'a dyn Fn(&Command, &(Frame, Vec<u8>), &(Frame, Vec<u8>)) -> bool,
+    pub agree: &'a Agree,
 }
 
 impl std::fmt::Debug for Source<'_> {
