@@ -14,6 +14,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod object;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -156,6 +157,7 @@ pub fn registry() -> &'static Registry {
             lists::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            object::COMMANDS,
             connection::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
