@@ -64,6 +64,10 @@ pub const WHOLE_KEYSPACE: &[&str] = &["keys", "scan", "randomkey", "dbsize", "fl
 /// Commands whose keys follow a `numkeys` argument (`EVAL script numkeys key ...`).
 const SCRIPT_CALLS: &[&str] = &["eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"];
 
+/// Other commands whose keys follow a `numkeys` argument, with its position (`LMPOP numkeys key…`,
+/// `BLMPOP timeout numkeys key…`): their table rows have no fixed key positions (`movablekeys`).
+const NUMKEYS_AT: &[(&str, usize)] = &[("lmpop", 1), ("blmpop", 2)];
+
 /// A connection's transaction state: the queue while in MULTI, and the watched keys.
 #[derive(Debug, Default)]
 pub struct TxState {
@@ -195,11 +199,15 @@ impl Footprint {
             }
         } else if WHOLE_KEYSPACE.contains(&name) {
             self.everything = true;
-        } else if SCRIPT_CALLS.contains(&name) {
-            // EVAL script numkeys key... arg...: the declared keys.
-            let n = args.get(2).and_then(|a| crate::frame::parse_i64(a)).unwrap_or(0);
-            let n = usize::try_from(n).unwrap_or(0).min(args.len().saturating_sub(3));
-            self.keys.extend(args[3..3 + n].iter().map(|k| (*db, k.clone())));
+        } else if let Some(at) = if SCRIPT_CALLS.contains(&name) {
+            Some(2)
+        } else {
+            NUMKEYS_AT.iter().find(|(n, _)| *n == name).map(|p| p.1)
+        } {
+            // EVAL script numkeys key... arg...: the declared keys (LMPOP numkeys key...: its keys).
+            let n = args.get(at).and_then(|a| crate::frame::parse_i64(a)).unwrap_or(0);
+            let n = usize::try_from(n).unwrap_or(0).min(args.len().saturating_sub(at + 1));
+            self.keys.extend(args[at + 1..at + 1 + n].iter().map(|k| (*db, k.clone())));
         } else {
             self.keys.extend(super::key_args(spec, args).map(|k| (*db, k.clone())));
             self.keys.extend(super::keys::cross_db_target(name, args));
