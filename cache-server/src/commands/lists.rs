@@ -626,8 +626,9 @@ fn lmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn blmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let timeout = blocking::parse_timeout(&a[1])?;
+    // Redis parses the timeout after the other arguments here.
     let (keys, left, count) = mpop_args(a, 2)?;
+    let timeout = blocking::parse_timeout(&a[1])?;
     if !pop_first(ctx, keys, left, Some(count))? {
         ctx.block(keys, timeout, Nil::Array)?;
     }
