@@ -230,6 +230,23 @@ impl Str {
         }
     }
 
+    /// OBJECT ENCODING as Redis reports it: `int` for a canonical 64-bit integer, `raw` for a
+    /// string grown in place (APPEND, SETRANGE) or longer than 44 bytes, else `embstr`.
+    pub fn encoding(&self) -> &'static str {
+        let grown = match &self.0 {
+            StrRepr::Grow(_) => true,
+            StrRepr::Memo(m) => matches!(m.1.0, StrRepr::Grow(_)),
+            _ => false,
+        };
+        if crate::frame::parse_i64(self).is_some() {
+            "int"
+        } else if grown || self.len() > 44 {
+            "raw"
+        } else {
+            "embstr"
+        }
+    }
+
     /// Heap bytes beyond the payload, for a plain (not `Memo`) string: a `Heap` string's 16 B
     /// `Arc` header and chunk rounding; a `Grow` string's `Arc<Vec>` chunk (48 B), its buffer's
     /// chunk header (16 B) and its unused capacity.
@@ -427,6 +444,24 @@ impl Value {
         }
     }
 
+    /// OBJECT ENCODING: the encoding Redis 7.0 would use for this value at the thresholds in
+    /// force (see [`crate::types`]).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+            Value::Hash(h) => {
+                if h.big {
+                    "hashtable"
+                } else {
+                    "listpack"
+                }
+            }
+            Value::List(l) => l.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
+        }
+    }
+
     /// Bytes of payload (for the weigher and MEMORY USAGE).
     pub fn weight(&self) -> u64 {
         match self {
@@ -539,6 +574,9 @@ pub struct HashValue {
     index: Option<HashMap<Bytes, usize, ahash::RandomState>>,
     /// Sum of field and value lengths.
     bytes: u64,
+    /// Redis would hold it in a hashtable by now (it outgrew `hash-max-listpack-*` once; never
+    /// converts back).
+    big: bool,
 }
 
 impl HashValue {
@@ -556,6 +594,8 @@ impl HashValue {
 
     /// Sets a field; true if it is new.
     pub fn insert(&mut self, f: &[u8], v: Bytes) -> bool {
+        let (entries, value) = crate::types::hash_listpack_limits();
+        self.big |= f.len() > value || v.len() > value;
         if let Some(i) = self.pos(f) {
             self.bytes = self.bytes - self.entries[i].1.len() as u64 + v.len() as u64;
             self.entries[i].1 = v;
@@ -567,6 +607,7 @@ impl HashValue {
             ix.insert(f.clone(), self.entries.len());
         }
         self.entries.push((f, v));
+        self.big |= self.entries.len() > entries;
         if self.index.is_none() && self.entries.len() > HASH_INDEX_THRESHOLD {
             self.index = Some(self.entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
         }

@@ -14,6 +14,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod object;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -156,6 +157,7 @@ pub fn registry() -> &'static Registry {
             lists::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            object::COMMANDS,
             connection::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
@@ -648,7 +650,10 @@ pub(crate) fn run(
         && (!mode.optout || !client.caching)
     {
         let max_keys = shared.config.read().tracking_table_max_keys as usize;
-        shared.db.tracking.remember(client.handle.id, key_args(spec, args), max_keys);
+        match movable_keys(full, args) {
+            None => shared.db.tracking.remember(client.handle.id, key_args(spec, args), max_keys),
+            Some(keys) => shared.db.tracking.remember(client.handle.id, keys.unwrap_or_default().into_iter(), max_keys),
+        }
     }
     // One clock read serves the command's time and its duration.
     let start = tokio::time::Instant::now();
@@ -741,6 +746,34 @@ pub(crate) fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterat
     let last = if last < 0 { args.len() as i32 + last } else { last };
     let last = if first > 0 && step > 0 { last.min(args.len() as i32 - 1) } else { first - 1 };
     (first..=last).step_by(step.max(1) as usize).map(move |i| &args[i as usize])
+}
+
+/// The keys of a command whose table row cannot name them (Redis's `movablekeys` commands):
+/// `None` for every other command (use [`key_args`]); `Some(None)` when it may touch keys it
+/// cannot name before running (SORT with BY or GET patterns: the whole keyspace).
+pub(crate) fn movable_keys<'a>(name: &str, args: &'a [Bytes]) -> Option<Option<Vec<&'a Bytes>>> {
+    let counted = |at: usize| -> Vec<&'a Bytes> {
+        let n = args.get(at).and_then(|a| parse_i64(a)).and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+        args.iter().skip(at + 1).take(n).collect()
+    };
+    Some(Some(match name {
+        "sintercard" | "zinter" | "zunion" | "zdiff" | "zintercard" | "lmpop" | "zmpop" => counted(1),
+        "blmpop" | "bzmpop" => counted(2),
+        "zunionstore" | "zinterstore" | "zdiffstore" => {
+            let mut keys = counted(2);
+            keys.extend(args.get(1));
+            keys
+        }
+        "sort" | "sort_ro" => {
+            let opts = args.get(2..).unwrap_or_default();
+            if opts.iter().any(|a| is(a, "by") || is(a, "get")) {
+                return Some(None);
+            }
+            let store = opts.iter().position(|a| is(a, "store")).and_then(|i| opts.get(i + 1));
+            args.get(1).into_iter().chain(store).collect()
+        }
+        _ => return None,
+    }))
 }
 
 /// Builds a table row without subcommands.

@@ -200,6 +200,11 @@ impl Footprint {
             let n = args.get(2).and_then(|a| crate::frame::parse_i64(a)).unwrap_or(0);
             let n = usize::try_from(n).unwrap_or(0).min(args.len().saturating_sub(3));
             self.keys.extend(args[3..3 + n].iter().map(|k| (*db, k.clone())));
+        } else if let Some(keys) = super::movable_keys(name, args) {
+            match keys {
+                Some(keys) => self.keys.extend(keys.into_iter().map(|k| (*db, k.clone()))),
+                None => self.everything = true,
+            }
         } else {
             self.keys.extend(super::key_args(spec, args).map(|k| (*db, k.clone())));
             self.keys.extend(super::keys::cross_db_target(name, args));

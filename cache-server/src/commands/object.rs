@@ -1,0 +1,127 @@
+//! OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP: what Redis says about a key's storage.
+//!
+//! ENCODING reports the encoding Redis 7.0 would use for the value at the thresholds in force
+//! (`Value::encoding`), so tools and tests that check it (e.g. for listpack → hashtable conversion)
+//! see Redis's answers; our own layouts are described in `crate::entry` and `crate::types`.
+//! REFCOUNT is 1, or `INT_MAX` for the integers 0..9999 Redis shares. IDLETIME and FREQ refuse
+//! under the policy families that do not track them, with Redis's errors; the core keeps no
+//! per-key access clock or counter it could report, so otherwise they answer 0.
+
+use super::{CmdResult, CommandSpec, Ctx, spec};
+use crate::MaxMemoryPolicy;
+use bytes::Bytes;
+
+const G: &str = "generic";
+const RO: &[&str] = &["readonly"];
+
+/// OBJECT's subcommands.
+pub const OBJECT_SUBS: &[CommandSpec] = &[
+    spec("encoding", 3, RO, (2, 2, 1), G, "Returns the internal encoding of a Redis object.", "2.2.3", encoding),
+    spec("refcount", 3, RO, (2, 2, 1), G, "Returns the reference count of a value of a key.", "2.2.3", refcount),
+    spec(
+        "idletime",
+        3,
+        RO,
+        (2, 2, 1),
+        G,
+        "Returns the time since the last access to a Redis object.",
+        "2.2.3",
+        idletime,
+    ),
+    spec(
+        "freq",
+        3,
+        RO,
+        (2, 2, 1),
+        G,
+        "Returns the logarithmic access frequency counter of a Redis object.",
+        "4.0.0",
+        freq,
+    ),
+    spec(
+        "help",
+        2,
+        &["loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Returns helpful text about the different subcommands.",
+        "6.2.0",
+        help,
+    ),
+];
+
+/// The OBJECT container row.
+pub const COMMANDS: &[CommandSpec] = &[CommandSpec {
+    name: "object",
+    arity: -2,
+    flags: &[],
+    keys: (0, 0, 0),
+    group: G,
+    summary: "A container for object introspection commands.",
+    since: "2.2.3",
+    handler: super::container,
+    subcommands: OBJECT_SUBS,
+}];
+
+/// Looks the key up without touching its access statistics; `None` replies nil.
+fn with_value(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&mut Ctx<'_>, &crate::db::Value)) -> CmdResult {
+    match ctx.peek(key) {
+        Some(e) => f(ctx, &e.value),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn encoding(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    with_value(ctx, &a[2], |ctx, v| ctx.out.bulk(v.encoding().as_bytes()))
+}
+
+fn refcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    with_value(ctx, &a[2], |ctx, v| {
+        let shared = v.as_str().and_then(|s| crate::frame::parse_i64(s)).is_some_and(|n| (0..10_000).contains(&n));
+        ctx.out.int(if shared { i64::from(i32::MAX) } else { 1 });
+    })
+}
+
+fn policy(ctx: &Ctx<'_>) -> MaxMemoryPolicy {
+    ctx.shared.config.read().maxmemory_policy
+}
+
+fn idletime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if policy(ctx).algorithm() == "lfu" {
+        return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
+    }
+    with_value(ctx, &a[2], |ctx, _| ctx.out.int(0))
+}
+
+fn freq(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if policy(ctx).algorithm() != "lfu" {
+        return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
+    }
+    with_value(ctx, &a[2], |ctx, _| ctx.out.int(0))
+}
+
+fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    const LINES: &[&str] = &[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(LINES.len());
+    for l in LINES {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
