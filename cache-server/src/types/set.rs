@@ -148,24 +148,37 @@ impl Set {
         }
     }
 
+    /// [`Set::contains`] for an element of another set (an intset's integer is not reparsed).
+    pub fn contains_elem(&self, e: &Elem<'_>) -> bool {
+        match (&self.0, e) {
+            (Repr::Ints(s), Elem::Int(v, _)) => s.search(*v).is_ok(),
+            _ => self.contains(e.as_ref()),
+        }
+    }
+
     /// Adds `m`; true if it is new. Converts an intset to a table as Redis 7.0 does: for a member
     /// that is not a canonical integer, or when the add makes it longer than
     /// `set-max-intset-entries` (the value in force now).
     pub fn insert(&mut self, m: &[u8]) -> bool {
+        self.insert_up_to(m, crate::types::set_max_intset_entries())
+    }
+
+    /// [`Set::insert`] with `max_intset` in place of the configured `set-max-intset-entries`.
+    pub fn insert_up_to(&mut self, m: &[u8], max_intset: usize) -> bool {
         match &mut self.0 {
             Repr::Ints(s) => match parse_i64(m) {
                 Some(v) => {
                     if !s.insert(v) {
                         return false;
                     }
-                    if s.len() > crate::types::set_max_intset_entries().min(INTSET_CAP) {
+                    if s.len() > max_intset.min(INTSET_CAP) {
                         self.convert();
                     }
                     true
                 }
                 None => {
                     self.convert();
-                    self.insert(m)
+                    self.insert_up_to(m, max_intset)
                 }
             },
             Repr::Table(t) => t.insert(m),
@@ -710,6 +723,23 @@ mod tests {
         let mut t: Set = ["7", "8"].into_iter().collect();
         t.insert(b"x");
         assert_eq!(members(&t), [b"7".to_vec(), b"8".to_vec(), b"x".to_vec()].into_iter().collect());
+    }
+
+    #[test]
+    fn the_threshold_is_read_at_each_add() {
+        let mut s = Set::new();
+        for m in ["1", "2", "3"] {
+            s.insert_up_to(m.as_bytes(), 3);
+        }
+        assert_eq!(s.encoding(), "intset");
+        // A lowered threshold waits for the next successful add.
+        assert!(!s.insert_up_to(b"2", 1));
+        assert_eq!(s.encoding(), "intset");
+        assert!(s.insert_up_to(b"4", 1));
+        assert_eq!(s.encoding(), "hashtable");
+        let mut z = Set::new();
+        z.insert_up_to(b"1", 0);
+        assert_eq!((z.encoding(), z.len()), ("hashtable", 1));
     }
 
     #[test]
