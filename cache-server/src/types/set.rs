@@ -20,9 +20,13 @@
 //! Redis's random bucket does, without a pointer per member. Positions are also the SSCAN cursor
 //! (visited from the end, so a removal during a scan never hides an unvisited member).
 //!
-//! Memory (1M members of 20 bytes, measured in `commands/sets.rs`'s report): 24 B per member
-//! plus 5 B per index bucket (4 B position + 1 control byte, 7/8 load, power-of-two buckets),
-//! i.e. 30-36 B per member against Redis 7.0's 72 B (dictEntry 24→32, sds 24→32, 8 B bucket).
+//! Memory, measured side by side (release binary, jemalloc, 995K members `element:<12 digits>`
+//! from redis-benchmark's SADD): 34 B per member by `used_memory` (this weight), 39 B by RSS,
+//! against Redis 7.0's 72 B (dictEntry 24→32, sds 24→32, 8 B bucket). That is 24 B per member
+//! plus 5 B per index bucket (4 B position + 1 control byte, 7/8 load, power-of-two buckets);
+//! keeping the members themselves in a hashbrown table would cost 33-52 B (`layout_options`).
+//! Small intsets live inside the set (one 48 B allocation for up to 14 16-bit values, as Redis's
+//! robj + intset), so a key of 10 small integers costs what Redis's does beyond the key itself.
 
 use crate::frame::parse_i64;
 use bytes::Bytes;
@@ -126,7 +130,7 @@ impl Set {
     pub fn weight(&self) -> u64 {
         const ARC: usize = 16 + size_of::<Set>();
         let heap = match &self.0 {
-            Repr::Ints(s) => alloc_size(s.bytes.len()),
+            Repr::Ints(s) => s.heap(),
             Repr::Table(t) => alloc_size(size_of::<Table>()) + t.heap_bytes(),
         };
         (ARC + heap) as u64
@@ -308,13 +312,25 @@ impl PartialEq for Set {
     }
 }
 
-/// Sorted integers in one boxed byte string: `[width][value]*`, values little-endian of `width`
-/// bytes (2, 4 or 8: the narrowest that holds every value, never narrowed again). Empty: no
-/// allocation. Each write reallocates to the exact size, as Redis's intset does (at most
-/// `set-max-intset-entries` values, 512 by default).
-#[derive(Debug, Clone, Default)]
-struct IntSet {
-    bytes: Box<[u8]>,
+/// Sorted integers as one byte string `[width][value]*`, values little-endian of `width` bytes
+/// (2, 4 or 8: the narrowest that holds every value, never narrowed again). Up to
+/// [`INLINE_INTS`] bytes it lives inside the set itself (so inside the `Arc`'s one allocation:
+/// 14 16-bit values, as Redis's robj plus intset take 48 B for 10); past that, in one exact-size
+/// block rewritten on each change, as Redis's intset is (at most `set-max-intset-entries`
+/// values, 512 by default).
+#[derive(Debug, Clone)]
+enum IntSet {
+    Inline { used: u8, buf: [u8; INLINE_INTS] },
+    Heap(Box<[u8]>),
+}
+
+/// Bytes of an intset kept inside the set.
+const INLINE_INTS: usize = 29;
+
+impl Default for IntSet {
+    fn default() -> Self {
+        IntSet::Inline { used: 0, buf: [0; INLINE_INTS] }
+    }
 }
 
 fn width_for(v: i64) -> usize {
@@ -336,17 +352,33 @@ fn put_int(out: &mut [u8], v: i64) {
 }
 
 impl IntSet {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            IntSet::Inline { used, buf } => &buf[..usize::from(*used)],
+            IntSet::Heap(b) => b,
+        }
+    }
+
+    /// Heap bytes held (none while inline).
+    fn heap(&self) -> usize {
+        match self {
+            IntSet::Inline { .. } => 0,
+            IntSet::Heap(b) => alloc_size(b.len()),
+        }
+    }
+
     fn width(&self) -> usize {
-        self.bytes.first().map_or(2, |&w| usize::from(w))
+        self.bytes().first().map_or(2, |&w| usize::from(w))
     }
 
     fn len(&self) -> usize {
-        if self.bytes.is_empty() { 0 } else { (self.bytes.len() - 1) / self.width() }
+        let b = self.bytes();
+        if b.is_empty() { 0 } else { (b.len() - 1) / self.width() }
     }
 
     fn get(&self, i: usize) -> i64 {
         let w = self.width();
-        let s = &self.bytes[1 + i * w..1 + (i + 1) * w];
+        let s = &self.bytes()[1 + i * w..1 + (i + 1) * w];
         match w {
             2 => i64::from(i16::from_le_bytes([s[0], s[1]])),
             4 => i64::from(i32::from_le_bytes([s[0], s[1], s[2], s[3]])),
@@ -367,46 +399,59 @@ impl IntSet {
         Err(lo)
     }
 
+    /// Replaces the bytes with `len` new ones that `fill` writes from the old ones.
+    fn rewrite(&mut self, len: usize, fill: impl FnOnce(&[u8], &mut [u8])) {
+        *self = if len <= INLINE_INTS {
+            let mut buf = [0u8; INLINE_INTS];
+            fill(self.bytes(), &mut buf[..len]);
+            IntSet::Inline { used: len as u8, buf }
+        } else {
+            let mut out = vec![0u8; len];
+            fill(self.bytes(), &mut out);
+            IntSet::Heap(out.into_boxed_slice())
+        };
+    }
+
     fn insert(&mut self, v: i64) -> bool {
         let (w, need, n) = (self.width(), width_for(v), self.len());
         if n > 0 && need > w {
             // Wider than every value held, so it goes first (negative) or last.
-            let mut out = vec![0u8; 1 + (n + 1) * need];
-            out[0] = need as u8;
-            let shift = usize::from(v < 0);
-            for i in 0..n {
-                put_int(&mut out[1 + (i + shift) * need..1 + (i + shift + 1) * need], self.get(i));
-            }
-            let at = if v < 0 { 0 } else { n };
-            put_int(&mut out[1 + at * need..1 + (at + 1) * need], v);
-            self.bytes = out.into_boxed_slice();
+            let old: Vec<i64> = (0..n).map(|i| self.get(i)).collect();
+            let (shift, at) = if v < 0 { (1, 0) } else { (0, n) };
+            self.rewrite(1 + (n + 1) * need, |_, out| {
+                out[0] = need as u8;
+                for (i, x) in old.into_iter().enumerate() {
+                    put_int(&mut out[1 + (i + shift) * need..1 + (i + shift + 1) * need], x);
+                }
+                put_int(&mut out[1 + at * need..1 + (at + 1) * need], v);
+            });
             return true;
         }
         let Err(pos) = self.search(v) else { return false };
         let w = if n == 0 { need } else { w };
-        let mut out = std::mem::take(&mut self.bytes).into_vec();
-        if out.is_empty() {
-            out.push(w as u8);
-        }
-        let (at, end) = (1 + pos * w, out.len());
-        out.reserve_exact(w);
-        out.resize(end + w, 0);
-        out.copy_within(at..end, at + w);
-        put_int(&mut out[at..at + w], v);
-        self.bytes = out.into_boxed_slice();
+        let at = 1 + pos * w;
+        self.rewrite(1 + (n + 1) * w, |old, out| {
+            out[0] = w as u8;
+            if !old.is_empty() {
+                out[1..at].copy_from_slice(&old[1..at]);
+                out[at + w..].copy_from_slice(&old[at..]);
+            }
+            put_int(&mut out[at..at + w], v);
+        });
         true
     }
 
     fn remove(&mut self, v: i64) -> bool {
         let Ok(pos) = self.search(v) else { return false };
-        if self.len() == 1 {
-            self.bytes = Box::default();
-            return true;
-        }
-        let w = self.width();
-        let mut out = std::mem::take(&mut self.bytes).into_vec();
-        out.drain(1 + pos * w..1 + (pos + 1) * w);
-        self.bytes = out.into_boxed_slice();
+        let (w, n) = (self.width(), self.len());
+        let at = 1 + pos * w;
+        let len = if n == 1 { 0 } else { 1 + (n - 1) * w };
+        self.rewrite(len, |old, out| {
+            if len > 0 {
+                out[..at].copy_from_slice(&old[..at]);
+                out[at..].copy_from_slice(&old[at + w..]);
+            }
+        });
         true
     }
 }
@@ -468,6 +513,7 @@ impl Table {
     fn with_capacity(n: usize) -> Self {
         let mut t = Table::default();
         if n > 0 {
+            t.chunks.reserve_exact(n.div_ceil(CHUNK));
             t.chunks.push(Vec::with_capacity(n.min(CHUNK)));
         }
         t
@@ -510,6 +556,9 @@ impl Table {
         self.heap += m.heap();
         if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
             let first = self.chunks.is_empty();
+            if first {
+                self.chunks.reserve_exact(1);
+            }
             self.chunks.push(Vec::with_capacity(if first { 4 } else { CHUNK }));
         }
         let last = self.chunks.last_mut().expect("pushed above");
@@ -660,7 +709,7 @@ mod tests {
 
     #[test]
     fn layout_stays_compact() {
-        assert_eq!(size_of::<Set>(), 16);
+        assert_eq!(size_of::<Set>(), 32);
         assert_eq!(size_of::<Member>(), 24);
     }
 
@@ -672,7 +721,7 @@ mod tests {
         }
         assert_eq!(s.encoding(), "intset");
         let Repr::Ints(i) = &s.0 else { unreachable!() };
-        assert_eq!((i.width(), i.len()), (2, 3));
+        assert_eq!((i.width(), i.len(), i.heap()), (2, 3, 0));
         assert!(s.insert(b"40000"));
         assert!(s.insert(b"-9223372036854775808"));
         let Repr::Ints(i) = &s.0 else { unreachable!() };
@@ -770,6 +819,28 @@ mod tests {
             s.pop_random();
         }
         assert!(s.weight() < 2_000, "{}", s.weight());
+    }
+
+    /// The layout choice, measured (`cargo test -p cache-server --release -- --ignored
+    /// layout_options --nocapture`): heap bytes per member of the dense chunks plus an index of
+    /// positions, against a hashbrown table holding the members (random picks by bucket).
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn layout_options() {
+        for n in [100_000u64, 600_000, 1_000_000] {
+            let mut dense = Set::new();
+            let mut table: HashTable<Member> = HashTable::new();
+            for i in 0..n {
+                let m = format!("element:{i:012}");
+                dense.insert(m.as_bytes());
+                table.insert_unique(hash(m.as_bytes()), Member::new(m.as_bytes()), |x| hash(x.as_bytes()));
+            }
+            println!(
+                "{n} members: dense+index {:.1} B/member, members in a hashbrown table {:.1} B/member",
+                dense.weight() as f64 / n as f64,
+                table.allocation_size() as f64 / n as f64
+            );
+        }
     }
 
     #[test]
