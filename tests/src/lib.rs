@@ -41,6 +41,7 @@
 
 pub mod diff;
 pub mod gen_list;
+pub mod gen_set;
 pub mod generator;
 pub mod memcached;
 pub mod ours;

@@ -266,13 +266,26 @@ pub struct ScanOpts<'a> {
     pub type_: Option<&'a [u8]>,
 }
 
-/// Parses a SCAN cursor (`-ERR invalid cursor`).
+/// Parses a SCAN cursor as Redis does with `strtoul` (`-ERR invalid cursor`): an optional sign
+/// (`-n` wraps around), decimal digits, nothing else; an empty argument is cursor 0.
 pub fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(a)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| "ERR invalid cursor".into())
+    let bad = || CmdError::from("ERR invalid cursor");
+    let (neg, digits) = match a.first() {
+        Some(b'-') => (true, &a[1..]),
+        Some(b'+') => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if digits.is_empty() && !a.is_empty() {
+        return Err(bad());
+    }
+    let mut v: u64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return Err(bad());
+        }
+        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))).ok_or_else(bad)?;
+    }
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// Parses SCAN options from `a` (after the cursor).
