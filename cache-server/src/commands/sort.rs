@@ -127,7 +127,7 @@ fn run(ctx: &mut Ctx<'_>, key: &Bytes, mut o: Options<'_>) -> CmdResult {
         o.alpha = true;
         o.by = None;
     }
-    let len = value.as_ref().map_or(0, Value::collection_len) as i64;
+    let len = value.as_ref().map_or(0, collection_len) as i64;
     let (limit_start, limit_count) = o.limit.unwrap_or((0, -1));
     let mut start = limit_start.max(0);
     let mut end = if limit_count < 0 { len - 1 } else { start.saturating_add(limit_count).saturating_sub(1) };
@@ -277,7 +277,31 @@ fn strtod(b: &[u8]) -> Option<f64> {
     }
     let s = std::str::from_utf8(b).ok()?;
     let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let v = super::parse_f64(t)?;
+    let v = super::parse_f64(t.as_bytes())?;
     let spelled_inf = t.to_ascii_lowercase().contains("inf");
     (!v.is_infinite() || spelled_inf).then_some(v)
+}
+
+/// Elements of a list, set or sorted set.
+fn collection_len(v: &Value) -> usize {
+    match v {
+        Value::List(l) => l.len(),
+        Value::Set(s) => s.len(),
+        Value::ZSet(z) => z.len(),
+        _ => 0,
+    }
+}
+
+/// The elements in the collection's own order (a set's is its layout's).
+fn ordered(v: &Value) -> Vec<Bytes> {
+    match v {
+        Value::List(l) => l.iter().map(|e| e.to_bytes()).collect(),
+        Value::Set(s) => s.iter().map(|e| e.to_bytes()).collect(),
+        Value::ZSet(z) => z.iter().map(|(_, m)| Bytes::copy_from_slice(m)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn new_list(values: Vec<Bytes>) -> List {
+    values.into_iter().collect()
 }

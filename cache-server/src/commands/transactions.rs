@@ -208,7 +208,6 @@ impl Footprint {
         } else {
             self.keys.extend(super::key_args(spec, args).map(|k| (*db, k.clone())));
             self.keys.extend(super::keys::cross_db_target(name, args));
-            self.keys.extend(super::zsets::movable_keys(name, args).map(|k| (*db, k.clone())));
         }
     }
 }

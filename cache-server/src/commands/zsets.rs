@@ -72,19 +72,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("bzmpop", -5, &["write", "blocking", "movablekeys"], (0, 0, 0), G, "Remove and return members with scores in a sorted set or block until one is available", "7.0.0", pop::bzmpop),
 ];
 
-/// The keys of this family's `movablekeys` commands, which their table rows cannot name (the
-/// `numkeys` forms): what EXEC must hold for them. The declared destination of the *STORE forms
-/// comes from their rows.
-pub fn movable_keys<'a>(name: &str, a: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
-    let at = match name {
-        "zunion" | "zinter" | "zdiff" | "zintercard" | "zmpop" => 1,
-        "zunionstore" | "zinterstore" | "zdiffstore" | "bzmpop" => 2,
-        _ => a.len(),
-    };
-    let n = a.get(at).and_then(|n| crate::frame::parse_i64(n)).and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-    a.iter().skip(at + 1).take(n)
-}
-
 /// Parses a score as Redis's `string2d` does (ZADD, ZINCRBY, WEIGHTS): the whole argument must be
 /// a number (decimal, hexadecimal, `inf`); NaN, overflow to infinity and underflow to zero are refused.
 pub(crate) fn parse_score(a: &[u8]) -> Option<f64> {

@@ -61,10 +61,10 @@ fn input(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Input, CmdError> {
     let zset = match ctx.get(key).map(|e| e.value) {
         None => None,
         Some(Value::ZSet(z)) => Some(z),
-        // TODO(sets): read the set through `crate::types::set::Set`'s iteration once the sets
-        // branch lands, as members with score 1.0 (`ZSet::build` of `(1.0, member)` pairs, or an
-        // iteration beside the zset one). Until then a set input counts as empty.
-        Some(Value::Set(_)) => None,
+        // A set is read as members of score 1 (one O(n log n) build; Redis walks it in O(n)).
+        Some(Value::Set(s)) => {
+            Some(Arc::new(ctx.long(s.len(), |_| ZSet::build(s.iter().map(|m| (1.0, m.to_bytes())).collect()))))
+        }
         Some(_) => return Err(WRONGTYPE.into()),
     };
     Ok(Input { zset, weight: 1.0 })

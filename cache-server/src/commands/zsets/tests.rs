@@ -236,15 +236,3 @@ async fn pops_and_random_members() {
     ])
     .await;
 }
-
-#[test]
-fn movable_keys_of_the_numkeys_forms() {
-    use bytes::Bytes;
-    let args = |s: &str| s.split(' ').map(|w| Bytes::copy_from_slice(w.as_bytes())).collect::<Vec<_>>();
-    let keys = |name: &str, s: &str| super::movable_keys(name, &args(s)).cloned().collect::<Vec<_>>();
-    assert_eq!(keys("zunionstore", "zunionstore d 2 a b WEIGHTS 1 2"), args("a b"));
-    assert_eq!(keys("zinter", "zinter 1 a"), args("a"));
-    assert_eq!(keys("bzmpop", "bzmpop 0 2 a b MIN"), args("a b"));
-    assert_eq!(keys("zmpop", "zmpop 9 a MIN"), args("a MIN"));
-    assert!(keys("zadd", "zadd z 1 a").is_empty());
-}
