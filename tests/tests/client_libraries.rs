@@ -4,9 +4,8 @@
 //! `r.transaction(func, *watches)` retried after a second client's write. RESP2 and RESP3.
 //!
 //! The transcript is checked first against two redis-servers (it must not depend on timing or
-//! tokens), then ours against redis-server. Job queues are left out: every maintained one
-//! (RQ, Celery, Dramatiq, Huey, arq, SAQ; BullMQ, Bee-Queue) keeps its queues in lists or sorted
-//! sets, which our server lacks.
+//! tokens), then ours against redis-server. Job queues, which keep their queues in lists and
+//! sorted sets, are driven by `job_queues.rs` (RQ and Bull).
 //!
 //! The libraries come from `tests/clients/requirements.txt` (`.ci/run` installs it). Without them
 //! a test prints why and skips, and under `CI=true` it fails.
