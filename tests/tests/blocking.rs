@@ -324,6 +324,8 @@ fn scenes() -> Vec<(&'static str, usize, Vec<Step>)> {
                 send(0, "BLPOP q 0"),
                 Step::Parked(1),
                 Step::Sleep(2_500),
+                // The idle second connection was closed meanwhile; the parked one was not.
+                Step::Close(1),
                 call(1, "RPUSH q still-here"),
                 Step::Read(0),
                 call(1, "CONFIG SET timeout 0"),
