@@ -60,7 +60,8 @@ pub enum BlockMode {
     },
 }
 
-/// What a blocking command replies when it times out (or never blocks and finds nothing).
+/// What a blocking command replies when it never blocks (MULTI, a script) and finds nothing. A
+/// parked client that times out always gets a null array, as from Redis 7.0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nil {
     /// A null array (`*-1` in RESP2): BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP.
@@ -81,24 +82,24 @@ pub struct BlockRequest {
     pub keys: Vec<Bytes>,
     /// `None` = wait for ever.
     pub timeout: Option<Duration>,
-    /// The reply on timeout.
-    pub nil: Nil,
 }
 
-/// Parses a blocking command's timeout: seconds as a double, 0 = for ever (Redis's errors).
+/// Parses a blocking command's timeout: seconds as a double, 0 = for ever, with Redis 7.0's
+/// arithmetic and errors: the milliseconds are truncated (`0.0001` waits for ever), and a value
+/// whose milliseconds do not fit in 64 bits (`inf`, `1e30`) converts to the most negative integer
+/// on x86, which Redis then calls negative.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs = crate::commands::parse_f64(arg)
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| CmdError::from("ERR timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    let secs = crate::commands::parse_f64(arg).ok_or_else(|| CmdError::from("ERR timeout is not a float or out of range"))?;
+    let ms = secs * 1000.0;
+    if ms.is_nan() || ms < 0.0 || ms >= 9.223_372_036_854_775_807e18 {
         return Err("ERR timeout is negative".into());
     }
-    // Redis keeps the timeout in milliseconds (and refuses one that overflows them).
-    let ms = (secs * 1000.0).round();
-    if ms > i64::MAX as f64 / 2.0 {
+    let ms = ms as u64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    if ms > i64::MAX as u64 - now {
         return Err("ERR timeout is out of range".into());
     }
-    Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
 }
 
 impl Ctx<'_> {
@@ -121,7 +122,7 @@ impl Ctx<'_> {
             BlockMode::Never => self.reply_nil(nil),
             BlockMode::Allowed => {
                 self.client.blocked =
-                    Some(BlockRequest { command: None, db: self.client.db, keys: keys.to_vec(), timeout, nil });
+                    Some(BlockRequest { command: None, db: self.client.db, keys: keys.to_vec(), timeout });
             }
         }
         Ok(())
@@ -394,7 +395,6 @@ mod tests {
             db: 0,
             keys: keys.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())).collect(),
             timeout,
-            nil: Nil::Array,
         }
     }
 

@@ -354,7 +354,7 @@ async fn park(
     stop: &mut watch::Receiver<bool>,
     request: crate::blocking::BlockRequest,
 ) -> Result<(), ()> {
-    use crate::blocking::{Nil, Outcome};
+    use crate::blocking::Outcome;
     let registry = &shared.blocked;
     let w = registry.park(client.handle.clone(), request, out.resp3);
     // A push that landed between the command's look and the parking saw nobody waiting: look
@@ -394,10 +394,7 @@ async fn park(
     };
     match outcome {
         Outcome::Served(reply) => out.buf.extend_from_slice(&reply),
-        Outcome::TimedOut => match w.request.nil {
-            Nil::Array => out.null_array(),
-            Nil::Bulk => out.null(),
-        },
+        Outcome::TimedOut => out.null_array(),
         Outcome::Unblocked => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
     }
     if client.mailbox.has_pending() {

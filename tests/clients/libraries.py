@@ -1,9 +1,9 @@
-"""Real libraries that need transactions and Lua scripts, on strings and hashes only.
+"""Real libraries that need transactions and Lua scripts.
 
 - redis-py's Lock (redis.lock.Lock: SET NX PX plus Lua release/extend/reacquire);
 - limits (its Redis storage: FixedWindow is INCRBY + EXPIRE in Lua, SlidingWindowCounter is
-  GET/PTTL/RENAME/SET PX in Lua, reset() is KEYS + DEL in Lua; MovingWindow needs lists and is
-  left out until our server has them);
+  GET/PTTL/RENAME/SET PX in Lua, MovingWindow a list of timestamps (LPUSH/LTRIM/LINDEX in Lua),
+  reset() is KEYS + DEL in Lua);
 - redis-py pipelines with transaction=True (MULTI/EXEC), WATCH, and r.transaction(func, *watches)
   retried after a second client writes between WATCH and EXEC;
 - redis-py's Script (EVALSHA, reloaded after SCRIPT FLUSH).
@@ -106,6 +106,15 @@ def limits_session(host, port, protocol, p):
     step(f"{p} sliding shift", lambda: (time.sleep(2.2), sliding.hit(per2s, "api", "k"))[1])
     step(f"{p} sliding clear", lambda: (sliding.clear(per2s, "api", "k"), sliding.test(per2s, "api", "k")))
     step(f"{p} sliding after clear", lambda: [sliding.hit(per2s, "api", "k") for _ in range(4)])
+
+    # The moving window keeps a list of hit timestamps (LPUSH + LTRIM + LINDEX in Lua).
+    moving = strategies.MovingWindowRateLimiter(storage)
+    step(f"{p} moving hits", lambda: [moving.hit(per2s, "win", "k") for _ in range(4)])
+    step(f"{p} moving test", lambda: (moving.test(per2s, "win", "k"), moving.test(per2s, "win", "other")))
+    step(f"{p} moving remaining", lambda: moving.get_window_stats(per2s, "win", "k").remaining)
+    step(f"{p} moving cost", lambda: (moving.hit(per2s, "win", "c", cost=2), moving.hit(per2s, "win", "c", cost=2)))
+    step(f"{p} moving slides", lambda: (time.sleep(2.2), moving.hit(per2s, "win", "k"))[1])
+    step(f"{p} moving clear", lambda: (moving.clear(per2s, "win", "k"), moving.get_window_stats(per2s, "win", "k").remaining))
     step(f"{p} limits keys", lambda: sorted(k.decode() for k in storage.storage.keys("LIMITS:*")))
     step(f"{p} limits reset", lambda: storage.reset())
     step(f"{p} limits keys after reset", lambda: storage.storage.keys("LIMITS:*"))

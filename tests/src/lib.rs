@@ -40,6 +40,7 @@
 //! `CACHE_SERVER_BIN` (the server executable to spawn).
 
 pub mod diff;
+pub mod gen_list;
 pub mod gen_set;
 pub mod generator;
 pub mod memcached;

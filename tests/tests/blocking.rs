@@ -7,7 +7,8 @@
 //!   client, by MULTI/EXEC (and not by an EXEC that leaves the key empty), by a script, BLMOVE
 //!   handing an element on to the next blocked client, a disconnect while blocked (nothing
 //!   consumed), CLIENT UNBLOCK with TIMEOUT and ERROR, blocking forms inside MULTI, requests
-//!   pipelined behind a blocked one, a key of another type, sorted sets and the *MPOP forms. A
+//!   pipelined behind a blocked one, a key of another type, the idle `timeout` sparing a parked
+//!   client, sorted sets and the *MPOP forms. A
 //!   scene waits for clients to be parked by polling `INFO clients` `blocked_clients` (bounded).
 //! - `producers_and_consumers_lose_nothing`: threads pushing and threads popping with BLPOP /
 //!   BLMOVE on our server: every element is received exactly once (bounded in count and time).
@@ -313,6 +314,19 @@ fn scenes() -> Vec<(&'static str, usize, Vec<Step>)> {
                 call(1, "DEL q"),
                 call(1, "RPUSH q ok"),
                 Step::Read(0),
+            ],
+        ),
+        (
+            "the idle timeout spares a parked client",
+            2,
+            vec![
+                call(1, "CONFIG SET timeout 1"),
+                send(0, "BLPOP q 0"),
+                Step::Parked(1),
+                Step::Sleep(2_500),
+                call(1, "RPUSH q still-here"),
+                Step::Read(0),
+                call(1, "CONFIG SET timeout 0"),
             ],
         ),
         (

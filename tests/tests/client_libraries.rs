@@ -1,12 +1,10 @@
-//! Real libraries that need transactions and Lua scripts, on strings and hashes only, run by
-//! `tests/clients/libraries.py`: redis-py's `Lock`, the `limits` rate limiters (fixed window and
-//! sliding window counter), redis-py pipelines with `transaction=True`, `WATCH`, and
+//! Real libraries that need transactions and Lua scripts, run by `tests/clients/libraries.py`:
+//! redis-py's `Lock`, the `limits` rate limiters (fixed window, sliding window counter, moving
+//! window on a list), redis-py pipelines with `transaction=True`, `WATCH`, and
 //! `r.transaction(func, *watches)` retried after a second client's write. RESP2 and RESP3.
 //!
 //! The transcript is checked first against two redis-servers (it must not depend on timing or
-//! tokens), then ours against redis-server. Job queues are left out: every maintained one
-//! (RQ, Celery, Dramatiq, Huey, arq, SAQ; BullMQ, Bee-Queue) keeps its queues in lists or sorted
-//! sets, which our server lacks.
+//! tokens), then ours against redis-server. Job queues have their own test (`job_queues.rs`).
 //!
 //! The libraries come from `tests/clients/requirements.txt` (`.ci/run` installs it). Without them
 //! a test prints why and skips, and under `CI=true` it fails.

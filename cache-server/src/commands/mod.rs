@@ -19,6 +19,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod tracking;
 pub mod transactions;
@@ -158,6 +159,7 @@ pub fn registry() -> &'static Registry {
             sets::COMMANDS,
             zsets::COMMANDS,
             object::COMMANDS,
+            sort::COMMANDS,
             connection::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
@@ -808,3 +810,27 @@ pub fn expire_at(ctx: &Ctx<'_>, unit: &str, arg: &[u8]) -> Result<u64, CmdError>
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    #[test]
+    fn movable_keys_of_the_numkeys_forms_stores_and_sort() {
+        let args = |s: &str| s.split(' ').map(|w| Bytes::copy_from_slice(w.as_bytes())).collect::<Vec<_>>();
+        let keys = |s: &str| {
+            let a = args(s);
+            let name = s.split(' ').next().unwrap().to_owned();
+            super::movable_keys(&name, &a).map(|k| k.map(|k| k.into_iter().cloned().collect::<Vec<_>>()))
+        };
+        assert_eq!(keys("zunionstore d 2 a b WEIGHTS 1 2"), Some(Some(args("a b d"))));
+        assert_eq!(keys("zinter 1 a"), Some(Some(args("a"))));
+        assert_eq!(keys("bzmpop 0 2 a b MIN"), Some(Some(args("a b"))));
+        assert_eq!(keys("blmpop 0 1 l LEFT"), Some(Some(args("l"))));
+        assert_eq!(keys("zmpop 9 a MIN"), Some(Some(args("a MIN"))));
+        assert_eq!(keys("sintercard x a"), Some(Some(vec![])));
+        assert_eq!(keys("sort s LIMIT 0 1 STORE d"), Some(Some(args("s d"))));
+        assert_eq!(keys("sort s BY w_*"), Some(None));
+        assert_eq!(keys("zadd z 1 a"), None);
+    }
+}

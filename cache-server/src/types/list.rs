@@ -1,33 +1,1282 @@
-//! A Redis list. (Skeleton: the layout lands with the list commands.)
+//! A Redis list: a quicklist-like deque of packed chunks. It owns the byte layout, the memory
+//! weight and the invariants; the commands live in `commands/lists.rs`.
+//!
+//! ```text
+//!   List ── VecDeque<Chunk> ──┬── Chunk: [ free | e0 e1 e2 … | free ]   (one boxed byte buffer)
+//!                             ├── Chunk: [ … ]                            start ^      ^ end
+//!                             └── …                                       count = entries
+//! ```
+//!
+//! Each chunk is one contiguous buffer of encoded entries with free room at both ends, so a push or
+//! pop at either end of the list is O(1) (amortised: a chunk grows by about half its size, in
+//! jemalloc's size classes, until the budget of `list-max-listpack-size`; then a new chunk starts).
+//! An entry carries its size at both ends, like Redis's listpack (`backlen`), so it can be walked
+//! in either direction:
+//!
+//! | first byte(s) | entry | bytes |
+//! |---|---|---|
+//! | `0xxxxxxx` | integer 0..=127 | 1 |
+//! | `10llllll` data `10llllll` | string of 0..=63 bytes | len + 2 |
+//! | `110xxxxx` `x8` `110xxxxx` | integer -4096..=4095 (13 bits) | 3 |
+//! | `1110llll` `l8` data `l8` `1110llll` | string of 64..=4095 bytes | len + 4 |
+//! | `0xF0` len32 data len32 `0xF0` | longer string | len + 10 |
+//! | `0xF1..=0xF4` int `0xF1..=0xF4` | integer in 16, 24, 32 or 64 bits | 4, 5, 6, 10 |
+//!
+//! Elements that are canonical decimal integers (what Redis's `string2ll` accepts, so the text
+//! comes back byte for byte) are stored as integers, as Redis does. A chunk holds at most the byte
+//! budget of `list-max-listpack-size` (-2 = 8 KiB, Redis's default; a positive value is a count,
+//! with Redis's 8 KiB safety limit), so an insert, LSET or removal in the middle moves at most one
+//! chunk's bytes: a full chunk is split, small neighbours are merged, sparse buffers shrink. Index
+//! operations walk the chunks' counts from the nearer end, then one chunk's entries.
+//!
+//! Memory: 3-byte elements take 5 bytes each (as in Redis's listpack) plus 32 bytes per 8 KiB
+//! chunk; small canonical integers 1 to 6 bytes. `weight()` counts every chunk's whole capacity.
 
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::fmt;
+use std::ops::{Deref, Range};
 
-/// A list of binary-safe elements.
-#[derive(Debug, Clone, Default)]
+/// A chunk's byte budget when `list-max-listpack-size` is a count (Redis's `SIZE_SAFETY_LIMIT`).
+const SAFETY_LIMIT: usize = 8192;
+/// The largest count `list-max-listpack-size` may set (Redis's `FILL_MAX`).
+const FILL_MAX: usize = 1 << 15;
+/// Capacity a new chunk starts with beside existing ones (the list is already long).
+const NEXT_CHUNK: usize = 1024;
+/// The `Arc` counters in front of a stored list.
+const ARC_HEADER: usize = 16;
+
+/// How much one chunk may hold, from `list-max-listpack-size` (Redis's `_quicklistNodeAllowInsert`).
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    bytes: usize,
+    count: usize,
+}
+
+impl Limits {
+    fn current() -> Self {
+        Self::of(fill())
+    }
+
+    fn of(fill: i64) -> Self {
+        if fill < 0 {
+            Self { bytes: 4096 << (-(fill + 1)).min(4), count: usize::MAX }
+        } else {
+            Self { bytes: SAFETY_LIMIT, count: (fill as usize).min(FILL_MAX) }
+        }
+    }
+
+    /// Whether a chunk of `used` bytes and `count` entries is within the budget.
+    fn fits(&self, used: usize, count: usize) -> bool {
+        used <= self.bytes && count <= self.count
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// A per-thread `list-max-listpack-size` for unit tests (the real one is process-wide).
+    static TEST_FILL: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+fn fill() -> i64 {
+    #[cfg(test)]
+    if let Some(f) = TEST_FILL.with(|f| f.get()) {
+        return f;
+    }
+    super::list_max_listpack_size()
+}
+
+/// The allocation jemalloc makes for `n` bytes (its size classes: four per doubling from 32).
+fn size_class(n: usize) -> usize {
+    if n <= 16 {
+        return 16;
+    }
+    let lg = usize::BITS - 1 - (n - 1).leading_zeros();
+    let step = (1usize << lg.saturating_sub(2)).max(16);
+    n.div_ceil(step) * step
+}
+
+/// An element as stored: an integer or bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Raw<'a> {
+    Int(i64),
+    Str(&'a [u8]),
+}
+
+fn classify(v: &[u8]) -> Raw<'_> {
+    match crate::frame::parse_i64(v) {
+        Some(i) => Raw::Int(i),
+        None => Raw::Str(v),
+    }
+}
+
+/// Payload bytes of an integer entry's wide forms (`0xF1..=0xF4`).
+fn int_width(i: i64) -> usize {
+    if i16::try_from(i).is_ok() {
+        2
+    } else if (-(1 << 23)..1 << 23).contains(&i) {
+        3
+    } else if i32::try_from(i).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
+fn tag_width(tag: u8) -> usize {
+    match tag {
+        0xF1 => 2,
+        0xF2 => 3,
+        0xF3 => 4,
+        _ => 8,
+    }
+}
+
+fn enc_size(e: Raw<'_>) -> usize {
+    match e {
+        Raw::Int(0..=127) => 1,
+        Raw::Int(-4096..=4095) => 3,
+        Raw::Int(i) => int_width(i) + 2,
+        Raw::Str(s) if s.len() <= 63 => s.len() + 2,
+        Raw::Str(s) if s.len() <= 4095 => s.len() + 4,
+        Raw::Str(s) => s.len() + 10,
+    }
+}
+
+/// Writes `e` into `d`, which is exactly `enc_size(e)` bytes.
+fn write_enc(d: &mut [u8], e: Raw<'_>) {
+    match e {
+        Raw::Int(i @ 0..=127) => d[0] = i as u8,
+        Raw::Int(i @ -4096..=4095) => {
+            let tag = 0xC0 | ((i >> 8) as u8 & 0x1F);
+            d.copy_from_slice(&[tag, i as u8, tag]);
+        }
+        Raw::Int(i) => {
+            let w = d.len() - 2;
+            let tag = match w {
+                2 => 0xF1,
+                3 => 0xF2,
+                4 => 0xF3,
+                _ => 0xF4,
+            };
+            d[0] = tag;
+            d[1..=w].copy_from_slice(&i.to_le_bytes()[..w]);
+            d[w + 1] = tag;
+        }
+        Raw::Str(s) if s.len() <= 63 => {
+            let tag = 0x80 | s.len() as u8;
+            d[0] = tag;
+            d[1..=s.len()].copy_from_slice(s);
+            d[s.len() + 1] = tag;
+        }
+        Raw::Str(s) if s.len() <= 4095 => {
+            let (hi, lo) = (0xE0 | (s.len() >> 8) as u8, s.len() as u8);
+            let n = s.len();
+            d[..2].copy_from_slice(&[hi, lo]);
+            d[2..2 + n].copy_from_slice(s);
+            d[2 + n..].copy_from_slice(&[lo, hi]);
+        }
+        Raw::Str(s) => {
+            let n = s.len();
+            let len = u32::try_from(n).expect("a list element is under 4 GiB").to_le_bytes();
+            d[0] = 0xF0;
+            d[1..5].copy_from_slice(&len);
+            d[5..5 + n].copy_from_slice(s);
+            d[5 + n..9 + n].copy_from_slice(&len);
+            d[9 + n] = 0xF0;
+        }
+    }
+}
+
+fn u32_at(b: &[u8], p: usize) -> usize {
+    u32::from_le_bytes([b[p], b[p + 1], b[p + 2], b[p + 3]]) as usize
+}
+
+/// The entry starting at `p` and its size.
+fn decode(b: &[u8], p: usize) -> (Raw<'_>, usize) {
+    let t = b[p];
+    match t {
+        0x00..=0x7F => (Raw::Int(i64::from(t)), 1),
+        0x80..=0xBF => {
+            let n = usize::from(t & 0x3F);
+            (Raw::Str(&b[p + 1..p + 1 + n]), n + 2)
+        }
+        0xC0..=0xDF => {
+            let v = (i64::from(t & 0x1F) << 8) | i64::from(b[p + 1]);
+            (Raw::Int(if v & 0x1000 != 0 { v - 0x2000 } else { v }), 3)
+        }
+        0xE0..=0xEF => {
+            let n = (usize::from(t & 0x0F) << 8) | usize::from(b[p + 1]);
+            (Raw::Str(&b[p + 2..p + 2 + n]), n + 4)
+        }
+        0xF0 => {
+            let n = u32_at(b, p + 1);
+            (Raw::Str(&b[p + 5..p + 5 + n]), n + 10)
+        }
+        _ => {
+            let w = tag_width(t);
+            let mut le = if b[p + w] & 0x80 != 0 { [0xFF; 8] } else { [0; 8] };
+            le[..w].copy_from_slice(&b[p + 1..=p + w]);
+            (Raw::Int(i64::from_le_bytes(le)), w + 2)
+        }
+    }
+}
+
+/// Size of the entry starting at `p`.
+fn size_at(b: &[u8], p: usize) -> usize {
+    let t = b[p];
+    match t {
+        0x00..=0x7F => 1,
+        0x80..=0xBF => usize::from(t & 0x3F) + 2,
+        0xC0..=0xDF => 3,
+        0xE0..=0xEF => ((usize::from(t & 0x0F) << 8) | usize::from(b[p + 1])) + 4,
+        0xF0 => u32_at(b, p + 1) + 10,
+        _ => tag_width(t) + 2,
+    }
+}
+
+/// Size of the entry ending just before `e`.
+fn size_before(b: &[u8], e: usize) -> usize {
+    let t = b[e - 1];
+    match t {
+        0x00..=0x7F => 1,
+        0x80..=0xBF => usize::from(t & 0x3F) + 2,
+        0xC0..=0xDF => 3,
+        0xE0..=0xEF => ((usize::from(t & 0x0F) << 8) | usize::from(b[e - 2])) + 4,
+        0xF0 => u32_at(b, e - 5) + 10,
+        _ => tag_width(t) + 2,
+    }
+}
+
+/// A value searched for (LREM, LPOS, LINSERT's pivot): equal to an entry as Redis's listpack
+/// compare is, integers by value and strings by bytes.
+#[derive(Debug, Clone, Copy)]
+struct Needle<'a>(Raw<'a>);
+
+impl Needle<'_> {
+    fn matches(&self, e: Raw<'_>) -> bool {
+        self.0 == e
+    }
+}
+
+/// Which side of a chunk an operation needs room on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Front,
+    Back,
+}
+
+/// One packed run of entries (see the module docs): `buf[start..end]` holds `count` entries.
+#[derive(Clone)]
+struct Chunk {
+    buf: Box<[u8]>,
+    start: u32,
+    end: u32,
+    count: u32,
+}
+
+impl Chunk {
+    fn new(cap: usize) -> Self {
+        Self { buf: vec![0; cap].into_boxed_slice(), start: 0, end: 0, count: 0 }
+    }
+
+    fn cap(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn s(&self) -> usize {
+        self.start as usize
+    }
+
+    fn e(&self) -> usize {
+        self.end as usize
+    }
+
+    fn used(&self) -> usize {
+        self.e() - self.s()
+    }
+
+    fn set_range(&mut self, s: usize, e: usize) {
+        self.start = s as u32;
+        self.end = e as u32;
+    }
+
+    /// Makes `n` free bytes on `side`, growing the buffer (by about half, in size classes, up to
+    /// `limit` unless one entry needs more) or moving the entries within it. The rest of the free
+    /// room goes to `side`, or half to each side if `spread` (a chunk pushed at both ends).
+    fn reserve(&mut self, n: usize, side: Side, spread: bool, limit: usize) {
+        let (s, e, cap) = (self.s(), self.e(), self.cap());
+        let ok = match side {
+            Side::Front => s >= n,
+            Side::Back => cap - e >= n,
+        };
+        if ok {
+            return;
+        }
+        let used = e - s;
+        let mut new_cap = cap;
+        if cap - used < n {
+            let most = if used + n > limit { size_class(used + n) } else { limit };
+            new_cap = size_class((used + n).max(cap + cap / 2)).min(most).max(used + n);
+        }
+        let extra = new_cap - used - n;
+        let keep = if spread { extra / 2 } else { extra };
+        let front = match side {
+            Side::Front => n + keep,
+            Side::Back => extra - keep,
+        };
+        if new_cap == cap {
+            self.buf.copy_within(s..e, front);
+        } else {
+            let mut buf = vec![0; new_cap].into_boxed_slice();
+            buf[front..front + used].copy_from_slice(&self.buf[s..e]);
+            self.buf = buf;
+        }
+        self.set_range(front, front + used);
+    }
+
+    fn push_front(&mut self, e: Raw<'_>, n: usize, spread: bool, limit: usize) {
+        self.reserve(n, Side::Front, spread, limit);
+        let s = self.s() - n;
+        write_enc(&mut self.buf[s..s + n], e);
+        self.start = s as u32;
+        self.count += 1;
+    }
+
+    fn push_back(&mut self, e: Raw<'_>, n: usize, spread: bool, limit: usize) {
+        self.reserve(n, Side::Back, spread, limit);
+        let end = self.e();
+        write_enc(&mut self.buf[end..end + n], e);
+        self.end = (end + n) as u32;
+        self.count += 1;
+    }
+
+    fn pop_front_with<R>(&mut self, f: impl FnOnce(Raw<'_>) -> R) -> R {
+        let (raw, size) = decode(&self.buf, self.s());
+        let r = f(raw);
+        self.start += size as u32;
+        self.count -= 1;
+        r
+    }
+
+    fn pop_back_with<R>(&mut self, f: impl FnOnce(Raw<'_>) -> R) -> R {
+        let p = self.e() - size_before(&self.buf, self.e());
+        let r = f(decode(&self.buf, p).0);
+        self.end = p as u32;
+        self.count -= 1;
+        r
+    }
+
+    /// Byte offset of entry `i` (walked from the nearer end).
+    fn offset_of(&self, i: usize) -> usize {
+        let count = self.count as usize;
+        if i <= count / 2 {
+            (0..i).fold(self.s(), |p, _| p + size_at(&self.buf, p))
+        } else {
+            (i..count).fold(self.e(), |p, _| p - size_before(&self.buf, p))
+        }
+    }
+
+    /// Opens `d` free bytes at offset `at` by moving the shorter side of the entries (growing the
+    /// buffer first if needed); returns where the gap starts.
+    fn open_gap(&mut self, at: usize, d: usize, limit: usize) -> usize {
+        let mut at = at;
+        if self.s() < d && self.cap() - self.e() < d {
+            let old = self.s();
+            let side = if at - self.s() <= self.e() - at { Side::Front } else { Side::Back };
+            self.reserve(d, side, true, limit);
+            at = at + self.s() - old;
+        }
+        let (s, e) = (self.s(), self.e());
+        if s >= d && (at - s <= e - at || self.cap() - e < d) {
+            self.buf.copy_within(s..at, s - d);
+            self.set_range(s - d, e);
+            at - d
+        } else {
+            self.buf.copy_within(at..e, at + d);
+            self.set_range(s, e + d);
+            at
+        }
+    }
+
+    /// Removes the bytes `at..at + d` by moving the shorter side; returns how far the entries
+    /// before `at` moved (0 or `d`).
+    fn close_gap(&mut self, at: usize, d: usize) -> usize {
+        let (s, e) = (self.s(), self.e());
+        if at - s < e - (at + d) {
+            self.buf.copy_within(s..at, s + d);
+            self.set_range(s + d, e);
+            d
+        } else {
+            self.buf.copy_within(at + d..e, at);
+            self.set_range(s, e - d);
+            0
+        }
+    }
+
+    fn insert_at(&mut self, p: usize, e: Raw<'_>, n: usize, limit: usize) {
+        let q = self.open_gap(p, n, limit);
+        write_enc(&mut self.buf[q..q + n], e);
+        self.count += 1;
+    }
+
+    fn remove_at(&mut self, p: usize) {
+        let size = size_at(&self.buf, p);
+        self.close_gap(p, size);
+        self.count -= 1;
+    }
+
+    /// Overwrites the entry at `p` with `e` (`n` bytes).
+    fn replace_at(&mut self, p: usize, e: Raw<'_>, n: usize, limit: usize) {
+        let old = size_at(&self.buf, p);
+        let q = if n > old {
+            self.open_gap(p + old, n - old, limit) - old
+        } else if n < old {
+            p + self.close_gap(p + n, old - n)
+        } else {
+            p
+        };
+        write_enc(&mut self.buf[q..q + n], e);
+    }
+
+    /// Splits off the entries from `i` on into a new chunk.
+    fn split_off(&mut self, i: usize) -> Chunk {
+        let p = self.offset_of(i);
+        let n = self.e() - p;
+        let mut right = Chunk::new(size_class(n));
+        let front = (right.cap() - n) / 2;
+        right.buf[front..front + n].copy_from_slice(&self.buf[p..self.e()]);
+        right.set_range(front, front + n);
+        right.count = self.count - i as u32;
+        self.count = i as u32;
+        self.end = p as u32;
+        right
+    }
+
+    /// Appends `other`'s entries.
+    fn append(&mut self, other: &Chunk, limit: usize) {
+        let n = other.used();
+        self.reserve(n, Side::Back, false, limit);
+        let e = self.e();
+        self.buf[e..e + n].copy_from_slice(&other.buf[other.s()..other.e()]);
+        self.end += n as u32;
+        self.count += other.count;
+    }
+
+    /// Drops `k` entries from the front (`back`: from the back).
+    fn drop_entries(&mut self, k: usize, back: bool) {
+        if back {
+            let e = (0..k).fold(self.e(), |p, _| p - size_before(&self.buf, p));
+            self.end = e as u32;
+        } else {
+            let s = (0..k).fold(self.s(), |p, _| p + size_at(&self.buf, p));
+            self.start = s as u32;
+        }
+        self.count -= k as u32;
+    }
+
+    /// Removes up to `max` entries equal to `needle`: the first ones, or the last ones if
+    /// `from_back`. Returns how many.
+    fn remove_matches(&mut self, needle: Needle<'_>, max: usize, from_back: bool) -> usize {
+        let (s, e) = (self.s(), self.e());
+        let mut matches = 0;
+        let mut p = s;
+        while p < e {
+            let (raw, size) = decode(&self.buf, p);
+            matches += usize::from(needle.matches(raw));
+            p += size;
+        }
+        if matches == 0 {
+            return 0;
+        }
+        let skip = if from_back && matches > max { matches - max } else { 0 };
+        let goal = matches.min(max);
+        let (mut w, mut p, mut seen, mut removed) = (s, s, 0, 0);
+        while p < e {
+            let (raw, size) = decode(&self.buf, p);
+            if needle.matches(raw) {
+                seen += 1;
+                if seen > skip && removed < goal {
+                    removed += 1;
+                    p += size;
+                    continue;
+                }
+            }
+            if w != p {
+                self.buf.copy_within(p..p + size, w);
+            }
+            w += size;
+            p += size;
+        }
+        self.end = w as u32;
+        self.count -= removed as u32;
+        removed
+    }
+
+    /// Gives back most of a buffer that is mostly empty (after removals).
+    fn shrink(&mut self) {
+        let used = self.used();
+        if self.cap() <= 64 || used * 4 >= self.cap() {
+            return;
+        }
+        let mut buf = vec![0; size_class(used + used / 2)].into_boxed_slice();
+        let front = (buf.len() - used) / 2;
+        buf[front..front + used].copy_from_slice(&self.buf[self.s()..self.e()]);
+        self.buf = buf;
+        self.set_range(front, front + used);
+    }
+}
+
+/// A list of binary-safe elements (see the module docs for the layout).
+#[derive(Clone, Default)]
 pub struct List {
-    items: VecDeque<Bytes>,
-    bytes: u64,
+    chunks: VecDeque<Chunk>,
+    /// Elements in all chunks.
+    len: usize,
+    /// Sum of the chunks' buffer capacities, kept so that `weight` is O(1).
+    bytes: usize,
+}
+
+impl fmt::Debug for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter().map(|e| Bytes::copy_from_slice(&e))).finish()
+    }
 }
 
 impl List {
+    /// An empty list.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
 
     /// True if no elements.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len == 0
     }
 
-    /// Bytes this list costs (payload and structure), for the memory budget.
+    /// Bytes this list holds on the heap (the `Arc` it is stored in, the chunk table and every
+    /// chunk's whole buffer), for the memory budget and MEMORY USAGE.
     pub fn weight(&self) -> u64 {
-        self.bytes + self.items.len() as u64 * 32
+        let table = self.chunks.capacity() * std::mem::size_of::<Chunk>();
+        (ARC_HEADER + std::mem::size_of::<Self>() + table + self.bytes) as u64
     }
 
     /// OBJECT ENCODING: Redis 7.0 keeps every list in a quicklist.
     pub fn encoding(&self) -> &'static str {
         "quicklist"
+    }
+
+    /// Runs `f` on chunk `ci`, keeping `bytes` in step with its capacity.
+    fn edit<R>(&mut self, ci: usize, f: impl FnOnce(&mut Chunk) -> R) -> R {
+        let c = &mut self.chunks[ci];
+        let before = c.cap();
+        let r = f(c);
+        self.bytes = self.bytes + c.cap() - before;
+        r
+    }
+
+    /// A new chunk for an entry of `n` bytes: small while the list is, else room to fill.
+    fn new_chunk(&mut self, n: usize, lim: Limits) -> Chunk {
+        let long = !self.chunks.is_empty() && lim.count >= 128;
+        let cap = if long { size_class(n).max(NEXT_CHUNK.min(lim.bytes)) } else { size_class(n) };
+        if self.chunks.capacity() == 0 {
+            // Most lists are one chunk: a table of one (VecDeque would start with four).
+            self.chunks.reserve_exact(1);
+        }
+        self.bytes += cap;
+        Chunk::new(cap)
+    }
+
+    fn push(&mut self, v: &[u8], side: Side) {
+        let e = classify(v);
+        let n = enc_size(e);
+        let lim = Limits::current();
+        let spread = self.chunks.len() == 1;
+        let end = match side {
+            Side::Front => self.chunks.front(),
+            Side::Back => self.chunks.back(),
+        };
+        match end {
+            Some(c) if lim.fits(c.used() + n, c.count as usize + 1) => {
+                let ci = if side == Side::Front { 0 } else { self.chunks.len() - 1 };
+                self.edit(ci, |c| match side {
+                    Side::Front => c.push_front(e, n, spread, lim.bytes),
+                    Side::Back => c.push_back(e, n, spread, lim.bytes),
+                });
+            }
+            _ => {
+                let mut c = self.new_chunk(n, lim);
+                let before = c.cap();
+                match side {
+                    Side::Front => {
+                        c.push_front(e, n, false, lim.bytes);
+                        self.bytes = self.bytes + c.cap() - before;
+                        self.chunks.push_front(c);
+                    }
+                    Side::Back => {
+                        c.push_back(e, n, false, lim.bytes);
+                        self.bytes = self.bytes + c.cap() - before;
+                        self.chunks.push_back(c);
+                    }
+                }
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Adds `v` at the head (LPUSH).
+    pub fn push_front(&mut self, v: &[u8]) {
+        self.push(v, Side::Front);
+    }
+
+    /// Adds `v` at the tail (RPUSH).
+    pub fn push_back(&mut self, v: &[u8]) {
+        self.push(v, Side::Back);
+    }
+
+    fn pop_with<R>(&mut self, side: Side, f: impl FnOnce(Elem<'_>) -> R) -> Option<R> {
+        if self.len == 0 {
+            return None;
+        }
+        let ci = if side == Side::Front { 0 } else { self.chunks.len() - 1 };
+        let c = &mut self.chunks[ci];
+        let r = match side {
+            Side::Front => c.pop_front_with(|raw| f(Elem::from(raw))),
+            Side::Back => c.pop_back_with(|raw| f(Elem::from(raw))),
+        };
+        self.len -= 1;
+        if c.count == 0 {
+            self.bytes -= c.cap();
+            self.chunks.remove(ci);
+        } else if self.chunks.len() == 1 {
+            self.edit(0, Chunk::shrink);
+        }
+        Some(r)
+    }
+
+    /// Removes the head element and hands it to `f` (without copying it out of the list).
+    pub fn pop_front_with<R>(&mut self, f: impl FnOnce(Elem<'_>) -> R) -> Option<R> {
+        self.pop_with(Side::Front, f)
+    }
+
+    /// Removes the tail element and hands it to `f`.
+    pub fn pop_back_with<R>(&mut self, f: impl FnOnce(Elem<'_>) -> R) -> Option<R> {
+        self.pop_with(Side::Back, f)
+    }
+
+    /// Removes and returns the head element (LPOP).
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        self.pop_front_with(|e| e.to_bytes())
+    }
+
+    /// Removes and returns the tail element (RPOP).
+    pub fn pop_back(&mut self) -> Option<Bytes> {
+        self.pop_back_with(|e| e.to_bytes())
+    }
+
+    /// The chunk and the position in it of element `index` (< len), walking the nearer end.
+    fn locate(&self, index: usize) -> (usize, usize) {
+        if index < self.len / 2 {
+            let mut i = index;
+            for (ci, c) in self.chunks.iter().enumerate() {
+                if i < c.count as usize {
+                    return (ci, i);
+                }
+                i -= c.count as usize;
+            }
+        } else {
+            let mut back = self.len - 1 - index;
+            for (ci, c) in self.chunks.iter().enumerate().rev() {
+                if back < c.count as usize {
+                    return (ci, c.count as usize - 1 - back);
+                }
+                back -= c.count as usize;
+            }
+        }
+        unreachable!("index {index} < len {}", self.len)
+    }
+
+    /// The element at `index` from the head (LINDEX), if any.
+    pub fn get(&self, index: usize) -> Option<Elem<'_>> {
+        if index >= self.len {
+            return None;
+        }
+        let (ci, i) = self.locate(index);
+        let c = &self.chunks[ci];
+        Some(Elem::from(decode(&c.buf, c.offset_of(i)).0))
+    }
+
+    /// Replaces the element at `index` (LSET); false if out of range.
+    pub fn set(&mut self, index: usize, v: &[u8]) -> bool {
+        if index >= self.len {
+            return false;
+        }
+        let (ci, i) = self.locate(index);
+        let (e, lim) = (classify(v), Limits::current());
+        let n = enc_size(e);
+        let c = &self.chunks[ci];
+        let p = c.offset_of(i);
+        let old = size_at(&c.buf, p);
+        if n <= old || lim.fits(c.used() + n - old, c.count as usize) || c.count == 1 {
+            self.edit(ci, |c| c.replace_at(p, e, n, lim.bytes));
+            if n < old {
+                self.tidy(ci, lim);
+            }
+        } else {
+            self.remove(index);
+            self.insert(index, v);
+        }
+        true
+    }
+
+    /// Inserts `v` so that it becomes element `index` (LINSERT); `index` may be `len`.
+    ///
+    /// # Panics
+    ///
+    /// If `index > len`.
+    pub fn insert(&mut self, index: usize, v: &[u8]) {
+        assert!(index <= self.len, "insert at {index} past the end ({})", self.len);
+        if index == 0 {
+            return self.push_front(v);
+        }
+        if index == self.len {
+            return self.push_back(v);
+        }
+        let (ci, i) = self.locate(index);
+        let (e, lim) = (classify(v), Limits::current());
+        let n = enc_size(e);
+        let fits = |c: &Chunk| lim.fits(c.used() + n, c.count as usize + 1);
+        if fits(&self.chunks[ci]) {
+            self.edit(ci, |c| c.insert_at(c.offset_of(i), e, n, lim.bytes));
+        } else if i == 0 && fits(&self.chunks[ci - 1]) {
+            self.edit(ci - 1, |c| c.push_back(e, n, false, lim.bytes));
+        } else {
+            // The chunk is full: split it at the insertion point (unless that is its start).
+            let at = if i == 0 {
+                ci
+            } else {
+                let right = self.edit(ci, |c| c.split_off(i));
+                self.bytes += right.cap();
+                self.chunks.insert(ci + 1, right);
+                self.edit(ci, Chunk::shrink);
+                ci + 1
+            };
+            if i > 0 && fits(&self.chunks[ci]) {
+                self.edit(ci, |c| c.push_back(e, n, false, lim.bytes));
+            } else if i > 0 && fits(&self.chunks[at]) {
+                self.edit(at, |c| c.push_front(e, n, false, lim.bytes));
+            } else {
+                let mut c = Chunk::new(size_class(n));
+                c.push_back(e, n, false, lim.bytes);
+                self.bytes += c.cap();
+                self.chunks.insert(at, c);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Removes the element at `index`; false if out of range.
+    pub fn remove(&mut self, index: usize) -> bool {
+        if index >= self.len {
+            return false;
+        }
+        let (ci, i) = self.locate(index);
+        self.edit(ci, |c| c.remove_at(c.offset_of(i)));
+        self.len -= 1;
+        self.tidy(ci, Limits::current());
+        true
+    }
+
+    /// After removals in chunk `ci`: drops it if empty, merges it into a neighbour if both fit in
+    /// one chunk and it is under a quarter of the budget, shrinks a mostly empty buffer.
+    fn tidy(&mut self, ci: usize, lim: Limits) {
+        let c = &self.chunks[ci];
+        if c.count == 0 {
+            self.bytes -= c.cap();
+            self.chunks.remove(ci);
+            return;
+        }
+        if c.used() * 4 < lim.bytes {
+            let merges = |a: &Chunk, b: &Chunk| lim.fits(a.used() + b.used(), (a.count + b.count) as usize);
+            let into = if ci > 0 && merges(&self.chunks[ci - 1], c) {
+                Some((ci - 1, ci))
+            } else if ci + 1 < self.chunks.len() && merges(c, &self.chunks[ci + 1]) {
+                Some((ci, ci + 1))
+            } else {
+                None
+            };
+            if let Some((a, b)) = into {
+                let gone = self.chunks.remove(b).expect("a neighbour");
+                self.bytes -= gone.cap();
+                self.edit(a, |c| c.append(&gone, lim.bytes));
+                return;
+            }
+        }
+        self.edit(ci, Chunk::shrink);
+    }
+
+    /// Removes up to `count` elements equal to `v` (0 = all), from the head or, if `from_back`,
+    /// from the tail (LREM); returns how many.
+    pub fn remove_matching(&mut self, v: &[u8], count: usize, from_back: bool) -> usize {
+        let needle = Needle(classify(v));
+        let max = if count == 0 { usize::MAX } else { count };
+        let (mut removed, chunks) = (0, self.chunks.len());
+        for step in 0..chunks {
+            if removed == max {
+                break;
+            }
+            let ci = if from_back { chunks - 1 - step } else { step };
+            removed += self.chunks[ci].remove_matches(needle, max - removed, from_back);
+        }
+        self.len -= removed;
+        if removed > 0 {
+            let lim = Limits::current();
+            let mut ci = self.chunks.len();
+            while ci > 0 {
+                ci -= 1;
+                if ci < self.chunks.len() {
+                    self.tidy(ci, lim);
+                }
+            }
+        }
+        removed
+    }
+
+    /// Keeps only the elements in `keep` (LTRIM); a range past the end keeps what exists.
+    pub fn trim(&mut self, keep: Range<usize>) {
+        let end = keep.end.min(self.len);
+        let start = keep.start.min(end);
+        self.drop_end(self.len - end, Side::Back);
+        self.drop_end(start, Side::Front);
+    }
+
+    /// Removes `k` elements from one end: whole chunks, then part of one.
+    fn drop_end(&mut self, mut k: usize, side: Side) {
+        while k > 0 {
+            let c = if side == Side::Front { &self.chunks[0] } else { &self.chunks[self.chunks.len() - 1] };
+            if c.count as usize <= k {
+                k -= c.count as usize;
+                self.len -= c.count as usize;
+                self.bytes -= c.cap();
+                if side == Side::Front {
+                    self.chunks.pop_front();
+                } else {
+                    self.chunks.pop_back();
+                }
+            } else {
+                let ci = if side == Side::Front { 0 } else { self.chunks.len() - 1 };
+                self.edit(ci, |c| c.drop_entries(k, side == Side::Back));
+                self.len -= k;
+                self.edit(ci, Chunk::shrink);
+                k = 0;
+            }
+        }
+    }
+
+    /// The elements from head to tail (double-ended: `.rev()` walks from the tail).
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from(0)
+    }
+
+    /// The elements from `index` to the tail (LRANGE), found by walking chunk counts.
+    pub fn iter_from(&self, index: usize) -> Iter<'_> {
+        let mut it = Iter { chunks: &self.chunks, fc: 0, fp: 0, bc: 0, bp: 0, left: 0 };
+        if index >= self.len {
+            return it;
+        }
+        let (ci, i) = self.locate(index);
+        let last = self.chunks.len() - 1;
+        it.fc = ci;
+        it.fp = self.chunks[ci].offset_of(i);
+        it.bc = last;
+        it.bp = self.chunks[last].e();
+        it.left = self.len - index;
+        it
+    }
+
+    /// Checks the layout's invariants (tests).
+    #[cfg(test)]
+    fn check(&self) {
+        let lim = Limits::current();
+        let mut len = 0;
+        let mut bytes = 0;
+        for c in &self.chunks {
+            assert!(c.count > 0, "empty chunk");
+            assert!(c.s() <= c.e() && c.e() <= c.cap());
+            let (mut p, mut n) = (c.s(), 0);
+            while p < c.e() {
+                assert_eq!(p + size_at(&c.buf, p), p + decode(&c.buf, p).1);
+                p += size_at(&c.buf, p);
+                n += 1;
+            }
+            assert_eq!(p, c.e(), "entries overrun the chunk");
+            assert_eq!(n, c.count as usize);
+            assert!(c.count == 1 || lim.fits(c.used(), c.count as usize), "chunk over budget: {} B", c.used());
+            len += n;
+            bytes += c.cap();
+        }
+        assert_eq!(len, self.len);
+        assert_eq!(bytes, self.bytes);
+    }
+}
+
+impl<T: AsRef<[u8]>> Extend<T> for List {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for v in iter {
+            self.push_back(v.as_ref());
+        }
+    }
+}
+
+impl<T: AsRef<[u8]>> FromIterator<T> for List {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut l = List::new();
+        l.extend(iter);
+        l
+    }
+}
+
+/// One element read from a list: bytes borrowed from its chunk, or an integer entry rendered in
+/// place. Derefs to `[u8]`.
+#[derive(Clone, Copy)]
+pub struct Elem<'a>(ElemRepr<'a>);
+
+#[derive(Clone, Copy)]
+enum ElemRepr<'a> {
+    Bytes(&'a [u8]),
+    Int([u8; 20], u8),
+}
+
+impl<'a> From<Raw<'a>> for Elem<'a> {
+    fn from(r: Raw<'a>) -> Self {
+        match r {
+            Raw::Str(s) => Elem(ElemRepr::Bytes(s)),
+            Raw::Int(i) => {
+                let mut buf = [0u8; 20];
+                let at = 20 - crate::reply::fmt_i64(i, &mut buf).len();
+                Elem(ElemRepr::Int(buf, at as u8))
+            }
+        }
+    }
+}
+
+impl Elem<'_> {
+    /// The element as owned bytes.
+    pub fn to_bytes(&self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+
+impl Deref for Elem<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            ElemRepr::Bytes(b) => b,
+            ElemRepr::Int(buf, at) => &buf[usize::from(*at)..],
+        }
+    }
+}
+
+impl AsRef<[u8]> for Elem<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl fmt::Debug for Elem<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&Bytes::copy_from_slice(self), f)
+    }
+}
+
+/// Iterator over a list's elements ([`List::iter`], [`List::iter_from`]), from either end.
+#[derive(Debug, Clone)]
+pub struct Iter<'a> {
+    chunks: &'a VecDeque<Chunk>,
+    /// Chunk and byte offset of the next element from the front.
+    fc: usize,
+    fp: usize,
+    /// Chunk and byte offset just past the next element from the back.
+    bc: usize,
+    bp: usize,
+    /// Elements not yet yielded from either end.
+    left: usize,
+}
+
+impl fmt::Debug for Chunk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chunk")
+            .field("used", &self.used())
+            .field("cap", &self.cap())
+            .field("count", &self.count)
+            .finish()
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Elem<'a>;
+
+    fn next(&mut self) -> Option<Elem<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        while self.fp >= self.chunks[self.fc].e() {
+            self.fc += 1;
+            self.fp = self.chunks[self.fc].s();
+        }
+        let (raw, size) = decode(&self.chunks[self.fc].buf, self.fp);
+        self.fp += size;
+        self.left -= 1;
+        Some(Elem::from(raw))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        while self.bp <= self.chunks[self.bc].s() {
+            self.bc -= 1;
+            self.bp = self.chunks[self.bc].e();
+        }
+        let buf = &self.chunks[self.bc].buf;
+        self.bp -= size_before(buf, self.bp);
+        self.left -= 1;
+        Some(Elem::from(decode(buf, self.bp).0))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn with_fill<R>(fill: i64, f: impl FnOnce() -> R) -> R {
+        TEST_FILL.with(|c| c.set(Some(fill)));
+        let r = f();
+        TEST_FILL.with(|c| c.set(None));
+        r
+    }
+
+    fn items(l: &List) -> Vec<Vec<u8>> {
+        l.iter().map(|e| e.to_vec()).collect()
+    }
+
+    #[test]
+    fn entries_round_trip_in_both_directions() {
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        for i in [0i64, 1, 127, 128, -1, -4096, 4095, 4096, -4097, 32767, -32768, 32768, 8388607, -8388608, 8388608]
+            .into_iter()
+            .chain([i64::from(i32::MAX), i64::from(i32::MIN), i64::from(i32::MAX) + 1, i64::MAX, i64::MIN])
+        {
+            values.push(i.to_string().into_bytes());
+        }
+        for s in ["", "01", "+1", "-0", " 1", "1 ", "9223372036854775808", "-9223372036854775809", "abc", "\0\r\n"] {
+            values.push(s.as_bytes().to_vec());
+        }
+        for n in [62, 63, 64, 4095, 4096, 70000] {
+            values.push(vec![b'x'; n]);
+        }
+        let l: List = values.iter().collect();
+        l.check();
+        assert_eq!(items(&l), values);
+        let back: Vec<Vec<u8>> = l.iter().rev().map(|e| e.to_vec()).collect();
+        assert_eq!(back, values.iter().rev().cloned().collect::<Vec<_>>());
+        // Canonical integers are stored as integers, everything else as bytes.
+        assert_eq!(classify(b"127"), Raw::Int(127));
+        assert_eq!(classify(b"01"), Raw::Str(b"01"));
+        assert_eq!(enc_size(classify(b"xxx")), 5);
+        assert_eq!(enc_size(classify(b"5")), 1);
+    }
+
+    #[test]
+    fn size_classes_follow_jemalloc() {
+        let got: Vec<usize> = [1, 16, 17, 33, 49, 65, 129, 4097, 8192, 8193].into_iter().map(size_class).collect();
+        assert_eq!(got, [16, 16, 32, 48, 64, 80, 160, 5120, 8192, 10240]);
+    }
+
+    #[test]
+    fn chunks_stay_within_the_budget() {
+        for fill in [-1, -2, -5, 0, 1, 3, 128] {
+            with_fill(fill, || {
+                let mut l = List::new();
+                for i in 0..3000 {
+                    if i % 2 == 0 {
+                        l.push_front(format!("e{i}").as_bytes());
+                    } else {
+                        l.push_back(format!("e{i}").as_bytes());
+                    }
+                }
+                l.insert(1500, &[b'y'; 300]);
+                l.set(10, &[b'z'; 5000]);
+                l.check();
+                assert_eq!(l.len(), 3001);
+            });
+        }
+    }
+
+    /// 1M elements of 3 bytes (redis-benchmark's LPUSH) weigh about 5 bytes each, as in Redis 7.0.
+    #[test]
+    fn a_million_small_elements_weigh_five_bytes_each() {
+        let mut l = List::new();
+        for _ in 0..1_000_000 {
+            l.push_front(b"xxx");
+        }
+        l.check();
+        let per = l.weight() as f64 / 1e6;
+        assert!(per < 5.1, "{per} bytes per element");
+        let mut small = List::new();
+        for i in 0..10 {
+            small.push_back(format!("v{i:03}").as_bytes());
+        }
+        assert!(small.weight() <= 16 + 48 + 32 + 80, "{}", small.weight());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        PushFront(Vec<u8>),
+        PushBack(Vec<u8>),
+        PopFront,
+        PopBack,
+        Insert(usize, Vec<u8>),
+        Set(usize, Vec<u8>),
+        Remove(usize),
+        RemoveMatching(Vec<u8>, usize, bool),
+        Trim(usize, usize),
+        Get(usize),
+        IterFrom(usize),
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            4 => (-300i64..300).prop_map(|i| i.to_string().into_bytes()),
+            1 => any::<i64>().prop_map(|i| i.to_string().into_bytes()),
+            4 => proptest::collection::vec(any::<u8>(), 0..8),
+            2 => proptest::collection::vec(b'a'..b'c', 0..3),
+            1 => proptest::collection::vec(any::<u8>(), 60..200),
+            1 => (4000usize..4200).prop_map(|n| vec![b'q'; n]),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => value().prop_map(Op::PushFront),
+            4 => value().prop_map(Op::PushBack),
+            1 => Just(Op::PopFront),
+            1 => Just(Op::PopBack),
+            2 => (any::<usize>(), value()).prop_map(|(i, v)| Op::Insert(i, v)),
+            2 => (any::<usize>(), value()).prop_map(|(i, v)| Op::Set(i, v)),
+            1 => any::<usize>().prop_map(Op::Remove),
+            1 => (value(), 0usize..4, any::<bool>()).prop_map(|(v, n, b)| Op::RemoveMatching(v, n, b)),
+            1 => (0usize..8, 0usize..8).prop_map(|(a, b)| Op::Trim(a, b)),
+            1 => any::<usize>().prop_map(Op::Get),
+            1 => any::<usize>().prop_map(Op::IterFrom),
+        ]
+    }
+
+    fn apply(l: &mut List, m: &mut VecDeque<Vec<u8>>, op: Op) {
+        let len = m.len();
+        match op {
+            Op::PushFront(v) => {
+                l.push_front(&v);
+                m.push_front(v);
+            }
+            Op::PushBack(v) => {
+                l.push_back(&v);
+                m.push_back(v);
+            }
+            Op::PopFront => assert_eq!(l.pop_front().map(|b| b.to_vec()), m.pop_front()),
+            Op::PopBack => assert_eq!(l.pop_back().map(|b| b.to_vec()), m.pop_back()),
+            Op::Insert(i, v) => {
+                let i = i % (len + 1);
+                l.insert(i, &v);
+                m.insert(i, v);
+            }
+            Op::Set(i, v) => {
+                let i = if len == 0 { i % 3 } else { i % (len + 1) };
+                assert_eq!(l.set(i, &v), i < len);
+                if i < len {
+                    m[i] = v;
+                }
+            }
+            Op::Remove(i) => {
+                let i = i % (len + 1);
+                assert_eq!(l.remove(i), m.remove(i).is_some());
+            }
+            Op::RemoveMatching(v, n, from_back) => {
+                let mut removed = 0;
+                let max = if n == 0 { usize::MAX } else { n };
+                let mut kept: Vec<Vec<u8>> = Vec::new();
+                let order: Vec<Vec<u8>> =
+                    if from_back { m.iter().rev().cloned().collect() } else { m.iter().cloned().collect() };
+                for x in order {
+                    if x == v && removed < max {
+                        removed += 1;
+                    } else {
+                        kept.push(x);
+                    }
+                }
+                if from_back {
+                    kept.reverse();
+                }
+                *m = kept.into();
+                assert_eq!(l.remove_matching(&v, n, from_back), removed);
+            }
+            Op::Trim(a, b) => {
+                let (start, end) = (a.min(len), len.saturating_sub(b).max(a.min(len)));
+                l.trim(start..end);
+                *m = m.iter().skip(start).take(end - start).cloned().collect();
+            }
+            Op::Get(i) => {
+                let i = i % (len + 1);
+                assert_eq!(l.get(i).map(|e| e.to_vec()), m.get(i).cloned());
+            }
+            Op::IterFrom(i) => {
+                let i = i % (len + 1);
+                let got: Vec<Vec<u8>> = l.iter_from(i).map(|e| e.to_vec()).collect();
+                assert_eq!(got, m.iter().skip(i).cloned().collect::<Vec<_>>());
+                assert_eq!(l.iter_from(i).len(), len - i);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn behaves_like_a_vecdeque(fill in prop_oneof![Just(-1i64), Just(-2), Just(0), Just(1), Just(2), Just(7)],
+                                   ops in proptest::collection::vec(op(), 1..300)) {
+            with_fill(fill, || {
+                let mut l = List::new();
+                let mut m = VecDeque::new();
+                for op in ops {
+                    apply(&mut l, &mut m, op);
+                    l.check();
+                    prop_assert_eq!(l.len(), m.len());
+                }
+                prop_assert_eq!(items(&l), m.iter().cloned().collect::<Vec<_>>());
+                let back: Vec<Vec<u8>> = l.iter().rev().map(|e| e.to_vec()).collect();
+                prop_assert_eq!(back, m.iter().rev().cloned().collect::<Vec<_>>());
+                // A mixed walk from both ends meets in the middle without crossing.
+                let mut it = l.iter();
+                let mut seen = 0;
+                while (if seen % 2 == 0 { it.next() } else { it.next_back() }).is_some() {
+                    seen += 1;
+                }
+                prop_assert_eq!(seen, m.len());
+                Ok(())
+            })?;
+        }
     }
 }

@@ -1,0 +1,267 @@
+//! ZPOPMIN, ZPOPMAX, ZMPOP, the blocking BZPOPMIN / BZPOPMAX / BZMPOP (written against
+//! [`crate::blocking`]: try the candidate keys in order, else `Ctx::block`) and ZRANDMEMBER.
+
+use super::{read, reply_members};
+use crate::blocking::{Nil, parse_timeout};
+use crate::commands::{CmdError, CmdResult, Ctx, NOT_INT, SYNTAX, collection, is};
+use crate::frame::parse_i64;
+use crate::types::zset::ZSet;
+use bytes::Bytes;
+use std::cell::Cell;
+
+/// ZPOPMIN / ZPOPMAX key [count].
+fn zpop(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) -> CmdResult {
+    if a.len() > 3 {
+        return Err(SYNTAX.into());
+    }
+    let count = match a.get(2) {
+        None => None,
+        Some(c) => Some(
+            parse_i64(c)
+                .and_then(|c| usize::try_from(c).ok())
+                .ok_or(CmdError::from("ERR value is out of range, must be positive"))?,
+        ),
+    };
+    let k = count.unwrap_or(1);
+    let popped =
+        collection::modify_unless::<ZSet, _>(ctx, &a[1], false, |_| k == 0, |z| Ok(z.pop(k, max)), Vec::new())?;
+    // RESP3 nests [member, score] pairs when a count was given; flat otherwise.
+    let nested = count.is_some() && ctx.out.resp3;
+    ctx.out.array(if nested { popped.len() } else { 2 * popped.len() });
+    for (s, m) in &popped {
+        if nested {
+            ctx.out.array(2);
+        }
+        ctx.out.bulk(m);
+        ctx.out.double(*s);
+    }
+    Ok(())
+}
+
+pub(super) fn zpopmin(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    zpop(ctx, a, false)
+}
+
+pub(super) fn zpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    zpop(ctx, a, true)
+}
+
+/// `numkeys key... MIN|MAX [COUNT count]` from `a[at]` (ZMPOP, BZMPOP): keys, max, count.
+fn parse_mpop(a: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), CmdError> {
+    let numkeys = parse_i64(&a[at])
+        .filter(|&n| n >= 1)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or(CmdError::from("ERR numkeys should be greater than 0"))?;
+    let where_at = at.checked_add(numkeys).and_then(|w| w.checked_add(1)).filter(|&w| w < a.len()).ok_or(SYNTAX)?;
+    let max = if is(&a[where_at], "min") {
+        false
+    } else if is(&a[where_at], "max") {
+        true
+    } else {
+        return Err(SYNTAX.into());
+    };
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < a.len() {
+        if count.is_none() && is(&a[j], "count") && j + 1 < a.len() {
+            let c = parse_i64(&a[j + 1])
+                .filter(|&c| c >= 1)
+                .and_then(|c| usize::try_from(c).ok())
+                .ok_or(CmdError::from("ERR count should be greater than 0"))?;
+            count = Some(c);
+            j += 2;
+        } else {
+            return Err(SYNTAX.into());
+        }
+    }
+    Ok((&a[at + 1..where_at], max, count.unwrap_or(1)))
+}
+
+/// A key and the members popped from it, with their scores.
+type Popped = (Bytes, Vec<(f64, Bytes)>);
+
+/// Pops from the first non-empty sorted set among `keys` (WRONGTYPE stops at the first other
+/// value), holding all of them while it looks.
+fn pop_first(ctx: &mut Ctx<'_>, keys: &[&Bytes], count: usize, max: bool) -> Result<Option<Popped>, CmdError> {
+    ctx.atomically(keys.iter().copied(), |ctx| {
+        for &k in keys {
+            match collection::peek::<ZSet>(ctx, k)? {
+                Some(z) if !z.is_empty() => {
+                    drop(z);
+                    let popped = collection::modify::<ZSet, _>(ctx, k, false, |z| Ok(z.pop(count, max)), Vec::new())?;
+                    return Ok(Some((k.clone(), popped)));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    })
+}
+
+/// `[key, [[member, score], ...]]`, the shape of ZMPOP and BZMPOP in both protocols.
+fn reply_mpop(ctx: &mut Ctx<'_>, key: &[u8], popped: &[(f64, Bytes)]) {
+    ctx.out.array(2);
+    ctx.out.bulk(key);
+    ctx.out.array(popped.len());
+    for (s, m) in popped {
+        ctx.out.array(2);
+        ctx.out.bulk(m);
+        ctx.out.double(*s);
+    }
+}
+
+pub(super) fn zmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let (keys, max, count) = parse_mpop(a, 1)?;
+    let keys: Vec<&Bytes> = keys.iter().collect();
+    match pop_first(ctx, &keys, count, max)? {
+        Some((k, popped)) => reply_mpop(ctx, &k, &popped),
+        None => ctx.out.null_array(),
+    }
+    Ok(())
+}
+
+fn bzpop(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) -> CmdResult {
+    let timeout = parse_timeout(&a[a.len() - 1])?;
+    let keys = &a[1..a.len() - 1];
+    let candidates = ctx.candidates(keys);
+    match pop_first(ctx, &candidates, 1, max)? {
+        Some((k, popped)) => {
+            ctx.out.array(3);
+            ctx.out.bulk(&k);
+            ctx.out.bulk(&popped[0].1);
+            ctx.out.double(popped[0].0);
+            Ok(())
+        }
+        None => ctx.block(keys, timeout, Nil::Array),
+    }
+}
+
+pub(super) fn bzpopmin(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    bzpop(ctx, a, false)
+}
+
+pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    bzpop(ctx, a, true)
+}
+
+/// BZMPOP timeout numkeys key... MIN|MAX [COUNT count] (Redis 7.0 parses the timeout first).
+pub(super) fn bzmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(&a[1])?;
+    let (keys, max, count) = parse_mpop(a, 2)?;
+    let candidates = ctx.candidates(keys);
+    match pop_first(ctx, &candidates, count, max)? {
+        Some((k, popped)) => {
+            reply_mpop(ctx, &k, &popped);
+            Ok(())
+        }
+        None => ctx.block(keys, timeout, Nil::Array),
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new({
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new().build_hasher().finish() | 1
+    });
+}
+
+/// A uniform index below `n` (xorshift64*).
+fn below(n: usize) -> usize {
+    RNG.with(|r| {
+        let mut x = r.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        ((u128::from(x.wrapping_mul(0x2545_f491_4f6c_dd1d)) * n as u128) >> 64) as usize
+    })
+}
+
+/// A reply this large (bytes) stops a ZRANDMEMBER with a huge negative count and closes the
+/// client, as an output buffer limit would (Redis keeps going until memory runs out).
+const RANDOM_REPLY_CAP: usize = 1 << 30;
+
+/// ZRANDMEMBER key [count [WITHSCORES]].
+pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if a.len() < 3 {
+        match read(ctx, &a[1])? {
+            Some(z) if !z.is_empty() => ctx.out.bulk(z.nth(below(z.len())).1),
+            _ => ctx.out.null(),
+        }
+        return Ok(());
+    }
+    let l = parse_i64(&a[2]).ok_or(CmdError::from(NOT_INT))?;
+    if l == i64::MIN {
+        return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
+    }
+    if a.len() > 4 || (a.len() == 4 && !is(&a[3], "withscores")) {
+        return Err(SYNTAX.into());
+    }
+    let withscores = a.len() == 4;
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+        return Err("ERR value is out of range".into());
+    }
+    let z = match read(ctx, &a[1])? {
+        Some(z) if l != 0 => z,
+        _ => {
+            ctx.out.array(0);
+            return Ok(());
+        }
+    };
+    let n = z.len();
+    let count = l.unsigned_abs() as usize;
+    if l < 0 {
+        // Repetitions allowed: `count` independent picks.
+        let entries: Vec<(f64, &[u8])> = if z.is_packed() { z.iter().collect() } else { Vec::new() };
+        let pick = |i: usize| if entries.is_empty() { z.nth(i) } else { entries[i] };
+        let pairs = withscores && ctx.out.resp3;
+        ctx.long(count, |ctx| {
+            ctx.out.array(if withscores && !pairs { 2 * count } else { count });
+            for _ in 0..count {
+                let (s, m) = pick(below(n));
+                if pairs {
+                    ctx.out.array(2);
+                }
+                ctx.out.bulk(m);
+                if withscores {
+                    ctx.out.double(s);
+                }
+                if ctx.out.buf.len() > RANDOM_REPLY_CAP {
+                    ctx.client.close = true;
+                    break;
+                }
+            }
+        });
+        return Ok(());
+    }
+    if count >= n {
+        ctx.long(n, |ctx| reply_members(ctx.out, n, z.iter(), withscores));
+        return Ok(());
+    }
+    // Distinct members: a partial Fisher-Yates shuffle of the ranks.
+    let ranks: Vec<usize> = ctx.long(n, |_| {
+        if count * 3 > n {
+            let mut all: Vec<usize> = (0..n).collect();
+            for i in 0..count {
+                let j = i + below(n - i);
+                all.swap(i, j);
+            }
+            all.truncate(count);
+            all
+        } else {
+            let mut seen = std::collections::HashSet::with_capacity(count);
+            let mut v = Vec::with_capacity(count);
+            while v.len() < count {
+                let r = below(n);
+                if seen.insert(r) {
+                    v.push(r);
+                }
+            }
+            v
+        }
+    });
+    let entries: Vec<(f64, &[u8])> = if z.is_packed() { z.iter().collect() } else { Vec::new() };
+    let pick = |i: usize| if entries.is_empty() { z.nth(i) } else { entries[i] };
+    ctx.long(count, |ctx| reply_members(ctx.out, count, ranks.iter().map(|&r| pick(r)), withscores));
+    Ok(())
+}
