@@ -92,8 +92,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("sscan", -3, RO, (1, 1, 1), G, "Incrementally iterate Set elements", "2.8.0", sscan),
 ];
 
-/// SRANDMEMBER with a negative count stops (and the connection closes) past this many reply
-/// bytes: Redis stops at its output-buffer limit; a count near 2^63 must not exhaust memory.
+/// SRANDMEMBER with a negative count stops past this many reply bytes and the connection is
+/// dropped: Redis stops at its output-buffer limit; a count near 2^63 must not exhaust memory.
 const REPLY_CAP: usize = 1 << 30;
 
 fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<Set>>, CmdError> {
@@ -208,7 +208,9 @@ fn srandmember_count(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.array(n);
         for i in 0..n {
             if i % 1024 == 0 && ctx.out.buf.len() > REPLY_CAP {
+                // Closed without the rest of its output, as Redis frees a client past its limit.
                 ctx.client.close = true;
+                ctx.client.discard = true;
                 return;
             }
             let e = s.random().expect("not empty");
