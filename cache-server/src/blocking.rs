@@ -91,7 +91,8 @@ pub struct BlockRequest {
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let secs = crate::commands::parse_f64(arg).ok_or_else(|| CmdError::from("ERR timeout is not a float or out of range"))?;
     let ms = secs * 1000.0;
-    if ms.is_nan() || ms < 0.0 || ms >= 9.223_372_036_854_775_807e18 {
+    // 2^63 ms: from there on, the conversion to a 64-bit integer fails.
+    if !(0.0..9_223_372_036_854_775_808.0).contains(&ms) {
         return Err("ERR timeout is negative".into());
     }
     let ms = ms as u64;
