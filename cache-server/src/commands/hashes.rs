@@ -231,8 +231,14 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[2])?;
+    // Like Redis: a missing key is an empty scan whatever the options; they are checked after.
+    let Some(h) = read(ctx, &a[1])? else {
+        ctx.out.array(2);
+        ctx.out.bulk(b"0");
+        ctx.out.array(0);
+        return Ok(());
+    };
     let o = parse_scan_opts(&a[3..], false)?;
-    let h = read(ctx, &a[1])?.unwrap_or_default();
     // Small hashes come back whole (like Redis's listpack encoding); large ones by position.
     let (start, end) =
         if h.len() <= 128 { (0, h.len()) } else { (cursor as usize, (cursor as usize + o.count).min(h.len())) };
