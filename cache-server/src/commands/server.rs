@@ -476,6 +476,14 @@ fn acl_categories(s: &CommandSpec) -> Vec<String> {
     match s.group {
         "string" => v.push("@string".into()),
         "hash" => v.push("@hash".into()),
+        "list" => v.push("@list".into()),
+        "set" => v.push("@set".into()),
+        "sorted-set" | "sorted_set" => v.push("@sortedset".into()),
+        // SORT reads all three collection types, and BY/GET patterns reach any key.
+        "generic" if s.name.starts_with("sort") => {
+            v.extend(["@set", "@sortedset", "@list", "@slow", "@dangerous"].map(String::from));
+            return v;
+        }
         "generic" => v.push("@keyspace".into()),
         "connection" => v.push("@connection".into()),
         _ => {}
@@ -485,6 +493,9 @@ fn acl_categories(s: &CommandSpec) -> Vec<String> {
         v.push("@dangerous".into());
     }
     v.push(if s.has("fast") { "@fast".into() } else { "@slow".into() });
+    if s.has("blocking") {
+        v.push("@blocking".into());
+    }
     v
 }
 
