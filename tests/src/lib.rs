@@ -40,6 +40,7 @@
 //! `CACHE_SERVER_BIN` (the server executable to spawn).
 
 pub mod diff;
+pub mod gen_zset;
 pub mod generator;
 pub mod memcached;
 pub mod ours;

@@ -266,13 +266,25 @@ pub struct ScanOpts<'a> {
     pub type_: Option<&'a [u8]>,
 }
 
-/// Parses a SCAN cursor (`-ERR invalid cursor`).
+/// Parses a SCAN cursor (`-ERR invalid cursor`) as Redis's `strtoul` does: an optional sign (a
+/// negative cursor wraps around), digits to the end of the C string (a NUL ends it; an empty
+/// cursor is 0), no leading space, no overflow.
 pub fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(a)
-        .ok()
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| "ERR invalid cursor".into())
+    let bad = || CmdError::from("ERR invalid cursor");
+    let a = &a[..a.iter().position(|&b| b == 0).unwrap_or(a.len())];
+    if a.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match a[0] {
+        b'-' => (true, &a[1..]),
+        b'+' => (false, &a[1..]),
+        _ => (false, a),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(bad());
+    }
+    let v = std::str::from_utf8(digits).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(bad)?;
+    Ok(if neg { v.wrapping_neg() } else { v })
 }
 
 /// Parses SCAN options from `a` (after the cursor).
