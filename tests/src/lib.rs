@@ -42,6 +42,7 @@
 pub mod diff;
 pub mod gen_list;
 pub mod gen_set;
+pub mod gen_zset;
 pub mod generator;
 pub mod memcached;
 pub mod ours;

@@ -266,25 +266,24 @@ pub struct ScanOpts<'a> {
     pub type_: Option<&'a [u8]>,
 }
 
-/// Parses a SCAN cursor as Redis does with `strtoul` (`-ERR invalid cursor`): an optional sign
-/// (`-n` wraps around), decimal digits, nothing else; an empty argument is cursor 0.
+/// Parses a SCAN cursor (`-ERR invalid cursor`) as Redis's `strtoul` does: an optional sign (a
+/// negative cursor wraps around), digits to the end of the C string (a NUL ends it; an empty
+/// cursor is 0), no leading space, no overflow.
 pub fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
     let bad = || CmdError::from("ERR invalid cursor");
-    let (neg, digits) = match a.first() {
-        Some(b'-') => (true, &a[1..]),
-        Some(b'+') => (false, &a[1..]),
+    let a = &a[..a.iter().position(|&b| b == 0).unwrap_or(a.len())];
+    if a.is_empty() {
+        return Ok(0);
+    }
+    let (neg, digits) = match a[0] {
+        b'-' => (true, &a[1..]),
+        b'+' => (false, &a[1..]),
         _ => (false, a),
     };
-    if digits.is_empty() && !a.is_empty() {
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(bad());
     }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return Err(bad());
-        }
-        v = v.checked_mul(10).and_then(|v| v.checked_add(u64::from(c - b'0'))).ok_or_else(bad)?;
-    }
+    let v = std::str::from_utf8(digits).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(bad)?;
     Ok(if neg { v.wrapping_neg() } else { v })
 }
 

@@ -411,8 +411,20 @@ impl ZSet {
         out
     }
 
-    /// A sorted set built fresh from distinct members (a `*STORE` result): packed when it fits the
-    /// thresholds in force, as Redis converts a stored result.
+    /// An empty sorted set in the encoding Redis gives one about to receive about `hint` members
+    /// (ZRANGESTORE's destination): `skiplist` past `zset-max-listpack-entries`, else `listpack`,
+    /// which later [`ZSet::insert`]s convert as usual.
+    pub fn with_hint(hint: usize) -> Self {
+        let repr = if hint > crate::types::zset_listpack_limits().0 {
+            Repr::Large(Box::default())
+        } else {
+            Repr::Packed(Packed::default())
+        };
+        ZSet { repr }
+    }
+
+    /// A sorted set built fresh from distinct members (a ZUNIONSTORE / ZINTERSTORE / ZDIFFSTORE
+    /// result): packed when it fits the thresholds in force, as Redis converts a stored result.
     pub fn build<M: AsRef<[u8]>>(pairs: Vec<(f64, M)>) -> Self {
         Self::build_with(pairs, crate::types::zset_listpack_limits())
     }

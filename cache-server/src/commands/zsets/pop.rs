@@ -144,10 +144,10 @@ pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     bzpop(ctx, a, true)
 }
 
-/// BZMPOP timeout numkeys key... MIN|MAX [COUNT count] (Redis 7.0 parses the timeout first).
+/// BZMPOP timeout numkeys key... MIN|MAX [COUNT count] (the timeout is checked last).
 pub(super) fn bzmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let timeout = parse_timeout(&a[1])?;
     let (keys, max, count) = parse_mpop(a, 2)?;
+    let timeout = parse_timeout(&a[1])?;
     let candidates = ctx.candidates(keys);
     match pop_first(ctx, &candidates, count, max)? {
         Some((k, popped)) => {

@@ -175,14 +175,23 @@ pub(super) fn zrevrangebylex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 pub(super) fn zrangestore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let r = parse(a, 2, true, Kind::Auto, None)?;
     let n = ctx.atomically(&a[1..3], |ctx| -> Result<usize, CmdError> {
-        let pairs: Vec<(f64, Bytes)> = match read(ctx, &a[2])? {
-            None => Vec::new(),
+        let built = match read(ctx, &a[2])? {
+            None => ZSet::default(),
             Some(z) => {
+                // Built as Redis builds it: created for the rank range's size (score and lex ranges
+                // start small), then filled in reply order, converting as it grows, so that the
+                // encoding and listpack's `-0` → `0` match member by member.
                 let (lo, hi) = select(&z, &r);
-                ctx.long(hi - lo, |_| z.range(lo, hi, false).map(|(s, m)| (s, Bytes::copy_from_slice(m))).collect())
+                let hint = if matches!(r.spec, Spec::Rank(..)) { hi - lo } else { 0 };
+                ctx.long(hi - lo, |_| {
+                    let mut out = ZSet::with_hint(hint);
+                    for (s, m) in z.range(lo, hi, r.rev) {
+                        out.insert(m, s);
+                    }
+                    out
+                })
             }
         };
-        let built = ctx.long(pairs.len(), |_| ZSet::build(pairs));
         Ok(store(ctx, &a[1], built))
     })?;
     ctx.out.int(n as i64);

@@ -204,6 +204,7 @@ async fn pops_and_random_members() {
         ("BZPOPMAX z -1", "-ERR timeout is negative\r\n"),
         ("BZMPOP abc 1 z MIN", "-ERR timeout is not a float or out of range\r\n"),
         ("BZMPOP 0 0 z MIN", "-ERR numkeys should be greater than 0\r\n"),
+        ("BZMPOP abc 1 z MID", "-ERR syntax error\r\n"),
         ("SET s x", "+OK\r\n"),
         ("BZPOPMIN nokey s 0", WRONGTYPE),
         ("ZMPOP 2 nokey s MIN", WRONGTYPE),
