@@ -532,9 +532,12 @@ fn rpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn block_move(ctx: &mut Ctx<'_>, a: &[Bytes], from: bool, to: bool, timeout: Option<Duration>) -> CmdResult {
     let keys = std::slice::from_ref(&a[1]);
     let moved = if ctx.candidates(keys).is_empty() { None } else { move_one(ctx, &a[1], &a[2], from, to)? };
+    // Redis 7.0 answers a null bulk where it cannot block (MULTI), but a timed-out BLMOVE gets
+    // the null array of every blocked list client.
+    let nil = if ctx.block == blocking::BlockMode::Never { Nil::Bulk } else { Nil::Array };
     match moved {
         Some(v) => ctx.out.bulk(&v),
-        None => ctx.block(keys, timeout, Nil::Bulk)?,
+        None => ctx.block(keys, timeout, nil)?,
     }
     Ok(())
 }
