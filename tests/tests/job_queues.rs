@@ -1,17 +1,22 @@
 //! Real job queues driving the server end to end: RQ (`tests/clients/job_queues.py`, RESP2 and
-//! RESP3, job functions in `rq_jobs.py`) and Bull (`tests/clients/job_queues.mjs`). They keep jobs
-//! in hashes, queues in lists, registries in sorted sets, dependencies in sets, RQ's results in
-//! streams; they run Lua scripts, publish events, and park their workers in BLMOVE / BLPOP (RQ)
-//! and BRPOPLPUSH (Bull) until a job arrives.
+//! RESP3, job functions in `rq_jobs.py`), Bull (`tests/clients/job_queues.mjs`) and Celery with its
+//! Redis broker and result backend (`tests/clients/celery_queue.py`, tasks in `celery_tasks.py`,
+//! a worker in the script's process). They keep jobs in hashes, queues in lists (Celery: one per
+//! priority), registries in sorted sets, dependencies in sets, RQ's results in streams and
+//! Celery's in strings with a TTL; they run Lua scripts (Celery's chords count their parts in
+//! one), publish events (Celery's results and remote control travel over pub/sub), and park their
+//! workers in BLMOVE / BLPOP (RQ), BRPOPLPUSH (Bull) and BRPOP (Celery) until a job arrives.
 //!
 //! Each transcript is checked first against two redis-servers (it must not depend on timing, ids
 //! or clocks), then ours against redis-server. The must-contain lines prove that real work
-//! happened: a job's result, a failed job's error, the job that woke a blocked worker.
+//! happened: a job's result, a failed job's error, the job that woke a blocked worker, a retried
+//! task's success, a chord's sum.
 //!
 //! The libraries come from `tests/clients/requirements.txt` (pip) and `tests/clients/package.json`
 //! (`npm ci` in that folder); `.ci/run` installs both. Without them a test prints why and skips,
-//! and under `CI=true` it fails. A run takes about 8 s (RQ) and 3 s (Bull), the two servers side
-//! by side; every wait in the scripts is bounded (a worker never woken gives up after 5 s).
+//! and under `CI=true` it fails. A run takes about 8 s (RQ), 3 s (Bull) and 7 s (Celery), the two
+//! servers side by side; every wait in the scripts is bounded (a worker never woken gives up after
+//! 5 s; Celery's script waits at most 10 s for a result and gives up entirely after 60 s).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -27,11 +32,22 @@ const RQ_MIN_STEPS: usize = 104;
 /// Bull prints 40 steps.
 const BULL_MIN_STEPS: usize = 40;
 
+/// Celery prints 35 steps.
+const CELERY_MIN_STEPS: usize = 35;
+
 fn rq_ready() -> bool {
     require(
         "python3 with RQ",
         "pip install -r tests/clients/requirements.txt",
         Command::new("python3").args(["-c", "import redis, rq"]),
+    )
+}
+
+fn celery_ready() -> bool {
+    require(
+        "python3 with Celery",
+        "pip install -r tests/clients/requirements.txt",
+        Command::new("python3").args(["-c", "import redis, celery, kombu"]),
     )
 }
 
@@ -129,4 +145,47 @@ fn bull_on_ours_matches_redis() {
     let ours = OurServer::start(&ServerOpts::default());
     let (mine, theirs) = both("node", "job_queues.mjs", ours.addr(), reference.addr());
     assert_same("job_queues.mjs, ours vs redis", &mine, &theirs, BULL_MIN_STEPS);
+}
+
+/// Drives: two redis-servers. The Celery transcript is deterministic: the same on both.
+#[test]
+fn celery_transcript_is_deterministic_on_redis() {
+    if !celery_ready() {
+        return;
+    }
+    let Some(one) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(two) = RedisServer::start::<&str>(&[]) else { return };
+    let (a, b) = both("python3", "celery_queue.py", one.addr(), two.addr());
+    assert_same("celery_queue.py, redis vs redis", &a, &b, CELERY_MIN_STEPS);
+    assert_contains(
+        &a,
+        &[
+            "celery priorities order (['p9', 'p0-a', 'p5', 'default', 'p3', 'p0-b', 'p7'], \
+             [b'p0-a', b'default', b'p0-b', b'p3', b'p5', b'p7', b'p9'])",
+            "celery apply_async ('add-1', 42, 'SUCCESS', True, True, 'celery_tasks.add', [20, 22], {})",
+            "celery failure ('FAILURE', True, 'ValueError', 'bad input 7', 'ValueError: bad input 7')",
+            "celery autoretry_for ('succeeded on attempt 3', 'SUCCESS', 2, b'3')",
+            "celery self.retry ('succeeded on attempt 3 after 2 retries', 'SUCCESS', b'3')",
+            "celery countdown (('now', 'later'), [b'now', b'later'], True)",
+            "celery revoke pending ([{'tests@celery': {'ok': \"tasks {'revoked-1'} flagged as revoked\"}}], \
+             'REVOKED', 'TaskRevokedError', 'revoked', [])",
+            "celery chain (60, 'chain-3', 'chain-2', 6, 3)",
+            "celery group ([0, 2, 4, 6, 8], True, True, 5, 5)",
+            "celery chord (20, {'.j': 'none', '.t': 'none', '.s': 'none', '.d': 'none', '.c': 'string'}, \
+             b'done', True)",
+            "celery chord failure ('FAILURE', 'ChordError', \"Dependency chord-fail raised ValueError('in chord')\")",
+        ],
+    );
+}
+
+/// Drives: our server (in-process) against redis-server, Celery.
+#[test]
+fn celery_on_ours_matches_redis() {
+    if !celery_ready() {
+        return;
+    }
+    let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
+    let ours = OurServer::start(&ServerOpts::default());
+    let (mine, theirs) = both("python3", "celery_queue.py", ours.addr(), reference.addr());
+    assert_same("celery_queue.py, ours vs redis", &mine, &theirs, CELERY_MIN_STEPS);
 }
