@@ -89,7 +89,8 @@ pub struct BlockRequest {
 /// whose milliseconds do not fit in 64 bits (`inf`, `1e30`) converts to the most negative integer
 /// on x86, which Redis then calls negative.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs = crate::commands::parse_f64(arg).ok_or_else(|| CmdError::from("ERR timeout is not a float or out of range"))?;
+    let secs =
+        crate::commands::parse_f64(arg).ok_or_else(|| CmdError::from("ERR timeout is not a float or out of range"))?;
     let ms = secs * 1000.0;
     // 2^63 ms: from there on, the conversion to a 64-bit integer fails.
     if !(0.0..9_223_372_036_854_775_808.0).contains(&ms) {
