@@ -228,6 +228,35 @@ impl Tree {
         self.len += 1;
     }
 
+    /// Changes the score of `(score, member)` (present) to `new`: in place when the slot keeps
+    /// its position between its neighbours in the leaf (ZINCRBY by small steps), else by a removal
+    /// and an insertion.
+    pub(super) fn rescore(&mut self, score: f64, member: &[u8], new: f64) {
+        let mut node = &mut self.root;
+        loop {
+            match node {
+                Node::Inner(n) => {
+                    let i = n.kid_for(score, member);
+                    node = &mut n.kids[i];
+                }
+                Node::Leaf(v) => {
+                    let Ok(p) = v.binary_search_by(|s| cmp(score, member, s).reverse()) else { return };
+                    if p > 0
+                        && p + 1 < v.len()
+                        && cmp(new, member, &v[p - 1]).is_gt()
+                        && cmp(new, member, &v[p + 1]).is_lt()
+                    {
+                        v[p].score = new;
+                        return;
+                    }
+                    break;
+                }
+            }
+        }
+        self.remove(score, member);
+        self.insert(new, member);
+    }
+
     /// Removes `(score, member)`; false if absent.
     pub(super) fn remove(&mut self, score: f64, member: &[u8]) -> bool {
         let found = remove_in(&mut self.root, &Target::Key(score, member), &mut self.stats);
@@ -610,6 +639,22 @@ mod tests {
         assert_eq!(alloc_size(129), 160);
         assert_eq!(alloc_size(2048), 2048);
         assert_eq!(alloc_size(2049), 2560);
+    }
+
+    #[test]
+    fn rescoring_in_place_or_by_moving_keeps_the_order() {
+        let mut t = Tree::default();
+        for i in 0..1000u32 {
+            t.insert(f64::from(i), format!("m{i}").as_bytes());
+        }
+        t.rescore(500.0, b"m500", 500.5);
+        t.rescore(10.0, b"m10", 2000.0);
+        t.rescore(999.0, b"m999", -1.0);
+        t.check();
+        assert_eq!(t.rank(500.5, b"m500"), Some(500));
+        assert_eq!(t.rank(2000.0, b"m10"), Some(999));
+        assert_eq!(t.rank(-1.0, b"m999"), Some(0));
+        assert!(!t.contains(10.0, b"m10"));
     }
 
     #[test]
