@@ -12,7 +12,8 @@
 //! Leaves are allocated once at their full capacity (2 KiB), split in halves, except at the two
 //! ends of the tree where an append (or prepend) starts a fresh leaf, so ascending or descending
 //! loads fill leaves completely. A node below a third of its capacity borrows from or merges with
-//! a sibling, which bounds the slack at any history of writes.
+//! a sibling, which bounds the slack at any history of writes. A tree that is a single leaf (a
+//! small set with long members, or one that shrank) sizes that leaf to its members instead.
 
 use std::cmp::Ordering;
 
@@ -125,7 +126,7 @@ impl Node {
     fn clone_deep(&self) -> Node {
         match self {
             Node::Leaf(v) => {
-                let mut c = Vec::with_capacity(LEAF_CAP);
+                let mut c = Vec::with_capacity(v.capacity());
                 c.extend(v.iter().cloned());
                 Node::Leaf(c)
             }
@@ -188,7 +189,7 @@ impl std::fmt::Debug for Tree {
 
 impl Default for Tree {
     fn default() -> Self {
-        Tree { root: Node::Leaf(Vec::with_capacity(LEAF_CAP)), len: 0, stats: Stats { leaves: 1, ..Stats::default() } }
+        Tree { root: Node::Leaf(Vec::new()), len: 0, stats: Stats { leaves: 1, ..Stats::default() } }
     }
 }
 
@@ -201,7 +202,11 @@ impl Tree {
     pub(super) fn weight(&self) -> usize {
         let slot = size_of::<Slot>();
         let inner = size_of::<Inner>() + INNER_CAP * (slot + size_of::<Node>() + size_of::<usize>());
-        self.stats.leaves * alloc_size(LEAF_CAP * slot) + self.stats.inners * inner + self.stats.heap
+        let leaves = match &self.root {
+            Node::Leaf(v) => alloc_size(v.capacity() * slot),
+            Node::Inner(_) => self.stats.leaves * alloc_size(LEAF_CAP * slot),
+        };
+        leaves + self.stats.inners * inner + self.stats.heap
     }
 
     /// Whether `(score, member)` is present.
@@ -219,6 +224,13 @@ impl Tree {
     pub(super) fn insert(&mut self, score: f64, member: &[u8]) {
         let slot = Slot { score, member: Member::new(member) };
         self.stats.heap += slot.member.heap();
+        // A lone root leaf grows by doubling up to the leaf capacity (split leaves are full-size).
+        if let Node::Leaf(v) = &mut self.root
+            && v.len() == v.capacity()
+            && v.len() < LEAF_CAP
+        {
+            v.reserve_exact(v.len().clamp(4, LEAF_CAP - v.len()));
+        }
         if let Some((sep, right)) = insert_in(&mut self.root, slot, true, true, &mut self.stats) {
             let left = std::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
             let counts = vec![left.len(), right.len()];
@@ -280,6 +292,13 @@ impl Tree {
             self.stats.heap -= n.seps.iter().map(|s| s.member.heap()).sum::<usize>();
             self.root = kid;
             self.stats.inners -= 1;
+        }
+        // A lone root leaf gives back what it no longer needs (with slack against churn).
+        if let Node::Leaf(v) = &mut self.root
+            && v.capacity() > 8
+            && v.len() < v.capacity() / 4
+        {
+            v.shrink_to(v.len() * 2);
         }
         Some(slot)
     }
@@ -363,7 +382,7 @@ impl Tree {
                 Node::Leaf(v) => {
                     *leaves += 1;
                     assert!(root || !v.is_empty());
-                    assert_eq!(v.capacity(), LEAF_CAP);
+                    assert!(if root { v.capacity() <= LEAF_CAP } else { v.capacity() == LEAF_CAP });
                     for w in v.windows(2) {
                         assert_eq!(cmp(w[0].score, w[0].member.bytes(), &w[1]), Ordering::Less);
                     }
