@@ -1,7 +1,7 @@
 //! Sorted-set commands: ZADD ZINCRBY ZREM ZCARD ZSCORE ZMSCORE ZRANK ZREVRANK ZCOUNT ZLEXCOUNT ZSCAN
-//! here; the ZRANGE family and ZREMRANGEBY* in [`range`]; ZUNION/ZINTER/ZDIFF (+STORE) and
-//! ZINTERCARD in [`algebra`]; ZPOPMIN/MAX, ZMPOP, ZRANDMEMBER and the blocking BZPOPMIN, BZPOPMAX,
-//! BZMPOP in [`pop`]. The layout is [`crate::types::zset`]'s; this family owns argument parsing
+//! here; the ZRANGE family and ZREMRANGEBY* in `zsets/range.rs`; ZUNION/ZINTER/ZDIFF (+STORE) and
+//! ZINTERCARD in `zsets/algebra.rs`; ZPOPMIN/MAX, ZMPOP, ZRANDMEMBER and the blocking BZPOPMIN, BZPOPMAX,
+//! BZMPOP in `zsets/pop.rs`. The layout is [`crate::types::zset`]'s; this family owns argument parsing
 //! (Redis 7.0.15's order of checks and error texts) and replies.
 //!
 //! Writes that change nothing (ZADD NX of existing members, ZREM of absent ones, an empty
