@@ -95,8 +95,16 @@ impl Reply {
 
     /// A double (`,` in RESP3, a bulk string in RESP2), formatted like Redis's `%.17g`.
     pub fn double(&mut self, d: f64) {
-        let s = format_double(d);
-        if self.resp3 { self.line(b',', s.as_bytes()) } else { self.bulk(s.as_bytes()) }
+        // Integral values below 2^53 print as their integer digits under `%.17g`: no allocation.
+        let mut tmp = [0u8; 20];
+        let owned;
+        let s: &[u8] = if d.fract() == 0.0 && d.abs() < 9_007_199_254_740_992.0 && !(d == 0.0 && d.is_sign_negative()) {
+            fmt_i64(d as i64, &mut tmp)
+        } else {
+            owned = format_double(d);
+            owned.as_bytes()
+        };
+        if self.resp3 { self.line(b',', s) } else { self.bulk(s) }
     }
 
     /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
@@ -175,6 +183,24 @@ mod tests {
         r.verbatim(b"x");
         r.set(0);
         assert_eq!(&r.buf[..], b"_\r\n%1\r\n,1.5\r\n=5\r\ntxt:x\r\n~0\r\n");
+    }
+
+    #[test]
+    fn doubles_as_redis_prints_them() {
+        for (d, want) in [
+            (3.0, "3"),
+            (-0.0, "-0"),
+            (0.0, "0"),
+            (-42.0, "-42"),
+            (9007199254740991.0, "9007199254740991"),
+            (1e17, "1e+17"),
+            (0.1, "0.10000000000000001"),
+            (f64::INFINITY, "inf"),
+        ] {
+            let mut r = Reply::default();
+            r.double(d);
+            assert_eq!(r.buf, format!("${}\r\n{want}\r\n", want.len()).as_bytes(), "{d}");
+        }
     }
 
     #[test]

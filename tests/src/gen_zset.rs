@@ -242,10 +242,17 @@ impl ZsetGenerator {
 
     /// ` LIMIT offset count` now and then (negative offsets and counts included).
     fn limit(&mut self, args: &mut Vec<Vec<u8>>) {
+        const EXTREME: &[&str] = &["9223372036854775807", "-9223372036854775808", "x", "1.5", "200"];
         if self.chance(35) {
             args.push(self.word("LIMIT"));
-            args.push(self.rng.random_range(-2i32..6).to_string().into_bytes());
-            args.push(self.rng.random_range(-2i32..6).to_string().into_bytes());
+            for _ in 0..2 {
+                let v = if self.chance(8) {
+                    self.pick(EXTREME).as_bytes().to_vec()
+                } else {
+                    self.rng.random_range(-2i32..6).to_string().into_bytes()
+                };
+                args.push(v);
+            }
         }
     }
 
@@ -274,7 +281,12 @@ impl ZsetGenerator {
             920..=949 => self.wrong_arity(),
             950..=969 if self.opts.thresholds => self.config(),
             950..=969 if self.opts.object => {
-                let k = self.key();
+                // Sorted-set keys only: their encodings are this family's to get right.
+                let k = match self.rng.random_range(0..3) {
+                    0 => self.pick(ZKEYS).to_vec(),
+                    1 => self.pick(BKEYS).to_vec(),
+                    _ => self.pick(LKEYS).to_vec(),
+                };
                 let args = vec![b"ENCODING".to_vec(), k];
                 self.cmd("OBJECT", args)
             }
@@ -660,8 +672,10 @@ impl ZsetGenerator {
             1 => self.cmd("EXISTS", vec![k]),
             2 => self.cmd("TYPE", vec![k]),
             _ => {
+                // Sorted sets only, so that the sorted-set keys hold nothing else.
+                let src = if self.chance(60) { self.pick(ZKEYS).to_vec() } else { self.pick(BKEYS).to_vec() };
                 let dst = self.pick(ZKEYS).to_vec();
-                self.cmd("COPY", vec![k, dst, b"REPLACE".to_vec()])
+                self.cmd("COPY", vec![src, dst, b"REPLACE".to_vec()])
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Sorted-set commands: ZADD ZINCRBY ZREM ZCARD ZSCORE ZMSCORE ZRANK ZREVRANK ZCOUNT ZLEXCOUNT ZSCAN
-//! here; the ZRANGE family and ZREMRANGEBY* in [`range`]; ZUNION/ZINTER/ZDIFF (+STORE) and
-//! ZINTERCARD in [`algebra`]; ZPOPMIN/MAX, ZMPOP, ZRANDMEMBER and the blocking BZPOPMIN, BZPOPMAX,
-//! BZMPOP in [`pop`]. The layout is [`crate::types::zset`]'s; this family owns argument parsing
+//! here; the ZRANGE family and ZREMRANGEBY* in `zsets/range.rs`; ZUNION/ZINTER/ZDIFF (+STORE) and
+//! ZINTERCARD in `zsets/algebra.rs`; ZPOPMIN/MAX, ZMPOP, ZRANDMEMBER and the blocking BZPOPMIN, BZPOPMAX,
+//! BZMPOP in `zsets/pop.rs`. The layout is [`crate::types::zset`]'s; this family owns argument parsing
 //! (Redis 7.0.15's order of checks and error texts) and replies.
 //!
 //! Writes that change nothing (ZADD NX of existing members, ZREM of absent ones, an empty
@@ -377,9 +377,9 @@ fn zlexcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 /// ZSCAN: a packed set comes back whole (as Redis's listpack does); a large one by rank, `COUNT`
-/// members per call from the cursor's rank. A member removed below the cursor between calls
-/// shifts the ranks, so a later member can then be skipped (Redis's hash-order cursor has no such
-/// gap; see the report of the sorted-set branch).
+/// members per call from the cursor's rank, in score order. Known gap: a member removed (or moved)
+/// below the cursor between two calls shifts the ranks, so a member present for the whole scan
+/// can be skipped, which Redis's hash-order cursor never does.
 fn zscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&a[2])?;
     let Some(z) = read(ctx, &a[1])? else {

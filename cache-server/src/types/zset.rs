@@ -16,9 +16,18 @@
 //! Redis); sets built fresh by a `*STORE` command ([`ZSet::build`]) are `listpack` when they fit.
 //! Like Redis's listpack, the packed encoding stores `-0` as `0`.
 //!
-//! Memory per member (1M members such as `element:000000123456`, random scores): about 46 B of
-//! tree slot (32 B slots at ~70% leaf fill), 13-27 B of index, ~2 B of inner nodes, against
-//! ~120 B in Redis 7.0's skiplist + dict (see the branch report for the measurement).
+//! Memory per member, measured as our release binary's RSS growth against redis-server 7.0.15's
+//! `used_memory` growth for the same load (members `element:<12 digits>`, scores 0..999):
+//!
+//! | load | ours | Redis 7.0 |
+//! |---|---|---|
+//! | one set of 1M members | 78 B | 125 B |
+//! | 5,000 sets of 200 | 64 B | 131 B |
+//! | 100,000 sets of 5-20 (listpack) | 38 B | 33 B |
+//!
+//! A large set's member costs a 32 B tree slot at ~70% leaf fill (members over 22 bytes add their
+//! boxed bytes), 13-27 B of index and ~2 B of inner nodes; a packed one its bytes, a length byte
+//! and a 1-3 byte score for integral scores (9 bytes otherwise).
 
 mod large;
 mod packed;

@@ -79,8 +79,7 @@ impl Large {
         let (new, r) = f(cur);
         if let Some(new) = new {
             *e = Idx::new(h, new);
-            tree.remove(cur, member);
-            tree.insert(new, member);
+            tree.rescore(cur, member, new);
         }
         Some(r)
     }

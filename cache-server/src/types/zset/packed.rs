@@ -181,8 +181,11 @@ impl Packed {
 
     /// Changes the score of the entry at `at` (its member is `member`) to `score`.
     pub(super) fn update(&mut self, at: At, member: &[u8], score: f64) {
-        self.remove(at);
+        // Without trimming in between: the freed room takes the entry back.
+        self.buf.drain(at.start..at.end);
+        self.len -= 1;
         self.insert(score, member);
+        self.trim();
     }
 
     /// Index of the first entry for which `pred` is false (scanning from the start).

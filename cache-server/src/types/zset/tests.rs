@@ -263,3 +263,20 @@ fn a_million_members_stay_compact() {
     assert!(per < 100.0, "{per:.1} B per member");
     z.check();
 }
+
+#[test]
+fn a_small_skiplist_set_stays_small() {
+    // Five 101-byte members: `skiplist` (members past 64 bytes), one leaf sized to them.
+    let long = "x".repeat(100);
+    let mut z = ZSet::default();
+    for i in 0..5 {
+        z.add_with(format!("{i}{long}").as_bytes(), f64::from(i), AddFlags::default(), (128, 64)).unwrap();
+    }
+    assert_eq!(z.encoding(), "skiplist");
+    assert!(z.weight() < 1300, "{} B", z.weight());
+    for i in 0..4 {
+        z.remove(format!("{i}{long}").as_bytes());
+    }
+    z.check();
+    assert!(z.weight() < 800, "{} B", z.weight());
+}

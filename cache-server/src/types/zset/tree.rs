@@ -12,7 +12,8 @@
 //! Leaves are allocated once at their full capacity (2 KiB), split in halves, except at the two
 //! ends of the tree where an append (or prepend) starts a fresh leaf, so ascending or descending
 //! loads fill leaves completely. A node below a third of its capacity borrows from or merges with
-//! a sibling, which bounds the slack at any history of writes.
+//! a sibling, which bounds the slack at any history of writes. A tree that is a single leaf (a
+//! small set with long members, or one that shrank) sizes that leaf to its members instead.
 
 use std::cmp::Ordering;
 
@@ -125,7 +126,7 @@ impl Node {
     fn clone_deep(&self) -> Node {
         match self {
             Node::Leaf(v) => {
-                let mut c = Vec::with_capacity(LEAF_CAP);
+                let mut c = Vec::with_capacity(v.capacity());
                 c.extend(v.iter().cloned());
                 Node::Leaf(c)
             }
@@ -188,7 +189,7 @@ impl std::fmt::Debug for Tree {
 
 impl Default for Tree {
     fn default() -> Self {
-        Tree { root: Node::Leaf(Vec::with_capacity(LEAF_CAP)), len: 0, stats: Stats { leaves: 1, ..Stats::default() } }
+        Tree { root: Node::Leaf(Vec::new()), len: 0, stats: Stats { leaves: 1, ..Stats::default() } }
     }
 }
 
@@ -201,7 +202,11 @@ impl Tree {
     pub(super) fn weight(&self) -> usize {
         let slot = size_of::<Slot>();
         let inner = size_of::<Inner>() + INNER_CAP * (slot + size_of::<Node>() + size_of::<usize>());
-        self.stats.leaves * alloc_size(LEAF_CAP * slot) + self.stats.inners * inner + self.stats.heap
+        let leaves = match &self.root {
+            Node::Leaf(v) => alloc_size(v.capacity() * slot),
+            Node::Inner(_) => self.stats.leaves * alloc_size(LEAF_CAP * slot),
+        };
+        leaves + self.stats.inners * inner + self.stats.heap
     }
 
     /// Whether `(score, member)` is present.
@@ -219,6 +224,13 @@ impl Tree {
     pub(super) fn insert(&mut self, score: f64, member: &[u8]) {
         let slot = Slot { score, member: Member::new(member) };
         self.stats.heap += slot.member.heap();
+        // A lone root leaf grows by doubling up to the leaf capacity (split leaves are full-size).
+        if let Node::Leaf(v) = &mut self.root
+            && v.len() == v.capacity()
+            && v.len() < LEAF_CAP
+        {
+            v.reserve_exact(v.len().clamp(4, LEAF_CAP - v.len()));
+        }
         if let Some((sep, right)) = insert_in(&mut self.root, slot, true, true, &mut self.stats) {
             let left = std::mem::replace(&mut self.root, Node::Leaf(Vec::new()));
             let counts = vec![left.len(), right.len()];
@@ -226,6 +238,35 @@ impl Tree {
             self.stats.inners += 1;
         }
         self.len += 1;
+    }
+
+    /// Changes the score of `(score, member)` (present) to `new`: in place when the slot keeps
+    /// its position between its neighbours in the leaf (ZINCRBY by small steps), else by a removal
+    /// and an insertion.
+    pub(super) fn rescore(&mut self, score: f64, member: &[u8], new: f64) {
+        let mut node = &mut self.root;
+        loop {
+            match node {
+                Node::Inner(n) => {
+                    let i = n.kid_for(score, member);
+                    node = &mut n.kids[i];
+                }
+                Node::Leaf(v) => {
+                    let Ok(p) = v.binary_search_by(|s| cmp(score, member, s).reverse()) else { return };
+                    if p > 0
+                        && p + 1 < v.len()
+                        && cmp(new, member, &v[p - 1]).is_gt()
+                        && cmp(new, member, &v[p + 1]).is_lt()
+                    {
+                        v[p].score = new;
+                        return;
+                    }
+                    break;
+                }
+            }
+        }
+        self.remove(score, member);
+        self.insert(new, member);
     }
 
     /// Removes `(score, member)`; false if absent.
@@ -251,6 +292,13 @@ impl Tree {
             self.stats.heap -= n.seps.iter().map(|s| s.member.heap()).sum::<usize>();
             self.root = kid;
             self.stats.inners -= 1;
+        }
+        // A lone root leaf gives back what it no longer needs (with slack against churn).
+        if let Node::Leaf(v) = &mut self.root
+            && v.capacity() > 8
+            && v.len() < v.capacity() / 4
+        {
+            v.shrink_to(v.len() * 2);
         }
         Some(slot)
     }
@@ -334,7 +382,7 @@ impl Tree {
                 Node::Leaf(v) => {
                     *leaves += 1;
                     assert!(root || !v.is_empty());
-                    assert_eq!(v.capacity(), LEAF_CAP);
+                    assert!(if root { v.capacity() <= LEAF_CAP } else { v.capacity() == LEAF_CAP });
                     for w in v.windows(2) {
                         assert_eq!(cmp(w[0].score, w[0].member.bytes(), &w[1]), Ordering::Less);
                     }
@@ -610,6 +658,22 @@ mod tests {
         assert_eq!(alloc_size(129), 160);
         assert_eq!(alloc_size(2048), 2048);
         assert_eq!(alloc_size(2049), 2560);
+    }
+
+    #[test]
+    fn rescoring_in_place_or_by_moving_keeps_the_order() {
+        let mut t = Tree::default();
+        for i in 0..1000u32 {
+            t.insert(f64::from(i), format!("m{i}").as_bytes());
+        }
+        t.rescore(500.0, b"m500", 500.5);
+        t.rescore(10.0, b"m10", 2000.0);
+        t.rescore(999.0, b"m999", -1.0);
+        t.check();
+        assert_eq!(t.rank(500.5, b"m500"), Some(500));
+        assert_eq!(t.rank(2000.0, b"m10"), Some(999));
+        assert_eq!(t.rank(-1.0, b"m999"), Some(0));
+        assert!(!t.contains(10.0, b"m10"));
     }
 
     #[test]
