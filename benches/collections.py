@@ -5,7 +5,8 @@ Throughput: redis-benchmark's own workloads at pipeline 16 on one server core (s
 CPU 0, redis-benchmark to CPU 1, 50 connections): LPUSH then RPOP on one list, SADD then
 SISMEMBER on one set, ZADD then ZRANGEBYSCORE on one sorted set (members `element:__rand_int__`,
 100,000 random ints). Each round starts both servers fresh and alternates them; the report is the
-median ops/s per workload and the ratio ours / redis of the same round.
+median ops/s per workload, the ratio ours / redis of the same round, and the server's CPU time
+per operation (utime + stime from /proc, which a busy machine disturbs less than wall time).
 
 Memory per element: for each type, a fresh server gets one key of 1,000,000 elements ("large"),
 then another fresh server 100,000 keys of 10 elements ("small"), loaded pipelined; bytes per
@@ -71,6 +72,12 @@ def rss(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def encode(*args):
@@ -170,6 +177,7 @@ def memory(cmdlines, quick):
 def throughput(cmdlines, rounds, quick):
     requests = 200_000 if quick else 1_000_000
     results = {(w, s): [] for w, _ in WORKLOADS for s in cmdlines}
+    cpu = {(w, s): [] for w, _ in WORKLOADS for s in cmdlines}
     ratios = {w: [] for w, _ in WORKLOADS}
     for r in range(rounds):
         order = list(cmdlines.items())
@@ -181,6 +189,7 @@ def throughput(cmdlines, rounds, quick):
             proc = start(cmdline, port)
             try:
                 for w, args in WORKLOADS:
+                    cpu0 = cpu_seconds(proc.pid)
                     out = subprocess.run(
                         ["taskset", "-c", "1", "redis-benchmark", "-p", str(port), "-c", "50", "-P", "16",
                          "-n", str(requests), "-r", "100000", "--csv", "-q"] + args,
@@ -190,18 +199,21 @@ def throughput(cmdlines, rounds, quick):
                     ops = float(last.split(",")[1].strip('"'))
                     got[(w, name)] = ops
                     results[(w, name)].append(ops)
+                    cpu[(w, name)].append((cpu_seconds(proc.pid) - cpu0) / requests * 1e6)
             finally:
                 stop(proc)
         for w, _ in WORKLOADS:
             ratios[w].append(got[(w, "ours")] / got[(w, "redis")])
         print(f"round {r + 1}: " + ", ".join(f"{w} {ratios[w][-1]:.2f}x" for w, _ in WORKLOADS), flush=True)
     print()
-    print("| workload (pipeline 16, 50 conns, 1 server core) | ours ops/s | redis ops/s | ours / redis (per round) |")
-    print("|---|---:|---:|---|")
+    print("| workload (pipeline 16, 50 conns, 1 server core) | ours ops/s | redis ops/s | ours / redis (per round) "
+          "| server CPU µs/op ours / redis |")
+    print("|---|---:|---:|---|---|")
     for w, _ in WORKLOADS:
         o, r = statistics.median(results[(w, "ours")]), statistics.median(results[(w, "redis")])
         per = ", ".join(f"{x:.2f}" for x in ratios[w])
-        print(f"| {w} | {o:,.0f} | {r:,.0f} | {statistics.median(ratios[w]):.2f}x ({per}) |")
+        co, cr = statistics.median(cpu[(w, "ours")]), statistics.median(cpu[(w, "redis")])
+        print(f"| {w} | {o:,.0f} | {r:,.0f} | {statistics.median(ratios[w]):.2f}x ({per}) | {co:.2f} / {cr:.2f} |")
 
 
 def main():

@@ -48,6 +48,9 @@ use std::sync::Arc;
 pub const INLINE_KEY: usize = 22;
 /// Strings up to this many bytes are stored inside the node.
 pub const INLINE_STR: usize = 38;
+/// Set in an inline string's length byte once APPEND or SETRANGE wrote it in place (Redis then
+/// holds a `raw` string, whatever its length: OBJECT ENCODING reports it).
+const WRITTEN: u8 = 0x80;
 /// Bytes charged per hash field on top of field and value bytes.
 pub const FIELD_OVERHEAD: u64 = 80;
 /// Hashes up to this many fields keep insertion order like Redis's listpack encoding.
@@ -230,18 +233,22 @@ impl Str {
         }
     }
 
-    /// OBJECT ENCODING as Redis reports it: `int` for a canonical 64-bit integer, `raw` for a
-    /// string grown in place (APPEND, SETRANGE) or longer than 44 bytes, else `embstr`.
+    /// OBJECT ENCODING as Redis reports it: `raw` for a string written in place (APPEND,
+    /// SETRANGE) or longer than 44 bytes, `int` for a canonical 64-bit integer, else `embstr`.
     pub fn encoding(&self) -> &'static str {
-        let grown = match &self.0 {
+        let written = |r: &StrRepr| match r {
             StrRepr::Grow(_) => true,
-            StrRepr::Memo(m) => matches!(m.1.0, StrRepr::Grow(_)),
+            StrRepr::Inline { len, .. } => len & WRITTEN != 0,
             _ => false,
         };
-        if crate::frame::parse_i64(self).is_some() {
-            "int"
-        } else if grown || self.len() > 44 {
+        let written = match &self.0 {
+            StrRepr::Memo(m) => written(&m.1.0),
+            r => written(r),
+        };
+        if written || self.len() > 44 {
             "raw"
+        } else if crate::frame::parse_i64(self).is_some() {
+            "int"
         } else {
             "embstr"
         }
@@ -289,14 +296,14 @@ impl Str {
         if let StrRepr::Inline { len: l, buf } = &mut self.0
             && new_len <= INLINE_STR
         {
-            let len = usize::from(*l);
+            let len = usize::from(*l & !WRITTEN);
             if insert {
                 buf.copy_within(at..len, at + val.len());
             } else if at > len {
                 buf[len..at].fill(0);
             }
             buf[at..at + val.len()].copy_from_slice(val);
-            *l = new_len as u8;
+            *l = new_len as u8 | WRITTEN;
             return;
         }
         if !matches!(self.0, StrRepr::Grow(_)) {
@@ -346,7 +353,7 @@ impl Deref for Str {
 
     fn deref(&self) -> &[u8] {
         match &self.0 {
-            StrRepr::Inline { len, buf } => &buf[..usize::from(*len)],
+            StrRepr::Inline { len, buf } => &buf[..usize::from(*len & !WRITTEN)],
             StrRepr::Heap(b) => b,
             StrRepr::Grow(v) => v,
             StrRepr::Memo(m) => &m.1,

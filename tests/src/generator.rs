@@ -1,7 +1,8 @@
 //! The seeded random command generator behind the differential tests.
 //!
-//! It owns *what* is sent: commands from the implemented set (strings, keys and expiry, hashes),
-//! option mixes valid and invalid, wrong types, wrong arity and unknown commands, over a small pool of
+//! It owns *what* is sent: commands from the implemented set (strings, keys and expiry, hashes, and
+//! lists, sets and sorted sets written on the same keys, so every family meets every other's type
+//! and the key commands — TYPE, COPY, RENAME, SORT — cross types), option mixes valid and invalid, wrong types, wrong arity and unknown commands, over a small pool of
 //! binary-safe keys so commands collide on the same keys. It must stay deterministic for a seed, and
 //! must avoid time-dependent outcomes: every relative or absolute expiry it generates is far in the
 //! future (or far in the past) and distinct from every other one, so comparisons such as `EXPIRE ..
@@ -170,9 +171,10 @@ impl Generator {
     pub fn next_command(&mut self) -> Command {
         let roll = self.rng.random_range(0..100);
         match roll {
-            0..=39 => self.string_command(),
-            40..=64 => self.key_command(),
-            65..=89 => self.hash_command(),
+            0..=34 => self.string_command(),
+            35..=56 => self.key_command(),
+            57..=77 => self.hash_command(),
+            78..=89 => self.collection_command(),
             90..=93 => self.wrong_arity(),
             94..=95 => self.unknown_command(),
             _ => self.misc_command(),
@@ -519,6 +521,89 @@ impl Generator {
             c.push(format!("arg{}", self.rng.random_range(0..100)).into_bytes());
         }
         c
+    }
+
+    /// A member of a set or sorted set: integers (intset material) and the usual values.
+    fn member(&mut self) -> Vec<u8> {
+        if self.chance(40) { self.rng.random_range(-5i64..20).to_string().into_bytes() } else { self.value() }
+    }
+
+    /// Lists, sets and sorted sets on the shared keys, read back in deterministic forms (no
+    /// SMEMBERS or SPOP, whose order or choice is the server's), and the key commands across types.
+    fn collection_command(&mut self) -> Command {
+        let k = self.key();
+        match self.rng.random_range(0..16) {
+            0 | 1 => {
+                let name = if self.chance(50) { "RPUSH" } else { "LPUSH" };
+                let mut args = vec![k];
+                for _ in 0..self.rng.random_range(1..4) {
+                    args.push(self.value());
+                }
+                self.cmd(name, args)
+            }
+            2 | 3 => {
+                let mut args = vec![k];
+                for _ in 0..self.rng.random_range(1..5) {
+                    args.push(self.member());
+                }
+                self.cmd("SADD", args)
+            }
+            4 | 5 => {
+                let mut args = vec![k];
+                for _ in 0..self.rng.random_range(1..4) {
+                    let score =
+                        if self.chance(70) { self.int_text() } else { self.pick(FLOAT_TEXTS).as_bytes().to_vec() };
+                    args.push(score);
+                    args.push(self.member());
+                }
+                self.cmd("ZADD", args)
+            }
+            6 => {
+                let args = vec![k, self.small_index(), b"-1".to_vec()];
+                self.cmd("LRANGE", args)
+            }
+            7 => self.cmd("ZRANGE", vec![k, b"0".to_vec(), b"-1".to_vec(), b"WITHSCORES".to_vec()]),
+            8 => {
+                let m = self.member();
+                self.cmd("SISMEMBER", vec![k, m])
+            }
+            9 => {
+                let name = *[&"SCARD", &"LLEN", &"ZCARD"][self.rng.random_range(0..3)];
+                self.cmd(name, vec![k])
+            }
+            10 => self.cmd("TYPE", vec![k]),
+            11 | 12 => {
+                let mut args = vec![k];
+                if self.chance(50) {
+                    args.push(b"ALPHA".to_vec());
+                }
+                if self.chance(30) {
+                    args.push(b"DESC".to_vec());
+                }
+                if self.chance(30) {
+                    args.extend([b"LIMIT".to_vec(), self.small_index(), self.small_index()]);
+                }
+                if self.chance(20) {
+                    args.extend([b"STORE".to_vec(), self.key()]);
+                }
+                self.cmd("SORT", args)
+            }
+            13 => {
+                let mut args = vec![k, self.key()];
+                if self.chance(50) {
+                    args.push(b"REPLACE".to_vec());
+                }
+                self.cmd("COPY", args)
+            }
+            14 => self.cmd("LPOP", vec![k]),
+            _ => {
+                let mut args = vec![k];
+                if self.chance(50) {
+                    args.push(self.small_index());
+                }
+                self.cmd("ZPOPMIN", args)
+            }
+        }
     }
 
     fn misc_command(&mut self) -> Command {
