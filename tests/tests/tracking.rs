@@ -185,6 +185,59 @@ fn default_mode_invalidates_read_keys_like_redis() {
     same_as_redis(default_mode);
 }
 
+/// Reads of lists, sets and sorted sets (including the numkeys forms, whose keys the command
+/// table cannot name) are tracked; every kind of write to them invalidates, a no-op write does not,
+/// and a blocked client served by a push invalidates what it popped.
+fn collections(addr: SocketAddr) -> Transcript {
+    let mut t = Transcript::default();
+    let mut r = resp3(addr, "r");
+    let mut w = Client::new(addr, "w");
+    w.cmd(&mut t, &["RPUSH", "l", "a", "b", "c"]);
+    w.cmd(&mut t, &["SADD", "s", "1", "2"]);
+    w.cmd(&mut t, &["ZADD", "z", "1", "a", "2", "b"]);
+    w.cmd(&mut t, &["ZADD", "z2", "3", "c"]);
+    r.cmd(&mut t, &["CLIENT", "TRACKING", "on"]);
+    r.cmd(&mut t, &["LRANGE", "l", "0", "-1"]);
+    r.cmd(&mut t, &["SISMEMBER", "s", "1"]);
+    r.cmd(&mut t, &["ZUNION", "2", "z", "z2", "WITHSCORES"]);
+    r.cmd(&mut t, &["SINTERCARD", "1", "s"]);
+    w.cmd(&mut t, &["LREM", "l", "0", "missing"]); // no change: no invalidation
+    w.cmd(&mut t, &["SREM", "s", "missing"]);
+    r.pushes(&mut t);
+    w.cmd(&mut t, &["LSET", "l", "0", "x"]);
+    w.cmd(&mut t, &["SMOVE", "s", "s3", "1"]);
+    w.cmd(&mut t, &["ZINCRBY", "z2", "1", "c"]);
+    r.pushes(&mut t);
+    r.cmd(&mut t, &["ZSCORE", "z", "a"]);
+    w.cmd(&mut t, &["ZPOPMIN", "z"]);
+    r.pushes(&mut t);
+    r.cmd(&mut t, &["LLEN", "l"]);
+    w.cmd(&mut t, &["SORT", "s", "STORE", "l"]);
+    r.pushes(&mut t);
+    r.cmd(&mut t, &["LLEN", "q"]);
+    let mut b = Client::new(addr, "b");
+    b.conn.send_raw(&cache_tests::resp::encode_command(&["BLPOP", "q", "0"])).expect("send");
+    let parked = |w: &mut Client| match w.quiet(&["INFO", "clients"]) {
+        Frame::Bulk(Some(text)) => String::from_utf8_lossy(&text).contains("blocked_clients:1\r\n"),
+        other => panic!("INFO gave {other:?}"),
+    };
+    let started = std::time::Instant::now();
+    while !parked(&mut w) {
+        assert!(started.elapsed() < Duration::from_secs(10), "BLPOP never parked");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    w.cmd(&mut t, &["RPUSH", "q", "job"]);
+    let (_, raw) = b.conn.read_frame_raw().expect("served");
+    t.note("b BLPOP q 0", &raw);
+    r.pushes(&mut t);
+    t
+}
+
+#[test]
+fn collections_are_tracked_like_redis() {
+    same_as_redis(collections);
+}
+
 #[test]
 fn the_first_push_is_exactly_redis_bytes() {
     let Some(s) = Subject::start(&ServerOpts::default()) else { return };
