@@ -130,4 +130,16 @@ fn keys_are_shared_with_resp() {
     assert_eq!(resp.cmd(&["INCR", "counter"]).expect("INCR"), Frame::Integer(43));
     assert_eq!(resp.cmd(&["HSET", "h", "f", "v"]).expect("HSET"), Frame::Integer(1));
     assert_eq!(mc.request(b"get h\r\n").expect("get"), b"END\r\n");
+    // A collection is a miss for Memcached, and its writes do not touch it.
+    for (cmd, key) in [(["RPUSH", "l", "a"], "l"), (["SADD", "s", "a"], "s"), (["ZADD", "z", "1"], "z")] {
+        let mut args = cmd.to_vec();
+        if key == "z" {
+            args.push("m");
+        }
+        assert_eq!(resp.cmd(&args).expect("push"), Frame::Integer(1));
+        assert_eq!(mc.request(format!("get {key}\r\n").as_bytes()).expect("get"), b"END\r\n");
+        assert_eq!(mc.request(format!("append {key} 0 0 1\r\nx\r\n").as_bytes()).expect("append"), b"NOT_STORED\r\n");
+        assert_eq!(mc.request(format!("incr {key} 1\r\n").as_bytes()).expect("incr"), b"NOT_FOUND\r\n");
+    }
+    assert_eq!(resp.cmd(&["LLEN", "l"]).expect("LLEN"), Frame::Integer(1));
 }

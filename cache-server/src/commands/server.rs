@@ -405,8 +405,14 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let cfg = ctx.shared.config.read().clone();
-    let names: Vec<&str> =
-        DIRECTIVES.iter().copied().filter(|d| a[2..].iter().any(|p| glob::matches(p, d.as_bytes(), true))).collect();
+    // Like Redis 7, an old name (`zset-max-ziplist-entries`) matches as itself.
+    let aliases = crate::types::DIRECTIVES.iter().filter_map(|(_, alias, _)| *alias);
+    let names: Vec<&str> = DIRECTIVES
+        .iter()
+        .copied()
+        .chain(aliases)
+        .filter(|d| a[2..].iter().any(|p| glob::matches(p, d.as_bytes(), true)))
+        .collect();
     ctx.out.map(names.len());
     for n in names {
         ctx.out.bulk(n.as_bytes());

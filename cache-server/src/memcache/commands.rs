@@ -301,10 +301,8 @@ pub enum Delta {
 /// exptime are kept; the CAS unique changes.
 pub fn apply_delta(shared: &Shared, key: &[u8], incr: bool, delta: u64, now: u64) -> Delta {
     shared.db.update(DB, key, now, |cur| {
-        if cur.get().is_none() {
-            return Delta::NotFound;
-        }
-        let Some((data, prev)) = string_of(cur) else { return Delta::NonNumeric };
+        // A hash or collection is invisible to Memcached: not found, as for `get`.
+        let Some((data, prev)) = string_of(cur) else { return Delta::NotFound };
         let Some(v) = parse_u64(&data) else { return Delta::NonNumeric };
         let v = if incr { v.wrapping_add(delta) } else { v.saturating_sub(delta) };
         let mut text = v.to_string().into_bytes();
