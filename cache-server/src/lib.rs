@@ -8,8 +8,10 @@
 //!   connection.rs ── read buffer ─► frame.rs (RESP / inline parser, limits)
 //!        │                              │ Vec<Bytes> per command
 //!        │                       commands/mod.rs (table: arity, flags, stats, auth, OOM, MULTI queue)
-//!        │                              │ handler per family: strings, keys, hashes, connection, server,
-//!        │                              │ transactions (MULTI/EXEC/WATCH), scripting (EVAL, FUNCTION → scripting/)
+//!        │                              │ handler per family: strings, keys, hashes, lists, sets, zsets,
+//!        │                              │ sort, object, connection, server, transactions (MULTI/EXEC/WATCH),
+//!        │                              │ scripting (EVAL, FUNCTION → scripting/); layouts in types/
+//!        │                              │ blocking.rs: parked BLPOP & co., served when a write ends
 //!        │                         db.rs (keyspaces over ONE cache_core::Cache) ── the only cache-core user
 //!        └── reply.rs encodes every reply of a batch into one buffer → one write
 //!              (output.rs: unread replies + queued pushes against client-output-buffer-limit)
@@ -46,6 +48,13 @@
 //!   the end). If it is busy, the run is abandoned — its writes put back under its locks — and
 //!   rerun over the whole keyspace, and the script is remembered as one that needs it (see
 //!   [`commands::scripting`]).
+//!
+//! # Blocking commands
+//!
+//! BLPOP, BLMOVE, BZPOPMIN and the rest park their client without holding a lock or a thread:
+//! writes note the list or sorted-set keys they fill while they still hold them, and the
+//! outermost command (a push, an EXEC, a script) serves the clients parked on those keys, first
+//! come first served, once its own locks are released. See [`blocking`].
 //!
 //! # Memory and eviction policies
 //!
