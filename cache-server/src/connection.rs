@@ -78,6 +78,8 @@ pub struct ClientMeta {
     pub sub: (usize, usize),
     /// Tracking REDIRECT id (0 none, -1 tracking off).
     pub redir: i64,
+    /// Parked by a blocking command (flag `b`).
+    pub blocked: bool,
 }
 
 impl ClientHandle {
@@ -102,6 +104,7 @@ impl ClientHandle {
                 flags: "N",
                 sub: (0, 0),
                 redir: -1,
+                blocked: false,
             }),
             mailbox,
             killed: AtomicBool::new(false),
@@ -135,7 +138,7 @@ impl ClientHandle {
             String::from_utf8_lossy(&m.name),
             self.created.elapsed().as_secs(),
             m.last_active.elapsed().as_secs(),
-            m.flags,
+            flags_with_blocked(m.flags, m.blocked),
             m.db,
             m.sub.0,
             m.sub.1,
@@ -230,6 +233,16 @@ impl ClientState {
         let class = if self.subscriptions > 0 && !self.resp3 { Class::PubSub } else { Class::Normal };
         self.mailbox.backlog.set_class(class);
     }
+}
+
+/// The `flags=` letters with `b` for a parked client, in Redis's order (after `P`, before `t`).
+fn flags_with_blocked(flags: &str, blocked: bool) -> std::borrow::Cow<'_, str> {
+    if !blocked {
+        return flags.into();
+    }
+    let rest = if flags == "N" { "" } else { flags };
+    let (p, after) = rest.split_at(usize::from(rest.starts_with('P')));
+    format!("{p}b{after}").into()
 }
 
 /// Serves one client until it quits, errs, is killed, idles out, or the server shuts down.
@@ -363,6 +376,8 @@ async fn park(
     registry.serve(keys, &mut |w, key| commands::serve_parked(shared, w, key));
     let handle = client.handle.clone();
     let qlimit = shared.config.read().client_query_buffer_limit;
+    client.sync_meta();
+    client.handle.meta.lock().blocked = true;
     let wait = registry.wait(&w);
     tokio::pin!(wait);
     let outcome = loop {
@@ -392,6 +407,7 @@ async fn park(
             return Err(());
         }
     };
+    client.handle.meta.lock().blocked = false;
     match outcome {
         Outcome::Served(reply) => out.buf.extend_from_slice(&reply),
         Outcome::TimedOut => out.null_array(),
@@ -496,6 +512,16 @@ mod tests {
     use crate::commands::testutil::{encode, raw_exchange, read_reply, run_table_with, start};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
+
+    #[test]
+    fn a_parked_client_shows_b_in_redis_order() {
+        use super::flags_with_blocked as f;
+        assert_eq!(f("N", false), "N");
+        assert_eq!(f("N", true), "b");
+        assert_eq!(f("P", true), "Pb");
+        assert_eq!(f("PtR", true), "PbtR");
+        assert_eq!(f("tB", true), "btB");
+    }
 
     #[tokio::test]
     async fn pipelined_and_inline_requests_answer_in_order() {
