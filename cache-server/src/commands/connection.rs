@@ -3,7 +3,7 @@
 //! TRACKINGINFO, handled in `tracking.rs`). They change this connection's state (`ClientState`) or read the
 //! client registry; they never touch keys.
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container, is, spec};
+use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container_row, is, spec};
 use crate::REDIS_VERSION;
 use bytes::Bytes;
 
@@ -118,17 +118,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("select", 2, &["loading", "stale", "fast"], (0, 0, 0), G, "Changes the selected database.", "1.0.0", select),
     spec("quit", -1, NA, (0, 0, 0), G, "Closes the connection.", "1.0.0", quit),
     spec("reset", 1, NA, (0, 0, 0), G, "Resets the connection.", "6.2.0", reset),
-    CommandSpec {
-        name: "client",
-        arity: -2,
-        flags: &[],
-        keys: (0, 0, 0),
-        group: G,
-        summary: "A container for client connection commands.",
-        since: "2.4.0",
-        handler: container,
-        subcommands: CLIENT_SUBS,
-    },
+    container_row("client", G, "A container for client connection commands.", "2.4.0", CLIENT_SUBS),
 ];
 
 fn ping(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {

@@ -778,6 +778,18 @@ pub(crate) fn movable_keys<'a>(name: &str, args: &'a [Bytes]) -> Option<Option<V
     }))
 }
 
+/// Builds the row of a container command (CLIENT, CONFIG, OBJECT, …): dispatch goes to its
+/// `subs` by the second argument.
+pub const fn container_row(
+    name: &'static str,
+    group: &'static str,
+    summary: &'static str,
+    since: &'static str,
+    subs: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec { subcommands: subs, ..spec(name, -2, &[], (0, 0, 0), group, summary, since, container) }
+}
+
 /// Builds a table row without subcommands.
 #[allow(clippy::too_many_arguments)]
 pub const fn spec(

@@ -51,17 +51,8 @@ pub const OBJECT_SUBS: &[CommandSpec] = &[
 ];
 
 /// The OBJECT container row.
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec {
-    name: "object",
-    arity: -2,
-    flags: &[],
-    keys: (0, 0, 0),
-    group: G,
-    summary: "A container for object introspection commands.",
-    since: "2.2.3",
-    handler: super::container,
-    subcommands: OBJECT_SUBS,
-}];
+pub const COMMANDS: &[CommandSpec] =
+    &[super::container_row("object", G, "A container for object introspection commands.", "2.2.3", OBJECT_SUBS)];
 
 /// Looks the key up without touching its access statistics; `None` replies nil.
 fn with_value(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&mut Ctx<'_>, &crate::db::Value)) -> CmdResult {

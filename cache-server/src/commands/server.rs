@@ -2,7 +2,7 @@
 //! SHUTDOWN, MEMORY (USAGE PURGE), SLOWLOG (GET LEN RESET). They read or change server-wide state;
 //! the only key access is MEMORY USAGE's read.
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container, is, registry, spec};
+use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container_row, is, registry, spec};
 use crate::config::{Config, ConfigError, DIRECTIVES, MaxMemoryPolicy};
 use crate::db::Db;
 use crate::{REDIS_VERSION, glob};
@@ -131,25 +131,6 @@ const SLOWLOG_SUBS: &[CommandSpec] = &[
     ),
 ];
 
-const fn container_spec(
-    name: &'static str,
-    summary: &'static str,
-    since: &'static str,
-    subs: &'static [CommandSpec],
-) -> CommandSpec {
-    CommandSpec {
-        name,
-        arity: -2,
-        flags: &[],
-        keys: (0, 0, 0),
-        group: G,
-        summary,
-        since,
-        handler: container,
-        subcommands: subs,
-    }
-}
-
 /// The server family's table rows.
 pub const COMMANDS: &[CommandSpec] = &[
     spec(
@@ -162,7 +143,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         info,
     ),
-    container_spec("config", "A container for server configuration commands.", "2.0.0", CONFIG_SUBS),
+    container_row("config", G, "A container for server configuration commands.", "2.0.0", CONFIG_SUBS),
     CommandSpec {
         name: "command",
         arity: -1,
@@ -185,8 +166,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         shutdown,
     ),
-    container_spec("memory", "A container for memory diagnostics commands.", "4.0.0", MEMORY_SUBS),
-    container_spec("slowlog", "A container for slow log commands.", "2.2.12", SLOWLOG_SUBS),
+    container_row("memory", G, "A container for memory diagnostics commands.", "4.0.0", MEMORY_SUBS),
+    container_row("slowlog", G, "A container for slow log commands.", "2.2.12", SLOWLOG_SUBS),
 ];
 
 fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
