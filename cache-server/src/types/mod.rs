@@ -68,25 +68,29 @@ impl Thresholds {
     }
 }
 
-/// The thresholds in force, read by the collections as they are written.
-static IN_FORCE: [AtomicI64; 7] = [const { AtomicI64::new(0) }; 7];
+/// The thresholds in force, read by the collections as they are written; Redis's defaults until
+/// the first [`publish`] (a collection built outside a server).
+static IN_FORCE: [AtomicI64; 7] = {
+    let mut slots = [const { AtomicI64::new(0) }; 7];
+    let mut i = 0;
+    while i < slots.len() {
+        slots[i] = AtomicI64::new(DIRECTIVES[i].2);
+        i += 1;
+    }
+    slots
+};
 
 /// Makes `t` the thresholds in force (at start and on CONFIG SET). They are process-wide: two
 /// servers in one process (tests) share them.
 pub fn publish(t: &Thresholds) {
-    PUBLISHED.store(true, Relaxed);
     for (slot, v) in IN_FORCE.iter().zip(t.0) {
         slot.store(v, Relaxed);
     }
 }
 
 fn in_force(i: usize) -> i64 {
-    let v = IN_FORCE[i].load(Relaxed);
-    // Before the first `publish` (a collection built outside a server) the defaults apply.
-    if v == 0 && DIRECTIVES[i].2 != 0 && !PUBLISHED.load(Relaxed) { DIRECTIVES[i].2 } else { v }
+    IN_FORCE[i].load(Relaxed)
 }
-
-static PUBLISHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `list-max-listpack-size` in force.
 pub fn list_max_listpack_size() -> i64 {
