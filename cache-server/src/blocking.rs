@@ -33,10 +33,11 @@
 
 use crate::commands::{CmdError, CmdResult, Ctx};
 use crate::connection::ClientHandle;
+use crate::entry::{Key, with_encoded};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering::{Relaxed, Release};
@@ -142,30 +143,50 @@ impl Ctx<'_> {
 /// could care about the key it just wrote.
 static PARKED: AtomicUsize = AtomicUsize::new(0);
 
-thread_local! {
-    /// Keys this thread's current command made ready, in order (served when it ends).
-    static READY: RefCell<Vec<(u32, Bytes)>> = const { RefCell::new(Vec::new()) };
+/// Whether any client is parked anywhere (one relaxed load): writers and the dispatcher skip the
+/// ready-key bookkeeping otherwise.
+#[inline]
+pub fn anyone_parked() -> bool {
+    PARKED.load(Relaxed) != 0
 }
 
-/// Called by the keyspace after every write, while the key is held: notes `(db, key)` as ready
-/// if a list or sorted set is left there and some client is parked (anywhere).
-#[inline]
+/// The keys one command made ready: in the order they became ready (the order they are served
+/// in), and as a set, so a command writing many keys notes each in O(1).
+#[derive(Default)]
+struct Ready {
+    order: Vec<Key>,
+    seen: HashSet<Key, ahash::RandomState>,
+}
+
+thread_local! {
+    /// Keys this thread's current command made ready (served when it ends).
+    static READY: RefCell<Ready> = RefCell::new(Ready::default());
+}
+
+/// Called by the keyspace after a write while it holds the key, when [`anyone_parked`]: notes
+/// `(db, key)` as ready if the write left a list or sorted set there.
 pub fn note_write(db: u32, key: &[u8], value: Option<&crate::entry::Value>) {
     use crate::entry::Value;
-    if PARKED.load(Relaxed) == 0 || !matches!(value, Some(Value::List(_) | Value::ZSet(_))) {
+    if !matches!(value, Some(Value::List(_) | Value::ZSet(_))) {
         return;
     }
     READY.with(|r| {
         let mut r = r.borrow_mut();
-        if !r.iter().any(|(d, k)| *d == db && k == key) {
-            r.push((db, Bytes::copy_from_slice(key)));
+        if !with_encoded(db, key, |k| r.seen.contains(k)) {
+            let k = Key::new(db, key);
+            r.seen.insert(k.clone());
+            r.order.push(k);
         }
     });
 }
 
 /// Takes the keys this thread's command made ready.
 pub(crate) fn take_ready() -> Vec<(u32, Bytes)> {
-    READY.with(|r| std::mem::take(&mut *r.borrow_mut()))
+    READY.with(|r| {
+        let mut r = r.borrow_mut();
+        r.seen.clear();
+        r.order.drain(..).map(|k| (k.db(), Bytes::copy_from_slice(k.key()))).collect()
+    })
 }
 
 /// How a parked client's wait ended.

@@ -375,7 +375,9 @@ impl Db {
         }
         if cur.modified {
             self.watches.touch(db, key);
-            crate::blocking::note_write(db, key, cur.get().map(|e| &e.value));
+            if crate::blocking::anyone_parked() {
+                crate::blocking::note_write(db, key, cur.get().map(|e| &e.value));
+            }
         }
         (r, cur.modified)
     }

@@ -688,9 +688,11 @@ pub(crate) fn run(
         if let Some(b) = &mut client.blocked {
             b.command = Some((idx, args.to_vec()));
         }
-        let ready = crate::blocking::take_ready();
-        if !ready.is_empty() {
-            shared.blocked.serve(ready, &mut |w, key| serve_parked(shared, w, key));
+        if crate::blocking::anyone_parked() {
+            let ready = crate::blocking::take_ready();
+            if !ready.is_empty() {
+                shared.blocked.serve(ready, &mut |w, key| serve_parked(shared, w, key));
+            }
         }
     }
     // Like Redis, CLIENT CACHING applies to the next command that is not itself a CLIENT one.
