@@ -139,16 +139,8 @@ fn run(ctx: &mut Ctx<'_>, key: &Bytes, mut o: Options<'_>) -> CmdResult {
     let elements: Vec<Bytes> = ctx.long(len as usize, |_| match &value {
         None => Vec::new(),
         // Lists and sorted sets keep their own order when nothing is sorted: take the range.
-        Some(v) if o.dont_sort && kind != Kind::Set => {
-            let all = ordered(v);
-            if end < start {
-                return Vec::new();
-            }
-            let (s, e) = (start as usize, end as usize);
-            let picked: Vec<Bytes> =
-                if o.desc { all.into_iter().rev().skip(s).take(e - s + 1).collect() } else { all[s..=e].to_vec() };
-            picked
-        }
+        Some(_) if o.dont_sort && kind != Kind::Set && end < start => Vec::new(),
+        Some(v) if o.dont_sort && kind != Kind::Set => window(v, start as usize, (end - start + 1) as usize, o.desc),
         Some(v) => ordered(v),
     });
     if o.dont_sort && kind != Kind::Set && end >= start {
@@ -298,6 +290,20 @@ fn ordered(v: &Value) -> Vec<Bytes> {
         Value::List(l) => l.iter().map(|e| e.to_bytes()).collect(),
         Value::Set(s) => s.iter().map(|e| e.to_bytes()).collect(),
         Value::ZSet(z) => z.iter().map(|(_, m)| Bytes::copy_from_slice(m)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `n` elements of a list or sorted set from position `start` of its own order (counted from the
+/// end when `desc`), without copying the rest.
+fn window(v: &Value, start: usize, n: usize, desc: bool) -> Vec<Bytes> {
+    match v {
+        Value::List(l) if desc => l.iter().rev().skip(start).take(n).map(|e| e.to_bytes()).collect(),
+        Value::List(l) => l.iter_from(start).take(n).map(|e| e.to_bytes()).collect(),
+        Value::ZSet(z) => {
+            let (lo, hi) = if desc { (z.len() - start - n, z.len() - start) } else { (start, start + n) };
+            z.range(lo, hi, desc).map(|(_, m)| Bytes::copy_from_slice(m)).collect()
+        }
         _ => Vec::new(),
     }
 }
