@@ -1,4 +1,5 @@
-//! Hand-picked edge cases of the string, key and hash commands, sent in order to our server and to
+//! Hand-picked edge cases of the string, key and hash commands (and of SORT over the collections),
+//! sent in order to our server and to
 //! a real redis-server and compared byte for byte: integer overflow, float parsing and formatting,
 //! ranges past either end, repeated keys and fields, renames onto themselves, expiry arguments at
 //! the limits. Where the random differential run finds a case by chance, this table pins it. Every
@@ -189,14 +190,92 @@ const SCRIPT: &[&[&str]] = &[
     &["DBSIZE"],
 ];
 
+/// SORT and SORT_RO over lists, sets and sorted sets: numeric and ALPHA order, DESC, LIMIT past
+/// either end, BY patterns (weights, `nosort`, a pattern without `*`), GET (`#`, keys, hash fields,
+/// a field-less `->`), STORE (and an empty result deleting the destination), wrong types, option
+/// errors, and the numbers `strtod` accepts or refuses.
+const SORT_SCRIPT: &[&[&str]] = &[
+    &["FLUSHALL"],
+    &["RPUSH", "l", "3", "1", "2", "10", "-1", "1.5"],
+    &["SORT", "l"],
+    &["SORT", "l", "DESC"],
+    &["SORT", "l", "ALPHA"],
+    &["SORT", "l", "LIMIT", "1", "2"],
+    &["SORT", "l", "LIMIT", "-5", "2"],
+    &["SORT", "l", "LIMIT", "10", "2"],
+    &["SORT", "l", "LIMIT", "0", "-1", "DESC"],
+    &["MSET", "w_3", "30", "w_1", "10", "w_2", "20", "w_10", "5", "w_-1", "100"],
+    &["SORT", "l", "BY", "w_*"],
+    &["SORT", "l", "BY", "w_*", "GET", "#", "GET", "w_*"],
+    &["SORT", "l", "BY", "nosort"],
+    &["SORT", "l", "BY", "nosort", "DESC", "LIMIT", "1", "2"],
+    &["HSET", "h_1", "f", "a"],
+    &["HSET", "h_2", "f", "b"],
+    &["SORT", "l", "GET", "h_*->f"],
+    &["SORT", "l", "GET", "h_*->"],
+    &["SORT", "l", "GET", "nopattern"],
+    &["SORT", "l", "STORE", "dst"],
+    &["LRANGE", "dst", "0", "-1"],
+    &["SORT", "l", "BY", "w_*", "STORE", "dst2", "GET", "h_*->f"],
+    &["LRANGE", "dst2", "0", "-1"],
+    &["RPUSH", "bad", "a", "b"],
+    &["SORT", "bad"],
+    &["SORT", "bad", "ALPHA"],
+    &["SORT", "bad", "ALPHA", "DESC", "LIMIT", "0", "1"],
+    &["SADD", "s", "5", "3", "9", "1"],
+    &["SORT", "s"],
+    &["SORT", "s", "BY", "nosort", "STORE", "sdst"],
+    &["LRANGE", "sdst", "0", "-1"],
+    &["ZADD", "z", "1", "c", "2", "b", "3", "a"],
+    &["SORT", "z", "ALPHA"],
+    &["SORT", "z", "BY", "nosort"],
+    &["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "0", "2"],
+    &["SORT", "z", "BY", "nosort", "LIMIT", "1", "5"],
+    &["SET", "str", "x"],
+    &["SORT", "str"],
+    &["SORT", "nokey"],
+    &["SORT", "nokey", "STORE", "dst"],
+    &["EXISTS", "dst"],
+    &["SORT", "l", "LIMIT", "1"],
+    &["SORT", "l", "FOO"],
+    &["SORT_RO", "l", "STORE", "x"],
+    &["SORT_RO", "l", "DESC"],
+    &["SORT", "l", "LIMIT", "a", "b"],
+    &["RPUSH", "sp", " 5", "", "3"],
+    &["SORT", "sp"],
+    &["RPUSH", "infs", "inf", "-inf", "1e400"],
+    &["SORT", "infs"],
+    &["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "1", "1"],
+    &["SORT", "z", "BY", "nosort", "DESC", "LIMIT", "0", "10"],
+    &["SORT", "l", "BY", "nosort", "DESC", "LIMIT", "0", "100"],
+    &["SORT", "l", "BY", "nosort", "LIMIT", "3", "100"],
+    &["SORT", "z", "BY", "nosort", "LIMIT", "5", "1"],
+];
+
 #[test]
 fn edge_cases_match_redis() {
+    same_replies(SCRIPT, false);
+}
+
+#[test]
+fn sort_cases_match_redis_resp2_and_resp3() {
+    same_replies(SORT_SCRIPT, false);
+    same_replies(SORT_SCRIPT, true);
+}
+
+/// Sends `script` to our server and to redis-server (after `HELLO 3` when `resp3`) and fails
+/// listing every reply that differs.
+fn same_replies(script: &[&[&str]], resp3: bool) {
     let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
     let Some(s) = Subject::start(&ServerOpts::default()) else { return };
     let mut a = RawConn::connect(s.addr()).expect("connect ours");
     let mut b = RawConn::connect(reference.addr()).expect("connect redis");
+    if resp3 {
+        a.cmd(&["HELLO", "3"]).expect("HELLO 3");
+        b.cmd(&["HELLO", "3"]).expect("HELLO 3");
+    }
     let mut mismatches = Vec::new();
-    for (i, cmd) in SCRIPT.iter().enumerate() {
+    for (i, cmd) in script.iter().enumerate() {
         let ra = a.cmd_raw(cmd).expect("our reply");
         let rb = b.cmd_raw(cmd).expect("redis reply");
         // TTL and EXPIRETIME answers depend on the second a command ran in; allow one second.
