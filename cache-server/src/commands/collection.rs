@@ -5,6 +5,7 @@
 //! is copied before the write (`Arc::make_mut`); one nobody shares is changed where it lies, so a
 //! write costs what it changes.
 
+use super::keys::{ScanOpts, parse_cursor, parse_scan_opts};
 use super::{CmdError, Ctx, WRONGTYPE};
 use crate::db::{Current, Entry, HashValue, Value};
 use crate::types::{list::List, set::Set, zset::ZSet};
@@ -126,4 +127,25 @@ pub fn modify_current<T: Collection, R>(
         cur.delete();
     }
     r
+}
+
+/// The start of HSCAN / SSCAN / ZSCAN in Redis's order: the cursor, then the key (absent: an empty
+/// scan is replied and `None` returned, whatever the options), then the options.
+pub fn scan_start<'a, T: Collection>(
+    ctx: &mut Ctx<'_>,
+    a: &'a [bytes::Bytes],
+) -> Result<Option<(u64, Arc<T>, ScanOpts<'a>)>, CmdError> {
+    let cursor = parse_cursor(&a[2])?;
+    let Some(c) = read::<T>(ctx, &a[1])? else {
+        scan_header(ctx, 0);
+        ctx.out.array(0);
+        return Ok(None);
+    };
+    Ok(Some((cursor, c, parse_scan_opts(&a[3..], false)?)))
+}
+
+/// A scan reply's first part: two elements, the next cursor first (the items follow).
+pub fn scan_header(ctx: &mut Ctx<'_>, next: u64) {
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
 }

@@ -3,7 +3,6 @@
 //! (`Current::modify`), copying it only while a reader (an HGETALL in progress) still shares it.
 
 use super::collection;
-use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, OVERFLOW, arg_i64, parse_f64, spec};
 use crate::db::HashValue;
 use crate::frame::parse_i64;
@@ -230,15 +229,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&a[2])?;
-    // Like Redis: a missing key is an empty scan whatever the options; they are checked after.
-    let Some(h) = read(ctx, &a[1])? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let o = parse_scan_opts(&a[3..], false)?;
+    let Some((cursor, h, o)) = collection::scan_start::<HashValue>(ctx, a)? else { return Ok(()) };
     // Small hashes come back whole (like Redis's listpack encoding); large ones by position.
     let (start, end) =
         if h.len() <= 128 { (0, h.len()) } else { (cursor as usize, (cursor as usize + o.count).min(h.len())) };
@@ -250,8 +241,7 @@ fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             .filter(|(f, _)| o.pattern.is_none_or(|p| glob::matches(p, f, false)))
             .collect()
     });
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
+    collection::scan_header(ctx, next);
     ctx.out.array(items.len() * 2);
     for (f, v) in items {
         ctx.out.bulk(f);

@@ -10,7 +10,6 @@
 //! come back sorted as Redis returns them.
 
 use super::collection;
-use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_INT, SYNTAX, is, spec};
 use crate::db::{Entry, Value};
 use crate::frame::parse_i64;
@@ -482,20 +481,11 @@ fn sdiffstore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn sscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&a[2])?;
-    // Redis looks the key up before it reads the options.
-    let Some(s) = read(ctx, &a[1])? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let o = parse_scan_opts(&a[3..], false)?;
+    let Some((cursor, s, o)) = collection::scan_start::<Set>(ctx, a)? else { return Ok(()) };
     let (next, items) = ctx.long(o.count.min(s.len()), |_| s.scan(cursor, o.count));
     let items: Vec<Elem<'_>> =
         items.into_iter().filter(|e| o.pattern.is_none_or(|p| glob::matches(p, e.as_ref(), false))).collect();
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
+    collection::scan_header(ctx, next);
     reply(ctx, false, items.into_iter());
     Ok(())
 }

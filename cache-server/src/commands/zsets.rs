@@ -14,7 +14,6 @@ mod range;
 #[cfg(test)]
 mod tests;
 
-use super::keys::{parse_cursor, parse_scan_opts};
 use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, SYNTAX, collection, is, parse_f64, spec};
 use crate::glob;
 use crate::reply::Reply;
@@ -381,14 +380,7 @@ fn zlexcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 /// below the cursor between two calls shifts the ranks, so a member present for the whole scan
 /// can be skipped, which Redis's hash-order cursor never does.
 fn zscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let cursor = parse_cursor(&a[2])?;
-    let Some(z) = read(ctx, &a[1])? else {
-        ctx.out.array(2);
-        ctx.out.bulk(b"0");
-        ctx.out.array(0);
-        return Ok(());
-    };
-    let o = parse_scan_opts(&a[3..], false)?;
+    let Some((cursor, z, o)) = collection::scan_start::<ZSet>(ctx, a)? else { return Ok(()) };
     let n = z.len();
     let (lo, hi) = if z.is_packed() {
         (0, n)
@@ -400,8 +392,7 @@ fn zscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let items: Vec<(f64, &[u8])> = ctx.long(hi - lo, |_| {
         z.range(lo, hi, false).filter(|(_, m)| o.pattern.is_none_or(|p| glob::matches(p, m, false))).collect()
     });
-    ctx.out.array(2);
-    ctx.out.bulk(next.to_string().as_bytes());
+    collection::scan_header(ctx, next);
     ctx.out.array(items.len() * 2);
     for (s, m) in items {
         ctx.out.bulk(m);
