@@ -149,3 +149,38 @@ pub fn scan_header(ctx: &mut Ctx<'_>, next: u64) {
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
 }
+
+/// Parses `numkeys key… WHERE [COUNT count]` from `a[at]` on (LMPOP and BLMPOP with LEFT|RIGHT,
+/// ZMPOP and BZMPOP with MIN|MAX), with Redis's errors in its order: the keys, whether `WHERE` is
+/// the second of `words`, and the count (1 by default).
+pub fn mpop_args<'a>(
+    a: &'a [bytes::Bytes],
+    at: usize,
+    words: [&str; 2],
+) -> Result<(&'a [bytes::Bytes], bool, usize), CmdError> {
+    use super::{SYNTAX, is};
+    let positive = |arg: &[u8], what: &str| {
+        crate::frame::parse_i64(arg)
+            .filter(|&n| n >= 1)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| CmdError::from(format!("ERR {what} should be greater than 0")))
+    };
+    let numkeys = positive(&a[at], "numkeys")?;
+    let where_at = at.checked_add(numkeys).and_then(|w| w.checked_add(1)).filter(|&w| w < a.len()).ok_or(SYNTAX)?;
+    let second = match &a[where_at] {
+        w if is(w, words[0]) => false,
+        w if is(w, words[1]) => true,
+        _ => return Err(SYNTAX.into()),
+    };
+    let mut count = None;
+    let mut j = where_at + 1;
+    while j < a.len() {
+        if count.is_none() && is(&a[j], "count") && j + 1 < a.len() {
+            count = Some(positive(&a[j + 1], "count")?);
+            j += 2;
+        } else {
+            return Err(SYNTAX.into());
+        }
+    }
+    Ok((&a[at + 1..where_at], second, count.unwrap_or(1)))
+}

@@ -600,28 +600,9 @@ fn brpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     block_pop(ctx, a, false)
 }
 
-/// Parses `numkeys key… LEFT|RIGHT [COUNT count]` from `a[at]` on (Redis's order of checks).
-fn mpop_args(a: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), CmdError> {
-    let numkeys =
-        parse_i64(&a[at]).filter(|n| *n > 0).ok_or(CmdError::from("ERR numkeys should be greater than 0"))? as usize;
-    let dir_at = (at + 1).checked_add(numkeys).filter(|&i| i < a.len()).ok_or(CmdError::from(SYNTAX))?;
-    let left = direction(&a[dir_at])?;
-    let mut count = None;
-    let mut j = dir_at + 1;
-    while j < a.len() {
-        if count.is_none() && is(&a[j], "count") && j + 1 < a.len() {
-            let c = parse_i64(&a[j + 1]).filter(|n| *n > 0);
-            count = Some(c.ok_or(CmdError::from("ERR count should be greater than 0"))? as usize);
-            j += 2;
-        } else {
-            return Err(SYNTAX.into());
-        }
-    }
-    Ok((&a[at + 1..dir_at], left, count.unwrap_or(1)))
-}
-
 fn lmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let (keys, left, count) = mpop_args(a, 1)?;
+    let (keys, right, count) = collection::mpop_args(a, 1, ["left", "right"])?;
+    let left = !right;
     if !pop_first(ctx, keys, left, Some(count))? {
         ctx.out.null_array();
     }
@@ -630,7 +611,8 @@ fn lmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn blmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     // Redis parses the timeout after the other arguments here.
-    let (keys, left, count) = mpop_args(a, 2)?;
+    let (keys, right, count) = collection::mpop_args(a, 2, ["left", "right"])?;
+    let left = !right;
     let timeout = blocking::parse_timeout(&a[1])?;
     if !pop_first(ctx, keys, left, Some(count))? {
         ctx.block(keys, timeout, Nil::Array)?;

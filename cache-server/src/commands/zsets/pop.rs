@@ -46,37 +46,6 @@ pub(super) fn zpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     zpop(ctx, a, true)
 }
 
-/// `numkeys key... MIN|MAX [COUNT count]` from `a[at]` (ZMPOP, BZMPOP): keys, max, count.
-fn parse_mpop(a: &[Bytes], at: usize) -> Result<(&[Bytes], bool, usize), CmdError> {
-    let numkeys = parse_i64(&a[at])
-        .filter(|&n| n >= 1)
-        .and_then(|n| usize::try_from(n).ok())
-        .ok_or(CmdError::from("ERR numkeys should be greater than 0"))?;
-    let where_at = at.checked_add(numkeys).and_then(|w| w.checked_add(1)).filter(|&w| w < a.len()).ok_or(SYNTAX)?;
-    let max = if is(&a[where_at], "min") {
-        false
-    } else if is(&a[where_at], "max") {
-        true
-    } else {
-        return Err(SYNTAX.into());
-    };
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < a.len() {
-        if count.is_none() && is(&a[j], "count") && j + 1 < a.len() {
-            let c = parse_i64(&a[j + 1])
-                .filter(|&c| c >= 1)
-                .and_then(|c| usize::try_from(c).ok())
-                .ok_or(CmdError::from("ERR count should be greater than 0"))?;
-            count = Some(c);
-            j += 2;
-        } else {
-            return Err(SYNTAX.into());
-        }
-    }
-    Ok((&a[at + 1..where_at], max, count.unwrap_or(1)))
-}
-
 /// A key and the members popped from it, with their scores.
 type Popped = (Bytes, Vec<(f64, Bytes)>);
 
@@ -111,7 +80,7 @@ fn reply_mpop(ctx: &mut Ctx<'_>, key: &[u8], popped: &[(f64, Bytes)]) {
 }
 
 pub(super) fn zmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let (keys, max, count) = parse_mpop(a, 1)?;
+    let (keys, max, count) = super::collection::mpop_args(a, 1, ["min", "max"])?;
     let keys: Vec<&Bytes> = keys.iter().collect();
     match pop_first(ctx, &keys, count, max)? {
         Some((k, popped)) => reply_mpop(ctx, &k, &popped),
@@ -146,7 +115,7 @@ pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 /// BZMPOP timeout numkeys key... MIN|MAX [COUNT count] (the timeout is checked last).
 pub(super) fn bzmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let (keys, max, count) = parse_mpop(a, 2)?;
+    let (keys, max, count) = super::collection::mpop_args(a, 2, ["min", "max"])?;
     let timeout = parse_timeout(&a[1])?;
     let candidates = ctx.candidates(keys);
     match pop_first(ctx, &candidates, count, max)? {
