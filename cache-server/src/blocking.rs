@@ -118,14 +118,27 @@ impl Ctx<'_> {
     /// Called by a blocking command that found nothing to serve it on `keys` (see the module
     /// docs). Writes nothing when it parks the client; replies `nil` in MULTI or a script.
     pub fn block(&mut self, keys: &[Bytes], timeout: Option<Duration>, nil: Nil) -> CmdResult {
+        self.block_rerun(keys, timeout, nil, None)
+    }
+
+    /// [`Ctx::block`] for a command whose re-run must see other arguments than the request's:
+    /// XREAD's `$` stands for the stream's last id *when the client blocked*, so XREAD passes its
+    /// arguments with `$` replaced by that id.
+    pub fn block_rerun(
+        &mut self,
+        keys: &[Bytes],
+        timeout: Option<Duration>,
+        nil: Nil,
+        rerun: Option<Vec<Bytes>>,
+    ) -> CmdResult {
         match &mut self.block {
             BlockMode::Serving { still_blocked, .. } => {
                 *still_blocked = true;
             }
             BlockMode::Never => self.reply_nil(nil),
             BlockMode::Allowed => {
-                self.client.blocked =
-                    Some(BlockRequest { command: None, db: self.client.db, keys: keys.to_vec(), timeout });
+                let command = rerun.and_then(|args| Some((crate::commands::registry().find(self.name)?, args)));
+                self.client.blocked = Some(BlockRequest { command, db: self.client.db, keys: keys.to_vec(), timeout });
             }
         }
         Ok(())
@@ -164,10 +177,10 @@ thread_local! {
 }
 
 /// Called by the keyspace after a write while it holds the key, when [`anyone_parked`]: notes
-/// `(db, key)` as ready if the write left a list or sorted set there.
+/// `(db, key)` as ready if the write left a list, sorted set or stream there.
 pub fn note_write(db: u32, key: &[u8], value: Option<&crate::entry::Value>) {
     use crate::entry::Value;
-    if !matches!(value, Some(Value::List(_) | Value::ZSet(_))) {
+    if !matches!(value, Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_))) {
         return;
     }
     READY.with(|r| {

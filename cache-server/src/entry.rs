@@ -10,7 +10,7 @@
 //!                │                       │      ├─ Heap: Arc<[u8]>      (written whole: SET)
 //!                │                       │      ├─ Grow: Arc<Vec<u8>>   (grown in place: APPEND)
 //!                │                       │      └─ Memo: Arc<(Memcached flags, CAS, meta; Str)>
-//!                │                       └─ Hash(Arc<HashValue>)
+//!                │                       └─ Hash | List | Set | ZSet | Stream (Arc<…>)
 //!                └─ expire_at: u64 (unix ms, 0 = never)
 //! ```
 //!
@@ -35,6 +35,7 @@
 
 use crate::types::list::List;
 use crate::types::set::Set;
+use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
 use bytes::Bytes;
 use std::borrow::Borrow;
@@ -92,7 +93,7 @@ pub fn heap_overhead(key_len: usize, value: &Value) -> u64 {
     let key = if key_len + 1 > INLINE_KEY { 16 } else { 0 };
     let value = match value {
         Value::Str(Str(StrRepr::Inline { .. })) => 0,
-        Value::Hash(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) => 0,
+        Value::Hash(_) | Value::List(_) | Value::Set(_) | Value::ZSet(_) | Value::Stream(_) => 0,
         Value::Str(s @ Str(StrRepr::Heap(_) | StrRepr::Grow(_))) => s.heap_overhead(),
         Value::Str(Str(StrRepr::Memo(m))) => 80 + m.1.heap_overhead(),
     };
@@ -424,6 +425,8 @@ pub enum Value {
     Set(Arc<Set>),
     /// A sorted set.
     ZSet(Arc<ZSet>),
+    /// A stream.
+    Stream(Arc<Stream>),
 }
 
 impl Value {
@@ -448,6 +451,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -466,6 +470,7 @@ impl Value {
             Value::List(l) => l.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(x) => x.encoding(),
         }
     }
 
@@ -477,6 +482,7 @@ impl Value {
             Value::List(l) => l.weight(),
             Value::Set(s) => s.weight(),
             Value::ZSet(z) => z.weight(),
+            Value::Stream(x) => x.weight(),
         }
     }
 }

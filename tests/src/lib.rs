@@ -40,8 +40,11 @@
 //! `CACHE_SERVER_BIN` (the server executable to spawn).
 
 pub mod diff;
+pub mod gen_bits;
 pub mod gen_list;
 pub mod gen_set;
+pub mod gen_stream;
+pub mod gen_stream_groups;
 pub mod gen_zset;
 pub mod generator;
 pub mod memcached;

@@ -8,7 +8,7 @@
 use super::keys::{ScanOpts, parse_cursor, parse_scan_opts};
 use super::{CmdError, Ctx, WRONGTYPE};
 use crate::db::{Current, Entry, HashValue, Value};
-use crate::types::{list::List, set::Set, zset::ZSet};
+use crate::types::{list::List, set::Set, stream::Stream, zset::ZSet};
 use std::sync::Arc;
 
 /// A collection stored behind an `Arc` in one [`Value`] variant.
@@ -25,6 +25,9 @@ pub trait Collection: Default + Clone {
 
 macro_rules! collection {
     ($ty:ty, $variant:ident) => {
+        collection!($ty, $variant, |c: &$ty| c.is_empty());
+    };
+    ($ty:ty, $variant:ident, $empty:expr) => {
         impl Collection for $ty {
             fn of(v: &Value) -> Option<&Arc<Self>> {
                 if let Value::$variant(c) = v { Some(c) } else { None }
@@ -36,7 +39,7 @@ macro_rules! collection {
                 Value::$variant(c)
             }
             fn empty(&self) -> bool {
-                self.is_empty()
+                ($empty)(self)
             }
         }
     };
@@ -46,6 +49,9 @@ collection!(HashValue, Hash);
 collection!(List, List);
 collection!(Set, Set);
 collection!(ZSet, ZSet);
+// A stream is a key even when it holds no entry (XADD's MAXLEN 0, XDEL of the last one, XGROUP
+// CREATE … MKSTREAM), as in Redis: it is never deleted for being empty.
+collection!(Stream, Stream, |_: &Stream| false);
 
 /// The collection at `key` of the selected database: `Ok(None)` if absent, WRONGTYPE if the key
 /// holds another type. Counts a keyspace hit or miss.

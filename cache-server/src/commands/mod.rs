@@ -9,10 +9,16 @@
 //! keys from `db.rs` as they change them (RESP and Memcached alike), and the broadcast messages
 //! batched during a command go out when it ends.
 
+pub mod bitmaps;
 pub mod collection;
+pub mod command;
 pub mod connection;
+pub mod debug;
+pub mod dump;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
+pub mod latency;
 pub mod lists;
 pub mod object;
 pub mod pubsub;
@@ -20,6 +26,7 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod tracking;
 pub mod transactions;
@@ -158,11 +165,20 @@ pub fn registry() -> &'static Registry {
             lists::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            streams::COMMANDS,
+            streams::groups::COMMANDS,
+            streams::info::COMMANDS,
+            bitmaps::COMMANDS,
+            hyperloglog::COMMANDS,
+            dump::COMMANDS,
             object::COMMANDS,
             sort::COMMANDS,
             connection::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
+            command::COMMANDS,
+            latency::COMMANDS,
+            debug::COMMANDS,
             transactions::COMMANDS,
             scripting::COMMANDS,
         ] {
@@ -685,7 +701,9 @@ pub(crate) fn run(
     if !nested {
         crate::tracking::set_current_client(0);
         shared.db.tracking.flush_broadcast();
-        if let Some(b) = &mut client.blocked {
+        if let Some(b) = &mut client.blocked
+            && b.command.is_none()
+        {
             b.command = Some((idx, args.to_vec()));
         }
         if crate::blocking::anyone_parked() {

@@ -1,6 +1,7 @@
 //! The collection types behind lists, sets and sorted sets: their byte layouts, their
 //! weights for the memory budget and the encoding Redis 7.0 would report for them. Keyspace
-//! operations stay in [`crate::db`]; commands in `commands/{lists,sets,zsets}.rs`.
+//! operations stay in [`crate::db`]; commands in `commands/{lists,sets,zsets,streams}.rs`. Streams
+//! have one encoding and no thresholds.
 //!
 //! Redis switches a collection between a compact and a general encoding at thresholds an
 //! operator can change (`set-max-intset-entries`, `zset-max-listpack-entries`, …). The
@@ -10,6 +11,7 @@
 
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod zset;
 
 use std::sync::atomic::AtomicI64;

@@ -1,0 +1,1 @@
+//! Generated command streams (placeholder: filled by its family's differential test).
