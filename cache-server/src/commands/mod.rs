@@ -19,6 +19,7 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod latency;
+pub mod lcs;
 pub mod lists;
 pub mod object;
 pub mod pubsub;
@@ -160,6 +161,7 @@ pub fn registry() -> &'static Registry {
         };
         for family in [
             strings::COMMANDS,
+            lcs::COMMANDS,
             keys::COMMANDS,
             hashes::COMMANDS,
             lists::COMMANDS,

@@ -126,6 +126,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "2.4.0",
         getrange,
     ),
+    spec("substr", 4, &["readonly"], (1, 1, 1), G, "Returns a substring from a string value.", "1.0.0", getrange),
     spec(
         "setrange",
         4,
