@@ -15,6 +15,7 @@ pub mod command;
 pub mod connection;
 pub mod debug;
 pub mod dump;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
@@ -167,6 +168,7 @@ pub fn registry() -> &'static Registry {
             lists::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            geo::COMMANDS,
             streams::COMMANDS,
             streams::groups::COMMANDS,
             streams::info::COMMANDS,
@@ -787,6 +789,11 @@ pub(crate) fn movable_keys<'a>(name: &str, args: &'a [Bytes]) -> Option<Option<V
             let mut keys = counted(2);
             keys.extend(args.get(1));
             keys
+        }
+        "georadius" | "georadiusbymember" => {
+            let opts = args.get(if name == "georadius" { 6.. } else { 5.. }).unwrap_or_default();
+            let store = opts.windows(2).filter(|w| is(&w[0], "store") || is(&w[0], "storedist")).map(|w| &w[1]);
+            args.get(1).into_iter().chain(store).collect()
         }
         "sort" | "sort_ro" => {
             let opts = args.get(2..).unwrap_or_default();

@@ -71,7 +71,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("bzmpop", -5, &["write", "blocking", "movablekeys"], (0, 0, 0), G, "Remove and return members with scores in a sorted set or block until one is available", "7.0.0", pop::bzmpop),
 ];
 
-/// Parses a score as Redis's `string2d` does (ZADD, ZINCRBY, WEIGHTS): the whole argument must be
+/// Parses a score as Redis's `getDoubleFromObject` does (ZADD, ZINCRBY, WEIGHTS, GEO coordinates): the whole argument must be
 /// a number (decimal, hexadecimal, `inf`); NaN, overflow to infinity and underflow to zero are refused.
 pub(crate) fn parse_score(a: &[u8]) -> Option<f64> {
     let v = parse_f64(a)?;
@@ -157,12 +157,12 @@ fn reply_members<'a>(out: &mut Reply, n: usize, items: impl Iterator<Item = (f64
     }
 }
 
-fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<ZSet>>, CmdError> {
+pub(super) fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<ZSet>>, CmdError> {
     collection::read(ctx, key)
 }
 
 /// Stores a freshly built result at `dst` (or deletes `dst` when it is empty); its size.
-fn store(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet) -> usize {
+pub(super) fn store(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet) -> usize {
     let n = z.len();
     if n == 0 {
         ctx.remove(dst);
@@ -291,7 +291,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, a: &[Bytes], incr: bool) -> CmdResult {
     Ok(())
 }
 
-fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     zadd_generic(ctx, a, false)
 }
 
