@@ -122,7 +122,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 fn geoadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let first = 2 + a[2..].iter().take_while(|o| is(o, "nx") || is(o, "xx") || is(o, "ch")).count();
     let (nx, xx) = (a[2..first].iter().any(|o| is(o, "nx")), a[2..first].iter().any(|o| is(o, "xx")));
-    if !(a.len() - first).is_multiple_of(3) || (nx && xx) {
+    if (a.len() - first) % 3 != 0 || (nx && xx) {
         return Err(SYNTAX.into());
     }
     let mut args: Vec<Bytes> = a[..first].to_vec();
