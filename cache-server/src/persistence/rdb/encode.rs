@@ -53,21 +53,16 @@ const SAFETY_LIMIT: usize = 8192;
 /// `QUICKLIST_NODE_CONTAINER_PACKED`.
 const PACKED: u64 = 2;
 
+/// What `_quicklistNodeAllowInsert` adds to an element's length to estimate its listpack entry
+/// (`SIZE_ESTIMATE_OVERHEAD`: an overestimate).
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+
 /// Whether Redis 7.0's `_quicklistNodeAllowInsert` lets an element of `sz` bytes join a node of
 /// `node_sz` bytes and `count` entries under `list-max-listpack-size` `fill`.
 fn node_takes(node_sz: usize, count: usize, sz: usize, fill: i64) -> bool {
-    let overhead = if sz < 254 { 1 } else { 5 }
-        + if sz < 64 {
-            1
-        } else if sz < 16384 {
-            2
-        } else {
-            5
-        };
-    let new_sz = node_sz + sz + overhead;
+    let new_sz = node_sz + sz + SIZE_ESTIMATE_OVERHEAD;
     if fill < 0 {
-        let level = LEVELS[((-fill - 1) as usize).min(LEVELS.len() - 1)];
-        return new_sz <= level;
+        return new_sz <= LEVELS[((-fill - 1) as usize).min(LEVELS.len() - 1)];
     }
     new_sz <= SAFETY_LIMIT && (count as i64) < fill.max(1)
 }

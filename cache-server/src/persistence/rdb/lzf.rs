@@ -53,10 +53,23 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             }
             out[op - lit - 1] = (lit as u8).wrapping_sub(1);
             op -= usize::from(lit == 0);
-            loop {
-                len += 1;
-                if !(len < maxlen && input[r + len] == input[ip + len]) {
-                    break;
+            // liblzf first compares up to 16 bytes without looking at `maxlen` (it is > 16, so
+            // they are inside the input), then one at a time up to it: a match can end 1-2 bytes
+            // past `maxlen` near the end of the input, and Redis's bytes depend on it.
+            'matching: {
+                if maxlen > 16 {
+                    for _ in 0..16 {
+                        len += 1;
+                        if input[r + len] != input[ip + len] {
+                            break 'matching;
+                        }
+                    }
+                }
+                loop {
+                    len += 1;
+                    if !(len < maxlen && input[r + len] == input[ip + len]) {
+                        break;
+                    }
                 }
             }
             len -= 2;
