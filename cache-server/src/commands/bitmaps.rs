@@ -250,8 +250,12 @@ fn bitcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         2 => bit_range(s.len(), 0, -1, false),
         4 | 5 => {
             let (start, end) = (arg_i64(&a[2])?, arg_i64(&a[3])?);
-            let bit_unit = a.len() == 5 && unit_arg(&a[4])?;
-            if start < 0 && end < 0 && start > end { None } else { bit_range(s.len(), start, end, bit_unit) }
+            // Redis answers a reversed negative range before it reads the unit.
+            if start < 0 && end < 0 && start > end {
+                None
+            } else {
+                bit_range(s.len(), start, end, a.len() == 5 && unit_arg(&a[4])?)
+            }
         }
         _ => return Err(SYNTAX.into()),
     };

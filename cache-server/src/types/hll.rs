@@ -266,7 +266,16 @@ pub fn set(v: &mut Vec<u8>, index: usize, count: u8, sparse_max: usize) -> Resul
         if seq.len() > oplen && v.len() + seq.len() - oplen > sparse_max {
             return promote(v, index, count);
         }
-        v.splice(p..p + oplen, seq);
+        if p + oplen <= v.len() {
+            v.splice(p..p + oplen, seq);
+        } else {
+            // A truncated XZERO at the end: Redis writes the sequence over it and then keeps
+            // the length it computed (old length + difference), cutting the sequence short.
+            let len = v.len() + seq.len() - oplen;
+            v.truncate(p);
+            v.extend_from_slice(&seq);
+            v.truncate(len);
+        }
     }
     // Step 4: merge adjacent VAL opcodes of equal value, scanning up to 5 opcodes from `prev`.
     let mut q = prev.unwrap_or(HDR);
@@ -318,7 +327,7 @@ pub fn merge_into(max: &mut [u8; REGISTERS], b: &[u8]) -> Result<(), Corrupt> {
         let (run, value, len) = opcode(b, p);
         if value > 0 {
             if i + run > REGISTERS {
-                break;
+                return Err(Corrupt);
             }
             for m in &mut max[i..i + run] {
                 *m = (*m).max(value);
