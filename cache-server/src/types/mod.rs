@@ -10,6 +10,7 @@
 //! them for writes after it, as in Redis.
 
 pub mod geohash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod stream;
