@@ -159,6 +159,15 @@ impl Ctx<'_> {
     pub fn notify(&mut self, class: Class, event: &'static str, key: &[u8]) {
         emit(&self.shared.db.tracking, self.client.db, class, event, key);
     }
+
+    /// [`Ctx::notify`], then `del` if the write left the collection at `key` empty (so removed),
+    /// as Redis's collection commands do.
+    pub fn notify_then_del(&mut self, class: Class, event: &'static str, key: &[u8]) {
+        self.notify(class, event, key);
+        if enabled(&self.shared.db.tracking, Class::Generic) && self.peek(key).is_none() {
+            self.notify(Class::Generic, "del", key);
+        }
+    }
 }
 
 /// True if events of `class` are published (one relaxed load).
@@ -201,8 +210,42 @@ pub fn removed(tracking: &Tracking, db: u32, key: &[u8], evicted: bool) {
     }
 }
 
+thread_local! {
+    /// Above zero while a [`Quiet`] guard lives on this thread.
+    static QUIET: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// While it lives, nothing is published from this thread: for work that moves keys without
+/// Redis publishing anything (SWAPDB swaps two tables where we move every key).
+#[derive(Debug)]
+#[must_use]
+pub struct Quiet(());
+
+impl Quiet {
+    /// Silences this thread until the guard drops.
+    pub fn new() -> Self {
+        QUIET.with(|q| q.set(q.get() + 1));
+        Quiet(())
+    }
+}
+
+impl Default for Quiet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Quiet {
+    fn drop(&mut self) {
+        QUIET.with(|q| q.set(q.get() - 1));
+    }
+}
+
 #[cold]
 fn publish(tracking: &Tracking, flags: u32, db: u32, event: &str, key: &[u8]) {
+    if QUIET.with(std::cell::Cell::get) > 0 {
+        return;
+    }
     let channel = |kind: &str, name: &[u8]| {
         let mut c = BytesMut::with_capacity(16 + name.len());
         c.put_slice(format!("__{kind}@{db}__:").as_bytes());
