@@ -139,6 +139,8 @@ pub struct Config {
     pub script_cache_max_memory: u64,
     /// When collections switch to their general encoding (`*-max-listpack-*`, …).
     pub encodings: crate::types::Thresholds,
+    /// `notify-keyspace-events` as bits (see [`crate::notify`]; default off).
+    pub notify_keyspace_events: u32,
 }
 
 impl Default for Config {
@@ -172,6 +174,7 @@ impl Default for Config {
             busy_reply_threshold: 5000,
             script_cache_max_memory: 64 * 1024 * 1024,
             encodings: Default::default(),
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -249,6 +252,7 @@ pub const DIRECTIVES: &[&str] = &[
     "zset-max-listpack-value",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
+    "notify-keyspace-events",
 ];
 
 /// Redis directives accepted in a config file and ignored with a warning (persistence and
@@ -383,6 +387,7 @@ impl Config {
             "tcp-backlog" => self.tcp_backlog = num(v)?,
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold = num(v)?,
             "script-cache-max-memory" => self.script_cache_max_memory = mem(v)?,
+            "notify-keyspace-events" => self.notify_keyspace_events = crate::notify::parse_flags(v)?,
             _ => return Err(ConfigError::Unknown),
         }
         Ok(())
@@ -417,6 +422,7 @@ impl Config {
             "tcp-backlog" => self.tcp_backlog.to_string(),
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
             "script-cache-max-memory" => self.script_cache_max_memory.to_string(),
+            "notify-keyspace-events" => crate::notify::render_flags(self.notify_keyspace_events),
             _ => return self.encodings.get(name).map(|v| v.to_string()),
         })
     }

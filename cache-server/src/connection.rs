@@ -476,6 +476,13 @@ fn deliver(client: &ClientState, out: &mut Reply) {
                 out.bulk(&channel);
                 out.bulk(&payload);
             }
+            Push::Monitor(line) => out.buf.extend_from_slice(&line),
+            Push::ShardMessage { channel, payload } => {
+                out.push(3);
+                out.bulk(b"smessage");
+                out.bulk(&channel);
+                out.bulk(&payload);
+            }
             Push::Message { pattern: Some(pattern), channel, payload } => {
                 out.push(4);
                 out.bulk(b"pmessage");

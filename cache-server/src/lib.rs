@@ -138,6 +138,7 @@ pub mod glob;
 pub mod listener;
 pub mod memcache;
 pub mod metrics;
+pub mod monitor;
 pub mod notify;
 pub mod output;
 pub mod persistence;

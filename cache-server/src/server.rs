@@ -120,6 +120,7 @@ impl Shared {
         let slowlog_threshold = std::sync::atomic::AtomicI64::new(config.slowlog_log_slower_than);
         let busy_threshold = config.busy_reply_threshold;
         db.tracking.limits.store(&config.client_output_buffer_limit);
+        crate::notify::configure(&db, config.notify_keyspace_events);
         crate::types::publish(&config.encodings);
         Self {
             db,
@@ -164,6 +165,7 @@ impl Shared {
         self.db.set_maxmemory(cfg.maxmemory);
         self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
         self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
+        crate::notify::configure(&self.db, cfg.notify_keyspace_events);
         self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);
         self.scripting.busy_threshold.store(cfg.busy_reply_threshold, Relaxed);
         crate::types::publish(&cfg.encodings);

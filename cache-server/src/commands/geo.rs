@@ -6,6 +6,7 @@
 
 use super::zsets::{parse_score, read, store, zadd};
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, is, spec};
+use crate::notify::Class;
 use crate::types::geohash::{self, Shape};
 use crate::types::zset::{ScoreBound, ZSet};
 use bytes::Bytes;
@@ -216,6 +217,10 @@ enum Form {
     Search { store: bool },
 }
 
+fn search_form(form: Form) -> bool {
+    matches!(form, Form::Search { .. })
+}
+
 /// A parsed search.
 #[derive(Debug, Default)]
 struct Search {
@@ -389,7 +394,9 @@ fn search(ctx: &mut Ctx<'_>, a: &[Bytes], form: Form) -> CmdResult {
     let Some(z) = z else {
         match &s.store {
             Some(dst) => {
-                ctx.remove(dst);
+                if ctx.remove(dst) {
+                    ctx.notify(Class::Generic, "del", dst);
+                }
                 ctx.out.int(0);
             }
             None => ctx.out.array(0),
@@ -410,7 +417,8 @@ fn search(ctx: &mut Ctx<'_>, a: &[Bytes], form: Form) -> CmdResult {
     if let Some(dst) = &s.store {
         let pairs: Vec<(f64, &[u8])> =
             found.iter().map(|f| (if s.store_dist { f.dist / s.metres } else { f.score }, f.member)).collect();
-        let n = store(ctx, dst, ZSet::build(pairs));
+        let event = if search_form(form) { "geosearchstore" } else { "georadiusstore" };
+        let n = store(ctx, dst, ZSet::build(pairs), event);
         ctx.out.int(n as i64);
         return Ok(());
     }

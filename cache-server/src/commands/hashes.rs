@@ -7,6 +7,7 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, OVERFLOW, arg_i64,
 use crate::db::HashValue;
 use crate::frame::parse_i64;
 use crate::glob;
+use crate::notify::Class;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -87,13 +88,15 @@ fn set_pairs(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<i64, CmdError> {
     if a.len() % 2 != 0 {
         return Err(format!("ERR wrong number of arguments for '{}' command", ctx.name).into());
     }
-    collection::modify::<HashValue, _>(
+    let n = collection::modify::<HashValue, _>(
         ctx,
         &a[1],
         true,
         |h| Ok(a[2..].chunks(2).filter(|fv| h.insert(&fv[0], Bytes::copy_from_slice(&fv[1]))).count() as i64),
         0,
-    )
+    )?;
+    ctx.notify(Class::Hash, "hset", &a[1]);
+    Ok(n)
 }
 
 fn hset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -117,6 +120,9 @@ fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |h| Ok(i64::from(h.insert(&a[2], Bytes::copy_from_slice(&a[3])))),
         0,
     )?;
+    if n > 0 {
+        ctx.notify(Class::Hash, "hset", &a[1]);
+    }
     ctx.out.int(n);
     Ok(())
 }
@@ -231,6 +237,9 @@ fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |h| Ok(a[2..].iter().filter(|f| h.remove(f)).count() as i64),
         0,
     )?;
+    if n > 0 {
+        ctx.notify_then_del(Class::Hash, "hdel", &a[1]);
+    }
     ctx.out.int(n);
     Ok(())
 }
@@ -270,6 +279,7 @@ fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         },
         0,
     )?;
+    ctx.notify(Class::Hash, "hincrby", &a[1]);
     ctx.out.int(n);
     Ok(())
 }
@@ -291,6 +301,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         },
         String::new(),
     )?;
+    ctx.notify(Class::Hash, "hincrbyfloat", &a[1]);
     ctx.out.bulk(s.as_bytes());
     Ok(())
 }

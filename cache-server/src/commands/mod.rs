@@ -685,6 +685,7 @@ pub(crate) fn run(
     let nested = scope.is_some();
     crate::tracking::set_current_client(client.handle.id);
     let mark = out.buf.len();
+    let monitor = crate::monitor::feed_start(shared, client, spec, args);
     crate::db::take_refused();
     let result = {
         // Re-wrapped so that the trait object's lifetime shortens to the context's.
@@ -731,6 +732,9 @@ pub(crate) fn run(
         shared.metrics.error(&msg);
         out.error(&msg);
     }
+    if let Some(feed) = monitor {
+        feed.finish(shared, client, args);
+    }
     client.last_cmd = idx;
     if reg.hot[idx] & hot::SKIP_SLOWLOG == 0 {
         shared.maybe_slowlog(client, args, micros);
@@ -764,7 +768,8 @@ pub(crate) fn serve_parked(shared: &Shared, w: &crate::blocking::Waiter, key: &B
 }
 
 /// Commands a RESP2 client may run while subscribed (Redis's list).
-const SUBSCRIBE_MODE: &[&str] = &["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "quit", "reset"];
+const SUBSCRIBE_MODE: &[&str] =
+    &["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "quit", "reset"];
 
 /// The key arguments of a command, from its row's (first, last, step) positions.
 pub(crate) fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {

@@ -218,10 +218,13 @@ fn run(ctx: &mut Ctx<'_>, key: &Bytes, mut o: Options<'_>) -> CmdResult {
                 }
             }
             if values.is_empty() {
-                ctx.remove(dest);
+                if ctx.remove(dest) {
+                    ctx.notify(crate::notify::Class::Generic, "del", dest);
+                }
             } else {
                 let list = new_list(values);
                 ctx.set(dest, Entry::new(Value::List(Arc::new(list))));
+                ctx.notify(crate::notify::Class::List, "sortstore", dest);
             }
             ctx.out.int(output_len as i64);
         }

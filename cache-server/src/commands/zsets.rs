@@ -16,6 +16,7 @@ mod tests;
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, SYNTAX, collection, is, parse_f64, spec};
 use crate::glob;
+use crate::notify::Class;
 use crate::reply::Reply;
 use crate::types::zset::{AddFlags, Added, LexBound, ScoreBound, ZSet};
 use bytes::Bytes;
@@ -161,13 +162,17 @@ pub(super) fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<ZSet>>, C
     collection::read(ctx, key)
 }
 
-/// Stores a freshly built result at `dst` (or deletes `dst` when it is empty); its size.
-pub(super) fn store(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet) -> usize {
+/// Stores a freshly built result at `dst` (or deletes `dst` when it is empty) and publishes
+/// `event` (or `del`, if an empty result removed a key); its size.
+pub(super) fn store(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet, event: &'static str) -> usize {
     let n = z.len();
     if n == 0 {
-        ctx.remove(dst);
+        if ctx.remove(dst) {
+            ctx.notify(Class::Generic, "del", dst);
+        }
     } else {
         ctx.set(dst, crate::db::Entry::new(crate::db::Value::ZSet(Arc::new(z))));
+        ctx.notify(Class::ZSet, event, dst);
     }
     n
 }
@@ -280,6 +285,9 @@ fn zadd_generic(ctx: &mut Ctx<'_>, a: &[Bytes], incr: bool) -> CmdResult {
         (None, Dry::Noop(last)) => (0, 0, last),
         (None, Dry::Change) => (0, 0, None),
     };
+    if added + updated > 0 {
+        ctx.notify(Class::ZSet, if f.incr { "zincr" } else { "zadd" }, &a[1]);
+    }
     if f.incr {
         match last {
             Some(s) => ctx.out.double(s),
@@ -308,6 +316,9 @@ fn zrem(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |z| Ok(a[2..].iter().filter(|m| z.remove(m)).count() as i64),
         0,
     )?;
+    if n > 0 {
+        ctx.notify_then_del(Class::ZSet, "zrem", &a[1]);
+    }
     ctx.out.int(n);
     Ok(())
 }

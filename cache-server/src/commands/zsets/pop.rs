@@ -5,8 +5,14 @@ use super::{read, reply_members};
 use crate::blocking::{Nil, parse_timeout};
 use crate::commands::{CmdError, CmdResult, Ctx, SYNTAX, collection};
 use crate::frame::parse_i64;
+use crate::notify::Class;
 use crate::types::zset::ZSet;
 use bytes::Bytes;
+
+/// The event a pop publishes (ZMPOP and the blocking forms too).
+fn event(max: bool) -> &'static str {
+    if max { "zpopmax" } else { "zpopmin" }
+}
 
 /// ZPOPMIN / ZPOPMAX key [count].
 fn zpop(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) -> CmdResult {
@@ -24,6 +30,9 @@ fn zpop(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) -> CmdResult {
     let k = count.unwrap_or(1);
     let popped =
         collection::modify_unless::<ZSet, _>(ctx, &a[1], false, |_| k == 0, |z| Ok(z.pop(k, max)), Vec::new())?;
+    if !popped.is_empty() {
+        ctx.notify_then_del(Class::ZSet, event(max), &a[1]);
+    }
     // RESP3 nests [member, score] pairs when a count was given; flat otherwise.
     let nested = count.is_some() && ctx.out.resp3;
     ctx.out.array(if nested { popped.len() } else { 2 * popped.len() });
@@ -57,6 +66,9 @@ fn pop_first(ctx: &mut Ctx<'_>, keys: &[&Bytes], count: usize, max: bool) -> Res
                 Some(z) if !z.is_empty() => {
                     drop(z);
                     let popped = collection::modify::<ZSet, _>(ctx, k, false, |z| Ok(z.pop(count, max)), Vec::new())?;
+                    if !popped.is_empty() {
+                        ctx.notify_then_del(Class::ZSet, event(max), k);
+                    }
                     return Ok(Some((k.clone(), popped)));
                 }
                 _ => {}
