@@ -140,6 +140,7 @@ pub mod memcache;
 pub mod metrics;
 pub mod notify;
 pub mod output;
+pub mod pause;
 pub mod persistence;
 pub mod pubsub;
 pub mod reply;
