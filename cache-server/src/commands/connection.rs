@@ -12,7 +12,8 @@ use bytes::Bytes;
 use std::sync::Arc;
 
 const G: &str = "connection";
-const CF: &[&str] = &["noscript", "loading", "stale", "fast"];
+/// Redis 7.0's flags of the CLIENT subcommands any client may run.
+const CF: &[&str] = &["noscript", "loading", "stale"];
 const NA: &[&str] = &["noscript", "loading", "stale", "fast", "no-auth", "allow_busy"];
 
 /// CLIENT subcommands.
@@ -101,7 +102,7 @@ const CLIENT_SUBS: &[CommandSpec] = &[
         "6.2.0",
         super::tracking::client_trackinginfo,
     ),
-    spec("reply", 3, CS, (0, 0, 0), G, "Instruct the server whether to reply to commands", "3.2.0", client_reply),
+    spec("reply", 3, CF, (0, 0, 0), G, "Instruct the server whether to reply to commands", "3.2.0", client_reply),
     spec(
         "no-evict",
         3,
@@ -126,8 +127,6 @@ const CLIENT_SUBS: &[CommandSpec] = &[
     ),
 ];
 
-/// Flags of the CLIENT subcommands any client may run (Redis 7.0's `noscript loading stale`).
-const CS: &[&str] = &["noscript", "loading", "stale"];
 /// Flags of the admin CLIENT subcommands.
 const AD: &[&str] = &["admin", "noscript", "loading", "stale"];
 
