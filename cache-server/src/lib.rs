@@ -141,6 +141,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod notify;
 pub mod output;
+pub mod pause;
 pub mod persistence;
 pub mod pubsub;
 pub mod reply;

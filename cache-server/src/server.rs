@@ -65,6 +65,8 @@ pub struct Shared {
     pub memcache: crate::memcache::McState,
     /// Clients parked by blocking commands.
     pub blocked: crate::blocking::Registry,
+    /// CLIENT PAUSE state (the dispatcher checks it with one relaxed load).
+    pub pause: crate::pause::Pause,
     /// Script cache, function libraries, running scripts.
     pub scripting: Arc<crate::commands::scripting::ScriptState>,
     /// `slowlog-log-slower-than`, mirrored from the config so that every command reads it without
@@ -141,6 +143,7 @@ impl Shared {
             peak: AtomicU64::new(0),
             memcache: crate::memcache::McState::default(),
             blocked: Default::default(),
+            pause: Default::default(),
             scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget, busy_threshold)),
             slowlog_threshold,
             shutdown: watch::channel(false).0,
@@ -202,7 +205,7 @@ impl Shared {
         let reg = registry();
         let mut out = String::new();
         for c in clients.iter().filter(|c| ids.is_none_or(|ids| ids.contains(&c.id))) {
-            out.push_str(&c.describe(|i| reg.entries.get(i).map_or("NULL", |e| e.0.as_str())));
+            out.push_str(&c.describe(|i| reg.entries.get(i).map_or("NULL", |e| e.0.as_str()), None));
         }
         out
     }

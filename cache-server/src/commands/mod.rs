@@ -591,6 +591,9 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         reject(&format!("ERR {msg}"), client, out);
         return;
     }
+    if shared.pause.maybe_on() && paused(shared, client, reg, full, spec) {
+        return;
+    }
     if queues {
         if bits & hot::NO_MULTI != 0 {
             reject("ERR Command not allowed inside a transaction", client, out);
@@ -604,6 +607,22 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         return;
     }
     run(shared, client, out, reg, idx, args, None);
+}
+
+/// CLIENT PAUSE holds this command (Redis checks it after the other refusals, before MULTI
+/// queueing): the connection task waits for the pause to end and runs it then.
+#[cold]
+fn paused(shared: &Shared, client: &mut ClientState, reg: &Registry, full: &str, spec: &CommandSpec) -> bool {
+    let exec_writes = full == "exec"
+        && client.tx.queued_any(|i| {
+            let (name, s) = (&reg.entries[i].0, reg.entries[i].1);
+            s.has("write") || crate::pause::MAY_REPLICATE.contains(&name.as_str())
+        });
+    let held = full != "quit" && shared.pause.holds(full, spec.has("write"), exec_writes);
+    if held {
+        client.hooks |= crate::connection::hook::POSTPONED;
+    }
+    held
 }
 
 /// Finds the table row of a request: `Err(Some(reply))` for an unknown command or subcommand,
