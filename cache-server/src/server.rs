@@ -121,6 +121,7 @@ impl Shared {
         let busy_threshold = config.busy_reply_threshold;
         db.tracking.limits.store(&config.client_output_buffer_limit);
         crate::types::publish(&config.encodings);
+        let metrics = Metrics::new(&config);
         Self {
             db,
             auth_required: AtomicBool::new(config.requirepass.is_some()),
@@ -130,7 +131,7 @@ impl Shared {
                 a => a,
             },
             config: RwLock::new(config),
-            metrics: Metrics::default(),
+            metrics,
             clients: Mutex::new(HashMap::new()),
             connected: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),

@@ -1,14 +1,16 @@
-//! Server commands: INFO, CONFIG (GET SET RESETSTAT), TIME,
+//! Server commands: INFO, CONFIG (GET SET RESETSTAT REWRITE, in `server/config_cmd.rs`), TIME,
 //! SHUTDOWN, MEMORY (USAGE PURGE), SLOWLOG (GET LEN RESET). They read or change server-wide state;
 //! the only key access is MEMORY USAGE's read.
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container_row, is, registry, spec};
-use crate::config::{Config, ConfigError, DIRECTIVES, MaxMemoryPolicy};
+use super::{CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container_row, is, registry, spec};
+use crate::REDIS_VERSION;
 use crate::db::Db;
-use crate::{REDIS_VERSION, glob};
 use bytes::Bytes;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
+
+mod config_cmd;
+use config_cmd::{config_get, config_resetstat, config_rewrite, config_set};
 
 const G: &str = "server";
 const ADM: &[&str] = &["admin", "noscript", "loading", "stale"];
@@ -26,6 +28,7 @@ const CONFIG_SUBS: &[CommandSpec] = &[
     ),
     spec("set", -4, ADM, (0, 0, 0), G, "Sets configuration parameters in-flight.", "2.0.0", config_set),
     spec("resetstat", 2, ADM, (0, 0, 0), G, "Resets the server's statistics.", "2.0.0", config_resetstat),
+    spec("rewrite", 2, ADM, (0, 0, 0), G, "Persists the effective configuration to file.", "2.8.0", config_rewrite),
     spec(
         "help",
         2,
@@ -335,74 +338,6 @@ fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let sections: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
     let text = info_text(ctx, &sections);
     ctx.out.verbatim(text.as_bytes());
-    Ok(())
-}
-
-fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let cfg = ctx.shared.config.read().clone();
-    // Like Redis 7, an old name (`zset-max-ziplist-entries`) matches as itself.
-    let aliases = crate::types::DIRECTIVES.iter().filter_map(|(_, alias, _)| *alias);
-    let names: Vec<&str> = DIRECTIVES
-        .iter()
-        .copied()
-        .chain(aliases)
-        .filter(|d| a[2..].iter().any(|p| glob::matches(p, d.as_bytes(), true)))
-        .collect();
-    ctx.out.map(names.len());
-    for n in names {
-        ctx.out.bulk(n.as_bytes());
-        ctx.out.bulk(cfg.get(n).unwrap_or_default().as_bytes());
-    }
-    Ok(())
-}
-
-fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    if a.len() % 2 != 0 {
-        return Err("ERR wrong number of arguments for 'config|set' command".into());
-    }
-    let mut cfg = ctx.shared.config.read().clone();
-    for pair in a[2..].chunks(2) {
-        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        let fail = |e: ConfigError| {
-            CmdError::from(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))
-        };
-        if !DIRECTIVES.contains(&name.as_str()) && !crate::types::Thresholds::knows(&name) {
-            return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'").into());
-        }
-        if Config::is_immutable(&name) {
-            return Err(fail(ConfigError::Immutable));
-        }
-        // Like Redis, a directive of several words takes them in one argument.
-        let words: Vec<&str> = if name == "client-output-buffer-limit" {
-            value.split_whitespace().collect()
-        } else {
-            vec![value.as_str()]
-        };
-        cfg.set(&name, &words).map_err(fail)?;
-        let p = cfg.maxmemory_policy;
-        let built = ctx.shared.built_algorithm();
-        if p != MaxMemoryPolicy::NoEviction && p.algorithm() != built {
-            return Err(fail(ConfigError::Invalid(format!(
-                "switching from {built} to {} eviction needs a restart (the cache is built with one eviction algorithm)",
-                p.algorithm()
-            ))));
-        }
-    }
-    ctx.shared.apply_config(cfg);
-    ctx.out.ok();
-    Ok(())
-}
-
-fn config_resetstat(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    ctx.shared.metrics.reset();
-    ctx.shared.metrics.slowlog.lock().clear();
-    for s in &registry().stats {
-        s.reset();
-    }
-    ctx.shared.db.stats.hits.store(0, Relaxed);
-    ctx.shared.db.stats.misses.store(0, Relaxed);
-    ctx.out.ok();
     Ok(())
 }
 
