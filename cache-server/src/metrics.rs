@@ -94,6 +94,9 @@ pub struct Metrics {
     pub latency: latency::Monitor,
     /// `(evicted, expired)` totals at the last CONFIG RESETSTAT: INFO shows the counts since.
     pub evictions_base: Mutex<(u64, u64)>,
+    /// `(when, commands, input bytes, output bytes)` taken by INFO, at least 100 ms apart, the
+    /// last 16: the `instantaneous_*` rates are measured over them.
+    rates: Mutex<VecDeque<(std::time::Instant, u64, u64, u64)>>,
 }
 
 impl Metrics {
@@ -142,6 +145,30 @@ impl Metrics {
         self.output_limit_disconnections.store(0, Relaxed);
         self.errors.lock().clear();
         *self.evictions_base.lock() = (evicted, expired);
+    }
+
+    /// `(ops/s, input KB/s, output KB/s)` between the oldest kept sample and now (Redis samples
+    /// every 100 ms in its cron; we sample when INFO runs, so a poller every N seconds sees the
+    /// average over its last ≤ 16 polls). Zero on the first call.
+    pub fn instantaneous(&self) -> (f64, f64, f64) {
+        let now = std::time::Instant::now();
+        let cur = (self.commands.load(Relaxed), self.net_input.load(Relaxed), self.net_output.load(Relaxed));
+        let mut r = self.rates.lock();
+        let rates = match r.front() {
+            Some(&(t, c, i, o)) if now > t => {
+                let dt = (now - t).as_secs_f64();
+                let per = |a: u64, b: u64| a.saturating_sub(b) as f64 / dt;
+                (per(cur.0, c), per(cur.1, i) / 1024.0, per(cur.2, o) / 1024.0)
+            }
+            _ => (0.0, 0.0, 0.0),
+        };
+        if r.back().is_none_or(|&(t, ..)| now.duration_since(t).as_millis() >= 100) {
+            r.push_back((now, cur.0, cur.1, cur.2));
+            if r.len() > 16 {
+                r.pop_front();
+            }
+        }
+        rates
     }
 
     /// `(evicted, expired)` since the last CONFIG RESETSTAT, from the keyspace's totals.
