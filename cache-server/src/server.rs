@@ -124,6 +124,7 @@ impl Shared {
         db.tracking.limits.store(&config.client_output_buffer_limit);
         crate::notify::configure(&db, config.notify_keyspace_events);
         crate::types::publish(&config.encodings);
+        let metrics = Metrics::new(&config);
         Self {
             db,
             auth_required: AtomicBool::new(config.requirepass.is_some()),
@@ -133,7 +134,7 @@ impl Shared {
                 a => a,
             },
             config: RwLock::new(config),
-            metrics: Metrics::default(),
+            metrics,
             clients: Mutex::new(HashMap::new()),
             connected: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),

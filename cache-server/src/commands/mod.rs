@@ -743,8 +743,7 @@ pub(crate) fn run(
     }
     let took = start.elapsed();
     let micros = took.as_secs() * 1_000_000 + u64::from(took.subsec_micros());
-    stats.calls.fetch_add(1, Relaxed);
-    stats.usec.fetch_add(micros, Relaxed);
+    stats.record(micros);
     shared.metrics.commands.fetch_add(1, Relaxed);
     if let Err(CmdError(msg)) = result {
         stats.failed.fetch_add(1, Relaxed);
@@ -757,6 +756,7 @@ pub(crate) fn run(
     client.last_cmd = idx;
     if reg.hot[idx] & hot::SKIP_SLOWLOG == 0 {
         shared.maybe_slowlog(client, args, micros);
+        shared.metrics.latency.command(micros, now / 1000, || spec.flags.contains(&"fast"));
     }
 }
 
@@ -781,8 +781,7 @@ pub(crate) fn serve_parked(shared: &Shared, w: &crate::blocking::Waiter, key: &B
     crate::tracking::set_current_client(0);
     shared.db.tracking.flush_broadcast();
     let stats = &reg.stats[*idx];
-    stats.calls.fetch_add(1, Relaxed);
-    stats.usec.fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+    stats.record(start.elapsed().as_micros() as u64);
     (served && result.is_ok()).then(|| out.buf.to_vec())
 }
 
