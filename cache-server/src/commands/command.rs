@@ -81,7 +81,7 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec {
 }];
 
 /// ACL categories in the order Redis 7.0 prints them (its category bits).
-const CATEGORY_ORDER: &[&str] = &[
+pub(crate) const CATEGORY_ORDER: &[&str] = &[
     "@keyspace",
     "@read",
     "@write",
@@ -105,7 +105,7 @@ const CATEGORY_ORDER: &[&str] = &[
     "@scripting",
 ];
 
-fn acl_categories(s: &CommandSpec) -> Vec<String> {
+pub(crate) fn acl_categories(s: &CommandSpec) -> Vec<String> {
     let mut v = acl_categories_unordered(s);
     v.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
     v

@@ -9,6 +9,7 @@
 //! keys from `db.rs` as they change them (RESP and Memcached alike), and the broadcast messages
 //! batched during a command go out when it ends.
 
+pub mod acl;
 pub mod bitmaps;
 pub mod collection;
 pub mod command;
@@ -181,6 +182,7 @@ pub fn registry() -> &'static Registry {
             pubsub::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
+            acl::COMMANDS,
             latency::COMMANDS,
             debug::COMMANDS,
             transactions::COMMANDS,
