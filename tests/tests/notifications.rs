@@ -279,3 +279,32 @@ fn eviction_publishes_evicted_like_redis() {
     assert!(evicted[0] > 0 && evicted[1] > 0, "both servers evict and say so: {evicted:?}");
     assert!(evicted.iter().all(|n| n % 2 == 0), "each eviction is published on both channels: {evicted:?}");
 }
+
+/// A RESP3 client that listens and writes on one connection: its own command's messages come
+/// before the command's reply.
+fn own_messages(addr: SocketAddr) -> Vec<String> {
+    let mut admin = RawConn::connect(addr).expect("connect");
+    admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]).expect("config set");
+    let mut c = RawConn::connect(addr).expect("connect");
+    c.cmd(&["HELLO", "3"]).expect("hello");
+    c.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]).expect("psubscribe");
+    let mut out = Vec::new();
+    for line in ["SET own 1", "DEL own", "PUBLISH __keyevent@0__:x y"] {
+        c.send_raw(&cache_tests::resp::encode_command(&words(line))).expect("send");
+        for _ in 0..10 {
+            let (f, raw) = c.read_frame_raw().expect("frame");
+            out.push(format!("{line}: {}", escape(&raw)));
+            if !matches!(f, Frame::Push(_)) {
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_resp3_client_gets_its_own_messages_before_the_reply_like_redis() {
+    let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
+    assert_eq!(own_messages(ours.addr()), own_messages(reference.addr()));
+}
