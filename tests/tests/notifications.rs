@@ -117,7 +117,8 @@ fn base_unix() -> u64 {
 #[test]
 fn generic_strings_hashes_and_cross_type_commands_like_redis() {
     let seed = diff::seed_from_env(0x0071_f1e5);
-    for (i, (flags, resp3)) in [("KEA", false), ("KEA", true), ("Eg$hn", false), ("Kgx", true)].into_iter().enumerate()
+    for (i, (flags, resp3)) in
+        [("KEA", false), ("KEA", true), ("Eg$hn", false), ("Kgx", true), ("KEAm", false)].into_iter().enumerate()
     {
         let mut g = Generator::new(seed ^ i as u64, base_unix());
         compare(flags, resp3, 1_500, &mut || g.next_command());
@@ -127,7 +128,7 @@ fn generic_strings_hashes_and_cross_type_commands_like_redis() {
 #[test]
 fn lists_like_redis() {
     let seed = diff::seed_from_env(0x0071_f1e6);
-    for (flags, resp3) in [("KEA", false), ("Elgn", true)] {
+    for (flags, resp3) in [("KEA", false), ("Elgn", true), ("Elm", false)] {
         let mut g = gen_list::ListGenerator::new(seed);
         compare(flags, resp3, 1_000, &mut || g.next_command());
     }
@@ -136,7 +137,7 @@ fn lists_like_redis() {
 #[test]
 fn sets_like_redis() {
     let seed = diff::seed_from_env(0x0071_f1e7);
-    for (flags, resp3) in [("KEA", true), ("Ksgn", false)] {
+    for (flags, resp3) in [("KEA", true), ("Ksgn", false), ("Km", false)] {
         let mut g = gen_set::SetGenerator::new(seed, false);
         compare(flags, resp3, 1_000, &mut || g.next_command());
     }
@@ -145,7 +146,7 @@ fn sets_like_redis() {
 #[test]
 fn sorted_sets_like_redis() {
     let seed = diff::seed_from_env(0x0071_f1e8);
-    for (flags, resp3) in [("KEA", false), ("Ezgn", true)] {
+    for (flags, resp3) in [("KEA", false), ("Ezgn", true), ("Ezm", true)] {
         let opts = gen_zset::Options { sets: true, object: false, thresholds: false };
         let mut g = gen_zset::ZsetGenerator::new(seed, opts);
         compare(flags, resp3, 1_000, &mut || g.next_command());
