@@ -309,3 +309,23 @@ fn a_resp3_client_gets_its_own_messages_before_the_reply_like_redis() {
     let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
     assert_eq!(own_messages(ours.addr()), own_messages(reference.addr()));
 }
+
+fn config_transcript(addr: SocketAddr) -> Vec<String> {
+    let mut c = RawConn::connect(addr).expect("connect");
+    let mut out = Vec::new();
+    for value in
+        ["", "A", "K", "E", "KA", "AKEmn", "ng", "$lshzxetdmn", "g$lshzxetdKE", "gzxKEA", "x", "Q", "KEA ", "KEAm"]
+    {
+        let (_, set) = c.cmd_raw(&["CONFIG", "SET", "notify-keyspace-events", value]).expect("set");
+        let (_, get) = c.cmd_raw(&["CONFIG", "GET", "notify-keyspace-events"]).expect("get");
+        out.push(format!("{value:?}: {} {}", escape(&set), escape(&get)));
+    }
+    out
+}
+
+#[test]
+fn config_set_and_get_of_the_classes_like_redis() {
+    let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
+    assert_eq!(config_transcript(ours.addr()), config_transcript(reference.addr()));
+}
