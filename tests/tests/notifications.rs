@@ -329,3 +329,34 @@ fn config_set_and_get_of_the_classes_like_redis() {
     let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
     assert_eq!(config_transcript(ours.addr()), config_transcript(reference.addr()));
 }
+
+/// A blocked BLPOP served by another client's push: the push's message, then the pop's (and the
+/// `del` of the emptied list), as Redis serves blocked clients after the pushing command.
+fn served_later(addr: SocketAddr) -> Vec<String> {
+    let mut side = Side::open(addr, "KEA", false);
+    let mut waiter = RawConn::connect(addr).expect("connect");
+    waiter.send_raw(&cache_tests::resp::encode_command(&["BLPOP", "q", "5"])).expect("send");
+    // Wait until the server has parked it.
+    for _ in 0..200 {
+        let listed = side.cmd.cmd(&["CLIENT", "LIST"]).expect("client list");
+        if matches!(&listed, Frame::Bulk(Some(b)) | Frame::Verbatim(_, b) if String::from_utf8_lossy(b).contains("cmd=blpop"))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let got = side.step(&words("RPUSH q x"));
+    let (served, _) = waiter.read_frame_raw().expect("served");
+    let mut out = got;
+    out.push(format!("{served:?}"));
+    out
+}
+
+#[test]
+fn a_blocked_pop_served_by_a_push_publishes_like_redis() {
+    let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
+    let x = served_later(ours.addr());
+    assert!(x.iter().any(|m| m.contains("lpop")) && x.iter().any(|m| m.contains("del")), "{x:?}");
+    assert_eq!(x, served_later(reference.addr()));
+}
