@@ -648,7 +648,7 @@ impl Drop for Forget<'_> {
 /// Encodes the queued pushes in the client's current protocol. A RESP2 client only receives
 /// pub/sub messages, and redirected invalidations as `__redis__:invalidate` messages while it is
 /// subscribed to something (as Redis does); other pushes need RESP3.
-fn deliver(client: &ClientState, out: &mut Reply) {
+pub(crate) fn deliver(client: &ClientState, out: &mut Reply) {
     for p in client.mailbox.take() {
         match p {
             Push::Invalidate { keys, null_resp3, redirected } => {

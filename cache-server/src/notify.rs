@@ -8,6 +8,23 @@
 //! It owns the flags (parsing and rendering Redis's class letters, and their live copy in
 //! [`crate::pubsub::PubSub`]); it must not touch the keyspace. Cost when notifications are off:
 //! one relaxed atomic load per event site.
+//!
+//! ```text
+//!  handler ── ctx.notify(class, "lpush", key) ─┐
+//!  db.rs on_slot ── "expired" (lazy), "new" ───┤  flags & class? (one relaxed load) ── no ──► done
+//!  db.rs Db::get ── "keymiss" ─────────────────┤        │ yes
+//!  core eviction listener ── "evicted" / ──────┘   __keyspace@db__:key  ← event   (K)
+//!      "expired" (active)                          __keyevent@db__:event ← key    (E)
+//!                                                  └─► Tracking::publish → mailboxes
+//! ```
+//!
+//! Order: a key found expired publishes `expired` before the command's own events, and `new`
+//! comes before the event of the write that created the key, as in Redis. While `x` is on, the
+//! active expiry cycle runs (as for tracking clients), so an untouched key's `expired` comes
+//! within about 100 ms of its deadline. Known gaps: which key an eviction picks is our policy's
+//! choice (the `evicted` messages are Redis's in form, not in keys); a write so large that the
+//! core rejects it publishes `evicted` for it; Memcached writes publish only `new`, `expired` and
+//! `evicted` (they have no Redis event names).
 
 use crate::commands::Ctx;
 use crate::config::ConfigError;

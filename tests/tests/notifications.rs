@@ -117,7 +117,8 @@ fn base_unix() -> u64 {
 #[test]
 fn generic_strings_hashes_and_cross_type_commands_like_redis() {
     let seed = diff::seed_from_env(0x0071_f1e5);
-    for (i, (flags, resp3)) in [("KEA", false), ("KEA", true), ("Eg$hn", false), ("Kgx", true)].into_iter().enumerate()
+    for (i, (flags, resp3)) in
+        [("KEA", false), ("KEA", true), ("Eg$hn", false), ("Kgx", true), ("KEAm", false)].into_iter().enumerate()
     {
         let mut g = Generator::new(seed ^ i as u64, base_unix());
         compare(flags, resp3, 1_500, &mut || g.next_command());
@@ -127,7 +128,7 @@ fn generic_strings_hashes_and_cross_type_commands_like_redis() {
 #[test]
 fn lists_like_redis() {
     let seed = diff::seed_from_env(0x0071_f1e6);
-    for (flags, resp3) in [("KEA", false), ("Elgn", true)] {
+    for (flags, resp3) in [("KEA", false), ("Elgn", true), ("Elm", false)] {
         let mut g = gen_list::ListGenerator::new(seed);
         compare(flags, resp3, 1_000, &mut || g.next_command());
     }
@@ -136,7 +137,7 @@ fn lists_like_redis() {
 #[test]
 fn sets_like_redis() {
     let seed = diff::seed_from_env(0x0071_f1e7);
-    for (flags, resp3) in [("KEA", true), ("Ksgn", false)] {
+    for (flags, resp3) in [("KEA", true), ("Ksgn", false), ("Km", false)] {
         let mut g = gen_set::SetGenerator::new(seed, false);
         compare(flags, resp3, 1_000, &mut || g.next_command());
     }
@@ -145,7 +146,7 @@ fn sets_like_redis() {
 #[test]
 fn sorted_sets_like_redis() {
     let seed = diff::seed_from_env(0x0071_f1e8);
-    for (flags, resp3) in [("KEA", false), ("Ezgn", true)] {
+    for (flags, resp3) in [("KEA", false), ("Ezgn", true), ("Ezm", true)] {
         let opts = gen_zset::Options { sets: true, object: false, thresholds: false };
         let mut g = gen_zset::ZsetGenerator::new(seed, opts);
         compare(flags, resp3, 1_000, &mut || g.next_command());
@@ -189,6 +190,40 @@ fn scripted(side: &mut Side) -> Vec<String> {
         "LPUSH src 3 1 2",
         "SORT src STORE dst",
         "SORT nothing STORE dst",
+        "EXISTS nk",
+        "TOUCH nk",
+        "TTL nk",
+        "PTTL nk",
+        "EXPIRETIME nk",
+        "TYPE nk",
+        "OBJECT ENCODING nk",
+        "STRLEN nk",
+        "GETRANGE nk 0 1",
+        "GETEX nk",
+        "MGET nk a nk2",
+        "HEXISTS nk f",
+        "HGET nk f",
+        "HMGET nk f g",
+        "HGETALL nk",
+        "HLEN nk",
+        "LLEN nk",
+        "LRANGE nk 0 1",
+        "LINDEX nk 0",
+        "LPOS nk x",
+        "SCARD nk",
+        "SISMEMBER nk m",
+        "SMEMBERS nk",
+        "SRANDMEMBER nk",
+        "SINTER nk s2",
+        "SUNION nk s2",
+        "ZSCORE nk m",
+        "ZCARD nk",
+        "ZRANK nk m",
+        "ZRANGE nk 0 1",
+        "ZRANDMEMBER nk",
+        "ZUNION 2 nk z",
+        "SORT nk",
+        "RANDOMKEY",
         "MULTI",
         "SET m 1",
         "INCRBY m 2",
@@ -278,4 +313,84 @@ fn eviction_publishes_evicted_like_redis() {
     eprintln!("evicted messages: ours {}, redis {}", evicted[0], evicted[1]);
     assert!(evicted[0] > 0 && evicted[1] > 0, "both servers evict and say so: {evicted:?}");
     assert!(evicted.iter().all(|n| n % 2 == 0), "each eviction is published on both channels: {evicted:?}");
+}
+
+/// A RESP3 client that listens and writes on one connection: its own command's messages come
+/// before the command's reply.
+fn own_messages(addr: SocketAddr) -> Vec<String> {
+    let mut admin = RawConn::connect(addr).expect("connect");
+    admin.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]).expect("config set");
+    let mut c = RawConn::connect(addr).expect("connect");
+    c.cmd(&["HELLO", "3"]).expect("hello");
+    c.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]).expect("psubscribe");
+    let mut out = Vec::new();
+    for line in ["SET own 1", "DEL own", "PUBLISH __keyevent@0__:x y"] {
+        c.send_raw(&cache_tests::resp::encode_command(&words(line))).expect("send");
+        for _ in 0..10 {
+            let (f, raw) = c.read_frame_raw().expect("frame");
+            out.push(format!("{line}: {}", escape(&raw)));
+            if !matches!(f, Frame::Push(_)) {
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_resp3_client_gets_its_own_messages_before_the_reply_like_redis() {
+    let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
+    assert_eq!(own_messages(ours.addr()), own_messages(reference.addr()));
+}
+
+fn config_transcript(addr: SocketAddr) -> Vec<String> {
+    let mut c = RawConn::connect(addr).expect("connect");
+    let mut out = Vec::new();
+    for value in
+        ["", "A", "K", "E", "KA", "AKEmn", "ng", "$lshzxetdmn", "g$lshzxetdKE", "gzxKEA", "x", "Q", "KEA ", "KEAm"]
+    {
+        let (_, set) = c.cmd_raw(&["CONFIG", "SET", "notify-keyspace-events", value]).expect("set");
+        let (_, get) = c.cmd_raw(&["CONFIG", "GET", "notify-keyspace-events"]).expect("get");
+        out.push(format!("{value:?}: {} {}", escape(&set), escape(&get)));
+    }
+    out
+}
+
+#[test]
+fn config_set_and_get_of_the_classes_like_redis() {
+    let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
+    assert_eq!(config_transcript(ours.addr()), config_transcript(reference.addr()));
+}
+
+/// A blocked BLPOP served by another client's push: the push's message, then the pop's (and the
+/// `del` of the emptied list), as Redis serves blocked clients after the pushing command.
+fn served_later(addr: SocketAddr) -> Vec<String> {
+    let mut side = Side::open(addr, "KEA", false);
+    let mut waiter = RawConn::connect(addr).expect("connect");
+    waiter.send_raw(&cache_tests::resp::encode_command(&["BLPOP", "q", "5"])).expect("send");
+    // Wait until the server has parked it.
+    for _ in 0..200 {
+        let listed = side.cmd.cmd(&["CLIENT", "LIST"]).expect("client list");
+        if matches!(&listed, Frame::Bulk(Some(b)) | Frame::Verbatim(_, b) if String::from_utf8_lossy(b).contains("cmd=blpop"))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let got = side.step(&words("RPUSH q x"));
+    let (served, _) = waiter.read_frame_raw().expect("served");
+    let mut out = got;
+    out.push(format!("{served:?}"));
+    out
+}
+
+#[test]
+fn a_blocked_pop_served_by_a_push_publishes_like_redis() {
+    let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(ours) = Subject::start(&ServerOpts::default()) else { return };
+    let x = served_later(ours.addr());
+    assert!(x.iter().any(|m| m.contains("lpop")) && x.iter().any(|m| m.contains("del")), "{x:?}");
+    assert_eq!(x, served_later(reference.addr()));
 }

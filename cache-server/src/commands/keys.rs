@@ -137,7 +137,7 @@ fn touch(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn type_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let t = ctx.peek(&a[1]).map_or("none", |e| e.value.type_name());
+    let t = ctx.get(&a[1]).map_or("none", |e| e.value.type_name());
     ctx.out.simple(t);
     Ok(())
 }
@@ -449,7 +449,7 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     }
     let src = ctx.dbi();
     let copied = ctx.atomically_at([(src, &a[1]), (db, &a[2])], |ctx| {
-        let Some(e) = ctx.peek(&a[1]) else { return false };
+        let Some(e) = ctx.get(&a[1]) else { return false };
         let (copied, replaced) = ctx.update_in(db, &a[2], |cur| {
             let found = cur.get().is_some();
             if found && !replace {

@@ -724,6 +724,13 @@ pub(crate) fn run(
     } else {
         result
     };
+    // Like Redis, a RESP3 subscriber receives the messages its own command published (PUBLISH,
+    // keyspace notifications) before that command's reply.
+    if !nested && out.resp3 && client.subscriptions > 0 && client.mailbox.has_pending() {
+        let reply = out.buf.split_off(mark);
+        crate::connection::deliver(client, out);
+        out.buf.unsplit(reply);
+    }
     if !nested {
         crate::tracking::set_current_client(0);
         shared.db.tracking.flush_broadcast();

@@ -316,4 +316,30 @@ mod tests {
         ])
         .await;
     }
+
+    #[tokio::test]
+    async fn shard_channels_introspection_and_monitor_refusals() {
+        run_table(&[
+            ("PUBSUB NUMPAT", ":0\r\n"),
+            ("SSUBSCRIBE s", "*3\r\n$10\r\nssubscribe\r\n$1\r\ns\r\n:1\r\n"),
+            (
+                "SPUBLISH s x",
+                "-ERR Can't execute 'spublish': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n",
+            ),
+            ("SUNSUBSCRIBE", "*3\r\n$12\r\nsunsubscribe\r\n$1\r\ns\r\n:0\r\n"),
+            ("PUBSUB SHARDCHANNELS", "*0\r\n"),
+            ("PUBSUB SHARDNUMSUB s", "*2\r\n$1\r\ns\r\n:0\r\n"),
+            ("SPUBLISH s x", ":0\r\n"),
+            (
+                "PUBSUB CHANNELS a b",
+                "-ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.\r\n",
+            ),
+            ("MULTI", "+OK\r\n"),
+            ("MONITOR", "+QUEUED\r\n"),
+            ("EXEC", "*1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n"),
+            ("MONITOR", "+OK\r\n"),
+            ("RESET", "+RESET\r\n"),
+        ])
+        .await;
+    }
 }

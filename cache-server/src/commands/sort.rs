@@ -257,7 +257,7 @@ fn lookup(ctx: &mut Ctx<'_>, pattern: &[u8], element: &Bytes) -> Option<Bytes> {
     key.extend_from_slice(&pattern[..star]);
     key.extend_from_slice(element);
     key.extend_from_slice(postfix);
-    match (ctx.peek(&key)?.value, field) {
+    match (ctx.get(&key)?.value, field) {
         (Value::Str(s), None) => Some(s.to_bytes()),
         (Value::Hash(h), Some(f)) => h.get(f).cloned(),
         _ => None,

@@ -242,6 +242,10 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, val: &[u8], when: Option<u64>, o:
         cur.put(Entry::expiring(Value::Str(value), expire_at));
         Ok((true, old_str))
     })?;
+    if o.get && old.is_none() {
+        // Redis reads the old value first (GET option, GETSET): a miss for a missing key.
+        ctx.notify(Class::KeyMiss, "keymiss", key);
+    }
     if written {
         ctx.notify(Class::String, "set", key);
         if when.is_some() {
@@ -295,8 +299,10 @@ fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         Ok::<_, CmdError>(s)
     })?;
-    if old.is_some() {
-        ctx.notify(Class::Generic, "del", &a[1]);
+    match old {
+        Some(_) => ctx.notify(Class::Generic, "del", &a[1]),
+        // Redis reads the key first (a miss for a missing key).
+        None => ctx.notify(Class::KeyMiss, "keymiss", &a[1]),
     }
     match old {
         Some(s) => ctx.out.bulk(&s),
