@@ -5,7 +5,7 @@
 //! counts (not the slow log); REWRITE rewrites the file the server started from
 //! ([`crate::config::rewrite`]).
 
-use super::super::{CmdError, CmdResult, Ctx, registry};
+use super::super::{CmdError, CmdResult, Ctx, SYNTAX, registry};
 use crate::config::{Config, ConfigError, MaxMemoryPolicy, redis};
 use crate::glob;
 use bytes::Bytes;
@@ -43,8 +43,9 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    // An odd count past the table's arity (-4) is a syntax error in Redis 7.0.
     if a.len() % 2 != 0 {
-        return Err("ERR wrong number of arguments for 'config|set' command".into());
+        return Err(SYNTAX.into());
     }
     let pairs: Vec<(String, String)> = a[2..]
         .chunks(2)
@@ -53,15 +54,15 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let failed = |arg: &str, why: &str| {
         CmdError::from(format!("ERR CONFIG SET failed (possibly related to argument '{arg}') - {why}"))
     };
-    // Phase 1, as Redis: an unknown name wins over any other complaint; otherwise the first
-    // immutable, protected or repeated one.
+    // Phase 1, as Redis: the first unknown, immutable, protected or repeated name fails the lot.
     let mut complaint: Option<CmdError> = None;
     for (i, (name, _)) in pairs.iter().enumerate() {
         let lower = name.to_ascii_lowercase();
-        if !Config::knows(&lower) {
-            return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'").into());
-        }
         if complaint.is_some() {
+            break;
+        }
+        if !Config::knows(&lower) {
+            complaint = Some(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'").into());
             continue;
         }
         let access = redis::find(&lower).map(|d| d.access);
