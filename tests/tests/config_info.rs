@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use cache_tests::ServerOpts;
-use cache_tests::ours::{OurServer, server_binary};
+use cache_tests::ours::{OurProcess, server_binary};
 use cache_tests::port::{free_port, loopback, wait_for_port};
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, RawConn};
@@ -37,13 +37,14 @@ fn pairs(f: Frame) -> BTreeMap<String, String> {
     v.chunks(2).map(|p| (text(&p[0]), text(&p[1]))).collect()
 }
 
-/// Both servers, or `None` (test skipped) without redis-server.
-fn both() -> Option<(RedisServer, OurServer)> {
+/// Both servers, or `None` (test skipped) without redis-server. Ours runs as a process of its
+/// own: command statistics are process-wide, and the tests here count and reset them.
+fn both() -> Option<(RedisServer, OurProcess)> {
     let redis = RedisServer::start::<&str>(&[])?;
-    Some((redis, OurServer::start(&ServerOpts::default())))
+    Some((redis, OurProcess::start(&ServerOpts::default())))
 }
 
-fn conns(redis: &RedisServer, ours: &OurServer) -> (RawConn, RawConn) {
+fn conns(redis: &RedisServer, ours: &OurProcess) -> (RawConn, RawConn) {
     (RawConn::connect(redis.addr()).expect("connect redis"), RawConn::connect(ours.addr()).expect("connect ours"))
 }
 
@@ -194,6 +195,30 @@ fn latency_monitor_records_a_slow_script() {
         assert_eq!(cmd(c, &["LATENCY", "HISTORY", "command"]), Frame::Array(Some(vec![])));
     }
     assert_eq!(cmd(&mut r, &["LATENCY", "HELP"]), cmd(&mut o, &["LATENCY", "HELP"]));
+    // HISTOGRAM: command → {calls, histogram_usec: {2^k: samples so far}}, the same shape.
+    for c in [&mut r, &mut o] {
+        cmd(c, &["SET", "h", "1"]);
+        cmd(c, &["SET", "h", "2"]);
+        let Frame::Array(Some(top)) = cmd(c, &["LATENCY", "HISTOGRAM", "set", "nosuch"]) else { panic!("shape") };
+        assert_eq!(top.len(), 2, "{top:?}");
+        assert_eq!(text(&top[0]), "set");
+        let Frame::Array(Some(inner)) = &top[1] else { panic!("{top:?}") };
+        let Frame::Integer(calls) = inner[1] else { panic!("{inner:?}") };
+        assert!(calls == 2 && text(&inner[0]) == "calls" && text(&inner[2]) == "histogram_usec", "{inner:?}");
+        let Frame::Array(Some(buckets)) = &inner[3] else { panic!("{inner:?}") };
+        let pairs: Vec<(i64, i64)> = buckets
+            .chunks(2)
+            .map(|p| match p {
+                [Frame::Integer(b), Frame::Integer(n)] => (*b, *n),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(pairs.iter().all(|(b, _)| (*b as u64).is_power_of_two()), "{pairs:?}");
+        assert!(
+            pairs.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1) && pairs.last().unwrap().1 == calls,
+            "{pairs:?}"
+        );
+    }
 }
 
 /// A scratch directory for config files, removed on drop.
@@ -357,4 +382,45 @@ fn config_rewrite_without_a_file_is_refused_as_redis() {
     let want = Frame::Error(b"ERR The server is running without a config file".to_vec());
     assert_eq!(cmd(&mut r, &["CONFIG", "REWRITE"]), want);
     assert_eq!(cmd(&mut o, &["CONFIG", "REWRITE"]), want);
+}
+
+/// SWAPDB (checked here with the operator commands): errors, a WATCH on a key of a swapped
+/// database fails the transaction, a client blocked in one database is served by a list the
+/// swap brings in — the same on both servers.
+#[test]
+fn swapdb_touches_watches_and_serves_blocked_clients_as_redis() {
+    let Some((redis, ours)) = both() else { return };
+    for addr in [redis.addr(), ours.addr()] {
+        let mut a = RawConn::connect(addr).expect("connect");
+        let mut b = RawConn::connect(addr).expect("connect");
+        let err = |f: Frame| f.error_text().unwrap_or_default();
+        assert_eq!(err(cmd(&mut a, &["SWAPDB", "0", "16"])), "ERR DB index is out of range");
+        assert_eq!(err(cmd(&mut a, &["SWAPDB", "x", "1"])), "ERR invalid first DB index");
+        assert_eq!(err(cmd(&mut a, &["SWAPDB", "0", "x"])), "ERR invalid second DB index");
+        cmd(&mut a, &["FLUSHALL"]);
+        cmd(&mut a, &["SET", "k", "0"]);
+        cmd(&mut a, &["SELECT", "1"]);
+        cmd(&mut a, &["SET", "k", "1"]);
+        cmd(&mut a, &["EXPIRE", "k", "100"]);
+        cmd(&mut a, &["SELECT", "0"]);
+        cmd(&mut a, &["WATCH", "k"]);
+        assert_eq!(cmd(&mut b, &["SWAPDB", "0", "1"]), Frame::Simple(b"OK".to_vec()));
+        cmd(&mut a, &["MULTI"]);
+        cmd(&mut a, &["GET", "k"]);
+        assert_eq!(cmd(&mut a, &["EXEC"]), Frame::Array(None), "{addr}: EXEC after SWAPDB");
+        assert_eq!(text(&cmd(&mut a, &["GET", "k"])), "1");
+        assert!(matches!(cmd(&mut a, &["TTL", "k"]), Frame::Integer(t) if t > 90));
+        // A client blocked on `l` in db 1 is served when the swap brings a list there.
+        cmd(&mut a, &["RPUSH", "l", "x"]);
+        let mut c = RawConn::connect(addr).expect("connect");
+        cmd(&mut c, &["SELECT", "1"]);
+        c.send_raw(&cache_tests::resp::encode_command(&["BLPOP", "l", "5"])).expect("send BLPOP");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        cmd(&mut b, &["SWAPDB", "0", "1"]);
+        let served = c.read_frame().expect("BLPOP reply");
+        assert_eq!(
+            served,
+            Frame::Array(Some(vec![Frame::Bulk(Some(b"l".to_vec())), Frame::Bulk(Some(b"x".to_vec()))]))
+        );
+    }
 }

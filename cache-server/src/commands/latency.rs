@@ -1,6 +1,7 @@
 //! LATENCY LATEST / HISTORY / RESET / DOCTOR / HELP: the latency monitor's events (samples of at
 //! least `latency-monitor-threshold` ms, see [`crate::metrics::latency`]) with Redis 7.0's reply
-//! shapes. GRAPH and HISTOGRAM are not implemented (they reply Redis's unknown-subcommand error).
+//! shapes, and HISTOGRAM from the per-command histograms INFO latencystats reads
+//! ([`crate::metrics::histogram`]). GRAPH is not implemented (Redis's unknown-subcommand error).
 
 use super::{CmdResult, CommandSpec, Ctx, container_row, spec};
 use bytes::Bytes;
@@ -14,6 +15,16 @@ const SUBS: &[CommandSpec] = &[
     spec("history", 3, FLAGS, (0, 0, 0), G, "Return timestamp-latency samples for the event.", "2.8.13", history),
     spec("reset", -2, FLAGS, (0, 0, 0), G, "Reset latency data for one or more events.", "2.8.13", reset),
     spec("doctor", 2, FLAGS, (0, 0, 0), G, "Return a human readable latency analysis report.", "2.8.13", doctor),
+    spec(
+        "histogram",
+        -2,
+        FLAGS,
+        (0, 0, 0),
+        G,
+        "Return the cumulative distribution of latencies of a subset of commands or all.",
+        "7.0.0",
+        histogram,
+    ),
     spec(
         "help",
         2,
@@ -53,6 +64,47 @@ fn history(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.array(2);
         ctx.out.int(time as i64);
         ctx.out.int(ms as i64);
+    }
+    Ok(())
+}
+
+fn histogram(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let reg = super::registry();
+    let asked: Vec<String> = a[2..].iter().map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()).collect();
+    let rows: Vec<(&str, (u64, Vec<(u64, u64)>))> = if asked.is_empty() {
+        reg.entries
+            .iter()
+            .zip(&reg.stats)
+            .filter_map(|((n, _), st)| Some((n.as_str(), st.latency.cumulative()?)))
+            .collect()
+    } else {
+        // Each name once, in the order asked; a container's name stands for its subcommands.
+        let mut names: Vec<usize> = Vec::new();
+        for want in &asked {
+            for (i, (n, _)) in reg.entries.iter().enumerate() {
+                let hit = n == want || n.strip_prefix(want.as_str()).is_some_and(|r| r.starts_with('|'));
+                if hit && !names.contains(&i) {
+                    names.push(i);
+                }
+            }
+        }
+        names
+            .into_iter()
+            .filter_map(|i| Some((reg.entries[i].0.as_str(), reg.stats[i].latency.cumulative()?)))
+            .collect()
+    };
+    ctx.out.map(rows.len());
+    for (name, (calls, buckets)) in rows {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.map(2);
+        ctx.out.bulk(b"calls");
+        ctx.out.int(calls as i64);
+        ctx.out.bulk(b"histogram_usec");
+        ctx.out.map(buckets.len());
+        for (bound, n) in buckets {
+            ctx.out.int(bound as i64);
+            ctx.out.int(n as i64);
+        }
     }
     Ok(())
 }
@@ -167,6 +219,11 @@ mod tests {
             ("LATENCY RESET command nope", ":1\r\n"),
             ("LATENCY LATEST", "*0\r\n"),
             ("LATENCY GRAPH command", "-ERR unknown subcommand 'GRAPH'. Try LATENCY HELP.\r\n"),
+            ("LATENCY HISTOGRAM nosuch", "*0\r\n"),
+            (
+                "LATENCY HISTOGRAM eval",
+                "*2\r\n$4\r\neval\r\n*4\r\n$5\r\ncalls\r\n:1\r\n$14\r\nhistogram_usec\r\n*2\r\n:...\r\n:1\r\n",
+            ),
         ])
         .await;
     }
