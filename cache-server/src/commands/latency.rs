@@ -71,7 +71,7 @@ fn history(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn histogram(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let reg = super::registry();
     let asked: Vec<String> = a[2..].iter().map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()).collect();
-    let rows: Vec<(&str, (u64, Vec<(u64, u64)>))> = if asked.is_empty() {
+    let rows: Vec<(&str, crate::metrics::histogram::Cumulative)> = if asked.is_empty() {
         reg.entries
             .iter()
             .zip(&reg.stats)

@@ -11,6 +11,9 @@ const SUB_BITS: u32 = 3;
 const EXPONENTS: usize = 41;
 const BUCKETS: usize = EXPONENTS * SUB;
 
+/// LATENCY HISTOGRAM's rows: `(samples, [(2^k µs, samples below 2^k µs)])`.
+pub type Cumulative = (u64, Vec<(u64, u64)>);
+
 /// Per-command latency distribution in microseconds.
 #[derive(Debug, Default)]
 pub struct Histogram {
@@ -54,7 +57,7 @@ impl Histogram {
 
     /// `(samples, [(2^k µs, samples below 2^k µs)])` at each power of two where the cumulative
     /// count grows (LATENCY HISTOGRAM's `histogram_usec`), or `None` with no sample.
-    pub fn cumulative(&self) -> Option<(u64, Vec<(u64, u64)>)> {
+    pub fn cumulative(&self) -> Option<Cumulative> {
         let b = self.buckets.get()?;
         let counts: Vec<u64> = b.iter().map(|c| c.load(Relaxed)).collect();
         let total: u64 = counts.iter().sum();
