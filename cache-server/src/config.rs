@@ -426,18 +426,24 @@ impl Config {
     /// Stores a Redis directive we do not implement (checked as Redis checks it), or accepts a
     /// deprecated or file-only one, noting a warning; `Unknown` for any other word.
     fn set_inert(&mut self, name: &str, args: &[&str]) -> Result<(), ConfigError> {
-        if redis::DEPRECATED.contains(&name) || redis::FILE_ONLY.contains(&name) {
-            self.warnings.push(format!("'{name}' is accepted for compatibility and ignored"));
-            return Ok(());
+        let warning = if name == "rename-command" {
+            "'rename-command' is not supported: every command keeps its name (use requirepass to restrict access)"
+                .to_string()
+        } else if redis::DEPRECATED.contains(&name) || redis::FILE_ONLY.contains(&name) {
+            format!("'{name}' is accepted for compatibility and ignored")
+        } else {
+            let d = redis::find(name).ok_or(ConfigError::Unknown)?;
+            let value = redis::validate(d, args).map_err(ConfigError::Invalid)?;
+            self.inert.insert(d.name.to_string(), value);
+            if redis::HONOURED.contains(&d.name) {
+                return Ok(());
+            }
+            format!("'{name}' is a Redis directive without effect in this server (value kept for CONFIG GET)")
+        };
+        // One warning per directive, however many lines it has.
+        if !self.warnings.contains(&warning) {
+            self.warnings.push(warning);
         }
-        let d = redis::find(name).ok_or(ConfigError::Unknown)?;
-        let value = redis::validate(d, args).map_err(ConfigError::Invalid)?;
-        if !redis::HONOURED.contains(&d.name) {
-            self.warnings.push(format!(
-                "'{name}' is a Redis directive without effect in this server (value kept for CONFIG GET)"
-            ));
-        }
-        self.inert.insert(d.name.to_string(), value);
         Ok(())
     }
 
@@ -571,5 +577,37 @@ mod tests {
         let err = c.apply_file_text("maxmemory lots\n").unwrap_err().to_string();
         assert!(err.contains("memory value"), "{err}");
         assert!(c.apply_file_text("port 99999\n").is_err());
+    }
+
+    #[test]
+    fn redis_directives_are_kept_inert_and_includes_apply() {
+        let dir = std::env::temp_dir().join(format!("cache-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inc = dir.join("more.conf");
+        std::fs::write(&inc, "maxmemory 2mb\nappendonly yes\n").unwrap();
+        let mut c = Config::default();
+        let text = format!(
+            "include {}\nsave 900 1\nsave 300 10\nslave-read-only no\nrename-command FLUSHALL \"\"\nlist-max-ziplist-entries 5\nlatency-tracking no\n",
+            inc.display()
+        );
+        c.apply_file_text(&text).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(c.maxmemory, 2 << 20);
+        assert_eq!(c.get("appendonly").as_deref(), Some("yes"));
+        assert_eq!(c.get("save").as_deref(), Some("900 1 300 10"));
+        assert_eq!(c.get("replica-read-only").as_deref(), Some("no"));
+        assert_eq!(c.get("slave-read-only").as_deref(), Some("no"));
+        assert_eq!(c.get("hz").as_deref(), Some("10"));
+        // One warning per inert, deprecated or file-only line; none for one the server reads.
+        let w = c.take_warnings();
+        assert_eq!(w.len(), 5, "{w:?}");
+        assert!(w[0].contains("'appendonly'"), "{w:?}");
+        let err = c.apply_file_text("appendfsync sometimes\n").unwrap_err().to_string();
+        assert!(
+            err.contains(">>> 'appendfsync sometimes'\nargument(s) must be one of the following: everysec, always, no"),
+            "{err}"
+        );
+        let err = c.apply_file_text("sentinel monitor m 127.0.0.1 6379 2\n").unwrap_err().to_string();
+        assert!(err.contains("sentinel directive while not in sentinel mode"), "{err}");
     }
 }
