@@ -2,6 +2,13 @@
 //! directives — from a redis.conf-style file, from command-line flags (`--port 7000`), and from
 //! `CONFIG SET` — so all three accept the same names and values and fail the same clear way.
 //! It owns no sockets and no cache; `server.rs` and `db.rs` read it.
+//!
+//! A stock Redis 7.0 redis.conf starts the server: the directives we implement ([`DIRECTIVES`])
+//! apply; every other Redis directive ([`redis::REDIS`], aliases included) is checked as Redis
+//! checks it, kept in [`Config::inert`] (CONFIG GET shows it, CONFIG SET changes it, CONFIG
+//! REWRITE writes it) and reported once through [`Config::take_warnings`]; `include` files are
+//! applied in place; any other word stops the server with Redis's `*** FATAL CONFIG FILE ERROR
+//! ***` text naming the line. [`rewrite`] owns CONFIG REWRITE.
 
 use std::collections::BTreeMap;
 use std::fmt;
