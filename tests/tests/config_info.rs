@@ -424,3 +424,36 @@ fn swapdb_touches_watches_and_serves_blocked_clients_as_redis() {
         );
     }
 }
+
+/// The same commands in RESP3: CONFIG GET is a map (each name once), INFO and LATENCY DOCTOR
+/// verbatim text, LATENCY HISTOGRAM nested maps, CONFIG SET errors unchanged.
+#[test]
+fn resp3_shapes_match_redis() {
+    let Some((redis, ours)) = both() else { return };
+    let (mut r, mut o) = conns(&redis, &ours);
+    for c in [&mut r, &mut o] {
+        assert!(matches!(cmd(c, &["HELLO", "3"]), Frame::Map(_)));
+        cmd(c, &["SET", "k", "v"]);
+    }
+    let map_keys = |f: Frame| match f {
+        Frame::Map(pairs) => pairs.into_iter().map(|(k, v)| (text(&k), text(&v))).collect::<BTreeMap<_, _>>(),
+        other => panic!("expected a map, got {other:?}"),
+    };
+    let get = ["CONFIG", "GET", "timeout", "slowlog-*", "slowlog-max-len", "appendonly"];
+    assert_eq!(map_keys(cmd(&mut r, &get)), map_keys(cmd(&mut o, &get)));
+    for args in [
+        &["CONFIG", "SET", "timeout", "1", "appendonly", "maybe"][..],
+        &["CONFIG", "SET", "timeout", "1", "timeout", "2"],
+    ] {
+        assert_eq!(cmd(&mut r, args), cmd(&mut o, args), "{args:?}");
+    }
+    for c in [&mut r, &mut o] {
+        assert!(
+            matches!(cmd(c, &["INFO", "keyspace"]), Frame::Verbatim(f, t) if f == b"txt" && t.starts_with(b"# Keyspace\r\ndb0:keys=1,"))
+        );
+        assert!(matches!(cmd(c, &["LATENCY", "DOCTOR"]), Frame::Verbatim(f, _) if f == b"txt"));
+        assert_eq!(cmd(c, &["LATENCY", "LATEST"]), Frame::Array(Some(vec![])));
+        let Frame::Map(rows) = cmd(c, &["LATENCY", "HISTOGRAM", "set"]) else { panic!("HISTOGRAM is a map") };
+        assert!(matches!(&rows[..], [(Frame::Bulk(Some(n)), Frame::Map(inner))] if n == b"set" && inner.len() == 2));
+    }
+}
