@@ -199,6 +199,34 @@ impl Default for Config {
     }
 }
 
+/// What the binary does when `loglevel` changes at run time (CONFIG SET): it installs a hook that
+/// swaps its tracing filter; a library user without one keeps its own logging.
+static LOGLEVEL_HOOK: std::sync::OnceLock<Box<dyn Fn(&str) + Send + Sync>> = std::sync::OnceLock::new();
+
+/// Installs the hook called with the `tracing` level ([`tracing_level`]) whenever CONFIG SET
+/// changes `loglevel`. The first installation wins.
+pub fn on_loglevel_change(hook: Box<dyn Fn(&str) + Send + Sync>) {
+    let _ = LOGLEVEL_HOOK.set(hook);
+}
+
+/// Tells the installed hook (if any) that `loglevel` is now `loglevel`.
+pub fn loglevel_changed(loglevel: &str) {
+    if let Some(hook) = LOGLEVEL_HOOK.get() {
+        hook(tracing_level(loglevel));
+    }
+}
+
+/// The `tracing` filter level for a Redis `loglevel`.
+pub fn tracing_level(loglevel: &str) -> &'static str {
+    match loglevel {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    }
+}
+
 /// A quarter of physical memory (from `/proc/meminfo`), or 1 GiB when that cannot be read.
 fn default_maxmemory() -> u64 {
     let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {

@@ -104,6 +104,9 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         tracing::warn!("CONFIG SET: {w}");
     }
     ctx.shared.metrics.latency.set_threshold(cfg.latency_monitor_threshold);
+    if cfg.loglevel != ctx.shared.config.read().loglevel {
+        crate::config::loglevel_changed(&cfg.loglevel);
+    }
     crate::metrics::set_latency_tracking(cfg.get("latency-tracking").as_deref() != Some("no"));
     ctx.shared.apply_config(cfg);
     ctx.out.ok();
