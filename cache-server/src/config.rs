@@ -201,11 +201,14 @@ impl Default for Config {
 
 /// What the binary does when `loglevel` changes at run time (CONFIG SET): it installs a hook that
 /// swaps its tracing filter; a library user without one keeps its own logging.
-static LOGLEVEL_HOOK: std::sync::OnceLock<Box<dyn Fn(&str) + Send + Sync>> = std::sync::OnceLock::new();
+static LOGLEVEL_HOOK: std::sync::OnceLock<LoglevelHook> = std::sync::OnceLock::new();
+
+/// See [`on_loglevel_change`].
+pub type LoglevelHook = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Installs the hook called with the `tracing` level ([`tracing_level`]) whenever CONFIG SET
 /// changes `loglevel`. The first installation wins.
-pub fn on_loglevel_change(hook: Box<dyn Fn(&str) + Send + Sync>) {
+pub fn on_loglevel_change(hook: LoglevelHook) {
     let _ = LOGLEVEL_HOOK.set(hook);
 }
 
