@@ -108,7 +108,14 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         crate::config::loglevel_changed(&cfg.loglevel);
     }
     crate::metrics::set_latency_tracking(cfg.get("latency-tracking").as_deref() != Some("no"));
+    let shrinks = cfg.maxmemory != 0 && cfg.maxmemory < ctx.shared.db.maxmemory();
+    let started = std::time::Instant::now();
     ctx.shared.apply_config(cfg);
+    if shrinks {
+        // The keys over the new budget were evicted during the call.
+        let micros = started.elapsed().as_micros() as u64;
+        ctx.shared.metrics.latency.event("eviction-cycle", micros, ctx.now / 1000);
+    }
     ctx.out.ok();
     Ok(())
 }
