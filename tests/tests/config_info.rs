@@ -457,3 +457,24 @@ fn resp3_shapes_match_redis() {
         assert!(matches!(&rows[..], [(Frame::Bulk(Some(n)), Frame::Map(inner))] if n == b"set" && inner.len() == 2));
     }
 }
+
+/// The CONFIG SET / GET script of [`config_set_is_all_or_nothing_with_redis_errors`] in one
+/// pipeline: the same replies in the same order.
+#[test]
+fn config_pipelined_matches_redis() {
+    let Some((redis, ours)) = both() else { return };
+    let (mut r, mut o) = conns(&redis, &ours);
+    let script: Vec<Vec<&str>> = vec![
+        vec!["CONFIG", "SET", "maxmemory-policy", "noeviction", "timeout", "3"],
+        vec!["CONFIG", "SET", "timeout", "4", "appendonly", "maybe"],
+        vec!["CONFIG", "GET", "timeout"],
+        vec!["CONFIG", "SET", "timeout", "5", "timeout", "6"],
+        vec!["CONFIG", "SET", "hz", "11", "timeout", "8", "appendfsync", "no"],
+        vec!["CONFIG", "GET", "hz"],
+        vec!["CONFIG", "GET", "timeout"],
+        vec!["CONFIG", "GET", "appendfsync"],
+        vec!["LATENCY", "RESET"],
+    ];
+    let (a, b) = (r.pipeline(&script).expect("redis pipeline"), o.pipeline(&script).expect("our pipeline"));
+    assert_eq!(a, b);
+}
