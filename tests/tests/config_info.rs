@@ -191,6 +191,14 @@ fn latency_monitor_records_a_slow_script() {
         let Frame::Array(Some(hist)) = cmd(c, &["LATENCY", "HISTORY", "command"]) else { panic!("HISTORY shape") };
         assert!(matches!(&hist[..], [Frame::Array(Some(s))] if s.len() == 2));
         assert!(text(&cmd(c, &["LATENCY", "DOCTOR"])).contains("1. command: 1 latency spikes"));
+        // One sample: the header, 80 dashes, three empty rows, `_`, a blank and its label ("0s").
+        let graph = text(&cmd(c, &["LATENCY", "GRAPH", "command"]));
+        let lines: Vec<&str> = graph.lines().collect();
+        assert!(lines[0].starts_with("command - high ") && lines[1] == "-".repeat(80), "{graph}");
+        assert_eq!(lines[2..].iter().map(|l| l.len()).collect::<Vec<_>>(), [1; 7], "{graph}");
+        assert_eq!((lines[5], lines[8]), ("_", "s"), "{graph}");
+        let err = cmd(c, &["LATENCY", "GRAPH", "nosuch"]).error_text();
+        assert_eq!(err.as_deref(), Some("ERR No samples available for event 'nosuch'"));
         assert_eq!(cmd(c, &["LATENCY", "RESET", "command", "nosuch"]), Frame::Integer(1));
         assert_eq!(cmd(c, &["LATENCY", "HISTORY", "command"]), Frame::Array(Some(vec![])));
     }
