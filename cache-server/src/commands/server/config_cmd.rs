@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let cfg = ctx.shared.config.read().clone();
     let all = Config::all_names();
-    // (name as replied, directive), each name once, in the order found.
+    // (name as replied, directive), each name once whatever its case, in the order found.
     let mut found: Vec<(String, &str)> = Vec::new();
     for p in &a[2..] {
         let pattern = String::from_utf8_lossy(p);
@@ -29,7 +29,8 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             continue;
         }
         for (n, hidden) in &all {
-            if !hidden && !found.iter().any(|(f, _)| f == n) && glob::matches(p, n.as_bytes(), true) {
+            if !hidden && !found.iter().any(|(f, _)| f.eq_ignore_ascii_case(n)) && glob::matches(p, n.as_bytes(), true)
+            {
                 found.push((n.to_string(), n));
             }
         }
