@@ -78,6 +78,8 @@ fn config_set_is_all_or_nothing_with_redis_errors() {
         &["CONFIG", "GET", "timeout", "slowlog-max-len", "appendfsync", "hash-max-ziplist-entries"],
         &["CONFIG", "GET", "MAXMEMORY-POLICY", "maxmemory-policy", "maxmemory-p*"],
         &["CONFIG", "GET", "nosuch"],
+        &["CONFIG", "HELP"],
+        &["SLOWLOG", "HELP"],
     ];
     for args in same {
         let (a, b) = (cmd(&mut r, args), cmd(&mut o, args));

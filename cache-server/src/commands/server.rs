@@ -38,7 +38,7 @@ const CONFIG_SUBS: &[CommandSpec] = &[
         G,
         "Show helpful text about the different subcommands",
         "5.0.0",
-        help,
+        config_help,
     ),
 ];
 
@@ -78,7 +78,7 @@ const SLOWLOG_SUBS: &[CommandSpec] = &[
         G,
         "Show helpful text about the different subcommands",
         "6.2.0",
-        help,
+        slowlog_help,
     ),
 ];
 
@@ -125,6 +125,54 @@ pub(crate) fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         ctx.out.simple(&s);
     }
     Ok(())
+}
+
+/// Replies a HELP text line by line, as Redis's `addReplyHelp`.
+fn help_lines(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    help_lines(
+        ctx,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    )
+}
+
+fn slowlog_help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    help_lines(
+        ctx,
+        &[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    )
 }
 
 fn time(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
