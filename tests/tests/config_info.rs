@@ -72,6 +72,8 @@ fn config_set_is_all_or_nothing_with_redis_errors() {
         &["CONFIG", "SET", "timeout", "1", "maxmemory-policy", "bogus"],
         &["CONFIG", "SET", "timeout", "1", "appendonly", "maybe"],
         &["CONFIG", "SET", "hz", "x"],
+        &["CONFIG", "SET", "latency-tracking-info-percentiles", "50 101"],
+        &["CONFIG", "SET", "latency-tracking-info-percentiles", "50 x"],
         &["CONFIG", "SET", "maxmemory"],
         &["CONFIG", "SET", "timeout", "1", "slowlog-max-len"],
         &["CONFIG", "SET", "appendfsync", "always", "hash-max-ziplist-entries", "5", "hash-max-listpack-entries", "6"],
@@ -177,6 +179,13 @@ fn info_sections_have_every_redis_field_in_redis_order() {
             assert!(t.lines().any(|l| l == zero), "{zero} after RESETSTAT");
         }
         assert!(!t.contains("cmdstat_get:") && !t.contains("errorstat_ERR") && !t.contains("usec_get:"));
+        // The percentiles INFO prints follow latency-tracking-info-percentiles.
+        cmd(c, &["CONFIG", "SET", "latency-tracking-info-percentiles", "50 99.99"]);
+        cmd(c, &["GET", "k"]);
+        let t = text(&cmd(c, &["INFO", "latencystats"]));
+        let get = t.lines().find(|l| l.starts_with("latency_percentiles_usec_get:")).expect("get's percentiles");
+        let names: Vec<&str> = get.split([':', ',']).skip(1).map(|kv| kv.split('=').next().unwrap_or("")).collect();
+        assert_eq!(names, ["p50", "p99.99"], "{get}");
     }
 }
 
