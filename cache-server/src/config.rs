@@ -2,6 +2,13 @@
 //! directives — from a redis.conf-style file, from command-line flags (`--port 7000`), and from
 //! `CONFIG SET` — so all three accept the same names and values and fail the same clear way.
 //! It owns no sockets and no cache; `server.rs` and `db.rs` read it.
+//!
+//! A stock Redis 7.0 redis.conf starts the server: the directives we implement ([`DIRECTIVES`])
+//! apply; every other Redis directive ([`redis::REDIS`], aliases included) is checked as Redis
+//! checks it, kept in [`Config::inert`] (CONFIG GET shows it, CONFIG SET changes it, CONFIG
+//! REWRITE writes it) and reported once through [`Config::take_warnings`]; `include` files are
+//! applied in place; any other word stops the server with Redis's `*** FATAL CONFIG FILE ERROR
+//! ***` text naming the line. [`rewrite`] owns CONFIG REWRITE.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -192,6 +199,37 @@ impl Default for Config {
             inert: BTreeMap::new(),
             warnings: Vec::new(),
         }
+    }
+}
+
+/// What the binary does when `loglevel` changes at run time (CONFIG SET): it installs a hook that
+/// swaps its tracing filter; a library user without one keeps its own logging.
+static LOGLEVEL_HOOK: std::sync::OnceLock<LoglevelHook> = std::sync::OnceLock::new();
+
+/// See [`on_loglevel_change`].
+pub type LoglevelHook = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Installs the hook called with the `tracing` level ([`tracing_level`]) whenever CONFIG SET
+/// changes `loglevel`. The first installation wins.
+pub fn on_loglevel_change(hook: LoglevelHook) {
+    let _ = LOGLEVEL_HOOK.set(hook);
+}
+
+/// Tells the installed hook (if any) that `loglevel` is now `loglevel`.
+pub fn loglevel_changed(loglevel: &str) {
+    if let Some(hook) = LOGLEVEL_HOOK.get() {
+        hook(tracing_level(loglevel));
+    }
+}
+
+/// The `tracing` filter level for a Redis `loglevel`.
+pub fn tracing_level(loglevel: &str) -> &'static str {
+    match loglevel {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
     }
 }
 
@@ -432,18 +470,24 @@ impl Config {
     /// Stores a Redis directive we do not implement (checked as Redis checks it), or accepts a
     /// deprecated or file-only one, noting a warning; `Unknown` for any other word.
     fn set_inert(&mut self, name: &str, args: &[&str]) -> Result<(), ConfigError> {
-        if redis::DEPRECATED.contains(&name) || redis::FILE_ONLY.contains(&name) {
-            self.warnings.push(format!("'{name}' is accepted for compatibility and ignored"));
-            return Ok(());
+        let warning = if name == "rename-command" {
+            "'rename-command' is not supported: every command keeps its name (use requirepass to restrict access)"
+                .to_string()
+        } else if redis::DEPRECATED.contains(&name) || redis::FILE_ONLY.contains(&name) {
+            format!("'{name}' is accepted for compatibility and ignored")
+        } else {
+            let d = redis::find(name).ok_or(ConfigError::Unknown)?;
+            let value = redis::validate(d, args).map_err(ConfigError::Invalid)?;
+            self.inert.insert(d.name.to_string(), value);
+            if redis::HONOURED.contains(&d.name) {
+                return Ok(());
+            }
+            format!("'{name}' is a Redis directive without effect in this server (value kept for CONFIG GET)")
+        };
+        // One warning per directive, however many lines it has.
+        if !self.warnings.contains(&warning) {
+            self.warnings.push(warning);
         }
-        let d = redis::find(name).ok_or(ConfigError::Unknown)?;
-        let value = redis::validate(d, args).map_err(ConfigError::Invalid)?;
-        if !redis::HONOURED.contains(&d.name) {
-            self.warnings.push(format!(
-                "'{name}' is a Redis directive without effect in this server (value kept for CONFIG GET)"
-            ));
-        }
-        self.inert.insert(d.name.to_string(), value);
         Ok(())
     }
 
@@ -577,5 +621,37 @@ mod tests {
         let err = c.apply_file_text("maxmemory lots\n").unwrap_err().to_string();
         assert!(err.contains("memory value"), "{err}");
         assert!(c.apply_file_text("port 99999\n").is_err());
+    }
+
+    #[test]
+    fn redis_directives_are_kept_inert_and_includes_apply() {
+        let dir = std::env::temp_dir().join(format!("cache-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let inc = dir.join("more.conf");
+        std::fs::write(&inc, "maxmemory 2mb\nappendonly yes\n").unwrap();
+        let mut c = Config::default();
+        let text = format!(
+            "include {}\nsave 900 1\nsave 300 10\nslave-read-only no\nrename-command FLUSHALL \"\"\nlist-max-ziplist-entries 5\nlatency-tracking no\n",
+            inc.display()
+        );
+        c.apply_file_text(&text).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(c.maxmemory, 2 << 20);
+        assert_eq!(c.get("appendonly").as_deref(), Some("yes"));
+        assert_eq!(c.get("save").as_deref(), Some("900 1 300 10"));
+        assert_eq!(c.get("replica-read-only").as_deref(), Some("no"));
+        assert_eq!(c.get("slave-read-only").as_deref(), Some("no"));
+        assert_eq!(c.get("hz").as_deref(), Some("10"));
+        // One warning per inert, deprecated or file-only line; none for one the server reads.
+        let w = c.take_warnings();
+        assert_eq!(w.len(), 5, "{w:?}");
+        assert!(w[0].contains("'appendonly'"), "{w:?}");
+        let err = c.apply_file_text("appendfsync sometimes\n").unwrap_err().to_string();
+        assert!(
+            err.contains(">>> 'appendfsync sometimes'\nargument(s) must be one of the following: everysec, always, no"),
+            "{err}"
+        );
+        let err = c.apply_file_text("sentinel monitor m 127.0.0.1 6379 2\n").unwrap_err().to_string();
+        assert!(err.contains("sentinel directive while not in sentinel mode"), "{err}");
     }
 }

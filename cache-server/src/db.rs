@@ -441,13 +441,15 @@ impl Db {
         self.cache.len() == 0
     }
 
-    /// `(keys, keys with a TTL)` per database, live ones only, in one pass over the keyspace.
-    pub fn keyspace_counts(&self, now: u64) -> Vec<(u64, u64)> {
-        let mut v = vec![(0u64, 0u64); self.databases];
+    /// `(keys, keys with a TTL, sum of their remaining ms)` per database, live ones only, in one
+    /// pass over the keyspace (INFO keyspace's `avg_ttl` is the sum over the count).
+    pub fn keyspace_counts(&self, now: u64) -> Vec<(u64, u64, u64)> {
+        let mut v = vec![(0u64, 0u64, 0u64); self.databases];
         for (k, e) in self.cache.iter().filter(|(_, e)| e.live(now)) {
             if let Some(slot) = v.get_mut(k.db() as usize) {
                 slot.0 += 1;
                 slot.1 += u64::from(e.expire_at != 0);
+                slot.2 += if e.expire_at != 0 { e.expire_at.saturating_sub(now) } else { 0 };
             }
         }
         v
@@ -691,12 +693,13 @@ impl Scope<'_> {
     }
 
     /// [`Db::keyspace_counts`] over the held shards (the whole keyspace when all are held).
-    pub fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64)> {
-        let mut v = vec![(0u64, 0u64); databases];
+    pub fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64, u64)> {
+        let mut v = vec![(0u64, 0u64, 0u64); databases];
         for (k, e) in self.locked.entries().iter().filter(|(_, e)| e.live(now)) {
             if let Some(slot) = v.get_mut(k.db() as usize) {
                 slot.0 += 1;
                 slot.1 += u64::from(e.expire_at != 0);
+                slot.2 += if e.expire_at != 0 { e.expire_at.saturating_sub(now) } else { 0 };
             }
         }
         v
@@ -735,7 +738,7 @@ pub trait Held: std::fmt::Debug {
     /// [`Scope::evictions`].
     fn evictions(&self) -> (u64, u64);
     /// [`Scope::keyspace_counts`].
-    fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64)>;
+    fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64, u64)>;
 }
 
 impl Held for Scope<'_> {
@@ -772,7 +775,7 @@ impl Held for Scope<'_> {
     fn evictions(&self) -> (u64, u64) {
         Scope::evictions(self)
     }
-    fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64)> {
+    fn keyspace_counts(&self, now: u64, databases: usize) -> Vec<(u64, u64, u64)> {
         Scope::keyspace_counts(self, now, databases)
     }
 }

@@ -119,18 +119,26 @@ fn serve() -> Result<()> {
     cache_server::alloc::install(ALLOCATOR);
     let mut config = build_config(&args)?;
     let warnings = config.take_warnings();
-    let level = match config.loglevel.as_str() {
-        "debug" => "debug",
-        "verbose" => "info",
-        "warning" => "warn",
-        "nothing" => "off",
-        _ => "info",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let level = cache_server::config::tracing_level(&config.loglevel);
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let pinned = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| tracing_subscriber::EnvFilter::new(level));
     // Colour only for a terminal: log files and CI output stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+    // The filter is reloadable so that CONFIG SET loglevel takes effect at once, as in Redis
+    // (unless RUST_LOG pinned it).
+    let (filter, reload) = tracing_subscriber::reload::Layer::new(filter);
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        let fmt = tracing_subscriber::fmt::layer().with_ansi(ansi).with_writer(std::io::stderr);
+        tracing_subscriber::registry().with(filter).with(fmt).init();
+    }
+    if !pinned {
+        cache_server::config::on_loglevel_change(Box::new(move |level| {
+            let _ = reload.modify(|f| *f = tracing_subscriber::EnvFilter::new(level));
+        }));
+    }
     for w in warnings {
         tracing::warn!("{w}");
     }

@@ -1,6 +1,8 @@
 //! LATENCY LATEST / HISTORY / RESET / DOCTOR / HELP: the latency monitor's events (samples of at
 //! least `latency-monitor-threshold` ms, see [`crate::metrics::latency`]) with Redis 7.0's reply
-//! shapes. GRAPH and HISTOGRAM are not implemented (they reply Redis's unknown-subcommand error).
+//! shapes, HISTOGRAM from the per-command histograms INFO latencystats reads
+//! ([`crate::metrics::histogram`]), and GRAPH drawn as Redis's sparkline (4 rows of `_o#|`,
+//! 80 columns, each sample labelled with how long ago it was taken).
 
 use super::{CmdResult, CommandSpec, Ctx, container_row, spec};
 use bytes::Bytes;
@@ -14,6 +16,17 @@ const SUBS: &[CommandSpec] = &[
     spec("history", 3, FLAGS, (0, 0, 0), G, "Return timestamp-latency samples for the event.", "2.8.13", history),
     spec("reset", -2, FLAGS, (0, 0, 0), G, "Reset latency data for one or more events.", "2.8.13", reset),
     spec("doctor", 2, FLAGS, (0, 0, 0), G, "Return a human readable latency analysis report.", "2.8.13", doctor),
+    spec("graph", 3, FLAGS, (0, 0, 0), G, "Return a latency graph for the event.", "2.8.13", graph),
+    spec(
+        "histogram",
+        -2,
+        FLAGS,
+        (0, 0, 0),
+        G,
+        "Return the cumulative distribution of latencies of a subset of commands or all.",
+        "7.0.0",
+        histogram,
+    ),
     spec(
         "help",
         2,
@@ -53,6 +66,121 @@ fn history(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.array(2);
         ctx.out.int(time as i64);
         ctx.out.int(ms as i64);
+    }
+    Ok(())
+}
+
+/// Columns of a LATENCY GRAPH line, and rows of its bars.
+const GRAPH_COLS: usize = 80;
+const GRAPH_ROWS: usize = 4;
+
+/// Redis's filled sparkline: each column's value picks one of `rows × 3` steps between the
+/// series' low and high; a column is `_`, `o`, `#` in the row its step lands on and `|` below,
+/// then a blank line and the column's label written downwards.
+fn sparkline(out: &mut String, samples: &[(u64, String)], low: u64, high: u64) {
+    const FILL: &[u8] = b"_o#";
+    let steps = (GRAPH_ROWS * FILL.len()) as f64;
+    let range = if high > low { (high - low) as f64 } else { 1.0 };
+    for (n, chunk) in samples.chunks(GRAPH_COLS).enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let step: Vec<usize> =
+            chunk.iter().map(|(v, _)| (((v - low) as f64 * steps / range) as usize).min(steps as usize - 1)).collect();
+        for row in 0..GRAPH_ROWS {
+            let line: String = step
+                .iter()
+                .map(|&st| {
+                    let idx = st as i64 - ((GRAPH_ROWS - row - 1) * FILL.len()) as i64;
+                    match idx {
+                        i if i < 0 => ' ',
+                        i if (i as usize) < FILL.len() => FILL[i as usize] as char,
+                        _ => '|',
+                    }
+                })
+                .collect();
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push_str(&" ".repeat(chunk.len()));
+        out.push('\n');
+        let tallest = chunk.iter().map(|(_, l)| l.len()).max().unwrap_or(0);
+        for k in 0..tallest {
+            let line: String = chunk.iter().map(|(_, l)| l.as_bytes().get(k).map_or(' ', |&b| b as char)).collect();
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+}
+
+fn graph(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let name = String::from_utf8_lossy(&a[2]).into_owned();
+    let events = ctx.shared.metrics.latency.snapshot();
+    let Some(series) = events.get(&name).filter(|s| !s.samples.is_empty()) else {
+        return Err(format!("ERR No samples available for event '{name}'").into());
+    };
+    let now = ctx.now / 1000;
+    let samples: Vec<(u64, String)> = series
+        .samples
+        .iter()
+        .map(|&(t, ms)| {
+            let ago = now.saturating_sub(t);
+            let label = match ago {
+                0..60 => format!("{ago}s"),
+                60..3600 => format!("{}m", ago / 60),
+                3600..86400 => format!("{}h", ago / 3600),
+                _ => format!("{}d", ago / 86400),
+            };
+            (ms, label)
+        })
+        .collect();
+    let low = samples.iter().map(|s| s.0).min().unwrap_or(0);
+    let high = samples.iter().map(|s| s.0).max().unwrap_or(0);
+    let mut out = format!("{name} - high {high} ms, low {low} ms (all time high {} ms)\n", series.max);
+    out.push_str(&"-".repeat(GRAPH_COLS));
+    out.push('\n');
+    sparkline(&mut out, &samples, low, high);
+    ctx.out.verbatim(out.as_bytes());
+    Ok(())
+}
+
+fn histogram(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let reg = super::registry();
+    let asked: Vec<String> = a[2..].iter().map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()).collect();
+    let rows: Vec<(&str, crate::metrics::histogram::Cumulative)> = if asked.is_empty() {
+        reg.entries
+            .iter()
+            .zip(&reg.stats)
+            .filter_map(|((n, _), st)| Some((n.as_str(), st.latency.cumulative()?)))
+            .collect()
+    } else {
+        // Each name once, in the order asked; a container's name stands for its subcommands.
+        let mut names: Vec<usize> = Vec::new();
+        for want in &asked {
+            for (i, (n, _)) in reg.entries.iter().enumerate() {
+                let hit = n == want || n.strip_prefix(want.as_str()).is_some_and(|r| r.starts_with('|'));
+                if hit && !names.contains(&i) {
+                    names.push(i);
+                }
+            }
+        }
+        names
+            .into_iter()
+            .filter_map(|i| Some((reg.entries[i].0.as_str(), reg.stats[i].latency.cumulative()?)))
+            .collect()
+    };
+    ctx.out.map(rows.len());
+    for (name, (calls, buckets)) in rows {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.map(2);
+        ctx.out.bulk(b"calls");
+        ctx.out.int(calls as i64);
+        ctx.out.bulk(b"histogram_usec");
+        ctx.out.map(buckets.len());
+        for (bound, n) in buckets {
+            ctx.out.int(bound as i64);
+            ctx.out.int(n as i64);
+        }
     }
     Ok(())
 }
@@ -151,6 +279,15 @@ fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 mod tests {
     use crate::commands::testutil::run_table;
 
+    #[test]
+    fn sparkline_draws_like_redis() {
+        let mut out = String::new();
+        let s = |v: u64, l: &str| (v, l.to_string());
+        super::sparkline(&mut out, &[s(10, "5s"), s(20, "4s"), s(40, "1m"), s(25, "0s")], 10, 40);
+        // 10, 20, 40, 25 between low 10 and high 40: steps 0, 4, 11, 6 of 12.
+        assert_eq!(out, "  # \n  |_\n o||\n_|||\n    \n5410\nssms\n");
+    }
+
     #[tokio::test]
     async fn latency_commands() {
         run_table(&[
@@ -164,9 +301,15 @@ mod tests {
             ("LATENCY LATEST", "*1\r\n*4\r\n$7\r\ncommand\r\n:..."),
             ("LATENCY HISTORY command", "*1\r\n*2\r\n:..."),
             ("LATENCY DOCTOR", "$...1. command: 1 latency spikes..."),
+            ("LATENCY GRAPH command", "$...\n--------------------------------------------------------------------------------\n \n \n \n_\n \n...\ns\n\r\n"),
             ("LATENCY RESET command nope", ":1\r\n"),
             ("LATENCY LATEST", "*0\r\n"),
-            ("LATENCY GRAPH command", "-ERR unknown subcommand 'GRAPH'. Try LATENCY HELP.\r\n"),
+            ("LATENCY GRAPH command", "-ERR No samples available for event 'command'\r\n"),
+            ("LATENCY HISTOGRAM nosuch", "*0\r\n"),
+            (
+                "LATENCY HISTOGRAM eval",
+                "*2\r\n$4\r\neval\r\n*4\r\n$5\r\ncalls\r\n:1\r\n$14\r\nhistogram_usec\r\n*2\r\n:...\r\n:1\r\n",
+            ),
         ])
         .await;
     }

@@ -17,74 +17,56 @@ const G: &str = "server";
 const ADM: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 const CONFIG_SUBS: &[CommandSpec] = &[
+    spec("get", -3, ADM, (0, 0, 0), G, "Get the values of configuration parameters", "2.0.0", config_get),
+    spec("set", -4, ADM, (0, 0, 0), G, "Set configuration parameters to the given values", "2.0.0", config_set),
+    spec("resetstat", 2, ADM, (0, 0, 0), G, "Reset the stats returned by INFO", "2.0.0", config_resetstat),
     spec(
-        "get",
-        -3,
+        "rewrite",
+        2,
         ADM,
         (0, 0, 0),
         G,
-        "Returns the effective values of configuration parameters.",
-        "2.0.0",
-        config_get,
+        "Rewrite the configuration file with the in memory configuration",
+        "2.8.0",
+        config_rewrite,
     ),
-    spec("set", -4, ADM, (0, 0, 0), G, "Sets configuration parameters in-flight.", "2.0.0", config_set),
-    spec("resetstat", 2, ADM, (0, 0, 0), G, "Resets the server's statistics.", "2.0.0", config_resetstat),
-    spec("rewrite", 2, ADM, (0, 0, 0), G, "Persists the effective configuration to file.", "2.8.0", config_rewrite),
     spec(
         "help",
         2,
         &["loading", "stale"],
         (0, 0, 0),
         G,
-        "Returns helpful text about the different subcommands.",
+        "Show helpful text about the different subcommands",
         "5.0.0",
-        help,
+        config_help,
     ),
 ];
 
 const MEMORY_SUBS: &[CommandSpec] = &[
-    spec("usage", -3, &["readonly"], (2, 2, 1), G, "Estimates the memory usage of a key.", "4.0.0", memory_usage),
-    spec("purge", 2, &[], (0, 0, 0), G, "Asks the allocator to release memory.", "4.0.0", memory_purge),
+    spec("usage", -3, &["readonly"], (2, 2, 1), G, "Estimate the memory usage of a key", "4.0.0", memory_usage),
+    spec("purge", 2, &[], (0, 0, 0), G, "Ask the allocator to release memory", "4.0.0", memory_purge),
     spec(
         "help",
         2,
         &["loading", "stale"],
         (0, 0, 0),
         G,
-        "Returns helpful text about the different subcommands.",
+        "Show helpful text about the different subcommands",
         "4.0.0",
         help,
     ),
 ];
 
 const SLOWLOG_SUBS: &[CommandSpec] = &[
-    spec(
-        "get",
-        -2,
-        &["admin", "loading", "stale"],
-        (0, 0, 0),
-        G,
-        "Returns the slow log's entries.",
-        "2.2.12",
-        slowlog_get,
-    ),
-    spec(
-        "len",
-        2,
-        &["admin", "loading", "stale"],
-        (0, 0, 0),
-        G,
-        "Returns the number of entries in the slow log.",
-        "2.2.12",
-        slowlog_len,
-    ),
+    spec("get", -2, &["admin", "loading", "stale"], (0, 0, 0), G, "Get the slow log's entries", "2.2.12", slowlog_get),
+    spec("len", 2, &["admin", "loading", "stale"], (0, 0, 0), G, "Get the slow log's length", "2.2.12", slowlog_len),
     spec(
         "reset",
         2,
         &["admin", "loading", "stale"],
         (0, 0, 0),
         G,
-        "Clears all entries from the slow log.",
+        "Clear all entries from the slow log",
         "2.2.12",
         slowlog_reset,
     ),
@@ -96,7 +78,7 @@ const SLOWLOG_SUBS: &[CommandSpec] = &[
         G,
         "Show helpful text about the different subcommands",
         "6.2.0",
-        help,
+        slowlog_help,
     ),
 ];
 
@@ -108,24 +90,24 @@ pub const COMMANDS: &[CommandSpec] = &[
         &["loading", "stale"],
         (0, 0, 0),
         G,
-        "Returns information and statistics about the server.",
+        "Get information and statistics about the server",
         "1.0.0",
         info,
     ),
-    container_row("config", G, "A container for server configuration commands.", "2.0.0", CONFIG_SUBS),
-    spec("time", 1, &["loading", "stale", "fast"], (0, 0, 0), G, "Returns the server time.", "2.6.0", time),
+    container_row("config", G, "A container for server configuration commands", "2.0.0", CONFIG_SUBS),
+    spec("time", 1, &["loading", "stale", "fast"], (0, 0, 0), G, "Return the current server time", "2.6.0", time),
     spec(
         "shutdown",
         -1,
         &["admin", "noscript", "loading", "stale", "no-auth", "allow_busy", "no_multi"],
         (0, 0, 0),
         G,
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        "Synchronously save the dataset to disk and then shut down the server",
         "1.0.0",
         shutdown,
     ),
-    container_row("memory", G, "A container for memory diagnostics commands.", "4.0.0", MEMORY_SUBS),
-    container_row("slowlog", G, "A container for slow log commands.", "2.2.12", SLOWLOG_SUBS),
+    container_row("memory", G, "A container for memory diagnostics commands", "4.0.0", MEMORY_SUBS),
+    container_row("slowlog", G, "A container for slow log commands", "2.2.12", SLOWLOG_SUBS),
 ];
 
 pub(crate) fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
@@ -143,6 +125,54 @@ pub(crate) fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         ctx.out.simple(&s);
     }
     Ok(())
+}
+
+/// Replies a HELP text line by line, as Redis's `addReplyHelp`.
+fn help_lines(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    help_lines(
+        ctx,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    )
+}
+
+fn slowlog_help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    help_lines(
+        ctx,
+        &[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    )
 }
 
 fn time(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {

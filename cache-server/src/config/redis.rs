@@ -311,6 +311,19 @@ pub fn validate(d: &Directive, args: &[&str]) -> Result<String, String> {
         {
             return Err("Invalid save parameters".into());
         }
+        if d.name == "latency-tracking-info-percentiles" {
+            for a in args.iter().filter(|a| !a.is_empty()) {
+                match a.parse::<f64>() {
+                    Err(_) => return Err("Invalid latency-tracking-info-percentiles parameters".into()),
+                    Ok(p) if !(0.0..=100.0).contains(&p) => {
+                        return Err(
+                            "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into()
+                        );
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
         if d.name == "oom-score-adj-values" && (args.len() != 3 || args.iter().any(|a| a.parse::<i64>().is_err())) {
             return Err("Invalid oom-score-adj-values".into());
         }
@@ -373,6 +386,8 @@ mod tests {
         assert_eq!(v("save", &[""]), Ok(String::new()));
         assert_eq!(v("save", &["900"]), Err("Invalid save parameters".into()));
         assert_eq!(v("maxmemory-clients", &["10%"]), Ok("10%".into()));
+        assert_eq!(v("latency-tracking-info-percentiles", &["50", "99.99"]), Ok("50 99.99".into()));
+        assert!(v("latency-tracking-info-percentiles", &["101"]).is_err());
         assert!(v("appendfsync", &["sometimes"]).unwrap_err().starts_with("argument(s) must be one of"));
     }
 }

@@ -11,6 +11,9 @@ const SUB_BITS: u32 = 3;
 const EXPONENTS: usize = 41;
 const BUCKETS: usize = EXPONENTS * SUB;
 
+/// LATENCY HISTOGRAM's rows: `(samples, [(2^k µs, samples below 2^k µs)])`.
+pub type Cumulative = (u64, Vec<(u64, u64)>);
+
 /// Per-command latency distribution in microseconds.
 #[derive(Debug, Default)]
 pub struct Histogram {
@@ -50,6 +53,32 @@ impl Histogram {
         if let Some(b) = self.buckets.get() {
             b.iter().for_each(|c| c.store(0, Relaxed));
         }
+    }
+
+    /// `(samples, [(2^k µs, samples below 2^k µs)])` at each power of two where the cumulative
+    /// count grows (LATENCY HISTOGRAM's `histogram_usec`), or `None` with no sample.
+    pub fn cumulative(&self) -> Option<Cumulative> {
+        let b = self.buckets.get()?;
+        let counts: Vec<u64> = b.iter().map(|c| c.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        if total == 0 {
+            return None;
+        }
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        let mut seen = 0;
+        for (i, c) in counts.iter().enumerate() {
+            seen += c;
+            // Buckets ending just below a power of two close a row (every bucket does below 8).
+            let bound = upper(i) + 1;
+            let grew = out.last().map_or(seen > 0, |&(_, n)| seen > n);
+            if grew && (bound.is_power_of_two() || seen == total) {
+                out.push((bound.next_power_of_two(), seen));
+            }
+            if seen == total {
+                break;
+            }
+        }
+        Some((total, out))
     }
 
     /// The values at the given percentiles (0–100), or `None` with no sample.
@@ -103,7 +132,11 @@ mod tests {
         let p = h.percentiles(&[50.0, 99.0, 100.0]).unwrap();
         assert!((50..=56).contains(&p[0]), "{p:?}");
         assert!((99..=111).contains(&p[1]) && p[2] >= 100, "{p:?}");
+        let (n, rows) = h.cumulative().unwrap();
+        assert_eq!(n, 100);
+        assert_eq!(rows, vec![(2, 1), (4, 3), (8, 7), (16, 15), (32, 31), (64, 63), (128, 100)]);
         h.reset();
         assert_eq!(h.percentiles(&[50.0]), None);
+        assert_eq!(h.cumulative(), None);
     }
 }

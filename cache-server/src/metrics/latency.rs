@@ -2,7 +2,9 @@
 //! 160 samples of at least `latency-monitor-threshold` milliseconds (one per second: a second
 //! sample in the same second keeps the larger), and the largest ever seen, as Redis's latency.c.
 //! Events recorded: `command` and `fast-command` (commands flagged `fast`), measured around the
-//! handler as SLOWLOG measures them.
+//! handler as SLOWLOG measures them, and `eviction-cycle` for the evictions a smaller
+//! `maxmemory` set by CONFIG SET performs at once. (Expiry and eviction under writes happen inside
+//! the core, per shard, and are not timed.)
 
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, VecDeque};
@@ -41,6 +43,14 @@ impl Monitor {
             return;
         }
         self.add(if fast() { "fast-command" } else { "command" }, now_s, micros / 1000);
+    }
+
+    /// Records `event` of `micros` if the monitor is on and it reached the threshold.
+    pub fn event(&self, event: &str, micros: u64, now_s: u64) {
+        let t = self.threshold_ms.load(Relaxed);
+        if t != 0 && micros / 1000 >= t {
+            self.add(event, now_s, micros / 1000);
+        }
     }
 
     /// Adds a sample of `ms` to `event` at `now_s`.
@@ -98,7 +108,10 @@ mod tests {
         }
         assert_eq!(m.snapshot()["command"].samples.len(), HISTORY);
         assert_eq!(m.snapshot()["command"].max, 30);
+        m.event("eviction-cycle", 9_000, 3);
+        m.event("eviction-cycle", 11_000, 3);
+        assert_eq!(m.snapshot()["eviction-cycle"].samples, VecDeque::from([(3, 11)]));
         assert_eq!(m.reset(&["command".into(), "nope".into()]), 1);
-        assert_eq!(m.reset(&[]), 1);
+        assert_eq!(m.reset(&[]), 2);
     }
 }

@@ -5,7 +5,7 @@
 //! counts (not the slow log); REWRITE rewrites the file the server started from
 //! ([`crate::config::rewrite`]).
 
-use super::super::{CmdError, CmdResult, Ctx, registry};
+use super::super::{CmdError, CmdResult, Ctx, SYNTAX, registry};
 use crate::config::{Config, ConfigError, MaxMemoryPolicy, redis};
 use crate::glob;
 use bytes::Bytes;
@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let cfg = ctx.shared.config.read().clone();
     let all = Config::all_names();
-    // (name as replied, directive), each name once, in the order found.
+    // (name as replied, directive), each name once whatever its case, in the order found.
     let mut found: Vec<(String, &str)> = Vec::new();
     for p in &a[2..] {
         let pattern = String::from_utf8_lossy(p);
@@ -29,7 +29,8 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             continue;
         }
         for (n, hidden) in &all {
-            if !hidden && !found.iter().any(|(f, _)| f == n) && glob::matches(p, n.as_bytes(), true) {
+            if !hidden && !found.iter().any(|(f, _)| f.eq_ignore_ascii_case(n)) && glob::matches(p, n.as_bytes(), true)
+            {
                 found.push((n.to_string(), n));
             }
         }
@@ -43,8 +44,9 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    // An odd count past the table's arity (-4) is a syntax error in Redis 7.0.
     if a.len() % 2 != 0 {
-        return Err("ERR wrong number of arguments for 'config|set' command".into());
+        return Err(SYNTAX.into());
     }
     let pairs: Vec<(String, String)> = a[2..]
         .chunks(2)
@@ -53,15 +55,15 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let failed = |arg: &str, why: &str| {
         CmdError::from(format!("ERR CONFIG SET failed (possibly related to argument '{arg}') - {why}"))
     };
-    // Phase 1, as Redis: an unknown name wins over any other complaint; otherwise the first
-    // immutable, protected or repeated one.
+    // Phase 1, as Redis: the first unknown, immutable, protected or repeated name fails the lot.
     let mut complaint: Option<CmdError> = None;
     for (i, (name, _)) in pairs.iter().enumerate() {
         let lower = name.to_ascii_lowercase();
-        if !Config::knows(&lower) {
-            return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'").into());
-        }
         if complaint.is_some() {
+            break;
+        }
+        if !Config::knows(&lower) {
+            complaint = Some(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'").into());
             continue;
         }
         let access = redis::find(&lower).map(|d| d.access);
@@ -103,8 +105,18 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         tracing::warn!("CONFIG SET: {w}");
     }
     ctx.shared.metrics.latency.set_threshold(cfg.latency_monitor_threshold);
+    if cfg.loglevel != ctx.shared.config.read().loglevel {
+        crate::config::loglevel_changed(&cfg.loglevel);
+    }
     crate::metrics::set_latency_tracking(cfg.get("latency-tracking").as_deref() != Some("no"));
+    let shrinks = cfg.maxmemory != 0 && cfg.maxmemory < ctx.shared.db.maxmemory();
+    let started = std::time::Instant::now();
     ctx.shared.apply_config(cfg);
+    if shrinks {
+        // The keys over the new budget were evicted during the call.
+        let micros = started.elapsed().as_micros() as u64;
+        ctx.shared.metrics.latency.event("eviction-cycle", micros, ctx.now / 1000);
+    }
     ctx.out.ok();
     Ok(())
 }

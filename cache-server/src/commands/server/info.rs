@@ -10,7 +10,8 @@
 //! resizing, `gcc_version:0.0.0` (built by rustc), `used_memory_startup:0` (the keyspace weight
 //! at start), `total_reads_processed` / `total_writes_processed` 0 (not counted),
 //! `expire_cycle_cpu_milliseconds:0` and `expired_stale_perc:0.00` (expiry is the core's timer
-//! wheel, not a sampling cycle), `avg_ttl=0` in keyspace. `instantaneous_*` rates are measured
+//! wheel, not a sampling cycle). `avg_ttl` is exact (Redis estimates it from expiry samples, and
+//! shows 0 until its first sample). `instantaneous_*` rates are measured
 //! between INFO calls (see [`crate::metrics::Metrics::instantaneous`]);
 //! `used_cpu_*_main_thread` are the process's first thread (the accept loop), as commands run
 //! on every worker.
@@ -286,9 +287,10 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
                 Some(scope) => scope.keyspace_counts(ctx.now, db.databases()),
                 None => crate::commands::offload(db.len() as usize, || db.keyspace_counts(ctx.now)),
             };
-            for (i, (keys, expires)) in counts.into_iter().enumerate() {
+            for (i, (keys, expires, ttl_sum)) in counts.into_iter().enumerate() {
                 if keys > 0 {
-                    f(&format!("db{i}"), &format!("keys={keys},expires={expires},avg_ttl=0"));
+                    let avg_ttl = ttl_sum.checked_div(expires).unwrap_or(0);
+                    f(&format!("db{i}"), &format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"));
                 }
             }
         }
