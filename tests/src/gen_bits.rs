@@ -284,9 +284,14 @@ impl BitsGenerator {
                 self.rng.fill_bytes(&mut v);
                 self.cmd("APPEND", vec![k, v])
             }
-            96..=97 => {
+            96 => {
                 let k = self.bkey();
                 self.cmd("STRLEN", vec![k])
+            }
+            97 => {
+                let k = self.bkey();
+                let sub = self.word("ENCODING");
+                self.cmd("OBJECT", vec![sub, k])
             }
             98 => {
                 let k = self.pick(BKEYS).to_vec();
@@ -387,14 +392,19 @@ impl BitsGenerator {
                 let k = self.hkey();
                 self.cmd("PFDEBUG", vec![sub, k])
             }
-            88..=92 => {
+            88..=90 => {
                 let v = self.fake_hll();
-                let k = if self.chance(70) { b"fake".to_vec() } else { self.pick(HKEYS).to_vec() };
+                let k = if self.chance(90) { b"fake".to_vec() } else { self.pick(HKEYS).to_vec() };
                 self.cmd("SET", vec![k, v])
             }
-            93..=95 => {
+            91..=95 => {
                 let k = self.pick(HKEYS).to_vec();
                 self.cmd("DEL", vec![k])
+            }
+            96..=97 => {
+                let k = self.hkey();
+                let sub = self.word("ENCODING");
+                self.cmd("OBJECT", vec![sub, k])
             }
             _ => {
                 // Overwrite a header byte (magic, encoding, cached cardinality). Not the opcodes:

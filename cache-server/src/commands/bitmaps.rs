@@ -135,23 +135,26 @@ impl<'a> View<'a> {
     }
 }
 
+/// A string built by a command rather than sent whole (SETBIT, BITOP, PFADD): Redis holds it
+/// `raw` whatever its length, and OBJECT ENCODING says so. Short ones take the form of a string
+/// written in place; long ones are stored whole (raw either way).
+pub(crate) fn raw_str(b: &[u8]) -> Str {
+    if b.len() <= 64 {
+        let mut s = Str::empty();
+        s.set_range(0, b);
+        s
+    } else {
+        Str::new(b)
+    }
+}
+
 /// Writes a [`View`]'s changes: a new key of `len` zero bytes, or the stored string grown to
 /// `len` bytes and changed in place.
 fn apply(cur: &mut Current<'_, '_>, exists: bool, len: usize, patch: &BTreeMap<usize, u8>) {
     if !exists {
-        let s = if len <= 64 {
-            // Small: the form a string written in place takes (Redis reports it `raw`).
-            let mut buf = vec![0u8; len];
-            patch.iter().for_each(|(&i, &b)| buf[i] = b);
-            let mut s = Str::empty();
-            s.set_range(0, &buf);
-            s
-        } else {
-            let mut buf = vec![0u8; len];
-            patch.iter().for_each(|(&i, &b)| buf[i] = b);
-            Str::from(buf)
-        };
-        cur.put(Entry::new(Value::Str(s)));
+        let mut buf = vec![0u8; len];
+        patch.iter().for_each(|(&i, &b)| buf[i] = b);
+        cur.put(Entry::new(Value::Str(raw_str(&buf))));
         return;
     }
     cur.modify(|e| {
@@ -371,7 +374,7 @@ fn bitop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             }
             out
         });
-        ctx.set(dest, Entry::new(Value::Str(Str::from(out))));
+        ctx.set(dest, Entry::new(Value::Str(raw_str(&out))));
         ctx.notify(Class::String, "set", dest);
         Ok(max)
     })?;

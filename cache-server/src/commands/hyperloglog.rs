@@ -89,7 +89,7 @@ fn hll_of(e: &Entry) -> Result<(Str, u64), CmdError> {
 }
 
 fn store(v: &[u8], expire_at: u64) -> Entry {
-    Entry::expiring(Value::Str(Str::new(v)), expire_at)
+    Entry::expiring(Value::Str(super::bitmaps::raw_str(v)), expire_at)
 }
 
 fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
