@@ -8,7 +8,7 @@
 //! Offsets are bounded by `proto-max-bulk-len` (512 MB of bits by default). BITCOUNT, BITPOS and
 //! BITOP over big strings run as long work (see [`Ctx::long`]).
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRONGTYPE, arg_i64, is, spec};
+use super::{CmdError, CmdResult, CommandSpec, Ctx, LONG_WORK, SYNTAX, WRONGTYPE, arg_i64, is, spec};
 use crate::db::{Current, Entry, Str, Value};
 use crate::frame::parse_i64;
 use crate::notify::Class;
@@ -169,13 +169,45 @@ fn apply(cur: &mut Current<'_, '_>, exists: bool, len: usize, patch: &BTreeMap<u
     });
 }
 
-/// The stored string of a write: `Ok(None)` if absent, WRONGTYPE for another type.
-fn stored(cur: &Current<'_, '_>) -> Result<Option<Str>, CmdError> {
-    match cur.get() {
-        None => Ok(None),
-        Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s.clone())),
-        Some(_) => Err(WRONGTYPE.into()),
+/// Runs a bit write on `key` whose string must hold at least `need` bytes: `compute` sees the
+/// stored bytes through a [`View`] and whether the string is created or grown, and returns its
+/// answer and whether it changed the key (what Redis notifies); the changed bytes are then written in place. No copy of
+/// the string is held meanwhile, so the write costs what it changes. Zero-filling a string by
+/// megabytes runs as long work.
+fn write_bits<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    need: usize,
+    compute: impl Fn(&mut View<'_>, bool) -> (R, bool),
+) -> Result<(R, bool), CmdError> {
+    let attempt = |cur: &mut Current<'_, '_>, big: bool| {
+        let (exists, len, answer, changed, grew, patch) = {
+            let base: &[u8] = match cur.get() {
+                None => &[],
+                Some(Entry { value: Value::Str(s), .. }) => s,
+                Some(_) => return Err(CmdError::from(WRONGTYPE)),
+            };
+            let exists = cur.get().is_some();
+            let grow = if exists { need.saturating_sub(base.len()) } else { need };
+            if grow / 64 >= LONG_WORK && !big {
+                return Ok(None);
+            }
+            let mut view = View::new(base);
+            let (answer, changed) = compute(&mut view, grow > 0);
+            let mut patch = view.patch;
+            patch.retain(|&i, b| base.get(i) != Some(b));
+            (exists, base.len(), answer, changed, grow > 0, patch)
+        };
+        if changed || grew {
+            apply(cur, exists, need.max(len), &patch);
+        }
+        Ok(Some((answer, changed)))
+    };
+    if let Some(done) = ctx.update(key, |cur| attempt(cur, false))? {
+        return Ok(done);
     }
+    let done = ctx.long(need / 64, |ctx| ctx.update(key, |cur| attempt(cur, true)))?;
+    Ok(done.expect("a big write is allowed to run"))
 }
 
 fn setbit(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -185,20 +217,10 @@ fn setbit(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         return Err(BAD_BIT.into());
     }
     let need = (at >> 3) as usize + 1;
-    let (old, changed) = ctx.long(need / 64, |ctx| {
-        ctx.update(&a[1], |cur| {
-            let s = stored(cur)?;
-            let base = s.as_deref().unwrap_or_default();
-            let mut view = View::new(base);
-            let old = view.bit(at);
-            let grows = s.is_none() || need > base.len();
-            let changed = grows || old != on as u64;
-            if changed {
-                view.set_bit(at, on as u64);
-                apply(cur, s.is_some(), need.max(base.len()), &view.patch);
-            }
-            Ok::<_, CmdError>((old, changed))
-        })
+    let (old, changed) = write_bits(ctx, &a[1], need, |view, grew| {
+        let old = view.bit(at);
+        view.set_bit(at, on as u64);
+        (old, grew || old != on as u64)
     })?;
     if changed {
         ctx.notify(Class::String, "setbit", &a[1]);
@@ -547,20 +569,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> CmdResul
         return Err("ERR BITFIELD_RO only supports the GET subcommand".into());
     }
     let need = (highest >> 3) as usize + 1;
-    let (replies, changes) = ctx.long(need / 64, |ctx| {
-        ctx.update(&a[1], |cur| {
-            let s = stored(cur)?;
-            let base = s.as_deref().unwrap_or_default();
-            let grew = s.is_none() || need > base.len();
-            let mut view = View::new(base);
-            let (replies, changes) = run_fields(&mut view, &fields, grew);
-            if grew || changes {
-                view.patch.retain(|&i, b| base.get(i) != Some(b));
-                apply(cur, s.is_some(), need.max(base.len()), &view.patch);
-            }
-            Ok::<_, CmdError>((replies, changes))
-        })
-    })?;
+    let (replies, changes) = write_bits(ctx, &a[1], need, |view, grew| run_fields(view, &fields, grew))?;
     if changes {
         ctx.notify(Class::String, "setbit", &a[1]);
     }

@@ -4,7 +4,7 @@
 //! allocation, weighed honestly); a PFADD that changes no register copies nothing.
 //!
 //! `hll-sparse-max-bytes` is Redis's default (3000, [`hll::SPARSE_MAX_BYTES`]): it is not a
-//! configuration directive here yet.
+//! configuration directive here yet ([`sparse_max`] is where it would be read).
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, WRONGTYPE, is, spec};
 use crate::db::{Entry, Str, Value};
@@ -92,8 +92,15 @@ fn store(v: &[u8], expire_at: u64) -> Entry {
     Entry::expiring(Value::Str(super::bitmaps::raw_str(v)), expire_at)
 }
 
+/// `hll-sparse-max-bytes` in force: the place to read it from the configuration once it is a
+/// directive (see the module docs).
+fn sparse_max(_ctx: &Ctx<'_>) -> usize {
+    SPARSE_MAX_BYTES
+}
+
 fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let elements = &a[2..];
+    let max_bytes = sparse_max(ctx);
     let (changed, err) = ctx.update(&a[1], |cur| {
         let (mut v, expire_at, created) = match cur.get() {
             None => (hll::create(), 0, true),
@@ -109,7 +116,7 @@ fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         let mut changed = created;
         let mut err = None;
         for el in elements {
-            match hll::add(&mut v, el, SPARSE_MAX_BYTES) {
+            match hll::add(&mut v, el, max_bytes) {
                 Ok(c) => changed |= c,
                 Err(e) => {
                     // Redis keeps what the elements before the corrupt spot changed.
@@ -153,7 +160,16 @@ fn pfcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.int(card as i64);
         return Ok(());
     }
-    // The cached cardinality is written back when it was stale, as Redis does.
+    // A read first (it counts a keyspace hit or miss, as Redis's lookup does); the cached
+    // cardinality is written back when it was stale, as Redis does.
+    let Some(e) = ctx.get(&a[1]) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    if let Some(c) = hll::cached(&hll_of(&e)?.0) {
+        ctx.out.int(c as i64);
+        return Ok(());
+    }
     let card = ctx.update(&a[1], |cur| {
         let Some(e) = cur.get() else { return Ok::<_, CmdError>(0) };
         let (s, expire_at) = hll_of(e)?;
@@ -172,6 +188,7 @@ fn pfcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn pfmerge(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let keys = &a[1..];
+    let max_bytes = sparse_max(ctx);
     ctx.atomically(keys, |ctx| {
         ctx.long(keys.len() * 1024, |ctx| {
             let mut max = Box::new([0u8; REGISTERS]);
@@ -197,7 +214,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 for (i, &m) in max.iter().enumerate() {
                     if m > 0 {
                         // Registers are only raised, and the value was checked whole above.
-                        let _ = hll::set(&mut v, i, m, SPARSE_MAX_BYTES);
+                        let _ = hll::set(&mut v, i, m, max_bytes);
                     }
                 }
                 hll::invalidate(&mut v);
