@@ -148,6 +148,22 @@ pub(crate) fn raw_str(b: &[u8]) -> Str {
     }
 }
 
+/// Redis turns a compact or shared string into a private `raw` one before a bit or HLL write
+/// looks at it (`dbUnshareStringValue`), even when the command then changes nothing, and OBJECT
+/// ENCODING shows it. The same here; unlike Redis, that first conversion counts as a write for
+/// WATCH (it happens once per string, and only to strings SET whole).
+pub(crate) fn unshare(cur: &mut Current<'_, '_>) {
+    if let Some(Entry { value: Value::Str(s), .. }) = cur.get()
+        && s.encoding() != "raw"
+    {
+        cur.modify(|e| {
+            if let Value::Str(s) = &mut e.value {
+                s.set_range(0, &[]);
+            }
+        });
+    }
+}
+
 /// Writes a [`View`]'s changes: a new key of `len` zero bytes, or the stored string grown to
 /// `len` bytes and changed in place.
 fn apply(cur: &mut Current<'_, '_>, exists: bool, len: usize, patch: &BTreeMap<usize, u8>) {
@@ -200,6 +216,8 @@ fn write_bits<R>(
         };
         if changed || grew {
             apply(cur, exists, need.max(len), &patch);
+        } else {
+            unshare(cur);
         }
         Ok(Some((answer, changed)))
     };

@@ -6,6 +6,7 @@
 //! `hll-sparse-max-bytes` is Redis's default (3000, [`hll::SPARSE_MAX_BYTES`]): it is not a
 //! configuration directive here yet ([`sparse_max`] is where it would be read).
 
+use super::bitmaps::unshare;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, WRONGTYPE, is, spec};
 use crate::db::{Entry, Str, Value};
 use crate::notify::Class;
@@ -108,6 +109,8 @@ fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 let (s, at) = hll_of(e)?;
                 // Most adds to a big HLL change nothing: find out before copying it.
                 if !hll::is_sparse(&s) && !elements.iter().any(|el| hll::dense_would_change(&s, el)) {
+                    drop(s);
+                    unshare(cur);
                     return Ok((false, None));
                 }
                 (s.to_vec(), at, false)
@@ -130,6 +133,8 @@ fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         if changed || err.is_some() {
             cur.put(store(&v, expire_at));
+        } else {
+            unshare(cur);
         }
         Ok::<_, CmdError>((changed && err.is_none(), err))
     })?;
@@ -166,7 +171,12 @@ fn pfcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    if let Some(c) = hll::cached(&hll_of(&e)?.0) {
+    let (s, _) = hll_of(&e)?;
+    if let Some(c) = hll::cached(&s) {
+        if s.encoding() != "raw" {
+            drop((s, e));
+            ctx.update(&a[1], unshare);
+        }
         ctx.out.int(c as i64);
         return Ok(());
     }
@@ -176,6 +186,7 @@ fn pfcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         if let Some(c) = hll::cached(&s) {
             return Ok(c);
         }
+        unshare(cur);
         let c = hll::count(&s)?;
         let mut v = s.to_vec();
         hll::store_card(&mut v, c);
@@ -240,6 +251,7 @@ fn pfdebug(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let out = ctx.update(&a[2], |cur| {
         let Some(e) = cur.get() else { return Err(CmdError::from("ERR The specified key does not exist")) };
         let (s, expire_at) = hll_of(e)?;
+        unshare(cur);
         let densify = |cur: &mut crate::db::Current<'_, '_>| {
             let mut v = s.to_vec();
             let converted = hll::to_dense(&mut v)?;
