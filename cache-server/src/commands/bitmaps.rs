@@ -597,7 +597,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> CmdResul
 
 #[cfg(test)]
 mod tests {
-    use super::find_bit;
+    use super::{View, find_bit};
     use crate::commands::testutil::run_table;
 
     #[test]
@@ -608,6 +608,24 @@ mod tests {
         assert_eq!(find_bit(&s, false, 12, 23), None);
         assert_eq!(find_bit(&s, false, 3, 23), Some(3));
         assert_eq!(find_bit(&s, true, 0, 11), None);
+    }
+
+    proptest::proptest! {
+        /// Every field width reads back what was written, and writes nothing outside its bits.
+        #[test]
+        fn fields_round_trip(at in 0u64..200, bits in 1u32..=64, v: u64, fill: u8) {
+            let base = vec![fill; 40];
+            let mut view = View::new(&base);
+            let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            view.set_unsigned(at, bits, v & mask);
+            proptest::prop_assert_eq!(view.get_unsigned(at, bits), v & mask);
+            let signed = view.get_signed(at, bits);
+            proptest::prop_assert_eq!(signed as u64 & mask, v & mask);
+            for bit in (0..at).chain(at + u64::from(bits)..at + u64::from(bits) + 16) {
+                let want = if (bit >> 3) < 40 { u64::from(fill >> (7 - (bit & 7))) & 1 } else { 0 };
+                proptest::prop_assert_eq!(view.bit(bit), want);
+            }
+        }
     }
 
     #[tokio::test]
@@ -656,6 +674,22 @@ mod tests {
             ("BITFIELD_RO bf GET u8 #1", "*1\r\n:...\r\n"),
             ("BITFIELD bf OVERFLOW x", "-ERR Invalid OVERFLOW type specified\r\n"),
             ("BITFIELD bf", "*0\r\n"),
+            // A reversed negative range answers 0 before the unit is read.
+            ("BITCOUNT s -1 -2 bits", ":0\r\n"),
+            ("BITCOUNT s 0 -1 bits", "-ERR syntax error\r\n"),
+            // A bit write that changes nothing still leaves a private raw string, as in Redis.
+            ("SET e hello", "+OK\r\n"),
+            ("OBJECT ENCODING e", "$6\r\nembstr\r\n"),
+            ("SETBIT e 0 0", ":0\r\n"),
+            ("OBJECT ENCODING e", "$3\r\nraw\r\n"),
+            // TTLs survive bit writes; BITOP's destination loses its TTL.
+            ("EXPIRE e 100", ":1\r\n"),
+            ("SETBIT e 1000 1", ":0\r\n"),
+            ("TTL e", ":100\r\n"),
+            ("EXPIRE d2 100", ":0\r\n"),
+            ("SET d2 x EX 100", "+OK\r\n"),
+            ("BITOP OR d2 e", ":126\r\n"),
+            ("TTL d2", ":-1\r\n"),
             ("LPUSH l a", ":1\r\n"),
             ("SETBIT l 0 1", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
             ("BITFIELD l GET u8 0", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),

@@ -355,6 +355,20 @@ mod tests {
             ("SET bad \"HYLL\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x80\\x00\"", "+OK\r\n"),
             ("PFCOUNT bad", "-INVALIDOBJ Corrupted HLL object detected\r\n"),
             ("PFADD bad x", "-INVALIDOBJ Corrupted HLL object detected\r\n"),
+            // A VAL run past the last register: PFCOUNT of several keys (a merge) refuses it too.
+            ("SET over \"HYLL\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x80\\x7f\\xff\\xc2\"", "+OK\r\n"),
+            ("PFCOUNT over h", "-INVALIDOBJ Corrupted HLL object detected\r\n"),
+            ("PFMERGE d over", "-INVALIDOBJ Corrupted HLL object detected\r\n"),
+            // A short HLL SET whole is embstr until an HLL command looks at it (Redis unshares it).
+            ("SET copy \"HYLL\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x7f\\xff\"", "+OK\r\n"),
+            ("OBJECT ENCODING copy", "$6\r\nembstr\r\n"),
+            ("PFCOUNT copy", ":0\r\n"),
+            ("OBJECT ENCODING copy", "$3\r\nraw\r\n"),
+            ("PFADD h EX", ":1\r\n"),
+            ("EXPIRE h 100", ":1\r\n"),
+            ("PFADD h more", ":1\r\n"),
+            ("PFCOUNT h", ":3\r\n"),
+            ("TTL h", ":100\r\n"),
             ("PFSELFTEST", "+OK\r\n"),
         ])
         .await;
