@@ -3,7 +3,8 @@
 //! byte — PFCOUNT estimates and the raw bytes of every HLL (GET) included — in RESP2 one by one,
 //! RESP3, and RESP2 pipelined in random batches cut at random byte boundaries. A second test moves
 //! HLL values both ways: PFADD runs of growing sizes (through the sparse → dense switch) in one
-//! server, the bytes SET into the other, then PFCOUNT and further PFADDs compared.
+//! server, the bytes SET into the other (and moved by DUMP / RESTORE once the server under test
+//! has them), then PFCOUNT and further PFADDs compared.
 //!
 //! `CACHE_TESTS_SEED=<u64>` replays a run (`random` picks one); a mismatch prints the seed, the
 //! command's index, the command and both replies.
@@ -63,6 +64,11 @@ fn pipelined_bits_stream_matches_redis() {
     differential(8_000, Protocol::Resp2, Delivery::Pipelined { max_batch: 64 }, 5);
 }
 
+/// Whether the server behind `c` knows `command`.
+fn knows(c: &mut RawConn, command: &str) -> bool {
+    matches!(c.cmd(&["COMMAND", "INFO", command]), Ok(Frame::Array(Some(v))) if matches!(v.first(), Some(Frame::Array(Some(_)))))
+}
+
 fn bulk(f: Frame) -> Vec<u8> {
     match f {
         Frame::Bulk(Some(b)) => b,
@@ -102,6 +108,10 @@ fn hll_values_move_between_redis_and_us() {
     for c in [&mut redis, &mut ours] {
         c.cmd(&["FLUSHALL"]).expect("FLUSHALL");
     }
+    let dump_restore = knows(&mut ours, "dump") && knows(&mut ours, "restore");
+    if !dump_restore {
+        eprintln!("skipping the DUMP/RESTORE leg: the server under test has no DUMP/RESTORE yet");
+    }
     for (round, &n) in [0usize, 1, 5, 60, 200, 400, 800, 1500, 3000, 10_000, 40_000].iter().enumerate() {
         let (from, to, dir) = if round % 2 == 0 {
             (&mut redis, &mut ours, "redis→ours")
@@ -116,6 +126,14 @@ fn hll_values_move_between_redis_and_us() {
         to.cmd(&[b"SET".as_slice(), b"src", &bytes]).expect("SET");
         let (a, b) = (int(from.cmd(&["PFCOUNT", "src"]).unwrap()), int(to.cmd(&["PFCOUNT", "src"]).unwrap()));
         assert_eq!(a, b, "{dir}: PFCOUNT of {n} elements");
+        if dump_restore {
+            // The same value through DUMP / RESTORE (Redis compresses big strings in the payload).
+            let payload = bulk(from.cmd(&["DUMP", "src"]).expect("DUMP"));
+            let r = to.cmd(&[b"RESTORE".as_slice(), b"restored", b"0", &payload, b"REPLACE"]).expect("RESTORE");
+            assert_eq!(r, Frame::Simple(b"OK".to_vec()), "{dir}: RESTORE of {n} elements");
+            assert_eq!(int(to.cmd(&["PFCOUNT", "restored"]).unwrap()), a, "{dir}: PFCOUNT after RESTORE");
+            assert_eq!(bulk(to.cmd(&["GET", "restored"]).unwrap()), bytes, "{dir}: bytes after RESTORE");
+        }
         // Both go on from the same bytes: more elements, a merge with a second HLL, and the
         // cached cardinality written back by PFCOUNT.
         for c in [&mut redis, &mut ours] {
