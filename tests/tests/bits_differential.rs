@@ -22,6 +22,11 @@ const DEFAULT_SEED: u64 = 0xb175_0001;
 const TIME_BOUND: Duration = Duration::from_secs(90);
 
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64) {
+    differential_with(count, protocol, delivery, seed_offset, None);
+}
+
+/// A run whose first command sets `hll-sparse-max-bytes` on both servers (when given).
+fn differential_with(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64, sparse_max: Option<&str>) {
     let Some(reference) = RedisServer::start::<&str>(&[]) else {
         return;
     };
@@ -34,8 +39,19 @@ fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offse
         "bits differential {protocol:?} {delivery:?}: {} vs redis-server, seed {seed}, {count} commands",
         subject.name()
     );
+    if sparse_max.is_some() {
+        let mut c = RawConn::connect(subject.addr()).expect("ours");
+        let known =
+            matches!(c.cmd(&["CONFIG", "GET", "hll-sparse-max-bytes"]), Ok(Frame::Array(Some(v))) if !v.is_empty());
+        if !known {
+            eprintln!("skipped: the server under test has no hll-sparse-max-bytes directive");
+            return;
+        }
+    }
     let mut generator = BitsGenerator::new(seed);
-    let mut next = || generator.next_command();
+    let mut setup = sparse_max
+        .map(|v| vec![b"CONFIG".to_vec(), b"SET".to_vec(), b"hll-sparse-max-bytes".to_vec(), v.as_bytes().to_vec()]);
+    let mut next = || setup.take().unwrap_or_else(|| generator.next_command());
     let source = Source { next: &mut next, agree: &|_, _, _| false };
     let result = diff::run_with(subject.addr(), reference.addr(), seed, count, protocol, delivery, TIME_BOUND, source);
     match result {
@@ -67,6 +83,14 @@ fn pipelined_bits_stream_matches_redis() {
 /// Whether the server behind `c` knows `command`.
 fn knows(c: &mut RawConn, command: &str) -> bool {
     matches!(c.cmd(&["COMMAND", "INFO", command]), Ok(Frame::Array(Some(v))) if matches!(v.first(), Some(Frame::Array(Some(_)))))
+}
+
+/// Sparse HLLs turn dense much earlier (and at once with 0): the promotion threshold is exact.
+#[test]
+fn small_hll_sparse_max_bytes_matches_redis() {
+    for (i, v) in ["0", "40", "300"].into_iter().enumerate() {
+        differential_with(3_000, Protocol::Resp2, Delivery::OneByOne, 11 + i as u64, Some(v));
+    }
 }
 
 fn bulk(f: Frame) -> Vec<u8> {

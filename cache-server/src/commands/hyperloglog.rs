@@ -3,8 +3,9 @@
 //! in Redis's order and writes values back. A changed HLL is stored whole (at most 12 KB, an exact
 //! allocation, weighed honestly); a PFADD that changes no register copies nothing.
 //!
-//! `hll-sparse-max-bytes` is Redis's default (3000, [`hll::SPARSE_MAX_BYTES`]): it is not a
-//! configuration directive here yet ([`sparse_max`] is where it would be read).
+//! `hll-sparse-max-bytes` is read from the configuration by name when it knows the directive
+//! (CONFIG SET then applies to the next write, as in Redis), else it is Redis's default of 3000
+//! ([`hll::SPARSE_MAX_BYTES`]).
 
 use super::bitmaps::unshare;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, WRONGTYPE, is, spec};
@@ -93,10 +94,11 @@ fn store(v: &[u8], expire_at: u64) -> Entry {
     Entry::expiring(Value::Str(super::bitmaps::raw_str(v)), expire_at)
 }
 
-/// `hll-sparse-max-bytes` in force: the place to read it from the configuration once it is a
-/// directive (see the module docs).
-fn sparse_max(_ctx: &Ctx<'_>) -> usize {
-    SPARSE_MAX_BYTES
+/// `hll-sparse-max-bytes` in force: the configured value when the configuration knows the
+/// directive, Redis's default otherwise (see the module docs).
+fn sparse_max(ctx: &Ctx<'_>) -> usize {
+    let configured = ctx.shared.config.read().get("hll-sparse-max-bytes");
+    configured.and_then(|v| crate::config::parse_memory(&v)).map_or(SPARSE_MAX_BYTES, |v| v as usize)
 }
 
 fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
