@@ -167,29 +167,34 @@ pub(crate) fn unshare(cur: &mut Current<'_, '_>) {
 /// Writes a [`View`]'s changes: a new key of `len` zero bytes, or the stored string grown to
 /// `len` bytes and changed in place.
 fn apply(cur: &mut Current<'_, '_>, exists: bool, len: usize, patch: &BTreeMap<usize, u8>) {
-    if !exists {
-        let mut buf = vec![0u8; len];
-        patch.iter().for_each(|(&i, &b)| buf[i] = b);
-        cur.put(Entry::new(Value::Str(raw_str(&buf))));
-        return;
-    }
-    cur.modify(|e| {
-        if let Value::Str(s) = &mut e.value {
-            if len > s.len() && !patch.contains_key(&(len - 1)) {
-                s.set_range(len - 1, &[0]);
-            }
-            for (&i, &b) in patch {
-                s.set_range(i, &[b]);
-            }
+    let write = |s: &mut Str| {
+        if len > s.len() && !patch.contains_key(&(len - 1)) {
+            s.set_range(len - 1, &[0]);
         }
-    });
+        for (&i, &b) in patch {
+            s.set_range(i, &[b]);
+        }
+    };
+    if exists {
+        cur.modify(|e| {
+            if let Value::Str(s) = &mut e.value {
+                write(s);
+            }
+        });
+    } else {
+        // Built in the growable form at once: zero-filled where it lies, never copied again by
+        // the next bit write.
+        let mut s = Str::empty();
+        write(&mut s);
+        cur.put(Entry::new(Value::Str(s)));
+    }
 }
 
 /// Runs a bit write on `key` whose string must hold at least `need` bytes: `compute` sees the
 /// stored bytes through a [`View`] and whether the string is created or grown, and returns its
-/// answer and whether it changed the key (what Redis notifies); the changed bytes are then written in place. No copy of
-/// the string is held meanwhile, so the write costs what it changes. Zero-filling a string by
-/// megabytes runs as long work.
+/// answer and whether it changed the key (what Redis notifies); the changed bytes are then
+/// written in place. No copy of the string is held meanwhile, so the write costs what it changes.
+/// Zero-filling a string by megabytes runs as long work.
 fn write_bits<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
