@@ -1,7 +1,7 @@
 //! Bitmaps and HyperLogLogs against a real `redis-server` 7.0: seeded streams from
 //! [`cache_tests::gen_bits::BitsGenerator`] sent to both servers, every reply compared byte for
-//! byte — PFCOUNT estimates and the raw bytes of every HLL (GET) included — in RESP2 one by one,
-//! RESP3, and RESP2 pipelined in random batches cut at random byte boundaries. A second test moves
+//! byte — PFCOUNT estimates and the raw bytes of every HLL (GET) included — in RESP2 and RESP3,
+//! one by one and pipelined in random batches cut at random byte boundaries. A second test moves
 //! HLL values both ways: PFADD runs of growing sizes (through the sparse → dense switch) in one
 //! server, the bytes SET into the other (and moved by DUMP / RESTORE once the server under test
 //! has them), then PFCOUNT and further PFADDs compared.
@@ -78,6 +78,11 @@ fn resp3_bits_stream_matches_redis() {
 #[test]
 fn pipelined_bits_stream_matches_redis() {
     differential(8_000, Protocol::Resp2, Delivery::Pipelined { max_batch: 64 }, 5);
+}
+
+#[test]
+fn pipelined_resp3_bits_stream_matches_redis() {
+    differential(4_000, Protocol::Resp3, Delivery::Pipelined { max_batch: 32 }, 9);
 }
 
 /// Whether the server behind `c` knows `command`.
