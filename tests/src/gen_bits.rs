@@ -9,7 +9,8 @@
 //! STRLEN); and PFADD bursts that push HyperLogLogs across the sparse → dense switch, PFCOUNT of one
 //! and several keys, PFMERGE, GET of the raw HLL bytes (compared byte for byte), PFDEBUG, and
 //! strings that only look like HLLs (short, wrong magic, corrupt sparse opcodes, random dense
-//! registers). It must stay deterministic for a seed; it does not talk to servers.
+//! registers); now and then EXPIRE/TTL on those keys and short MULTI/EXEC blocks. It must stay
+//! deterministic for a seed; it does not talk to servers.
 
 use std::collections::VecDeque;
 
@@ -284,9 +285,14 @@ impl BitsGenerator {
                 self.rng.fill_bytes(&mut v);
                 self.cmd("APPEND", vec![k, v])
             }
-            96..=97 => {
+            96 => {
                 let k = self.bkey();
                 self.cmd("STRLEN", vec![k])
+            }
+            97 => {
+                let k = self.bkey();
+                let sub = self.word("ENCODING");
+                self.cmd("OBJECT", vec![sub, k])
             }
             98 => {
                 let k = self.pick(BKEYS).to_vec();
@@ -387,14 +393,19 @@ impl BitsGenerator {
                 let k = self.hkey();
                 self.cmd("PFDEBUG", vec![sub, k])
             }
-            88..=92 => {
+            88..=90 => {
                 let v = self.fake_hll();
-                let k = if self.chance(70) { b"fake".to_vec() } else { self.pick(HKEYS).to_vec() };
+                let k = if self.chance(90) { b"fake".to_vec() } else { self.pick(HKEYS).to_vec() };
                 self.cmd("SET", vec![k, v])
             }
-            93..=95 => {
+            91..=95 => {
                 let k = self.pick(HKEYS).to_vec();
                 self.cmd("DEL", vec![k])
+            }
+            96..=97 => {
+                let k = self.hkey();
+                let sub = self.word("ENCODING");
+                self.cmd("OBJECT", vec![sub, k])
             }
             _ => {
                 // Overwrite a header byte (magic, encoding, cached cardinality). Not the opcodes:
@@ -411,6 +422,32 @@ impl BitsGenerator {
         if let Some(c) = self.queue.pop_front() {
             return c;
         }
+        match self.rng.random_range(0..100) {
+            0..=1 => {
+                // A short transaction: the commands run inside EXEC, with its keys held.
+                let n = self.rng.random_range(1..4);
+                for _ in 0..n {
+                    let c = self.family_command();
+                    self.queue.push_back(c);
+                }
+                self.queue.push_back(vec![b"EXEC".to_vec()]);
+                vec![b"MULTI".to_vec()]
+            }
+            2..=3 => {
+                // TTLs survive in-place writes (SETBIT, PFADD, PFCOUNT's cache) and die with BITOP.
+                let k = if self.chance(50) { self.pick(BKEYS).to_vec() } else { self.pick(HKEYS).to_vec() };
+                let secs = self.num(50, 500);
+                self.cmd("EXPIRE", vec![k, secs])
+            }
+            4..=5 => {
+                let k = if self.chance(50) { self.pick(BKEYS).to_vec() } else { self.pick(HKEYS).to_vec() };
+                self.cmd("TTL", vec![k])
+            }
+            _ => self.family_command(),
+        }
+    }
+
+    fn family_command(&mut self) -> Command {
         if self.chance(55) { self.bitmap_command() } else { self.hll_command() }
     }
 }

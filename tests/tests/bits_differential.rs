@@ -1,9 +1,10 @@
 //! Bitmaps and HyperLogLogs against a real `redis-server` 7.0: seeded streams from
 //! [`cache_tests::gen_bits::BitsGenerator`] sent to both servers, every reply compared byte for
-//! byte — PFCOUNT estimates and the raw bytes of every HLL (GET) included — in RESP2 one by one,
-//! RESP3, and RESP2 pipelined in random batches cut at random byte boundaries. A second test moves
+//! byte — PFCOUNT estimates and the raw bytes of every HLL (GET) included — in RESP2 and RESP3,
+//! one by one and pipelined in random batches cut at random byte boundaries. A second test moves
 //! HLL values both ways: PFADD runs of growing sizes (through the sparse → dense switch) in one
-//! server, the bytes SET into the other, then PFCOUNT and further PFADDs compared.
+//! server, the bytes SET into the other (and moved by DUMP / RESTORE once the server under test
+//! has them), then PFCOUNT and further PFADDs compared.
 //!
 //! `CACHE_TESTS_SEED=<u64>` replays a run (`random` picks one); a mismatch prints the seed, the
 //! command's index, the command and both replies.
@@ -21,6 +22,11 @@ const DEFAULT_SEED: u64 = 0xb175_0001;
 const TIME_BOUND: Duration = Duration::from_secs(90);
 
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64) {
+    differential_with(count, protocol, delivery, seed_offset, None);
+}
+
+/// A run whose first command sets `hll-sparse-max-bytes` on both servers (when given).
+fn differential_with(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64, sparse_max: Option<&str>) {
     let Some(reference) = RedisServer::start::<&str>(&[]) else {
         return;
     };
@@ -33,8 +39,19 @@ fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offse
         "bits differential {protocol:?} {delivery:?}: {} vs redis-server, seed {seed}, {count} commands",
         subject.name()
     );
+    if sparse_max.is_some() {
+        let mut c = RawConn::connect(subject.addr()).expect("ours");
+        let known =
+            matches!(c.cmd(&["CONFIG", "GET", "hll-sparse-max-bytes"]), Ok(Frame::Array(Some(v))) if !v.is_empty());
+        if !known {
+            eprintln!("skipped: the server under test has no hll-sparse-max-bytes directive");
+            return;
+        }
+    }
     let mut generator = BitsGenerator::new(seed);
-    let mut next = || generator.next_command();
+    let mut setup = sparse_max
+        .map(|v| vec![b"CONFIG".to_vec(), b"SET".to_vec(), b"hll-sparse-max-bytes".to_vec(), v.as_bytes().to_vec()]);
+    let mut next = || setup.take().unwrap_or_else(|| generator.next_command());
     let source = Source { next: &mut next, agree: &|_, _, _| false };
     let result = diff::run_with(subject.addr(), reference.addr(), seed, count, protocol, delivery, TIME_BOUND, source);
     match result {
@@ -61,6 +78,24 @@ fn resp3_bits_stream_matches_redis() {
 #[test]
 fn pipelined_bits_stream_matches_redis() {
     differential(8_000, Protocol::Resp2, Delivery::Pipelined { max_batch: 64 }, 5);
+}
+
+#[test]
+fn pipelined_resp3_bits_stream_matches_redis() {
+    differential(4_000, Protocol::Resp3, Delivery::Pipelined { max_batch: 32 }, 9);
+}
+
+/// Whether the server behind `c` knows `command`.
+fn knows(c: &mut RawConn, command: &str) -> bool {
+    matches!(c.cmd(&["COMMAND", "INFO", command]), Ok(Frame::Array(Some(v))) if matches!(v.first(), Some(Frame::Array(Some(_)))))
+}
+
+/// Sparse HLLs turn dense much earlier (and at once with 0): the promotion threshold is exact.
+#[test]
+fn small_hll_sparse_max_bytes_matches_redis() {
+    for (i, v) in ["0", "40", "300"].into_iter().enumerate() {
+        differential_with(3_000, Protocol::Resp2, Delivery::OneByOne, 11 + i as u64, Some(v));
+    }
 }
 
 fn bulk(f: Frame) -> Vec<u8> {
@@ -102,6 +137,10 @@ fn hll_values_move_between_redis_and_us() {
     for c in [&mut redis, &mut ours] {
         c.cmd(&["FLUSHALL"]).expect("FLUSHALL");
     }
+    let dump_restore = knows(&mut ours, "dump") && knows(&mut ours, "restore");
+    if !dump_restore {
+        eprintln!("skipping the DUMP/RESTORE leg: the server under test has no DUMP/RESTORE yet");
+    }
     for (round, &n) in [0usize, 1, 5, 60, 200, 400, 800, 1500, 3000, 10_000, 40_000].iter().enumerate() {
         let (from, to, dir) = if round % 2 == 0 {
             (&mut redis, &mut ours, "redis→ours")
@@ -116,6 +155,14 @@ fn hll_values_move_between_redis_and_us() {
         to.cmd(&[b"SET".as_slice(), b"src", &bytes]).expect("SET");
         let (a, b) = (int(from.cmd(&["PFCOUNT", "src"]).unwrap()), int(to.cmd(&["PFCOUNT", "src"]).unwrap()));
         assert_eq!(a, b, "{dir}: PFCOUNT of {n} elements");
+        if dump_restore {
+            // The same value through DUMP / RESTORE (Redis compresses big strings in the payload).
+            let payload = bulk(from.cmd(&["DUMP", "src"]).expect("DUMP"));
+            let r = to.cmd(&[b"RESTORE".as_slice(), b"restored", b"0", &payload, b"REPLACE"]).expect("RESTORE");
+            assert_eq!(r, Frame::Simple(b"OK".to_vec()), "{dir}: RESTORE of {n} elements");
+            assert_eq!(int(to.cmd(&["PFCOUNT", "restored"]).unwrap()), a, "{dir}: PFCOUNT after RESTORE");
+            assert_eq!(bulk(to.cmd(&["GET", "restored"]).unwrap()), bytes, "{dir}: bytes after RESTORE");
+        }
         // Both go on from the same bytes: more elements, a merge with a second HLL, and the
         // cached cardinality written back by PFCOUNT.
         for c in [&mut redis, &mut ours] {

@@ -4,22 +4,23 @@
 //! (SETBIT, BITFIELD) are computed against the stored bytes through a small overlay of changed
 //! bytes ([`View`]), then applied in place with `Str::set_range`, so setting a bit costs O(1)
 //! amortised and never copies the string; a write that changes nothing (same bit, same field
-//! value, no growth) stores nothing, touches no watcher and sends no event, as in Redis 7.0.
-//! Offsets are bounded by `proto-max-bulk-len` (512 MB of bits by default). BITCOUNT, BITPOS and
-//! BITOP over big strings run as long work (see [`Ctx::long`]).
+//! value, no growth) stores nothing and sends no event, as in Redis 7.0 (it only turns a string
+//! SET whole into a `raw` one: see [`unshare`]). Offsets are bounded by `proto-max-bulk-len`
+//! (512 MB of bits by default). BITCOUNT, BITPOS and BITOP over big strings run as long work (see
+//! [`Ctx::long`]). BITFIELD's parsing and integer arithmetic live in `bitmaps/bitfield.rs`.
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRONGTYPE, arg_i64, is, spec};
+use super::{CmdError, CmdResult, CommandSpec, Ctx, LONG_WORK, SYNTAX, WRONGTYPE, arg_i64, is, spec};
 use crate::db::{Current, Entry, Str, Value};
 use crate::frame::parse_i64;
 use crate::notify::Class;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
+mod bitfield;
+
 const G: &str = "bitmap";
 const BAD_OFFSET: &str = "ERR bit offset is not an integer or out of range";
 const BAD_BIT: &str = "ERR bit is not an integer or out of range";
-const BAD_TYPE: &str =
-    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.";
 
 /// The family's table rows.
 pub const COMMANDS: &[CommandSpec] = &[
@@ -63,7 +64,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         G,
         "Perform arbitrary bitfield integer operations on strings",
         "3.2.0",
-        bitfield,
+        bitfield::bitfield,
     ),
     spec(
         "bitfield_ro",
@@ -73,7 +74,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         G,
         "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
         "6.0.0",
-        bitfield_ro,
+        bitfield::bitfield_ro,
     ),
 ];
 
@@ -135,44 +136,102 @@ impl<'a> View<'a> {
     }
 }
 
+/// A string built by a command rather than sent whole (SETBIT, BITOP, PFADD): Redis holds it
+/// `raw` whatever its length, and OBJECT ENCODING says so. Short ones take the form of a string
+/// written in place; long ones are stored whole (raw either way).
+pub(crate) fn raw_str(b: &[u8]) -> Str {
+    if b.len() <= 64 {
+        let mut s = Str::empty();
+        s.set_range(0, b);
+        s
+    } else {
+        Str::new(b)
+    }
+}
+
+/// Redis turns a compact or shared string into a private `raw` one before a bit or HLL write
+/// looks at it (`dbUnshareStringValue`), even when the command then changes nothing, and OBJECT
+/// ENCODING shows it. The same here; unlike Redis, that first conversion counts as a write for
+/// WATCH (it happens once per string, and only to strings SET whole).
+pub(crate) fn unshare(cur: &mut Current<'_, '_>) {
+    if let Some(Entry { value: Value::Str(s), .. }) = cur.get()
+        && s.encoding() != "raw"
+    {
+        cur.modify(|e| {
+            if let Value::Str(s) = &mut e.value {
+                s.set_range(0, &[]);
+            }
+        });
+    }
+}
+
 /// Writes a [`View`]'s changes: a new key of `len` zero bytes, or the stored string grown to
 /// `len` bytes and changed in place.
 fn apply(cur: &mut Current<'_, '_>, exists: bool, len: usize, patch: &BTreeMap<usize, u8>) {
-    if !exists {
-        let s = if len <= 64 {
-            // Small: the form a string written in place takes (Redis reports it `raw`).
-            let mut buf = vec![0u8; len];
-            patch.iter().for_each(|(&i, &b)| buf[i] = b);
-            let mut s = Str::empty();
-            s.set_range(0, &buf);
-            s
-        } else {
-            let mut buf = vec![0u8; len];
-            patch.iter().for_each(|(&i, &b)| buf[i] = b);
-            Str::from(buf)
-        };
-        cur.put(Entry::new(Value::Str(s)));
-        return;
-    }
-    cur.modify(|e| {
-        if let Value::Str(s) = &mut e.value {
-            if len > s.len() && !patch.contains_key(&(len - 1)) {
-                s.set_range(len - 1, &[0]);
-            }
-            for (&i, &b) in patch {
-                s.set_range(i, &[b]);
-            }
+    let write = |s: &mut Str| {
+        if len > s.len() && !patch.contains_key(&(len - 1)) {
+            s.set_range(len - 1, &[0]);
         }
-    });
+        for (&i, &b) in patch {
+            s.set_range(i, &[b]);
+        }
+    };
+    if exists {
+        cur.modify(|e| {
+            if let Value::Str(s) = &mut e.value {
+                write(s);
+            }
+        });
+    } else {
+        // Built in the growable form at once: zero-filled where it lies, never copied again by
+        // the next bit write.
+        let mut s = Str::empty();
+        write(&mut s);
+        cur.put(Entry::new(Value::Str(s)));
+    }
 }
 
-/// The stored string of a write: `Ok(None)` if absent, WRONGTYPE for another type.
-fn stored(cur: &Current<'_, '_>) -> Result<Option<Str>, CmdError> {
-    match cur.get() {
-        None => Ok(None),
-        Some(Entry { value: Value::Str(s), .. }) => Ok(Some(s.clone())),
-        Some(_) => Err(WRONGTYPE.into()),
+/// Runs a bit write on `key` whose string must hold at least `need` bytes: `compute` sees the
+/// stored bytes through a [`View`] and whether the string is created or grown, and returns its
+/// answer and whether it changed the key (what Redis notifies); the changed bytes are then
+/// written in place. No copy of the string is held meanwhile, so the write costs what it changes.
+/// Zero-filling a string by megabytes runs as long work.
+fn write_bits<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    need: usize,
+    compute: impl Fn(&mut View<'_>, bool) -> (R, bool),
+) -> Result<(R, bool), CmdError> {
+    let attempt = |cur: &mut Current<'_, '_>, big: bool| {
+        let (exists, len, answer, changed, grew, patch) = {
+            let base: &[u8] = match cur.get() {
+                None => &[],
+                Some(Entry { value: Value::Str(s), .. }) => s,
+                Some(_) => return Err(CmdError::from(WRONGTYPE)),
+            };
+            let exists = cur.get().is_some();
+            let grow = if exists { need.saturating_sub(base.len()) } else { need };
+            if grow / 64 >= LONG_WORK && !big {
+                return Ok(None);
+            }
+            let mut view = View::new(base);
+            let (answer, changed) = compute(&mut view, grow > 0);
+            let mut patch = view.patch;
+            patch.retain(|&i, b| base.get(i) != Some(b));
+            (exists, base.len(), answer, changed, grow > 0, patch)
+        };
+        if changed || grew {
+            apply(cur, exists, need.max(len), &patch);
+        } else {
+            unshare(cur);
+        }
+        Ok(Some((answer, changed)))
+    };
+    if let Some(done) = ctx.update(key, |cur| attempt(cur, false))? {
+        return Ok(done);
     }
+    let done = ctx.long(need / 64, |ctx| ctx.update(key, |cur| attempt(cur, true)))?;
+    Ok(done.expect("a big write is allowed to run"))
 }
 
 fn setbit(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -182,20 +241,10 @@ fn setbit(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         return Err(BAD_BIT.into());
     }
     let need = (at >> 3) as usize + 1;
-    let (old, changed) = ctx.long(need / 64, |ctx| {
-        ctx.update(&a[1], |cur| {
-            let s = stored(cur)?;
-            let base = s.as_deref().unwrap_or_default();
-            let mut view = View::new(base);
-            let old = view.bit(at);
-            let grows = s.is_none() || need > base.len();
-            let changed = grows || old != on as u64;
-            if changed {
-                view.set_bit(at, on as u64);
-                apply(cur, s.is_some(), need.max(base.len()), &view.patch);
-            }
-            Ok::<_, CmdError>((old, changed))
-        })
+    let (old, changed) = write_bits(ctx, &a[1], need, |view, grew| {
+        let old = view.bit(at);
+        view.set_bit(at, on as u64);
+        (old, grew || old != on as u64)
     })?;
     if changed {
         ctx.notify(Class::String, "setbit", &a[1]);
@@ -371,7 +420,7 @@ fn bitop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             }
             out
         });
-        ctx.set(dest, Entry::new(Value::Str(Str::from(out))));
+        ctx.set(dest, Entry::new(Value::Str(raw_str(&out))));
         ctx.notify(Class::String, "set", dest);
         Ok(max)
     })?;
@@ -379,195 +428,9 @@ fn bitop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Overflow {
-    Wrap,
-    Sat,
-    Fail,
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Op {
-    Get,
-    Set(i64),
-    Incr(i64),
-}
-
-struct Field {
-    op: Op,
-    signed: bool,
-    bits: u32,
-    at: u64,
-    overflow: Overflow,
-}
-
-fn type_arg(a: &[u8]) -> Result<(bool, u32), CmdError> {
-    let signed = match a.first() {
-        Some(b'i') => true,
-        Some(b'u') => false,
-        _ => return Err(BAD_TYPE.into()),
-    };
-    let bits = parse_i64(&a[1..]).ok_or(BAD_TYPE)?;
-    if bits < 1 || bits > if signed { 64 } else { 63 } {
-        return Err(BAD_TYPE.into());
-    }
-    Ok((signed, bits as u32))
-}
-
-/// Parses BITFIELD's operations in Redis's order of checks.
-fn parse_fields(ctx: &Ctx<'_>, a: &[Bytes]) -> Result<Vec<Field>, CmdError> {
-    let (mut fields, mut overflow, mut j) = (Vec::new(), Overflow::Wrap, 2);
-    while j < a.len() {
-        let left = a.len() - j - 1;
-        let sub = &a[j];
-        let op = if is(sub, "get") && left >= 2 {
-            Op::Get
-        } else if is(sub, "set") && left >= 3 {
-            Op::Set(0)
-        } else if is(sub, "incrby") && left >= 3 {
-            Op::Incr(0)
-        } else if is(sub, "overflow") && left >= 1 {
-            let kind = &a[j + 1];
-            overflow = if is(kind, "wrap") {
-                Overflow::Wrap
-            } else if is(kind, "sat") {
-                Overflow::Sat
-            } else if is(kind, "fail") {
-                Overflow::Fail
-            } else {
-                return Err("ERR Invalid OVERFLOW type specified".into());
-            };
-            j += 2;
-            continue;
-        } else {
-            return Err(SYNTAX.into());
-        };
-        let (signed, bits) = type_arg(&a[j + 1])?;
-        let at = offset_arg(ctx, &a[j + 2], Some(bits))?;
-        let op = match op {
-            Op::Get => Op::Get,
-            Op::Set(_) => Op::Set(arg_i64(&a[j + 3])?),
-            Op::Incr(_) => Op::Incr(arg_i64(&a[j + 3])?),
-        };
-        fields.push(Field { op, signed, bits, at, overflow });
-        j += if op == Op::Get { 3 } else { 4 };
-    }
-    Ok(fields)
-}
-
-/// `value + incr` in a field of `bits` bits: the stored result, or `None` if it overflows
-/// under FAIL (Redis's `checkSignedBitfieldOverflow` / `checkUnsignedBitfieldOverflow`).
-fn add_field(signed: bool, bits: u32, value: i128, incr: i128, overflow: Overflow) -> Option<u64> {
-    let (min, max) =
-        if signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) };
-    let sum = value + incr;
-    if (min..=max).contains(&sum) {
-        return Some(sum as u64);
-    }
-    match overflow {
-        Overflow::Fail => None,
-        Overflow::Sat => Some(if sum > max { max as u64 } else { min as u64 }),
-        Overflow::Wrap => {
-            let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
-            Some((sum as u64) & mask)
-        }
-    }
-}
-
-/// Runs the fields against `view`; the replies (`None`: FAIL overflow) and whether a field changed.
-fn run_fields(view: &mut View<'_>, fields: &[Field], grew: bool) -> (Vec<Option<i64>>, bool) {
-    let mut changes = false;
-    let replies = fields
-        .iter()
-        .map(|f| {
-            let old = if f.signed {
-                i128::from(view.get_signed(f.at, f.bits))
-            } else {
-                i128::from(view.get_unsigned(f.at, f.bits))
-            };
-            let (new, reply) = match f.op {
-                Op::Get => return Some(old as i64),
-                // An unsigned SET of a negative number is that number's 64-bit pattern.
-                Op::Set(v) => {
-                    let v = if f.signed { i128::from(v) } else { i128::from(v as u64) };
-                    (add_field(f.signed, f.bits, v, 0, f.overflow), old)
-                }
-                Op::Incr(d) => {
-                    let new = add_field(f.signed, f.bits, old, i128::from(d), f.overflow);
-                    (new, new.map_or(0, |n| if f.signed { sign_extend(n, f.bits) } else { i128::from(n) }))
-                }
-            };
-            let new = new?;
-            let old_bits = view.get_unsigned(f.at, f.bits);
-            let mask = if f.bits == 64 { u64::MAX } else { (1u64 << f.bits) - 1 };
-            changes |= grew || old_bits != new & mask;
-            view.set_unsigned(f.at, f.bits, new & mask);
-            Some(reply as i64)
-        })
-        .collect();
-    (replies, changes)
-}
-
-fn sign_extend(v: u64, bits: u32) -> i128 {
-    let v = if bits < 64 && v & (1 << (bits - 1)) != 0 { v | (u64::MAX << bits) } else { v };
-    i128::from(v as i64)
-}
-
-fn reply_fields(ctx: &mut Ctx<'_>, replies: &[Option<i64>]) {
-    ctx.out.array(replies.len());
-    for r in replies {
-        match r {
-            Some(n) => ctx.out.int(*n),
-            None => ctx.out.null(),
-        }
-    }
-}
-
-fn bitfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    bitfield_generic(ctx, a, false)
-}
-
-fn bitfield_ro(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    bitfield_generic(ctx, a, true)
-}
-
-fn bitfield_generic(ctx: &mut Ctx<'_>, a: &[Bytes], read_only: bool) -> CmdResult {
-    let fields = parse_fields(ctx, a)?;
-    let highest = fields.iter().filter(|f| f.op != Op::Get).map(|f| f.at + u64::from(f.bits) - 1).max();
-    let Some(highest) = highest else {
-        let s = ctx.get_str(&a[1])?.unwrap_or_default();
-        let (replies, _) = run_fields(&mut View::new(&s), &fields, false);
-        reply_fields(ctx, &replies);
-        return Ok(());
-    };
-    if read_only {
-        return Err("ERR BITFIELD_RO only supports the GET subcommand".into());
-    }
-    let need = (highest >> 3) as usize + 1;
-    let (replies, changes) = ctx.long(need / 64, |ctx| {
-        ctx.update(&a[1], |cur| {
-            let s = stored(cur)?;
-            let base = s.as_deref().unwrap_or_default();
-            let grew = s.is_none() || need > base.len();
-            let mut view = View::new(base);
-            let (replies, changes) = run_fields(&mut view, &fields, grew);
-            if grew || changes {
-                view.patch.retain(|&i, b| base.get(i) != Some(b));
-                apply(cur, s.is_some(), need.max(base.len()), &view.patch);
-            }
-            Ok::<_, CmdError>((replies, changes))
-        })
-    })?;
-    if changes {
-        ctx.notify(Class::String, "setbit", &a[1]);
-    }
-    reply_fields(ctx, &replies);
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::find_bit;
+    use super::{View, find_bit};
     use crate::commands::testutil::run_table;
 
     #[test]
@@ -578,6 +441,24 @@ mod tests {
         assert_eq!(find_bit(&s, false, 12, 23), None);
         assert_eq!(find_bit(&s, false, 3, 23), Some(3));
         assert_eq!(find_bit(&s, true, 0, 11), None);
+    }
+
+    proptest::proptest! {
+        /// Every field width reads back what was written, and writes nothing outside its bits.
+        #[test]
+        fn fields_round_trip(at in 0u64..200, bits in 1u32..=64, v: u64, fill: u8) {
+            let base = vec![fill; 40];
+            let mut view = View::new(&base);
+            let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+            view.set_unsigned(at, bits, v & mask);
+            proptest::prop_assert_eq!(view.get_unsigned(at, bits), v & mask);
+            let signed = view.get_signed(at, bits);
+            proptest::prop_assert_eq!(signed as u64 & mask, v & mask);
+            for bit in (0..at).chain(at + u64::from(bits)..at + u64::from(bits) + 16) {
+                let want = if (bit >> 3) < 40 { u64::from(fill >> (7 - (bit & 7))) & 1 } else { 0 };
+                proptest::prop_assert_eq!(view.bit(bit), want);
+            }
+        }
     }
 
     #[tokio::test]
@@ -626,6 +507,22 @@ mod tests {
             ("BITFIELD_RO bf GET u8 #1", "*1\r\n:...\r\n"),
             ("BITFIELD bf OVERFLOW x", "-ERR Invalid OVERFLOW type specified\r\n"),
             ("BITFIELD bf", "*0\r\n"),
+            // A reversed negative range answers 0 before the unit is read.
+            ("BITCOUNT s -1 -2 bits", ":0\r\n"),
+            ("BITCOUNT s 0 -1 bits", "-ERR syntax error\r\n"),
+            // A bit write that changes nothing still leaves a private raw string, as in Redis.
+            ("SET e hello", "+OK\r\n"),
+            ("OBJECT ENCODING e", "$6\r\nembstr\r\n"),
+            ("SETBIT e 0 0", ":0\r\n"),
+            ("OBJECT ENCODING e", "$3\r\nraw\r\n"),
+            // TTLs survive bit writes; BITOP's destination loses its TTL.
+            ("EXPIRE e 100", ":1\r\n"),
+            ("SETBIT e 1000 1", ":0\r\n"),
+            ("TTL e", ":100\r\n"),
+            ("EXPIRE d2 100", ":0\r\n"),
+            ("SET d2 x EX 100", "+OK\r\n"),
+            ("BITOP OR d2 e", ":126\r\n"),
+            ("TTL d2", ":-1\r\n"),
             ("LPUSH l a", ":1\r\n"),
             ("SETBIT l 0 1", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
             ("BITFIELD l GET u8 0", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),

@@ -3,9 +3,11 @@
 //! in Redis's order and writes values back. A changed HLL is stored whole (at most 12 KB, an exact
 //! allocation, weighed honestly); a PFADD that changes no register copies nothing.
 //!
-//! `hll-sparse-max-bytes` is Redis's default (3000, [`hll::SPARSE_MAX_BYTES`]): it is not a
-//! configuration directive here yet.
+//! `hll-sparse-max-bytes` is read from the configuration by name when it knows the directive
+//! (CONFIG SET then applies to the next write, as in Redis), else it is Redis's default of 3000
+//! ([`hll::SPARSE_MAX_BYTES`]).
 
+use super::bitmaps::unshare;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, WRONGTYPE, is, spec};
 use crate::db::{Entry, Str, Value};
 use crate::notify::Class;
@@ -89,11 +91,19 @@ fn hll_of(e: &Entry) -> Result<(Str, u64), CmdError> {
 }
 
 fn store(v: &[u8], expire_at: u64) -> Entry {
-    Entry::expiring(Value::Str(Str::new(v)), expire_at)
+    Entry::expiring(Value::Str(super::bitmaps::raw_str(v)), expire_at)
+}
+
+/// `hll-sparse-max-bytes` in force: the configured value when the configuration knows the
+/// directive, Redis's default otherwise (see the module docs).
+fn sparse_max(ctx: &Ctx<'_>) -> usize {
+    let configured = ctx.shared.config.read().get("hll-sparse-max-bytes");
+    configured.and_then(|v| crate::config::parse_memory(&v)).map_or(SPARSE_MAX_BYTES, |v| v as usize)
 }
 
 fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let elements = &a[2..];
+    let max_bytes = sparse_max(ctx);
     let (changed, err) = ctx.update(&a[1], |cur| {
         let (mut v, expire_at, created) = match cur.get() {
             None => (hll::create(), 0, true),
@@ -101,6 +111,8 @@ fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 let (s, at) = hll_of(e)?;
                 // Most adds to a big HLL change nothing: find out before copying it.
                 if !hll::is_sparse(&s) && !elements.iter().any(|el| hll::dense_would_change(&s, el)) {
+                    drop(s);
+                    unshare(cur);
                     return Ok((false, None));
                 }
                 (s.to_vec(), at, false)
@@ -109,7 +121,7 @@ fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         let mut changed = created;
         let mut err = None;
         for el in elements {
-            match hll::add(&mut v, el, SPARSE_MAX_BYTES) {
+            match hll::add(&mut v, el, max_bytes) {
                 Ok(c) => changed |= c,
                 Err(e) => {
                     // Redis keeps what the elements before the corrupt spot changed.
@@ -123,6 +135,8 @@ fn pfadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         if changed || err.is_some() {
             cur.put(store(&v, expire_at));
+        } else {
+            unshare(cur);
         }
         Ok::<_, CmdError>((changed && err.is_none(), err))
     })?;
@@ -153,13 +167,28 @@ fn pfcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.int(card as i64);
         return Ok(());
     }
-    // The cached cardinality is written back when it was stale, as Redis does.
+    // A read first (it counts a keyspace hit or miss, as Redis's lookup does); the cached
+    // cardinality is written back when it was stale, as Redis does.
+    let Some(e) = ctx.get(&a[1]) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let (s, _) = hll_of(&e)?;
+    if let Some(c) = hll::cached(&s) {
+        if s.encoding() != "raw" {
+            drop((s, e));
+            ctx.update(&a[1], unshare);
+        }
+        ctx.out.int(c as i64);
+        return Ok(());
+    }
     let card = ctx.update(&a[1], |cur| {
         let Some(e) = cur.get() else { return Ok::<_, CmdError>(0) };
         let (s, expire_at) = hll_of(e)?;
         if let Some(c) = hll::cached(&s) {
             return Ok(c);
         }
+        unshare(cur);
         let c = hll::count(&s)?;
         let mut v = s.to_vec();
         hll::store_card(&mut v, c);
@@ -172,6 +201,7 @@ fn pfcount(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 fn pfmerge(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let keys = &a[1..];
+    let max_bytes = sparse_max(ctx);
     ctx.atomically(keys, |ctx| {
         ctx.long(keys.len() * 1024, |ctx| {
             let mut max = Box::new([0u8; REGISTERS]);
@@ -197,7 +227,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 for (i, &m) in max.iter().enumerate() {
                     if m > 0 {
                         // Registers are only raised, and the value was checked whole above.
-                        let _ = hll::set(&mut v, i, m, SPARSE_MAX_BYTES);
+                        let _ = hll::set(&mut v, i, m, max_bytes);
                     }
                 }
                 hll::invalidate(&mut v);
@@ -223,6 +253,7 @@ fn pfdebug(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let out = ctx.update(&a[2], |cur| {
         let Some(e) = cur.get() else { return Err(CmdError::from("ERR The specified key does not exist")) };
         let (s, expire_at) = hll_of(e)?;
+        unshare(cur);
         let densify = |cur: &mut crate::db::Current<'_, '_>| {
             let mut v = s.to_vec();
             let converted = hll::to_dense(&mut v)?;
@@ -326,6 +357,20 @@ mod tests {
             ("SET bad \"HYLL\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x80\\x00\"", "+OK\r\n"),
             ("PFCOUNT bad", "-INVALIDOBJ Corrupted HLL object detected\r\n"),
             ("PFADD bad x", "-INVALIDOBJ Corrupted HLL object detected\r\n"),
+            // A VAL run past the last register: PFCOUNT of several keys (a merge) refuses it too.
+            ("SET over \"HYLL\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x80\\x7f\\xff\\xc2\"", "+OK\r\n"),
+            ("PFCOUNT over h", "-INVALIDOBJ Corrupted HLL object detected\r\n"),
+            ("PFMERGE d over", "-INVALIDOBJ Corrupted HLL object detected\r\n"),
+            // A short HLL SET whole is embstr until an HLL command looks at it (Redis unshares it).
+            ("SET copy \"HYLL\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x7f\\xff\"", "+OK\r\n"),
+            ("OBJECT ENCODING copy", "$6\r\nembstr\r\n"),
+            ("PFCOUNT copy", ":0\r\n"),
+            ("OBJECT ENCODING copy", "$3\r\nraw\r\n"),
+            ("PFADD h EX", ":1\r\n"),
+            ("EXPIRE h 100", ":1\r\n"),
+            ("PFADD h more", ":1\r\n"),
+            ("PFCOUNT h", ":3\r\n"),
+            ("TTL h", ":100\r\n"),
             ("PFSELFTEST", "+OK\r\n"),
         ])
         .await;

@@ -16,6 +16,10 @@
 //! opcode split and merge steps as Redis, so the bytes stay identical; it turns dense when a value
 //! above 32 must be stored or when it would grow past `hll-sparse-max-bytes`. The estimate is
 //! Ertl's improved estimator over the register histogram (Redis 7's `hllCount`).
+//!
+//! One known difference, on hand-made corrupt values only: a sparse value whose last byte is the
+//! first half of an XZERO makes Redis read the byte past the string's end (whatever an earlier
+//! write left there); here that byte reads as zero.
 
 /// Header bytes.
 pub const HDR: usize = 16;
