@@ -416,6 +416,15 @@ pub async fn serve(
             return;
         }
         reply_peak = reply_peak.max(out.buf.len());
+        // Published before the replies go out, so that CLIENT LIST run by another client after
+        // this one got its replies sees the state they left (MULTI queue, db, flags).
+        client.sync_meta();
+        {
+            let mut m = handle.meta.lock();
+            m.qbuf = rbuf.len();
+            m.qbuf_free = rbuf.capacity() - rbuf.len();
+            m.rbs = (out.buf.capacity(), reply_peak);
+        }
         if !out.buf.is_empty() && write(&shared, &client, &mut stream, &mut out).await.is_err() {
             return;
         }
@@ -437,13 +446,6 @@ pub async fn serve(
             }
             // Go on with the requests that arrived meanwhile (or wait for more).
             continue;
-        }
-        client.sync_meta();
-        {
-            let mut m = handle.meta.lock();
-            m.qbuf = rbuf.len();
-            m.qbuf_free = rbuf.capacity() - rbuf.len();
-            m.rbs = (out.buf.capacity(), reply_peak);
         }
         if client.close || handle.killed.load(Relaxed) || *stop.borrow() {
             let _ = stream.shutdown().await;

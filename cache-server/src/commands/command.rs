@@ -105,13 +105,22 @@ const CATEGORY_ORDER: &[&str] = &[
     "@scripting",
 ];
 
-fn acl_categories(s: &CommandSpec) -> Vec<String> {
+/// The ACL categories of command `full` (its row is `s`).
+fn acl_categories(full: &str, s: &CommandSpec) -> Vec<String> {
     let mut v = acl_categories_unordered(s);
+    // COMMAND's subcommands are connection commands to ACLs, though COMMAND is a server one.
+    if full.starts_with("command|") {
+        v.push("@connection".into());
+    }
     v.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
     v
 }
 
 fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
+    // A pure container (CLIENT, OBJECT, CONFIG, …) is only `@slow`; its subcommands carry the rest.
+    if s.flags.is_empty() && !s.subcommands.is_empty() {
+        return vec!["@slow".into()];
+    }
     let mut v = Vec::new();
     if s.has("write") {
         v.push("@write".to_string());
@@ -159,14 +168,20 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     out.int(i64::from(s.keys.0));
     out.int(i64::from(s.keys.1));
     out.int(i64::from(s.keys.2));
-    let cats = acl_categories(s);
+    let cats = acl_categories(full, s);
     out.set(cats.len());
     for c in &cats {
         out.simple(c);
     }
-    out.array(0);
-    out.array(0);
-    out.array(s.subcommands.len());
+    // Tips and key specs (none given here), then the subcommands: sets in RESP3 when empty, as
+    // Redis writes them.
+    out.set(0);
+    out.set(0);
+    if s.subcommands.is_empty() {
+        out.set(0);
+    } else {
+        out.array(s.subcommands.len());
+    }
     for sub in s.subcommands {
         write_info(ctx, &format!("{full}|{}", sub.name), sub);
     }
@@ -254,7 +269,7 @@ fn command_list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         Vec::new()
     } else if is(&a[3], "aclcat") {
         let cat = format!("@{}", String::from_utf8_lossy(&a[4]).to_ascii_lowercase());
-        entries.iter().filter(|e| acl_categories(e.1).contains(&cat)).map(|e| e.0.as_str()).collect()
+        entries.iter().filter(|e| acl_categories(&e.0, e.1).contains(&cat)).map(|e| e.0.as_str()).collect()
     } else {
         return Err(SYNTAX.into());
     };

@@ -594,6 +594,8 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         if bits & hot::NO_MULTI != 0 {
             reject("ERR Command not allowed inside a transaction", client, out);
         } else if client.tx.queue(idx, args, shared.config.read().client_query_buffer_limit) {
+            // CLIENT LIST's `cmd=` names a queued command too, as in Redis.
+            client.last_cmd = idx;
             out.simple("QUEUED");
         } else {
             tracing::warn!(client = %client.handle.addr, "MULTI queue over client-query-buffer-limit; closing the connection");
