@@ -748,6 +748,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn client_reply_off_and_skip_drop_replies_errors_included() {
+        let addr = start(|_| {}).await;
+        let mut input = Vec::new();
+        for line in [
+            "CLIENT REPLY OFF",
+            "PING",
+            "NOSUCH",
+            "CLIENT REPLY SKIP",
+            "CLIENT REPLY ON",
+            "PING",
+            "CLIENT REPLY SKIP",
+            "GET",
+            "PING b",
+            "QUIT",
+        ] {
+            input.extend_from_slice(&encode(line));
+        }
+        let (out, closed) = raw_exchange(addr, &input).await;
+        assert_eq!(String::from_utf8_lossy(&out), "+OK\r\n+PONG\r\n$1\r\nb\r\n+OK\r\n");
+        assert!(closed);
+    }
+
+    #[tokio::test]
+    async fn client_pause_write_holds_writes_until_unpause_and_lets_reads_through() {
+        use std::time::Duration;
+        let addr = start(|_| {}).await;
+        let (mut admin, mut other) = (TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap());
+        let (mut ab, mut ob) = (Vec::new(), Vec::new());
+        admin.write_all(&encode("CLIENT PAUSE 60000 WRITE")).await.unwrap();
+        assert_eq!(read_reply(&mut admin, &mut ab).await, b"+OK\r\n");
+        other.write_all(&encode("GET k")).await.unwrap();
+        assert_eq!(read_reply(&mut other, &mut ob).await, b"$-1\r\n");
+        other.write_all(&encode("SET k v")).await.unwrap();
+        other.write_all(&encode("GET k")).await.unwrap();
+        let held = tokio::time::timeout(Duration::from_millis(200), read_reply(&mut other, &mut ob)).await;
+        assert!(held.is_err(), "SET answered during a WRITE pause");
+        admin.write_all(&encode("CLIENT LIST")).await.unwrap();
+        let list = read_reply(&mut admin, &mut ab).await;
+        assert!(String::from_utf8_lossy(&list).contains(" flags=b "), "held client shows b");
+        admin.write_all(&encode("CLIENT UNPAUSE")).await.unwrap();
+        assert_eq!(read_reply(&mut admin, &mut ab).await, b"+OK\r\n");
+        // The held SET runs first, then the GET queued behind it.
+        assert_eq!(read_reply(&mut other, &mut ob).await, b"+OK\r\n");
+        assert_eq!(read_reply(&mut other, &mut ob).await, b"$1\r\nv\r\n");
+    }
+
+    #[tokio::test]
     async fn protocol_errors_reply_then_close_and_server_keeps_serving() {
         let addr = start(|_| {}).await;
         let cases: &[(&[u8], &str)] = &[
