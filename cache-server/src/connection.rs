@@ -513,7 +513,11 @@ async fn run_postponed(
     let handle = client.handle.clone();
     let qlimit = shared.config.read().client_query_buffer_limit;
     client.sync_meta();
-    handle.meta.lock().blocked = true;
+    {
+        let mut m = handle.meta.lock();
+        m.blocked = true;
+        m.argv_mem = args.iter().map(|a| a.len()).sum();
+    }
     shared.pause.waiting.fetch_add(1, Relaxed);
     let result = loop {
         client.hooks &= !hook::POSTPONED;
@@ -549,7 +553,11 @@ async fn run_postponed(
         }
     };
     shared.pause.waiting.fetch_sub(1, Relaxed);
-    handle.meta.lock().blocked = false;
+    {
+        let mut m = handle.meta.lock();
+        m.blocked = false;
+        m.argv_mem = 0;
+    }
     result
 }
 

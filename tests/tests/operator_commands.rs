@@ -2,7 +2,8 @@
 //! sequences (pipelined, replies compared byte for byte), CLIENT LIST / INFO field names and the
 //! values both servers must agree on, CLIENT PAUSE WRITE letting reads through while writes and
 //! PUBLISH wait (and ALL holding everything until its deadline), COMMAND GETKEYS /
-//! GETKEYSANDFLAGS / INFO / LIST over many commands, DEBUG and LOLWUT. Waits are bounded: a held
+//! GETKEYSANDFLAGS / INFO (flags, ACL categories, tips, key specs) / LIST over many commands,
+//! DEBUG and LOLWUT. Waits are bounded: a held
 //! command is "held" if it has not answered within 300 ms, and every pause is lifted or ends
 //! within seconds.
 
@@ -227,9 +228,12 @@ fn pause_outcome(addr: SocketAddr) -> Vec<String> {
             Some(f) => log.push(format!("{line}: answered {f:?}")),
             None => {
                 log.push(format!("{line}: held"));
-                let flags = text(admin.cmd(&["CLIENT", "LIST"]).expect("CLIENT LIST"));
-                let held = flags.lines().filter(|l| l.contains(" flags=b ")).count();
-                log.push(format!("  clients shown blocked: {held}"));
+                let list = text(admin.cmd(&["CLIENT", "LIST"]).expect("CLIENT LIST"));
+                for l in list.lines().filter(|l| l.contains(" flags=b ")) {
+                    let f = fields(l);
+                    let pick = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+                    log.push(format!("  held: argv-mem={} cmd={}", pick("argv-mem"), pick("cmd")));
+                }
                 admin.cmd(&["CLIENT", "UNPAUSE"]).expect("UNPAUSE");
                 log.push(format!("  after UNPAUSE: {:?}", answers(&mut c)));
                 admin.cmd(&["CLIENT", "PAUSE", "20000", "WRITE"]).expect("PAUSE");
@@ -333,6 +337,7 @@ const GETKEYS: &[&str] = &[
     "COMMAND GETKEYSANDFLAGS hincrbyfloat h f 1",
     "COMMAND INFO client|setname CLIENT|SETNAME nosuch client|nosuch client|pause client|reply",
     "COMMAND INFO command|getkeys debug lolwut",
+    "COMMAND INFO get mget mset del lmove sinterstore hset ttl object|encoding client|info rename copy echo",
     "COMMAND LIST FILTERBY MODULE x",
     "COMMAND LIST FILTERBY foo x",
     "COMMAND LIST FILTERBY",

@@ -4,6 +4,7 @@
 //! positions and key-spec flags of a full request.
 
 mod getkeys;
+mod tips;
 
 use super::server::help;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, is, registry, spec};
@@ -160,7 +161,13 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     out.bulk(full.as_bytes());
     out.int(i64::from(s.arity));
     // Redis 7.0 keeps `may_replicate` to itself (CLIENT PAUSE WRITE reads it); it never shows.
-    let shown: Vec<&str> = s.flags.iter().copied().filter(|f| *f != "may_replicate").collect();
+    // The table spells `no-auth` as the dispatcher reads it; Redis prints `no_auth`.
+    let shown: Vec<&str> = s
+        .flags
+        .iter()
+        .filter(|f| **f != "may_replicate")
+        .map(|f| if *f == "no-auth" { "no_auth" } else { f })
+        .collect();
     out.set(shown.len());
     for f in shown {
         out.simple(f);
@@ -173,10 +180,43 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     for c in &cats {
         out.simple(c);
     }
-    // Tips and key specs (none given here), then the subcommands: sets in RESP3 when empty, as
-    // Redis writes them.
-    out.set(0);
-    out.set(0);
+    // Tips, key specs, then the subcommands: sets in RESP3 when empty, as Redis writes them.
+    let tips = tips::of(full);
+    out.set(tips.len());
+    for t in tips {
+        out.bulk(t.as_bytes());
+    }
+    let specs = getkeys::key_specs(full, s);
+    out.set(specs.len());
+    for k in &specs {
+        let words: Vec<&str> = k.flags.split(' ').collect();
+        out.map(3);
+        out.bulk(b"flags");
+        out.set(words.len());
+        for w in words {
+            out.simple(w);
+        }
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"index");
+        out.bulk(b"spec");
+        out.map(1);
+        out.bulk(b"index");
+        out.int(i64::from(k.index));
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"range");
+        out.bulk(b"spec");
+        out.map(3);
+        out.bulk(b"lastkey");
+        out.int(i64::from(k.lastkey));
+        out.bulk(b"keystep");
+        out.int(i64::from(k.keystep));
+        out.bulk(b"limit");
+        out.int(0);
+    }
     if s.subcommands.is_empty() {
         out.set(0);
     } else {

@@ -133,7 +133,7 @@ const AD: &[&str] = &["admin", "noscript", "loading", "stale"];
 /// The connection family's table rows.
 pub const COMMANDS: &[CommandSpec] = &[
     spec("ping", -1, &["fast"], (0, 0, 0), G, "Returns the server's liveliness response.", "1.0.0", ping),
-    spec("echo", 2, &["fast"], (0, 0, 0), G, "Returns the given string.", "1.0.0", echo),
+    spec("echo", 2, &["loading", "stale", "fast"], (0, 0, 0), G, "Returns the given string.", "1.0.0", echo),
     spec("hello", -1, NA, (0, 0, 0), G, "Handshakes with the Redis server.", "6.0.0", hello),
     spec("auth", -2, NA, (0, 0, 0), G, "Authenticates the connection.", "1.0.0", auth),
     spec("select", 2, &["loading", "stale", "fast"], (0, 0, 0), G, "Changes the selected database.", "1.0.0", select),
