@@ -802,6 +802,29 @@ mod tests {
         assert_eq!(read_reply(&mut other, &mut ob).await, b"$1\r\nv\r\n");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_server_stops_while_clients_are_held_by_a_pause() {
+        use std::time::Duration;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(crate::run(crate::Config::default(), listener, async move {
+            let _ = stopped.await;
+        }));
+        let (mut admin, mut held) = (TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap());
+        let mut buf = Vec::new();
+        admin.write_all(&encode("CLIENT PAUSE 60000 ALL")).await.unwrap();
+        assert_eq!(read_reply(&mut admin, &mut buf).await, b"+OK\r\n");
+        held.write_all(&encode("SET k v")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.send(()).unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(5), server).await;
+        assert!(done.is_ok(), "the server did not stop while a client was held");
+        let mut b = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), held.read(&mut b)).await.unwrap().unwrap_or(0);
+        assert_eq!(n, 0, "the held client is closed without a reply");
+    }
+
     #[tokio::test]
     async fn protocol_errors_reply_then_close_and_server_keeps_serving() {
         let addr = start(|_| {}).await;
