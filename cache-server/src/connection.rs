@@ -134,7 +134,7 @@ fn flag_letters(bits: u16, blocked: bool) -> String {
 /// What CLIENT LIST shows of the client running it, which only its own task knows mid-batch.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SelfView {
-    /// Bytes in the query buffer, this command included (`qbuf`), and the room after them.
+    /// Bytes in the query buffer, this command included (`qbuf`).
     pub qbuf: usize,
     /// Free room in the query buffer (`qbuf-free`).
     pub qbuf_free: usize,
@@ -201,10 +201,10 @@ impl ClientHandle {
         let omem = self.mailbox.backlog.bytes();
         let oll = self.mailbox.queued();
         let m = self.meta.lock();
-        let me = me.unwrap_or_default();
-        let qbuf = if me.qbuf > 0 { me.qbuf } else { m.qbuf };
-        let argv_mem = if me.argv_mem > 0 { me.argv_mem } else { m.argv_mem };
-        let qbuf_free = if me.qbuf > 0 { me.qbuf_free } else { m.qbuf_free };
+        let (qbuf, qbuf_free, argv_mem, obl) = match me {
+            Some(v) => (v.qbuf, v.qbuf_free, v.argv_mem, v.obl),
+            None => (m.qbuf, m.qbuf_free, m.argv_mem, 0),
+        };
         let tot = (qbuf + qbuf_free + m.rbs.0 + argv_mem + m.multi.1) as u64 + omem + CLIENT_STATE_BYTES;
         let events = if omem > 0 { "rw" } else { "r" };
         format!(
@@ -224,7 +224,7 @@ impl ClientHandle {
             m.multi.1,
             m.rbs.0,
             m.rbs.1,
-            me.obl,
+            obl,
             cmd_name(m.last_cmd),
             m.redir,
             m.resp,
@@ -499,8 +499,8 @@ fn reply_hooks(client: &mut ClientState, out: &mut Reply, mark: usize) {
 
 /// Waits, holding no lock, until CLIENT PAUSE lets the held command `args` run, then runs it
 /// (again held if a new pause came first). Meanwhile the socket is read (requests pile up in
-/// `rbuf` within the query buffer limit; a closed socket ends the wait) and the client shows as
-/// blocked, as in Redis. `Err` means the connection is over.
+/// `rbuf` within the query buffer limit; a closed socket ends the wait), pushes are delivered,
+/// and the client shows as blocked, as in Redis. `Err` means the connection is over.
 async fn run_postponed(
     shared: &Arc<Shared>,
     client: &mut ClientState,
@@ -527,17 +527,26 @@ async fn run_postponed(
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
                 rbuf.reserve(READ_CHUNK);
             }
-            tokio::select! {
+            let over = tokio::select! {
                 _ = &mut wait => break false,
                 r = stream.read_buf(rbuf) => match r {
                     Ok(n) if n > 0 && rbuf.len() as u64 <= qlimit => {
                         shared.metrics.net_input.fetch_add(n as u64, Relaxed);
+                        false
                     }
-                    _ => break true,
+                    _ => true,
                 },
-                _ = stop.wait_for(|s| *s) => break true,
-                _ = handle.kill_signal.notified() => break true,
-                _ = client.mailbox.backlog.closed.notified() => break true,
+                _ = stop.wait_for(|s| *s) => true,
+                _ = handle.kill_signal.notified() => true,
+                _ = client.mailbox.backlog.closed.notified() => true,
+                // Pushes (messages, invalidations) still reach a held client, as in Redis.
+                _ = client.mailbox.wake.notified() => {
+                    deliver(client, out);
+                    false
+                }
+            };
+            if over || (!out.buf.is_empty() && write(shared, client, stream, out).await.is_err()) {
+                break true;
             }
         };
         if over {

@@ -3,9 +3,8 @@
 //! values both servers must agree on, CLIENT PAUSE WRITE letting reads through while writes and
 //! PUBLISH wait (and ALL holding everything until its deadline), COMMAND GETKEYS /
 //! GETKEYSANDFLAGS / INFO (flags, ACL categories, tips, key specs) / LIST over many commands,
-//! DEBUG and LOLWUT. Waits are bounded: a held
-//! command is "held" if it has not answered within 300 ms, and every pause is lifted or ends
-//! within seconds.
+//! DEBUG and LOLWUT. Waits are bounded: a held command is "held" if it has not answered within
+//! a second, and every pause is lifted or ends within seconds.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -199,9 +198,10 @@ fn client_list_fields_and_values_match_redis() {
     );
 }
 
-/// True if the next reply on `c` comes within 300 ms (then it is read and returned).
+/// The next reply on `c` if it comes within a second (a loaded machine answers well within it;
+/// a held command never does).
 fn answers(c: &mut RawConn) -> Option<Frame> {
-    c.stream().set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+    c.stream().set_read_timeout(Some(Duration::from_millis(1000))).expect("timeout");
     let r = c.read_frame().ok();
     c.stream().set_read_timeout(Some(cache_tests::resp::REPLY_TIMEOUT)).expect("timeout");
     r
@@ -242,7 +242,7 @@ fn pause_outcome(addr: SocketAddr) -> Vec<String> {
     }
     admin.cmd(&["CLIENT", "UNPAUSE"]).expect("UNPAUSE");
     // ALL holds every command, UNPAUSE included, until the deadline.
-    admin.cmd(&["CLIENT", "PAUSE", "1500", "ALL"]).expect("PAUSE ALL");
+    admin.cmd(&["CLIENT", "PAUSE", "3000", "ALL"]).expect("PAUSE ALL");
     let start = Instant::now();
     let mut other = connect(addr, false);
     other.send_raw(&encode_command(&["GET", "k"])).expect("send");
@@ -251,8 +251,8 @@ fn pause_outcome(addr: SocketAddr) -> Vec<String> {
     log.push(format!("ALL: UNPAUSE held: {}", answers(&mut admin).is_none()));
     let got = other.read_frame().expect("GET after the deadline");
     let waited = start.elapsed();
-    log.push(format!("ALL: then {got:?}, after the deadline: {}", waited >= Duration::from_millis(1400)));
-    assert!(waited < Duration::from_secs(5), "the pause outlived its deadline: {waited:?}");
+    log.push(format!("ALL: then {got:?}, after the deadline: {}", waited >= Duration::from_millis(2900)));
+    assert!(waited < Duration::from_secs(8), "the pause outlived its deadline: {waited:?}");
     log
 }
 
@@ -437,11 +437,11 @@ fn debug_and_lolwut_match_redis() {
     }
     // DEBUG SLEEP delays its caller only.
     let mut sleeper = connect(ours.addr(), false);
-    sleeper.send_raw(&encode_command(&["DEBUG", "SLEEP", "1"])).expect("send");
+    sleeper.send_raw(&encode_command(&["DEBUG", "SLEEP", "2"])).expect("send");
     std::thread::sleep(Duration::from_millis(100));
     let start = Instant::now();
     let mut other = connect(ours.addr(), false);
     assert_eq!(other.cmd(&["PING"]).expect("PING"), Frame::Simple(b"PONG".to_vec()));
-    assert!(start.elapsed() < Duration::from_millis(500), "PING waited for DEBUG SLEEP: {:?}", start.elapsed());
+    assert!(start.elapsed() < Duration::from_millis(1500), "PING waited for DEBUG SLEEP: {:?}", start.elapsed());
     assert_eq!(sleeper.read_frame().expect("OK"), Frame::Simple(b"OK".to_vec()));
 }
