@@ -134,7 +134,7 @@ fn flag_letters(bits: u16, blocked: bool) -> String {
 /// What CLIENT LIST shows of the client running it, which only its own task knows mid-batch.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SelfView {
-    /// Bytes in the query buffer, this command included (`qbuf`), and the room after them.
+    /// Bytes in the query buffer, this command included (`qbuf`).
     pub qbuf: usize,
     /// Free room in the query buffer (`qbuf-free`).
     pub qbuf_free: usize,
@@ -201,10 +201,10 @@ impl ClientHandle {
         let omem = self.mailbox.backlog.bytes();
         let oll = self.mailbox.queued();
         let m = self.meta.lock();
-        let me = me.unwrap_or_default();
-        let qbuf = if me.qbuf > 0 { me.qbuf } else { m.qbuf };
-        let argv_mem = if me.argv_mem > 0 { me.argv_mem } else { m.argv_mem };
-        let qbuf_free = if me.qbuf > 0 { me.qbuf_free } else { m.qbuf_free };
+        let (qbuf, qbuf_free, argv_mem, obl) = match me {
+            Some(v) => (v.qbuf, v.qbuf_free, v.argv_mem, v.obl),
+            None => (m.qbuf, m.qbuf_free, m.argv_mem, 0),
+        };
         let tot = (qbuf + qbuf_free + m.rbs.0 + argv_mem + m.multi.1) as u64 + omem + CLIENT_STATE_BYTES;
         let events = if omem > 0 { "rw" } else { "r" };
         format!(
@@ -224,7 +224,7 @@ impl ClientHandle {
             m.multi.1,
             m.rbs.0,
             m.rbs.1,
-            me.obl,
+            obl,
             cmd_name(m.last_cmd),
             m.redir,
             m.resp,
@@ -416,6 +416,15 @@ pub async fn serve(
             return;
         }
         reply_peak = reply_peak.max(out.buf.len());
+        // Published before the replies go out, so that CLIENT LIST run by another client after
+        // this one got its replies sees the state they left (MULTI queue, db, flags).
+        client.sync_meta();
+        {
+            let mut m = handle.meta.lock();
+            m.qbuf = rbuf.len();
+            m.qbuf_free = rbuf.capacity() - rbuf.len();
+            m.rbs = (out.buf.capacity(), reply_peak);
+        }
         if !out.buf.is_empty() && write(&shared, &client, &mut stream, &mut out).await.is_err() {
             return;
         }
@@ -437,13 +446,6 @@ pub async fn serve(
             }
             // Go on with the requests that arrived meanwhile (or wait for more).
             continue;
-        }
-        client.sync_meta();
-        {
-            let mut m = handle.meta.lock();
-            m.qbuf = rbuf.len();
-            m.qbuf_free = rbuf.capacity() - rbuf.len();
-            m.rbs = (out.buf.capacity(), reply_peak);
         }
         if client.close || handle.killed.load(Relaxed) || *stop.borrow() {
             let _ = stream.shutdown().await;
@@ -497,8 +499,8 @@ fn reply_hooks(client: &mut ClientState, out: &mut Reply, mark: usize) {
 
 /// Waits, holding no lock, until CLIENT PAUSE lets the held command `args` run, then runs it
 /// (again held if a new pause came first). Meanwhile the socket is read (requests pile up in
-/// `rbuf` within the query buffer limit; a closed socket ends the wait) and the client shows as
-/// blocked, as in Redis. `Err` means the connection is over.
+/// `rbuf` within the query buffer limit; a closed socket ends the wait), pushes are delivered,
+/// and the client shows as blocked, as in Redis. `Err` means the connection is over.
 async fn run_postponed(
     shared: &Arc<Shared>,
     client: &mut ClientState,
@@ -511,7 +513,11 @@ async fn run_postponed(
     let handle = client.handle.clone();
     let qlimit = shared.config.read().client_query_buffer_limit;
     client.sync_meta();
-    handle.meta.lock().blocked = true;
+    {
+        let mut m = handle.meta.lock();
+        m.blocked = true;
+        m.argv_mem = args.iter().map(|a| a.len()).sum();
+    }
     shared.pause.waiting.fetch_add(1, Relaxed);
     let result = loop {
         client.hooks &= !hook::POSTPONED;
@@ -521,17 +527,26 @@ async fn run_postponed(
             if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
                 rbuf.reserve(READ_CHUNK);
             }
-            tokio::select! {
+            let over = tokio::select! {
                 _ = &mut wait => break false,
                 r = stream.read_buf(rbuf) => match r {
                     Ok(n) if n > 0 && rbuf.len() as u64 <= qlimit => {
                         shared.metrics.net_input.fetch_add(n as u64, Relaxed);
+                        false
                     }
-                    _ => break true,
+                    _ => true,
                 },
-                _ = stop.wait_for(|s| *s) => break true,
-                _ = handle.kill_signal.notified() => break true,
-                _ = client.mailbox.backlog.closed.notified() => break true,
+                _ = stop.wait_for(|s| *s) => true,
+                _ = handle.kill_signal.notified() => true,
+                _ = client.mailbox.backlog.closed.notified() => true,
+                // Pushes (messages, invalidations) still reach a held client, as in Redis.
+                _ = client.mailbox.wake.notified() => {
+                    deliver(client, out);
+                    false
+                }
+            };
+            if over || (!out.buf.is_empty() && write(shared, client, stream, out).await.is_err()) {
+                break true;
             }
         };
         if over {
@@ -547,7 +562,11 @@ async fn run_postponed(
         }
     };
     shared.pause.waiting.fetch_sub(1, Relaxed);
-    handle.meta.lock().blocked = false;
+    {
+        let mut m = handle.meta.lock();
+        m.blocked = false;
+        m.argv_mem = 0;
+    }
     result
 }
 
@@ -750,6 +769,76 @@ mod tests {
         let (out, closed) = raw_exchange(addr, &input).await;
         assert_eq!(String::from_utf8_lossy(&out), "+OK\r\n$1\r\n1\r\n+PONG\r\n:2\r\n+OK\r\n");
         assert!(closed);
+    }
+
+    #[tokio::test]
+    async fn client_reply_off_and_skip_drop_replies_errors_included() {
+        let addr = start(|_| {}).await;
+        let mut input = Vec::new();
+        for line in [
+            "CLIENT REPLY OFF",
+            "PING",
+            "NOSUCH",
+            "CLIENT REPLY SKIP",
+            "CLIENT REPLY ON",
+            "PING",
+            "CLIENT REPLY SKIP",
+            "GET",
+            "PING b",
+            "QUIT",
+        ] {
+            input.extend_from_slice(&encode(line));
+        }
+        let (out, closed) = raw_exchange(addr, &input).await;
+        assert_eq!(String::from_utf8_lossy(&out), "+OK\r\n+PONG\r\n$1\r\nb\r\n+OK\r\n");
+        assert!(closed);
+    }
+
+    #[tokio::test]
+    async fn client_pause_write_holds_writes_until_unpause_and_lets_reads_through() {
+        use std::time::Duration;
+        let addr = start(|_| {}).await;
+        let (mut admin, mut other) = (TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap());
+        let (mut ab, mut ob) = (Vec::new(), Vec::new());
+        admin.write_all(&encode("CLIENT PAUSE 60000 WRITE")).await.unwrap();
+        assert_eq!(read_reply(&mut admin, &mut ab).await, b"+OK\r\n");
+        other.write_all(&encode("GET k")).await.unwrap();
+        assert_eq!(read_reply(&mut other, &mut ob).await, b"$-1\r\n");
+        other.write_all(&encode("SET k v")).await.unwrap();
+        other.write_all(&encode("GET k")).await.unwrap();
+        let held = tokio::time::timeout(Duration::from_millis(200), read_reply(&mut other, &mut ob)).await;
+        assert!(held.is_err(), "SET answered during a WRITE pause");
+        admin.write_all(&encode("CLIENT LIST")).await.unwrap();
+        let list = read_reply(&mut admin, &mut ab).await;
+        assert!(String::from_utf8_lossy(&list).contains(" flags=b "), "held client shows b");
+        admin.write_all(&encode("CLIENT UNPAUSE")).await.unwrap();
+        assert_eq!(read_reply(&mut admin, &mut ab).await, b"+OK\r\n");
+        // The held SET runs first, then the GET queued behind it.
+        assert_eq!(read_reply(&mut other, &mut ob).await, b"+OK\r\n");
+        assert_eq!(read_reply(&mut other, &mut ob).await, b"$1\r\nv\r\n");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_server_stops_while_clients_are_held_by_a_pause() {
+        use std::time::Duration;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(crate::run(crate::Config::default(), listener, async move {
+            let _ = stopped.await;
+        }));
+        let (mut admin, mut held) = (TcpStream::connect(addr).await.unwrap(), TcpStream::connect(addr).await.unwrap());
+        let mut buf = Vec::new();
+        admin.write_all(&encode("CLIENT PAUSE 60000 ALL")).await.unwrap();
+        assert_eq!(read_reply(&mut admin, &mut buf).await, b"+OK\r\n");
+        held.write_all(&encode("SET k v")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stop.send(()).unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(5), server).await;
+        assert!(done.is_ok(), "the server did not stop while a client was held");
+        let mut b = [0u8; 16];
+        let n = tokio::time::timeout(Duration::from_secs(5), held.read(&mut b)).await.unwrap().unwrap_or(0);
+        assert_eq!(n, 0, "the held client is closed without a reply");
     }
 
     #[tokio::test]

@@ -12,7 +12,13 @@
 //! that may change the dataset or replicate (write commands, EXEC of a transaction with one,
 //! EVAL/EVALSHA/FCALL, PUBLISH, PFCOUNT, SCRIPT LOAD/FLUSH…). A second PAUSE keeps the more
 //! restrictive mode and the later end. The pause ends at its deadline or at CLIENT UNPAUSE; the
-//! held clients then run their commands in their own order.
+//! held clients then run their commands in their own order. A held client shows flag `b` in
+//! CLIENT LIST; [`Pause::waiting`] counts them for INFO's `blocked_clients`.
+//!
+//! Known gap: Redis also stops active expiry and eviction while paused, so the dataset stays
+//! static. Here the core still reclaims expired entries and evicts on its own schedule (reads
+//! never see an expired key either way); freezing them needs a pause switch in `cache-core`'s
+//! shard maintenance and in `db.rs`'s lazy expiry.
 
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -139,7 +139,7 @@ fn cat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             let found = reg
                 .entries
                 .iter()
-                .filter(|(_, s)| s.subcommands.is_empty() && acl_categories(s).contains(&tag))
+                .filter(|(n, s)| s.subcommands.is_empty() && acl_categories(n, s).contains(&tag))
                 .map(|(n, _)| n.as_str());
             ctx.out.bulks(found.collect::<Vec<_>>());
         }

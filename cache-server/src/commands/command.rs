@@ -4,6 +4,7 @@
 //! positions and key-spec flags of a full request.
 
 mod getkeys;
+mod tips;
 
 use super::server::help;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, is, registry, spec};
@@ -105,13 +106,22 @@ pub(crate) const CATEGORY_ORDER: &[&str] = &[
     "@scripting",
 ];
 
-pub(crate) fn acl_categories(s: &CommandSpec) -> Vec<String> {
+/// The ACL categories of command `full` (its row is `s`).
+pub(crate) fn acl_categories(full: &str, s: &CommandSpec) -> Vec<String> {
     let mut v = acl_categories_unordered(s);
+    // COMMAND's subcommands are connection commands to ACLs, though COMMAND is a server one.
+    if full.starts_with("command|") {
+        v.push("@connection".into());
+    }
     v.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
     v
 }
 
 fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
+    // A pure container (CLIENT, OBJECT, CONFIG, …) is only `@slow`; its subcommands carry the rest.
+    if s.flags.is_empty() && !s.subcommands.is_empty() {
+        return vec!["@slow".into()];
+    }
     let mut v = Vec::new();
     if s.has("write") {
         v.push("@write".to_string());
@@ -152,7 +162,13 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     out.bulk(full.as_bytes());
     out.int(i64::from(s.arity));
     // Redis 7.0 keeps `may_replicate` to itself (CLIENT PAUSE WRITE reads it); it never shows.
-    let shown: Vec<&str> = s.flags.iter().copied().filter(|f| *f != "may_replicate").collect();
+    // The table spells `no-auth` as the dispatcher reads it; Redis prints `no_auth`.
+    let shown: Vec<&str> = s
+        .flags
+        .iter()
+        .filter(|f| **f != "may_replicate")
+        .map(|f| if *f == "no-auth" { "no_auth" } else { f })
+        .collect();
     out.set(shown.len());
     for f in shown {
         out.simple(f);
@@ -160,14 +176,53 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     out.int(i64::from(s.keys.0));
     out.int(i64::from(s.keys.1));
     out.int(i64::from(s.keys.2));
-    let cats = acl_categories(s);
+    let cats = acl_categories(full, s);
     out.set(cats.len());
     for c in &cats {
         out.simple(c);
     }
-    out.array(0);
-    out.array(0);
-    out.array(s.subcommands.len());
+    // Tips, key specs, then the subcommands: sets in RESP3 when empty, as Redis writes them.
+    let tips = tips::of(full);
+    out.set(tips.len());
+    for t in tips {
+        out.bulk(t.as_bytes());
+    }
+    let specs = getkeys::key_specs(full, s);
+    out.set(specs.len());
+    for k in &specs {
+        let words: Vec<&str> = k.flags.split(' ').collect();
+        out.map(3);
+        out.bulk(b"flags");
+        out.set(words.len());
+        for w in words {
+            out.simple(w);
+        }
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"index");
+        out.bulk(b"spec");
+        out.map(1);
+        out.bulk(b"index");
+        out.int(i64::from(k.index));
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        out.bulk(b"range");
+        out.bulk(b"spec");
+        out.map(3);
+        out.bulk(b"lastkey");
+        out.int(i64::from(k.lastkey));
+        out.bulk(b"keystep");
+        out.int(i64::from(k.keystep));
+        out.bulk(b"limit");
+        out.int(0);
+    }
+    if s.subcommands.is_empty() {
+        out.set(0);
+    } else {
+        out.array(s.subcommands.len());
+    }
     for sub in s.subcommands {
         write_info(ctx, &format!("{full}|{}", sub.name), sub);
     }
@@ -255,7 +310,7 @@ fn command_list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         Vec::new()
     } else if is(&a[3], "aclcat") {
         let cat = format!("@{}", String::from_utf8_lossy(&a[4]).to_ascii_lowercase());
-        entries.iter().filter(|e| acl_categories(e.1).contains(&cat)).map(|e| e.0.as_str()).collect()
+        entries.iter().filter(|e| acl_categories(&e.0, e.1).contains(&cat)).map(|e| e.0.as_str()).collect()
     } else {
         return Err(SYNTAX.into());
     };

@@ -593,13 +593,15 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         reject(&format!("ERR {msg}"), client, out);
         return;
     }
-    if shared.pause.maybe_on() && paused(shared, client, reg, full, spec) {
+    if shared.pause.maybe_on() && paused(shared, client, reg, idx, spec) {
         return;
     }
     if queues {
         if bits & hot::NO_MULTI != 0 {
             reject("ERR Command not allowed inside a transaction", client, out);
         } else if client.tx.queue(idx, args, shared.config.read().client_query_buffer_limit) {
+            // CLIENT LIST's `cmd=` names a queued command too, as in Redis.
+            client.last_cmd = idx;
             out.simple("QUEUED");
         } else {
             tracing::warn!(client = %client.handle.addr, "MULTI queue over client-query-buffer-limit; closing the connection");
@@ -614,7 +616,8 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
 /// CLIENT PAUSE holds this command (Redis checks it after the other refusals, before MULTI
 /// queueing): the connection task waits for the pause to end and runs it then.
 #[cold]
-fn paused(shared: &Shared, client: &mut ClientState, reg: &Registry, full: &str, spec: &CommandSpec) -> bool {
+fn paused(shared: &Shared, client: &mut ClientState, reg: &Registry, idx: usize, spec: &CommandSpec) -> bool {
+    let full = reg.entries[idx].0.as_str();
     let exec_writes = full == "exec"
         && client.tx.queued_any(|i| {
             let (name, s) = (&reg.entries[i].0, reg.entries[i].1);
@@ -623,6 +626,8 @@ fn paused(shared: &Shared, client: &mut ClientState, reg: &Registry, full: &str,
     let held = full != "quit" && shared.pause.holds(full, spec.has("write"), exec_writes);
     if held {
         client.hooks |= crate::connection::hook::POSTPONED;
+        // CLIENT LIST names the held command (`cmd=`), as Redis does.
+        client.last_cmd = idx;
     }
     held
 }

@@ -317,7 +317,7 @@ mod tests {
             ("INFO commandstats", "$...cmdstat_info:calls=1,"),
             ("INFO", "$...# Server\r\nredis_version:7.0.15\r\n...used_memory:...maxmemory_policy:allkeys-lfu\r\n"),
             ("COMMAND COUNT", ":...\r\n"),
-            ("COMMAND INFO get nosuch", "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n$-1\r\n"),
+            ("COMMAND INFO get nosuch", "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n...:0\r\n*0\r\n$-1\r\n"),
             ("COMMAND DOCS get", "*2\r\n$3\r\nget\r\n*6\r\n$7\r\nsummary\r\n..."),
             ("COMMAND LIST FILTERBY PATTERN hg*", "*2\r\n$4\r\nhget\r\n$7\r\nhgetall\r\n"),
             ("TIME", "*2\r\n$10\r\n..."),

@@ -150,6 +150,56 @@ pub(super) fn flags(full: &str, spec: &CommandSpec, args: &[Bytes], positions: &
     vec![f; positions.len()]
 }
 
+/// Commands whose Redis key specs carry notes (or flags that vary with the arguments): COMMAND
+/// INFO gives no key specs for them rather than incomplete ones.
+const SPECS_WITH_NOTES: &[&str] =
+    &["bitfield", "eval", "eval_ro", "fcall", "fcall_ro", "getex", "pfcount", "set", "sort", "sort_ro", "xadd"];
+
+/// One key spec as COMMAND INFO shows it: flags, the index the keys start at, the last key
+/// relative to it (negative: from the end) and the step.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct KeySpec {
+    /// Key-spec flags, space separated (`RW access delete`).
+    pub flags: &'static str,
+    /// `begin_search` index.
+    pub index: i32,
+    /// `find_keys` range `lastkey`.
+    pub lastkey: i32,
+    /// `find_keys` range `keystep`.
+    pub keystep: i32,
+}
+
+/// The key specs of `full` where they follow from the table's key positions: one range spec,
+/// or (for a destination and sources, a source and a destination) a first key and the rest.
+/// Empty for commands whose keys need a keyword or a `numkeys` search (a known gap), and for
+/// those whose Redis specs carry notes.
+pub(super) fn key_specs(full: &str, spec: &CommandSpec) -> Vec<KeySpec> {
+    let (first, last, step) = spec.keys;
+    if first <= 0
+        || SPECS_WITH_NOTES.contains(&full)
+        || PARSED.contains(&full)
+        || NUMKEYS.iter().any(|(n, ..)| *n == full)
+        || NOT_KEYS.contains(&full)
+    {
+        return Vec::new();
+    }
+    let rel = |from: i32| if last < 0 { last } else { last - from };
+    if let Some((_, specs)) = SPECS.iter().find(|(n, _)| *n == full) {
+        if specs.len() != 2 || (last >= 0 && last <= first) {
+            return Vec::new();
+        }
+        return vec![
+            KeySpec { flags: specs[0], index: first, lastkey: 0, keystep: 1 },
+            KeySpec { flags: specs[1], index: first + 1, lastkey: rel(first + 1), keystep: step },
+        ];
+    }
+    let flags = ONE_SPEC
+        .iter()
+        .find(|(_, names)| names.contains(&full))
+        .map_or(if spec.has("write") { "RW update" } else { "RO access" }, |(f, _)| *f);
+    vec![KeySpec { flags, index: first, lastkey: rel(first), keystep: step }]
+}
+
 /// Key-spec flags of the commands with one key spec (every key of the command has them).
 const ONE_SPEC: &[(&str, &[&str])] = &[
     (
@@ -394,6 +444,15 @@ mod tests {
         assert_eq!(keys("sort s by x store d get y store e limit 0 1"), ok(&["s RO access", "e OW update"]));
         assert_eq!(keys("sort_ro s store d"), ok(&["s RO access"]));
         assert_eq!(keys("hset h f v"), ok(&["h RW update"]));
+        let specs = |name: &str| {
+            let spec = registry().entries.iter().find(|e| e.0 == name).map(|e| e.1).expect("known command");
+            key_specs(name, spec).into_iter().map(|k| (k.flags, k.index, k.lastkey, k.keystep)).collect::<Vec<_>>()
+        };
+        assert_eq!(specs("get"), vec![("RO access", 1, 0, 1)]);
+        assert_eq!(specs("mset"), vec![("OW update", 1, -1, 2)]);
+        assert_eq!(specs("lmove"), vec![("RW access delete", 1, 0, 1), ("RW insert", 2, 0, 1)]);
+        assert_eq!(specs("sinterstore"), vec![("RW update", 1, 0, 1), ("RO access", 2, -1, 1)]);
+        assert_eq!(specs("zunionstore"), vec![]);
         assert_eq!(keys("del a b"), ok(&["a RM delete", "b RM delete"]));
     }
 }
