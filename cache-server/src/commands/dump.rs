@@ -173,7 +173,7 @@ mod tests {
             (restore("k 0 P replace freq 5"), "+OK\r\n"),
             ("get k".into(), "$5\r\n12345\r\n"),
             ("object encoding k".into(), "$3\r\nint\r\n"),
-            (format!("dump k"), "$14\r\n\x00..."),
+            ("dump k".into(), "$14\r\n\x00..."),
             (restore("n 5000 P idletime 10"), "+OK\r\n"),
             ("pttl n".into(), ":...\r\n"),
             (restore("k 1 P replace absttl"), "+OK\r\n"),

@@ -32,7 +32,7 @@ pub fn decode_value(ty: u8, r: &mut Reader<'_>) -> Result<Value, Error> {
             let nodes = r.count(1)?;
             let mut l = List::new();
             for _ in 0..nodes {
-                let container = if ty == LIST_QUICKLIST_2 { r.len()? } else { 2 };
+                let container = if ty == LIST_QUICKLIST_2 { r.read_len()? } else { 2 };
                 let blob = r.string()?;
                 l = match (container, ty) {
                     (1, _) => {

@@ -122,11 +122,12 @@ pub fn open_payload(payload: &[u8]) -> Result<&[u8], Error> {
     Ok(&rest[..rest.len() - 2])
 }
 
-/// The value of a DUMP payload (RESTORE's decoding): footer checked, then type and body. Bytes
-/// after the value are ignored, as Redis ignores them.
+/// The value of a DUMP payload (RESTORE's decoding): footer checked, then type and body. Like
+/// Redis, which reads the object from the whole payload buffer, a body may run on into the
+/// footer's bytes, and bytes after the value are ignored.
 pub fn restore_payload(payload: &[u8]) -> Result<crate::entry::Value, Error> {
-    let body = open_payload(payload)?;
-    let mut r = Reader::new(body);
+    open_payload(payload)?;
+    let mut r = Reader::new(payload);
     let ty = r.byte()?;
     decode_value(ty, &mut r)
 }
