@@ -254,3 +254,44 @@ fn mutated_payloads_are_refused_or_agree() {
     assert_eq!(o.cmd(&["PING"]).expect("alive"), Frame::Simple(b"PONG".to_vec()));
     eprintln!("mutated payloads: {tried} tried, {both} loaded by both, {disagree} accepted by one server only");
 }
+
+/// RESTORE's checks in Redis's order, and DUMP of a missing key, in RESP2 and RESP3.
+#[test]
+fn error_replies_match_redis() {
+    let Some(reference) = RedisServer::start(SAME_THRESHOLDS) else { return };
+    let Some(subject) = Subject::start(&ServerOpts::default()) else { return };
+    let table: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["RESTORE", "k", "0", "x"],
+        &["RESTORE", "k", "-1", "x", "REPLACE"],
+        &["RESTORE", "k", "x", "x", "REPLACE"],
+        &["RESTORE", "k", "0", "x", "REPLACE"],
+        &["RESTORE", "k", "0", "x", "REPLACE", "IDLETIME"],
+        &["RESTORE", "k", "0", "x", "IDLETIME", "-1"],
+        &["RESTORE", "k", "0", "x", "FREQ", "256"],
+        &["RESTORE", "k", "0", "x", "FREQ", "1", "IDLETIME", "1"],
+        &["RESTORE", "k", "0", "x", "IDLETIME", "1", "FREQ", "1"],
+        &["RESTORE", "k", "0", "x", "IDLETIME", "y"],
+        &["RESTORE", "k", "0", "x", "BOGUS"],
+        &["RESTORE", "n", "-5", "x"],
+        &["RESTORE", "n", "0"],
+        &["RESTORE", "n", "0", "\x00\x01a\x0a\x00"],
+        &["DUMP", "nokey"],
+        &["DUMP"],
+    ];
+    for resp3 in [false, true] {
+        let (mut r, mut o) = (connect(reference.addr(), resp3), connect(subject.addr(), resp3));
+        for cmd in table {
+            let (ours, theirs) = (o.cmd_raw(cmd).expect("ours"), r.cmd_raw(cmd).expect("redis"));
+            assert_eq!(escape(&ours.1), escape(&theirs.1), "{cmd:?} (RESP3: {resp3})");
+        }
+        // A payload Redis wrote for a string, then the same one with a byte of its body changed.
+        let good = bulk(&r.cmd(&["DUMP", "k"]).expect("dump"));
+        let mut bad = good.clone();
+        bad[1] ^= 1;
+        for payload in [&good, &bad] {
+            let cmd: [&[u8]; 5] = [b"RESTORE", b"k", b"0", payload, b"REPLACE"];
+            assert_eq!(o.cmd(&cmd).expect("ours"), r.cmd(&cmd).expect("redis"));
+        }
+    }
+}
