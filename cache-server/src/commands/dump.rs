@@ -56,10 +56,9 @@ fn dump(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    if matches!(e.value, Value::Stream(_)) {
-        return Err("ERR DUMP of stream values is not supported yet".into());
-    }
-    let payload = ctx.long(elements(&e.value), |_| rdb::dump_payload(&e.value, Options::default()));
+    let payload = ctx
+        .long(elements(&e.value), |_| rdb::dump_payload(&e.value, Options::default()))
+        .map_err(|e| CmdError::from(format!("ERR DUMP: {e}")))?;
     ctx.out.bulk(&payload);
     Ok(())
 }

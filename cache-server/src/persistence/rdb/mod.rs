@@ -93,19 +93,23 @@ pub enum Error {
     /// A type this reader does not load.
     #[error("unsupported object type {0}")]
     UnknownType(u8),
+    /// A value this writer cannot serialize yet (streams).
+    #[error("{0} values are not serialized yet")]
+    Unsupported(&'static str),
     /// A DUMP payload's footer: too short, a newer RDB version, or a checksum mismatch.
     #[error("DUMP payload version or checksum are wrong")]
     Footer,
 }
 
-/// The DUMP payload of `v`: type byte, body, RDB version and CRC-64, as Redis's `DUMP` replies.
-pub fn dump_payload(v: &crate::entry::Value, opts: Options) -> Vec<u8> {
-    let mut out = vec![object_type(v)];
-    encode_value(v, opts, &mut out);
+/// The DUMP payload of `v`: type byte, body, RDB version and CRC-64, as Redis's `DUMP` replies;
+/// [`Error::Unsupported`] for a stream.
+pub fn dump_payload(v: &crate::entry::Value, opts: Options) -> Result<Vec<u8>, Error> {
+    let mut out = vec![object_type(v)?];
+    encode_value(v, opts, &mut out)?;
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Ok(out)
 }
 
 /// The type byte and body of a DUMP payload whose footer is sound (`verifyDumpPayload`): at

@@ -53,7 +53,7 @@ fn contents(v: &Value) -> (String, &'static str, Vec<Vec<u8>>) {
 }
 
 fn round_trip(v: &Value) -> Vec<u8> {
-    let p = dump_payload(v, Options::default());
+    let p = dump_payload(v, Options::default()).unwrap();
     let back = restore_payload(&p).unwrap();
     assert_eq!(contents(&back), contents(v));
     p
@@ -221,7 +221,7 @@ fn samples() -> Vec<Vec<u8>> {
     ]
     .iter()
     .map(|v| {
-        let p = dump_payload(v, Options::default());
+        let p = dump_payload(v, Options::default()).unwrap();
         p[..p.len() - 10].to_vec()
     })
     .collect()
@@ -247,7 +247,7 @@ proptest! {
         let mut r = Reader::new(&body);
         if let Ok(ty) = r.byte() {
             if let Ok(v) = decode_value(ty, &mut r) {
-                let again = restore_payload(&dump_payload(&v, Options::default())).unwrap();
+                let again = restore_payload(&dump_payload(&v, Options::default()).unwrap()).unwrap();
                 prop_assert_eq!(contents(&again), contents(&v));
             }
         }
