@@ -25,6 +25,14 @@ use cache_tests::{ServerOpts, Subject, diff};
 /// (and so DUMP bytes) can be compared.
 const SAME_THRESHOLDS: &[&str] = &["--hash-max-listpack-entries", "128"];
 
+/// One test at a time: the encoding thresholds are process-wide in our in-process server, and
+/// one test changes them.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 const DEFAULT_SEED: u64 = 0xd0_0d;
 /// Per-run bound on wall time: the loop stops there (reported, not failed).
 const TIME_BOUND: Duration = Duration::from_secs(90);
@@ -91,6 +99,7 @@ fn restore_cmd(case: &Case, key: &[u8], payload: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn round_trips(cases: usize, resp3: bool, seed_offset: u64) {
+    let _turn = turn();
     let Some(reference) = RedisServer::start(SAME_THRESHOLDS) else { return };
     let Some(subject) = Subject::start(&ServerOpts::default()) else { return };
     let chosen = diff::seed_from_env(DEFAULT_SEED);
@@ -186,6 +195,7 @@ fn reseal(mut body: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn mutated_payloads_are_refused_or_agree() {
+    let _turn = turn();
     let Some(reference) = RedisServer::start(&[SAME_THRESHOLDS, &["--sanitize-dump-payload", "yes"]].concat()) else {
         return;
     };
@@ -258,6 +268,7 @@ fn mutated_payloads_are_refused_or_agree() {
 /// RESTORE's checks in Redis's order, and DUMP of a missing key, in RESP2 and RESP3.
 #[test]
 fn error_replies_match_redis() {
+    let _turn = turn();
     let Some(reference) = RedisServer::start(SAME_THRESHOLDS) else { return };
     let Some(subject) = Subject::start(&ServerOpts::default()) else { return };
     let table: &[&[&str]] = &[
@@ -293,5 +304,63 @@ fn error_replies_match_redis() {
             let cmd: [&[u8]; 5] = [b"RESTORE", b"k", b"0", payload, b"REPLACE"];
             assert_eq!(o.cmd(&cmd).expect("ours"), r.cmd(&cmd).expect("redis"));
         }
+    }
+}
+
+/// Payloads written under Redis's default thresholds, restored under much lower ones: both servers
+/// convert (or keep) the same encodings. Not compared: a hash listpack with a value longer than
+/// `hash-max-listpack-value`, which Redis keeps as a listpack and we convert (our hash decides its
+/// encoding as fields are inserted).
+#[test]
+fn restore_converts_under_the_thresholds_in_force() {
+    let _turn = turn();
+    let Some(reference) = RedisServer::start(SAME_THRESHOLDS) else { return };
+    let Some(subject) = Subject::start(&ServerOpts::default()) else { return };
+    let (mut r, mut o) = (connect(reference.addr(), false), connect(subject.addr(), false));
+    let long = "x".repeat(40);
+    let build: Vec<Vec<&str>> = vec![
+        vec!["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        vec!["ZADD", "zlong", "1", &long],
+        vec!["HSET", "h", "a", "1", "b", "2", "c", "3"],
+        vec!["SADD", "s", "1", "2", "3"],
+        vec!["SADD", "sx", "a", "b"],
+        vec!["RPUSH", "l", "a", "b", "c", "d", "e"],
+    ];
+    r.pipeline(&build).expect("build");
+    let keys = ["z", "zlong", "h", "s", "sx", "l"];
+    let payloads: Vec<Vec<u8>> = keys.iter().map(|k| bulk(&r.cmd(&["DUMP", k]).expect("dump"))).collect();
+    let low: &[(&str, &str)] = &[
+        ("zset-max-listpack-entries", "2"),
+        ("zset-max-listpack-value", "10"),
+        ("hash-max-listpack-entries", "2"),
+        ("set-max-intset-entries", "2"),
+        ("list-max-listpack-size", "2"),
+    ];
+    for conn in [&mut r, &mut o] {
+        for (name, value) in low {
+            assert_eq!(conn.cmd(&["CONFIG", "SET", name, value]).expect("config"), Frame::Simple(b"OK".to_vec()));
+        }
+    }
+    for (k, p) in keys.iter().zip(&payloads) {
+        let to = format!("r:{k}");
+        let cmd: [&[u8]; 4] = [b"RESTORE", to.as_bytes(), b"0", p];
+        assert_eq!(o.cmd(&cmd).expect("ours"), r.cmd(&cmd).expect("redis"), "{k}");
+        let enc = ["OBJECT", "ENCODING", &to];
+        assert_eq!(o.cmd(&enc).expect("ours"), r.cmd(&enc).expect("redis"), "{k}");
+        // And what each server DUMPs now is the same, but for hashtables (Redis writes them in its
+        // dict order) and the list: Redis keeps the quicklist nodes it loaded, we split nodes as
+        // RPUSH would under the fill in force.
+        let dump = ["DUMP", &to];
+        if !["h", "s", "sx", "l"].contains(k) {
+            assert_eq!(
+                escape(&bulk(&o.cmd(&dump).expect("ours"))),
+                escape(&bulk(&r.cmd(&dump).expect("redis"))),
+                "{k}"
+            );
+        }
+    }
+    for (name, _) in low {
+        let default = cache_server::types::DIRECTIVES.iter().find(|d| d.0 == *name).expect("directive").2;
+        o.cmd(&["CONFIG", "SET", name, &default.to_string()]).expect("config");
     }
 }

@@ -11,20 +11,28 @@
 //!                ziplist.rs (ziplist, zipmap: read only) · crc64.rs
 //! ```
 //!
-//! The writer produces what Redis 7.0 writes for the same value and encoding: strings
+//! The writer produces what Redis 7.0 writes for the same value and encoding, byte for byte
+//! (checked against redis-server 7.0.15 in `tests/tests/dump_restore.rs`): strings
 //! integer-encoded or LZF-compressed as `rdbSaveRawString` does; small hashes and sorted sets as
-//! listpacks; lists as quicklist 2 of listpack nodes (split where Redis's default
-//! `list-max-listpack-size` would split a list built by RPUSH); sets as intsets or plain sets;
-//! large sorted sets as `ZSET_2` from the greatest member down. Hashtable-encoded hashes and
-//! sets come out in our iteration order, not Redis's (which follows its dict layout), so only their
-//! contents compare equal. Streams are not written yet.
+//! listpacks; lists as quicklist 2 of listpack nodes, split where Redis's quicklist splits a list
+//! built by RPUSH under the `list-max-listpack-size` in force; sets as intsets or plain sets; large
+//! sorted sets as `ZSET_2` from the greatest member down. Where the bytes legitimately differ
+//! (the contents never do):
+//! - hashtable-encoded hashes and sets come out in our iteration order, Redis's in its dict's;
+//! - a list Redis built otherwise (LPUSH, LINSERT, a RESTORE keeps the loaded nodes) may have other
+//!   node boundaries than RPUSH gives;
+//! - streams are not written yet ([`Error::Unsupported`]).
 //!
 //! The reader accepts every encoding Redis 7.0 loads for strings, lists, sets, sorted sets and
 //! hashes (types 0-5, 9-14, 16-18), and rebuilds values through the types' public constructors,
-//! so encodings and weights follow the thresholds in force as after any write. It is hostile-input
-//! safe: every length is checked against the bytes that remain before it is used, every
-//! allocation is bounded by the payload's size, and duplicates, NaN scores, empty collections and
-//! unknown encodings are refused ([`Error`]) rather than loaded half-way.
+//! so encodings and weights follow the thresholds in force as Redis converts after loading (a
+//! packed sorted set stays packed unless it has too many members, a plain one is packed when it
+//! fits; one difference: a hash listpack holding a value longer than `hash-max-listpack-value`
+//! becomes a hashtable here, Redis keeps it packed). It is hostile-input safe: every length is
+//! checked against the bytes that remain before it is used, every allocation is bounded by the
+//! payload's size, and duplicates, NaN or non-numeric scores, empty collections and unknown
+//! encodings are refused ([`Error`]) rather than loaded half-way. Streams (types 15, 19) are
+//! refused as [`Error::UnknownType`].
 
 mod crc64;
 mod decode;
