@@ -99,6 +99,13 @@ fn options(a: &[Bytes]) -> Result<Opts, CmdError> {
     Ok(o)
 }
 
+/// What RESTORE did to the key.
+enum Done {
+    Restored { replaced: bool },
+    Deleted,
+    Nothing,
+}
+
 const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
 
 fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -128,16 +135,22 @@ fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         if expire_at != 0 && expire_at <= now {
             // Already expired: the key is not created, and REPLACE deleted the old one.
-            return Ok(existed && cur.delete());
+            return Ok(if existed && cur.delete() { Done::Deleted } else { Done::Nothing });
         }
         cur.put(Entry::expiring(value, expire_at));
-        Ok(false)
+        Ok(Done::Restored { replaced: existed })
     });
-    match done {
-        Err(e) => return Err(e.into()),
-        Ok(true) => ctx.notify(Class::Generic, "del", &a[1]),
-        Ok(false) if expire_at == 0 || expire_at > now => ctx.notify(Class::Generic, "restore", &a[1]),
-        Ok(false) => {}
+    // Events as Redis sends them: `new` (the keyspace sends it for a key it creates; a replaced
+    // one is deleted and added anew), then `restore`; `del` for a REPLACE that expired at once.
+    match done.map_err(CmdError::from)? {
+        Done::Restored { replaced } => {
+            if replaced {
+                ctx.notify(Class::New, "new", &a[1]);
+            }
+            ctx.notify(Class::Generic, "restore", &a[1]);
+        }
+        Done::Deleted => ctx.notify(Class::Generic, "del", &a[1]),
+        Done::Nothing => {}
     }
     ctx.out.simple("OK");
     Ok(())
