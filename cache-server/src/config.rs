@@ -3,7 +3,11 @@
 //! `CONFIG SET` — so all three accept the same names and values and fail the same clear way.
 //! It owns no sockets and no cache; `server.rs` and `db.rs` read it.
 
+use std::collections::BTreeMap;
 use std::fmt;
+
+pub mod redis;
+pub mod rewrite;
 
 /// `maxmemory-policy`: what happens when the memory budget is full (see the crate docs for the
 /// exact mapping onto the core's policies).
@@ -139,6 +143,17 @@ pub struct Config {
     pub script_cache_max_memory: u64,
     /// When collections switch to their general encoding (`*-max-listpack-*`, …).
     pub encodings: crate::types::Thresholds,
+    /// `notify-keyspace-events` as bits (see [`crate::notify`]; default off).
+    pub notify_keyspace_events: u32,
+    /// Commands (and other events) at least this many milliseconds long are recorded by the
+    /// latency monitor (`latency-monitor-threshold`; 0 = off).
+    pub latency_monitor_threshold: u64,
+    /// Values of Redis directives we accept without implementing them ([`redis::REDIS`]), by
+    /// canonical name; only those set from the file, the flags or CONFIG SET (the others show
+    /// Redis's default).
+    pub inert: BTreeMap<String, String>,
+    /// Warnings about accepted-but-inert directives, for the binary to log once logging is up.
+    pub warnings: Vec<String>,
 }
 
 impl Default for Config {
@@ -172,6 +187,10 @@ impl Default for Config {
             busy_reply_threshold: 5000,
             script_cache_max_memory: 64 * 1024 * 1024,
             encodings: Default::default(),
+            notify_keyspace_events: 0,
+            latency_monitor_threshold: 0,
+            inert: BTreeMap::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -198,7 +217,7 @@ pub enum ConfigError {
     Immutable,
     /// A problem at a line of a config file.
     #[error(
-        "\n*** FATAL CONFIG FILE ERROR ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{source}"
+        "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{source}"
     )]
     File {
         /// 1-based line number.
@@ -233,6 +252,7 @@ pub const DIRECTIVES: &[&str] = &[
     "unauth-max-bulk-len",
     "slowlog-log-slower-than",
     "slowlog-max-len",
+    "latency-monitor-threshold",
     "threads",
     "memcached-port",
     "memcached-max-item-size",
@@ -249,22 +269,7 @@ pub const DIRECTIVES: &[&str] = &[
     "zset-max-listpack-value",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
-];
-
-/// Redis directives accepted in a config file and ignored with a warning (persistence and
-/// daemon settings that have no meaning for a cache).
-const IGNORED: &[&str] = &[
-    "save",
-    "appendonly",
-    "daemonize",
-    "logfile",
-    "dir",
-    "dbfilename",
-    "hz",
-    "io-threads",
-    "supervised",
-    "pidfile",
-    "always-show-logo",
+    "notify-keyspace-events",
 ];
 
 /// Parses a Redis memory value: `100`, `1k` (1000), `1kb` (1024), `5m`, `5mb`, `2g`, `2gb`.
@@ -316,9 +321,8 @@ impl Config {
         if name == "client-output-buffer-limit" {
             return crate::output::parse_limits(args, &mut self.client_output_buffer_limit);
         }
-        if IGNORED.contains(&name.as_str()) {
-            tracing::warn!(directive = %name, "directive ignored: not meaningful for a cache");
-            return Ok(());
+        if !DIRECTIVES.contains(&name.as_str()) && !crate::types::Thresholds::knows(&name) {
+            return self.set_inert(&name, args);
         }
         if name == "requirepass" && args.len() == 1 {
             self.requirepass = (!args[0].is_empty()).then(|| args[0].to_string());
@@ -370,6 +374,7 @@ impl Config {
             "unauth-max-bulk-len" => self.unauth_max_bulk_len = mem(v)?,
             "slowlog-log-slower-than" => self.slowlog_log_slower_than = num(v)?,
             "slowlog-max-len" => self.slowlog_max_len = num(v)?,
+            "latency-monitor-threshold" => self.latency_monitor_threshold = num(v)?,
             "threads" => self.threads = num(v)?,
             "memcached-port" => self.memcached_port = num(v)?,
             "memcached-max-item-size" => {
@@ -383,6 +388,7 @@ impl Config {
             "tcp-backlog" => self.tcp_backlog = num(v)?,
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold = num(v)?,
             "script-cache-max-memory" => self.script_cache_max_memory = mem(v)?,
+            "notify-keyspace-events" => self.notify_keyspace_events = crate::notify::parse_flags(v)?,
             _ => return Err(ConfigError::Unknown),
         }
         Ok(())
@@ -409,6 +415,7 @@ impl Config {
             "unauth-max-bulk-len" => self.unauth_max_bulk_len.to_string(),
             "slowlog-log-slower-than" => self.slowlog_log_slower_than.to_string(),
             "slowlog-max-len" => self.slowlog_max_len.to_string(),
+            "latency-monitor-threshold" => self.latency_monitor_threshold.to_string(),
             "threads" => self.threads.to_string(),
             "memcached-port" => self.memcached_port.to_string(),
             "memcached-max-item-size" => self.memcached_max_item_size.to_string(),
@@ -417,8 +424,65 @@ impl Config {
             "tcp-backlog" => self.tcp_backlog.to_string(),
             "busy-reply-threshold" | "lua-time-limit" => self.busy_reply_threshold.to_string(),
             "script-cache-max-memory" => self.script_cache_max_memory.to_string(),
-            _ => return self.encodings.get(name).map(|v| v.to_string()),
+            "notify-keyspace-events" => crate::notify::render_flags(self.notify_keyspace_events),
+            _ => return self.encodings.get(name).map(|v| v.to_string()).or_else(|| self.get_inert(name)),
         })
+    }
+
+    /// Stores a Redis directive we do not implement (checked as Redis checks it), or accepts a
+    /// deprecated or file-only one, noting a warning; `Unknown` for any other word.
+    fn set_inert(&mut self, name: &str, args: &[&str]) -> Result<(), ConfigError> {
+        if redis::DEPRECATED.contains(&name) || redis::FILE_ONLY.contains(&name) {
+            self.warnings.push(format!("'{name}' is accepted for compatibility and ignored"));
+            return Ok(());
+        }
+        let d = redis::find(name).ok_or(ConfigError::Unknown)?;
+        let value = redis::validate(d, args).map_err(ConfigError::Invalid)?;
+        if !redis::HONOURED.contains(&d.name) {
+            self.warnings.push(format!(
+                "'{name}' is a Redis directive without effect in this server (value kept for CONFIG GET)"
+            ));
+        }
+        self.inert.insert(d.name.to_string(), value);
+        Ok(())
+    }
+
+    /// The value of a Redis directive we do not implement: as set, or Redis's default.
+    fn get_inert(&self, name: &str) -> Option<String> {
+        let d = redis::find(name)?;
+        Some(match self.inert.get(d.name) {
+            Some(v) => v.clone(),
+            None if d.name == "dir" => std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default(),
+            None => d.default.to_string(),
+        })
+    }
+
+    /// True if `name` is a directive CONFIG GET / CONFIG SET know: ours, an alias, or Redis's.
+    pub fn knows(name: &str) -> bool {
+        DIRECTIVES.contains(&name) || crate::types::Thresholds::knows(name) || redis::find(name).is_some()
+    }
+
+    /// Every directive name CONFIG GET may list, ours first, each once; hidden ones are marked
+    /// `true` (listed only when asked by exact name).
+    pub fn all_names() -> Vec<(&'static str, bool)> {
+        let aliases = crate::types::DIRECTIVES.iter().filter_map(|(_, alias, _)| *alias);
+        let redis_names = redis::REDIS
+            .iter()
+            .map(|d| (d.name, d.access == redis::Access::Hidden))
+            .chain(redis::ALIASES.iter().map(|(a, _)| (*a, false)));
+        let mut names: Vec<(&'static str, bool)> =
+            DIRECTIVES.iter().copied().chain(aliases).map(|n| (n, false)).collect();
+        for (n, hidden) in redis_names {
+            if !names.iter().any(|(m, _)| *m == n) {
+                names.push((n, hidden));
+            }
+        }
+        names
+    }
+
+    /// Takes the warnings noted while applying directives (inert or deprecated ones), once.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Applies a redis.conf-style text: one directive per line, `#` comments, quoted arguments.
@@ -426,6 +490,11 @@ impl Config {
     /// # Errors
     /// [`ConfigError::File`] naming the first bad line.
     pub fn apply_file_text(&mut self, text: &str) -> Result<(), ConfigError> {
+        self.apply_text(text, 0, &mut false)
+    }
+
+    /// `saved`: a `save` line was read already (in a file, `save` lines add up, as in Redis).
+    fn apply_text(&mut self, text: &str, depth: usize, saved: &mut bool) -> Result<(), ConfigError> {
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -435,8 +504,26 @@ impl Config {
             let words = crate::frame::split_args(line.as_bytes())
                 .ok_or_else(|| fail(ConfigError::Invalid("Unbalanced quotes in configuration line".into())))?;
             let words: Vec<String> = words.iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+            let Some(name) = words.first() else { continue };
             let args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
-            self.set(&words[0], &args).map_err(fail)?;
+            match name.to_ascii_lowercase().as_str() {
+                "include" if args.len() == 1 && depth < 16 => {
+                    let text = std::fs::read_to_string(args[0]).map_err(|e| {
+                        fail(ConfigError::Invalid(format!("Fatal error, can't open config file '{}': {e}", args[0])))
+                    })?;
+                    self.apply_text(&text, depth + 1, saved)?;
+                }
+                "save" if args.len() > 1 => {
+                    let before = self.inert.get("save").filter(|_| *saved).cloned().unwrap_or_default();
+                    let all: Vec<&str> = before.split_whitespace().chain(args.iter().copied()).collect();
+                    self.set("save", &all).map_err(fail)?;
+                    *saved = true;
+                }
+                "sentinel" => {
+                    return Err(fail(ConfigError::Invalid("sentinel directive while not in sentinel mode".into())));
+                }
+                _ => self.set(name, &args).map_err(fail)?,
+            }
         }
         Ok(())
     }
@@ -447,7 +534,8 @@ impl Config {
     /// [`ConfigError::Io`] if unreadable, else as [`Config::apply_file_text`].
     pub fn apply_file(&mut self, path: &str) -> Result<(), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Io(path.into(), e.to_string()))?;
-        self.config_file = path.into();
+        // Absolute, as Redis keeps it: CONFIG REWRITE writes here whatever the working directory.
+        self.config_file = std::fs::canonicalize(path).map_or_else(|_| path.into(), |p| p.display().to_string());
         self.apply_file_text(&text)
     }
 

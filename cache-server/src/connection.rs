@@ -47,6 +47,8 @@ pub struct ClientHandle {
     pub meta: Mutex<ClientMeta>,
     /// Pushes for this client and its output backlog (registered with tracking at accept).
     pub mailbox: Arc<Mailbox>,
+    /// The socket's file descriptor (`fd=`; -1 for a session without one).
+    pub fd: std::sync::atomic::AtomicI32,
     killed: AtomicBool,
     kill_signal: Notify,
 }
@@ -72,14 +74,74 @@ pub struct ClientMeta {
     pub qbuf: usize,
     /// Free room in the input buffer.
     pub qbuf_free: usize,
-    /// CLIENT LIST `flags=` letters (`P` subscribed, `t` tracking, `B` broadcast; `N` none).
-    pub flags: &'static str,
+    /// Reply buffer capacity (`rbs`) and the most of it a batch used (`rbp`).
+    pub rbs: (usize, usize),
+    /// CLIENT LIST `flags=` state as [`flag`] bits, rendered in Redis's letter order.
+    pub flags: u16,
     /// Subscribed channels and patterns.
     pub sub: (usize, usize),
     /// Tracking REDIRECT id (0 none, -1 tracking off).
     pub redir: i64,
     /// Parked by a blocking command (flag `b`).
     pub blocked: bool,
+    /// Bytes of the arguments a parked client keeps (`argv-mem`).
+    pub argv_mem: usize,
+    /// Commands queued in MULTI (`-1` outside MULTI) and their bytes (`multi`, `multi-mem`).
+    pub multi: (i64, usize),
+}
+
+/// Bits of [`ClientMeta::flags`] (Redis's `flags=` letters).
+pub mod flag {
+    /// `P`: subscribed to a channel or pattern.
+    pub const PUBSUB: u16 = 1;
+    /// `x`: in MULTI.
+    pub const MULTI: u16 = 2;
+    /// `t`: tracking.
+    pub const TRACKING: u16 = 4;
+    /// `R`: tracking redirect broken.
+    pub const BROKEN_REDIR: u16 = 8;
+    /// `B`: tracking in BCAST mode.
+    pub const BCAST: u16 = 16;
+    /// `d`: a WATCHed key changed.
+    pub const DIRTY_CAS: u16 = 32;
+    /// `e`: CLIENT NO-EVICT on.
+    pub const NO_EVICT: u16 = 64;
+}
+
+/// The `flags=` letters of `bits` (and `b` for a parked client), in Redis 7.0's order.
+fn flag_letters(bits: u16, blocked: bool) -> String {
+    let mut s = String::new();
+    for (on, c) in [
+        (bits & flag::PUBSUB != 0, 'P'),
+        (bits & flag::MULTI != 0, 'x'),
+        (blocked, 'b'),
+        (bits & flag::TRACKING != 0, 't'),
+        (bits & flag::BROKEN_REDIR != 0, 'R'),
+        (bits & flag::BCAST != 0, 'B'),
+        (bits & flag::DIRTY_CAS != 0, 'd'),
+        (bits & flag::NO_EVICT != 0, 'e'),
+    ] {
+        if on {
+            s.push(c);
+        }
+    }
+    if s.is_empty() {
+        s.push('N');
+    }
+    s
+}
+
+/// What CLIENT LIST shows of the client running it, which only its own task knows mid-batch.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SelfView {
+    /// Bytes in the query buffer, this command included (`qbuf`), and the room after them.
+    pub qbuf: usize,
+    /// Free room in the query buffer (`qbuf-free`).
+    pub qbuf_free: usize,
+    /// Bytes of this command's arguments (`argv-mem`).
+    pub argv_mem: usize,
+    /// Unsent reply bytes of this batch (`obl`).
+    pub obl: usize,
 }
 
 impl ClientHandle {
@@ -101,12 +163,16 @@ impl ClientHandle {
                 last_active: now,
                 qbuf: 0,
                 qbuf_free: 0,
-                flags: "N",
+                rbs: (0, 0),
+                flags: 0,
                 sub: (0, 0),
                 redir: -1,
                 blocked: false,
+                argv_mem: 0,
+                multi: (-1, 0),
             }),
             mailbox,
+            fd: std::sync::atomic::AtomicI32::new(-1),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         }
@@ -118,33 +184,47 @@ impl ClientHandle {
         self.kill_signal.notify_one();
     }
 
-    /// Memory this client holds: input buffer, unread output, and a fixed part for its state.
+    /// Memory this client holds: buffers, unread output, queued MULTI commands, and a fixed
+    /// part for its state.
     pub fn memory(&self) -> u64 {
         let m = self.meta.lock();
-        (m.qbuf + m.qbuf_free) as u64 + self.mailbox.backlog.bytes() + CLIENT_STATE_BYTES
+        (m.qbuf + m.qbuf_free + m.rbs.0 + m.argv_mem + m.multi.1) as u64
+            + self.mailbox.backlog.bytes()
+            + CLIENT_STATE_BYTES
     }
 
-    /// One CLIENT LIST line; `cmd_name` maps a registry index to a name.
-    pub fn describe<'a>(&self, cmd_name: impl Fn(usize) -> &'a str) -> String {
+    /// One CLIENT LIST line; `cmd_name` maps a registry index to a name. `me` is set when the
+    /// client describes itself (CLIENT INFO, or its own line of CLIENT LIST).
+    pub fn describe<'a>(&self, cmd_name: impl Fn(usize) -> &'a str, me: Option<SelfView>) -> String {
+        // omem: every byte sent but not yet read (replies waiting for the socket, queued
+        // pushes); oll: pushes waiting in the mailbox; obl: replies of the running batch.
         let omem = self.mailbox.backlog.bytes();
         let oll = self.mailbox.queued();
         let m = self.meta.lock();
-        let tot = (m.qbuf + m.qbuf_free) as u64 + omem + CLIENT_STATE_BYTES;
+        let me = me.unwrap_or_default();
+        let qbuf = if me.qbuf > 0 { me.qbuf } else { m.qbuf };
+        let argv_mem = if me.argv_mem > 0 { me.argv_mem } else { m.argv_mem };
+        let qbuf_free = if me.qbuf > 0 { me.qbuf_free } else { m.qbuf_free };
+        let tot = (qbuf + qbuf_free + m.rbs.0 + argv_mem + m.multi.1) as u64 + omem + CLIENT_STATE_BYTES;
+        let events = if omem > 0 { "rw" } else { "r" };
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll={oll} omem={omem} tot-mem={tot} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}\n",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem={} rbs={} rbp={} obl={} oll={oll} omem={omem} tot-mem={tot} events={events} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}\n",
             self.id,
             self.addr,
             self.laddr,
+            self.fd.load(Relaxed),
             String::from_utf8_lossy(&m.name),
             self.created.elapsed().as_secs(),
             m.last_active.elapsed().as_secs(),
-            flags_with_blocked(m.flags, m.blocked),
+            flag_letters(m.flags, m.blocked),
             m.db,
             m.sub.0,
             m.sub.1,
-            m.qbuf,
-            m.qbuf_free,
-            m.qbuf + m.qbuf_free,
+            m.multi.0,
+            m.multi.1,
+            m.rbs.0,
+            m.rbs.1,
+            me.obl,
             cmd_name(m.last_cmd),
             m.redir,
             m.resp,
@@ -183,7 +263,29 @@ pub struct ClientState {
     pub tx: crate::commands::transactions::TxState,
     /// Set by a blocking command that found nothing: the connection parks on it.
     pub blocked: Option<crate::blocking::BlockRequest>,
+    /// Per-command features the connection loop handles after `execute`, as [`hook`] bits; 0 on
+    /// the fast path (one branch per command).
+    pub hooks: u8,
+    /// A command CLIENT PAUSE holds ([`hook::POSTPONED`]): run again when the pause lets it.
+    pub postponed: Option<Vec<Bytes>>,
+    /// CLIENT NO-EVICT ON.
+    pub no_evict: bool,
+    /// What CLIENT LIST says of this client while it runs the command (set by the loop when a
+    /// batch starts; CLIENT LIST / INFO complete it).
+    pub view: SelfView,
     resp3: bool,
+}
+
+/// Bits of [`ClientState::hooks`].
+pub mod hook {
+    /// CLIENT REPLY OFF: no reply is sent.
+    pub const REPLY_OFF: u8 = 1;
+    /// CLIENT REPLY SKIP took effect: this command's reply is dropped.
+    pub const REPLY_SKIP: u8 = 2;
+    /// CLIENT REPLY SKIP just ran: the next command's reply is dropped.
+    pub const REPLY_SKIP_NEXT: u8 = 4;
+    /// The command was held by CLIENT PAUSE (see [`super::ClientState::postponed`]).
+    pub const POSTPONED: u8 = 8;
 }
 
 impl ClientState {
@@ -203,6 +305,10 @@ impl ClientState {
             last_cmd: usize::MAX,
             tx: Default::default(),
             blocked: None,
+            hooks: 0,
+            postponed: None,
+            no_evict: false,
+            view: SelfView::default(),
             resp3: false,
         }
     }
@@ -221,28 +327,20 @@ impl ClientState {
         m.last_active = Instant::now();
         m.sub = self.subscribed;
         m.redir = self.tracking.as_ref().map_or(-1, |t| t.redirect as i64);
-        // Redis's letters, in its order: P (pub/sub), t (tracking), R (broken redirect), B (BCAST).
-        const FLAGS: [&str; 16] =
-            ["N", "P", "t", "Pt", "R", "PR", "tR", "PtR", "B", "PB", "tB", "PtB", "RB", "PRB", "tRB", "PtRB"];
         let tracking = self.tracking.as_ref();
-        let bits = usize::from(self.subscriptions > 0)
-            | usize::from(tracking.is_some()) << 1
-            | usize::from(tracking.is_some() && self.mailbox.broken_redirect.load(Relaxed)) << 2
-            | usize::from(tracking.is_some_and(|t| t.bcast)) << 3;
-        m.flags = FLAGS[bits];
+        let (queued, dirty) = self.tx.summary();
+        m.multi = queued.map_or((-1, 0), |(n, bytes)| (n as i64, bytes));
+        let on = |b: bool, bit: u16| if b { bit } else { 0 };
+        m.flags = on(self.subscriptions > 0, flag::PUBSUB)
+            | on(queued.is_some(), flag::MULTI)
+            | on(tracking.is_some(), flag::TRACKING)
+            | on(tracking.is_some() && self.mailbox.broken_redirect.load(Relaxed), flag::BROKEN_REDIR)
+            | on(tracking.is_some_and(|t| t.bcast), flag::BCAST)
+            | on(dirty, flag::DIRTY_CAS)
+            | on(self.no_evict, flag::NO_EVICT);
         let class = if self.subscriptions > 0 && !self.resp3 { Class::PubSub } else { Class::Normal };
         self.mailbox.backlog.set_class(class);
     }
-}
-
-/// The `flags=` letters with `b` for a parked client, in Redis's order (after `P`, before `t`).
-fn flags_with_blocked(flags: &str, blocked: bool) -> std::borrow::Cow<'_, str> {
-    if !blocked {
-        return flags.into();
-    }
-    let rest = if flags == "N" { "" } else { flags };
-    let (p, after) = rest.split_at(usize::from(rest.starts_with('P')));
-    format!("{p}b{after}").into()
 }
 
 /// Serves one client until it quits, errs, is killed, idles out, or the server shuts down.
@@ -257,8 +355,16 @@ pub async fn serve(
     let mut parser = Parser::default();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Reply::default();
+    {
+        use std::os::fd::AsRawFd;
+        handle.fd.store(stream.as_raw_fd(), Relaxed);
+    }
+    // The most reply bytes one batch queued (CLIENT LIST `rbp`).
+    let mut reply_peak = 0;
     loop {
         let mut limits = shared.limits(client.needs_auth(&shared));
+        client.view.qbuf = rbuf.len();
+        client.view.qbuf_free = rbuf.capacity() - rbuf.len();
         while !client.close {
             match parser.parse(&mut rbuf, &limits) {
                 Ok(Some(args)) if args.is_empty() => {}
@@ -267,7 +373,18 @@ pub async fn serve(
                         deliver(&client, &mut out);
                     }
                     let was_unauth = limits.unauthenticated;
+                    let mark = out.buf.len();
                     commands::execute(&shared, &mut client, &mut out, &args);
+                    if client.hooks != 0 {
+                        if client.hooks & hook::POSTPONED != 0 {
+                            // Held by CLIENT PAUSE: nothing after it runs until it has.
+                            client.postponed = Some(args);
+                            break;
+                        }
+                        if client.blocked.is_none() {
+                            reply_hooks(&mut client, &mut out, mark);
+                        }
+                    }
                     if was_unauth && !client.needs_auth(&shared) {
                         limits = shared.limits(false);
                     }
@@ -298,8 +415,20 @@ pub async fn serve(
         if client.discard {
             return;
         }
+        reply_peak = reply_peak.max(out.buf.len());
         if !out.buf.is_empty() && write(&shared, &client, &mut stream, &mut out).await.is_err() {
             return;
+        }
+        if let Some(args) = client.postponed.take() {
+            if run_postponed(&shared, &mut client, &mut stream, &mut rbuf, &mut out, &mut stop, args).await.is_err() {
+                return;
+            }
+            if client.blocked.is_none() {
+                continue;
+            }
+            if !out.buf.is_empty() && write(&shared, &client, &mut stream, &mut out).await.is_err() {
+                return;
+            }
         }
         if let Some(request) = client.blocked.take() {
             let served = park(&shared, &mut client, &mut stream, &mut rbuf, &mut out, &mut stop, request).await;
@@ -314,6 +443,7 @@ pub async fn serve(
             let mut m = handle.meta.lock();
             m.qbuf = rbuf.len();
             m.qbuf_free = rbuf.capacity() - rbuf.len();
+            m.rbs = (out.buf.capacity(), reply_peak);
         }
         if client.close || handle.killed.load(Relaxed) || *stop.borrow() {
             let _ = stream.shutdown().await;
@@ -354,6 +484,73 @@ pub async fn serve(
     }
 }
 
+/// CLIENT REPLY after a command ran (its reply starts at `mark`): OFF and SKIP drop the reply,
+/// and a SKIP given by this command applies to the next one (Redis's `resetClient`).
+fn reply_hooks(client: &mut ClientState, out: &mut Reply, mark: usize) {
+    let h = client.hooks;
+    if h & (hook::REPLY_OFF | hook::REPLY_SKIP) != 0 {
+        out.buf.truncate(mark);
+    }
+    let next = if h & hook::REPLY_SKIP_NEXT != 0 { hook::REPLY_SKIP } else { 0 };
+    client.hooks = (h & !(hook::REPLY_SKIP | hook::REPLY_SKIP_NEXT)) | next;
+}
+
+/// Waits, holding no lock, until CLIENT PAUSE lets the held command `args` run, then runs it
+/// (again held if a new pause came first). Meanwhile the socket is read (requests pile up in
+/// `rbuf` within the query buffer limit; a closed socket ends the wait) and the client shows as
+/// blocked, as in Redis. `Err` means the connection is over.
+async fn run_postponed(
+    shared: &Arc<Shared>,
+    client: &mut ClientState,
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    out: &mut Reply,
+    stop: &mut watch::Receiver<bool>,
+    args: Vec<Bytes>,
+) -> Result<(), ()> {
+    let handle = client.handle.clone();
+    let qlimit = shared.config.read().client_query_buffer_limit;
+    client.sync_meta();
+    handle.meta.lock().blocked = true;
+    shared.pause.waiting.fetch_add(1, Relaxed);
+    let result = loop {
+        client.hooks &= !hook::POSTPONED;
+        let wait = shared.pause.wait();
+        tokio::pin!(wait);
+        let over = loop {
+            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                _ = &mut wait => break false,
+                r = stream.read_buf(rbuf) => match r {
+                    Ok(n) if n > 0 && rbuf.len() as u64 <= qlimit => {
+                        shared.metrics.net_input.fetch_add(n as u64, Relaxed);
+                    }
+                    _ => break true,
+                },
+                _ = stop.wait_for(|s| *s) => break true,
+                _ = handle.kill_signal.notified() => break true,
+                _ = client.mailbox.backlog.closed.notified() => break true,
+            }
+        };
+        if over {
+            break Err(());
+        }
+        let mark = out.buf.len();
+        commands::execute(shared, client, out, &args);
+        if client.hooks & hook::POSTPONED == 0 {
+            if client.hooks != 0 && client.blocked.is_none() {
+                reply_hooks(client, out, mark);
+            }
+            break Ok(());
+        }
+    };
+    shared.pause.waiting.fetch_sub(1, Relaxed);
+    handle.meta.lock().blocked = false;
+    result
+}
+
 /// Parks the client on its blocking command until it is served, times out or is unblocked, and
 /// writes the answer (see [`crate::blocking`]). Meanwhile the socket is read (requests pile up in
 /// `rbuf`, bounded by the query buffer limit; a closed socket ends the wait) and pushes are
@@ -377,7 +574,11 @@ async fn park(
     let handle = client.handle.clone();
     let qlimit = shared.config.read().client_query_buffer_limit;
     client.sync_meta();
-    client.handle.meta.lock().blocked = true;
+    {
+        let mut m = client.handle.meta.lock();
+        m.blocked = true;
+        m.argv_mem = w.request.command.as_ref().map_or(0, |(_, a)| a.iter().map(|a| a.len()).sum());
+    }
     let wait = registry.wait(&w);
     tokio::pin!(wait);
     let outcome = loop {
@@ -407,11 +608,19 @@ async fn park(
             return Err(());
         }
     };
-    client.handle.meta.lock().blocked = false;
+    {
+        let mut m = client.handle.meta.lock();
+        m.blocked = false;
+        m.argv_mem = 0;
+    }
+    let mark = out.buf.len();
     match outcome {
         Outcome::Served(reply) => out.buf.extend_from_slice(&reply),
         Outcome::TimedOut => out.null_array(),
         Outcome::Unblocked => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+    }
+    if client.hooks != 0 {
+        reply_hooks(client, out, mark);
     }
     if client.mailbox.has_pending() {
         deliver(client, out);
@@ -429,7 +638,7 @@ impl Drop for Forget<'_> {
         if handle.mailbox.backlog.is_closing() {
             shared.metrics.output_limit_disconnections.fetch_add(1, Relaxed);
             let reg = commands::registry();
-            let info = handle.describe(|i| reg.entries.get(i).map_or("NULL", |e| e.0.as_str()));
+            let info = handle.describe(|i| reg.entries.get(i).map_or("NULL", |e| e.0.as_str()), None);
             tracing::warn!("Client {} closed for overcoming of output buffer limits.", info.trim_end());
         }
         shared.db.tracking.disconnect(handle.id);
@@ -439,7 +648,7 @@ impl Drop for Forget<'_> {
 /// Encodes the queued pushes in the client's current protocol. A RESP2 client only receives
 /// pub/sub messages, and redirected invalidations as `__redis__:invalidate` messages while it is
 /// subscribed to something (as Redis does); other pushes need RESP3.
-fn deliver(client: &ClientState, out: &mut Reply) {
+pub(crate) fn deliver(client: &ClientState, out: &mut Reply) {
     for p in client.mailbox.take() {
         match p {
             Push::Invalidate { keys, null_resp3, redirected } => {
@@ -473,6 +682,13 @@ fn deliver(client: &ClientState, out: &mut Reply) {
             Push::Message { pattern: None, channel, payload } => {
                 out.push(3);
                 out.bulk(b"message");
+                out.bulk(&channel);
+                out.bulk(&payload);
+            }
+            Push::Monitor(line) => out.buf.extend_from_slice(&line),
+            Push::ShardMessage { channel, payload } => {
+                out.push(3);
+                out.bulk(b"smessage");
                 out.bulk(&channel);
                 out.bulk(&payload);
             }
@@ -515,12 +731,13 @@ mod tests {
 
     #[test]
     fn a_parked_client_shows_b_in_redis_order() {
-        use super::flags_with_blocked as f;
-        assert_eq!(f("N", false), "N");
-        assert_eq!(f("N", true), "b");
-        assert_eq!(f("P", true), "Pb");
-        assert_eq!(f("PtR", true), "PbtR");
-        assert_eq!(f("tB", true), "btB");
+        use super::{flag, flag_letters as f};
+        assert_eq!(f(0, false), "N");
+        assert_eq!(f(0, true), "b");
+        assert_eq!(f(flag::PUBSUB, true), "Pb");
+        assert_eq!(f(flag::PUBSUB | flag::TRACKING | flag::BROKEN_REDIR, true), "PbtR");
+        assert_eq!(f(flag::TRACKING | flag::BCAST, true), "btB");
+        assert_eq!(f(flag::MULTI | flag::DIRTY_CAS | flag::NO_EVICT, false), "xde");
     }
 
     #[tokio::test]

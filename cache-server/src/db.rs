@@ -292,6 +292,7 @@ impl Db {
                 if matches!(cause, cache_core::RemovalCause::Size | cache_core::RemovalCause::Expired) {
                     if let Some(t) = weak.upgrade() {
                         t.modified(k.key());
+                        crate::notify::removed(&t, k.db(), k.key(), cause == cache_core::RemovalCause::Size);
                     }
                     if let Some(w) = watched.upgrade() {
                         w.touch(k.db(), k.key());
@@ -329,6 +330,9 @@ impl Db {
     pub fn get(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
         let r = self.peek(db, key, now);
         if r.is_some() { &self.stats.hits } else { &self.stats.misses }.fetch_add(1, Relaxed);
+        if r.is_none() {
+            crate::notify::emit(&self.tracking, db, crate::notify::Class::KeyMiss, "keymiss", key);
+        }
         r
     }
 
@@ -366,8 +370,12 @@ impl Db {
         f: impl FnOnce(&mut Current<'_, '_>) -> R,
     ) -> (R, bool) {
         let expired = slot.value().is_some_and(|e| !e.live(now));
+        let creates = crate::notify::before_write(&self.tracking, db, key, expired, slot.value().is_none());
         let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false, refused: false };
         let r = f(&mut cur);
+        if creates && cur.get().is_some() {
+            crate::notify::emit(&self.tracking, db, crate::notify::Class::New, "new", key);
+        }
         if cur.expired {
             cur.slot.remove();
             self.stats.expired_lazy.fetch_add(1, Relaxed);
@@ -632,6 +640,9 @@ impl Scope<'_> {
     pub fn get(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
         let r = self.peek(db, key, now);
         if r.is_some() { &self.db.stats.hits } else { &self.db.stats.misses }.fetch_add(1, Relaxed);
+        if r.is_none() {
+            crate::notify::emit(&self.db.tracking, db, crate::notify::Class::KeyMiss, "keymiss", key);
+        }
         r
     }
 

@@ -658,6 +658,11 @@ impl HashValue {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &(Bytes, Bytes)> {
         self.entries.iter()
     }
+
+    /// The field and value at position `i` (`i < len`) of [`HashValue::iter`]'s order.
+    pub fn nth(&self, i: usize) -> &(Bytes, Bytes) {
+        &self.entries[i]
+    }
 }
 
 #[cfg(test)]

@@ -92,7 +92,13 @@ fn main() -> std::process::ExitCode {
     match serve() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cache-server: {e:#}");
+            let text = format!("{e:#}");
+            // A config file error is printed in Redis's shape ("*** FATAL CONFIG FILE ERROR ***").
+            if text.starts_with('\n') {
+                eprintln!("{text}")
+            } else {
+                eprintln!("cache-server: {text}")
+            }
             std::process::ExitCode::FAILURE
         }
     }
@@ -111,7 +117,8 @@ fn serve() -> Result<()> {
         }
     };
     cache_server::alloc::install(ALLOCATOR);
-    let config = build_config(&args)?;
+    let mut config = build_config(&args)?;
+    let warnings = config.take_warnings();
     let level = match config.loglevel.as_str() {
         "debug" => "debug",
         "verbose" => "info",
@@ -124,6 +131,9 @@ fn serve() -> Result<()> {
     // Colour only for a terminal: log files and CI output stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).init();
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
 
     let threads =
         if config.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { config.threads };

@@ -107,6 +107,20 @@ impl Reply {
         if self.resp3 { self.line(b',', s) } else { self.bulk(s) }
     }
 
+    /// A double in Redis's human form (`%.17Lf` without trailing zeros, as GEOPOS prints
+    /// coordinates): `,` in RESP3, a bulk string in RESP2.
+    pub fn human_double(&mut self, d: f64) {
+        let mut s = format!("{d:.17}");
+        if s.contains('.') {
+            let keep = s.trim_end_matches('0').trim_end_matches('.').len();
+            s.truncate(keep);
+        }
+        if s == "-0" {
+            s.remove(0);
+        }
+        if self.resp3 { self.line(b',', s.as_bytes()) } else { self.bulk(s.as_bytes()) }
+    }
+
     /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
     pub fn boolean(&mut self, b: bool) {
         if self.resp3 { self.line(b'#', if b { b"t" } else { b"f" }) } else { self.int(i64::from(b)) }

@@ -65,6 +65,8 @@ pub struct Shared {
     pub memcache: crate::memcache::McState,
     /// Clients parked by blocking commands.
     pub blocked: crate::blocking::Registry,
+    /// CLIENT PAUSE state (the dispatcher checks it with one relaxed load).
+    pub pause: crate::pause::Pause,
     /// Script cache, function libraries, running scripts.
     pub scripting: Arc<crate::commands::scripting::ScriptState>,
     /// `slowlog-log-slower-than`, mirrored from the config so that every command reads it without
@@ -120,7 +122,9 @@ impl Shared {
         let slowlog_threshold = std::sync::atomic::AtomicI64::new(config.slowlog_log_slower_than);
         let busy_threshold = config.busy_reply_threshold;
         db.tracking.limits.store(&config.client_output_buffer_limit);
+        crate::notify::configure(&db, config.notify_keyspace_events);
         crate::types::publish(&config.encodings);
+        let metrics = Metrics::new(&config);
         Self {
             db,
             auth_required: AtomicBool::new(config.requirepass.is_some()),
@@ -130,7 +134,7 @@ impl Shared {
                 a => a,
             },
             config: RwLock::new(config),
-            metrics: Metrics::default(),
+            metrics,
             clients: Mutex::new(HashMap::new()),
             connected: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
@@ -140,6 +144,7 @@ impl Shared {
             peak: AtomicU64::new(0),
             memcache: crate::memcache::McState::default(),
             blocked: Default::default(),
+            pause: Default::default(),
             scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget, busy_threshold)),
             slowlog_threshold,
             shutdown: watch::channel(false).0,
@@ -164,6 +169,7 @@ impl Shared {
         self.db.set_maxmemory(cfg.maxmemory);
         self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
         self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
+        crate::notify::configure(&self.db, cfg.notify_keyspace_events);
         self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);
         self.scripting.busy_threshold.store(cfg.busy_reply_threshold, Relaxed);
         crate::types::publish(&cfg.encodings);
@@ -200,7 +206,7 @@ impl Shared {
         let reg = registry();
         let mut out = String::new();
         for c in clients.iter().filter(|c| ids.is_none_or(|ids| ids.contains(&c.id))) {
-            out.push_str(&c.describe(|i| reg.entries.get(i).map_or("NULL", |e| e.0.as_str())));
+            out.push_str(&c.describe(|i| reg.entries.get(i).map_or("NULL", |e| e.0.as_str()), None));
         }
         out
     }

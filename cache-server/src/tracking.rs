@@ -76,6 +76,15 @@ pub enum Push {
         /// The payload.
         payload: Bytes,
     },
+    /// An SPUBLISH message on shard channel `channel` (`smessage`).
+    ShardMessage {
+        /// The shard channel published to.
+        channel: Bytes,
+        /// The payload.
+        payload: Bytes,
+    },
+    /// A MONITOR line, encoded (`+…\r\n`, the same in RESP2 and RESP3).
+    Monitor(Bytes),
 }
 
 impl Push {
@@ -89,6 +98,8 @@ impl Push {
             Push::Message { pattern, channel, payload } => {
                 pattern.as_ref().map_or(0, Bytes::len) + channel.len() + payload.len()
             }
+            Push::Monitor(line) => line.len(),
+            Push::ShardMessage { channel, payload } => channel.len() + payload.len(),
         };
         (payload + FRAMING) as u64
     }
@@ -499,7 +510,9 @@ impl Tracking {
                 tick.tick().await;
                 match weak.upgrade() {
                     None => return,
-                    Some(t) if t.clients() > 0 => reclaim(),
+                    Some(t) if t.clients() > 0 || crate::notify::enabled(&t, crate::notify::Class::Expired) => {
+                        reclaim()
+                    }
                     Some(_) => {}
                 }
             }

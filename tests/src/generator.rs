@@ -189,7 +189,7 @@ impl Generator {
 
     fn string_command(&mut self) -> Command {
         let k = self.key();
-        match self.rng.random_range(0..22) {
+        match self.rng.random_range(0..23) {
             0..=2 => self.cmd("GET", vec![k]),
             3..=5 => self.set_command(k),
             6 => {
@@ -240,7 +240,8 @@ impl Generator {
             17 => self.cmd("STRLEN", vec![k]),
             18 => {
                 let (s, e) = (self.small_index(), self.small_index());
-                self.cmd("GETRANGE", vec![k, s, e])
+                let name = if self.chance(20) { "SUBSTR" } else { "GETRANGE" };
+                self.cmd(name, vec![k, s, e])
             }
             19 => {
                 let off: Vec<u8> = match self.rng.random_range(0..20) {

@@ -190,3 +190,67 @@ pub fn mpop_args<'a>(
     }
     Ok((&a[at + 1..where_at], second, count.unwrap_or(1)))
 }
+
+thread_local! {
+    static RNG: std::cell::Cell<u64> = std::cell::Cell::new({
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new().build_hasher().finish() | 1
+    });
+}
+
+/// A uniform index below `n` (xorshift64*), for the random-member commands.
+pub fn random_below(n: usize) -> usize {
+    RNG.with(|r| {
+        let mut x = r.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        r.set(x);
+        ((u128::from(x.wrapping_mul(0x2545_f491_4f6c_dd1d)) * n as u128) >> 64) as usize
+    })
+}
+
+/// `count` distinct ranks below `n` (`count < n`) in random order: a partial Fisher-Yates shuffle
+/// when they are many, rejection sampling when they are few.
+pub fn distinct_ranks(n: usize, count: usize) -> Vec<usize> {
+    if count * 3 > n {
+        let mut all: Vec<usize> = (0..n).collect();
+        for i in 0..count {
+            let j = i + random_below(n - i);
+            all.swap(i, j);
+        }
+        all.truncate(count);
+        all
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(count);
+        let mut v = Vec::with_capacity(count);
+        while v.len() < count {
+            let r = random_below(n);
+            if seen.insert(r) {
+                v.push(r);
+            }
+        }
+        v
+    }
+}
+
+/// A reply this large (bytes) stops ZRANDMEMBER / HRANDFIELD with a huge negative count and closes
+/// the client, as an output buffer limit would (Redis keeps going until memory runs out).
+pub const RANDOM_REPLY_CAP: usize = 1 << 30;
+
+/// The `count [WITH…]` arguments of ZRANDMEMBER and HRANDFIELD (`a[2..]`), checked in Redis's
+/// order: the count's range, the keyword, then the count's range with pairs in the reply.
+pub fn random_count(a: &[bytes::Bytes], with: &str) -> Result<(i64, bool), CmdError> {
+    let l = crate::frame::parse_i64(&a[2]).ok_or(CmdError::from(super::NOT_INT))?;
+    if l == i64::MIN {
+        return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
+    }
+    if a.len() > 4 || (a.len() == 4 && !super::is(&a[3], with)) {
+        return Err(super::SYNTAX.into());
+    }
+    let pairs = a.len() == 4;
+    if pairs && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
+        return Err("ERR value is out of range".into());
+    }
+    Ok((l, pairs))
+}

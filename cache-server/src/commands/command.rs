@@ -1,9 +1,12 @@
-//! COMMAND and its subcommands (COUNT INFO DOCS LIST): what the command table says about itself,
-//! in Redis's reply shapes. It reads the table only ([`super::registry`]); it owns the ACL
-//! categories a row maps to.
+//! COMMAND and its subcommands (COUNT INFO DOCS LIST GETKEYS GETKEYSANDFLAGS): what the command
+//! table says about itself, in Redis's reply shapes. It reads the table only
+//! ([`super::registry`]); it owns the ACL categories a row maps to, and (in `getkeys`) the key
+//! positions and key-spec flags of a full request.
+
+mod getkeys;
 
 use super::server::help;
-use super::{CmdResult, CommandSpec, Ctx, SYNTAX, is, registry, spec};
+use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, is, registry, spec};
 use crate::glob;
 use bytes::Bytes;
 
@@ -33,6 +36,26 @@ const COMMAND_SUBS: &[CommandSpec] = &[
     ),
     spec("list", -2, &["loading", "stale"], (0, 0, 0), G, "Returns a list of command names.", "7.0.0", command_list),
     spec(
+        "getkeys",
+        -4,
+        &["loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Extract keys given a full Redis command",
+        "2.8.13",
+        command_getkeys,
+    ),
+    spec(
+        "getkeysandflags",
+        -4,
+        &["loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Extract keys and access flags given a full Redis command",
+        "7.0.0",
+        command_getkeysandflags,
+    ),
+    spec(
         "help",
         2,
         &["loading", "stale"],
@@ -57,7 +80,38 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec {
     subcommands: COMMAND_SUBS,
 }];
 
-fn acl_categories(s: &CommandSpec) -> Vec<String> {
+/// ACL categories in the order Redis 7.0 prints them (its category bits).
+pub(crate) const CATEGORY_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
+
+pub(crate) fn acl_categories(s: &CommandSpec) -> Vec<String> {
+    let mut v = acl_categories_unordered(s);
+    v.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
+    v
+}
+
+fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
     let mut v = Vec::new();
     if s.has("write") {
         v.push("@write".to_string());
@@ -71,6 +125,7 @@ fn acl_categories(s: &CommandSpec) -> Vec<String> {
         "list" => v.push("@list".into()),
         "set" => v.push("@set".into()),
         "sorted-set" | "sorted_set" => v.push("@sortedset".into()),
+        "geo" | "stream" | "bitmap" | "hyperloglog" => v.push(format!("@{}", s.group)),
         // SORT reads all three collection types, and BY/GET patterns reach any key.
         "generic" if s.name.starts_with("sort") => {
             v.extend(["@set", "@sortedset", "@list", "@slow", "@dangerous"].map(String::from));
@@ -96,8 +151,10 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     out.array(10);
     out.bulk(full.as_bytes());
     out.int(i64::from(s.arity));
-    out.set(s.flags.len());
-    for f in s.flags {
+    // Redis 7.0 keeps `may_replicate` to itself (CLIENT PAUSE WRITE reads it); it never shows.
+    let shown: Vec<&str> = s.flags.iter().copied().filter(|f| *f != "may_replicate").collect();
+    out.set(shown.len());
+    for f in shown {
         out.simple(f);
     }
     out.int(i64::from(s.keys.0));
@@ -130,9 +187,11 @@ fn command_count(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn lookup_top(name: &[u8]) -> Option<&'static CommandSpec> {
+/// A command or subcommand by its name as COMMAND INFO / DOCS take it (`get`, `client|setname`,
+/// any case), with its full name.
+fn lookup_full(name: &[u8]) -> Option<(&'static str, &'static CommandSpec)> {
     let n = String::from_utf8_lossy(name).to_ascii_lowercase();
-    registry().top.iter().copied().find(|s| s.name == n)
+    registry().entries.iter().find(|e| e.0 == n).map(|e| (e.0.as_str(), e.1))
 }
 
 fn command_info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -141,9 +200,10 @@ fn command_info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     }
     ctx.out.array(a.len() - 2);
     for n in &a[2..] {
-        match lookup_top(n) {
-            Some(s) => write_info(ctx, s.name, s),
-            None => ctx.out.null_array(),
+        match lookup_full(n) {
+            Some((full, s)) => write_info(ctx, full, s),
+            // Redis answers an unknown name with a null (a null bulk in RESP2).
+            None => ctx.out.null(),
         }
     }
     Ok(())
@@ -169,42 +229,88 @@ fn write_docs(ctx: &mut Ctx<'_>, s: &CommandSpec, full: &str) {
 }
 
 fn command_docs(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let specs: Vec<&'static CommandSpec> =
-        if a.len() == 2 { registry().top.clone() } else { a[2..].iter().filter_map(|n| lookup_top(n)).collect() };
+    let specs: Vec<(&str, &'static CommandSpec)> = if a.len() == 2 {
+        registry().top.iter().map(|s| (s.name, *s)).collect()
+    } else {
+        a[2..].iter().filter_map(|n| lookup_full(n)).collect()
+    };
     ctx.out.map(specs.len());
-    for s in specs {
-        write_docs(ctx, s, s.name);
+    for (full, s) in specs {
+        write_docs(ctx, s, full);
     }
     Ok(())
 }
 
+/// COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]: every command and subcommand
+/// (`client|list`), as Redis 7.0 lists them.
 fn command_list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let mut pattern: Option<&[u8]> = None;
-    let mut none = false;
-    if a.len() > 2 {
-        if a.len() != 5 || !is(&a[2], "filterby") {
-            return Err(SYNTAX.into());
-        }
-        if is(&a[3], "pattern") {
-            pattern = Some(&a[4]);
-        } else if is(&a[3], "module") {
-            none = true;
-        } else if is(&a[3], "aclcat") {
-            let cat = format!("@{}", String::from_utf8_lossy(&a[4]).to_ascii_lowercase());
-            let names: Vec<&str> =
-                registry().top.iter().filter(|s| acl_categories(s).contains(&cat)).map(|s| s.name).collect();
-            ctx.out.bulks(names);
-            return Ok(());
-        } else {
-            return Err(SYNTAX.into());
-        }
-    }
-    let names: Vec<&str> = registry()
-        .top
-        .iter()
-        .filter(|s| !none && pattern.is_none_or(|p| glob::matches(p, s.name.as_bytes(), true)))
-        .map(|s| s.name)
-        .collect();
+    let entries = &registry().entries;
+    let names: Vec<&str> = if a.len() == 2 {
+        entries.iter().map(|e| e.0.as_str()).collect()
+    } else if a.len() != 5 || !is(&a[2], "filterby") {
+        return Err(SYNTAX.into());
+    } else if is(&a[3], "pattern") {
+        entries.iter().map(|e| e.0.as_str()).filter(|n| glob::matches(&a[4], n.as_bytes(), true)).collect()
+    } else if is(&a[3], "module") {
+        Vec::new()
+    } else if is(&a[3], "aclcat") {
+        let cat = format!("@{}", String::from_utf8_lossy(&a[4]).to_ascii_lowercase());
+        entries.iter().filter(|e| acl_categories(e.1).contains(&cat)).map(|e| e.0.as_str()).collect()
+    } else {
+        return Err(SYNTAX.into());
+    };
     ctx.out.bulks(names);
     Ok(())
+}
+
+/// The row of the command a GETKEYS request names (`args[2..]`), subcommands included.
+fn getkeys_target(a: &[Bytes]) -> Option<(&'static str, &'static CommandSpec)> {
+    let (full, spec) = lookup_full(&a[2])?;
+    if spec.subcommands.is_empty() || a.len() < 4 {
+        return Some((full, spec));
+    }
+    let mut sub = full.to_string();
+    sub.push('|');
+    sub.push_str(&String::from_utf8_lossy(&a[3]));
+    lookup_full(sub.as_bytes())
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS with Redis's checks in Redis's order: unknown command, a
+/// command without keys, its arity, then the keys themselves.
+fn getkeys_reply(ctx: &mut Ctx<'_>, a: &[Bytes], with_flags: bool) -> CmdResult {
+    let (full, spec) = getkeys_target(a).ok_or("ERR Invalid command specified")?;
+    if !getkeys::has_keys(full, spec) {
+        return Err("ERR The command has no key arguments".into());
+    }
+    let args = &a[2..];
+    let n = args.len();
+    if (spec.arity > 0 && spec.arity as usize != n) || (n as i64) < -i64::from(spec.arity) {
+        return Err("ERR Invalid number of arguments specified for command".into());
+    }
+    let positions =
+        getkeys::positions(full, spec, args).ok_or(CmdError::from("ERR Invalid arguments specified for command"))?;
+    let flags = if with_flags { getkeys::flags(full, spec, args, &positions) } else { Vec::new() };
+    ctx.out.array(positions.len());
+    for (i, &p) in positions.iter().enumerate() {
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(&args[p]);
+            let words: Vec<&str> = flags[i].split(' ').collect();
+            ctx.out.set(words.len());
+            for w in words {
+                ctx.out.simple(w);
+            }
+        } else {
+            ctx.out.bulk(&args[p]);
+        }
+    }
+    Ok(())
+}
+
+fn command_getkeys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    getkeys_reply(ctx, a, false)
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    getkeys_reply(ctx, a, true)
 }

@@ -1,14 +1,19 @@
 //! Connection commands: PING ECHO HELLO AUTH SELECT QUIT RESET and CLIENT (ID SETNAME GETNAME
-//! SETINFO LIST INFO KILL HELP, and the client-side caching ones: TRACKING CACHING GETREDIR
-//! TRACKINGINFO, handled in `tracking.rs`). They change this connection's state (`ClientState`) or read the
+//! SETINFO LIST INFO KILL UNBLOCK REPLY NO-EVICT PAUSE UNPAUSE HELP, and the client-side caching
+//! ones: TRACKING CACHING GETREDIR TRACKINGINFO, handled in `tracking.rs`). REPLY and PAUSE only
+//! set state here: the connection loop drops replies and waits out pauses (`crate::connection`,
+//! `crate::pause`). They change this connection's state (`ClientState`) or read the
 //! client registry; they never touch keys.
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container_row, is, spec};
 use crate::REDIS_VERSION;
+use crate::connection::{ClientHandle, SelfView};
 use bytes::Bytes;
+use std::sync::Arc;
 
 const G: &str = "connection";
-const CF: &[&str] = &["noscript", "loading", "stale", "fast"];
+/// Redis 7.0's flags of the CLIENT subcommands any client may run.
+const CF: &[&str] = &["noscript", "loading", "stale"];
 const NA: &[&str] = &["noscript", "loading", "stale", "fast", "no-auth", "allow_busy"];
 
 /// CLIENT subcommands.
@@ -97,6 +102,19 @@ const CLIENT_SUBS: &[CommandSpec] = &[
         "6.2.0",
         super::tracking::client_trackinginfo,
     ),
+    spec("reply", 3, CF, (0, 0, 0), G, "Instruct the server whether to reply to commands", "3.2.0", client_reply),
+    spec(
+        "no-evict",
+        3,
+        AD,
+        (0, 0, 0),
+        G,
+        "Set client eviction mode for the current connection",
+        "7.0.0",
+        client_no_evict,
+    ),
+    spec("pause", -3, AD, (0, 0, 0), G, "Stop processing commands from clients for some time", "2.9.50", client_pause),
+    spec("unpause", 2, AD, (0, 0, 0), G, "Resume processing of clients that were paused", "6.2.0", client_unpause),
     spec(
         "help",
         2,
@@ -108,6 +126,9 @@ const CLIENT_SUBS: &[CommandSpec] = &[
         client_help,
     ),
 ];
+
+/// Flags of the admin CLIENT subcommands.
+const AD: &[&str] = &["admin", "noscript", "loading", "stale"];
 
 /// The connection family's table rows.
 pub const COMMANDS: &[CommandSpec] = &[
@@ -319,43 +340,149 @@ fn client_setinfo(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn client_list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let mut ids: Option<Vec<u64>> = None;
-    let mut i = 2;
-    while i < a.len() {
-        if is(&a[i], "type") && i + 1 < a.len() {
-            let t = String::from_utf8_lossy(&a[i + 1]).to_ascii_lowercase();
-            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
-                return Err(format!("ERR Unknown client type '{}'", String::from_utf8_lossy(&a[i + 1])).into());
-            }
-            if t != "normal" {
-                ids = Some(Vec::new());
-            }
-            i += 2;
-        } else if is(&a[i], "id") && i + 1 < a.len() {
-            let mut v = Vec::new();
-            for x in &a[i + 1..] {
-                match arg_i64(x) {
-                    Ok(n) if n > 0 => v.push(n as u64),
-                    _ => return Err("ERR Invalid client ID".into()),
-                }
-            }
-            ids = Some(v);
-            i = a.len();
-        } else {
-            return Err(SYNTAX.into());
-        }
+/// Redis's client types (`getClientTypeByName`); `None` for an unknown name.
+fn client_type(name: &[u8]) -> Option<ClientType> {
+    match String::from_utf8_lossy(name).to_ascii_lowercase().as_str() {
+        "normal" => Some(ClientType::Normal),
+        "pubsub" => Some(ClientType::PubSub),
+        "slave" | "replica" | "master" => Some(ClientType::Replication),
+        _ => None,
     }
+}
+
+/// A client's type for CLIENT LIST / KILL TYPE: no replication links exist here, so every
+/// client is `normal` or (subscribed to something) `pubsub`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    PubSub,
+    Replication,
+}
+
+fn type_of(c: &ClientHandle) -> ClientType {
+    if c.meta.lock().flags & crate::connection::flag::PUBSUB != 0 { ClientType::PubSub } else { ClientType::Normal }
+}
+
+fn unknown_type(name: &[u8]) -> CmdError {
+    format!("ERR Unknown client type '{}'", String::from_utf8_lossy(name)).into()
+}
+
+/// CLIENT LIST lines of `clients`, the caller's own line completed with what only its task
+/// knows mid-batch (query buffer, arguments, this command as `cmd=`).
+fn describe_clients(ctx: &mut Ctx<'_>, a: &[Bytes], clients: &[Arc<ClientHandle>]) -> String {
+    let reg = super::registry();
+    let me = ctx.client.handle.id;
     ctx.client.sync_meta();
-    let text = ctx.shared.client_list(ids.as_deref());
+    {
+        let mut m = ctx.client.handle.meta.lock();
+        m.resp = if ctx.out.resp3 { 3 } else { 2 };
+        m.last_cmd = reg.entries.iter().position(|e| e.0 == ctx.name).unwrap_or(m.last_cmd);
+    }
+    let view = SelfView {
+        qbuf: ctx.client.view.qbuf,
+        qbuf_free: ctx.client.view.qbuf_free,
+        argv_mem: a.iter().map(|x| x.len()).sum(),
+        obl: ctx.out.buf.len(),
+    };
+    let mut text = String::new();
+    for c in clients {
+        let name = |i: usize| reg.entries.get(i).map_or("NULL", |e| e.0.as_str());
+        text.push_str(&c.describe(name, (c.id == me).then_some(view)));
+    }
+    text
+}
+
+fn client_list(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let all: Vec<Arc<ClientHandle>> = {
+        let mut v: Vec<_> = ctx.shared.clients.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    };
+    let clients: Vec<Arc<ClientHandle>> = if a.len() == 4 && is(&a[2], "type") {
+        let t = client_type(&a[3]).ok_or_else(|| unknown_type(&a[3]))?;
+        all.into_iter().filter(|c| type_of(c) == t).collect()
+    } else if a.len() > 3 && is(&a[2], "id") {
+        let mut picked = Vec::new();
+        for x in &a[3..] {
+            let id = arg_i64(x).map_err(|_| CmdError::from("ERR Invalid client ID"))?;
+            picked.extend(all.iter().filter(|c| c.id as i64 == id).cloned());
+        }
+        picked
+    } else if a.len() != 2 {
+        return Err(SYNTAX.into());
+    } else {
+        all
+    };
+    let text = describe_clients(ctx, a, &clients);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
 
-fn client_info(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    ctx.client.sync_meta();
-    let text = ctx.shared.client_list(Some(&[ctx.client.handle.id]));
+fn client_info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let me = ctx.client.handle.clone();
+    let text = describe_clients(ctx, a, &[me]);
     ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: the connection loop drops the replies (see `connection::hook`).
+fn client_reply(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    use crate::connection::hook::{REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT};
+    let h = &mut ctx.client.hooks;
+    if is(&a[2], "on") {
+        *h &= !(REPLY_OFF | REPLY_SKIP | REPLY_SKIP_NEXT);
+        ctx.out.ok();
+    } else if is(&a[2], "off") {
+        *h |= REPLY_OFF;
+    } else if is(&a[2], "skip") {
+        if *h & REPLY_OFF == 0 {
+            *h |= REPLY_SKIP_NEXT;
+        }
+    } else {
+        return Err(SYNTAX.into());
+    }
+    Ok(())
+}
+
+/// CLIENT NO-EVICT ON|OFF: kept and shown (flag `e`); clients are never evicted here, as no
+/// `maxmemory-clients` budget exists.
+fn client_no_evict(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    ctx.client.no_evict = if is(&a[2], "on") {
+        true
+    } else if is(&a[2], "off") {
+        false
+    } else {
+        return Err(SYNTAX.into());
+    };
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]: Redis's checks in Redis's order (mode, then timeout).
+fn client_pause(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    use crate::pause::Mode;
+    if a.len() > 4 {
+        let sub = String::from_utf8_lossy(&a[1]);
+        return Err(format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try CLIENT HELP.").into());
+    }
+    let mode = match a.get(3) {
+        None => Mode::All,
+        Some(m) if is(m, "write") => Mode::Write,
+        Some(m) if is(m, "all") => Mode::All,
+        Some(_) => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
+    };
+    let ms = arg_i64(&a[2]).map_err(|_| CmdError::from("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err("ERR timeout is negative".into());
+    }
+    ctx.shared.pause.pause(mode, ms as u64);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    ctx.shared.pause.unpause();
+    ctx.out.ok();
     Ok(())
 }
 
@@ -387,7 +514,7 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let (mut id, mut addr, mut laddr, mut skipme, mut ctype) = (None, None, None, true, None);
     let mut i = 2;
     while i + 1 < a.len() {
         let v = &a[i + 1];
@@ -408,8 +535,13 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             } else {
                 return Err(SYNTAX.into());
             };
-        } else if is(&a[i], "type") || is(&a[i], "user") || is(&a[i], "maxage") {
-            // Accepted; every client is a normal client of the default user.
+        } else if is(&a[i], "type") {
+            ctype = Some(client_type(v).ok_or_else(|| unknown_type(v))?);
+        } else if is(&a[i], "user") {
+            // Only the default user exists: it matches every client.
+            if !is(v, "default") {
+                return Err(format!("ERR No such user '{}'", String::from_utf8_lossy(v)).into());
+            }
         } else {
             return Err(SYNTAX.into());
         }
@@ -424,6 +556,7 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             id.is_none_or(|x| c.id == x)
                 && addr.as_ref().is_none_or(|x| c.addr.to_string() == *x)
                 && laddr.as_ref().is_none_or(|x| c.laddr.to_string() == *x)
+                && ctype.is_none_or(|t| type_of(c) == t)
         },
         skipme.then_some(me),
     );
@@ -432,29 +565,58 @@ fn client_kill(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn client_help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    let lines = [
+    const LINES: &[&str] = &[
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
+        "GETNAME",
+        "    Return the name of the current connection.",
         "ID",
         "    Return the ID of the current connection.",
         "INFO",
         "    Return information about the current client connection.",
-        "GETNAME",
-        "    Return the name of the current connection.",
-        "SETNAME <name>",
-        "    Assign the name <name> to the current connection.",
-        "SETINFO <option> <value>",
-        "    Set client meta attr (LIB-NAME or LIB-VER).",
-        "LIST [options ...]",
-        "    Return information about client connections.",
         "KILL <ip:port>",
         "    Kill connection made from <ip:port>.",
         "KILL <option> <value> [<option> <value> [...]]",
-        "    Kill connections. Options: ID, ADDR, LADDR, SKIPME.",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
+        "LIST [options ...]",
+        "    Return information about client connections. Options:",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Return clients of specified type.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
         "HELP",
-        "    Print this help.",
+        "    Prints this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
+    ctx.out.array(LINES.len());
+    for l in LINES {
         ctx.out.simple(l);
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! Hash commands: HSET HMSET HSETNX HGET HMGET HGETALL HDEL HEXISTS HLEN HSTRLEN HINCRBY
-//! HINCRBYFLOAT HKEYS HVALS HSCAN. Writes change the stored `HashValue` in place inside `Db::update`
+//! HINCRBYFLOAT HKEYS HVALS HSCAN HRANDFIELD. Writes change the stored `HashValue` in place inside `Db::update`
 //! (`Current::modify`), copying it only while a reader (an HGETALL in progress) still shares it.
 
 use super::collection;
@@ -7,6 +7,7 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, OVERFLOW, arg_i64,
 use crate::db::HashValue;
 use crate::frame::parse_i64;
 use crate::glob;
+use crate::notify::Class;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -42,6 +43,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         hdel,
     ),
     spec("hexists", 3, RF, (1, 1, 1), G, "Determines whether a field exists in a hash.", "2.0.0", hexists),
+    spec(
+        "hrandfield",
+        -2,
+        &["readonly"],
+        (1, 1, 1),
+        G,
+        "Returns one or more random fields from a hash.",
+        "6.2.0",
+        hrandfield,
+    ),
     spec("hlen", 2, RF, (1, 1, 1), G, "Returns the number of fields in a hash.", "2.0.0", hlen),
     spec("hstrlen", 3, RF, (1, 1, 1), G, "Returns the length of the value of a field.", "3.2.0", hstrlen),
     spec(
@@ -77,13 +88,15 @@ fn set_pairs(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<i64, CmdError> {
     if a.len() % 2 != 0 {
         return Err(format!("ERR wrong number of arguments for '{}' command", ctx.name).into());
     }
-    collection::modify::<HashValue, _>(
+    let n = collection::modify::<HashValue, _>(
         ctx,
         &a[1],
         true,
         |h| Ok(a[2..].chunks(2).filter(|fv| h.insert(&fv[0], Bytes::copy_from_slice(&fv[1]))).count() as i64),
         0,
-    )
+    )?;
+    ctx.notify(Class::Hash, "hset", &a[1]);
+    Ok(n)
 }
 
 fn hset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -107,6 +120,9 @@ fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |h| Ok(i64::from(h.insert(&a[2], Bytes::copy_from_slice(&a[3])))),
         0,
     )?;
+    if n > 0 {
+        ctx.notify(Class::Hash, "hset", &a[1]);
+    }
     ctx.out.int(n);
     Ok(())
 }
@@ -155,6 +171,63 @@ fn hvals(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// HRANDFIELD key [count [WITHVALUES]]: like ZRANDMEMBER, fields with their values.
+fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if a.len() < 3 {
+        match read(ctx, &a[1])? {
+            Some(h) if !h.is_empty() => ctx.out.bulk(&h.nth(collection::random_below(h.len())).0),
+            _ => ctx.out.null(),
+        }
+        return Ok(());
+    }
+    let (l, withvalues) = collection::random_count(a, "withvalues")?;
+    let h = match read(ctx, &a[1])? {
+        Some(h) if l != 0 => h,
+        _ => {
+            ctx.out.array(0);
+            return Ok(());
+        }
+    };
+    let (n, count) = (h.len(), l.unsigned_abs() as usize);
+    let pairs = withvalues && ctx.out.resp3;
+    let write = |out: &mut crate::reply::Reply, (f, v): &(Bytes, Bytes)| {
+        if pairs {
+            out.array(2);
+        }
+        out.bulk(f);
+        if withvalues {
+            out.bulk(v);
+        }
+    };
+    let header = |out: &mut crate::reply::Reply, k: usize| out.array(if withvalues && !pairs { 2 * k } else { k });
+    if l < 0 {
+        // Repetitions allowed: `count` independent picks.
+        ctx.long(count, |ctx| {
+            header(ctx.out, count);
+            for _ in 0..count {
+                write(ctx.out, h.nth(collection::random_below(n)));
+                if ctx.out.buf.len() > collection::RANDOM_REPLY_CAP {
+                    ctx.client.close = true;
+                    ctx.client.discard = true;
+                    break;
+                }
+            }
+        });
+    } else if count >= n {
+        ctx.long(n, |ctx| {
+            header(ctx.out, n);
+            h.iter().for_each(|e| write(ctx.out, e));
+        });
+    } else {
+        let ranks = ctx.long(n, |_| collection::distinct_ranks(n, count));
+        ctx.long(count, |ctx| {
+            header(ctx.out, count);
+            ranks.iter().for_each(|&r| write(ctx.out, h.nth(r)));
+        });
+    }
+    Ok(())
+}
+
 fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let n = collection::modify_unless::<HashValue, _>(
         ctx,
@@ -164,6 +237,9 @@ fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |h| Ok(a[2..].iter().filter(|f| h.remove(f)).count() as i64),
         0,
     )?;
+    if n > 0 {
+        ctx.notify_then_del(Class::Hash, "hdel", &a[1]);
+    }
     ctx.out.int(n);
     Ok(())
 }
@@ -203,6 +279,7 @@ fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         },
         0,
     )?;
+    ctx.notify(Class::Hash, "hincrby", &a[1]);
     ctx.out.int(n);
     Ok(())
 }
@@ -224,6 +301,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         },
         String::new(),
     )?;
+    ctx.notify(Class::Hash, "hincrbyfloat", &a[1]);
     ctx.out.bulk(s.as_bytes());
     Ok(())
 }
@@ -288,6 +366,29 @@ mod tests {
             ("HSET h2 a 1", ":1\r\n"),
             ("HGETALL h2", "%1\r\n$1\r\na\r\n$1\r\n1\r\n"),
             ("HGET h2 z", "_\r\n"),
+        ])
+        .await;
+    }
+
+    /// The deterministic shapes of HRANDFIELD: the whole hash when the count covers it, repeats of
+    /// the only field for a negative count, RESP3 pairs, and the argument errors in Redis's order.
+    #[tokio::test]
+    async fn hrandfield_shapes_and_errors() {
+        run_table(&[
+            ("HSET h a 1", ":1\r\n"),
+            ("HRANDFIELD h", "$1\r\na\r\n"),
+            ("HRANDFIELD h 5 WITHVALUES", "*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+            ("HRANDFIELD h -2", "*2\r\n$1\r\na\r\n$1\r\na\r\n"),
+            ("HRANDFIELD h 0", "*0\r\n"),
+            ("HRANDFIELD nokey 3", "*0\r\n"),
+            ("HRANDFIELD nokey", "$-1\r\n"),
+            ("HRANDFIELD h x", "-ERR value is not an integer or out of range\r\n"),
+            ("HRANDFIELD h 1 WITHSCORES", "-ERR syntax error\r\n"),
+            ("HRANDFIELD h 9223372036854775807 WITHVALUES", "-ERR value is out of range\r\n"),
+            ("SET s x", "+OK\r\n"),
+            ("HRANDFIELD s 1", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+            ("HELLO 3", "%7\r\n..."),
+            ("HRANDFIELD h -1 WITHVALUES", "*1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
         ])
         .await;
     }

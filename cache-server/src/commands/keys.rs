@@ -5,6 +5,7 @@
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, is, spec};
 use crate::db::Entry;
 use crate::glob;
+use crate::notify::Class;
 use bytes::Bytes;
 
 const G: &str = "generic";
@@ -109,7 +110,18 @@ fn all_at_once<R>(ctx: &mut Ctx<'_>, a: &[Bytes], f: impl FnOnce(&mut Ctx<'_>) -
 }
 
 fn del(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = all_at_once(ctx, a, |ctx| a[1..].iter().filter(|k| ctx.remove(k)).count());
+    let n = all_at_once(ctx, a, |ctx| {
+        a[1..]
+            .iter()
+            .filter(|k| {
+                let gone = ctx.remove(k);
+                if gone {
+                    ctx.notify(Class::Generic, "del", k);
+                }
+                gone
+            })
+            .count()
+    });
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -125,7 +137,7 @@ fn touch(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn type_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let t = ctx.peek(&a[1]).map_or("none", |e| e.value.type_name());
+    let t = ctx.get(&a[1]).map_or("none", |e| e.value.type_name());
     ctx.out.simple(t);
     Ok(())
 }
@@ -177,13 +189,18 @@ fn expire_generic(ctx: &mut Ctx<'_>, a: &[Bytes], seconds: bool, relative: bool)
         }
         if when <= now {
             cur.delete();
+            2
         } else {
             let mut e = e.clone();
             e.expire_at = when as u64;
             cur.put(e);
+            1
         }
-        1
     });
+    if r > 0 {
+        ctx.notify(Class::Generic, if r == 2 { "del" } else { "expire" }, &a[1]);
+    }
+    let r = r.min(1);
     ctx.out.int(r);
     Ok(())
 }
@@ -244,6 +261,9 @@ fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         _ => 0,
     });
+    if r == 1 {
+        ctx.notify(Class::Generic, "persist", &a[1]);
+    }
     ctx.out.int(r);
     Ok(())
 }
@@ -363,15 +383,22 @@ fn rename_held(ctx: &mut Ctx<'_>, a: &[Bytes], nx: bool) -> CmdResult {
         }
         return Ok(());
     }
-    let placed = ctx.update(&a[2], |cur| {
-        if nx && cur.get().is_some() {
-            return false;
+    let (placed, replaced) = ctx.update(&a[2], |cur| {
+        let found = cur.get().is_some();
+        if nx && found {
+            return (false, false);
         }
         cur.put(e);
-        true
+        (true, found)
     });
     if placed {
         ctx.remove(&a[1]);
+        // Redis deletes a destination it replaces and adds the key anew.
+        if replaced {
+            ctx.notify(Class::New, "new", &a[2]);
+        }
+        ctx.notify(Class::Generic, "rename_from", &a[1]);
+        ctx.notify(Class::Generic, "rename_to", &a[2]);
     }
     if nx {
         ctx.out.int(i64::from(placed))
@@ -422,14 +449,23 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     }
     let src = ctx.dbi();
     let copied = ctx.atomically_at([(src, &a[1]), (db, &a[2])], |ctx| {
-        let Some(e) = ctx.peek(&a[1]) else { return false };
-        ctx.update_in(db, &a[2], |cur| {
-            if cur.get().is_some() && !replace {
-                return false;
+        let Some(e) = ctx.get(&a[1]) else { return false };
+        let (copied, replaced) = ctx.update_in(db, &a[2], |cur| {
+            let found = cur.get().is_some();
+            if found && !replace {
+                return (false, false);
             }
             cur.put(e);
-            true
-        })
+            (true, found)
+        });
+        let tracking = &ctx.shared.db.tracking;
+        if replaced {
+            crate::notify::emit(tracking, db, Class::New, "new", &a[2]);
+        }
+        if copied {
+            crate::notify::emit(tracking, db, Class::Generic, "copy_to", &a[2]);
+        }
+        copied
     });
     ctx.out.int(i64::from(copied));
     Ok(())
@@ -452,6 +488,8 @@ fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         });
         if placed {
             ctx.remove(&a[1]);
+            ctx.notify(Class::Generic, "move_from", &a[1]);
+            crate::notify::emit(&ctx.shared.db.tracking, db, Class::Generic, "move_to", &a[1]);
         }
         placed
     });
@@ -473,6 +511,8 @@ fn swapdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     };
     let (x, y) = (index(&a[1], "first")?, index(&a[2], "second")?);
     if x != y {
+        // Redis swaps two tables: no key is created, no event is published.
+        let _quiet = crate::notify::Quiet::new();
         ctx.everything(|ctx| {
             let (from_x, from_y) = (ctx.held_entries(x), ctx.held_entries(y));
             ctx.long(from_x.len() + from_y.len(), |ctx| {

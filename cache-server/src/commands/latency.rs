@@ -1,6 +1,173 @@
-//! LATENCY (LATEST HISTORY RESET DOCTOR HISTOGRAM …): latency spikes above\n//! `latency-monitor-threshold`, per event.
+//! LATENCY LATEST / HISTORY / RESET / DOCTOR / HELP: the latency monitor's events (samples of at
+//! least `latency-monitor-threshold` ms, see [`crate::metrics::latency`]) with Redis 7.0's reply
+//! shapes. GRAPH and HISTOGRAM are not implemented (they reply Redis's unknown-subcommand error).
 
-use super::CommandSpec;
+use super::{CmdResult, CommandSpec, Ctx, container_row, spec};
+use bytes::Bytes;
+use std::fmt::Write as _;
+
+const G: &str = "server";
+const FLAGS: &[&str] = &["admin", "noscript", "loading", "stale"];
+
+const SUBS: &[CommandSpec] = &[
+    spec("latest", 2, FLAGS, (0, 0, 0), G, "Return the latest latency samples for all events.", "2.8.13", latest),
+    spec("history", 3, FLAGS, (0, 0, 0), G, "Return timestamp-latency samples for the event.", "2.8.13", history),
+    spec("reset", -2, FLAGS, (0, 0, 0), G, "Reset latency data for one or more events.", "2.8.13", reset),
+    spec("doctor", 2, FLAGS, (0, 0, 0), G, "Return a human readable latency analysis report.", "2.8.13", doctor),
+    spec(
+        "help",
+        2,
+        &["loading", "stale"],
+        (0, 0, 0),
+        G,
+        "Show helpful text about the different subcommands.",
+        "2.8.13",
+        help,
+    ),
+];
 
 /// The family's table rows.
-pub const COMMANDS: &[CommandSpec] = &[];
+pub const COMMANDS: &[CommandSpec] =
+    &[container_row("latency", G, "A container for latency diagnostics commands", "2.8.13", SUBS)];
+
+fn latest(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let events = ctx.shared.metrics.latency.snapshot();
+    ctx.out.array(events.len());
+    for (name, s) in events {
+        let (time, ms) = s.samples.back().copied().unwrap_or_default();
+        ctx.out.array(4);
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.int(time as i64);
+        ctx.out.int(ms as i64);
+        ctx.out.int(s.max as i64);
+    }
+    Ok(())
+}
+
+fn history(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let name = String::from_utf8_lossy(&a[2]);
+    let events = ctx.shared.metrics.latency.snapshot();
+    let samples = events.get(name.as_ref()).map(|s| s.samples.clone()).unwrap_or_default();
+    ctx.out.array(samples.len());
+    for (time, ms) in samples {
+        ctx.out.array(2);
+        ctx.out.int(time as i64);
+        ctx.out.int(ms as i64);
+    }
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let names: Vec<String> = a[2..].iter().map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+    let n = ctx.shared.metrics.latency.reset(&names);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// A report in the spirit (and voice) of Redis's: each event's spikes, average, mean
+/// deviation, period and worst, then advice on what the events point to.
+pub fn doctor_text(
+    events: &std::collections::BTreeMap<String, crate::metrics::latency::Series>,
+    slowlog_us: i64,
+    threshold_ms: u64,
+) -> String {
+    if events.is_empty() {
+        return "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n".into();
+    }
+    let mut out = String::from(
+        "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n",
+    );
+    for (i, (name, s)) in events.iter().enumerate() {
+        let n = s.samples.len().max(1) as f64;
+        let avg = s.samples.iter().map(|(_, ms)| *ms as f64).sum::<f64>() / n;
+        let mad = s.samples.iter().map(|(_, ms)| (*ms as f64 - avg).abs()).sum::<f64>() / n;
+        let span = match (s.samples.front(), s.samples.back()) {
+            (Some(a), Some(b)) if s.samples.len() > 1 => (b.0 - a.0) as f64 / (n - 1.0),
+            _ => 1.0,
+        };
+        let _ = writeln!(
+            out,
+            "{}. {name}: {} latency spikes (average {avg:.0}ms, mean deviation {mad:.0}ms, period {span:.2} sec). Worst all time event {}ms.",
+            i + 1,
+            s.samples.len(),
+            s.max
+        );
+    }
+    out.push_str("\nI have a few advices for you:\n\n");
+    if slowlog_us < 0 || slowlog_us as u64 > threshold_ms * 1000 {
+        let _ = writeln!(
+            out,
+            "- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {}'.",
+            threshold_ms * 1000
+        );
+    }
+    if events.keys().any(|k| k == "command" || k == "fast-command") {
+        out.push_str("- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
+    }
+    if events.contains_key("fast-command") {
+        out.push_str("- The system is slow to execute Redis code paths not containing system calls. This usually means the system does not provide Redis CPU time to run for long periods. You should try to: 1) Lower the system load. 2) Use a computer / VM just for Redis if you are running in a virtualized environment.\n");
+    }
+    out
+}
+
+fn doctor(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    let events = ctx.shared.metrics.latency.snapshot();
+    let (slowlog, threshold) = {
+        let c = ctx.shared.config.read();
+        (c.slowlog_log_slower_than, c.latency_monitor_threshold)
+    };
+    ctx.out.verbatim(doctor_text(&events, slowlog, threshold).as_bytes());
+    Ok(())
+}
+
+fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
+    const LINES: &[&str] = &[
+        "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DOCTOR",
+        "    Return a human readable latency analysis report.",
+        "GRAPH <event>",
+        "    Return an ASCII latency graph for the <event> class.",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HISTOGRAM [COMMAND ...]",
+        "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+        "    If no commands are specified then all histograms are replied.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.out.array(LINES.len());
+    for l in LINES {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::testutil::run_table;
+
+    #[tokio::test]
+    async fn latency_commands() {
+        run_table(&[
+            ("LATENCY LATEST", "*0\r\n"),
+            ("LATENCY HISTORY command", "*0\r\n"),
+            ("LATENCY RESET", ":0\r\n"),
+            ("LATENCY DOCTOR", "$...Dave, no latency spike was observed..."),
+            ("LATENCY HELP", "*17\r\n+LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n..."),
+            ("CONFIG SET latency-monitor-threshold 1", "+OK\r\n"),
+            ("EVAL \"local i=0 while i<3000000 do i=i+1 end return i\" 0", ":3000000\r\n"),
+            ("LATENCY LATEST", "*1\r\n*4\r\n$7\r\ncommand\r\n:..."),
+            ("LATENCY HISTORY command", "*1\r\n*2\r\n:..."),
+            ("LATENCY DOCTOR", "$...1. command: 1 latency spikes..."),
+            ("LATENCY RESET command nope", ":1\r\n"),
+            ("LATENCY LATEST", "*0\r\n"),
+            ("LATENCY GRAPH command", "-ERR unknown subcommand 'GRAPH'. Try LATENCY HELP.\r\n"),
+        ])
+        .await;
+    }
+}

@@ -13,6 +13,7 @@ use super::collection::{self, Collection};
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, WRONGTYPE, arg_i64, is, offload, spec};
 use crate::blocking::{self, Nil};
 use crate::frame::parse_i64;
+use crate::notify::Class;
 use crate::reply::Reply;
 use crate::types::list::List;
 use bytes::Bytes;
@@ -216,6 +217,9 @@ fn push(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool, create: bool) -> CmdResult {
             l.len() as i64
         },
     )?;
+    if n.is_some() {
+        ctx.notify(Class::List, if left { "lpush" } else { "rpush" }, &a[1]);
+    }
     ctx.out.int(n.unwrap_or(0));
     Ok(())
 }
@@ -263,6 +267,9 @@ fn pop(ctx: &mut Ctx<'_>, a: &[Bytes], left: bool) -> CmdResult {
             (None, None) => out.null(),
             (None, Some(_)) if exists => out.array(0),
             (None, Some(_)) => out.null_array(),
+        }
+        if popped.is_some() {
+            ctx.notify_then_del(Class::List, if left { "lpop" } else { "rpop" }, &a[1]);
         }
         Ok(())
     })
@@ -317,6 +324,7 @@ fn lset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         },
         |l, i| l.set(i, &a[3]),
     )?;
+    ctx.notify(Class::List, "lset", &a[1]);
     ctx.out.ok();
     Ok(())
 }
@@ -344,6 +352,9 @@ fn linsert(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             l.len() as i64
         },
     )?;
+    if n.is_some() {
+        ctx.notify(Class::List, "linsert", &a[1]);
+    }
     ctx.out.int(n.unwrap_or(missing));
     Ok(())
 }
@@ -357,13 +368,16 @@ fn lrem(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |l| Ok(l.filter(|l| offload(l.len(), || l.iter().any(|e| *e == **v))).map(|_| ())),
         |l, ()| offload(l.len(), || l.remove_matching(v, count.unsigned_abs() as usize, count < 0)),
     )?;
+    if removed.is_some_and(|n| n > 0) {
+        ctx.notify_then_del(Class::List, "lrem", &a[1]);
+    }
     ctx.out.int(removed.unwrap_or(0) as i64);
     Ok(())
 }
 
 fn ltrim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let (start, end) = (arg_i64(&a[2])?, arg_i64(&a[3])?);
-    with_list(
+    let trimmed = with_list(
         ctx,
         &a[1],
         |l| Ok(l.map(|_| ())),
@@ -372,6 +386,9 @@ fn ltrim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             offload(l.len() - r.len(), || l.trim(r));
         },
     )?;
+    if trimmed.is_some() {
+        ctx.notify_then_del(Class::List, "ltrim", &a[1]);
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -470,6 +487,22 @@ fn find<'a>(
 /// holding both keys. `None` if `src` is absent; WRONGTYPE for `src`, then for `dst`, before
 /// anything is popped (Redis's order).
 fn move_one(
+    ctx: &mut Ctx<'_>,
+    src: &Bytes,
+    dst: &Bytes,
+    from_left: bool,
+    to_left: bool,
+) -> Result<Option<Bytes>, CmdError> {
+    let moved = move_held(ctx, src, dst, from_left, to_left)?;
+    if moved.is_some() {
+        // Redis's order: the push on the destination, then the pop (and `del`) of the source.
+        ctx.notify(Class::List, if to_left { "lpush" } else { "rpush" }, dst);
+        ctx.notify_then_del(Class::List, if from_left { "lpop" } else { "rpop" }, src);
+    }
+    Ok(moved)
+}
+
+fn move_held(
     ctx: &mut Ctx<'_>,
     src: &Bytes,
     dst: &Bytes,
@@ -575,6 +608,7 @@ fn pop_first(ctx: &mut Ctx<'_>, keys: &[Bytes], left: bool, count: Option<usize>
                 )
             })?;
             if served.is_some() {
+                ctx.notify_then_del(Class::List, if left { "lpop" } else { "rpop" }, key);
                 return Ok(true);
             }
         }

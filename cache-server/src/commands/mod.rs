@@ -9,16 +9,19 @@
 //! keys from `db.rs` as they change them (RESP and Memcached alike), and the broadcast messages
 //! batched during a command go out when it ends.
 
+pub mod acl;
 pub mod bitmaps;
 pub mod collection;
 pub mod command;
 pub mod connection;
 pub mod debug;
 pub mod dump;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod keys;
 pub mod latency;
+pub mod lcs;
 pub mod lists;
 pub mod object;
 pub mod pubsub;
@@ -160,11 +163,13 @@ pub fn registry() -> &'static Registry {
         };
         for family in [
             strings::COMMANDS,
+            lcs::COMMANDS,
             keys::COMMANDS,
             hashes::COMMANDS,
             lists::COMMANDS,
             sets::COMMANDS,
             zsets::COMMANDS,
+            geo::COMMANDS,
             streams::COMMANDS,
             streams::groups::COMMANDS,
             streams::info::COMMANDS,
@@ -177,6 +182,7 @@ pub fn registry() -> &'static Registry {
             pubsub::COMMANDS,
             server::COMMANDS,
             command::COMMANDS,
+            acl::COMMANDS,
             latency::COMMANDS,
             debug::COMMANDS,
             transactions::COMMANDS,
@@ -587,6 +593,9 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         reject(&format!("ERR {msg}"), client, out);
         return;
     }
+    if shared.pause.maybe_on() && paused(shared, client, reg, full, spec) {
+        return;
+    }
     if queues {
         if bits & hot::NO_MULTI != 0 {
             reject("ERR Command not allowed inside a transaction", client, out);
@@ -600,6 +609,22 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         return;
     }
     run(shared, client, out, reg, idx, args, None);
+}
+
+/// CLIENT PAUSE holds this command (Redis checks it after the other refusals, before MULTI
+/// queueing): the connection task waits for the pause to end and runs it then.
+#[cold]
+fn paused(shared: &Shared, client: &mut ClientState, reg: &Registry, full: &str, spec: &CommandSpec) -> bool {
+    let exec_writes = full == "exec"
+        && client.tx.queued_any(|i| {
+            let (name, s) = (&reg.entries[i].0, reg.entries[i].1);
+            s.has("write") || crate::pause::MAY_REPLICATE.contains(&name.as_str())
+        });
+    let held = full != "quit" && shared.pause.holds(full, spec.has("write"), exec_writes);
+    if held {
+        client.hooks |= crate::connection::hook::POSTPONED;
+    }
+    held
 }
 
 /// Finds the table row of a request: `Err(Some(reply))` for an unknown command or subcommand,
@@ -681,6 +706,7 @@ pub(crate) fn run(
     let nested = scope.is_some();
     crate::tracking::set_current_client(client.handle.id);
     let mark = out.buf.len();
+    let monitor = crate::monitor::feed_start(shared, client, spec, args);
     crate::db::take_refused();
     let result = {
         // Re-wrapped so that the trait object's lifetime shortens to the context's.
@@ -698,6 +724,13 @@ pub(crate) fn run(
     } else {
         result
     };
+    // Like Redis, a RESP3 subscriber receives the messages its own command published (PUBLISH,
+    // keyspace notifications) before that command's reply.
+    if !nested && out.resp3 && client.subscriptions > 0 && client.mailbox.has_pending() {
+        let reply = out.buf.split_off(mark);
+        crate::connection::deliver(client, out);
+        out.buf.unsplit(reply);
+    }
     if !nested {
         crate::tracking::set_current_client(0);
         shared.db.tracking.flush_broadcast();
@@ -719,17 +752,20 @@ pub(crate) fn run(
     }
     let took = start.elapsed();
     let micros = took.as_secs() * 1_000_000 + u64::from(took.subsec_micros());
-    stats.calls.fetch_add(1, Relaxed);
-    stats.usec.fetch_add(micros, Relaxed);
+    stats.record(micros);
     shared.metrics.commands.fetch_add(1, Relaxed);
     if let Err(CmdError(msg)) = result {
         stats.failed.fetch_add(1, Relaxed);
         shared.metrics.error(&msg);
         out.error(&msg);
     }
+    if let Some(feed) = monitor {
+        feed.finish(shared, client, args);
+    }
     client.last_cmd = idx;
     if reg.hot[idx] & hot::SKIP_SLOWLOG == 0 {
         shared.maybe_slowlog(client, args, micros);
+        shared.metrics.latency.command(micros, now / 1000, || spec.flags.contains(&"fast"));
     }
 }
 
@@ -754,13 +790,13 @@ pub(crate) fn serve_parked(shared: &Shared, w: &crate::blocking::Waiter, key: &B
     crate::tracking::set_current_client(0);
     shared.db.tracking.flush_broadcast();
     let stats = &reg.stats[*idx];
-    stats.calls.fetch_add(1, Relaxed);
-    stats.usec.fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+    stats.record(start.elapsed().as_micros() as u64);
     (served && result.is_ok()).then(|| out.buf.to_vec())
 }
 
 /// Commands a RESP2 client may run while subscribed (Redis's list).
-const SUBSCRIBE_MODE: &[&str] = &["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "quit", "reset"];
+const SUBSCRIBE_MODE: &[&str] =
+    &["ping", "subscribe", "unsubscribe", "psubscribe", "punsubscribe", "ssubscribe", "sunsubscribe", "quit", "reset"];
 
 /// The key arguments of a command, from its row's (first, last, step) positions.
 pub(crate) fn key_args<'a>(spec: &CommandSpec, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> {
@@ -785,6 +821,11 @@ pub(crate) fn movable_keys<'a>(name: &str, args: &'a [Bytes]) -> Option<Option<V
             let mut keys = counted(2);
             keys.extend(args.get(1));
             keys
+        }
+        "georadius" | "georadiusbymember" => {
+            let opts = args.get(if name == "georadius" { 6.. } else { 5.. }).unwrap_or_default();
+            let store = opts.windows(2).filter(|w| is(&w[0], "store") || is(&w[0], "storedist")).map(|w| &w[1]);
+            args.get(1).into_iter().chain(store).collect()
         }
         "sort" | "sort_ro" => {
             let opts = args.get(2..).unwrap_or_default();

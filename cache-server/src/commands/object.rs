@@ -3,9 +3,13 @@
 //! ENCODING reports the encoding Redis 7.0 would use for the value at the thresholds in force
 //! (`Value::encoding`), so tools and tests that check it (e.g. for listpack → hashtable conversion)
 //! see Redis's answers; our own layouts are described in `crate::entry` and `crate::types`.
-//! REFCOUNT is 1, or `INT_MAX` for the integers 0..9999 Redis shares. IDLETIME and FREQ refuse
-//! under the policy families that do not track them, with Redis's errors; the core keeps no
-//! per-key access clock or counter it could report, so otherwise they answer 0.
+//! REFCOUNT is 1, or `INT_MAX` for the integers 0..9999 Redis shares. IDLETIME and FREQ answer
+//! nil for a missing key, then refuse under the policy families that do not track them, with
+//! Redis's errors (in Redis's order). Otherwise they answer 0: a known gap. The core keeps no
+//! per-key access clock (IDLETIME would need a last-access stamp per entry, about 4 bytes, set
+//! on every read, or an estimate from the entry's place in its LRU list), and its W-TinyLFU
+//! frequency sketch (4-bit counters) is internal to `cache-core`; FREQ needs a
+//! `Cache::frequency(key)` passed through `db.rs`, mapped onto Redis's logarithmic 0..255 scale.
 
 use super::{CmdResult, CommandSpec, Ctx, spec};
 use crate::MaxMemoryPolicy;
@@ -78,18 +82,32 @@ fn policy(ctx: &Ctx<'_>) -> MaxMemoryPolicy {
     ctx.shared.config.read().maxmemory_policy
 }
 
+/// OBJECT IDLETIME: nil for a missing key (Redis looks the key up before it checks the policy),
+/// Redis's error under an LFU policy, else 0 — see the module doc.
 fn idletime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if ctx.peek(&a[2]).is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
     if policy(ctx).algorithm() == "lfu" {
         return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    with_value(ctx, &a[2], |ctx, _| ctx.out.int(0))
+    ctx.out.int(0);
+    Ok(())
 }
 
+/// OBJECT FREQ: nil for a missing key, Redis's error unless an LFU policy is selected, else 0 —
+/// see the module doc.
 fn freq(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if ctx.peek(&a[2]).is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
     if policy(ctx).algorithm() != "lfu" {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    with_value(ctx, &a[2], |ctx, _| ctx.out.int(0))
+    ctx.out.int(0);
+    Ok(())
 }
 
 fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
@@ -115,4 +133,44 @@ fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         ctx.out.simple(l);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::MaxMemoryPolicy;
+    use crate::commands::testutil::run_table_with;
+
+    const NOT_LFU: &str = "-ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n";
+    const LFU: &str = "-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n";
+
+    #[tokio::test]
+    async fn freq_and_idletime_check_the_key_then_the_policy() {
+        run_table_with(
+            |c| c.maxmemory_policy = MaxMemoryPolicy::AllKeysLru,
+            &[
+                ("SET k 100", "+OK\r\n"),
+                ("SET s hello", "+OK\r\n"),
+                ("OBJECT FREQ nokey", "$-1\r\n"),
+                ("OBJECT FREQ k", NOT_LFU),
+                ("OBJECT IDLETIME k", ":0\r\n"),
+                ("OBJECT REFCOUNT k", ":2147483647\r\n"),
+                ("OBJECT REFCOUNT s", ":1\r\n"),
+                ("CONFIG SET maxmemory-policy noeviction", "+OK\r\n"),
+                ("OBJECT FREQ k", NOT_LFU),
+                ("OBJECT IDLETIME k", ":0\r\n"),
+            ],
+        )
+        .await;
+        run_table_with(
+            |c| c.maxmemory_policy = MaxMemoryPolicy::AllKeysLfu,
+            &[
+                ("SET k 100", "+OK\r\n"),
+                ("OBJECT IDLETIME nokey", "$-1\r\n"),
+                ("OBJECT IDLETIME k", LFU),
+                ("OBJECT FREQ k", ":0\r\n"),
+                ("OBJECT FREQ", "-ERR wrong number of arguments for 'object|freq' command\r\n"),
+            ],
+        )
+        .await;
+    }
 }

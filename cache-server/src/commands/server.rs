@@ -1,14 +1,17 @@
-//! Server commands: INFO, CONFIG (GET SET RESETSTAT), TIME,
+//! Server commands: INFO (`server/info.rs`), CONFIG (GET SET RESETSTAT REWRITE, in
+//! `server/config_cmd.rs`), TIME,
 //! SHUTDOWN, MEMORY (USAGE PURGE), SLOWLOG (GET LEN RESET). They read or change server-wide state;
 //! the only key access is MEMORY USAGE's read.
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container_row, is, registry, spec};
-use crate::config::{Config, ConfigError, DIRECTIVES, MaxMemoryPolicy};
+use super::{CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, container_row, is, registry, spec};
 use crate::db::Db;
-use crate::{REDIS_VERSION, glob};
 use bytes::Bytes;
-use std::fmt::Write as _;
-use std::sync::atomic::Ordering::Relaxed;
+
+mod config_cmd;
+mod info;
+use config_cmd::{config_get, config_resetstat, config_rewrite, config_set};
+use info::info;
+pub use info::info_text;
 
 const G: &str = "server";
 const ADM: &[&str] = &["admin", "noscript", "loading", "stale"];
@@ -26,6 +29,7 @@ const CONFIG_SUBS: &[CommandSpec] = &[
     ),
     spec("set", -4, ADM, (0, 0, 0), G, "Sets configuration parameters in-flight.", "2.0.0", config_set),
     spec("resetstat", 2, ADM, (0, 0, 0), G, "Resets the server's statistics.", "2.0.0", config_resetstat),
+    spec("rewrite", 2, ADM, (0, 0, 0), G, "Persists the effective configuration to file.", "2.8.0", config_rewrite),
     spec(
         "help",
         2,
@@ -138,271 +142,6 @@ pub(crate) fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     for s in subs {
         ctx.out.simple(&s);
     }
-    Ok(())
-}
-
-fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    match bytes {
-        0..1024 => format!("{bytes}B"),
-        1024..1_048_576 => format!("{:.2}K", b / 1024.0),
-        1_048_576..1_073_741_824 => format!("{:.2}M", b / 1_048_576.0),
-        _ => format!("{:.2}G", b / 1_073_741_824.0),
-    }
-}
-
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
-fn cpu_seconds() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
-    (tick(12), tick(11))
-}
-
-/// Builds the INFO text for the requested sections.
-pub fn info_text(ctx: &Ctx<'_>, sections: &[String]) -> String {
-    let sh = ctx.shared;
-    let all = sections.iter().any(|s| s == "all" || s == "everything");
-    let default = sections.is_empty() || sections.iter().any(|s| s == "default");
-    let want = |name: &str| all || sections.iter().any(|s| s == name) || (default && name != "commandstats");
-    let mut out = String::new();
-    let cfg = sh.config.read().clone();
-    let db = &sh.db;
-    let uptime = sh.started.elapsed().as_secs();
-    if want("server") {
-        let _ = write!(
-            out,
-            "# Server\r\nredis_version:{REDIS_VERSION}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nserver_name:cache-server\r\ncache_server_version:{}\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\nhz:10\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n\r\n",
-            std::env::consts::OS,
-            std::env::consts::ARCH,
-            env!("CARGO_PKG_VERSION"),
-            std::process::id(),
-            sh.run_id,
-            sh.port,
-            db.clock.now_us(),
-            uptime / 86400,
-            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
-            cfg.config_file,
-        );
-    }
-    if want("clients") {
-        let _ = write!(
-            out,
-            "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n\r\n",
-            sh.connected.load(Relaxed),
-            cfg.maxclients,
-            sh.blocked.parked(),
-            db.tracking.clients(),
-        );
-    }
-    // Inside a transaction or script the whole keyspace is held: read it through the scope.
-    let (evicted, expired) = match ctx.scope.as_deref() {
-        Some(scope) => scope.evictions(),
-        None => db.evictions(),
-    };
-    if want("memory") {
-        let used = db.used_memory();
-        let rss = rss_bytes();
-        // Redis's names and ratios; allocator_* are the allocator's own counts (0 under libc).
-        let a = crate::alloc::stats();
-        let ratio = |num: u64, den: u64| if den > 0 { num as f64 / den as f64 } else { 1.0 };
-        let clients_mem: u64 = sh.clients.lock().values().map(|c| c.memory()).sum();
-        let _ = write!(
-            out,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_peak:{}\r\nused_memory_dataset:{used}\r\nallocator_allocated:{}\r\nallocator_active:{}\r\nallocator_resident:{}\r\nmem_clients_slaves:0\r\nmem_clients_normal:{clients_mem}\r\nmaxmemory:{}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nallocator_frag_ratio:{:.2}\r\nallocator_frag_bytes:{}\r\nallocator_rss_ratio:{:.2}\r\nallocator_rss_bytes:{}\r\nmem_fragmentation_ratio:{:.2}\r\nmem_fragmentation_bytes:{}\r\nmem_allocator:{}\r\nlazyfree_pending_objects:0\r\n{}\r\n",
-            human(used),
-            human(rss),
-            sh.peak_memory(used),
-            a.allocated,
-            a.active,
-            a.resident,
-            db.maxmemory(),
-            human(db.maxmemory()),
-            cfg.maxmemory_policy,
-            ratio(a.active, a.allocated),
-            a.active as i64 - a.allocated as i64,
-            ratio(a.resident, a.active),
-            a.resident as i64 - a.active as i64,
-            ratio(rss, used),
-            rss as i64 - used as i64,
-            crate::alloc::name(),
-            scripting_memory(sh),
-        );
-    }
-    if want("persistence") {
-        out.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n\r\n");
-    }
-    if want("stats") {
-        let m = &sh.metrics;
-        let _ = write!(
-            out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{expired}\r\nevicted_keys:{evicted}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\ntotal_error_replies:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
-            m.connections.load(Relaxed),
-            m.commands.load(Relaxed),
-            m.net_input.load(Relaxed),
-            m.net_output.load(Relaxed),
-            m.rejected_connections.load(Relaxed),
-            db.stats.hits.load(Relaxed),
-            db.stats.misses.load(Relaxed),
-            db.tracking.pubsub.counts().0,
-            db.tracking.pubsub.counts().1,
-            db.tracking.counts().0,
-            db.tracking.counts().1,
-            db.tracking.counts().2,
-            m.errors.lock().values().sum::<u64>(),
-            m.output_limit_disconnections.load(Relaxed),
-        );
-    }
-    if want("replication") {
-        out.push_str("# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_repl_offset:0\r\n\r\n");
-    }
-    if want("cpu") {
-        let (sys, user) = cpu_seconds();
-        let _ = write!(out, "# CPU\r\nused_cpu_sys:{sys:.6}\r\nused_cpu_user:{user:.6}\r\n\r\n");
-    }
-    if want("modules") {
-        out.push_str("# Modules\r\n\r\n");
-    }
-    if want("commandstats") {
-        out.push_str("# Commandstats\r\n");
-        let reg = registry();
-        for ((name, _), st) in reg.entries.iter().zip(&reg.stats) {
-            let (calls, usec) = (st.calls.load(Relaxed), st.usec.load(Relaxed));
-            let (rej, failed) = (st.rejected.load(Relaxed), st.failed.load(Relaxed));
-            if calls + rej > 0 {
-                let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
-                let _ = write!(
-                    out,
-                    "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rej},failed_calls={failed}\r\n"
-                );
-            }
-        }
-        out.push_str("\r\n");
-    }
-    if want("errorstats") {
-        out.push_str("# Errorstats\r\n");
-        for (code, n) in sh.metrics.errors.lock().iter() {
-            let _ = write!(out, "errorstat_{code}:count={n}\r\n");
-        }
-        out.push_str("\r\n");
-    }
-    if want("cluster") {
-        out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
-    }
-    if want("keyspace") {
-        out.push_str("# Keyspace\r\n");
-        let counts = match ctx.scope.as_deref() {
-            Some(scope) => scope.keyspace_counts(ctx.now, db.databases()),
-            None => crate::commands::offload(db.len() as usize, || db.keyspace_counts(ctx.now)),
-        };
-        for (i, (keys, expires)) in counts.into_iter().enumerate() {
-            if keys > 0 {
-                let _ = write!(out, "db{i}:keys={keys},expires={expires},avg_ttl=0\r\n");
-            }
-        }
-        out.push_str("\r\n");
-    }
-    while out.ends_with("\r\n\r\n") {
-        out.truncate(out.len() - 2);
-    }
-    out
-}
-
-/// INFO memory's scripting fields, as Redis 7.0 names them (the engine's VMs are per thread and
-/// not measured: `used_memory_vm_*` count the cached bodies, as the scripts' share).
-fn scripting_memory(sh: &crate::server::Shared) -> String {
-    let st = &sh.scripting;
-    let eval = st.scripts.memory() as u64;
-    let (libraries, functions) = st.functions.counts();
-    let functions_mem = st.functions.memory() as u64;
-    let total = eval + functions_mem;
-    format!(
-        "used_memory_vm_eval:{eval}\r\nused_memory_scripts_eval:{eval}\r\nnumber_of_cached_scripts:{}\r\nnumber_of_functions:{functions}\r\nnumber_of_libraries:{libraries}\r\nused_memory_vm_functions:{functions_mem}\r\nused_memory_vm_total:{total}\r\nused_memory_vm_total_human:{}\r\nused_memory_functions:{functions_mem}\r\nused_memory_scripts:{total}\r\nused_memory_scripts_human:{}\r\n",
-        st.scripts.len(),
-        human(total),
-        human(total),
-    )
-}
-
-fn info(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let sections: Vec<String> = a[1..].iter().map(|s| String::from_utf8_lossy(s).to_ascii_lowercase()).collect();
-    let text = info_text(ctx, &sections);
-    ctx.out.verbatim(text.as_bytes());
-    Ok(())
-}
-
-fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let cfg = ctx.shared.config.read().clone();
-    // Like Redis 7, an old name (`zset-max-ziplist-entries`) matches as itself.
-    let aliases = crate::types::DIRECTIVES.iter().filter_map(|(_, alias, _)| *alias);
-    let names: Vec<&str> = DIRECTIVES
-        .iter()
-        .copied()
-        .chain(aliases)
-        .filter(|d| a[2..].iter().any(|p| glob::matches(p, d.as_bytes(), true)))
-        .collect();
-    ctx.out.map(names.len());
-    for n in names {
-        ctx.out.bulk(n.as_bytes());
-        ctx.out.bulk(cfg.get(n).unwrap_or_default().as_bytes());
-    }
-    Ok(())
-}
-
-fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    if a.len() % 2 != 0 {
-        return Err("ERR wrong number of arguments for 'config|set' command".into());
-    }
-    let mut cfg = ctx.shared.config.read().clone();
-    for pair in a[2..].chunks(2) {
-        let name = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
-        let value = String::from_utf8_lossy(&pair[1]).into_owned();
-        let fail = |e: ConfigError| {
-            CmdError::from(format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {e}"))
-        };
-        if !DIRECTIVES.contains(&name.as_str()) && !crate::types::Thresholds::knows(&name) {
-            return Err(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'").into());
-        }
-        if Config::is_immutable(&name) {
-            return Err(fail(ConfigError::Immutable));
-        }
-        // Like Redis, a directive of several words takes them in one argument.
-        let words: Vec<&str> = if name == "client-output-buffer-limit" {
-            value.split_whitespace().collect()
-        } else {
-            vec![value.as_str()]
-        };
-        cfg.set(&name, &words).map_err(fail)?;
-        let p = cfg.maxmemory_policy;
-        let built = ctx.shared.built_algorithm();
-        if p != MaxMemoryPolicy::NoEviction && p.algorithm() != built {
-            return Err(fail(ConfigError::Invalid(format!(
-                "switching from {built} to {} eviction needs a restart (the cache is built with one eviction algorithm)",
-                p.algorithm()
-            ))));
-        }
-    }
-    ctx.shared.apply_config(cfg);
-    ctx.out.ok();
-    Ok(())
-}
-
-fn config_resetstat(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
-    ctx.shared.metrics.reset();
-    ctx.shared.metrics.slowlog.lock().clear();
-    for s in &registry().stats {
-        s.reset();
-    }
-    ctx.shared.db.stats.hits.store(0, Relaxed);
-    ctx.shared.db.stats.misses.store(0, Relaxed);
-    ctx.out.ok();
     Ok(())
 }
 
@@ -548,7 +287,7 @@ mod tests {
             ("INFO commandstats", "$...cmdstat_info:calls=1,"),
             ("INFO", "$...# Server\r\nredis_version:7.0.15\r\n...used_memory:...maxmemory_policy:allkeys-lfu\r\n"),
             ("COMMAND COUNT", ":...\r\n"),
-            ("COMMAND INFO get nosuch", "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n*-1\r\n"),
+            ("COMMAND INFO get nosuch", "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*0\r\n*0\r\n$-1\r\n"),
             ("COMMAND DOCS get", "*2\r\n$3\r\nget\r\n*6\r\n$7\r\nsummary\r\n..."),
             ("COMMAND LIST FILTERBY PATTERN hg*", "*2\r\n$4\r\nhget\r\n$7\r\nhgetall\r\n"),
             ("TIME", "*2\r\n$10\r\n..."),

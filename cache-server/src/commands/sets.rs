@@ -14,6 +14,7 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_INT, SYNTAX, is, spec};
 use crate::db::{Entry, Value};
 use crate::frame::parse_i64;
 use crate::glob;
+use crate::notify::Class;
 use crate::types::set::{Elem, Set};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -126,6 +127,9 @@ fn sadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |s| Ok(m.iter().filter(|x| s.insert(x)).count() as i64),
         0,
     )?;
+    if n > 0 {
+        ctx.notify(Class::Set, "sadd", &a[1]);
+    }
     ctx.out.int(n);
     Ok(())
 }
@@ -140,6 +144,9 @@ fn srem(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |s| Ok(m.iter().filter(|x| s.remove(x)).count() as i64),
         0,
     )?;
+    if n > 0 {
+        ctx.notify_then_del(Class::Set, "srem", &a[1]);
+    }
     ctx.out.int(n);
     Ok(())
 }
@@ -234,7 +241,10 @@ fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         _ => return Err(SYNTAX.into()),
     }
     match collection::modify::<Set, _>(ctx, &a[1], false, |s| Ok(s.pop_random()), None)? {
-        Some(m) => ctx.out.bulk(&m),
+        Some(m) => {
+            ctx.notify_then_del(Class::Set, "spop", &a[1]);
+            ctx.out.bulk(&m)
+        }
         None => ctx.out.null(),
     }
     Ok(())
@@ -264,6 +274,9 @@ fn spop_count(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         },
         None,
     )?;
+    if popped.is_some() {
+        ctx.notify_then_del(Class::Set, "spop", &a[1]);
+    }
     match popped {
         None => ctx.out.set(0),
         Some(Popped::Some(out)) => {
@@ -304,7 +317,11 @@ fn smove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             return Ok(present);
         }
         collection::modify::<Set, _>(ctx, src, false, |s| Ok(s.remove(m)), false)?;
-        collection::modify_unless::<Set, _>(ctx, dst, true, |d| d.contains(m), |d| Ok(d.insert(m)), false)?;
+        // Redis's order: the source's events, then the destination's (`new` included).
+        ctx.notify_then_del(Class::Set, "srem", src);
+        if collection::modify_unless::<Set, _>(ctx, dst, true, |d| d.contains(m), |d| Ok(d.insert(m)), false)? {
+            ctx.notify(Class::Set, "sadd", dst);
+        }
         Ok(true)
     })?;
     ctx.out.int(i64::from(moved));
@@ -316,16 +333,23 @@ fn load(ctx: &mut Ctx<'_>, keys: &[Bytes]) -> Result<Vec<Option<Arc<Set>>>, CmdE
     keys.iter().map(|k| read(ctx, k)).collect()
 }
 
-/// Replaces `dst` with `result` (deleting it when empty, whatever it held); returns its size.
-fn store(ctx: &mut Ctx<'_>, dst: &[u8], result: Set) -> i64 {
+/// Replaces `dst` with `result` (deleting it when empty, whatever it held) and publishes `event`
+/// (or `del`, if an empty result removed a key); returns its size.
+fn store(ctx: &mut Ctx<'_>, dst: &[u8], result: Set, event: &'static str) -> i64 {
     let n = result.len();
-    ctx.update(dst, |cur| {
+    let removed = ctx.update(dst, |cur| {
         if n == 0 {
-            cur.delete();
+            cur.delete()
         } else {
             cur.put(Entry::new(Value::Set(Arc::new(result))));
+            false
         }
     });
+    if n > 0 {
+        ctx.notify(Class::Set, event, dst);
+    } else if removed {
+        ctx.notify(Class::Generic, "del", dst);
+    }
     n as i64
 }
 
@@ -348,7 +372,7 @@ fn sinter_generic(ctx: &mut Ctx<'_>, keys: &[Bytes], how: Inter<'_>) -> CmdResul
             Inter::Reply => ctx.out.set(0),
             Inter::Card(_) => ctx.out.int(0),
             Inter::Store(dst) => {
-                let n = store(ctx, dst, Set::new());
+                let n = store(ctx, dst, Set::new(), "sinterstore");
                 ctx.out.int(n);
             }
         }
@@ -380,7 +404,7 @@ fn sinter_generic(ctx: &mut Ctx<'_>, keys: &[Bytes], how: Inter<'_>) -> CmdResul
         }
         Inter::Store(dst) => {
             let result: Set = ctx.long(work, |_| first.iter().filter(in_all).collect());
-            let n = store(ctx, dst, result);
+            let n = store(ctx, dst, result, "sinterstore");
             ctx.out.int(n);
         }
     }
@@ -466,7 +490,7 @@ fn sdiff(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn store_of(ctx: &mut Ctx<'_>, a: &[Bytes], diff: bool) -> CmdResult {
     let n = ctx.atomically(&a[1..], |ctx| -> Result<i64, CmdError> {
         let s = union_or_diff(ctx, &a[2..], diff)?;
-        Ok(store(ctx, &a[1], s))
+        Ok(store(ctx, &a[1], s, if diff { "sdiffstore" } else { "sunionstore" }))
     })?;
     ctx.out.int(n);
     Ok(())

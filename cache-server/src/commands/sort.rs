@@ -218,10 +218,13 @@ fn run(ctx: &mut Ctx<'_>, key: &Bytes, mut o: Options<'_>) -> CmdResult {
                 }
             }
             if values.is_empty() {
-                ctx.remove(dest);
+                if ctx.remove(dest) {
+                    ctx.notify(crate::notify::Class::Generic, "del", dest);
+                }
             } else {
                 let list = new_list(values);
                 ctx.set(dest, Entry::new(Value::List(Arc::new(list))));
+                ctx.notify(crate::notify::Class::List, "sortstore", dest);
             }
             ctx.out.int(output_len as i64);
         }
@@ -254,7 +257,7 @@ fn lookup(ctx: &mut Ctx<'_>, pattern: &[u8], element: &Bytes) -> Option<Bytes> {
     key.extend_from_slice(&pattern[..star]);
     key.extend_from_slice(element);
     key.extend_from_slice(postfix);
-    match (ctx.peek(&key)?.value, field) {
+    match (ctx.get(&key)?.value, field) {
         (Value::Str(s), None) => Some(s.to_bytes()),
         (Value::Hash(h), Some(f)) => h.get(f).cloned(),
         _ => None,

@@ -8,6 +8,7 @@ use super::{
 };
 use crate::db::{Entry, Str, Value};
 use crate::frame::parse_i64;
+use crate::notify::Class;
 use bytes::Bytes;
 
 const W: &[&str] = &["write", "denyoom"];
@@ -126,6 +127,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         "2.4.0",
         getrange,
     ),
+    spec("substr", 4, &["readonly"], (1, 1, 1), G, "Returns a substring from a string value.", "1.0.0", getrange),
     spec(
         "setrange",
         4,
@@ -240,6 +242,16 @@ fn set_generic(ctx: &mut Ctx<'_>, key: &Bytes, val: &[u8], when: Option<u64>, o:
         cur.put(Entry::expiring(Value::Str(value), expire_at));
         Ok((true, old_str))
     })?;
+    if o.get && old.is_none() {
+        // Redis reads the old value first (GET option, GETSET): a miss for a missing key.
+        ctx.notify(Class::KeyMiss, "keymiss", key);
+    }
+    if written {
+        ctx.notify(Class::String, "set", key);
+        if when.is_some() {
+            ctx.notify(Class::Generic, "expire", key);
+        }
+    }
     match (o.get, old) {
         (true, Some(s)) => ctx.out.bulk(&s),
         (true, None) => ctx.out.null(),
@@ -258,6 +270,9 @@ fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         cur.put(Entry::new(Value::Str(value)));
         true
     });
+    if done {
+        ctx.notify(Class::String, "set", &a[1]);
+    }
     ctx.out.int(i64::from(done));
     Ok(())
 }
@@ -285,6 +300,11 @@ fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         Ok::<_, CmdError>(s)
     })?;
     match old {
+        Some(_) => ctx.notify(Class::Generic, "del", &a[1]),
+        // Redis reads the key first (a miss for a missing key).
+        None => ctx.notify(Class::KeyMiss, "keymiss", &a[1]),
+    }
+    match old {
         Some(s) => ctx.out.bulk(&s),
         None => ctx.out.null(),
     }
@@ -308,17 +328,24 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         };
         ctx.out.bulk(&s);
         let now = ctx.now;
-        ctx.update(&a[1], |cur| {
-            let Some(e) = cur.get() else { return };
+        let event = ctx.update(&a[1], |cur| {
+            let e = cur.get()?;
             if when.is_some_and(|t| t <= now) {
                 cur.delete();
+                Some("del")
             } else if e.expire_at != when.unwrap_or(0) {
                 // PERSIST of a key without a TTL changes nothing (and touches no watcher).
                 let mut e = e.clone();
                 e.expire_at = when.unwrap_or(0);
                 cur.put(e);
+                Some(if when.is_some() { "expire" } else { "persist" })
+            } else {
+                when.is_some().then_some("expire")
             }
         });
+        if let Some(event) = event {
+            ctx.notify(Class::Generic, event, &a[1]);
+        }
         Ok(())
     })
 }
@@ -354,6 +381,7 @@ fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     ctx.atomically(a[1..].iter().step_by(2), |ctx| {
         for kv in a[1..].chunks(2) {
             ctx.set(&kv[0], Entry::new(Value::str(&kv[1])));
+            ctx.notify(Class::String, "set", &kv[0]);
         }
     });
     ctx.out.ok();
@@ -367,6 +395,7 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         if !any {
             for kv in a[1..].chunks(2) {
                 ctx.set(&kv[0], Entry::new(Value::str(&kv[1])));
+                ctx.notify(Class::String, "set", &kv[0]);
             }
         }
         any
@@ -390,6 +419,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
         cur.put(Entry::expiring(Value::str(s), expire_at));
         Ok(n)
     })?;
+    ctx.notify(Class::String, "incrby", key);
     ctx.out.int(n);
     Ok(())
 }
@@ -461,6 +491,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         cur.put(Entry::expiring(Value::str(s.as_bytes()), expire_at));
         Ok::<_, CmdError>(s)
     })?;
+    ctx.notify(Class::String, "incrbyfloat", &a[1]);
     ctx.out.bulk(s.as_bytes());
     Ok(())
 }
@@ -482,6 +513,7 @@ fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         // In place: amortised O(len(tail)), not a copy of the whole string.
         Ok(cur.modify(|e| in_place(e, |s| s.append(&a[2]))).unwrap_or(0))
     })?;
+    ctx.notify(Class::String, "append", &a[1]);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -528,10 +560,10 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let max = ctx.shared.config.read().proto_max_bulk_len;
     let val = &a[3];
     let too_big = (offset as u64).saturating_add(val.len() as u64) > max;
-    let n = ctx.update(&a[1], |cur| {
+    let (n, wrote) = ctx.update(&a[1], |cur| {
         match cur.get() {
-            None if val.is_empty() => return Ok(0),
-            Some(Entry { value: Value::Str(s), .. }) if val.is_empty() => return Ok(s.len()),
+            None if val.is_empty() => return Ok((0, false)),
+            Some(Entry { value: Value::Str(s), .. }) if val.is_empty() => return Ok((s.len(), false)),
             None | Some(Entry { value: Value::Str(_), .. }) => {}
             Some(_) => return Err(WRONGTYPE.into()),
         }
@@ -544,10 +576,13 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             s.set_range(off, val);
             let n = s.len();
             cur.put(Entry::new(Value::Str(s)));
-            return Ok(n);
+            return Ok((n, true));
         }
-        Ok::<_, CmdError>(cur.modify(|e| in_place(e, |s| s.set_range(off, val))).unwrap_or(0))
+        Ok::<_, CmdError>((cur.modify(|e| in_place(e, |s| s.set_range(off, val))).unwrap_or(0), true))
     })?;
+    if wrote {
+        ctx.notify(Class::String, "setrange", &a[1]);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -90,6 +90,17 @@ impl TxState {
         self.queue.is_some()
     }
 
+    /// For CLIENT LIST: the queued commands and their bytes (`None` outside MULTI), and whether
+    /// a watched key changed.
+    pub fn summary(&self) -> (Option<(usize, usize)>, bool) {
+        (self.queue.as_ref().map(|q| (q.commands.len(), q.bytes)), self.dirty.load(Relaxed))
+    }
+
+    /// True if a queued command passes `pred` (CLIENT PAUSE WRITE holds an EXEC with a write).
+    pub fn queued_any(&self, pred: impl Fn(usize) -> bool) -> bool {
+        self.queue.as_ref().is_some_and(|q| q.commands.iter().any(|(i, _)| pred(*i)))
+    }
+
     /// Marks the transaction failed (a command was refused while queueing).
     pub fn fail(&mut self) {
         if let Some(q) = &mut self.queue {

@@ -16,6 +16,7 @@ mod tests;
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, NOT_FLOAT, SYNTAX, collection, is, parse_f64, spec};
 use crate::glob;
+use crate::notify::Class;
 use crate::reply::Reply;
 use crate::types::zset::{AddFlags, Added, LexBound, ScoreBound, ZSet};
 use bytes::Bytes;
@@ -71,7 +72,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("bzmpop", -5, &["write", "blocking", "movablekeys"], (0, 0, 0), G, "Remove and return members with scores in a sorted set or block until one is available", "7.0.0", pop::bzmpop),
 ];
 
-/// Parses a score as Redis's `string2d` does (ZADD, ZINCRBY, WEIGHTS): the whole argument must be
+/// Parses a score as Redis's `getDoubleFromObject` does (ZADD, ZINCRBY, WEIGHTS, GEO coordinates): the whole argument must be
 /// a number (decimal, hexadecimal, `inf`); NaN, overflow to infinity and underflow to zero are refused.
 pub(crate) fn parse_score(a: &[u8]) -> Option<f64> {
     let v = parse_f64(a)?;
@@ -157,17 +158,21 @@ fn reply_members<'a>(out: &mut Reply, n: usize, items: impl Iterator<Item = (f64
     }
 }
 
-fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<ZSet>>, CmdError> {
+pub(super) fn read(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Arc<ZSet>>, CmdError> {
     collection::read(ctx, key)
 }
 
-/// Stores a freshly built result at `dst` (or deletes `dst` when it is empty); its size.
-fn store(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet) -> usize {
+/// Stores a freshly built result at `dst` (or deletes `dst` when it is empty) and publishes
+/// `event` (or `del`, if an empty result removed a key); its size.
+pub(super) fn store(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSet, event: &'static str) -> usize {
     let n = z.len();
     if n == 0 {
-        ctx.remove(dst);
+        if ctx.remove(dst) {
+            ctx.notify(Class::Generic, "del", dst);
+        }
     } else {
         ctx.set(dst, crate::db::Entry::new(crate::db::Value::ZSet(Arc::new(z))));
+        ctx.notify(Class::ZSet, event, dst);
     }
     n
 }
@@ -280,6 +285,9 @@ fn zadd_generic(ctx: &mut Ctx<'_>, a: &[Bytes], incr: bool) -> CmdResult {
         (None, Dry::Noop(last)) => (0, 0, last),
         (None, Dry::Change) => (0, 0, None),
     };
+    if added + updated > 0 {
+        ctx.notify(Class::ZSet, if f.incr { "zincr" } else { "zadd" }, &a[1]);
+    }
     if f.incr {
         match last {
             Some(s) => ctx.out.double(s),
@@ -291,7 +299,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, a: &[Bytes], incr: bool) -> CmdResult {
     Ok(())
 }
 
-fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+pub(super) fn zadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     zadd_generic(ctx, a, false)
 }
 
@@ -308,6 +316,9 @@ fn zrem(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |z| Ok(a[2..].iter().filter(|m| z.remove(m)).count() as i64),
         0,
     )?;
+    if n > 0 {
+        ctx.notify_then_del(Class::ZSet, "zrem", &a[1]);
+    }
     ctx.out.int(n);
     Ok(())
 }

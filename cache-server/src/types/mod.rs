@@ -9,6 +9,8 @@
 //! process-wide copy that collections read without a lock as they are written: CONFIG SET changes
 //! them for writes after it, as in Redis.
 
+pub mod geohash;
+pub mod hll;
 pub mod list;
 pub mod set;
 pub mod stream;

@@ -138,7 +138,12 @@ fn run(
         (Outcome::Card(n), _) => ctx.out.int(n as i64),
         (Outcome::Pairs(pairs), Some(dst)) => {
             let built = ctx.long(pairs.len(), |_| ZSet::build(pairs));
-            let n = store(ctx, dst, built);
+            let event = match op {
+                Op::Union => "zunionstore",
+                Op::Inter => "zinterstore",
+                Op::Diff => "zdiffstore",
+            };
+            let n = store(ctx, dst, built, event);
             ctx.out.int(n as i64);
         }
         (Outcome::Pairs(mut pairs), None) => {

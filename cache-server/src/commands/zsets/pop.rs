@@ -3,11 +3,16 @@
 
 use super::{read, reply_members};
 use crate::blocking::{Nil, parse_timeout};
-use crate::commands::{CmdError, CmdResult, Ctx, NOT_INT, SYNTAX, collection, is};
+use crate::commands::{CmdError, CmdResult, Ctx, SYNTAX, collection};
 use crate::frame::parse_i64;
+use crate::notify::Class;
 use crate::types::zset::ZSet;
 use bytes::Bytes;
-use std::cell::Cell;
+
+/// The event a pop publishes (ZMPOP and the blocking forms too).
+fn event(max: bool) -> &'static str {
+    if max { "zpopmax" } else { "zpopmin" }
+}
 
 /// ZPOPMIN / ZPOPMAX key [count].
 fn zpop(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) -> CmdResult {
@@ -25,6 +30,9 @@ fn zpop(ctx: &mut Ctx<'_>, a: &[Bytes], max: bool) -> CmdResult {
     let k = count.unwrap_or(1);
     let popped =
         collection::modify_unless::<ZSet, _>(ctx, &a[1], false, |_| k == 0, |z| Ok(z.pop(k, max)), Vec::new())?;
+    if !popped.is_empty() {
+        ctx.notify_then_del(Class::ZSet, event(max), &a[1]);
+    }
     // RESP3 nests [member, score] pairs when a count was given; flat otherwise.
     let nested = count.is_some() && ctx.out.resp3;
     ctx.out.array(if nested { popped.len() } else { 2 * popped.len() });
@@ -58,6 +66,9 @@ fn pop_first(ctx: &mut Ctx<'_>, keys: &[&Bytes], count: usize, max: bool) -> Res
                 Some(z) if !z.is_empty() => {
                     drop(z);
                     let popped = collection::modify::<ZSet, _>(ctx, k, false, |z| Ok(z.pop(count, max)), Vec::new())?;
+                    if !popped.is_empty() {
+                        ctx.notify_then_del(Class::ZSet, event(max), k);
+                    }
                     return Ok(Some((k.clone(), popped)));
                 }
                 _ => {}
@@ -127,49 +138,16 @@ pub(super) fn bzmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     }
 }
 
-thread_local! {
-    static RNG: Cell<u64> = Cell::new({
-        use std::hash::{BuildHasher, Hasher};
-        std::collections::hash_map::RandomState::new().build_hasher().finish() | 1
-    });
-}
-
-/// A uniform index below `n` (xorshift64*).
-fn below(n: usize) -> usize {
-    RNG.with(|r| {
-        let mut x = r.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        r.set(x);
-        ((u128::from(x.wrapping_mul(0x2545_f491_4f6c_dd1d)) * n as u128) >> 64) as usize
-    })
-}
-
-/// A reply this large (bytes) stops a ZRANDMEMBER with a huge negative count and closes the
-/// client, as an output buffer limit would (Redis keeps going until memory runs out).
-const RANDOM_REPLY_CAP: usize = 1 << 30;
-
 /// ZRANDMEMBER key [count [WITHSCORES]].
 pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if a.len() < 3 {
         match read(ctx, &a[1])? {
-            Some(z) if !z.is_empty() => ctx.out.bulk(z.nth(below(z.len())).1),
+            Some(z) if !z.is_empty() => ctx.out.bulk(z.nth(collection::random_below(z.len())).1),
             _ => ctx.out.null(),
         }
         return Ok(());
     }
-    let l = parse_i64(&a[2]).ok_or(CmdError::from(NOT_INT))?;
-    if l == i64::MIN {
-        return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
-    }
-    if a.len() > 4 || (a.len() == 4 && !is(&a[3], "withscores")) {
-        return Err(SYNTAX.into());
-    }
-    let withscores = a.len() == 4;
-    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&l) {
-        return Err("ERR value is out of range".into());
-    }
+    let (l, withscores) = collection::random_count(a, "withscores")?;
     let z = match read(ctx, &a[1])? {
         Some(z) if l != 0 => z,
         _ => {
@@ -187,7 +165,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.long(count, |ctx| {
             ctx.out.array(if withscores && !pairs { 2 * count } else { count });
             for _ in 0..count {
-                let (s, m) = pick(below(n));
+                let (s, m) = pick(collection::random_below(n));
                 if pairs {
                     ctx.out.array(2);
                 }
@@ -195,7 +173,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 if withscores {
                     ctx.out.double(s);
                 }
-                if ctx.out.buf.len() > RANDOM_REPLY_CAP {
+                if ctx.out.buf.len() > collection::RANDOM_REPLY_CAP {
                     ctx.client.close = true;
                     break;
                 }
@@ -207,28 +185,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.long(n, |ctx| reply_members(ctx.out, n, z.iter(), withscores));
         return Ok(());
     }
-    // Distinct members: a partial Fisher-Yates shuffle of the ranks.
-    let ranks: Vec<usize> = ctx.long(n, |_| {
-        if count * 3 > n {
-            let mut all: Vec<usize> = (0..n).collect();
-            for i in 0..count {
-                let j = i + below(n - i);
-                all.swap(i, j);
-            }
-            all.truncate(count);
-            all
-        } else {
-            let mut seen = std::collections::HashSet::with_capacity(count);
-            let mut v = Vec::with_capacity(count);
-            while v.len() < count {
-                let r = below(n);
-                if seen.insert(r) {
-                    v.push(r);
-                }
-            }
-            v
-        }
-    });
+    let ranks = ctx.long(n, |_| collection::distinct_ranks(n, count));
     let entries: Vec<(f64, &[u8])> = if z.is_packed() { z.iter().collect() } else { Vec::new() };
     let pick = |i: usize| if entries.is_empty() { z.nth(i) } else { entries[i] };
     ctx.long(count, |ctx| reply_members(ctx.out, count, ranks.iter().map(|&r| pick(r)), withscores));

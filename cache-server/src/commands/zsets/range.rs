@@ -192,7 +192,7 @@ pub(super) fn zrangestore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 })
             }
         };
-        Ok(store(ctx, &a[1], built))
+        Ok(store(ctx, &a[1], built, "zrangestore"))
     })?;
     ctx.out.int(n as i64);
     Ok(())
@@ -208,6 +208,11 @@ fn rem_select(z: &ZSet, spec: &Spec<'_>) -> (usize, usize) {
 }
 
 fn remrange(ctx: &mut Ctx<'_>, a: &[Bytes], spec: Spec<'_>) -> CmdResult {
+    let event = match spec {
+        Spec::Rank(..) => "zremrangebyrank",
+        Spec::Score(..) => "zremrangebyscore",
+        Spec::Lex(..) => "zremrangebylex",
+    };
     let n = collection::modify_unless::<ZSet, _>(
         ctx,
         &a[1],
@@ -223,6 +228,9 @@ fn remrange(ctx: &mut Ctx<'_>, a: &[Bytes], spec: Spec<'_>) -> CmdResult {
         },
         0,
     )?;
+    if n > 0 {
+        ctx.notify_then_del(crate::notify::Class::ZSet, event, &a[1]);
+    }
     ctx.out.int(n as i64);
     Ok(())
 }
