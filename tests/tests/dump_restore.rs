@@ -644,3 +644,34 @@ fn restore_notifies_as_redis() {
     assert!(theirs.len() >= 8, "{theirs:?}");
     assert_eq!(ours, theirs);
 }
+
+/// `rdbcompression no` turns LZF off in DUMP on both servers (and `yes` back on).
+#[test]
+fn rdbcompression_applies_to_dump() {
+    let _turn = turn();
+    let Some(reference) = RedisServer::start(SAME_THRESHOLDS) else { return };
+    let Some(subject) = Subject::start(&ServerOpts::default()) else { return };
+    let (mut r, mut o) = (connect(reference.addr(), false), connect(subject.addr(), false));
+    let long = "abc".repeat(100);
+    let items: Vec<String> = (0..200).map(|i| format!("item:{i}")).collect();
+    let mut rpush = vec!["RPUSH", "l"];
+    rpush.extend(items.iter().map(String::as_str));
+    for conn in [&mut r, &mut o] {
+        conn.cmd(&["SET", "s", &long]).expect("set");
+        conn.cmd(&rpush).expect("rpush");
+    }
+    for setting in ["no", "yes", "no"] {
+        for conn in [&mut r, &mut o] {
+            assert_eq!(
+                conn.cmd(&["CONFIG", "SET", "rdbcompression", setting]).expect("config"),
+                Frame::Simple(b"OK".to_vec())
+            );
+        }
+        for key in ["s", "l"] {
+            let (ours, theirs) =
+                (bulk(&o.cmd(&["DUMP", key]).expect("ours")), bulk(&r.cmd(&["DUMP", key]).expect("redis")));
+            assert_eq!(escape(&ours), escape(&theirs), "{key} with rdbcompression {setting}");
+        }
+    }
+    o.cmd(&["CONFIG", "SET", "rdbcompression", "yes"]).expect("config");
+}

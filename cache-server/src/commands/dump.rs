@@ -56,8 +56,10 @@ fn dump(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    // `rdbcompression` is kept as an inert directive until snapshots land; DUMP honours it.
+    let compress = ctx.shared.config.read().inert.get("rdbcompression").is_none_or(|v| v != "no");
     let payload = ctx
-        .long(elements(&e.value), |_| rdb::dump_payload(&e.value, Options::default()))
+        .long(elements(&e.value), |_| rdb::dump_payload(&e.value, Options { compress }))
         .map_err(|e| CmdError::from(format!("ERR DUMP: {e}")))?;
     ctx.out.bulk(&payload);
     Ok(())
