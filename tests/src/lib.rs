@@ -42,6 +42,7 @@
 pub mod diff;
 pub mod gen_bits;
 pub mod gen_dump;
+pub mod gen_dump_old;
 pub mod gen_geo;
 pub mod gen_list;
 pub mod gen_set;

@@ -56,10 +56,11 @@ fn dump(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    if matches!(e.value, Value::Stream(_)) {
-        return Err("ERR DUMP of stream values is not supported yet".into());
-    }
-    let payload = ctx.long(elements(&e.value), |_| rdb::dump_payload(&e.value, Options::default()));
+    // `rdbcompression` is kept as an inert directive until snapshots land; DUMP honours it.
+    let compress = ctx.shared.config.read().inert.get("rdbcompression").is_none_or(|v| v != "no");
+    let payload = ctx
+        .long(elements(&e.value), |_| rdb::dump_payload(&e.value, Options { compress }))
+        .map_err(|e| CmdError::from(format!("ERR DUMP: {e}")))?;
     ctx.out.bulk(&payload);
     Ok(())
 }
@@ -100,6 +101,13 @@ fn options(a: &[Bytes]) -> Result<Opts, CmdError> {
     Ok(o)
 }
 
+/// What RESTORE did to the key.
+enum Done {
+    Restored { replaced: bool },
+    Deleted,
+    Nothing,
+}
+
 const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
 
 fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -129,16 +137,22 @@ fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         if expire_at != 0 && expire_at <= now {
             // Already expired: the key is not created, and REPLACE deleted the old one.
-            return Ok(existed && cur.delete());
+            return Ok(if existed && cur.delete() { Done::Deleted } else { Done::Nothing });
         }
         cur.put(Entry::expiring(value, expire_at));
-        Ok(false)
+        Ok(Done::Restored { replaced: existed })
     });
-    match done {
-        Err(e) => return Err(e.into()),
-        Ok(true) => ctx.notify(Class::Generic, "del", &a[1]),
-        Ok(false) if expire_at == 0 || expire_at > now => ctx.notify(Class::Generic, "restore", &a[1]),
-        Ok(false) => {}
+    // Events as Redis sends them: `new` (the keyspace sends it for a key it creates; a replaced
+    // one is deleted and added anew), then `restore`; `del` for a REPLACE that expired at once.
+    match done.map_err(CmdError::from)? {
+        Done::Restored { replaced } => {
+            if replaced {
+                ctx.notify(Class::New, "new", &a[1]);
+            }
+            ctx.notify(Class::Generic, "restore", &a[1]);
+        }
+        Done::Deleted => ctx.notify(Class::Generic, "del", &a[1]),
+        Done::Nothing => {}
     }
     ctx.out.simple("OK");
     Ok(())
@@ -173,7 +187,7 @@ mod tests {
             (restore("k 0 P replace freq 5"), "+OK\r\n"),
             ("get k".into(), "$5\r\n12345\r\n"),
             ("object encoding k".into(), "$3\r\nint\r\n"),
-            (format!("dump k"), "$14\r\n\x00..."),
+            ("dump k".into(), "$14\r\n\x00..."),
             (restore("n 5000 P idletime 10"), "+OK\r\n"),
             ("pttl n".into(), ":...\r\n"),
             (restore("k 1 P replace absttl"), "+OK\r\n"),

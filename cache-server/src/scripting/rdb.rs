@@ -55,110 +55,11 @@ pub fn put_string(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
-/// Appends one literal byte to the current literal run, closing the run (its header byte) once it
-/// holds the most a header can count.
-fn literal(out: &mut [u8], op: &mut usize, lit: &mut usize, byte: u8) {
-    const MAX_LIT: usize = 32;
-    *lit += 1;
-    out[*op] = byte;
-    *op += 1;
-    if *lit == MAX_LIT {
-        out[*op - *lit - 1] = (*lit - 1) as u8;
-        *lit = 0;
-        *op += 1;
-    }
-}
-
-/// liblzf 3.6's `lzf_compress` as Redis builds it (HLOG 16, VERY_FAST, a hash table that starts
-/// empty), so compressed bytes equal Redis's. `None` when the result would not fit in `out_len`.
+/// liblzf 3.6's `lzf_compress` as Redis builds it, so compressed bytes equal Redis's (see
+/// [`crate::persistence::rdb::lzf`]). `None` when the result would not fit in `out_len`.
 #[must_use]
 pub fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    const HSIZE: usize = 1 << 16;
-    const MAX_OFF: usize = 1 << 13;
-    const MAX_REF: usize = (1 << 8) + (1 << 3);
-    let n = input.len();
-    if n < 3 || out_len == 0 {
-        return None;
-    }
-    let idx = |h: u32| ((h >> 8).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1);
-    let frst = |p: usize| (u32::from(input[p]) << 8) | u32::from(input[p + 1]);
-    let next = |h: u32, p: usize| (h << 8) | u32::from(input[p + 2]);
-    let mut htab = vec![0usize; HSIZE];
-    let mut out = vec![0u8; out_len + 64];
-    let (mut ip, mut op, mut lit) = (0usize, 1usize, 0usize);
-    let mut hval = frst(0);
-    while ip + 2 < n {
-        hval = next(hval, ip);
-        let slot = idx(hval);
-        let r = htab[slot];
-        htab[slot] = ip;
-        let matched = r < ip
-            && ip - r - 1 < MAX_OFF
-            && r > 0
-            && input[r + 2] == input[ip + 2]
-            && input[r..r + 2] == input[ip..ip + 2];
-        if matched {
-            let off = ip - r - 1;
-            let mut len = 2;
-            let maxlen = (n - ip - len).min(MAX_REF);
-            if op + 4 >= out_len && op - usize::from(lit == 0) + 4 >= out_len {
-                return None;
-            }
-            out[op - lit - 1] = (lit as u8).wrapping_sub(1);
-            op -= usize::from(lit == 0);
-            loop {
-                len += 1;
-                if !(len < maxlen && input[r + len] == input[ip + len]) {
-                    break;
-                }
-            }
-            len -= 2;
-            ip += 1;
-            if len < 7 {
-                out[op] = ((off >> 8) + (len << 5)) as u8;
-                op += 1;
-            } else {
-                out[op] = ((off >> 8) + (7 << 5)) as u8;
-                out[op + 1] = (len - 7) as u8;
-                op += 2;
-            }
-            out[op] = off as u8;
-            op += 2; // the offset byte, then room for the next literal run's header
-            lit = 0;
-            ip += len + 1;
-            if ip + 2 >= n {
-                break;
-            }
-            ip -= 2;
-            hval = frst(ip);
-            hval = next(hval, ip);
-            htab[idx(hval)] = ip;
-            ip += 1;
-            hval = next(hval, ip);
-            htab[idx(hval)] = ip;
-            ip += 1;
-        } else {
-            if op >= out_len {
-                return None;
-            }
-            literal(&mut out, &mut op, &mut lit, input[ip]);
-            ip += 1;
-        }
-    }
-    if op + 3 > out_len {
-        return None;
-    }
-    while ip < n {
-        literal(&mut out, &mut op, &mut lit, input[ip]);
-        ip += 1;
-    }
-    out[op - lit - 1] = (lit as u8).wrapping_sub(1);
-    op -= usize::from(lit == 0);
-    if op > out_len {
-        return None;
-    }
-    out.truncate(op);
-    Some(out)
+    crate::persistence::rdb::lzf::compress(input, out_len)
 }
 
 /// A reader over an RDB byte stream.

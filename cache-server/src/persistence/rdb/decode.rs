@@ -32,7 +32,7 @@ pub fn decode_value(ty: u8, r: &mut Reader<'_>) -> Result<Value, Error> {
             let nodes = r.count(1)?;
             let mut l = List::new();
             for _ in 0..nodes {
-                let container = if ty == LIST_QUICKLIST_2 { r.len()? } else { 2 };
+                let container = if ty == LIST_QUICKLIST_2 { r.read_len()? } else { 2 };
                 let blob = r.string()?;
                 l = match (container, ty) {
                     (1, _) => {
@@ -75,7 +75,7 @@ pub fn decode_value(ty: u8, r: &mut Reader<'_>) -> Result<Value, Error> {
                 let score = if ty == ZSET { r.text_double()? } else { r.binary_double()? };
                 pairs.push((score, m));
             }
-            zset(pairs)?
+            zset(pairs, false)?
         }
         ZSET_ZIPLIST | ZSET_LISTPACK => {
             let blob = r.string()?;
@@ -88,7 +88,7 @@ pub fn decode_value(ty: u8, r: &mut Reader<'_>) -> Result<Value, Error> {
                 };
                 pairs.push((score, Bytes::from(pair[0].bytes().into_owned())));
             }
-            zset(pairs)?
+            zset(pairs, true)?
         }
         HASH => {
             let n = r.count(2)?;
@@ -145,9 +145,11 @@ fn pairs_of<'a, 'b>(items: &'b [Item<'a>]) -> Result<std::slice::ChunksExact<'b,
     Ok(items.chunks_exact(2))
 }
 
-/// A loaded sorted set: no NaN score, no member twice, in the encoding the thresholds give a
-/// sorted set built fresh (as Redis converts after loading).
-fn zset(pairs: Vec<(f64, Bytes)>) -> Result<Value, Error> {
+/// A loaded sorted set: no NaN score, no member twice, in the encoding Redis 7.0 gives it after
+/// loading: a plain one becomes a listpack when it fits both thresholds, a packed one (`packed`)
+/// stays packed unless it has more members than `zset-max-listpack-entries` (Redis does not look
+/// at member lengths there).
+fn zset(pairs: Vec<(f64, Bytes)>, packed: bool) -> Result<Value, Error> {
     if pairs.iter().any(|(s, _)| s.is_nan()) {
         return Err(Error::Corrupt("NaN score"));
     }
@@ -155,5 +157,7 @@ fn zset(pairs: Vec<(f64, Bytes)>) -> Result<Value, Error> {
     if !pairs.iter().all(|(_, m)| seen.insert(m.clone())) {
         return Err(Error::Corrupt("duplicate sorted set member"));
     }
-    Ok(Value::ZSet(Arc::new(ZSet::build(pairs))))
+    let (entries, value) = crate::types::zset_listpack_limits();
+    let value = if packed { usize::MAX } else { value };
+    Ok(Value::ZSet(Arc::new(ZSet::build_with(pairs, (entries, value)))))
 }

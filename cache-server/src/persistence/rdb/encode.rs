@@ -3,18 +3,16 @@
 
 use super::io::{Options, put_binary_double, put_len, put_string};
 use super::types::*;
-use super::{intset, listpack};
+use super::{Error, intset, listpack};
 use crate::entry::{HashValue, Value};
 use crate::types::list::List;
 use crate::types::set::{Elem, Set};
 use crate::types::zset::ZSet;
 
-/// The type byte Redis 7.0 writes for `v`.
-///
-/// # Panics
-/// On a stream: streams are not serialized yet (callers refuse them first).
-pub fn object_type(v: &Value) -> u8 {
-    match v {
+/// The type byte Redis 7.0 writes for `v`; [`Error::Unsupported`] for a stream (not serialized
+/// yet).
+pub fn object_type(v: &Value) -> Result<u8, Error> {
+    Ok(match v {
         Value::Str(_) => STRING,
         Value::List(_) => LIST_QUICKLIST_2,
         Value::Set(s) if s.is_intset() => SET_INTSET,
@@ -23,12 +21,13 @@ pub fn object_type(v: &Value) -> u8 {
         Value::ZSet(_) => ZSET_2,
         Value::Hash(_) if v.encoding() == "listpack" => HASH_LISTPACK,
         Value::Hash(_) => HASH,
-        Value::Stream(_) => unimplemented!("streams are not serialized yet"),
-    }
+        Value::Stream(_) => return Err(Error::Unsupported("stream")),
+    })
 }
 
-/// Appends the body of `v` in the encoding [`object_type`] names.
-pub fn encode_value(v: &Value, opts: Options, out: &mut Vec<u8>) {
+/// Appends the body of `v` in the encoding [`object_type`] names; [`Error::Unsupported`] (and
+/// nothing written) for a stream.
+pub fn encode_value(v: &Value, opts: Options, out: &mut Vec<u8>) -> Result<(), Error> {
     match v {
         Value::Str(s) => put_string(out, s, opts),
         Value::List(l) => list(l, opts, out),
@@ -42,8 +41,9 @@ pub fn encode_value(v: &Value, opts: Options, out: &mut Vec<u8>) {
                 put_string(out, v, opts);
             }
         }
-        Value::Stream(_) => unimplemented!("streams are not serialized yet"),
+        Value::Stream(_) => return Err(Error::Unsupported("stream")),
     }
+    Ok(())
 }
 
 /// `quicklist` optimization levels: the byte budget of a node for `list-max-listpack-size` -1..-5.

@@ -145,7 +145,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a plain length (`rdbLoadLen`).
-    pub fn len(&mut self) -> Result<u64, Error> {
+    pub fn read_len(&mut self) -> Result<u64, Error> {
         match self.len_or_encoding()? {
             Len::Plain(n) => Ok(n),
             Len::Encoded(_) => Err(Error::Corrupt("string encoding where a length was expected")),
@@ -155,7 +155,7 @@ impl<'a> Reader<'a> {
     /// Reads the element count of a collection whose elements take at least `min_bytes` each, so
     /// that a count the payload cannot hold is refused before anything is allocated for it.
     pub fn count(&mut self, min_bytes: usize) -> Result<usize, Error> {
-        let n = self.len()?;
+        let n = self.read_len()?;
         if n == 0 {
             return Err(Error::Corrupt("empty collection"));
         }
@@ -173,8 +173,8 @@ impl<'a> Reader<'a> {
             Len::Encoded(ENC_INT16) => Cow::Owned(i16::from_le_bytes(self.array()?).to_string().into_bytes()),
             Len::Encoded(ENC_INT32) => Cow::Owned(i32::from_le_bytes(self.array()?).to_string().into_bytes()),
             Len::Encoded(ENC_LZF) => {
-                let clen = self.len()?;
-                let len = usize::try_from(self.len()?).map_err(|_| Error::Truncated)?;
+                let clen = self.read_len()?;
+                let len = usize::try_from(self.read_len()?).map_err(|_| Error::Truncated)?;
                 let data = self.take(clen)?;
                 Cow::Owned(lzf::decompress(data, len).ok_or(Error::Corrupt("bad LZF data"))?)
             }
@@ -235,7 +235,7 @@ mod tests {
         }
         let mut r = Reader::new(&v);
         for n in [0, 63, 64, 16383, 16384, u64::from(u32::MAX), u64::MAX] {
-            assert_eq!(r.len().unwrap(), n);
+            assert_eq!(r.read_len().unwrap(), n);
         }
         assert!(matches!(Reader::new(b"\x05abc").string(), Err(Error::Truncated)));
         assert!(matches!(Reader::new(b"\x81\xff\xff\xff\xff\xff\xff\xff\xff").string(), Err(Error::Truncated)));

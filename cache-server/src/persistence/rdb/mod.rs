@@ -11,20 +11,28 @@
 //!                ziplist.rs (ziplist, zipmap: read only) · crc64.rs
 //! ```
 //!
-//! The writer produces what Redis 7.0 writes for the same value and encoding: strings
+//! The writer produces what Redis 7.0 writes for the same value and encoding, byte for byte
+//! (checked against redis-server 7.0.15 in `tests/tests/dump_restore.rs`): strings
 //! integer-encoded or LZF-compressed as `rdbSaveRawString` does; small hashes and sorted sets as
-//! listpacks; lists as quicklist 2 of listpack nodes (split where Redis's default
-//! `list-max-listpack-size` would split a list built by RPUSH); sets as intsets or plain sets;
-//! large sorted sets as `ZSET_2` from the greatest member down. Hashtable-encoded hashes and
-//! sets come out in our iteration order, not Redis's (which follows its dict layout), so only their
-//! contents compare equal. Streams are not written yet.
+//! listpacks; lists as quicklist 2 of listpack nodes, split where Redis's quicklist splits a list
+//! built by RPUSH under the `list-max-listpack-size` in force; sets as intsets or plain sets; large
+//! sorted sets as `ZSET_2` from the greatest member down. Where the bytes legitimately differ
+//! (the contents never do):
+//! - hashtable-encoded hashes and sets come out in our iteration order, Redis's in its dict's;
+//! - a list Redis built otherwise (LPUSH, LINSERT, a RESTORE keeps the loaded nodes) may have other
+//!   node boundaries than RPUSH gives;
+//! - streams are not written yet ([`Error::Unsupported`]).
 //!
 //! The reader accepts every encoding Redis 7.0 loads for strings, lists, sets, sorted sets and
 //! hashes (types 0-5, 9-14, 16-18), and rebuilds values through the types' public constructors,
-//! so encodings and weights follow the thresholds in force as after any write. It is hostile-input
-//! safe: every length is checked against the bytes that remain before it is used, every
-//! allocation is bounded by the payload's size, and duplicates, NaN scores, empty collections and
-//! unknown encodings are refused ([`Error`]) rather than loaded half-way.
+//! so encodings and weights follow the thresholds in force as Redis converts after loading (a
+//! packed sorted set stays packed unless it has too many members, a plain one is packed when it
+//! fits; one difference: a hash listpack holding a value longer than `hash-max-listpack-value`
+//! becomes a hashtable here, Redis keeps it packed). It is hostile-input safe: every length is
+//! checked against the bytes that remain before it is used, every allocation is bounded by the
+//! payload's size, and duplicates, NaN or non-numeric scores, empty collections and unknown
+//! encodings are refused ([`Error`]) rather than loaded half-way. Streams (types 15, 19) are
+//! refused as [`Error::UnknownType`].
 
 mod crc64;
 mod decode;
@@ -93,19 +101,23 @@ pub enum Error {
     /// A type this reader does not load.
     #[error("unsupported object type {0}")]
     UnknownType(u8),
+    /// A value this writer cannot serialize yet (streams).
+    #[error("{0} values are not serialized yet")]
+    Unsupported(&'static str),
     /// A DUMP payload's footer: too short, a newer RDB version, or a checksum mismatch.
     #[error("DUMP payload version or checksum are wrong")]
     Footer,
 }
 
-/// The DUMP payload of `v`: type byte, body, RDB version and CRC-64, as Redis's `DUMP` replies.
-pub fn dump_payload(v: &crate::entry::Value, opts: Options) -> Vec<u8> {
-    let mut out = vec![object_type(v)];
-    encode_value(v, opts, &mut out);
+/// The DUMP payload of `v`: type byte, body, RDB version and CRC-64, as Redis's `DUMP` replies;
+/// [`Error::Unsupported`] for a stream.
+pub fn dump_payload(v: &crate::entry::Value, opts: Options) -> Result<Vec<u8>, Error> {
+    let mut out = vec![object_type(v)?];
+    encode_value(v, opts, &mut out)?;
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
-    out
+    Ok(out)
 }
 
 /// The type byte and body of a DUMP payload whose footer is sound (`verifyDumpPayload`): at
@@ -122,11 +134,12 @@ pub fn open_payload(payload: &[u8]) -> Result<&[u8], Error> {
     Ok(&rest[..rest.len() - 2])
 }
 
-/// The value of a DUMP payload (RESTORE's decoding): footer checked, then type and body. Bytes
-/// after the value are ignored, as Redis ignores them.
+/// The value of a DUMP payload (RESTORE's decoding): footer checked, then type and body. Like
+/// Redis, which reads the object from the whole payload buffer, a body may run on into the
+/// footer's bytes, and bytes after the value are ignored.
 pub fn restore_payload(payload: &[u8]) -> Result<crate::entry::Value, Error> {
-    let body = open_payload(payload)?;
-    let mut r = Reader::new(body);
+    open_payload(payload)?;
+    let mut r = Reader::new(payload);
     let ty = r.byte()?;
     decode_value(ty, &mut r)
 }

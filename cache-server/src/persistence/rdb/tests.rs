@@ -53,7 +53,7 @@ fn contents(v: &Value) -> (String, &'static str, Vec<Vec<u8>>) {
 }
 
 fn round_trip(v: &Value) -> Vec<u8> {
-    let p = dump_payload(v, Options::default());
+    let p = dump_payload(v, Options::default()).unwrap();
     let back = restore_payload(&p).unwrap();
     assert_eq!(contents(&back), contents(v));
     p
@@ -221,7 +221,7 @@ fn samples() -> Vec<Vec<u8>> {
     ]
     .iter()
     .map(|v| {
-        let p = dump_payload(v, Options::default());
+        let p = dump_payload(v, Options::default()).unwrap();
         p[..p.len() - 10].to_vec()
     })
     .collect()
@@ -247,9 +247,36 @@ proptest! {
         let mut r = Reader::new(&body);
         if let Ok(ty) = r.byte() {
             if let Ok(v) = decode_value(ty, &mut r) {
-                let again = restore_payload(&dump_payload(&v, Options::default())).unwrap();
+                let again = restore_payload(&dump_payload(&v, Options::default()).unwrap()).unwrap();
                 prop_assert_eq!(contents(&again), contents(&v));
             }
         }
+    }
+}
+
+#[test]
+fn hostile_lengths_are_refused_before_allocating() {
+    let seal = |body: &[u8]| {
+        let mut p = body.to_vec();
+        p.extend_from_slice(&RDB_VERSION.to_le_bytes());
+        let crc = crc64(0, &p);
+        p.extend_from_slice(&crc.to_le_bytes());
+        p
+    };
+    let huge = b"\x81\x00\x00\x00\x01\x00\x00\x00\x00"; // a 64-bit length of 2^32
+    let cases: Vec<Vec<u8>> = vec![
+        [&[types::STRING][..], huge].concat(),
+        [&[types::STRING, 0xc3, 0x02][..], huge, b"\x00a"].concat(), // LZF: 2 bytes claiming 4 GiB
+        [&[types::SET][..], huge].concat(),
+        [&[types::LIST_QUICKLIST_2][..], huge].concat(),
+        [&[types::ZSET_2][..], huge].concat(),
+        [&[types::HASH][..], huge].concat(),
+        [&[types::HASH_LISTPACK, 0x07][..], b"\xff\xff\xff\xff\x00\x00\xff"].concat(),
+        [&[types::SET_INTSET, 0x08][..], b"\x08\x00\x00\x00\xff\xff\xff\xff"].concat(),
+    ];
+    for body in cases {
+        let started = std::time::Instant::now();
+        assert!(restore_payload(&seal(&body)).is_err(), "{body:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "{body:?}");
     }
 }
