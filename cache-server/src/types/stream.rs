@@ -7,8 +7,8 @@
 //! id), as Redis packs listpacks under a radix tree: ids are delta-encoded, field names shared with
 //! the block's first entry are stored once. XDEL and exact trimming mark entries deleted inside
 //! their block; a block whose entries are all deleted goes, and approximate trimming (`~`) drops
-//! whole blocks only. The block boundaries follow Redis's rule (100 entries, deleted ones counted)
-//! so that `~` trims the same entries as Redis for entries of a few dozen bytes.
+//! whole blocks only. The block boundaries follow Redis's rule (100 entries, deleted ones counted,
+//! or 4 KB of listpack) so that `~` trims the same entries as Redis.
 
 mod block;
 pub mod group;
@@ -152,7 +152,10 @@ impl Stream {
         debug_assert!(id > self.last_id);
         debug_assert!(pairs.len() % 2 == 0);
         match self.blocks.last_entry() {
-            Some(mut last) if !last.get().full(pairs) => last.get_mut().push(id, pairs),
+            Some(mut last) if !last.get().full(pairs) => {
+                let key = *last.key();
+                last.get_mut().push(id, pairs, key)
+            }
             last => {
                 if let Some(mut last) = last {
                     last.get_mut().seal();

@@ -35,14 +35,14 @@ fn range(ctx: &mut Ctx<'_>, a: &[Bytes], rev: bool) -> CmdResult {
             return Err(SYNTAX.into());
         }
     }
-    if count == Some(0) {
-        ctx.out.null_array();
-        return Ok(());
-    }
     let Some(s) = collection::read::<Stream>(ctx, &a[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
+    if count == Some(0) {
+        ctx.out.null_array();
+        return Ok(());
+    }
     let count = count.unwrap_or(usize::MAX);
     let n = count.min(s.len());
     ctx.long(n, |ctx| {
@@ -153,21 +153,18 @@ fn read_streams(
         streams.push(s);
         after.push(id);
     }
-    // Serving a parked client: only the key that became ready, and (as Redis) as soon as its
-    // last id moved past the one waited after, even if trimming left nothing to read.
+    // Serving a parked client: only the key that became ready (once, if named twice).
     let serving = match &ctx.block {
         BlockMode::Serving { key, .. } => Some(key.clone()),
         _ => None,
     };
-    let mut ready = Vec::new();
+    let mut ready: Vec<(usize, &Bytes)> = Vec::new();
     for (k, key) in keys.iter().enumerate() {
         let Some(s) = &streams[k] else { continue };
-        let gt = after[k];
-        let serve = match &serving {
-            Some(ready_key) => ready_key == key && s.last_id() > gt && !ready.iter().any(|&(_, rk)| rk == key),
-            None => s.last().is_some_and(|(top, _)| top > gt),
-        };
-        if serve {
+        if serving.as_ref().is_some_and(|r| r != key || ready.iter().any(|&(_, rk)| rk == key)) {
+            continue;
+        }
+        if s.last().is_some_and(|(top, _)| top > after[k]) {
             ready.push((k, key));
         }
     }
