@@ -205,6 +205,36 @@ fn scenes() -> Vec<(&'static str, usize, Vec<Step>)> {
             ],
         ),
         (
+            "served by a script's XADD; an XADD trimmed to nothing serves an empty list",
+            2,
+            vec![
+                call(1, "XADD s 1-0 f v"),
+                send(0, "XREAD BLOCK 0 STREAMS s $"),
+                Step::Parked(1),
+                call(1, "EVAL redis.call('XADD','s','2-0','f','v') 0"),
+                Step::Read(0),
+                send(0, "XREAD BLOCK 0 STREAMS s $"),
+                Step::Parked(1),
+                call(1, "XADD s MAXLEN 0 3-0 f v"),
+                Step::Read(0),
+                call(1, "XLEN s"),
+            ],
+        ),
+        (
+            "ids below the last one with nothing newer alive: only a later XADD serves",
+            2,
+            vec![
+                call(1, "XADD s 1-0 f v"),
+                call(1, "XADD s 2-0 f v"),
+                call(1, "XDEL s 2-0"),
+                send(0, "XREAD BLOCK 0 STREAMS s 1-0"),
+                Step::Parked(1),
+                call(1, "XDEL s 1-0"),
+                call(1, "XADD s 3-0 f v"),
+                Step::Read(0),
+            ],
+        ),
+        (
             "timeouts and their errors",
             1,
             vec![

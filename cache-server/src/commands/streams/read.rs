@@ -153,7 +153,9 @@ fn read_streams(
         streams.push(s);
         after.push(id);
     }
-    // Serving a parked client: only the key that became ready (once, if named twice).
+    // Serving a parked client: only the key that became ready (once, if named twice), and as in
+    // Redis as soon as its last id moved past the one waited after, even if trimming left nothing
+    // newer to read (an empty list of entries is then the reply). Otherwise: a newer entry.
     let serving = match &ctx.block {
         BlockMode::Serving { key, .. } => Some(key.clone()),
         _ => None,
@@ -161,10 +163,11 @@ fn read_streams(
     let mut ready: Vec<(usize, &Bytes)> = Vec::new();
     for (k, key) in keys.iter().enumerate() {
         let Some(s) = &streams[k] else { continue };
-        if serving.as_ref().is_some_and(|r| r != key || ready.iter().any(|&(_, rk)| rk == key)) {
-            continue;
-        }
-        if s.last().is_some_and(|(top, _)| top > after[k]) {
+        let serve = match &serving {
+            Some(r) => r == key && !ready.iter().any(|&(_, rk)| rk == key) && s.last_id() > after[k],
+            None => s.last().is_some_and(|(top, _)| top > after[k]),
+        };
+        if serve {
             ready.push((k, key));
         }
     }
@@ -203,9 +206,12 @@ fn read_streams(
             Ok(())
         }
         Some(timeout) => {
-            // Re-run with the ids resolved now (`$` = the last id at block time).
+            // Re-run with the ids resolved now: `$` is the last id at block time, and so is an id
+            // below it (nothing newer is live, or it would have been served: entries after the
+            // one waited after are entries after the last id), so that only a later XADD serves.
             let mut rerun = a.to_vec();
             for (k, id) in after.iter().enumerate() {
+                let id = streams[k].as_ref().map_or(*id, |s| s.last_id().max(*id));
                 rerun[ids_at + k] = Bytes::from(id.to_string());
             }
             ctx.block_rerun(keys, timeout, Nil::Array, Some(rerun))
