@@ -172,8 +172,8 @@ fn read_streams(
         }
     }
     if !ready.is_empty() {
-        let total: usize =
-            ready.iter().map(|&(k, _)| streams[k].as_ref().map_or(0, |s| s.len()).min(count.max(1))).sum();
+        let take = if count == 0 { usize::MAX } else { count };
+        let total: usize = ready.iter().map(|&(k, _)| streams[k].as_ref().map_or(0, |s| s.len()).min(take)).sum();
         ctx.long(total, |ctx| {
             let resp3 = ctx.out.resp3;
             // RESP3: a map of stream → entries; RESP2: an array of [stream, entries] pairs.
@@ -188,7 +188,6 @@ fn read_streams(
                     ctx.out.array(2);
                 }
                 ctx.out.bulk(key);
-                let take = if count == 0 { usize::MAX } else { count };
                 let start = after[k].next().unwrap_or(StreamId::MAX);
                 let entries: Vec<_> = if after[k] == StreamId::MAX {
                     Vec::new()
