@@ -45,10 +45,15 @@ fn range(ctx: &mut Ctx<'_>, a: &[Bytes], rev: bool) -> CmdResult {
     }
     let count = count.unwrap_or(usize::MAX);
     let n = count.min(s.len());
+    // Counted first, then written: no copy of the entries is held while the reply is built.
     ctx.long(n, |ctx| {
-        let entries: Vec<_> =
-            if rev { s.range(lo, hi).rev().take(count).collect() } else { s.range(lo, hi).take(count).collect() };
-        ids::write_entries(ctx.out, entries.into_iter());
+        let found = s.range(lo, hi).take(count).count();
+        ctx.out.array(found);
+        if rev {
+            s.range(lo, hi).rev().take(count).for_each(|(id, f)| ids::write_entry(ctx.out, id, f));
+        } else {
+            s.range(lo, hi).take(count).for_each(|(id, f)| ids::write_entry(ctx.out, id, f));
+        }
     });
     Ok(())
 }
@@ -188,13 +193,13 @@ fn read_streams(
                     ctx.out.array(2);
                 }
                 ctx.out.bulk(key);
-                let start = after[k].next().unwrap_or(StreamId::MAX);
-                let entries: Vec<_> = if after[k] == StreamId::MAX {
-                    Vec::new()
-                } else {
-                    s.range(start, StreamId::MAX).take(take).collect()
+                // Nothing comes after the greatest id.
+                let (start, take) = match after[k].next() {
+                    Some(start) => (start, take),
+                    None => (StreamId::MAX, 0),
                 };
-                ids::write_entries(ctx.out, entries.into_iter());
+                ctx.out.array(s.range(start, StreamId::MAX).take(take).count());
+                s.range(start, StreamId::MAX).take(take).for_each(|(id, f)| ids::write_entry(ctx.out, id, f));
             }
         });
         return Ok(());
