@@ -822,6 +822,7 @@ pub(crate) fn movable_keys<'a>(name: &str, args: &'a [Bytes]) -> Option<Option<V
     Some(Some(match name {
         "sintercard" | "zinter" | "zunion" | "zdiff" | "zintercard" | "lmpop" | "zmpop" => counted(1),
         "blmpop" | "bzmpop" => counted(2),
+        "xread" | "xreadgroup" => streams::read_keys(args),
         "zunionstore" | "zinterstore" | "zdiffstore" => {
             let mut keys = counted(2);
             keys.extend(args.get(1));
@@ -909,6 +910,8 @@ mod tests {
         assert_eq!(keys("sintercard x a"), Some(Some(vec![])));
         assert_eq!(keys("sort s LIMIT 0 1 STORE d"), Some(Some(args("s d"))));
         assert_eq!(keys("sort s BY w_*"), Some(None));
+        assert_eq!(keys("xread COUNT 2 BLOCK 0 STREAMS a b 0 $"), Some(Some(args("a b"))));
+        assert_eq!(keys("xread STREAMS a b 0"), Some(Some(vec![])));
         assert_eq!(keys("zadd z 1 a"), None);
     }
 }
