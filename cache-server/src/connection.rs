@@ -79,7 +79,7 @@ pub struct ClientMeta {
     /// CLIENT LIST `flags=` state as [`flag`] bits, rendered in Redis's letter order.
     pub flags: u16,
     /// Subscribed channels and patterns.
-    pub sub: (usize, usize),
+    pub sub: (usize, usize, usize),
     /// Tracking REDIRECT id (0 none, -1 tracking off).
     pub redir: i64,
     /// Parked by a blocking command (flag `b`).
@@ -106,12 +106,15 @@ pub mod flag {
     pub const DIRTY_CAS: u16 = 32;
     /// `e`: CLIENT NO-EVICT on.
     pub const NO_EVICT: u16 = 64;
+    /// `O`: in MONITOR mode.
+    pub const MONITOR: u16 = 128;
 }
 
 /// The `flags=` letters of `bits` (and `b` for a parked client), in Redis 7.0's order.
 fn flag_letters(bits: u16, blocked: bool) -> String {
     let mut s = String::new();
     for (on, c) in [
+        (bits & flag::MONITOR != 0, 'O'),
         (bits & flag::PUBSUB != 0, 'P'),
         (bits & flag::MULTI != 0, 'x'),
         (blocked, 'b'),
@@ -165,7 +168,7 @@ impl ClientHandle {
                 qbuf_free: 0,
                 rbs: (0, 0),
                 flags: 0,
-                sub: (0, 0),
+                sub: (0, 0, 0),
                 redir: -1,
                 blocked: false,
                 argv_mem: 0,
@@ -208,7 +211,7 @@ impl ClientHandle {
         let tot = (qbuf + qbuf_free + m.rbs.0 + argv_mem + m.multi.1) as u64 + omem + CLIENT_STATE_BYTES;
         let events = if omem > 0 { "rw" } else { "r" };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem={} rbs={} rbp={} obl={} oll={oll} omem={omem} tot-mem={tot} events={events} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}\n",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={qbuf} qbuf-free={qbuf_free} argv-mem={argv_mem} multi-mem={} rbs={} rbp={} obl={} oll={oll} omem={omem} tot-mem={tot} events={events} cmd={} user=default redir={} resp={} lib-name={} lib-ver={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -220,6 +223,7 @@ impl ClientHandle {
             m.db,
             m.sub.0,
             m.sub.1,
+            m.sub.2,
             m.multi.0,
             m.multi.1,
             m.rbs.0,
@@ -257,8 +261,9 @@ pub struct ClientState {
     pub caching: bool,
     /// Channels + patterns subscribed (RESP2 subscribe mode when non-zero).
     pub subscriptions: usize,
-    /// Channels and patterns subscribed, apart (CLIENT LIST `sub=` / `psub=`).
-    pub subscribed: (usize, usize),
+    /// Channels, patterns and shard channels subscribed, apart (CLIENT LIST `sub=` / `psub=` /
+    /// `ssub=`).
+    pub subscribed: (usize, usize, usize),
     /// MULTI queue and WATCHed keys.
     pub tx: crate::commands::transactions::TxState,
     /// Set by a blocking command that found nothing: the connection parks on it.
@@ -270,6 +275,8 @@ pub struct ClientState {
     pub postponed: Option<Vec<Bytes>>,
     /// CLIENT NO-EVICT ON.
     pub no_evict: bool,
+    /// MONITOR ran (CLIENT LIST flag `O`); RESET ends it.
+    pub monitoring: bool,
     /// What CLIENT LIST says of this client while it runs the command (set by the loop when a
     /// batch starts; CLIENT LIST / INFO complete it).
     pub view: SelfView,
@@ -296,7 +303,8 @@ impl ClientState {
             tracking: None,
             caching: false,
             subscriptions: 0,
-            subscribed: (0, 0),
+            monitoring: false,
+            subscribed: (0, 0, 0),
             handle,
             db: 0,
             authenticated: !shared.auth_required(),
@@ -337,7 +345,8 @@ impl ClientState {
             | on(tracking.is_some() && self.mailbox.broken_redirect.load(Relaxed), flag::BROKEN_REDIR)
             | on(tracking.is_some_and(|t| t.bcast), flag::BCAST)
             | on(dirty, flag::DIRTY_CAS)
-            | on(self.no_evict, flag::NO_EVICT);
+            | on(self.no_evict, flag::NO_EVICT)
+            | on(self.monitoring, flag::MONITOR);
         let class = if self.subscriptions > 0 && !self.resp3 { Class::PubSub } else { Class::Normal };
         self.mailbox.backlog.set_class(class);
     }

@@ -199,9 +199,15 @@ impl PubSub {
         out
     }
 
-    /// Channels and patterns one client subscribes to (CLIENT LIST `sub=` / `psub=`).
-    pub fn counts_of(&self, id: u64) -> (usize, usize) {
-        self.subs.read().by_client.get(&id).map_or((0, 0), |m| (m.channels.len(), m.patterns.len()))
+    /// Channels, patterns and shard channels one client subscribes to (CLIENT LIST `sub=`,
+    /// `psub=`, `ssub=`).
+    pub fn counts_of(&self, id: u64) -> (usize, usize, usize) {
+        self.subs.read().by_client.get(&id).map_or((0, 0, 0), |m| (m.channels.len(), m.patterns.len(), m.shard.len()))
+    }
+
+    /// Shard channels anyone subscribes to (INFO `pubsubshard_channels`).
+    pub fn shard_channel_count(&self) -> usize {
+        self.subs.read().shard.len()
     }
 
     /// INFO `pubsub_channels` and `pubsub_patterns` (distinct patterns, as PUBSUB NUMPAT).

@@ -24,10 +24,9 @@ use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, RawConn, escape};
 use cache_tests::{ServerOpts, Subject, diff};
 
-/// redis-server without a config file holds hashes of up to 512 fields as listpacks (its
-/// built-in default); our default is redis.conf's 128. The reference gets ours, so that encodings
-/// (and so DUMP bytes) can be compared.
-const SAME_THRESHOLDS: &[&str] = &["--hash-max-listpack-entries", "128"];
+/// The reference's encoding thresholds: Redis 7.0's defaults, which are ours too, so that
+/// encodings (and so DUMP bytes) can be compared. Stated so that a change of either default shows.
+const SAME_THRESHOLDS: &[&str] = &["--hash-max-listpack-entries", "512", "--zset-max-listpack-entries", "128"];
 
 /// One test at a time: the encoding thresholds are process-wide in our in-process server, and
 /// one test changes them.

@@ -281,7 +281,11 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.client.tracking = None;
     ctx.client.caching = false;
     ctx.client.subscriptions = 0;
-    ctx.client.subscribed = (0, 0);
+    ctx.client.subscribed = (0, 0, 0);
+    // CLIENT REPLY and NO-EVICT go back to their defaults, as Redis's RESET does.
+    ctx.client.hooks &= !(crate::connection::hook::REPLY_OFF | crate::connection::hook::REPLY_SKIP_NEXT);
+    ctx.client.no_evict = false;
+    ctx.client.monitoring = false;
     ctx.client.authenticated = !ctx.shared.auth_required();
     ctx.client.handle.meta.lock().name = Bytes::new();
     ctx.out.simple("RESET");

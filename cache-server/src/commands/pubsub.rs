@@ -280,6 +280,7 @@ fn monitor(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         return Err("ERR MONITOR isn't allowed for DENY BLOCKING client".into());
     }
     if ctx.shared.db.tracking.pubsub.monitors.add(ctx.client.handle.id, ctx.client.mailbox.clone()) {
+        ctx.client.monitoring = true;
         ctx.out.ok();
     }
     Ok(())

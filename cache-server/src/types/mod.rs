@@ -26,7 +26,7 @@ pub const DIRECTIVES: [(&str, Option<&str>, i64); 7] = [
     ("set-max-intset-entries", None, 512),
     ("zset-max-listpack-entries", Some("zset-max-ziplist-entries"), 128),
     ("zset-max-listpack-value", Some("zset-max-ziplist-value"), 64),
-    ("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 128),
+    ("hash-max-listpack-entries", Some("hash-max-ziplist-entries"), 512),
     ("hash-max-listpack-value", Some("hash-max-ziplist-value"), 64),
 ];
 

@@ -165,7 +165,8 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
             f("maxclients", &cfg.maxclients);
             f("client_recent_max_input_buffer", &0);
             f("client_recent_max_output_buffer", &0);
-            f("blocked_clients", &sh.blocked.parked());
+            // Clients held by CLIENT PAUSE count as blocked, as in Redis.
+            f("blocked_clients", &(sh.blocked.parked() + sh.pause.waiting.load(Relaxed)));
             f("tracking_clients", &db.tracking.clients());
             f("clients_in_timeout_table", &0);
         }
@@ -422,7 +423,7 @@ fn stats(ctx: &Ctx<'_>, f: &mut impl FnMut(&str, &dyn std::fmt::Display)) {
     f("keyspace_misses", &db.stats.misses.load(Relaxed));
     f("pubsub_channels", &channels);
     f("pubsub_patterns", &patterns);
-    f("pubsubshard_channels", &0);
+    f("pubsubshard_channels", &db.tracking.pubsub.shard_channel_count());
     for k in [
         "latest_fork_usec",
         "total_forks",
