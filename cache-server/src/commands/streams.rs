@@ -2,6 +2,7 @@
 //! Consumer groups live in [`groups`], XINFO in [`info`]; the type in [`crate::types::stream`].
 
 pub mod groups;
+pub mod ids;
 pub mod info;
 
 use super::CommandSpec;
