@@ -10,8 +10,9 @@ use crate::commands::collection::{self, Collection};
 use crate::commands::{CmdError, CmdResult, CommandSpec, Ctx, NOT_INT, WRONGTYPE, container_row, is, spec};
 use crate::frame::parse_i64;
 use crate::notify::Class;
-use crate::reply::Reply;
-use crate::types::stream::{Fields, Group, Stream, StreamId};
+pub(crate) use super::ids::{parse_strict_id, write_entry as entry_reply, write_id as id_reply};
+use super::ids::parse_interval_bound;
+use crate::types::stream::{Group, Stream, StreamId};
 use bytes::Bytes;
 
 const G: &str = "stream";
@@ -116,73 +117,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// `-ERR Invalid stream ID specified as stream command argument`.
-pub(crate) const BAD_ID: &str = "ERR Invalid stream ID specified as stream command argument";
-
-/// Parses one half of an id like Redis's `string2ull`: decimal digits fitting in 64 bits (as
-/// `strtoull` reads them past `string2ll`: leading spaces and a `+` are accepted).
-fn parse_u64(s: &[u8]) -> Option<u64> {
-    if let Some(n) = parse_i64(s) {
-        return u64::try_from(n).ok();
-    }
-    let t = s.trim_ascii_start();
-    let t = t.strip_prefix(b"+").unwrap_or(t);
-    if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    std::str::from_utf8(t).ok()?.parse().ok()
-}
-
-/// Parses a stream id `<ms>[-<seq>]` (a missing sequence is `missing_seq`); `strict` refuses the
-/// `-` and `+` shorthands, as every group command but XPENDING's range does.
-pub(crate) fn parse_id(a: &[u8], missing_seq: u64, strict: bool) -> Result<StreamId, CmdError> {
-    if a.len() > 127 {
-        return Err(BAD_ID.into());
-    }
-    match a {
-        b"-" if !strict => return Ok(StreamId::MIN),
-        b"+" if !strict => return Ok(StreamId::MAX),
-        _ => {}
-    }
-    let (ms, seq) = match a.iter().position(|&b| b == b'-') {
-        Some(i) => (&a[..i], Some(&a[i + 1..])),
-        None => (a, None),
-    };
-    let ms = parse_u64(ms).ok_or(BAD_ID)?;
-    let seq = match seq {
-        Some(s) => parse_u64(s).ok_or(BAD_ID)?,
-        None => missing_seq,
-    };
-    Ok(StreamId { ms, seq })
-}
-
-/// Parses a range bound (XPENDING, XAUTOCLAIM): `-`, `+`, an id, or `(id` (exclusive: moved by
-/// one, with Redis's errors when it cannot be).
+/// A range bound (XPENDING, XAUTOCLAIM): `-`, `+`, an id, or `(id` (exclusive: moved by one,
+/// with Redis's errors when it cannot be).
 pub(crate) fn parse_bound(a: &[u8], missing_seq: u64, start: bool) -> Result<StreamId, CmdError> {
-    if a.len() > 1 && a[0] == b'(' {
-        let id = parse_id(&a[1..], missing_seq, true)?;
-        return if start {
-            id.next().ok_or_else(|| "ERR invalid start ID for the interval".into())
-        } else {
-            id.prev().ok_or_else(|| "ERR invalid end ID for the interval".into())
-        };
-    }
-    parse_id(a, missing_seq, false)
-}
-
-/// Writes an id as a bulk string.
-pub(crate) fn id_reply(out: &mut Reply, id: StreamId) {
-    out.bulk(id.to_string().as_bytes());
-}
-
-/// Writes one entry: `[id, [field, value, ...]]`.
-pub(crate) fn entry_reply(out: &mut Reply, id: StreamId, fields: Fields<'_>) {
-    out.array(2);
-    id_reply(out, id);
-    out.array(fields.len() * 2);
-    for (f, v) in fields.pairs() {
-        out.bulk(f);
-        out.bulk(v);
+    match parse_interval_bound(a, missing_seq)? {
+        (id, false) => Ok(id),
+        (id, true) if start => id.next().ok_or_else(|| "ERR invalid start ID for the interval".into()),
+        (id, true) => id.prev().ok_or_else(|| "ERR invalid end ID for the interval".into()),
     }
 }
 
@@ -266,7 +207,7 @@ fn group_options(a: &[Bytes], create: bool) -> Result<(bool, Option<u64>), CmdEr
 /// The id argument of CREATE and SETID: `$` is the stream's last id (0-0 for a stream about to
 /// be created).
 fn group_start(a: &[u8], s: Option<&Stream>) -> Result<StreamId, CmdError> {
-    if a == b"$" { Ok(s.map_or(StreamId::MIN, Stream::last_id)) } else { parse_id(a, 0, true) }
+    if a == b"$" { Ok(s.map_or(StreamId::MIN, Stream::last_id)) } else { parse_strict_id(a, 0) }
 }
 
 /// Checks shared by the XGROUP subcommands: the key must exist (unless MKSTREAM) and, for
@@ -438,7 +379,7 @@ fn xack(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         |s| {
             // No key or group: nothing to acknowledge (and the ids are not even parsed).
             let Some(g) = s.and_then(|s| s.groups.get(&a[2])) else { return Ok(None) };
-            let ids: Vec<StreamId> = a[3..].iter().map(|id| parse_id(id, 0, true)).collect::<Result<_, _>>()?;
+            let ids: Vec<StreamId> = a[3..].iter().map(|id| parse_strict_id(id, 0)).collect::<Result<_, _>>()?;
             Ok(ids.iter().any(|id| g.pending(*id).is_some()).then_some(ids))
         },
         |s, ids| {

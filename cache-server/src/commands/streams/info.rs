@@ -1,9 +1,8 @@
 //! XINFO (STREAM [FULL [COUNT n]], GROUPS, CONSUMERS, HELP): what a stream and its groups look
 //! like, in Redis 7.0.15's field order (maps in RESP3, flat arrays in RESP2).
 //!
-//! `radix-tree-keys` and `radix-tree-nodes` describe Redis's own layout (listpacks of up to 100
-//! entries in a radix tree); they are reported as that layout would have them for entries added
-//! in order, since clients only display them.
+//! `radix-tree-keys` and `radix-tree-nodes` describe Redis's own layout (listpacks in a radix
+//! tree); ours are the stream's blocks of entries, and the blocks plus one.
 
 use super::groups::{entry_reply, help_reply, id_reply, no_group, subcommand_syntax};
 use crate::commands::collection;
@@ -45,9 +44,6 @@ const XINFO: &[CommandSpec] = &[
 /// The family's table rows.
 pub const COMMANDS: &[CommandSpec] =
     &[container_row("xinfo", G, "A container for stream introspection commands", "5.0.0", XINFO)];
-
-/// Entries per listpack node in Redis's default layout (`stream-node-max-entries`).
-const NODE_ENTRIES: u64 = 100;
 
 /// The stream at `a[2]`: `-ERR no such key` if absent, WRONGTYPE for another type.
 fn stream(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Arc<Stream>, CmdError> {
@@ -139,7 +135,7 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     };
     let out = &mut *ctx.out;
     let len = s.len() as u64;
-    let keys = len.div_ceil(NODE_ENTRIES);
+    let keys = s.blocks() as u64;
     out.map(if full.is_some() { 9 } else { 10 });
     out.bulk(b"length");
     out.int(len as i64);
@@ -154,7 +150,7 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     out.bulk(b"entries-added");
     out.int(s.entries_added() as i64);
     out.bulk(b"recorded-first-entry-id");
-    id_reply(out, s.first().map_or(StreamId::MIN, |(id, _)| id));
+    id_reply(out, s.recorded_first_id());
     let Some(count) = full else {
         out.bulk(b"groups");
         out.int(s.groups.len() as i64);

@@ -193,8 +193,7 @@ impl Group {
 /// count on past such a hole.
 pub fn has_tombstones_from(s: &Stream, from: StreamId) -> bool {
     let max_deleted = s.max_deleted_id();
-    let Some((first, _)) = s.first() else { return false };
-    if max_deleted == StreamId::MIN || first > max_deleted {
+    if s.is_empty() || max_deleted == StreamId::MIN || s.recorded_first_id() > max_deleted {
         return false;
     }
     from <= max_deleted
@@ -216,7 +215,7 @@ pub fn estimate_entries_read(s: &Stream, id: StreamId) -> Option<u64> {
     if id > s.last_id() {
         return None;
     }
-    let first = s.first().map_or(StreamId::MAX, |(f, _)| f);
+    let first = s.recorded_first_id();
     let max_deleted = s.max_deleted_id();
     if max_deleted == StreamId::MIN || max_deleted < first {
         let len = s.len() as u64;

@@ -4,7 +4,7 @@
 //! dropped from the PEL as it goes). Arguments are checked in Redis's order, and a command that
 //! fails writes nothing.
 
-use super::{entry_reply, id_reply, int, no_key_or_group, on_stream, parse_bound, parse_id};
+use super::{entry_reply, id_reply, int, no_key_or_group, on_stream, parse_bound, parse_strict_id};
 use crate::commands::collection;
 use crate::commands::{CmdError, CmdResult, Ctx, SYNTAX, is};
 use crate::notify::Class;
@@ -134,7 +134,7 @@ fn claim_options(a: &[Bytes], now: i64) -> Result<ClaimOptions, CmdError> {
             o.retry = u64::try_from(num(&a[j], "RETRYCOUNT")?).ok();
         } else if is(opt, "lastid") && more {
             j += 1;
-            o.last_id = Some(parse_id(&a[j], 0, true)?);
+            o.last_id = Some(parse_strict_id(&a[j], 0)?);
         } else {
             return Err(format!("ERR Unrecognized XCLAIM option '{}'", String::from_utf8_lossy(opt)).into());
         }
@@ -167,7 +167,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             let min_idle =
                 crate::frame::parse_i64(&a[4]).ok_or("ERR Invalid min-idle-time argument for XCLAIM")?.max(0);
             // The ids run until the first argument that is not one: the options follow.
-            let ids: Vec<StreamId> = a[5..].iter().map_while(|id| parse_id(id, 0, true).ok()).collect();
+            let ids: Vec<StreamId> = a[5..].iter().map_while(|id| parse_strict_id(id, 0).ok()).collect();
             let opts = claim_options(&a[5 + ids.len()..], now as i64)?;
             Ok(Some((min_idle, ids, opts)))
         },

@@ -4,7 +4,7 @@
 //! write to one of them re-runs the command for that key alone. A parked client whose group is
 //! destroyed, or whose key is deleted or replaced, is unblocked with Redis 7.0's errors.
 
-use super::{entry_reply, no_group_or_key_read, parse_id};
+use super::{entry_reply, no_group_or_key_read, parse_strict_id};
 use crate::blocking::Nil;
 use crate::commands::collection::{self, Collection};
 use crate::commands::{CmdError, CmdResult, Ctx, NOT_INT, SYNTAX, is};
@@ -92,7 +92,7 @@ fn check(ctx: &mut Ctx<'_>, r: &Request<'_>) -> Result<Vec<From>, CmdError> {
         from.push(match &id[..] {
             b"$" => return Err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.".into()),
             b">" => From::New,
-            _ => match parse_id(id, 0, true)? {
+            _ => match parse_strict_id(id, 0)? {
                 // Redis marks `>` with the greatest id: that id reads new entries too.
                 StreamId::MAX => From::New,
                 id => From::History(id),
