@@ -781,6 +781,7 @@ pub(crate) fn movable_keys<'a>(name: &str, args: &'a [Bytes]) -> Option<Option<V
     Some(Some(match name {
         "sintercard" | "zinter" | "zunion" | "zdiff" | "zintercard" | "lmpop" | "zmpop" => counted(1),
         "blmpop" | "bzmpop" => counted(2),
+        "xread" | "xreadgroup" => streams::read_keys(args),
         "zunionstore" | "zinterstore" | "zdiffstore" => {
             let mut keys = counted(2);
             keys.extend(args.get(1));

@@ -13,7 +13,7 @@
 mod block;
 pub mod group;
 
-pub use block::{Fields, Pairs};
+pub use block::{Fields, MAX_BYTES as NODE_MAX_BYTES, MAX_ENTRIES as NODE_MAX_ENTRIES, Pairs};
 pub use group::Group;
 
 use block::Block;
@@ -181,7 +181,9 @@ impl Stream {
         }
         self.len -= 1;
         self.max_deleted = self.max_deleted.max(id);
-        if id == self.first_id {
+        if self.len == 0 {
+            self.first_id = StreamId::MIN;
+        } else if id == self.first_id {
             self.first_id = self.first().map_or(StreamId::MAX, |(id, _)| id);
         }
         true

@@ -171,12 +171,12 @@ pub fn parse_interval_bound(arg: &[u8], missing_seq: u64) -> Result<(StreamId, b
 }
 
 /// The inclusive `(lo, hi)` of an XRANGE-style interval given as `start end` arguments (XREVRANGE
-/// passes them swapped back): parses both, then moves exclusive bounds inward, with Redis's
-/// errors in its order.
+/// passes them swapped back): parses each and moves it inward if exclusive, start first, with
+/// Redis's errors in its order.
 pub fn parse_interval(start: &[u8], end: &[u8]) -> Result<(StreamId, StreamId), CmdError> {
     let (lo, lo_ex) = parse_interval_bound(start, 0)?;
-    let (hi, hi_ex) = parse_interval_bound(end, u64::MAX)?;
     let lo = if lo_ex { lo.next().ok_or(BAD_START)? } else { lo };
+    let (hi, hi_ex) = parse_interval_bound(end, u64::MAX)?;
     let hi = if hi_ex { hi.prev().ok_or(BAD_END)? } else { hi };
     Ok((lo, hi))
 }
