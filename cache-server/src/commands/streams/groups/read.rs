@@ -55,7 +55,7 @@ fn parse(a: &[Bytes]) -> Result<Request<'_>, CmdError> {
         } else if is(o, "streams") && more > 0 {
             let rest = &a[i + 1..];
             if rest.len() % 2 != 0 {
-                return Err("ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified.".into());
+                return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
             }
             streams = Some(rest.split_at(rest.len() / 2));
             break;
@@ -102,33 +102,36 @@ fn check(ctx: &mut Ctx<'_>, r: &Request<'_>) -> Result<Vec<From>, CmdError> {
     Ok(from)
 }
 
-/// Serves one stream: writes `[key, entries]` into `out` and returns true, or returns false when
-/// there is nothing new for the group. Creates the consumer if needed (`created` is set).
+/// True if a `>` read of `s` finds nothing new for the group: then nothing is written (the
+/// consumer is neither created nor seen until a write serves it), so that a parked client's
+/// re-run that finds nothing does not make its key ready again.
+fn nothing_new(s: &Stream, r: &Request<'_>, from: From) -> bool {
+    matches!(from, From::New) && !s.last().is_some_and(|(last, _)| last > s.groups[r.group].last_id)
+}
+
+/// Serves one stream that has something for the consumer: writes `[key, entries]` into `out`.
+/// Creates the consumer if needed (`created` is set).
 fn serve(s: &mut Stream, r: &Request<'_>, from: From, now: u64, out: &mut Reply, created: &mut bool) -> bool {
     let mut g = s.groups.remove(r.group).expect("checked");
     *created = g.touch_consumer(r.consumer, now);
     let limit = if r.count == 0 { usize::MAX } else { r.count };
-    let served = match from {
+    match from {
         From::New => {
-            let fresh = s.last().is_some_and(|(last, _)| last > g.last_id);
-            if fresh {
-                let start = g.last_id.next().unwrap_or(StreamId::MAX);
-                let mut body = Reply { resp3: out.resp3, ..Reply::default() };
-                let mut ids = Vec::new();
-                for (id, fields) in s.range(start, StreamId::MAX).take(limit) {
-                    entry_reply(&mut body, id, fields);
-                    ids.push(id);
-                }
-                for &id in &ids {
-                    advance(s, &mut g, id);
-                    if !r.noack {
-                        g.deliver(id, r.consumer, now);
-                    }
-                }
-                out.array(ids.len());
-                out.buf.extend_from_slice(&body.buf);
+            let start = g.last_id.next().unwrap_or(StreamId::MAX);
+            let mut body = Reply { resp3: out.resp3, ..Reply::default() };
+            let mut ids = Vec::new();
+            for (id, fields) in s.range(start, StreamId::MAX).take(limit) {
+                entry_reply(&mut body, id, fields);
+                ids.push(id);
             }
-            fresh
+            for &id in &ids {
+                advance(s, &mut g, id);
+                if !r.noack {
+                    g.deliver(id, r.consumer, now);
+                }
+            }
+            out.array(ids.len());
+            out.buf.extend_from_slice(&body.buf);
         }
         From::History(after) => {
             let ids: Vec<StreamId> = match (after.next(), g.consumer(r.consumer)) {
@@ -150,11 +153,10 @@ fn serve(s: &mut Stream, r: &Request<'_>, from: From, now: u64, out: &mut Reply,
                     }
                 }
             }
-            true
         }
-    };
+    }
     s.groups.insert(r.group.clone(), g);
-    served
+    true
 }
 
 /// XREADGROUP.
@@ -185,10 +187,11 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 part.array(2);
             }
             part.bulk(key);
-            let hit = collection::modify::<Stream, _>(
+            let hit = collection::modify_unless::<Stream, _>(
                 ctx,
                 key,
                 false,
+                |s| nothing_new(s, &r, from),
                 |s| Ok(serve(s, &r, from, now, &mut part, &mut created)),
                 false,
             )?;
