@@ -287,7 +287,9 @@ impl GroupsGenerator {
                 }
                 3 => {
                     args.push(self.word("TIME"));
-                    args.push(["1000", "0", "-1", "99999999999999", "x"][self.rng.random_range(0..5)].as_bytes().to_vec());
+                    args.push(
+                        ["1000", "0", "-1", "99999999999999", "x"][self.rng.random_range(0..5)].as_bytes().to_vec(),
+                    );
                 }
                 4 => {
                     args.push(self.word("RETRYCOUNT"));
@@ -413,7 +415,9 @@ impl GroupsGenerator {
             4 => self.cmd(&["XAUTOCLAIM"], vec![key, b"g0".to_vec(), b"c0".to_vec(), b"0".to_vec()]),
             5 => self.cmd(&["XGROUP", "DESTROY"], vec![key]),
             6 => self.cmd(&["XINFO", "GROUPS"], vec![key, b"x".to_vec()]),
-            _ => self.cmd(&["XREADGROUP"], vec![b"GROUP".to_vec(), b"g0".to_vec(), b"c0".to_vec(), b"STREAMS".to_vec()]),
+            _ => {
+                self.cmd(&["XREADGROUP"], vec![b"GROUP".to_vec(), b"g0".to_vec(), b"c0".to_vec(), b"STREAMS".to_vec()])
+            }
         }
     }
 }

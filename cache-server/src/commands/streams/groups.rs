@@ -6,12 +6,12 @@
 pub mod pending;
 pub mod read;
 
+use super::ids::parse_interval_bound;
+pub(crate) use super::ids::{parse_strict_id, write_entry as entry_reply, write_id as id_reply};
 use crate::commands::collection::{self, Collection};
 use crate::commands::{CmdError, CmdResult, CommandSpec, Ctx, NOT_INT, WRONGTYPE, container_row, is, spec};
 use crate::frame::parse_i64;
 use crate::notify::Class;
-pub(crate) use super::ids::{parse_strict_id, write_entry as entry_reply, write_id as id_reply};
-use super::ids::parse_interval_bound;
 use crate::types::stream::{Group, Stream, StreamId};
 use bytes::Bytes;
 

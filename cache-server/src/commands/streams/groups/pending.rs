@@ -245,7 +245,11 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         &a[1],
         false,
         |s| {
-            if s.is_some_and(|s| s.groups.contains_key(&a[2])) { Ok(Some(())) } else { Err(no_key_or_group(&a[1], &a[2])) }
+            if s.is_some_and(|s| s.groups.contains_key(&a[2])) {
+                Ok(Some(()))
+            } else {
+                Err(no_key_or_group(&a[1], &a[2]))
+            }
         },
         |s, ()| {
             let mut g = s.groups.remove(&a[2]).expect("checked");

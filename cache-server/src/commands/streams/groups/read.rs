@@ -55,7 +55,9 @@ fn parse(a: &[Bytes]) -> Result<Request<'_>, CmdError> {
         } else if is(o, "streams") && more > 0 {
             let rest = &a[i + 1..];
             if rest.len() % 2 != 0 {
-                return Err("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into());
+                return Err(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.".into(),
+                );
             }
             streams = Some(rest.split_at(rest.len() / 2));
             break;
@@ -106,7 +108,7 @@ fn check(ctx: &mut Ctx<'_>, r: &Request<'_>) -> Result<Vec<From>, CmdError> {
 /// consumer is neither created nor seen until a write serves it), so that a parked client's
 /// re-run that finds nothing does not make its key ready again.
 fn nothing_new(s: &Stream, r: &Request<'_>, from: From) -> bool {
-    matches!(from, From::New) && !s.last().is_some_and(|(last, _)| last > s.groups[r.group].last_id)
+    matches!(from, From::New) && s.last().is_none_or(|(last, _)| last <= s.groups[r.group].last_id)
 }
 
 /// Serves one stream that has something for the consumer: writes `[key, entries]` into `out`.
@@ -204,7 +206,11 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             }
         }
         if served > 0 {
-            if resp3 { ctx.out.map(served) } else { ctx.out.array(served) }
+            if resp3 {
+                ctx.out.map(served)
+            } else {
+                ctx.out.array(served)
+            }
             ctx.out.buf.extend_from_slice(&body.buf);
             return Ok(());
         }
