@@ -73,7 +73,7 @@ fn blocked_scenarios(addr: std::net::SocketAddr, resp3: bool) -> Vec<Vec<u8>> {
         w.cmd(&["HELLO", "3"]).expect("hello");
         r.cmd(&["HELLO", "3"]).expect("hello");
     }
-    let mut run = |c: &mut RawConn, args: &[&str], log: &mut Vec<Vec<u8>>| {
+    let run = |c: &mut RawConn, args: &[&str], log: &mut Vec<Vec<u8>>| {
         log.push(c.cmd_raw(args).expect("reply").1);
     };
     run(&mut w, &["FLUSHALL"], &mut log);
@@ -87,7 +87,7 @@ fn blocked_scenarios(addr: std::net::SocketAddr, resp3: bool) -> Vec<Vec<u8>> {
         run(&mut w, args, &mut log);
     }
     let block = ["XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "BLOCK", "5000", "STREAMS", "s", "t", ">", ">"];
-    let mut park = |r: &mut RawConn| {
+    let park = |r: &mut RawConn| {
         r.send_raw(&cache_tests::resp::encode_command(&block)).expect("send");
         // Let the server park it before the writer acts.
         std::thread::sleep(Duration::from_millis(150));
