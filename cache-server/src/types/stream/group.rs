@@ -84,7 +84,7 @@ impl Group {
     }
 
     /// Pending entries with `lo <= id <= hi`, ascending.
-    pub fn pel_range(&self, lo: StreamId, hi: StreamId) -> impl Iterator<Item = (StreamId, &Pending)> + '_ {
+    pub fn pel_range(&self, lo: StreamId, hi: StreamId) -> impl DoubleEndedIterator<Item = (StreamId, &Pending)> + '_ {
         let r = (lo <= hi).then(|| self.pel.range(lo..=hi));
         r.into_iter().flatten().map(|(id, p)| (*id, p))
     }

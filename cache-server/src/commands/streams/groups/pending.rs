@@ -37,12 +37,21 @@ pub fn xpending(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         return Err(no_key_or_group(&a[1], &a[2]));
     };
     let now = ctx.now as i64;
-    let out = &mut *ctx.out;
+    let work = range.map_or(g.consumers().len(), |(_, _, _, count, _)| g.pel_len().min(count as usize));
+    ctx.long(work, |ctx| pending_reply(ctx.out, g, range, now));
+    Ok(())
+}
+
+/// Where XPENDING's extended form looks: minimum idle time, first and last id, count, consumer.
+type PendingRange<'a> = (i64, StreamId, StreamId, u64, Option<&'a Bytes>);
+
+/// XPENDING's reply: the summary (no range), or the pending entries in the range.
+fn pending_reply(out: &mut Reply, g: &Group, range: Option<PendingRange<'_>>, now: i64) {
     let Some((min_idle, start, end, count, consumer)) = range else {
         out.array(4);
         out.int(g.pel_len() as i64);
         let first = g.pel_range(StreamId::MIN, StreamId::MAX).next();
-        let last = g.pel_range(StreamId::MIN, StreamId::MAX).last();
+        let last = g.pel_range(StreamId::MIN, StreamId::MAX).next_back();
         match first.zip(last) {
             None => {
                 out.null();
@@ -61,14 +70,14 @@ pub fn xpending(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 }
             }
         }
-        return Ok(());
+        return;
     };
     let ids: Box<dyn Iterator<Item = StreamId>> = match consumer {
         None => Box::new(g.pel_range(start, end).map(|(id, _)| id)),
         Some(name) => match g.consumer(name) {
             None => {
                 out.array(0);
-                return Ok(());
+                return;
             }
             Some(_) if start > end => Box::new(std::iter::empty()),
             Some(c) => Box::new(c.pending.range(start..=end).copied()),
@@ -94,7 +103,6 @@ pub fn xpending(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     }
     out.array(n as usize);
     out.buf.extend_from_slice(&body.buf);
-    Ok(())
 }
 
 /// XCLAIM's options after the ids.
@@ -240,54 +248,57 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let mut body = Reply { resp3: ctx.out.resp3, ..Reply::default() };
     let mut created = None;
-    let done = on_stream(
-        ctx,
-        &a[1],
-        false,
-        |s| {
-            if s.is_some_and(|s| s.groups.contains_key(&a[2])) {
-                Ok(Some(()))
-            } else {
-                Err(no_key_or_group(&a[1], &a[2]))
-            }
-        },
-        |s, ()| {
-            let mut g = s.groups.remove(&a[2]).expect("checked");
-            let mut attempts = count.saturating_mul(10);
-            let ids: Vec<StreamId> = g
-                .pel_range(start, StreamId::MAX)
-                .map(|(id, _)| id)
-                .take(usize::try_from(attempts).unwrap_or(usize::MAX).saturating_add(1))
-                .collect();
-            let (mut next, mut n, mut deleted) = (0, 0, Vec::new());
-            while attempts > 0 && count > 0 && next < ids.len() {
-                attempts -= 1;
-                let id = ids[next];
-                next += 1;
-                let Some(fields) = s.get(id) else {
-                    g.ack(id);
-                    deleted.push(id);
-                    count -= 1;
-                    continue;
-                };
-                let delivered = g.pending(id).expect("listed").delivered;
-                if min_idle != 0 && (now as i64 - delivered as i64) < min_idle {
-                    continue;
-                }
-                claimant(&mut g, &a[3], now, &mut created);
-                g.claim(id, &a[3], now, None, !justid);
-                if justid {
-                    id_reply(&mut body, id);
+    let attempts = usize::try_from(count.saturating_mul(10)).unwrap_or(usize::MAX);
+    let done = ctx.long(attempts, |ctx| {
+        on_stream(
+            ctx,
+            &a[1],
+            false,
+            |s| {
+                if s.is_some_and(|s| s.groups.contains_key(&a[2])) {
+                    Ok(Some(()))
                 } else {
-                    entry_reply(&mut body, id, fields);
+                    Err(no_key_or_group(&a[1], &a[2]))
                 }
-                n += 1;
-                count -= 1;
-            }
-            s.groups.insert(a[2].clone(), g);
-            Ok((ids.get(next).copied().unwrap_or(StreamId::MIN), n, deleted))
-        },
-    )?;
+            },
+            |s, ()| {
+                let mut g = s.groups.remove(&a[2]).expect("checked");
+                let mut attempts = count.saturating_mul(10);
+                let ids: Vec<StreamId> = g
+                    .pel_range(start, StreamId::MAX)
+                    .map(|(id, _)| id)
+                    .take(usize::try_from(attempts).unwrap_or(usize::MAX).saturating_add(1))
+                    .collect();
+                let (mut next, mut n, mut deleted) = (0, 0, Vec::new());
+                while attempts > 0 && count > 0 && next < ids.len() {
+                    attempts -= 1;
+                    let id = ids[next];
+                    next += 1;
+                    let Some(fields) = s.get(id) else {
+                        g.ack(id);
+                        deleted.push(id);
+                        count -= 1;
+                        continue;
+                    };
+                    let delivered = g.pending(id).expect("listed").delivered;
+                    if min_idle != 0 && (now as i64 - delivered as i64) < min_idle {
+                        continue;
+                    }
+                    claimant(&mut g, &a[3], now, &mut created);
+                    g.claim(id, &a[3], now, None, !justid);
+                    if justid {
+                        id_reply(&mut body, id);
+                    } else {
+                        entry_reply(&mut body, id, fields);
+                    }
+                    n += 1;
+                    count -= 1;
+                }
+                s.groups.insert(a[2].clone(), g);
+                Ok((ids.get(next).copied().unwrap_or(StreamId::MIN), n, deleted))
+            },
+        )
+    })?;
     let (cursor, n, deleted) = done.expect("the check fails otherwise");
     let out = &mut *ctx.out;
     out.array(3);

@@ -83,14 +83,18 @@ enum From {
     History(StreamId),
 }
 
-/// Redis's checks for each stream in order: type, key and group, then the id.
-fn check(ctx: &mut Ctx<'_>, r: &Request<'_>) -> Result<Vec<From>, CmdError> {
+/// Redis's checks for each stream in order: type, key and group, then the id. Also returns how
+/// many entries the read may visit at most (long work runs off the async worker).
+fn check(ctx: &mut Ctx<'_>, r: &Request<'_>) -> Result<(Vec<From>, usize), CmdError> {
     let mut from = Vec::with_capacity(r.keys.len());
+    let mut work = 0usize;
+    let limit = if r.count == 0 { usize::MAX } else { r.count };
     for (key, id) in r.keys.iter().zip(r.ids) {
         let s = collection::read::<Stream>(ctx, key)?;
-        if !s.is_some_and(|s| s.groups.contains_key(r.group)) {
+        let Some(g) = s.as_ref().and_then(|s| s.groups.get(r.group)) else {
             return Err(no_group_or_key_read(key, r.group));
-        }
+        };
+        work = work.saturating_add(limit.min(s.as_ref().map_or(0, |s| s.len()) + g.pel_len()));
         from.push(match &id[..] {
             b"$" => return Err("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.".into()),
             b">" => From::New,
@@ -101,7 +105,7 @@ fn check(ctx: &mut Ctx<'_>, r: &Request<'_>) -> Result<Vec<From>, CmdError> {
             },
         });
     }
-    Ok(from)
+    Ok((from, work))
 }
 
 /// True if a `>` read of `s` finds nothing new for the group: then nothing is written (the
@@ -175,53 +179,59 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
                 return Ok(());
             }
         }
-        let from = check(ctx, &r)?;
-        let (now, resp3) = (ctx.now, ctx.out.resp3);
-        let mut body = Reply { resp3, ..Reply::default() };
-        let mut served = 0;
-        for (key, from) in r.keys.iter().zip(from) {
-            if !wanted.contains(key) {
-                continue;
-            }
-            let mut created = false;
-            let mut part = Reply { resp3, ..Reply::default() };
-            if !resp3 {
-                part.array(2);
-            }
-            part.bulk(key);
-            let hit = collection::modify_unless::<Stream, _>(
-                ctx,
-                key,
-                false,
-                |s| nothing_new(s, &r, from),
-                |s| Ok(serve(s, &r, from, now, &mut part, &mut created)),
-                false,
-            )?;
-            if created {
-                ctx.notify(Class::Stream, "xgroup-createconsumer", key);
-            }
-            if hit {
-                served += 1;
-                body.buf.extend_from_slice(&part.buf);
-            }
-        }
-        if served > 0 {
-            if resp3 {
-                ctx.out.map(served)
-            } else {
-                ctx.out.array(served)
-            }
-            ctx.out.buf.extend_from_slice(&body.buf);
-            return Ok(());
-        }
-        match r.block {
-            Some(timeout) => ctx.block(r.keys, timeout, Nil::Array),
-            None => {
-                ctx.out.null_array();
-                Ok(())
-            }
-        }
+        let (from, work) = check(ctx, &r)?;
+        ctx.long(work, |ctx| serve_all(ctx, &r, from, &wanted))
     })
+}
+
+/// Serves the streams of `wanted` (all of them, or the one a parked client's re-run is for), or
+/// blocks, or replies nil.
+fn serve_all(ctx: &mut Ctx<'_>, r: &Request<'_>, from: Vec<From>, wanted: &[Bytes]) -> CmdResult {
+    let (now, resp3) = (ctx.now, ctx.out.resp3);
+    let mut body = Reply { resp3, ..Reply::default() };
+    let mut served = 0;
+    for (key, from) in r.keys.iter().zip(from) {
+        if !wanted.contains(key) {
+            continue;
+        }
+        let mut created = false;
+        let mut part = Reply { resp3, ..Reply::default() };
+        if !resp3 {
+            part.array(2);
+        }
+        part.bulk(key);
+        let hit = collection::modify_unless::<Stream, _>(
+            ctx,
+            key,
+            false,
+            |s| nothing_new(s, r, from),
+            |s| Ok(serve(s, r, from, now, &mut part, &mut created)),
+            false,
+        )?;
+        if created {
+            ctx.notify(Class::Stream, "xgroup-createconsumer", key);
+        }
+        if hit {
+            served += 1;
+            body.buf.extend_from_slice(&part.buf);
+        }
+    }
+    if served > 0 {
+        if resp3 {
+            ctx.out.map(served)
+        } else {
+            ctx.out.array(served)
+        }
+        ctx.out.buf.extend_from_slice(&body.buf);
+        return Ok(());
+    }
+    match r.block {
+        Some(timeout) => ctx.block(r.keys, timeout, Nil::Array),
+        None => {
+            ctx.out.null_array();
+            Ok(())
+        }
+    }
 }
 
 /// For a parked client re-run because its key changed: the error that unblocks it if the key is

@@ -58,5 +58,6 @@ async fn a_group_delivers_acks_claims_and_forgets() {
         ("SET str x", "+OK\r\n"),
         ("XPENDING str g", "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
         ("XINFO STREAM nokey", "-ERR no such key\r\n"),
-    ]);
+    ])
+    .await;
 }
