@@ -100,12 +100,10 @@ fn rq_transcript_is_deterministic_on_redis() {
     );
 }
 
-/// Drives: our server (in-process) against redis-server, RQ. Ignored (listed as such in every
-/// run) until streams land: RQ 3 stores each job's result with XADD and reads it back with
-/// XREVRANGE, so 36 of its 104 steps differ today; everything else it does (lists, sets, sorted
-/// sets, BLMOVE/BLPOP workers, Lua) matches. Run it with `--ignored`.
+/// Drives: our server (in-process) against redis-server, RQ. RQ 3 stores each job's result with
+/// XADD (MAXLEN ~) and reads it back with XREVRANGE, beside lists, sets, sorted sets,
+/// BLMOVE/BLPOP workers and Lua.
 #[test]
-#[ignore = "RQ 3 keeps job results in streams (XADD/XREVRANGE), not implemented yet (issue 12)"]
 fn rq_on_ours_matches_redis() {
     if !rq_ready() {
         return;

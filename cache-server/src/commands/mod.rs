@@ -864,6 +864,8 @@ mod tests {
         assert_eq!(keys("sintercard x a"), Some(Some(vec![])));
         assert_eq!(keys("sort s LIMIT 0 1 STORE d"), Some(Some(args("s d"))));
         assert_eq!(keys("sort s BY w_*"), Some(None));
+        assert_eq!(keys("xread COUNT 2 BLOCK 0 STREAMS a b 0 $"), Some(Some(args("a b"))));
+        assert_eq!(keys("xread STREAMS a b 0"), Some(Some(vec![])));
         assert_eq!(keys("zadd z 1 a"), None);
     }
 }

@@ -7,8 +7,8 @@
 //! id), as Redis packs listpacks under a radix tree: ids are delta-encoded, field names shared with
 //! the block's first entry are stored once. XDEL and exact trimming mark entries deleted inside
 //! their block; a block whose entries are all deleted goes, and approximate trimming (`~`) drops
-//! whole blocks only. The block boundaries follow Redis's rule (100 entries, deleted ones counted)
-//! so that `~` trims the same entries as Redis for entries of a few dozen bytes.
+//! whole blocks only. The block boundaries follow Redis's rule (100 entries, deleted ones counted,
+//! or 4 KB of listpack) so that `~` trims the same entries as Redis.
 
 mod block;
 pub mod group;
@@ -77,6 +77,8 @@ pub struct Stream {
     first_id: StreamId,
     max_deleted: StreamId,
     entries_added: u64,
+    /// The blocks' share of [`Stream::weight`], kept as they change (weight is read on every write).
+    bytes: u64,
     /// Consumer groups by name (XINFO GROUPS lists them in this order).
     pub groups: BTreeMap<Bytes, Group>,
 }
@@ -152,12 +154,21 @@ impl Stream {
         debug_assert!(id > self.last_id);
         debug_assert!(pairs.len() % 2 == 0);
         match self.blocks.last_entry() {
-            Some(mut last) if !last.get().full(pairs) => last.get_mut().push(id, pairs),
+            Some(mut last) if !last.get().full(pairs) => {
+                let key = *last.key();
+                let before = last.get().heap();
+                last.get_mut().push(id, pairs, key);
+                self.bytes = self.bytes + last.get().heap() as u64 - before as u64;
+            }
             last => {
                 if let Some(mut last) = last {
+                    let before = last.get().heap();
                     last.get_mut().seal();
+                    self.bytes = self.bytes + last.get().heap() as u64 - before as u64;
                 }
-                self.blocks.insert(id, Block::new(id, pairs));
+                let block = Block::new(id, pairs);
+                self.bytes += block_weight(&block);
+                self.blocks.insert(id, block);
             }
         }
         if self.len == 0 {
@@ -177,6 +188,7 @@ impl Stream {
         };
         block.mark_deleted(at);
         if block.live == 0 {
+            self.bytes -= block_weight(block);
             self.blocks.remove(&key);
         }
         self.len -= 1;
@@ -210,6 +222,7 @@ impl Stream {
                 Trim::MinId(min) => block.last < min,
             };
             if whole {
+                self.bytes -= block_weight(first.get());
                 first.remove();
                 self.len -= entries;
                 deleted += entries;
@@ -262,16 +275,19 @@ impl Stream {
     /// Bytes of payload for the memory budget: blocks (their buffers, the tree's share) and
     /// groups.
     pub fn weight(&self) -> u64 {
-        // A block's buffer plus its slot in a B-tree node (key, value, node slack).
-        const PER_BLOCK: u64 = (std::mem::size_of::<Block>() + std::mem::size_of::<StreamId>()) as u64 * 3 / 2 + 16;
-        let blocks: u64 = self.blocks.values().map(|b| b.heap() as u64 + PER_BLOCK).sum();
-        blocks + self.groups.iter().map(|(n, g)| n.len() as u64 + g.weight()).sum::<u64>()
+        self.bytes + self.groups.iter().map(|(n, g)| n.len() as u64 + g.weight()).sum::<u64>()
     }
 
     /// OBJECT ENCODING.
     pub fn encoding(&self) -> &'static str {
         "stream"
     }
+}
+
+/// A block's weight: its buffer plus its slot in a B-tree node (key, value, node slack).
+fn block_weight(b: &Block) -> u64 {
+    const PER_BLOCK: u64 = (std::mem::size_of::<Block>() + std::mem::size_of::<StreamId>()) as u64 * 3 / 2 + 16;
+    b.heap() as u64 + PER_BLOCK
 }
 
 /// Entries of a [`Stream`] in an id interval, either way (see [`Stream::range`]). It decodes one

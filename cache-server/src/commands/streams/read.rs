@@ -35,20 +35,25 @@ fn range(ctx: &mut Ctx<'_>, a: &[Bytes], rev: bool) -> CmdResult {
             return Err(SYNTAX.into());
         }
     }
-    if count == Some(0) {
-        ctx.out.null_array();
-        return Ok(());
-    }
     let Some(s) = collection::read::<Stream>(ctx, &a[1])? else {
         ctx.out.array(0);
         return Ok(());
     };
+    if count == Some(0) {
+        ctx.out.null_array();
+        return Ok(());
+    }
     let count = count.unwrap_or(usize::MAX);
     let n = count.min(s.len());
+    // Counted first, then written: no copy of the entries is held while the reply is built.
     ctx.long(n, |ctx| {
-        let entries: Vec<_> =
-            if rev { s.range(lo, hi).rev().take(count).collect() } else { s.range(lo, hi).take(count).collect() };
-        ids::write_entries(ctx.out, entries.into_iter());
+        let found = s.range(lo, hi).take(count).count();
+        ctx.out.array(found);
+        if rev {
+            s.range(lo, hi).rev().take(count).for_each(|(id, f)| ids::write_entry(ctx.out, id, f));
+        } else {
+            s.range(lo, hi).take(count).for_each(|(id, f)| ids::write_entry(ctx.out, id, f));
+        }
     });
     Ok(())
 }
@@ -153,27 +158,27 @@ fn read_streams(
         streams.push(s);
         after.push(id);
     }
-    // Serving a parked client: only the key that became ready, and (as Redis) as soon as its
-    // last id moved past the one waited after, even if trimming left nothing to read.
+    // Serving a parked client: only the key that became ready (once, if named twice), and as in
+    // Redis as soon as its last id moved past the one waited after, even if trimming left nothing
+    // newer to read (an empty list of entries is then the reply). Otherwise: a newer entry.
     let serving = match &ctx.block {
         BlockMode::Serving { key, .. } => Some(key.clone()),
         _ => None,
     };
-    let mut ready = Vec::new();
+    let mut ready: Vec<(usize, &Bytes)> = Vec::new();
     for (k, key) in keys.iter().enumerate() {
         let Some(s) = &streams[k] else { continue };
-        let gt = after[k];
         let serve = match &serving {
-            Some(ready_key) => ready_key == key && s.last_id() > gt && !ready.iter().any(|&(_, rk)| rk == key),
-            None => s.last().is_some_and(|(top, _)| top > gt),
+            Some(r) => r == key && !ready.iter().any(|&(_, rk)| rk == key) && s.last_id() > after[k],
+            None => s.last().is_some_and(|(top, _)| top > after[k]),
         };
         if serve {
             ready.push((k, key));
         }
     }
     if !ready.is_empty() {
-        let total: usize =
-            ready.iter().map(|&(k, _)| streams[k].as_ref().map_or(0, |s| s.len()).min(count.max(1))).sum();
+        let take = if count == 0 { usize::MAX } else { count };
+        let total: usize = ready.iter().map(|&(k, _)| streams[k].as_ref().map_or(0, |s| s.len()).min(take)).sum();
         ctx.long(total, |ctx| {
             let resp3 = ctx.out.resp3;
             // RESP3: a map of stream → entries; RESP2: an array of [stream, entries] pairs.
@@ -188,14 +193,13 @@ fn read_streams(
                     ctx.out.array(2);
                 }
                 ctx.out.bulk(key);
-                let take = if count == 0 { usize::MAX } else { count };
-                let start = after[k].next().unwrap_or(StreamId::MAX);
-                let entries: Vec<_> = if after[k] == StreamId::MAX {
-                    Vec::new()
-                } else {
-                    s.range(start, StreamId::MAX).take(take).collect()
+                // Nothing comes after the greatest id.
+                let (start, take) = match after[k].next() {
+                    Some(start) => (start, take),
+                    None => (StreamId::MAX, 0),
                 };
-                ids::write_entries(ctx.out, entries.into_iter());
+                ctx.out.array(s.range(start, StreamId::MAX).take(take).count());
+                s.range(start, StreamId::MAX).take(take).for_each(|(id, f)| ids::write_entry(ctx.out, id, f));
             }
         });
         return Ok(());
@@ -206,9 +210,12 @@ fn read_streams(
             Ok(())
         }
         Some(timeout) => {
-            // Re-run with the ids resolved now (`$` = the last id at block time).
+            // Re-run with the ids resolved now: `$` is the last id at block time, and so is an id
+            // below it (nothing newer is live, or it would have been served: entries after the
+            // one waited after are entries after the last id), so that only a later XADD serves.
             let mut rerun = a.to_vec();
             for (k, id) in after.iter().enumerate() {
+                let id = streams[k].as_ref().map_or(*id, |s| s.last_id().max(*id));
                 rerun[ids_at + k] = Bytes::from(id.to_string());
             }
             ctx.block_rerun(keys, timeout, Nil::Array, Some(rerun))

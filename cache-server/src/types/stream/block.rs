@@ -15,6 +15,10 @@
 //! ```
 //!
 //! With `XADD s * field value` an entry costs about 9 bytes (Redis's listpack: about 16).
+//!
+//! A block also keeps the size Redis's listpack would have for the same entries
+//! ([`lp_int`], [`lp_str`]): a new block starts where Redis starts a new node, so approximate
+//! trimming, which drops whole nodes, deletes the same entries here as there.
 
 use super::StreamId;
 use bytes::Bytes;
@@ -24,6 +28,40 @@ use bytes::Bytes;
 pub const MAX_ENTRIES: u32 = 100;
 /// Bytes per block before a new one starts (Redis's `stream-node-max-bytes` default).
 pub const MAX_BYTES: usize = 4096;
+
+/// Bytes a listpack spends on an integer element (encoding, data, back-length).
+pub fn lp_int(v: i64) -> u32 {
+    match v {
+        0..=127 => 2,
+        -4096..=4095 => 3,
+        -32768..=32767 => 4,
+        -8_388_608..=8_388_607 => 5,
+        -2_147_483_648..=2_147_483_647 => 6,
+        _ => 10,
+    }
+}
+
+/// Bytes a listpack spends on a string element (stored as an integer when it reads as one).
+pub fn lp_str(s: &[u8]) -> u32 {
+    if let Some(v) = crate::frame::parse_i64(s) {
+        return lp_int(v);
+    }
+    let len = s.len();
+    let head = match len {
+        0..=63 => 1,
+        64..=4095 => 2,
+        _ => 5,
+    };
+    let l = head + len;
+    let back = match l {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    };
+    (l + back) as u32
+}
 
 const DELETED: u8 = 1;
 const SAME_FIELDS: u8 = 2;
@@ -141,6 +179,8 @@ pub struct Block {
     pub total: u32,
     /// The id of the last entry appended (deleted or not).
     pub last: StreamId,
+    /// The size of Redis's listpack for the same entries (see the module docs).
+    lp: u32,
 }
 
 impl Block {
@@ -155,15 +195,17 @@ impl Block {
             data.extend_from_slice(f);
         }
         let start = data.len() as u32;
-        let mut b = Block { data, start, master_fields: n as u32, live: 0, total: 0, last: id };
-        b.push(id, pairs);
+        // Header and end (7), count and deleted (2 + 2), the master fields, their terminator (2).
+        let lp = 11 + lp_int(n as i64) + pairs.iter().step_by(2).map(|f| lp_str(f)).sum::<u32>() + 2;
+        let mut b = Block { data, start, master_fields: n as u32, live: 0, total: 0, last: id, lp };
+        b.push(id, pairs, id);
         b
     }
 
     /// True if an entry of `pairs` goes into a new block rather than this one.
     pub fn full(&self, pairs: &[Bytes]) -> bool {
         let size: usize = pairs.iter().map(|p| p.len()).sum();
-        self.total >= MAX_ENTRIES || self.data.len() + size >= MAX_BYTES
+        self.lp as usize + size >= MAX_BYTES || self.total >= MAX_ENTRIES
     }
 
     fn same_fields(&self, pairs: &[Bytes]) -> bool {
@@ -175,8 +217,15 @@ impl Block {
     }
 
     /// Appends an entry (`id` above every id in the block).
-    pub fn push(&mut self, id: StreamId, pairs: &[Bytes]) {
+    pub fn push(&mut self, id: StreamId, pairs: &[Bytes], key: StreamId) {
         let same = self.same_fields(pairs);
+        let n = (pairs.len() / 2) as i64;
+        let values: u32 = pairs.iter().skip(1).step_by(2).map(|v| lp_str(v)).sum();
+        let own: u32 = if same { 0 } else { lp_int(n) + pairs.iter().step_by(2).map(|f| lp_str(f)).sum::<u32>() };
+        let ms_diff = id.ms.wrapping_sub(key.ms) as i64;
+        let seq_diff = id.seq.wrapping_sub(key.seq) as i64;
+        let count = if same { n + 3 } else { 2 * n + 4 };
+        self.lp += 2 + lp_int(ms_diff) + lp_int(seq_diff) + own + values + lp_int(count);
         let prev = self.last;
         let first = self.total == 0;
         let mut body = std::mem::take(&mut self.data);

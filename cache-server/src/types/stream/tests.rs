@@ -58,6 +58,7 @@ fn check(s: &Stream, m: &Model) {
     assert_eq!(s.last().map(|e| e.0), m.keys().next_back().copied());
     let live: u64 = s.blocks.values().map(|b| u64::from(b.live)).sum();
     assert_eq!(live, s.len);
+    assert_eq!(s.bytes, s.blocks.values().map(block_weight).sum::<u64>(), "the kept weight is the blocks' sum");
     assert!(s.blocks.iter().all(|(k, b)| b.iter(*k).next().map(|e| e.id) == Some(*k)));
 }
 
