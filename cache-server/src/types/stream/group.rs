@@ -53,9 +53,10 @@ pub struct Group {
     name_bytes: u64,
 }
 
-/// Heap bytes per PEL entry: the group's B-tree slot (16 B id + 48 B [`Pending`], with the tree's
-/// slack) and the owner's set slot (16 B, with slack).
-const PEL_ENTRY: u64 = 120;
+/// Heap bytes per PEL entry: the group's B-tree slot (16 B id + 48 B [`Pending`]) and the
+/// owner's set slot (16 B), with the trees' node slack. Measured: 169 B of RSS per entry for a
+/// 300k-entry PEL spread over 30 consumers (redis-server 7.0: 148 B of `used_memory`).
+const PEL_ENTRY: u64 = 168;
 /// Heap bytes per consumer besides its name: the tree slot (32 B key + 56 B value, with slack)
 /// and the name's allocation header.
 const CONSUMER: u64 = 136;
