@@ -71,6 +71,7 @@ fn acl_categories(s: &CommandSpec) -> Vec<String> {
         "list" => v.push("@list".into()),
         "set" => v.push("@set".into()),
         "sorted-set" | "sorted_set" => v.push("@sortedset".into()),
+        "stream" if s.subcommands.is_empty() => v.push("@stream".into()),
         // SORT reads all three collection types, and BY/GET patterns reach any key.
         "generic" if s.name.starts_with("sort") => {
             v.extend(["@set", "@sortedset", "@list", "@slow", "@dangerous"].map(String::from));
