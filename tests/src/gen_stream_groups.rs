@@ -2,7 +2,8 @@
 //! the agreement rule for the replies that carry clock readings.
 //!
 //! It owns *what* is sent: XADD with explicit, increasing ids (so both servers store the same
-//! entries), XDEL and XTRIM to leave deleted entries in PELs, every XGROUP subcommand (MKSTREAM,
+//! entries), XDEL and XTRIM to leave deleted entries in PELs, XSETID moving the counters the lag
+//! is computed from, every XGROUP subcommand (MKSTREAM,
 //! ENTRIESREAD, `$`), XREADGROUP (`>`, history ids, COUNT, NOACK, short BLOCKs, several keys),
 //! XACK, XPENDING (summary, extended, IDLE, consumer filter), XCLAIM (IDLE, TIME, RETRYCOUNT,
 //! FORCE, JUSTID, LASTID), XAUTOCLAIM (COUNT, JUSTID, exclusive starts) and XINFO, with malformed
@@ -137,7 +138,8 @@ impl GroupsGenerator {
             640..=719 => self.xclaim(),
             720..=789 => self.xautoclaim(),
             790..=879 => self.xinfo(),
-            880..=919 => self.delete_entries(),
+            880..=904 => self.delete_entries(),
+            905..=919 => self.xsetid(),
             920..=939 => self.keyspace(),
             940..=959 => self.multi(),
             _ => self.wrong_arity(),
@@ -370,6 +372,25 @@ impl GroupsGenerator {
             let maxlen = self.word("MAXLEN");
             self.cmd(&["XTRIM"], vec![key, maxlen, n])
         }
+    }
+
+    /// XSETID at the stream's last id, with counters that move the groups' lag arithmetic (an
+    /// invalid one now and then is refused by both).
+    fn xsetid(&mut self) -> Command {
+        let i = self.key_index();
+        let (ms, seq) = self.ids[i].last().copied().unwrap_or((0, 0));
+        let mut args = vec![SKEYS[i].to_vec(), format!("{ms}-{seq}").into_bytes()];
+        if self.chance(60) {
+            args.push(self.word("ENTRIESADDED"));
+            let n = self.ids[i].len() + self.rng.random_range(0..4);
+            args.push(n.to_string().into_bytes());
+        }
+        if self.chance(50) {
+            args.push(self.word("MAXDELETEDID"));
+            let id = self.id_of(SKEYS[i]);
+            args.push(id);
+        }
+        self.cmd(&["XSETID"], args)
     }
 
     fn keyspace(&mut self) -> Command {
