@@ -248,6 +248,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let mut body = Reply { resp3: ctx.out.resp3, ..Reply::default() };
     let mut created = None;
+    let asked = count;
     let attempts = usize::try_from(count.saturating_mul(10)).unwrap_or(usize::MAX);
     let done = ctx.long(attempts, |ctx| {
         on_stream(
@@ -255,11 +256,15 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             &a[1],
             false,
             |s| {
-                if s.is_some_and(|s| s.groups.contains_key(&a[2])) {
-                    Ok(Some(()))
-                } else {
-                    Err(no_key_or_group(&a[1], &a[2]))
+                if !s.is_some_and(|s| s.groups.contains_key(&a[2])) {
+                    return Err(no_key_or_group(&a[1], &a[2]));
                 }
+                // Redis allocates room for `count` deleted ids up front and fails when it cannot
+                // (past the machine's memory, which varies: here, past 1 TiB).
+                if asked > (1 << 40) / 16 {
+                    return Err("ERR Insufficient memory, failed allocating transient memory, COUNT too high.".into());
+                }
+                Ok(Some(()))
             },
             |s, ()| {
                 let mut g = s.groups.remove(&a[2]).expect("checked");
