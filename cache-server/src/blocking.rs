@@ -177,10 +177,12 @@ thread_local! {
 }
 
 /// Called by the keyspace after a write while it holds the key, when [`anyone_parked`]: notes
-/// `(db, key)` as ready if the write left a list, sorted set or stream there.
+/// `(db, key)` as ready if the write left a list, sorted set or stream there, or deleted the key
+/// or replaced it with a string (a parked XREADGROUP is then unblocked with an error, as in Redis
+/// 7.0; the other blocking commands find nothing and stay parked).
 pub fn note_write(db: u32, key: &[u8], value: Option<&crate::entry::Value>) {
     use crate::entry::Value;
-    if !matches!(value, Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_))) {
+    if !matches!(value, None | Some(Value::List(_) | Value::ZSet(_) | Value::Stream(_) | Value::Str(_))) {
         return;
     }
     READY.with(|r| {

@@ -135,7 +135,8 @@ fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
         "list" => v.push("@list".into()),
         "set" => v.push("@set".into()),
         "sorted-set" | "sorted_set" => v.push("@sortedset".into()),
-        "geo" | "stream" | "bitmap" | "hyperloglog" => v.push(format!("@{}", s.group)),
+        // Containers (XGROUP, XINFO) carry no data-type category, as in Redis.
+        "geo" | "stream" | "bitmap" | "hyperloglog" if s.subcommands.is_empty() => v.push(format!("@{}", s.group)),
         // SORT reads all three collection types, and BY/GET patterns reach any key.
         "generic" if s.name.starts_with("sort") => {
             v.extend(["@set", "@sortedset", "@list", "@slow", "@dangerous"].map(String::from));
