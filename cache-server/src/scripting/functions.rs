@@ -23,11 +23,16 @@ use mlua::{Function, Table, Value};
 use parking_lot::RwLock;
 
 use super::cache::ScriptFlags;
-use super::rdb;
 use super::run::error_text;
 use super::vm::{LOAD_TIMEOUT, LoadedLib, Vm, with_vm};
 use crate::glob;
+use crate::persistence::rdb::{self, Options, Reader};
 use crate::reply::Reply;
+
+/// `RDB_OPCODE_FUNCTION2`: a library's code follows as an RDB string.
+const OPCODE_FUNCTION2: u8 = 245;
+/// `RDB_OPCODE_FUNCTION_PRE_GA`: the 7.0 release candidates' format, refused as Redis does.
+const OPCODE_FUNCTION_PRE_GA: u8 = 246;
 
 /// One registered function's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,8 +349,8 @@ impl Functions {
         let g = self.inner.read();
         let mut body = Vec::new();
         for l in g.libs.values() {
-            body.push(rdb::OPCODE_FUNCTION2);
-            rdb::put_string(&mut body, &l.code);
+            body.push(OPCODE_FUNCTION2);
+            rdb::io::put_string(&mut body, &l.code, Options { compress: true });
         }
         rdb::seal(body)
     }
@@ -356,16 +361,17 @@ impl Functions {
     /// `ERR DUMP payload version or checksum are wrong`, `ERR given type is not a function`,
     /// `ERR Pre-GA function format not supported`, or a library's load error.
     pub fn restore(&self, payload: &[u8], policy: RestorePolicy) -> Result<(), String> {
-        let body = rdb::unseal(payload).ok_or_else(|| "ERR DUMP payload version or checksum are wrong".to_string())?;
-        let mut r = rdb::Reader { b: body, i: 0 };
+        let body =
+            rdb::open_payload(payload).map_err(|_| "ERR DUMP payload version or checksum are wrong".to_string())?;
+        let mut r = Reader::new(body);
         let mut libs = Vec::new();
-        while let Some(op) = r.byte() {
-            match op {
-                rdb::OPCODE_FUNCTION2 => {
-                    let code = r.string().ok_or_else(|| "ERR payload is not a valid function dump".to_string())?;
+        while r.remaining() > 0 {
+            match r.byte().map_err(|_| "ERR payload is not a valid function dump".to_string())? {
+                OPCODE_FUNCTION2 => {
+                    let code = r.string().map_err(|_| "ERR payload is not a valid function dump".to_string())?;
                     libs.push(self.build(&code)?);
                 }
-                rdb::OPCODE_FUNCTION_PRE_GA => return Err("ERR Pre-GA function format not supported".into()),
+                OPCODE_FUNCTION_PRE_GA => return Err("ERR Pre-GA function format not supported".into()),
                 _ => return Err("ERR given type is not a function".into()),
             }
         }

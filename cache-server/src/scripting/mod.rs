@@ -34,7 +34,7 @@
 //! `cache.rs` script cache and shebang flags · `vm.rs` the per-thread VM, hook and caches ·
 //! `prelude.lua` the sandbox and the Lua half of `redis` · `redis_api.rs` the raising `redis.*`
 //! functions · `run.rs` one run, KEYS/ARGV, the host bridge, error texts · `convert.rs` RESP ⇄ Lua ·
-//! `functions.rs` FUNCTION registry · `rdb.rs` DUMP payload, CRC-64, LZF · `libs/` cjson, bit,
+//! `functions.rs` FUNCTION registry (its DUMP payload through [`crate::persistence::rdb`]) · `libs/` cjson, bit,
 //! struct, cmsgpack · `numfmt.rs` C's `%.<p>g`.
 //!
 //! # Errors
@@ -76,7 +76,6 @@ mod convert;
 pub mod functions;
 mod libs;
 pub(crate) mod numfmt;
-mod rdb;
 mod redis_api;
 mod run;
 mod vm;

@@ -114,10 +114,16 @@ pub enum Error {
 pub fn dump_payload(v: &crate::entry::Value, opts: Options) -> Result<Vec<u8>, Error> {
     let mut out = vec![object_type(v)?];
     encode_value(v, opts, &mut out)?;
+    Ok(seal(out))
+}
+
+/// Ends a DUMP-style payload (a value's, or FUNCTION DUMP's records): RDB version, then the
+/// CRC-64 of everything before it, both little-endian.
+pub fn seal(mut out: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(&RDB_VERSION.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());
-    Ok(out)
+    out
 }
 
 /// The type byte and body of a DUMP payload whose footer is sound (`verifyDumpPayload`): at
