@@ -604,6 +604,10 @@ impl ScriptHost<'_> {
         if spec.has("noscript") {
             return Err("ERR This Redis command is not allowed from script".into());
         }
+        let name = reg.entries[idx].0.as_str();
+        if matches!(name, "xread" | "xreadgroup") && blocks(args) {
+            return Err(format!("ERR {name} command is not allowed with BLOCK option from scripts"));
+        }
         if spec.has("write") && self.mode.read_only {
             return Err("ERR Write commands are not allowed from read-only scripts.".into());
         }
@@ -612,6 +616,13 @@ impl ScriptHost<'_> {
         }
         Ok((idx, spec))
     }
+}
+
+/// True if an XREAD / XREADGROUP names the BLOCK option (before STREAMS), which Redis refuses
+/// from scripts where other blocking commands just do not block.
+fn blocks(args: &[Bytes]) -> bool {
+    let options = args.iter().take_while(|a| !super::is(a, "streams"));
+    options.collect::<Vec<_>>().windows(2).any(|w| super::is(w[0], "block"))
 }
 
 impl Host for ScriptHost<'_> {
@@ -848,4 +859,31 @@ fn function_stats(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let info = running.map(|r| (r.name.as_str(), &r.args[..], r.started.elapsed().as_millis() as u64));
     state.functions.stats(info, ctx.out);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::testutil::run_table;
+
+    /// XREAD and XREADGROUP refuse BLOCK from a script (other blocking commands just do not
+    /// block there); without BLOCK they run.
+    #[tokio::test]
+    async fn stream_reads_refuse_block_from_scripts() {
+        run_table(&[
+            ("XADD s 1-1 f v", "$3\r\n1-1\r\n"),
+            (
+                "EVAL \"return redis.pcall('xread','BLOCK','100','streams','s','$')\" 0",
+                "-ERR xread command is not allowed with BLOCK option from scripts\r\n",
+            ),
+            (
+                "EVAL \"return redis.pcall('xreadgroup','group','g','c','block','0','streams','s','>')\" 0",
+                "-ERR xreadgroup command is not allowed with BLOCK option from scripts\r\n",
+            ),
+            (
+                "EVAL \"return redis.call('xread','count','1','streams','s','0')\" 0",
+                "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n",
+            ),
+        ])
+        .await;
+    }
 }
