@@ -286,8 +286,10 @@ pub const DEPRECATED: &[&str] = &["list-max-ziplist-entries", "list-max-ziplist-
 pub const FILE_ONLY: &[&str] = &["include", "rename-command", "user", "loadmodule"];
 
 /// Redis directives kept in [`super::Config::inert`] that the server does read (INFO
-/// latencystats): no "without effect" warning for them.
-pub const HONOURED: &[&str] = &["latency-tracking", "latency-tracking-info-percentiles"];
+/// latencystats, HyperLogLog's sparse limit, DUMP's compression): no "without effect" warning
+/// for them.
+pub const HONOURED: &[&str] =
+    &["latency-tracking", "latency-tracking-info-percentiles", "hll-sparse-max-bytes", "rdbcompression"];
 
 /// The Redis directive called `name` (lowercase), through its alias if it is one.
 pub fn find(name: &str) -> Option<&'static Directive> {
