@@ -328,6 +328,30 @@ where
         self.cell(hash).read().peek(&self.inner.cfg, hash as u32, key).cloned()
     }
 
+    /// How often the eviction policy estimates `key` was used, without touching the policy or
+    /// the statistics: W-TinyLFU's count-min sketch estimate, 0..=15 (saturating, halved each
+    /// time the sketch ages; reads reach it once their buffer is drained). `None` when the key is
+    /// absent or the policy keeps no frequencies (LRU, sampled).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::Cache;
+    ///
+    /// let cache: Cache<u64, u64> = Cache::new(100);
+    /// cache.insert(1, 10);
+    /// assert!(cache.frequency(&1).is_some());
+    /// assert_eq!(cache.frequency(&2), None);
+    /// ```
+    pub fn frequency<Q>(&self, key: &Q) -> Option<u8>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.cell(hash).read().frequency(&self.inner.cfg, hash as u32, key).flatten()
+    }
+
     /// Whether `key` is present (and not expired), without touching the policy.
     pub fn contains_key<Q>(&self, key: &Q) -> bool
     where
@@ -771,6 +795,23 @@ mod tests {
     use super::*;
     use crate::clock::MockClock;
     use crate::policy::EvictionPolicy;
+
+    #[test]
+    fn frequency_follows_reads_under_tinylfu_and_is_absent_under_lru() {
+        let lfu: Cache<u64, u64> = Cache::builder().max_capacity(1000).eviction_policy(EvictionPolicy::TinyLfu).build();
+        lfu.insert(1, 1);
+        lfu.insert(2, 2);
+        for _ in 0..8 {
+            lfu.get(&1);
+        }
+        lfu.run_pending_tasks();
+        let (hot, cold) = (lfu.frequency(&1).unwrap(), lfu.frequency(&2).unwrap());
+        assert!(hot > cold, "hot {hot} cold {cold}");
+        assert_eq!(lfu.frequency(&3), None);
+        let lru: Cache<u64, u64> = Cache::builder().max_capacity(1000).eviction_policy(EvictionPolicy::Lru).build();
+        lru.insert(1, 1);
+        assert_eq!(lru.frequency(&1), None);
+    }
 
     fn pending(cache: &Cache<u64, u64>) -> bool {
         cache.inner.shards.iter().any(|cell| cell.reads.is_pending())

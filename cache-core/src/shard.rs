@@ -254,6 +254,17 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         }
     }
 
+    /// The policy's frequency estimate of a live `key`: `None` when absent, `Some(None)` when the
+    /// policy keeps no frequencies. Like [`peek`](Self::peek), it changes nothing.
+    pub(crate) fn frequency<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> Option<Option<u8>>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        self.peek(cfg, hash, key)?;
+        Some(self.policy.inner().frequency(hash))
+    }
+
     /// A read without policy or statistics effects.
     pub(crate) fn peek<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> Option<&V>
     where

@@ -346,6 +346,12 @@ impl Db {
         None
     }
 
+    /// How often the eviction policy estimates `key` was read (W-TinyLFU's sketch, 0..=15),
+    /// without counting a read; `None` when absent or when the policy keeps no frequencies.
+    pub fn frequency(&self, db: u32, key: &[u8]) -> Option<u8> {
+        with_encoded(db, key, |k| self.cache.frequency(k))
+    }
+
     /// Atomic read-modify-write of one key under the core's shard lock.
     #[inline]
     pub fn update<R>(&self, db: u32, key: &[u8], now: u64, f: impl FnOnce(&mut Current<'_, '_>) -> R) -> R {

@@ -4,7 +4,7 @@
 //! several members at varied distances) and of invalid pairs (out of range, not numbers, NX with
 //! XX, odd triples), GEODIST in every unit, GEOHASH and GEOPOS of present and absent members, and
 //! searches of every form — GEORADIUS / GEORADIUSBYMEMBER and their `_RO` forms, GEOSEARCH /
-//! GEOSEARCHSTORE with FROMMEMBER / FROMLONLAT, BYRADIUS / BYBOX, ASC / DESC, COUNT [ANY],
+//! GEOSEARCHSTORE with FROMMEMBER / FROMLONLAT, BYRADIUS / BYBOX, ASC / DESC, COUNT with or without ANY,
 //! WITHCOORD / WITHDIST / WITHHASH, STORE / STOREDIST — unsorted ones included (their order is
 //! the order of the cells Redis scans), radii from 0 to half the Earth, centres near the poles and
 //! the antimeridian, wrong types and option errors. It stays deterministic for a seed.

@@ -115,6 +115,14 @@ pub(crate) enum AnyPolicy {
 }
 
 impl AnyPolicy {
+    /// The access-frequency estimate the policy keeps for `hash`, if it keeps any (TinyLFU).
+    pub(crate) fn frequency(&self, hash: u32) -> Option<u8> {
+        match self {
+            Self::Lru(_) | Self::Sampled(_) => None,
+            Self::TinyLfu(p) => Some(p.frequency(hash)),
+        }
+    }
+
     /// `capacity` is the shard's bound; `entries_hint` sizes the frequency sketch (None: grow it
     /// with the entry count, for weighted or unbounded shards).
     pub(crate) fn new(kind: EvictionPolicy, capacity: u64, entries_hint: Option<u64>, seed: u64) -> Self {

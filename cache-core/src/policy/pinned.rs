@@ -40,7 +40,7 @@ impl<P: Policy> Pinning<P> {
         Self { inner, pinned: 0, pinned_len: 0, capacity, sized_for: capacity }
     }
 
-    #[cfg(test)]
+    /// The policy behind the pinning books.
     pub(crate) fn inner(&self) -> &P {
         &self.inner
     }

@@ -364,6 +364,11 @@ impl TinyLfu {
         self.sketch.warm(hash)
     }
 
+    /// The sketch's frequency estimate of `hash`, 0..=15.
+    pub(crate) fn frequency(&self, hash: u32) -> u8 {
+        self.sketch.frequency(hash)
+    }
+
     #[cfg(test)]
     fn keys<K: Copy, V>(&self, slab: &Slab<K, V>, q: Queue) -> Vec<K> {
         let deque = match q {

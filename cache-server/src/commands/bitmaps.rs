@@ -2,10 +2,10 @@
 //!
 //! Bits are numbered from the most significant bit of the first byte, as in Redis. Writes
 //! (SETBIT, BITFIELD) are computed against the stored bytes through a small overlay of changed
-//! bytes ([`View`]), then applied in place with `Str::set_range`, so setting a bit costs O(1)
+//! bytes (`View`), then applied in place with `Str::set_range`, so setting a bit costs O(1)
 //! amortised and never copies the string; a write that changes nothing (same bit, same field
 //! value, no growth) stores nothing and sends no event, as in Redis 7.0 (it only turns a string
-//! SET whole into a `raw` one: see [`unshare`]). Offsets are bounded by `proto-max-bulk-len`
+//! SET whole into a `raw` one: see `unshare`). Offsets are bounded by `proto-max-bulk-len`
 //! (512 MB of bits by default). BITCOUNT, BITPOS and BITOP over big strings run as long work (see
 //! [`Ctx::long`]). BITFIELD's parsing and integer arithmetic live in `bitmaps/bitfield.rs`.
 

@@ -5,11 +5,12 @@
 //! see Redis's answers; our own layouts are described in `crate::entry` and `crate::types`.
 //! REFCOUNT is 1, or `INT_MAX` for the integers 0..9999 Redis shares. IDLETIME and FREQ answer
 //! nil for a missing key, then refuse under the policy families that do not track them, with
-//! Redis's errors (in Redis's order). Otherwise they answer 0: a known gap. The core keeps no
-//! per-key access clock (IDLETIME would need a last-access stamp per entry, about 4 bytes, set
-//! on every read, or an estimate from the entry's place in its LRU list), and its W-TinyLFU
-//! frequency sketch (4-bit counters) is internal to `cache-core`; FREQ needs a
-//! `Cache::frequency(key)` passed through `db.rs`, mapped onto Redis's logarithmic 0..255 scale.
+//! Redis's errors (in Redis's order). FREQ then answers W-TinyLFU's own estimate of the key's use
+//! (`Cache::frequency`: 0..=15, halved as the sketch ages) where Redis keeps an 8-bit logarithmic
+//! counter: another scale, but the order of keys by use is the one our eviction acts on. IDLETIME
+//! answers 0, a known gap: the core keeps no per-key access clock (it would need a last-access
+//! stamp per entry, about 4 bytes written on every read, or an estimate from the entry's place in
+//! its LRU list).
 
 use super::{CmdResult, CommandSpec, Ctx, spec};
 use crate::MaxMemoryPolicy;
@@ -96,8 +97,8 @@ fn idletime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// OBJECT FREQ: nil for a missing key, Redis's error unless an LFU policy is selected, else 0 —
-/// see the module doc.
+/// OBJECT FREQ: nil for a missing key, Redis's error unless an LFU policy is selected, else the
+/// policy's frequency estimate — see the module doc.
 fn freq(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if ctx.peek(&a[2]).is_none() {
         ctx.out.null();
@@ -106,7 +107,10 @@ fn freq(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if policy(ctx).algorithm() != "lfu" {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    ctx.out.int(0);
+    // W-TinyLFU's estimate (0..=15, halved as the sketch ages) where Redis keeps its 8-bit
+    // logarithmic counter: the scale differs, the order of keys by use (what `redis-cli
+    // --hotkeys` ranks by) is the policy's own.
+    ctx.out.int(i64::from(ctx.shared.db.frequency(ctx.client.db, &a[2]).unwrap_or(0)));
     Ok(())
 }
 
@@ -167,7 +171,10 @@ mod tests {
                 ("SET k 100", "+OK\r\n"),
                 ("OBJECT IDLETIME nokey", "$-1\r\n"),
                 ("OBJECT IDLETIME k", LFU),
-                ("OBJECT FREQ k", ":0\r\n"),
+                ("OBJECT FREQ k", ":1\r\n"),
+                ("SET hot 1", "+OK\r\n"),
+                ("MGET hot hot hot hot hot hot hot hot", "*8\r\n..."),
+                ("OBJECT FREQ hot", ":9\r\n"),
                 ("OBJECT FREQ", "-ERR wrong number of arguments for 'object|freq' command\r\n"),
             ],
         )

@@ -1,5 +1,5 @@
 //! Stream commands without consumer groups: XADD XLEN XDEL XTRIM XSETID here, the reads XRANGE
-//! XREVRANGE XREAD (blocking too) in [`read`]; id arguments and entry replies in [`ids`] (shared
+//! XREVRANGE XREAD (blocking too) in `read`; id arguments and entry replies in [`ids`] (shared
 //! with the group commands). Consumer groups live in [`groups`], XINFO in [`info`]; the type in
 //! [`crate::types::stream`]. Argument checks follow Redis 7.0.15's order and texts (t_stream.c).
 

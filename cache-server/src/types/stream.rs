@@ -3,7 +3,7 @@
 //! its consumer groups ([`group`]). It owns the layout and the weight; commands live in
 //! `commands/streams.rs` and `commands/streams/`.
 //!
-//! Entries are packed in [`block`]s of up to 100 entries (a `BTreeMap` from each block's first
+//! Entries are packed in `block`s of up to 100 entries (a `BTreeMap` from each block's first
 //! id), as Redis packs listpacks under a radix tree: ids are delta-encoded, field names shared with
 //! the block's first entry are stored once. XDEL and exact trimming mark entries deleted inside
 //! their block; a block whose entries are all deleted goes, and approximate trimming (`~`) drops

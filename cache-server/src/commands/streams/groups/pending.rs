@@ -12,7 +12,7 @@ use crate::reply::Reply;
 use crate::types::stream::{Group, Stream, StreamId};
 use bytes::Bytes;
 
-/// XPENDING key group [[IDLE min-idle] start end count [consumer]].
+/// `XPENDING key group [[IDLE min-idle] start end count [consumer]]`.
 pub fn xpending(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if a.len() != 3 && !(6..=9).contains(&a.len()) {
         return Err(SYNTAX.into());
@@ -159,7 +159,7 @@ fn claimant(g: &mut Group, consumer: &[u8], now: u64, created: &mut Option<bool>
     }
 }
 
-/// XCLAIM key group consumer min-idle-time id [id ...] [options].
+/// `XCLAIM key group consumer min-idle-time id [id ...] [options]`.
 pub fn xclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let mut body = Reply { resp3: ctx.out.resp3, ..Reply::default() };
@@ -225,7 +225,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID].
+/// `XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]`.
 pub fn xautoclaim(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let min_idle = crate::frame::parse_i64(&a[4]).ok_or("ERR Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
     let start = parse_bound(&a[5], 0, true)?;

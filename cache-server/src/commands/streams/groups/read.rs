@@ -1,4 +1,4 @@
-//! XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key… id…: new entries
+//! `XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key… id…`: new entries
 //! (`>`) delivered to a consumer and recorded in the group's PEL, or the consumer's own history
 //! (an id). With BLOCK and nothing new, the client parks on the keys ([`crate::blocking`]); a
 //! write to one of them re-runs the command for that key alone. A parked client whose group is
