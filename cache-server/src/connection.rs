@@ -519,46 +519,12 @@ async fn run_postponed(
     stop: &mut watch::Receiver<bool>,
     args: Vec<Bytes>,
 ) -> Result<(), ()> {
-    let handle = client.handle.clone();
-    let qlimit = shared.config.read().client_query_buffer_limit;
     client.sync_meta();
-    {
-        let mut m = handle.meta.lock();
-        m.blocked = true;
-        m.argv_mem = args.iter().map(|a| a.len()).sum();
-    }
+    show_waiting(&client.handle, Some(args.iter().map(|a| a.len()).sum()));
     shared.pause.waiting.fetch_add(1, Relaxed);
     let result = loop {
         client.hooks &= !hook::POSTPONED;
-        let wait = shared.pause.wait();
-        tokio::pin!(wait);
-        let over = loop {
-            if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-                rbuf.reserve(READ_CHUNK);
-            }
-            let over = tokio::select! {
-                _ = &mut wait => break false,
-                r = stream.read_buf(rbuf) => match r {
-                    Ok(n) if n > 0 && rbuf.len() as u64 <= qlimit => {
-                        shared.metrics.net_input.fetch_add(n as u64, Relaxed);
-                        false
-                    }
-                    _ => true,
-                },
-                _ = stop.wait_for(|s| *s) => true,
-                _ = handle.kill_signal.notified() => true,
-                _ = client.mailbox.backlog.closed.notified() => true,
-                // Pushes (messages, invalidations) still reach a held client, as in Redis.
-                _ = client.mailbox.wake.notified() => {
-                    deliver(client, out);
-                    false
-                }
-            };
-            if over || (!out.buf.is_empty() && write(shared, client, stream, out).await.is_err()) {
-                break true;
-            }
-        };
-        if over {
+        if hold(shared, client, stream, rbuf, out, stop, shared.pause.wait()).await.is_none() {
             break Err(());
         }
         let mark = out.buf.len();
@@ -571,12 +537,60 @@ async fn run_postponed(
         }
     };
     shared.pause.waiting.fetch_sub(1, Relaxed);
-    {
-        let mut m = handle.meta.lock();
-        m.blocked = false;
-        m.argv_mem = 0;
-    }
+    show_waiting(&client.handle, None);
     result
+}
+
+/// Shows the client as blocked (`b` in CLIENT LIST) with its waiting command's argument bytes,
+/// or (`None`) as running again.
+fn show_waiting(handle: &ClientHandle, argv_mem: Option<usize>) {
+    let mut m = handle.meta.lock();
+    m.blocked = argv_mem.is_some();
+    m.argv_mem = argv_mem.unwrap_or(0);
+}
+
+/// Waits for `wait` (a parked command's outcome, the end of a CLIENT PAUSE) holding no lock,
+/// while the connection lives on: the socket is read (requests pile up in `rbuf` within the
+/// query buffer limit), pushes are delivered and written, as in Redis. `None` when the
+/// connection is over first: the socket closed or overflowed the limit, shutdown, CLIENT KILL,
+/// the output limit, or a failed write.
+async fn hold<T>(
+    shared: &Arc<Shared>,
+    client: &mut ClientState,
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    out: &mut Reply,
+    stop: &mut watch::Receiver<bool>,
+    wait: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let handle = client.handle.clone();
+    let qlimit = shared.config.read().client_query_buffer_limit;
+    tokio::pin!(wait);
+    loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        let over = tokio::select! {
+            t = &mut wait => return Some(t),
+            r = stream.read_buf(rbuf) => match r {
+                Ok(n) if n > 0 && rbuf.len() as u64 <= qlimit => {
+                    shared.metrics.net_input.fetch_add(n as u64, Relaxed);
+                    false
+                }
+                _ => true,
+            },
+            _ = stop.wait_for(|s| *s) => true,
+            _ = handle.kill_signal.notified() => true,
+            _ = client.mailbox.backlog.closed.notified() => true,
+            _ = client.mailbox.wake.notified() => {
+                deliver(client, out);
+                false
+            }
+        };
+        if over || (!out.buf.is_empty() && write(shared, client, stream, out).await.is_err()) {
+            return None;
+        }
+    }
 }
 
 /// Parks the client on its blocking command until it is served, times out or is unblocked, and
@@ -599,48 +613,13 @@ async fn park(
     // again now that the client is queued (anything later sees it parked).
     let keys = w.request.keys.iter().map(|k| (w.request.db, k.clone())).collect();
     registry.serve(keys, &mut |w, key| commands::serve_parked(shared, w, key));
-    let handle = client.handle.clone();
-    let qlimit = shared.config.read().client_query_buffer_limit;
     client.sync_meta();
-    {
-        let mut m = client.handle.meta.lock();
-        m.blocked = true;
-        m.argv_mem = w.request.command.as_ref().map_or(0, |(_, a)| a.iter().map(|a| a.len()).sum());
-    }
-    let wait = registry.wait(&w);
-    tokio::pin!(wait);
-    let outcome = loop {
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-            rbuf.reserve(READ_CHUNK);
-        }
-        let over = tokio::select! {
-            o = &mut wait => break o,
-            r = stream.read_buf(rbuf) => match r {
-                Ok(n) if n > 0 && rbuf.len() as u64 <= qlimit => {
-                    shared.metrics.net_input.fetch_add(n as u64, Relaxed);
-                    false
-                }
-                _ => true,
-            },
-            _ = stop.wait_for(|s| *s) => true,
-            _ = handle.kill_signal.notified() => true,
-            _ = client.mailbox.backlog.closed.notified() => true,
-            _ = client.mailbox.wake.notified() => {
-                deliver(client, out);
-                false
-            }
-        };
-        let over = over || (!out.buf.is_empty() && write(shared, client, stream, out).await.is_err());
-        if over {
-            registry.leave(&w);
-            return Err(());
-        }
+    show_waiting(&client.handle, Some(w.request.command.as_ref().map_or(0, |(_, a)| a.iter().map(|a| a.len()).sum())));
+    let Some(outcome) = hold(shared, client, stream, rbuf, out, stop, registry.wait(&w)).await else {
+        registry.leave(&w);
+        return Err(());
     };
-    {
-        let mut m = client.handle.meta.lock();
-        m.blocked = false;
-        m.argv_mem = 0;
-    }
+    show_waiting(&client.handle, None);
     let mark = out.buf.len();
     match outcome {
         Outcome::Served(reply) => out.buf.extend_from_slice(&reply),
