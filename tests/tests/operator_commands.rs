@@ -18,7 +18,8 @@ use cache_tests::resp::{Frame, RawConn, encode_command, escape};
 /// Both servers, or `None` (the test is skipped) without redis-server.
 fn servers() -> Option<(RedisServer, OurServer)> {
     let redis = RedisServer::start(&["--enable-debug-command", "yes"])?;
-    Some((redis, OurServer::start(&ServerOpts::default())))
+    let opts = ServerOpts { directives: vec![("enable-debug-command".into(), "yes".into())], ..ServerOpts::default() };
+    Some((redis, OurServer::start(&opts)))
 }
 
 fn words(line: &str) -> Vec<Vec<u8>> {

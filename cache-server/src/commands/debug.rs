@@ -48,7 +48,19 @@ fn wrong_args(sub: &[u8]) -> super::CmdError {
     format!("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try DEBUG HELP.").into()
 }
 
+/// Whether `enable-debug-command` lets this client run DEBUG (`yes`, or `local` from loopback).
+fn allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.shared.config.read().get("enable-debug-command").as_deref() {
+        Some("yes") => true,
+        Some("local") => ctx.client.handle.addr.ip().is_loopback(),
+        _ => false,
+    }
+}
+
 fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if !allowed(ctx) {
+        return Err("ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.".into());
+    }
     let sub = String::from_utf8_lossy(&a[1]).to_ascii_lowercase();
     match (sub.as_str(), a.len()) {
         ("help", 2) => help(ctx),
@@ -261,7 +273,7 @@ fn lolwut(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 #[cfg(test)]
 mod tests {
-    use crate::commands::testutil::run_table;
+    use crate::commands::testutil::{run_table, run_table_with};
 
     #[test]
     fn sleep_reads_its_argument_like_strtod() {
@@ -273,29 +285,51 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn debug_subset_and_lolwut() {
+    async fn debug_is_refused_unless_enabled() {
         run_table(&[
-            ("SET k 100", "+OK\r\n"),
-            ("SET s hello", "+OK\r\n"),
-            ("DEBUG OBJECT k", "+Value at:0x..."),
-            ("DEBUG OBJECT nokey", "-ERR no such key\r\n"),
-            ("DEBUG OBJECT", "-ERR unknown subcommand or wrong number of arguments for 'OBJECT'. Try DEBUG HELP.\r\n"),
-            ("DEBUG nosuch", "-ERR unknown subcommand or wrong number of arguments for 'nosuch'. Try DEBUG HELP.\r\n"),
-            ("DEBUG", "-ERR wrong number of arguments for 'debug' command\r\n"),
-            ("DEBUG SLEEP 0", "+OK\r\n"),
-            ("DEBUG SLEEP 0.01", "+OK\r\n"),
-            ("DEBUG SET-ACTIVE-EXPIRE 0", "+OK\r\n"),
-            ("DEBUG ERROR hello", "-hello\r\n"),
-            ("DEBUG PROTOCOL map", "*6\r\n:0\r\n:0\r\n:1\r\n:1\r\n:2\r\n:0\r\n"),
-            ("DEBUG PROTOCOL push", "-ERR RESP2 is not supported by this command\r\n"),
+            ("DEBUG SLEEP 0", "-ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.\r\n"),
             ("LOLWUT", "$18\r\nRedis ver. 7.0.15\n\r\n"),
-            ("LOLWUT VERSION x", "-ERR value is not an integer or out of range\r\n"),
-            ("LOLWUT VERSION 6 a", "-ERR value is not an integer or out of range\r\n"),
-            ("LOLWUT VERSION 5 10 1 2", "$..."),
-            ("HELLO 3", "%7\r\n..."),
-            ("DEBUG PROTOCOL map", "%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n"),
-            ("DEBUG PROTOCOL bignum", "(1234567999999999999999999999999999999\r\n"),
         ])
+        .await;
+        let local =
+            |c: &mut crate::config::Config| c.set("enable-debug-command", &["local"]).expect("a Redis directive");
+        run_table_with(local, &[("DEBUG SLEEP 0", "+OK\r\n")]).await;
+    }
+
+    #[tokio::test]
+    async fn debug_subset_and_lolwut() {
+        let yes = |c: &mut crate::config::Config| c.set("enable-debug-command", &["yes"]).expect("a Redis directive");
+        run_table_with(
+            yes,
+            &[
+                ("SET k 100", "+OK\r\n"),
+                ("SET s hello", "+OK\r\n"),
+                ("DEBUG OBJECT k", "+Value at:0x..."),
+                ("DEBUG OBJECT nokey", "-ERR no such key\r\n"),
+                (
+                    "DEBUG OBJECT",
+                    "-ERR unknown subcommand or wrong number of arguments for 'OBJECT'. Try DEBUG HELP.\r\n",
+                ),
+                (
+                    "DEBUG nosuch",
+                    "-ERR unknown subcommand or wrong number of arguments for 'nosuch'. Try DEBUG HELP.\r\n",
+                ),
+                ("DEBUG", "-ERR wrong number of arguments for 'debug' command\r\n"),
+                ("DEBUG SLEEP 0", "+OK\r\n"),
+                ("DEBUG SLEEP 0.01", "+OK\r\n"),
+                ("DEBUG SET-ACTIVE-EXPIRE 0", "+OK\r\n"),
+                ("DEBUG ERROR hello", "-hello\r\n"),
+                ("DEBUG PROTOCOL map", "*6\r\n:0\r\n:0\r\n:1\r\n:1\r\n:2\r\n:0\r\n"),
+                ("DEBUG PROTOCOL push", "-ERR RESP2 is not supported by this command\r\n"),
+                ("LOLWUT", "$18\r\nRedis ver. 7.0.15\n\r\n"),
+                ("LOLWUT VERSION x", "-ERR value is not an integer or out of range\r\n"),
+                ("LOLWUT VERSION 6 a", "-ERR value is not an integer or out of range\r\n"),
+                ("LOLWUT VERSION 5 10 1 2", "$..."),
+                ("HELLO 3", "%7\r\n..."),
+                ("DEBUG PROTOCOL map", "%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n"),
+                ("DEBUG PROTOCOL bignum", "(1234567999999999999999999999999999999\r\n"),
+            ],
+        )
         .await;
     }
 

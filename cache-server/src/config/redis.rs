@@ -119,9 +119,9 @@ pub const REDIS: &[Directive] = &[
     d("dir", "", Str, Protected),
     d("disable-thp", "yes", Bool, Immutable),
     d("dynamic-hz", "yes", Bool, Mut),
-    d("enable-debug-command", "no", Bool, Immutable),
-    d("enable-module-command", "no", Bool, Immutable),
-    d("enable-protected-configs", "no", Bool, Immutable),
+    d("enable-debug-command", "no", Enum(&["no", "yes", "local"]), Immutable),
+    d("enable-module-command", "no", Enum(&["no", "yes", "local"]), Immutable),
+    d("enable-protected-configs", "no", Enum(&["no", "yes", "local"]), Immutable),
     d("hash-max-listpack-entries", "512", Int, Mut),
     d("hash-max-listpack-value", "64", Mem, Mut),
     d("hll-sparse-max-bytes", "3000", Mem, Mut),
@@ -286,10 +286,15 @@ pub const DEPRECATED: &[&str] = &["list-max-ziplist-entries", "list-max-ziplist-
 pub const FILE_ONLY: &[&str] = &["include", "rename-command", "user", "loadmodule"];
 
 /// Redis directives kept in [`super::Config::inert`] that the server does read (INFO
-/// latencystats, HyperLogLog's sparse limit, DUMP's compression): no "without effect" warning
+/// latencystats, HyperLogLog's sparse limit, DUMP's compression, DEBUG's gate): no "without effect" warning
 /// for them.
-pub const HONOURED: &[&str] =
-    &["latency-tracking", "latency-tracking-info-percentiles", "hll-sparse-max-bytes", "rdbcompression"];
+pub const HONOURED: &[&str] = &[
+    "latency-tracking",
+    "latency-tracking-info-percentiles",
+    "hll-sparse-max-bytes",
+    "rdbcompression",
+    "enable-debug-command",
+];
 
 /// The Redis directive called `name` (lowercase), through its alias if it is one.
 pub fn find(name: &str) -> Option<&'static Directive> {
