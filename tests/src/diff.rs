@@ -260,3 +260,51 @@ pub fn run_with(
     }
     Ok(Outcome { compared: count, hit_time_bound: false, errors, nulls })
 }
+
+/// One seeded differential run of a test: its label, its default seed and the offset it XORs in
+/// (so RESP2, RESP3 and pipelined runs of one file draw different streams from one
+/// `CACHE_TESTS_SEED`), how many commands, in which protocol and delivery, within what time.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    /// What the log lines call the run (`"geo differential"`).
+    pub label: &'static str,
+    /// The seed when `CACHE_TESTS_SEED` is unset.
+    pub default_seed: u64,
+    /// XORed into the chosen seed.
+    pub seed_offset: u64,
+    /// Commands to compare.
+    pub count: usize,
+    /// RESP2 or RESP3.
+    pub protocol: Protocol,
+    /// One by one or pipelined.
+    pub delivery: Delivery,
+    /// The loop stops there (reported, not failed).
+    pub time_bound: Duration,
+}
+
+impl Plan {
+    /// The seed of this run: `CACHE_TESTS_SEED` (or the default) XOR the offset.
+    pub fn seed(&self) -> u64 {
+        seed_from_env(self.default_seed) ^ self.seed_offset
+    }
+
+    /// Runs `source` against `ours` and `reference` ([`run_with`]) and fails the test on a
+    /// mismatch, with the seed that replays it, or when every reply was an error (such a run
+    /// tests little).
+    pub fn check(&self, ours: SocketAddr, reference: SocketAddr, source: Source<'_>) -> Outcome {
+        let (label, seed) = (self.label, self.seed());
+        eprintln!("{label} {:?} {:?}: seed {seed}, {} commands", self.protocol, self.delivery, self.count);
+        match run_with(ours, reference, seed, self.count, self.protocol, self.delivery, self.time_bound, source) {
+            Ok(outcome) => {
+                eprintln!("{label} {:?}: {outcome:?}", self.protocol);
+                assert!(outcome.errors < outcome.compared, "a run of errors only tests little: {outcome:?}");
+                outcome
+            }
+            Err(report) => panic!(
+                "{report}\nreproduce with CACHE_TESTS_SEED={} (this test uses it XOR {})",
+                seed_from_env(self.default_seed),
+                self.seed_offset
+            ),
+        }
+    }
+}

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use cache_tests::diff::{self, Delivery, Protocol, Source};
+use cache_tests::diff::{Delivery, Plan, Protocol, Source};
 use cache_tests::gen_geo::GeoGenerator;
 use cache_tests::redis_server::RedisServer;
 use cache_tests::{ServerOpts, Subject};
@@ -24,24 +24,19 @@ fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offse
     let Some(subject) = Subject::start(&ServerOpts::default()) else {
         return;
     };
-    let chosen = diff::seed_from_env(DEFAULT_SEED);
-    let seed = chosen ^ seed_offset;
-    eprintln!(
-        "geo differential {protocol:?} {delivery:?}: {} vs redis-server, seed {seed}, {count} commands",
-        subject.name()
-    );
-    let mut generator = GeoGenerator::new(seed);
+    let time_bound = TIME_BOUND;
+    let plan = Plan {
+        label: "geo differential",
+        default_seed: DEFAULT_SEED,
+        seed_offset,
+        count,
+        protocol,
+        delivery,
+        time_bound,
+    };
+    let mut generator = GeoGenerator::new(plan.seed());
     let mut next = || generator.next_command();
-    let source = Source { next: &mut next, agree: &|_, _, _| false };
-    match diff::run_with(subject.addr(), reference.addr(), seed, count, protocol, delivery, TIME_BOUND, source) {
-        Ok(outcome) => {
-            eprintln!("geo differential {protocol:?}: {outcome:?}");
-            assert!(outcome.errors < outcome.compared, "a run of errors only tests little: {outcome:?}");
-        }
-        Err(report) => {
-            panic!("{report}\nreproduce with CACHE_TESTS_SEED={chosen} (this test uses it XOR {seed_offset})")
-        }
-    }
+    plan.check(subject.addr(), reference.addr(), Source { next: &mut next, agree: &|_, _, _| false });
 }
 
 #[test]

@@ -17,7 +17,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cache_tests::diff::{self, Delivery, Protocol, Source};
+use cache_tests::diff::{Delivery, Plan, Protocol, Source};
 use cache_tests::gen_stream::{StreamGenerator, agree};
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, RawConn, encode_command, escape};
@@ -36,26 +36,20 @@ fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offse
     let Some(subject) = Subject::start(&ServerOpts::default()) else {
         return;
     };
-    let chosen = diff::seed_from_env(DEFAULT_SEED);
-    let seed = chosen ^ seed_offset;
-    eprintln!(
-        "stream differential {protocol:?} {delivery:?}: {} vs redis-server, seed {seed}, {count} commands",
-        subject.name()
-    );
-    let mut generator = StreamGenerator::new(seed);
+    let time_bound = TIME_BOUND;
+    let plan = Plan {
+        label: "stream differential",
+        default_seed: DEFAULT_SEED,
+        seed_offset,
+        count,
+        protocol,
+        delivery,
+        time_bound,
+    };
+    let mut generator = StreamGenerator::new(plan.seed());
     let mut next = || generator.next_command();
     let by_property = |cmd: &_, ours: &(Frame, Vec<u8>), theirs: &(Frame, Vec<u8>)| agree(cmd, &ours.0, &theirs.0);
-    let source = Source { next: &mut next, agree: &by_property };
-    let result = diff::run_with(subject.addr(), reference.addr(), seed, count, protocol, delivery, TIME_BOUND, source);
-    match result {
-        Ok(outcome) => {
-            eprintln!("stream differential {protocol:?}: {outcome:?}");
-            assert!(outcome.errors < outcome.compared, "a run of errors only tests little: {outcome:?}");
-        }
-        Err(report) => {
-            panic!("{report}\nreproduce with CACHE_TESTS_SEED={chosen} (this test uses it XOR {seed_offset})")
-        }
-    }
+    plan.check(subject.addr(), reference.addr(), Source { next: &mut next, agree: &by_property });
 }
 
 #[test]

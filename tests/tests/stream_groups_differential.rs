@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use cache_tests::diff::{self, Delivery, Protocol, Source};
+use cache_tests::diff::{Delivery, Plan, Protocol, Source};
 use cache_tests::gen_stream_groups::{GroupsGenerator, agree};
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::Frame;
@@ -27,22 +27,12 @@ fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offse
     let Some(subject) = Subject::start(&ServerOpts::default()) else {
         return;
     };
-    let chosen = diff::seed_from_env(DEFAULT_SEED);
-    let seed = chosen ^ seed_offset;
-    eprintln!("stream groups differential {protocol:?} {delivery:?}: {} vs redis-server, seed {seed}", subject.name());
-    let mut generator = GroupsGenerator::new(seed);
+    let (label, time_bound) = ("stream groups differential", TIME_BOUND);
+    let plan = Plan { label, default_seed: DEFAULT_SEED, seed_offset, count, protocol, delivery, time_bound };
+    let mut generator = GroupsGenerator::new(plan.seed());
     let mut next = || generator.next_command();
     let by_property = |cmd: &_, ours: &(Frame, Vec<u8>), theirs: &(Frame, Vec<u8>)| agree(cmd, &ours.0, &theirs.0);
-    let source = Source { next: &mut next, agree: &by_property };
-    match diff::run_with(subject.addr(), reference.addr(), seed, count, protocol, delivery, TIME_BOUND, source) {
-        Ok(outcome) => {
-            eprintln!("stream groups differential {protocol:?}: {outcome:?}");
-            assert!(outcome.errors < outcome.compared, "a run of errors only tests little: {outcome:?}");
-        }
-        Err(report) => {
-            panic!("{report}\nreproduce with CACHE_TESTS_SEED={chosen} (this test uses it XOR {seed_offset})")
-        }
-    }
+    plan.check(subject.addr(), reference.addr(), Source { next: &mut next, agree: &by_property });
 }
 
 #[test]
