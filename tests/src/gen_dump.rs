@@ -4,7 +4,8 @@
 //! many quicklist nodes, intsets of every width and hashtable sets, listpack and skiplist sorted
 //! sets with integral, fractional and infinite scores, listpack and hashtable hashes), plus the
 //! read commands that show the value back and how RESTORE is called (TTL, ABSTTL, REPLACE,
-//! IDLETIME, FREQ).
+//! IDLETIME, FREQ). Streams come from their own [`DumpGenerator::stream_case`], so that the
+//! sequence of the other cases stays what it was.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -105,7 +105,8 @@ pub enum Error {
     /// A type this reader does not load.
     #[error("unsupported object type {0}")]
     UnknownType(u8),
-    /// A value this writer cannot serialize yet (streams).
+    /// A value this writer cannot serialize (none since streams are written; kept for future
+    /// types).
     #[error("{0} values are not serialized yet")]
     Unsupported(&'static str),
     /// A DUMP payload's footer: too short, a newer RDB version, or a checksum mismatch.

@@ -137,6 +137,14 @@ fn inconsistent_groups_are_refused() {
     assert!(restore_payload(&super::super::seal(bad)).is_err());
 }
 
+#[test]
+fn type_21_of_redis_7_2_is_refused_as_redis_7_0_does() {
+    let mut p = unhex(REDIS);
+    p.truncate(p.len() - 10);
+    p[0] = 21;
+    assert!(matches!(restore_payload(&super::super::seal(p)), Err(super::super::Error::UnknownType(21))));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
     #[test]
