@@ -9,7 +9,10 @@
 //! recomputed) and sends them to both servers: ours must answer every one (OK or Redis's error)
 //! and stay up, never load what Redis refuses, and where both accept, the values must agree. The
 //! reference runs with `sanitize-dump-payload yes`, so that it validates deeply instead of
-//! crashing. We refuse a little more than Redis: sorted-set listpack scores that are not numbers.
+//! crashing. We refuse a little more than Redis: sorted-set listpack scores that are not numbers;
+//! streams whose length disagrees with their entries, whose entry ids are out of order or above
+//! the last id, or whose counters use an invalid length encoding (Redis's `rdbLoadLen` reads one
+//! as `UINT64_MAX` there and loads on).
 //!
 //! Streams ([`DumpGenerator::stream_case`]: explicit ids, XDEL, XTRIM, groups, pending entries,
 //! several nodes) run both ways too, with XRANGE, XLEN, XINFO STREAM FULL and XINFO GROUPS read
