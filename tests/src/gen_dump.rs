@@ -245,6 +245,14 @@ impl DumpGenerator {
             let how: &[u8] = if r.random_bool(0.5) { b"=" } else { b"~" };
             build.push(vec![b"XTRIM".to_vec(), key.to_vec(), b"MAXLEN".to_vec(), how.to_vec(), keep]);
         }
+        if r.random_bool(0.2) {
+            // Counters XADD alone does not give: a last id past the entries, more entries added
+            // than ever held, a max deleted id no entry had.
+            let last = format!("{}-0", ms + 100_000).into_bytes();
+            let added = (n + 1000).to_string().into_bytes();
+            let max_deleted = format!("{}-7", ms + 50).into_bytes();
+            build.push(args(&[b"XSETID", key, &last, b"ENTRIESADDED", &added, b"MAXDELETEDID", &max_deleted]));
+        }
         let groups = if n == 0 { 0 } else { r.random_range(0..3) };
         for g in 0..groups {
             let group = format!("g{g}").into_bytes();
