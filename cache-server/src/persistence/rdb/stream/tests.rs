@@ -70,6 +70,8 @@ fn round_trip(s: Stream) -> Stream {
     let Value::Stream(back) = restore_payload(&p).unwrap() else { panic!("not a stream") };
     assert_eq!(view(&back), view(&s));
     assert_eq!(back.blocks(), s.blocks());
+    let again = dump_payload(&Value::Stream(back.clone()), Options::default()).unwrap();
+    assert_eq!(again, p, "a restored stream dumps the same bytes");
     Arc::unwrap_or_clone(back)
 }
 
@@ -143,6 +145,66 @@ fn type_21_of_redis_7_2_is_refused_as_redis_7_0_does() {
     p.truncate(p.len() - 10);
     p[0] = 21;
     assert!(matches!(restore_payload(&super::super::seal(p)), Err(super::super::Error::UnknownType(21))));
+}
+
+/// One step building a stream: append (ms step, seq, fields pattern, value length), delete the
+/// k-th id appended, or trim.
+#[derive(Debug, Clone)]
+enum Op {
+    Append(u64, u64, u8, usize),
+    Delete(usize),
+    Trim(u64, bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (0u64..3, 0u64..4, 0u8..4, 0usize..200).prop_map(|(a, b, c, d)| Op::Append(a, b, c, d)),
+        2 => any::<usize>().prop_map(Op::Delete),
+        1 => (0u64..300, any::<bool>()).prop_map(|(n, approx)| Op::Trim(n, approx)),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+    #[test]
+    fn built_streams_round_trip(ops in proptest::collection::vec(op(), 0..400)) {
+        let mut s = Stream::default();
+        let mut ids = Vec::new();
+        for o in ops {
+            match o {
+                Op::Append(dms, seq, shape, vlen) => {
+                    let last = s.last_id();
+                    let id = if dms == 0 { id(last.ms, last.seq + 1 + seq) } else { id(last.ms + dms, seq) };
+                    let v = Bytes::from("v".repeat(vlen));
+                    let pairs = match shape {
+                        0 => vec![b("f"), v, b("g"), b("12")],
+                        1 => vec![b("f"), v],
+                        2 => vec![b("h"), Bytes::from(vlen.to_string())],
+                        _ => vec![b("f"), b("-7"), b("g"), v],
+                    };
+                    s.append(id, &pairs);
+                    ids.push(id);
+                }
+                Op::Delete(k) if !ids.is_empty() => {
+                    s.delete(ids[k % ids.len()]);
+                }
+                Op::Trim(n, approx) => {
+                    s.trim(crate::types::stream::Trim::MaxLen(n), approx, 0);
+                }
+                Op::Delete(_) => {}
+            }
+        }
+        if let Some(&first) = ids.first() {
+            let mut g = Group::new(first, Some(1));
+            g.create_consumer(b"c1", 5);
+            g.create_consumer(b"c2", 6);
+            for (i, id) in ids.iter().enumerate().step_by(3) {
+                g.claim(*id, if i % 2 == 0 { b"c1" } else { b"c2" }, 1000 + i as u64, Some(i as u64 % 5 + 1), false);
+            }
+            s.groups.insert(b("grp"), g);
+        }
+        round_trip(s);
+    }
 }
 
 proptest! {
