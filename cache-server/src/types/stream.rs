@@ -121,6 +121,12 @@ impl Stream {
         self.blocks.len()
     }
 
+    /// Every block as its key and its entries in order, deleted ones included, as (id, deleted,
+    /// pairs): the nodes Redis's radix tree would hold, for the RDB writer.
+    pub fn nodes(&self) -> impl Iterator<Item = (StreamId, impl Iterator<Item = (StreamId, bool, Fields<'_>)>)> {
+        self.blocks.iter().map(|(k, b)| (*k, b.iter(*k).map(|e| (e.id, e.deleted, e.fields))))
+    }
+
     /// The first entry present.
     pub fn first(&self) -> Option<(StreamId, Fields<'_>)> {
         self.range(StreamId::MIN, StreamId::MAX).next()

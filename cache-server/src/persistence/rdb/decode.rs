@@ -117,6 +117,7 @@ pub fn decode_value(ty: u8, r: &mut Reader<'_>) -> Result<Value, Error> {
             }
             Value::Hash(Arc::new(h))
         }
+        STREAM_LISTPACKS | STREAM_LISTPACKS_2 => Value::Stream(Arc::new(super::stream::decode(ty, r)?)),
         other => return Err(Error::UnknownType(other)),
     })
 }

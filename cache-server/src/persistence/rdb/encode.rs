@@ -9,8 +9,7 @@ use crate::types::list::List;
 use crate::types::set::{Elem, Set};
 use crate::types::zset::ZSet;
 
-/// The type byte Redis 7.0 writes for `v`; [`Error::Unsupported`] for a stream (not serialized
-/// yet).
+/// The type byte Redis 7.0 writes for `v` (always `Ok`: every type is written).
 pub fn object_type(v: &Value) -> Result<u8, Error> {
     Ok(match v {
         Value::Str(_) => STRING,
@@ -21,12 +20,11 @@ pub fn object_type(v: &Value) -> Result<u8, Error> {
         Value::ZSet(_) => ZSET_2,
         Value::Hash(_) if v.encoding() == "listpack" => HASH_LISTPACK,
         Value::Hash(_) => HASH,
-        Value::Stream(_) => return Err(Error::Unsupported("stream")),
+        Value::Stream(_) => STREAM_LISTPACKS_2,
     })
 }
 
-/// Appends the body of `v` in the encoding [`object_type`] names; [`Error::Unsupported`] (and
-/// nothing written) for a stream.
+/// Appends the body of `v` in the encoding [`object_type`] names.
 pub fn encode_value(v: &Value, opts: Options, out: &mut Vec<u8>) -> Result<(), Error> {
     match v {
         Value::Str(s) => put_string(out, s, opts),
@@ -41,7 +39,7 @@ pub fn encode_value(v: &Value, opts: Options, out: &mut Vec<u8>) -> Result<(), E
                 put_string(out, v, opts);
             }
         }
-        Value::Stream(_) => return Err(Error::Unsupported("stream")),
+        Value::Stream(st) => super::stream::encode(st, opts, out),
     }
     Ok(())
 }

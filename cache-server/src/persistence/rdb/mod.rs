@@ -21,18 +21,21 @@
 //! - hashtable-encoded hashes and sets come out in our iteration order, Redis's in its dict's;
 //! - a list Redis built otherwise (LPUSH, LINSERT, a RESTORE keeps the loaded nodes) may have other
 //!   node boundaries than RPUSH gives;
-//! - streams are not written yet ([`Error::Unsupported`]).
+//! - streams are written as `STREAM_LISTPACKS_2` (`stream.rs`), node by node as our blocks cut
+//!   them (Redis's default 100 entries / 4 KB): a stream Redis built under other
+//!   `stream-node-max-*` settings, or one loaded by RESTORE (Redis keeps the loaded nodes, we
+//!   re-cut them), may have other node boundaries.
 //!
 //! The reader accepts every encoding Redis 7.0 loads for strings, lists, sets, sorted sets and
-//! hashes (types 0-5, 9-14, 16-18), and rebuilds values through the types' public constructors,
+//! hashes (types 0-5, 9-14, 16-18) and streams (15, 19), and rebuilds values through the types' public constructors,
 //! so encodings and weights follow the thresholds in force as Redis converts after loading (a
 //! packed sorted set stays packed unless it has too many members, a plain one is packed when it
 //! fits; one difference: a hash listpack holding a value longer than `hash-max-listpack-value`
 //! becomes a hashtable here, Redis keeps it packed). It is hostile-input safe: every length is
 //! checked against the bytes that remain before it is used, every allocation is bounded by the
 //! payload's size, and duplicates, NaN or non-numeric scores, empty collections and unknown
-//! encodings are refused ([`Error`]) rather than loaded half-way. Streams (types 15, 19) are
-//! refused as [`Error::UnknownType`].
+//! encodings are refused ([`Error`]) rather than loaded half-way. Type 21
+//! (`STREAM_LISTPACKS_3`, Redis 7.2, RDB version 11) is refused as Redis 7.0 refuses it.
 
 mod crc64;
 mod decode;
@@ -41,6 +44,7 @@ pub mod intset;
 pub mod io;
 pub mod listpack;
 pub mod lzf;
+mod stream;
 pub mod ziplist;
 
 pub use crc64::crc64;
@@ -101,7 +105,8 @@ pub enum Error {
     /// A type this reader does not load.
     #[error("unsupported object type {0}")]
     UnknownType(u8),
-    /// A value this writer cannot serialize yet (streams).
+    /// A value this writer cannot serialize (none since streams are written; kept for future
+    /// types).
     #[error("{0} values are not serialized yet")]
     Unsupported(&'static str),
     /// A DUMP payload's footer: too short, a newer RDB version, or a checksum mismatch.
@@ -109,8 +114,7 @@ pub enum Error {
     Footer,
 }
 
-/// The DUMP payload of `v`: type byte, body, RDB version and CRC-64, as Redis's `DUMP` replies;
-/// [`Error::Unsupported`] for a stream.
+/// The DUMP payload of `v`: type byte, body, RDB version and CRC-64, as Redis's `DUMP` replies.
 pub fn dump_payload(v: &crate::entry::Value, opts: Options) -> Result<Vec<u8>, Error> {
     let mut out = vec![object_type(v)?];
     encode_value(v, opts, &mut out)?;
