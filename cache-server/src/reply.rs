@@ -121,6 +121,14 @@ impl Reply {
         if self.resp3 { self.line(b',', s.as_bytes()) } else { self.bulk(s.as_bytes()) }
     }
 
+    /// An array of simple strings: the lines of a HELP reply.
+    pub fn simple_lines(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for l in lines {
+            self.simple(l);
+        }
+    }
+
     /// A boolean (`#t`/`#f` in RESP3, `:1`/`:0` in RESP2).
     pub fn boolean(&mut self, b: bool) {
         if self.resp3 { self.line(b'#', if b { b"t" } else { b"f" }) } else { self.int(i64::from(b)) }

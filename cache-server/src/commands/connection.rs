@@ -619,10 +619,7 @@ fn client_help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(LINES.len());
-    for l in LINES {
-        ctx.out.simple(l);
-    }
+    ctx.out.simple_lines(LINES);
     Ok(())
 }
 

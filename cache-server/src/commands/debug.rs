@@ -228,10 +228,7 @@ fn help(ctx: &mut Ctx<'_>) {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(LINES.len());
-    for l in LINES {
-        ctx.out.simple(l);
-    }
+    ctx.out.simple_lines(LINES);
 }
 
 /// LOLWUT [VERSION v [params…]]: Redis 7.0 draws art for versions 5 and 6 (whose numeric

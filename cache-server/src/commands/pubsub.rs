@@ -265,10 +265,7 @@ fn pubsub_help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(LINES.len());
-    for l in LINES {
-        ctx.out.simple(l);
-    }
+    ctx.out.simple_lines(LINES);
     Ok(())
 }
 

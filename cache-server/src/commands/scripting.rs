@@ -735,10 +735,7 @@ fn function_kill(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    ctx.out.simple_lines(lines);
     Ok(())
 }
 

@@ -129,10 +129,7 @@ pub(crate) fn help(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 
 /// Replies a HELP text line by line, as Redis's `addReplyHelp`.
 fn help_lines(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    ctx.out.simple_lines(lines);
     Ok(())
 }
 

@@ -344,10 +344,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 
 /// Writes a HELP text as Redis does: one simple string per line.
 pub(crate) fn help_reply(ctx: &mut Ctx<'_>, lines: &[&str]) -> CmdResult {
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
+    ctx.out.simple_lines(lines);
     Ok(())
 }
 
