@@ -431,8 +431,18 @@ fn debug_and_lolwut_match_redis() {
     for resp3 in [false, true] {
         same_replies(redis.addr(), ours.addr(), resp3, &lines);
     }
-    // DEBUG OBJECT: Redis's field names, and the values we can know.
-    for key in ["k", "s"] {
+    // DEBUG OBJECT: Redis's field names, and the values we can know (serializedlength is the
+    // size of the RDB encoding, collections and LZF-compressed strings included).
+    let big = "a".repeat(64);
+    let setup = ["RPUSH dl a b c 1 2 3", "HSET dh f v g w", "ZADD dz 1 a 2 b", "SADD ds 1 2 3", "XADD dx 1-1 f v"];
+    for addr in [redis.addr(), ours.addr()] {
+        let mut c = connect(addr, false);
+        for line in setup {
+            c.cmd(&words(line)).expect("setup");
+        }
+        c.cmd(&["SET", "dbig", &big]).expect("SET");
+    }
+    for key in ["k", "s", "dl", "dh", "dz", "ds", "dx", "dbig"] {
         let line = |addr| match connect(addr, false).cmd(&["DEBUG", "OBJECT", key]).expect("DEBUG OBJECT") {
             Frame::Simple(s) => String::from_utf8(s).expect("utf-8"),
             other => panic!("{other:?}"),

@@ -6,9 +6,8 @@
 //! DEBUG SLEEP delays its caller only: the sleep runs under `block_in_place`, so the worker's
 //! other connections move to another thread (Redis stops the whole server). DEBUG OBJECT prints
 //! Redis's line with what we know: `refcount` and `encoding` as OBJECT reports them,
-//! `serializedlength` exact for strings that RDB stores as integers or uncompressed (Redis
-//! compresses strings over 20 bytes with LZF when it saves space: ours is then the uncompressed
-//! length) and 0 for collections until an RDB encoder can size them, `lru`/`lru_seconds_idle` 0
+//! `serializedlength` the size of the value's RDB encoding (as DUMP writes it, `rdbcompression`
+//! included; Redis's `rdbSavedObjectLen`), `lru`/`lru_seconds_idle` 0
 //! (no per-key access clock: see `object.rs`), and no `ql_*` fields (our lists are no
 //! quicklists). SET-ACTIVE-EXPIRE is accepted: expired keys are never visible either way, and
 //! the core reclaims them on its own schedule.
@@ -105,40 +104,17 @@ fn sleep(secs: f64) {
     }
 }
 
-/// RDB's length of a string (`rdbSavedObjectLen` before LZF): integer forms, else a length
-/// prefix and the bytes.
-fn string_rdb_len(s: &[u8]) -> usize {
-    if let Some(n) = crate::frame::parse_i64(s).filter(|_| s.len() <= 11) {
-        if (-128..=127).contains(&n) {
-            return 2;
-        } else if (-32768..=32767).contains(&n) {
-            return 3;
-        } else if i32::try_from(n).is_ok() {
-            return 5;
-        }
-    }
-    let prefix = if s.len() < 64 {
-        1
-    } else if s.len() < 16384 {
-        2
-    } else if u32::try_from(s.len()).is_ok() {
-        5
-    } else {
-        9
-    };
-    prefix + s.len()
-}
-
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     let Some(e) = ctx.peek(key) else { return Err("ERR no such key".into()) };
     let v = &e.value;
-    let (at, refcount, len) = match v {
+    let (at, refcount) = match v {
         crate::db::Value::Str(s) => {
             let shared = crate::frame::parse_i64(s).is_some_and(|n| (0..10_000).contains(&n));
-            (s.as_ptr() as usize, if shared { i64::from(i32::MAX) } else { 1 }, string_rdb_len(s))
+            (s.as_ptr() as usize, if shared { i64::from(i32::MAX) } else { 1 })
         }
-        other => (other as *const crate::db::Value as usize, 1, 0),
+        other => (other as *const crate::db::Value as usize, 1),
     };
+    let len = super::dump::serialized_length(ctx, v);
     let line = format!(
         "Value at:{at:#x} refcount:{refcount} encoding:{} serializedlength:{len} lru:0 lru_seconds_idle:0",
         v.encoding()
@@ -328,16 +304,5 @@ mod tests {
             ],
         )
         .await;
-    }
-
-    #[test]
-    fn serialized_length_of_strings() {
-        use super::string_rdb_len as len;
-        assert_eq!(len(b"100"), 2);
-        assert_eq!(len(b"1000"), 3);
-        assert_eq!(len(b"100000"), 5);
-        assert_eq!(len(b"hello"), 6);
-        assert_eq!(len(b"0100"), 5);
-        assert_eq!(len(&[b'x'; 100]), 102);
     }
 }

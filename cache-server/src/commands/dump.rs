@@ -51,15 +51,30 @@ fn elements(v: &Value) -> usize {
     }
 }
 
+/// Whether DUMP compresses strings (`rdbcompression`, kept as an inert directive until snapshots
+/// land).
+fn rdb_options(ctx: &Ctx<'_>) -> Options {
+    Options { compress: ctx.shared.config.read().inert.get("rdbcompression").is_none_or(|v| v != "no") }
+}
+
+/// The size of `v`'s RDB encoding, as DEBUG OBJECT's `serializedlength` reports it (0 if it has
+/// none).
+pub(crate) fn serialized_length(ctx: &mut Ctx<'_>, v: &Value) -> usize {
+    let opts = rdb_options(ctx);
+    ctx.long(elements(v), |_| {
+        let mut out = Vec::new();
+        rdb::encode_value(v, opts, &mut out).map_or(0, |()| out.len())
+    })
+}
+
 fn dump(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let Some(e) = ctx.get(&a[1]) else {
         ctx.out.null();
         return Ok(());
     };
-    // `rdbcompression` is kept as an inert directive until snapshots land; DUMP honours it.
-    let compress = ctx.shared.config.read().inert.get("rdbcompression").is_none_or(|v| v != "no");
+    let opts = rdb_options(ctx);
     let payload = ctx
-        .long(elements(&e.value), |_| rdb::dump_payload(&e.value, Options { compress }))
+        .long(elements(&e.value), |_| rdb::dump_payload(&e.value, opts))
         .map_err(|e| CmdError::from(format!("ERR DUMP: {e}")))?;
     ctx.out.bulk(&payload);
     Ok(())
