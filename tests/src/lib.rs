@@ -57,6 +57,7 @@ pub mod peer;
 pub mod port;
 pub mod redis_server;
 pub mod resp;
+pub mod scenes;
 pub mod script_gen;
 pub mod subject;
 pub mod transcript;

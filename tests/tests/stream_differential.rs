@@ -14,20 +14,18 @@
 //! `CACHE_TESTS_SEED=<u64>` replays a run (`random` picks one); a mismatch prints the seed, the
 //! command's index, the command and both replies.
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cache_tests::diff::{Delivery, Plan, Protocol, Source};
 use cache_tests::gen_stream::{StreamGenerator, agree};
 use cache_tests::redis_server::RedisServer;
-use cache_tests::resp::{Frame, RawConn, encode_command, escape};
+use cache_tests::resp::Frame;
+use cache_tests::scenes::{self, Step, call, send};
 use cache_tests::{ServerOpts, Subject};
 
 const DEFAULT_SEED: u64 = 0x57e4_0001;
 /// Per-run bound on wall time: the loop stops there (reported, not failed).
 const TIME_BOUND: Duration = Duration::from_secs(90);
-/// Bound on waiting for clients to be parked, and for one blocked reply.
-const WAIT_BOUND: Duration = Duration::from_secs(10);
 
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64) {
     let Some(reference) = RedisServer::start::<&str>(&[]) else {
@@ -65,81 +63,6 @@ fn resp3_stream_matches_redis() {
 #[test]
 fn pipelined_stream_matches_redis() {
     differential(8_000, Protocol::Resp2, Delivery::Pipelined { max_batch: 64 }, 5);
-}
-
-/// One step of a scene.
-#[derive(Clone, Debug)]
-enum Step {
-    /// Sends a command on connection `.0` and reads its reply.
-    Call(usize, Vec<String>),
-    /// Sends a command on connection `.0` without reading (it blocks).
-    Send(usize, Vec<String>),
-    /// Reads one reply on connection `.0`.
-    Read(usize),
-    /// Waits until the server reports this many parked clients.
-    Parked(usize),
-}
-
-fn call(c: usize, words: &str) -> Step {
-    Step::Call(c, words.split(' ').map(str::to_owned).collect())
-}
-
-fn send(c: usize, words: &str) -> Step {
-    Step::Send(c, words.split(' ').map(str::to_owned).collect())
-}
-
-fn parked(admin: &mut RawConn) -> Result<usize, String> {
-    let info = match admin.cmd(&["INFO", "clients"]).map_err(|e| e.to_string())? {
-        Frame::Bulk(Some(b)) | Frame::Verbatim(_, b) => String::from_utf8_lossy(&b).into_owned(),
-        other => return Err(format!("INFO answered {other:?}")),
-    };
-    info.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| format!("no blocked_clients in {info}"))
-}
-
-/// Plays `scene` on `addr` with `conns` connections and returns the transcript.
-fn play(addr: SocketAddr, conns: usize, scene: &[Step], protocol: Protocol) -> Result<Vec<String>, String> {
-    let io = |e: std::io::Error| e.to_string();
-    let open = || -> Result<RawConn, String> {
-        let mut c = RawConn::connect(addr).map_err(io)?;
-        if protocol == Protocol::Resp3 {
-            c.cmd(&["HELLO", "3"]).map_err(io)?;
-        }
-        Ok(c)
-    };
-    let mut admin = RawConn::connect(addr).map_err(io)?;
-    admin.cmd(&["FLUSHALL"]).map_err(io)?;
-    let mut c: Vec<RawConn> = (0..conns).map(|_| open()).collect::<Result<_, _>>()?;
-    let mut transcript = Vec::new();
-    for (i, step) in scene.iter().enumerate() {
-        match step {
-            Step::Call(n, args) => {
-                let (_, raw) = c[*n].cmd_raw(args).map_err(|e| format!("step {i} {step:?}: {e}"))?;
-                transcript.push(format!("#{i} c{n}: {}", escape(&raw)));
-            }
-            Step::Send(n, args) => c[*n].send_raw(&encode_command(args)).map_err(io)?,
-            Step::Read(n) => {
-                let (_, raw) = c[*n].read_frame_raw().map_err(|e| format!("step {i} {step:?}: {e}"))?;
-                transcript.push(format!("#{i} c{n}: {}", escape(&raw)));
-            }
-            Step::Parked(want) => {
-                let started = Instant::now();
-                loop {
-                    let got = parked(&mut admin)?;
-                    if got == *want {
-                        break;
-                    }
-                    if started.elapsed() > WAIT_BOUND {
-                        return Err(format!("step {i}: {got} clients parked, want {want}"));
-                    }
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
-        }
-    }
-    Ok(transcript)
 }
 
 /// The scenes: (name, connections, steps).
@@ -270,12 +193,7 @@ fn scenes() -> Vec<(&'static str, usize, Vec<Step>)> {
 fn blocking(protocol: Protocol) {
     let Some(reference) = RedisServer::start::<&str>(&[]) else { return };
     let Some(subject) = Subject::start(&ServerOpts::default()) else { return };
-    for (name, conns, steps) in scenes() {
-        let theirs = play(reference.addr(), conns, &steps, protocol).unwrap_or_else(|e| panic!("redis, {name}: {e}"));
-        let ours = play(subject.addr(), conns, &steps, protocol).unwrap_or_else(|e| panic!("ours, {name}: {e}"));
-        assert_eq!(ours, theirs, "{name} ({protocol:?}): transcripts differ (left: ours, right: redis-server)");
-        eprintln!("{name} ({protocol:?}): {} replies agree", ours.len());
-    }
+    scenes::compare(reference.addr(), subject.addr(), &scenes(), protocol);
 }
 
 #[test]
