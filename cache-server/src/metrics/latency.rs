@@ -38,19 +38,22 @@ impl Monitor {
     /// Records a command of `micros` if the monitor is on and it reached the threshold.
     #[inline]
     pub fn command(&self, micros: u64, now_s: u64, fast: impl FnOnce() -> bool) {
-        let t = self.threshold_ms.load(Relaxed);
-        if t == 0 || micros / 1000 < t {
-            return;
+        if self.reached(micros) {
+            self.add(if fast() { "fast-command" } else { "command" }, now_s, micros / 1000);
         }
-        self.add(if fast() { "fast-command" } else { "command" }, now_s, micros / 1000);
     }
 
     /// Records `event` of `micros` if the monitor is on and it reached the threshold.
     pub fn event(&self, event: &str, micros: u64, now_s: u64) {
-        let t = self.threshold_ms.load(Relaxed);
-        if t != 0 && micros / 1000 >= t {
+        if self.reached(micros) {
             self.add(event, now_s, micros / 1000);
         }
+    }
+
+    /// True if the monitor is on and `micros` reach its threshold (one relaxed load).
+    fn reached(&self, micros: u64) -> bool {
+        let t = self.threshold_ms.load(Relaxed);
+        t != 0 && micros / 1000 >= t
     }
 
     /// Adds a sample of `ms` to `event` at `now_s`.
