@@ -128,6 +128,7 @@
 pub mod alloc;
 pub mod auth;
 pub mod blocking;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod connection;

@@ -67,6 +67,8 @@ pub struct Shared {
     pub blocked: crate::blocking::Registry,
     /// CLIENT PAUSE state (the dispatcher checks it with one relaxed load).
     pub pause: crate::pause::Pause,
+    /// Redis Cluster state; `None` unless `cluster-enabled yes`.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Script cache, function libraries, running scripts.
     pub scripting: Arc<crate::commands::scripting::ScriptState>,
     /// `slowlog-log-slower-than`, mirrored from the config so that every command reads it without
@@ -145,6 +147,7 @@ impl Shared {
             memcache: crate::memcache::McState::default(),
             blocked: Default::default(),
             pause: Default::default(),
+            cluster: None,
             scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget, busy_threshold)),
             slowlog_threshold,
             shutdown: watch::channel(false).0,

@@ -1,0 +1,102 @@
+//! Redis Cluster: 16384 hash slots spread over nodes that learn about each other on the cluster
+//! port, with `-MOVED` / `-ASK` redirections for clients and slot migration with `MIGRATE`.
+//!
+//! The module is split along one seam, the [`Table`]:
+//! - the membership side (nodes, epochs, the cluster bus, `nodes.conf`, the CLUSTER commands that
+//!   change the map) owns the truth and publishes what the data path needs into the table with
+//!   [`Cluster::update`];
+//! - the data path (the dispatcher's redirect check, ASKING / READONLY, MIGRATE, the per-slot key
+//!   index behind COUNTKEYSINSLOT / GETKEYSINSLOT) only reads it with [`Cluster::table`].
+//!
+//! A server started without `cluster-enabled yes` has no [`Cluster`] at all
+//! (`Shared::cluster` is `None`) and pays nothing on its command path.
+
+use parking_lot::{RwLock, RwLockReadGuard};
+use std::collections::HashMap;
+use std::fmt;
+
+/// Number of hash slots.
+pub const SLOTS: usize = 16384;
+
+/// A node's client endpoint, as redirections name it (`-MOVED 3999 127.0.0.1:6381`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    /// The announced IP (or host name).
+    pub host: String,
+    /// The announced client port.
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// Who serves a slot, as far as this node knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Owner {
+    /// No node serves it.
+    #[default]
+    Unassigned,
+    /// This node.
+    Me,
+    /// Another primary: an index into [`Table::nodes`].
+    Node(u16),
+}
+
+/// What the data path needs of the cluster: the slot map and the migrations in flight.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Owner of each slot.
+    pub owners: Box<[Owner]>,
+    /// Endpoints of the other nodes, indexed by [`Owner::Node`].
+    pub nodes: Vec<Endpoint>,
+    /// Slots this node is moving away (`CLUSTER SETSLOT <slot> MIGRATING <node>`): target index.
+    pub migrating: HashMap<u16, u16>,
+    /// Slots this node is receiving (`CLUSTER SETSLOT <slot> IMPORTING <node>`): source index.
+    pub importing: HashMap<u16, u16>,
+    /// `cluster_state:ok`: every slot is served (or full coverage is not required) and this node
+    /// sees a majority of primaries.
+    pub ok: bool,
+    /// `cluster-allow-reads-when-down`.
+    pub reads_when_down: bool,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self {
+            owners: vec![Owner::Unassigned; SLOTS].into_boxed_slice(),
+            nodes: Vec::new(),
+            migrating: HashMap::new(),
+            importing: HashMap::new(),
+            ok: false,
+            reads_when_down: false,
+        }
+    }
+}
+
+impl Table {
+    /// The endpoint behind an [`Owner::Node`] index.
+    pub fn endpoint(&self, node: u16) -> Option<&Endpoint> {
+        self.nodes.get(usize::from(node))
+    }
+}
+
+/// The cluster state of a server started with `cluster-enabled yes`.
+#[derive(Debug, Default)]
+pub struct Cluster {
+    table: RwLock<Table>,
+}
+
+impl Cluster {
+    /// The table, for reading (hold the guard briefly: writers wait for it).
+    pub fn table(&self) -> RwLockReadGuard<'_, Table> {
+        self.table.read()
+    }
+
+    /// Changes the table (the membership side calls this whenever its view changes).
+    pub fn update<R>(&self, f: impl FnOnce(&mut Table) -> R) -> R {
+        f(&mut self.table.write())
+    }
+}
