@@ -195,6 +195,22 @@ pub fn note_write(db: u32, key: &[u8], value: Option<&crate::entry::Value>) {
     });
 }
 
+/// Runs `f` without letting its writes make keys ready: for a write that changes a value but gives
+/// a parked client nothing to take (XSETID: Redis signals the key modified, not ready). Keys made
+/// ready before `f` stay ready.
+pub fn quietly<R>(f: impl FnOnce() -> R) -> R {
+    let before = READY.with(|r| r.borrow().order.len());
+    let out = f();
+    READY.with(|r| {
+        let mut r = r.borrow_mut();
+        let added: Vec<Key> = r.order.drain(before..).collect();
+        for k in &added {
+            r.seen.remove(k);
+        }
+    });
+    out
+}
+
 /// Takes the keys this thread's command made ready.
 pub(crate) fn take_ready() -> Vec<(u32, Bytes)> {
     READY.with(|r| {

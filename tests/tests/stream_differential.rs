@@ -152,6 +152,19 @@ fn scenes() -> Vec<(&'static str, usize, Vec<Step>)> {
             ],
         ),
         (
+            "XSETID raising the last id wakes nobody; the next XADD serves what follows the raised id",
+            2,
+            vec![
+                call(1, "XADD s 1-0 f v"),
+                send(0, "XREAD BLOCK 0 STREAMS s $"),
+                Step::Parked(1),
+                call(1, "XSETID s 5-0"),
+                Step::Parked(1),
+                call(1, "XADD s 6-0 f v"),
+                Step::Read(0),
+            ],
+        ),
+        (
             "timeouts and their errors",
             1,
             vec![

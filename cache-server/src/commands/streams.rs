@@ -158,7 +158,9 @@ fn xadd(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             if s.last_id() == StreamId::MAX {
                 return Err(ids::EXHAUSTED.into());
             }
-            ids::next_add_id(add.id, s.last_id(), now)
+            let id = ids::next_add_id(add.id, s.last_id(), now)?;
+            ids::check_entry_size(fields)?;
+            Ok(id)
         },
         |s, id| {
             s.append(id, fields);
@@ -261,7 +263,10 @@ fn xsetid(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         Ok(())
     };
-    let found = change(ctx, &a[1], false, check, |s, ()| s.set_last_id(id, entries_added, max_deleted))?;
+    // Like Redis, XSETID wakes no parked reader: the next XADD serves what follows the raised id.
+    let found = crate::blocking::quietly(|| {
+        change(ctx, &a[1], false, check, |s, ()| s.set_last_id(id, entries_added, max_deleted))
+    })?;
     if found.is_none() {
         return Err("ERR no such key".into());
     }

@@ -10,10 +10,24 @@ use crate::commands::CmdError;
 use crate::frame::parse_i64;
 use crate::reply::Reply;
 use crate::types::stream::{Fields, StreamId};
+use bytes::Bytes;
 
 /// Any id argument that does not parse.
 pub const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
 /// XADD with an explicit id not above the stream's last id.
+/// Redis keeps an entry's fields and values in one listpack, which holds at most this many bytes.
+pub const MAX_ENTRY_BYTES: usize = 1 << 30;
+
+/// XADD's size check, after its id check as in Redis: fields and values over [`MAX_ENTRY_BYTES`]
+/// in total are refused.
+pub fn check_entry_size(fields: &[Bytes]) -> Result<(), CmdError> {
+    let total: usize = fields.iter().map(Bytes::len).sum();
+    if total > MAX_ENTRY_BYTES {
+        return Err("ERR Elements are too large to be stored".into());
+    }
+    Ok(())
+}
+
 pub const ID_TOO_SMALL: &str = "ERR The ID specified in XADD is equal or smaller than the target stream top item";
 /// XADD with the explicit id `0-0`.
 pub const ID_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";
@@ -305,5 +319,16 @@ mod tests {
         s.append(id(1, 2), &pairs);
         write_entry(&mut out, id(1, 2), s.get(id(1, 2)).unwrap());
         assert_eq!(&out.buf[..], b"*2\r\n$3\r\n1-2\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n");
+    }
+
+    #[test]
+    fn entries_over_a_gibibyte_in_total_are_refused() {
+        // Zeroed pages are never touched: the test costs address space, not memory.
+        let half = Bytes::from(vec![0u8; MAX_ENTRY_BYTES / 2]);
+        let fields = [half.clone(), half.clone()];
+        assert!(check_entry_size(&fields).is_ok(), "exactly the limit fits");
+        let over = [half.clone(), half, Bytes::from_static(b"x")];
+        let err = check_entry_size(&over).unwrap_err();
+        assert_eq!(err.0, "ERR Elements are too large to be stored");
     }
 }
