@@ -484,7 +484,10 @@ pub async fn serve(
         tokio::select! {
             r = read => match r {
                 Ok(0) | Err(_) => return,
-                Ok(n) => { shared.metrics.net_input.fetch_add(n as u64, Relaxed); }
+                Ok(n) => {
+                    shared.metrics.net_input.fetch_add(n as u64, Relaxed);
+                    shared.metrics.reads.fetch_add(1, Relaxed);
+                }
             },
             _ = idle => return,
             _ = stop.wait_for(|s| *s) => return,
@@ -575,6 +578,7 @@ async fn hold<T>(
             r = stream.read_buf(rbuf) => match r {
                 Ok(n) if n > 0 && rbuf.len() as u64 <= qlimit => {
                     shared.metrics.net_input.fetch_add(n as u64, Relaxed);
+                    shared.metrics.reads.fetch_add(1, Relaxed);
                     false
                 }
                 _ => true,
@@ -726,6 +730,7 @@ async fn write(shared: &Shared, client: &ClientState, stream: &mut TcpStream, ou
     }
     mailbox.backlog.set_replies(0, mailbox.limits());
     shared.metrics.net_output.fetch_add(out.buf.len() as u64, Relaxed);
+    shared.metrics.writes.fetch_add(1, Relaxed);
     out.buf.clear();
     Ok(())
 }

@@ -83,6 +83,10 @@ pub struct Metrics {
     pub net_input: AtomicU64,
     /// Bytes written to clients.
     pub net_output: AtomicU64,
+    /// Socket reads that brought bytes (INFO `total_reads_processed`).
+    pub reads: AtomicU64,
+    /// Reply batches written (INFO `total_writes_processed`).
+    pub writes: AtomicU64,
     /// Clients closed by `client-output-buffer-limit`.
     pub output_limit_disconnections: AtomicU64,
     /// Error replies by their code (`ERR`, `WRONGTYPE`, ...).
@@ -139,7 +143,15 @@ impl Metrics {
     /// Zeroes counters (CONFIG RESETSTAT); `evicted` and `expired` are the keyspace's totals now.
     /// The slow log and the latency monitor are kept, as in Redis.
     pub fn reset(&self, evicted: u64, expired: u64) {
-        for c in [&self.connections, &self.rejected_connections, &self.commands, &self.net_input, &self.net_output] {
+        for c in [
+            &self.connections,
+            &self.rejected_connections,
+            &self.commands,
+            &self.net_input,
+            &self.net_output,
+            &self.reads,
+            &self.writes,
+        ] {
             c.store(0, Relaxed);
         }
         self.output_limit_disconnections.store(0, Relaxed);

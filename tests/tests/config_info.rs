@@ -185,6 +185,12 @@ fn info_sections_have_every_redis_field_in_redis_order() {
         let get = t.lines().find(|l| l.starts_with("latency_percentiles_usec_get:")).expect("get's percentiles");
         let names: Vec<&str> = get.split([':', ',']).skip(1).map(|kv| kv.split('=').next().unwrap_or("")).collect();
         assert_eq!(names, ["p50", "p99.99"], "{get}");
+        // Since RESETSTAT: five requests read (this INFO included), five replies written (RESETSTAT's
+        // own included, this one's not yet), one socket read and one write each, on either server.
+        let t = text(&cmd(c, &["INFO", "stats"]));
+        for want in ["total_reads_processed:5", "total_writes_processed:5"] {
+            assert!(t.lines().any(|l| l == want), "{want} in\n{t}");
+        }
     }
 }
 

@@ -8,9 +8,8 @@
 //! `rdb_changes_since_last_save:0`), no fork (`current_cow_*`, `latest_fork_usec`, `total_forks`
 //! 0), no active defrag, no IO threads, no client eviction (`evicted_clients:0`), no reply buffer
 //! resizing, `gcc_version:0.0.0` (built by rustc), `used_memory_startup:0` (the keyspace weight
-//! at start), `total_reads_processed` / `total_writes_processed` 0 (not counted),
-//! `expire_cycle_cpu_milliseconds:0` and `expired_stale_perc:0.00` (expiry is the core's timer
-//! wheel, not a sampling cycle). `avg_ttl` is exact (Redis estimates it from expiry samples, and
+//! at start), `expire_cycle_cpu_milliseconds:0` and `expired_stale_perc:0.00` (expiry is the
+//! core's timer wheel, not a sampling cycle). `avg_ttl` is exact (Redis estimates it from expiry samples, and
 //! shows 0 until its first sample). `instantaneous_*` rates are measured
 //! between INFO calls (see [`crate::metrics::Metrics::instantaneous`]);
 //! `used_cpu_*_main_thread` are the process's first thread (the accept loop), as commands run
@@ -444,14 +443,11 @@ fn stats(ctx: &Ctx<'_>, f: &mut impl FnMut(&str, &dyn std::fmt::Display)) {
     f("unexpected_error_replies", &0);
     f("total_error_replies", &m.errors.lock().values().sum::<u64>());
     f("dump_payload_sanitizations", &0);
-    for k in [
-        "total_reads_processed",
-        "total_writes_processed",
-        "io_threaded_reads_processed",
-        "io_threaded_writes_processed",
-        "reply_buffer_shrinks",
-        "reply_buffer_expands",
-    ] {
+    f("total_reads_processed", &m.reads.load(Relaxed));
+    f("total_writes_processed", &m.writes.load(Relaxed));
+    for k in
+        ["io_threaded_reads_processed", "io_threaded_writes_processed", "reply_buffer_shrinks", "reply_buffer_expands"]
+    {
         f(k, &0);
     }
     f("client_output_buffer_limit_disconnections", &m.output_limit_disconnections.load(Relaxed));

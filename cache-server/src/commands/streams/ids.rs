@@ -14,7 +14,6 @@ use bytes::Bytes;
 
 /// Any id argument that does not parse.
 pub const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
-/// XADD with an explicit id not above the stream's last id.
 /// Redis keeps an entry's fields and values in one listpack, which holds at most this many bytes.
 pub const MAX_ENTRY_BYTES: usize = 1 << 30;
 
@@ -28,6 +27,7 @@ pub fn check_entry_size(fields: &[Bytes]) -> Result<(), CmdError> {
     Ok(())
 }
 
+/// XADD with an explicit id not above the stream's last id.
 pub const ID_TOO_SMALL: &str = "ERR The ID specified in XADD is equal or smaller than the target stream top item";
 /// XADD with the explicit id `0-0`.
 pub const ID_ZERO: &str = "ERR The ID specified in XADD must be greater than 0-0";
