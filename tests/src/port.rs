@@ -39,3 +39,33 @@ pub fn wait_for_port(addr: SocketAddr, mut alive: impl FnMut() -> bool) -> bool 
     }
     false
 }
+
+/// Whether the server answering on `addr` is process `pid`, by its INFO `process_id`: a free port
+/// can be taken by another test's server between [`free_port`] and the spawn, and that server would
+/// answer [`wait_for_port`] for ours. `None` when the server does not say (a refused INFO).
+#[must_use]
+pub fn served_by(addr: SocketAddr, pid: u32, password: Option<&str>) -> Option<bool> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let mut req = Vec::new();
+    if let Some(p) = password {
+        req.extend_from_slice(format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{p}\r\n", p.len()).as_bytes());
+    }
+    req.extend_from_slice(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n");
+    s.write_all(&req).ok()?;
+    let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        let n = s.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf);
+        if let Some(line) = text.lines().find_map(|l| l.strip_prefix("process_id:")) {
+            return line.trim().parse::<u32>().ok().map(|p| p == pid);
+        }
+        if text.contains("\r\n-") || text.starts_with('-') {
+            return None;
+        }
+    }
+    None
+}

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use crate::peer::require_peer;
-use crate::port::{free_port, loopback, wait_for_port};
+use crate::port::{free_port, loopback, served_by, wait_for_port};
 
 /// A running `redis-server`; killed (and reaped) on drop.
 #[derive(Debug)]
@@ -52,7 +52,9 @@ impl RedisServer {
                 .spawn()
                 .expect("spawn redis-server");
             let addr = loopback(port);
-            if wait_for_port(addr, || matches!(child.try_wait(), Ok(None))) {
+            if wait_for_port(addr, || matches!(child.try_wait(), Ok(None)))
+                && served_by(addr, child.id(), None) != Some(false)
+            {
                 return Some(Self { child, addr });
             }
             let _ = child.kill();
