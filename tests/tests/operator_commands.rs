@@ -388,6 +388,50 @@ fn command_getkeys_info_and_list_match_redis() {
     }
 }
 
+/// Every command both servers know describes itself as Redis does in COMMAND INFO — arity, flags
+/// in Redis's order, key positions, ACL categories, tips, key specs (keyword and numkeys searches,
+/// notes) — in both protocols. Subcommands are compared as a set: Redis lists them in its hash
+/// table's order.
+#[test]
+fn command_info_of_every_shared_command_matches_redis() {
+    let Some((redis, ours)) = servers() else { return };
+    let list = |c: &mut RawConn| -> BTreeSet<Vec<u8>> {
+        match c.cmd(&["COMMAND", "LIST"]).expect("COMMAND LIST") {
+            Frame::Array(Some(v)) => {
+                v.into_iter().map(|f| if let Frame::Bulk(Some(b)) = f { b } else { panic!("{f:?}") }).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    for resp3 in [false, true] {
+        let (mut r, mut o) = (connect(redis.addr(), resp3), connect(ours.addr(), resp3));
+        let (theirs, mine) = (list(&mut r), list(&mut o));
+        let shared: Vec<String> = theirs.intersection(&mine).map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+        assert!(shared.len() > 200, "{} commands in common", shared.len());
+        let known = |f: &Frame| match f {
+            Frame::Array(Some(row)) => {
+                matches!(row.first(), Some(Frame::Bulk(Some(n))) if theirs.contains(n) && mine.contains(n))
+            }
+            _ => false,
+        };
+        let info = |c: &mut RawConn, name: &str| -> Vec<Frame> {
+            let Ok(Frame::Array(Some(mut rows))) = c.cmd(&["COMMAND", "INFO", name]) else {
+                panic!("COMMAND INFO {name}")
+            };
+            let Some(Frame::Array(Some(mut row))) = rows.pop() else { panic!("{name}: no row") };
+            // The subcommands (last) that both servers know, sorted by their debug form.
+            if let Some(Frame::Array(Some(subs))) = row.last_mut() {
+                subs.retain(known);
+                subs.sort_by_key(|f| format!("{f:?}"));
+            }
+            row
+        };
+        for name in &shared {
+            assert_eq!(info(&mut r, name), info(&mut o, name), "COMMAND INFO {name} (RESP3: {resp3})");
+        }
+    }
+}
+
 #[test]
 fn debug_and_lolwut_match_redis() {
     let Some((redis, ours)) = servers() else { return };

@@ -113,9 +113,25 @@ pub(crate) fn acl_categories(full: &str, s: &CommandSpec) -> Vec<String> {
     if full.starts_with("command|") {
         v.push("@connection".into());
     }
+    if let Some((_, extra)) = EXTRA_CATEGORIES.iter().find(|(n, _)| *n == full) {
+        v.extend(extra.iter().map(|c| (*c).to_string()).filter(|c| !v.contains(c)).collect::<Vec<_>>());
+    }
     v.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
     v
 }
+
+/// Categories Redis's command table gives explicitly beyond what the group implies (full names).
+const EXTRA_CATEGORIES: &[(&str, &[&str])] = &[
+    ("flushall", &["@keyspace", "@dangerous"]),
+    ("flushdb", &["@keyspace", "@dangerous"]),
+    ("swapdb", &["@keyspace", "@dangerous"]),
+    ("info", &["@dangerous"]),
+    ("keys", &["@dangerous"]),
+    ("restore", &["@dangerous"]),
+    ("role", &["@admin", "@dangerous"]),
+    ("dbsize", &["@keyspace"]),
+    ("command", &["@connection"]),
+];
 
 fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
     // A pure container (CLIENT, OBJECT, CONFIG, …) is only `@slow`; its subcommands carry the rest.
@@ -123,12 +139,17 @@ fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
         return vec!["@slow".into()];
     }
     let mut v = Vec::new();
+    // Implied by the flags, as Redis's setImplicitACLCategories: scripts are never `@read`.
     if s.has("write") {
         v.push("@write".to_string());
     }
-    if s.has("readonly") {
+    if s.has("readonly") && s.group != "scripting" {
         v.push("@read".into());
     }
+    if s.has("pubsub") {
+        v.push("@pubsub".into());
+    }
+    // Given by the group.
     match s.group {
         "string" => v.push("@string".into()),
         "hash" => v.push("@hash".into()),
@@ -144,6 +165,8 @@ fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
         }
         "generic" => v.push("@keyspace".into()),
         "connection" => v.push("@connection".into()),
+        "transactions" => v.push("@transaction".into()),
+        "scripting" => v.push("@scripting".into()),
         _ => {}
     }
     if s.has("admin") {
@@ -154,8 +177,33 @@ fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
     if s.has("blocking") {
         v.push("@blocking".into());
     }
+    v.dedup();
     v
 }
+
+/// COMMAND INFO's flag order (Redis's flag bits).
+const FLAG_ORDER: &[&str] = &[
+    "write",
+    "readonly",
+    "denyoom",
+    "module",
+    "admin",
+    "pubsub",
+    "noscript",
+    "blocking",
+    "loading",
+    "stale",
+    "skip_monitor",
+    "skip_slowlog",
+    "asking",
+    "fast",
+    "no_auth",
+    "no_mandatory_keys",
+    "no_async_loading",
+    "no_multi",
+    "movablekeys",
+    "allow_busy",
+];
 
 fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     let out = &mut *ctx.out;
@@ -164,12 +212,13 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     out.int(i64::from(s.arity));
     // Redis 7.0 keeps `may_replicate` to itself (CLIENT PAUSE WRITE reads it); it never shows.
     // The table spells `no-auth` as the dispatcher reads it; Redis prints `no_auth`.
-    let shown: Vec<&str> = s
+    let mut shown: Vec<&str> = s
         .flags
         .iter()
         .filter(|f| **f != "may_replicate")
         .map(|f| if *f == "no-auth" { "no_auth" } else { f })
         .collect();
+    shown.sort_by_key(|f| FLAG_ORDER.iter().position(|o| o == f).unwrap_or(usize::MAX));
     out.set(shown.len());
     for f in shown {
         out.simple(f);
@@ -191,33 +240,7 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     let specs = getkeys::key_specs(full, s);
     out.set(specs.len());
     for k in &specs {
-        let words: Vec<&str> = k.flags.split(' ').collect();
-        out.map(3);
-        out.bulk(b"flags");
-        out.set(words.len());
-        for w in words {
-            out.simple(w);
-        }
-        out.bulk(b"begin_search");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"index");
-        out.bulk(b"spec");
-        out.map(1);
-        out.bulk(b"index");
-        out.int(i64::from(k.index));
-        out.bulk(b"find_keys");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"range");
-        out.bulk(b"spec");
-        out.map(3);
-        out.bulk(b"lastkey");
-        out.int(i64::from(k.lastkey));
-        out.bulk(b"keystep");
-        out.int(i64::from(k.keystep));
-        out.bulk(b"limit");
-        out.int(0);
+        write_key_spec(out, k);
     }
     if s.subcommands.is_empty() {
         out.set(0);
@@ -226,6 +249,73 @@ fn write_info(ctx: &mut Ctx<'_>, full: &str, s: &CommandSpec) {
     }
     for sub in s.subcommands {
         write_info(ctx, &format!("{full}|{}", sub.name), sub);
+    }
+}
+
+/// One key spec as Redis writes it: a map of notes (if any), flags, begin_search, find_keys.
+fn write_key_spec(out: &mut crate::reply::Reply, k: &getkeys::KeySpec) {
+    use getkeys::{Begin, Find};
+    let words: Vec<&str> = k.flags.split(' ').collect();
+    out.map(if k.notes.is_empty() { 3 } else { 4 });
+    if !k.notes.is_empty() {
+        out.bulk(b"notes");
+        out.bulk(k.notes.as_bytes());
+    }
+    out.bulk(b"flags");
+    out.set(words.len());
+    for w in words {
+        out.simple(w);
+    }
+    let int_map = |out: &mut crate::reply::Reply, fields: &[(&str, i32)]| {
+        out.map(fields.len());
+        for (name, v) in fields {
+            out.bulk(name.as_bytes());
+            out.int(i64::from(*v));
+        }
+    };
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    match k.begin {
+        Begin::Index(index) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            int_map(out, &[("index", index)]);
+        }
+        Begin::Keyword(keyword, startfrom) => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(keyword.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(i64::from(startfrom));
+        }
+        Begin::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+    }
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    match k.find {
+        Find::Range { lastkey, keystep, limit } => {
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            int_map(out, &[("lastkey", lastkey), ("keystep", keystep), ("limit", limit)]);
+        }
+        Find::Keynum { keynumidx, firstkey, keystep } => {
+            out.bulk(b"keynum");
+            out.bulk(b"spec");
+            int_map(out, &[("keynumidx", keynumidx), ("firstkey", firstkey), ("keystep", keystep)]);
+        }
+        Find::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
     }
 }
 

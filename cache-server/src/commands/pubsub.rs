@@ -41,7 +41,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec(
         "publish",
         3,
-        &["pubsub", "loading", "stale", "fast", "may-replicate"],
+        &["pubsub", "loading", "stale", "fast", "may_replicate"],
         (0, 0, 0),
         G,
         "Posts a message to a channel.",

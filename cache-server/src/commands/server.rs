@@ -99,7 +99,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec(
         "shutdown",
         -1,
-        &["admin", "noscript", "loading", "stale", "no-auth", "allow_busy", "no_multi"],
+        &["admin", "noscript", "loading", "stale", "allow_busy", "no_multi"],
         (0, 0, 0),
         G,
         "Synchronously save the dataset to disk and then shut down the server",

@@ -150,54 +150,145 @@ pub(super) fn flags(full: &str, spec: &CommandSpec, args: &[Bytes], positions: &
     vec![f; positions.len()]
 }
 
-/// Commands whose Redis key specs carry notes (or flags that vary with the arguments): COMMAND
-/// INFO gives no key specs for them rather than incomplete ones.
-const SPECS_WITH_NOTES: &[&str] =
-    &["bitfield", "eval", "eval_ro", "fcall", "fcall_ro", "getex", "pfcount", "set", "sort", "sort_ro", "xadd"];
-
-/// One key spec as COMMAND INFO shows it: flags, the index the keys start at, the last key
-/// relative to it (negative: from the end) and the step.
-#[derive(Debug, PartialEq, Eq)]
+/// One key spec as COMMAND INFO shows it (Redis 7.0's `keySpec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct KeySpec {
+    /// Redis's explanation of the flags, or empty.
+    pub notes: &'static str,
     /// Key-spec flags, space separated (`RW access delete`).
     pub flags: &'static str,
-    /// `begin_search` index.
-    pub index: i32,
-    /// `find_keys` range `lastkey`.
-    pub lastkey: i32,
-    /// `find_keys` range `keystep`.
-    pub keystep: i32,
+    /// Where the search for keys starts.
+    pub begin: Begin,
+    /// How the keys are found from there.
+    pub find: Find,
 }
 
-/// The key specs of `full` where they follow from the table's key positions: one range spec,
-/// or (for a destination and sources, a source and a destination) a first key and the rest.
-/// Empty for commands whose keys need a keyword or a `numkeys` search (a known gap), and for
-/// those whose Redis specs carry notes.
+/// A key spec's `begin_search`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Begin {
+    /// At this argument index.
+    Index(i32),
+    /// After this keyword, searched from `startfrom` (negative: from the end).
+    Keyword(&'static str, i32),
+    /// Not expressible (SORT's BY / GET / STORE).
+    Unknown,
+}
+
+/// A key spec's `find_keys`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Find {
+    /// Keys up to `lastkey` (relative to the begin; negative: from the end) every `keystep`;
+    /// `limit` > 1 takes only 1/limit of what remains.
+    Range { lastkey: i32, keystep: i32, limit: i32 },
+    /// The argument at `keynumidx` (relative to the begin) says how many keys follow, from
+    /// `firstkey` (relative to the begin) every `keystep`.
+    Keynum { keynumidx: i32, firstkey: i32, keystep: i32 },
+    /// Not expressible.
+    Unknown,
+}
+
+const fn range(lastkey: i32) -> Find {
+    Find::Range { lastkey, keystep: 1, limit: 0 }
+}
+
+/// `numkeys` at the begin, the keys right after it.
+const KEYNUM: Find = Find::Keynum { keynumidx: 0, firstkey: 1, keystep: 1 };
+
+const fn ks(flags: &'static str, begin: Begin, find: Find) -> KeySpec {
+    KeySpec { notes: "", flags, begin, find }
+}
+
+const fn noted(notes: &'static str, flags: &'static str, begin: Begin, find: Find) -> KeySpec {
+    KeySpec { notes, flags, begin, find }
+}
+
+const WORST_RW: &str = "We cannot tell how the keys will be used so we assume the worst, RW and UPDATE";
+const WORST_RO: &str = "We cannot tell how the keys will be used so we assume the worst, RO and ACCESS";
+const SORT_BY_GET: &str = "For the optional BY/GET keyword. It is marked 'unknown' because the key names derive from the content of the key we sort";
+const SORT_STORE: &str = "For the optional STORE keyword. It is marked 'unknown' because the keyword can appear anywhere in the argument array";
+
+/// The key specs that do not follow from (first, last, step): keyword and `numkeys` searches,
+/// notes, variable flags. Redis 7.0.15's, per command.
+#[rustfmt::skip]
+const DECLARED: &[(&str, &[KeySpec])] = &[
+    ("bitfield", &[noted("This command allows both access and modification of the key", "RW access update variable_flags", Begin::Index(1), range(0))]),
+    ("blmpop", &[ks("RW access delete", Begin::Index(2), KEYNUM)]),
+    ("bzmpop", &[ks("RW access delete", Begin::Index(2), KEYNUM)]),
+    ("eval", &[noted(WORST_RW, "RW access update", Begin::Index(2), KEYNUM)]),
+    ("eval_ro", &[noted(WORST_RO, "RO access", Begin::Index(2), KEYNUM)]),
+    ("evalsha", &[ks("RW access update", Begin::Index(2), KEYNUM)]),
+    ("evalsha_ro", &[ks("RO access", Begin::Index(2), KEYNUM)]),
+    ("fcall", &[noted(WORST_RW, "RW access update", Begin::Index(2), KEYNUM)]),
+    ("fcall_ro", &[noted(WORST_RO, "RO access", Begin::Index(2), KEYNUM)]),
+    ("georadius", &[
+        ks("RO access", Begin::Index(1), range(0)),
+        ks("OW update", Begin::Keyword("STORE", 6), range(0)),
+        ks("OW update", Begin::Keyword("STOREDIST", 6), range(0)),
+    ]),
+    ("georadiusbymember", &[
+        ks("RO access", Begin::Index(1), range(0)),
+        ks("OW update", Begin::Keyword("STORE", 5), range(0)),
+        ks("OW update", Begin::Keyword("STOREDIST", 5), range(0)),
+    ]),
+    ("getex", &[noted("RW and UPDATE because it changes the TTL", "RW access update", Begin::Index(1), range(0))]),
+    ("lmpop", &[ks("RW access delete", Begin::Index(1), KEYNUM)]),
+    ("pfcount", &[noted("RW because it may change the internal representation of the key, and propagate to replicas", "RW access", Begin::Index(1), range(-1))]),
+    ("set", &[noted("RW and ACCESS due to the optional `GET` argument", "RW access update variable_flags", Begin::Index(1), range(0))]),
+    ("sintercard", &[ks("RO access", Begin::Index(1), KEYNUM)]),
+    ("sort", &[
+        ks("RO access", Begin::Index(1), range(0)),
+        noted(SORT_BY_GET, "RO access", Begin::Unknown, Find::Unknown),
+        noted(SORT_STORE, "OW update", Begin::Unknown, Find::Unknown),
+    ]),
+    ("sort_ro", &[
+        ks("RO access", Begin::Index(1), range(0)),
+        noted(SORT_BY_GET, "RO access", Begin::Unknown, Find::Unknown),
+    ]),
+    ("spublish", &[ks("not_key", Begin::Index(1), range(0))]),
+    ("ssubscribe", &[ks("not_key", Begin::Index(1), range(-1))]),
+    ("sunsubscribe", &[ks("not_key", Begin::Index(1), range(-1))]),
+    ("xadd", &[noted("UPDATE instead of INSERT because of the optional trimming feature", "RW update", Begin::Index(1), range(0))]),
+    ("xread", &[ks("RO access", Begin::Keyword("STREAMS", 1), Find::Range { lastkey: -1, keystep: 1, limit: 2 })]),
+    ("xreadgroup", &[ks("RO access", Begin::Keyword("STREAMS", 4), Find::Range { lastkey: -1, keystep: 1, limit: 2 })]),
+    ("zdiff", &[ks("RO access", Begin::Index(1), KEYNUM)]),
+    ("zdiffstore", &[ks("OW update", Begin::Index(1), range(0)), ks("RO access", Begin::Index(2), KEYNUM)]),
+    ("zinter", &[ks("RO access", Begin::Index(1), KEYNUM)]),
+    ("zintercard", &[ks("RO access", Begin::Index(1), KEYNUM)]),
+    ("zinterstore", &[ks("OW update", Begin::Index(1), range(0)), ks("RO access", Begin::Index(2), KEYNUM)]),
+    ("zmpop", &[ks("RW access delete", Begin::Index(1), KEYNUM)]),
+    ("zunion", &[ks("RO access", Begin::Index(1), KEYNUM)]),
+    ("zunionstore", &[ks("OW update", Begin::Index(1), range(0)), ks("RO access", Begin::Index(2), KEYNUM)]),
+];
+
+/// The key specs of `full`: declared ([`DECLARED`]) or following from the table's key positions —
+/// one range spec, or (for a destination and sources, a source and a destination) a first key
+/// and the rest. Empty for commands without keys.
 pub(super) fn key_specs(full: &str, spec: &CommandSpec) -> Vec<KeySpec> {
+    if let Some((_, declared)) = DECLARED.iter().find(|(n, _)| *n == full) {
+        return declared.to_vec();
+    }
     let (first, last, step) = spec.keys;
-    if first <= 0
-        || SPECS_WITH_NOTES.contains(&full)
-        || PARSED.contains(&full)
-        || NUMKEYS.iter().any(|(n, ..)| *n == full)
-        || NOT_KEYS.contains(&full)
-    {
+    if first <= 0 || PARSED.contains(&full) {
         return Vec::new();
     }
     let rel = |from: i32| if last < 0 { last } else { last - from };
+    let spec_at = |flags, index, lastkey, keystep| KeySpec {
+        notes: "",
+        flags,
+        begin: Begin::Index(index),
+        find: Find::Range { lastkey, keystep, limit: 0 },
+    };
     if let Some((_, specs)) = SPECS.iter().find(|(n, _)| *n == full) {
         if specs.len() != 2 || (last >= 0 && last <= first) {
             return Vec::new();
         }
-        return vec![
-            KeySpec { flags: specs[0], index: first, lastkey: 0, keystep: 1 },
-            KeySpec { flags: specs[1], index: first + 1, lastkey: rel(first + 1), keystep: step },
-        ];
+        return vec![spec_at(specs[0], first, 0, 1), spec_at(specs[1], first + 1, rel(first + 1), step)];
     }
     let flags = ONE_SPEC
         .iter()
         .find(|(_, names)| names.contains(&full))
         .map_or(if spec.has("write") { "RW update" } else { "RO access" }, |(f, _)| *f);
-    vec![KeySpec { flags, index: first, lastkey: rel(first), keystep: step }]
+    vec![spec_at(flags, first, rel(first), step)]
 }
 
 /// Key-spec flags of the commands with one key spec (every key of the command has them).
@@ -446,13 +537,19 @@ mod tests {
         assert_eq!(keys("hset h f v"), ok(&["h RW update"]));
         let specs = |name: &str| {
             let spec = registry().entries.iter().find(|e| e.0 == name).map(|e| e.1).expect("known command");
-            key_specs(name, spec).into_iter().map(|k| (k.flags, k.index, k.lastkey, k.keystep)).collect::<Vec<_>>()
+            key_specs(name, spec)
+                .into_iter()
+                .map(|k| match (k.begin, k.find) {
+                    (Begin::Index(i), Find::Range { lastkey, keystep, .. }) => (k.flags, i, lastkey, keystep),
+                    other => panic!("{name}: {other:?}"),
+                })
+                .collect::<Vec<_>>()
         };
         assert_eq!(specs("get"), vec![("RO access", 1, 0, 1)]);
         assert_eq!(specs("mset"), vec![("OW update", 1, -1, 2)]);
         assert_eq!(specs("lmove"), vec![("RW access delete", 1, 0, 1), ("RW insert", 2, 0, 1)]);
         assert_eq!(specs("sinterstore"), vec![("RW update", 1, 0, 1), ("RO access", 2, -1, 1)]);
-        assert_eq!(specs("zunionstore"), vec![]);
+        assert_eq!(specs("zadd"), vec![("RW update", 1, 0, 1)]);
         assert_eq!(keys("del a b"), ok(&["a RM delete", "b RM delete"]));
     }
 }
