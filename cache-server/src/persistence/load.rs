@@ -92,7 +92,7 @@ pub fn load(shared: &Shared, b: &[u8], name: &str) -> Result<Loaded, LoadError> 
     let (mut dbi, mut expire_at, mut mc, mut max_cas) = (0u32, 0u64, None::<(u32, u64, u8)>, 0u64);
     loop {
         let start = at(&r);
-        let bad = |e: rdb::Error| fail(start, None, e.to_string());
+        let bad = |e: rdb::Error| fail(start, None, describe(&e));
         match r.byte().map_err(|_| fail(start, None, "unexpected end of file (no EOF marker)".into()))? {
             opcode::EXPIRETIME_MS => {
                 expire_at = u64::from_le_bytes(r.take(8).map_err(bad)?.try_into().expect("8 bytes"));
@@ -146,7 +146,7 @@ pub fn load(shared: &Shared, b: &[u8], name: &str) -> Result<Loaded, LoadError> 
                 let value = rdb::decode_value(ty, &mut r).map_err(|e| {
                     let what = match e {
                         rdb::Error::UnknownType(t) => format!("unknown or unsupported value type {t}"),
-                        e => format!("bad value: {e}"),
+                        e => format!("bad value: {}", describe(&e)),
                     };
                     fail(start, Some(&key), what)
                 })?;
@@ -185,6 +185,13 @@ pub fn load(shared: &Shared, b: &[u8], name: &str) -> Result<Loaded, LoadError> 
     }
     db.note_cas(max_cas);
     Ok(loaded)
+}
+
+fn describe(e: &rdb::Error) -> String {
+    match e {
+        rdb::Error::Truncated => "the file ends inside this record (truncated)".into(),
+        e => e.to_string(),
+    }
 }
 
 /// `"<flags> <cas> <meta>"`.
