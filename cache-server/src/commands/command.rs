@@ -146,7 +146,8 @@ fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
         "connection" => v.push("@connection".into()),
         _ => {}
     }
-    if s.has("admin") {
+    // LASTSAVE is declared @admin @dangerous in Redis without the admin flag.
+    if s.has("admin") || s.name == "lastsave" {
         v.push("@admin".into());
         v.push("@dangerous".into());
     }
