@@ -79,11 +79,19 @@ fn replies_match_redis() {
         vec!["SAVE", "x"],
         vec!["LASTSAVE", "x"],
         vec!["SAVE"],
+        vec!["MULTI"],
+        vec!["SET", "in-multi", "1"],
+        vec!["BGSAVE"],
+        vec!["EXEC"],
     ];
     for cmd in &cmds {
         let (rr, or) = (r.cmd(cmd).expect("redis"), o.cmd(cmd).expect("ours"));
         assert_eq!(or, rr, "{cmd:?}");
     }
+    // The BGSAVE queued in the transaction ran once EXEC released its keys.
+    wait_until("the BGSAVE from EXEC", || {
+        field(&mut o, "rdb_saves") == "2" && field(&mut o, "rdb_bgsave_in_progress") == "0"
+    });
 }
 
 #[test]

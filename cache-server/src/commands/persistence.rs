@@ -1,6 +1,7 @@
 //! SAVE, BGSAVE [SCHEDULE] and LASTSAVE: the snapshot commands, over [`crate::persistence::save`]
 //! (which owns when and how a snapshot is written). SHUTDOWN's save lives with SHUTDOWN
-//! (`server.rs`). Replies and errors are Redis 7.0.15's.
+//! (`server.rs`). Replies and errors are Redis 7.0.15's (BGSAVE inside MULTI/EXEC is scheduled,
+//! as there).
 
 use super::{CmdResult, CommandSpec, Ctx, SYNTAX, is, spec};
 use crate::persistence::save::{self, SaveError};
@@ -67,6 +68,13 @@ fn bgsave(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             return Ok(());
         }
         return Err(SaveError::InProgress.to_string().into());
+    }
+    // Inside EXEC, as Redis 7.0 does, the save is scheduled: it starts after EXEC (within 100 ms)
+    // and includes the whole transaction. (Here it must: EXEC holds shard locks the copy needs.)
+    if ctx.scope.is_some() {
+        save::schedule(shared);
+        ctx.out.simple("Background saving scheduled");
+        return Ok(());
     }
     let keys = shared.db.len() as usize;
     match ctx.long(keys, |_| save::bgsave(shared)) {
