@@ -8,7 +8,7 @@
 //!   WITHSCORES, HGETALL, XRANGE, XINFO STREAM FULL, XINFO GROUPS), OBJECT ENCODING and FUNCTION
 //!   LIST as our server does.
 //! - Redis → ours: our server started on Redis's `dump.rdb` answers the same reads as the Redis
-//!   that wrote it.
+//!   that wrote it (under `allkeys-lfu`, so the file carries a `FREQ` opcode per key).
 //!
 //! Stream reads mask `radix-tree-nodes` (ours estimates Redis's internal node count). Times in
 //! XINFO STREAM FULL are compared exactly: they travel in the file. Bounds: 160 keys, one SAVE per
@@ -183,6 +183,14 @@ fn ours_with(dir: &Scratch) -> OurServer {
     OurServer::start(&ServerOpts { directives: vec![("dir".into(), dir.arg())], ..ServerOpts::default() })
 }
 
+/// A redis-server whose file carries per-key LFU counters (`FREQ` opcodes, as Redis writes under
+/// an LFU policy), so that our loader meets them.
+fn redis_lfu_with(dir: &Scratch) -> Option<RedisServer> {
+    let mut args: Vec<String> = THRESHOLDS.iter().map(|s| (*s).to_owned()).collect();
+    args.extend(["--dir".to_owned(), dir.arg(), "--maxmemory-policy".to_owned(), "allkeys-lfu".to_owned()]);
+    RedisServer::start(&args)
+}
+
 #[test]
 fn snapshots_load_both_ways() {
     let seed = diff::seed_from_env(DEFAULT_SEED);
@@ -190,7 +198,7 @@ fn snapshots_load_both_ways() {
     let keys = data_set(seed);
     let expire_base = now_ms() + 3_600_000;
     let (ours_dir, redis_dir) = (Scratch::new("ours"), Scratch::new("redis"));
-    let Some(reference) = redis_with(&redis_dir) else { return };
+    let Some(reference) = redis_lfu_with(&redis_dir) else { return };
     let ours = ours_with(&ours_dir);
     let (mut r, mut o) =
         (RawConn::connect(reference.addr()).expect("connect"), RawConn::connect(ours.addr()).expect("connect"));
