@@ -494,6 +494,30 @@ where
         })
     }
 
+    /// A point-in-time copy of every live entry, handed to `each` one shard at a time (for
+    /// snapshots taken without stopping the cache, like a fork's copy-on-write view).
+    ///
+    /// Takes every shard's *read* lock in ascending order (the order multi-shard writers use, so
+    /// this cannot deadlock with them), then copies the shards one by one, releasing each as soon
+    /// as it is copied, and calls `each` with its entries after the release. While a shard waits
+    /// for its turn, readers go on (buffered reads take the read lock) and only its writers wait:
+    /// at most for the copy of the shards before it. Every write either finished before all the
+    /// locks were held, and is in the copy, or starts after its shard was copied, and is not: the
+    /// copies together are one consistent state, however many shards a write touched.
+    pub fn snapshot(&self, mut each: impl FnMut(Vec<(K, V)>)) {
+        let cfg = &self.inner.cfg;
+        let mut guards: Vec<_> = self.inner.shards.iter().map(ShardCell::read).collect();
+        for guard in guards.drain(..) {
+            let mut out = Vec::with_capacity(guard.len() as usize);
+            let mut slot = Some(0);
+            while let Some(start) = slot {
+                slot = guard.scan(cfg, start, usize::MAX, &mut out);
+            }
+            drop(guard);
+            each(out);
+        }
+    }
+
     /// A weakly consistent iterator over clones of the entries: it walks the cache in pages
     /// (locking one shard briefly per page) and sees each entry present throughout exactly once.
     pub fn iter(&self) -> Iter<K, V, S> {

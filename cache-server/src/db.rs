@@ -98,6 +98,9 @@ pub struct DbStats {
     pub misses: AtomicU64,
     /// Keys found expired on access.
     pub expired_lazy: AtomicU64,
+    /// Writes so far (keys put, changed or deleted, flushes): the save rules and INFO's
+    /// `rdb_changes_since_last_save` count from it ([`crate::persistence`]).
+    pub changes: AtomicU64,
 }
 
 /// All databases.
@@ -388,6 +391,7 @@ impl Db {
             cur.modified = true;
         }
         if cur.modified {
+            self.stats.changes.fetch_add(1, Relaxed);
             self.watches.touch(db, key);
             if crate::blocking::anyone_parked() {
                 crate::blocking::note_write(db, key, cur.get().map(|e| &e.value));
@@ -478,7 +482,21 @@ impl Db {
             _ => self.cache.invalidate_all(),
         }
         self.tracking.flush();
+        self.stats.changes.fetch_add(1, Relaxed);
         crate::alloc::purge();
+    }
+
+    /// A point-in-time copy of every entry, one shard at a time (see
+    /// [`cache_core::Cache::snapshot`]): what BGSAVE writes. Values are shared (`Arc`), so the copy
+    /// costs a key and an entry header per key.
+    pub fn snapshot(&self, each: impl FnMut(Vec<(Key, Entry)>)) {
+        self.cache.snapshot(each);
+    }
+
+    /// Makes the next CAS unique handed out greater than `cas` (after loading items that carry
+    /// theirs).
+    pub fn note_cas(&self, cas: u64) {
+        self.cas.fetch_max(cas, Relaxed);
     }
 
     /// One SCAN step over database `db`: the next cursor and the live keys found.
@@ -684,6 +702,7 @@ impl Scope<'_> {
             Some(d) => self.locked.retain(|k, _| k.db() != d),
             None => self.locked.clear(),
         }
+        self.db.stats.changes.fetch_add(1, Relaxed);
         self.db.tracking.flush();
     }
 

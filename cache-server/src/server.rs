@@ -35,6 +35,9 @@ pub enum ServerError {
     /// The listener failed.
     #[error("listener error: {0}")]
     Io(#[from] std::io::Error),
+    /// The snapshot file at `dir`/`dbfilename` exists and was refused.
+    #[error(transparent)]
+    Load(#[from] crate::persistence::LoadError),
 }
 
 /// How long shutdown waits for connections to finish their replies before dropping them.
@@ -79,6 +82,8 @@ pub struct Shared {
     /// Eviction algorithm the cache was built with ([`MaxMemoryPolicy::algorithm`]; never `"none"`).
     built_algorithm: &'static str,
     shutdown: watch::Sender<bool>,
+    /// Snapshots: save state and INFO persistence counters.
+    pub persistence: Arc<crate::persistence::State>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -151,6 +156,7 @@ impl Shared {
             scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget, busy_threshold)),
             slowlog_threshold,
             shutdown: watch::channel(false).0,
+            persistence: Arc::new(crate::persistence::State::new()),
         }
     }
 
@@ -305,6 +311,8 @@ async fn serve(
     };
     let local = first.local_addr()?;
     let shared = Arc::new(Shared::new(config, local.port()));
+    crate::persistence::save::load_at_start(&shared)?;
+    let cron = crate::persistence::save::start_cron(shared.clone());
     let mut stop = shared.shutdown.subscribe();
     let trigger = shared.clone();
     let external = tokio::spawn(async move {
@@ -371,6 +379,9 @@ async fn serve(
         tasks.abort_all();
         tasks.detach_all();
     }
+    cron.abort();
+    let last = shared.clone();
+    let _ = tokio::task::spawn_blocking(move || crate::persistence::save::at_shutdown(&last)).await;
     tracing::info!("server stopped");
     Ok(())
 }

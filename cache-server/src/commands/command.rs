@@ -169,7 +169,8 @@ fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {
         "scripting" => v.push("@scripting".into()),
         _ => {}
     }
-    if s.has("admin") {
+    // LASTSAVE is declared @admin @dangerous in Redis without the admin flag.
+    if s.has("admin") || s.name == "lastsave" {
         v.push("@admin".into());
         v.push("@dangerous".into());
     }

@@ -24,6 +24,7 @@ pub mod latency;
 pub mod lcs;
 pub mod lists;
 pub mod object;
+pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -181,6 +182,7 @@ pub fn registry() -> &'static Registry {
             connection::COMMANDS,
             pubsub::COMMANDS,
             server::COMMANDS,
+            persistence::COMMANDS,
             command::COMMANDS,
             acl::COMMANDS,
             latency::COMMANDS,

@@ -196,6 +196,21 @@ fn shutdown(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if ctx.shared.scripting.is_busy() && !a[1..].iter().any(|o| is(o, "nosave")) {
         return Err(ctx.shared.scripting.busy_error().into());
     }
+    // Redis's rule: NOSAVE never saves, SAVE always does, neither saves when save rules exist; a
+    // failed save keeps the server up unless FORCE.
+    let has = |o: &str| a[1..].iter().any(|x| is(x, o));
+    let wanted = !has("nosave") && (has("save") || !crate::persistence::save::rules(ctx.shared).is_empty());
+    if wanted {
+        let shared = ctx.shared;
+        if let Err(e) = ctx.long(usize::MAX, |_| crate::persistence::save::save_waiting(shared)) {
+            tracing::warn!(error = %e, "SHUTDOWN: the save failed");
+            if !has("force") {
+                return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+            }
+        }
+    }
+    use crate::persistence::save::Shutdown;
+    ctx.shared.persistence.set_shutdown(if wanted { Shutdown::Save } else { Shutdown::NoSave });
     tracing::warn!(client = %ctx.client.handle.addr, "SHUTDOWN requested by a client");
     ctx.shared.trigger_shutdown();
     ctx.client.close = true;

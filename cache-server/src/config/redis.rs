@@ -43,8 +43,8 @@ pub enum Access {
 pub struct Directive {
     /// Its name, lowercase.
     pub name: &'static str,
-    /// Redis's default as CONFIG GET prints it (ours where it differs truthfully: `save ""`,
-    /// since we never snapshot on a schedule; `dir` is the working directory, filled at run time).
+    /// Redis's default as CONFIG GET prints it (ours where it differs truthfully: `save ""`, as
+    /// a cache snapshots only when asked to; `dir` is the working directory, filled at run time).
     pub default: &'static str,
     /// The value's kind.
     pub kind: Kind,
@@ -294,6 +294,11 @@ pub const HONOURED: &[&str] = &[
     "hll-sparse-max-bytes",
     "rdbcompression",
     "enable-debug-command",
+    "save",
+    "dir",
+    "dbfilename",
+    "rdbchecksum",
+    "enable-protected-configs",
 ];
 
 /// The Redis directive called `name` (lowercase), through its alias if it is one.

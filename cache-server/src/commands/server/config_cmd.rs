@@ -43,6 +43,16 @@ pub(super) fn config_get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// Whether `enable-protected-configs` lets this client change protected directives (`dir`,
+/// `dbfilename`): `yes`, or `local` from a loopback connection.
+fn protected_allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.shared.config.read().get("enable-protected-configs").as_deref() {
+        Some("yes") => true,
+        Some("local") => ctx.client.handle.addr.ip().is_loopback(),
+        _ => false,
+    }
+}
+
 pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     // An odd count past the table's arity (-4) is a syntax error in Redis 7.0.
     if a.len() % 2 != 0 {
@@ -69,7 +79,7 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         let access = redis::find(&lower).map(|d| d.access);
         if Config::is_immutable(&lower) || access == Some(redis::Access::Immutable) {
             complaint = Some(failed(name, "can't set immutable config"));
-        } else if access == Some(redis::Access::Protected) {
+        } else if access == Some(redis::Access::Protected) && !protected_allowed(ctx) {
             complaint = Some(failed(name, "can't set protected config"));
         } else if pairs[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
             complaint = Some(failed(name, "duplicate parameter"));

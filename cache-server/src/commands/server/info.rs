@@ -3,10 +3,9 @@
 //! whose concept does not exist here carry a fixed value, listed below; every other one is
 //! measured.
 //!
-//! Fixed values: no replication (`role:master`, offsets 0, `second_repl_offset:-1`), no
-//! snapshots or AOF (`rdb_*`/`aof_*` at their idle values, `rdb_last_save_time` = start time,
-//! `rdb_changes_since_last_save:0`), no fork (`current_cow_*`, `latest_fork_usec`, `total_forks`
-//! 0), no active defrag, no IO threads, no client eviction (`evicted_clients:0`), no reply buffer
+//! Fixed values: no replication (`role:master`, offsets 0, `second_repl_offset:-1`), no AOF
+//! (`aof_*` at their idle values; the `rdb_*` fields are measured, `rdb_last_cow_size` apart),
+//! no fork (`current_cow_*`, `latest_fork_usec`, `total_forks` 0), no active defrag, no IO threads, no client eviction (`evicted_clients:0`), no reply buffer
 //! resizing, `gcc_version:0.0.0` (built by rustc), `used_memory_startup:0` (the keyspace weight
 //! at start), `expire_cycle_cpu_milliseconds:0` and `expired_stale_perc:0.00` (expiry is the
 //! core's timer wheel, not a sampling cycle). `avg_ttl` is exact (Redis estimates it from expiry samples, and
@@ -172,7 +171,9 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
         "memory" => memory(ctx, &cfg, &mut f),
         "persistence" => {
             out_title(&mut f, "Persistence");
-            let started = (db.clock.now_us() / 1_000_000).saturating_sub(uptime);
+            let p = &sh.persistence;
+            let now_s = db.clock.now_us() / 1_000_000;
+            let bg = p.bgsave_in_progress.load(Relaxed);
             for (k, v) in [
                 ("loading", "0"),
                 ("async_loading", "0"),
@@ -182,20 +183,24 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
                 ("current_fork_perc", "0.00"),
                 ("current_save_keys_processed", "0"),
                 ("current_save_keys_total", "0"),
-                ("rdb_changes_since_last_save", "0"),
-                ("rdb_bgsave_in_progress", "0"),
             ] {
                 f(k, &v);
             }
-            f("rdb_last_save_time", &started);
+            f(
+                "rdb_changes_since_last_save",
+                &db.stats.changes.load(Relaxed).saturating_sub(p.changes_at_save.load(Relaxed)),
+            );
+            f("rdb_bgsave_in_progress", &u8::from(bg));
+            f("rdb_last_save_time", &p.lastsave.load(Relaxed));
+            f("rdb_last_bgsave_status", &if p.last_bgsave_failed.load(Relaxed) { "err" } else { "ok" });
+            f("rdb_last_bgsave_time_sec", &p.last_bgsave_secs.load(Relaxed));
+            let current = if bg { now_s.saturating_sub(p.bgsave_started.load(Relaxed)) as i64 } else { -1 };
+            f("rdb_current_bgsave_time_sec", &current);
+            f("rdb_saves", &p.saves.load(Relaxed));
+            f("rdb_last_cow_size", &0);
+            f("rdb_last_load_keys_expired", &p.loaded_expired.load(Relaxed));
+            f("rdb_last_load_keys_loaded", &p.loaded_keys.load(Relaxed));
             for (k, v) in [
-                ("rdb_last_bgsave_status", "ok"),
-                ("rdb_last_bgsave_time_sec", "-1"),
-                ("rdb_current_bgsave_time_sec", "-1"),
-                ("rdb_saves", "0"),
-                ("rdb_last_cow_size", "0"),
-                ("rdb_last_load_keys_expired", "0"),
-                ("rdb_last_load_keys_loaded", "0"),
                 ("aof_enabled", "0"),
                 ("aof_rewrite_in_progress", "0"),
                 ("aof_rewrite_scheduled", "0"),
