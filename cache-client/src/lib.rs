@@ -46,6 +46,7 @@
 
 mod breaker;
 mod client;
+mod cluster;
 mod codec;
 mod commands;
 mod config;
@@ -60,18 +61,23 @@ mod pool;
 mod ring;
 mod router;
 mod script;
+pub mod slot;
+mod topology;
 mod transaction;
 mod value;
 
 pub use breaker::{Breaker, BreakerState, Permit};
 pub use client::{Client, ClientBuilder};
+pub use cluster::ClusterStats;
 pub use codec::{Protocol, decode_reply, encode_command};
 pub use commands::{GetExExpiry, SetCondition, SetExpiry, SetOptions};
-pub use config::{Config, LeaseConfig, NearCacheConfig, NodeAddr};
+pub use config::{ClusterConfig, Config, LeaseConfig, NearCacheConfig, NodeAddr};
 pub use connection::{ConnectOptions, Connection, PendingReply, PushHandler};
 pub use error::{Error, Result};
 pub use near_cache::{NearCache, NearCacheStats};
 pub use ring::{Ring, hash_tag};
 pub use script::Script;
+pub use slot::{SLOTS, crc16, key_slot};
+pub use topology::{Endpoint, Redirect, RedirectKind, SlotMap, SlotRange, parse_cluster_slots, parse_redirect};
 pub use transaction::{Committed, ExecOutcome, Transaction, TxFuture};
 pub use value::Value;
