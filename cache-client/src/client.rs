@@ -133,8 +133,17 @@ impl ClientBuilder {
 
     /// Cluster mode: the nodes given are seeds of one Redis Cluster; the client reads the slot
     /// map from any of them (`CLUSTER SLOTS`), routes each key to the primary of its hash slot,
-    /// follows `-MOVED` / `-ASK`, and keeps the map fresh (see `ClusterConfig`). Without it,
+    /// follows `-MOVED` / `-ASK`, and keeps the map fresh (see [`ClusterConfig`]). Without it,
     /// keys are spread over the nodes by the consistent-hashing ring.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cache_client::Result<()> {
+    /// use cache_client::{Client, ClusterConfig};
+    ///
+    /// let client = Client::builder().node("redis://127.0.0.1:7000").cluster(ClusterConfig::default()).build()?;
+    /// client.set("user:{42}:name", "Ada").await?; // to the primary of the slot of "42"
+    /// # Ok(()) }
+    /// ```
     pub fn cluster(mut self, cfg: ClusterConfig) -> Self {
         self.cfg.cluster = Some(cfg);
         self
@@ -404,7 +413,8 @@ impl Client {
 
     /// Whether a read failure should be answered as a miss.
     pub(crate) fn as_miss(&self, e: &Error) -> bool {
-        self.inner.cfg.miss_on_unavailable && (e.is_node_failure() || matches!(e, Error::NodeUnavailable(_)))
+        self.inner.cfg.miss_on_unavailable
+            && (e.is_node_failure() || matches!(e, Error::NodeUnavailable(_) | Error::SlotUncovered(_)))
     }
 
     /// Drops `key` from the near-cache after this client changed it.
@@ -521,8 +531,10 @@ impl Client {
         .await;
         node.breaker.record(permit, !matches!(&result, Err(e) if e.is_node_failure()));
         if let Err(Error::Server(text)) = &result {
-            // A redirection: the map learns it; the caller's plain read follows it, uncached.
-            self.note_redirect(text, &node);
+            if text.starts_with("MOVED ") {
+                // The map learns it; the caller's plain read follows it (uncached, like an ASK).
+                self.note_redirect(text, &node);
+            }
         }
         let (value, pttl) = result?;
         near.finish(ticket, node.index, Bytes::copy_from_slice(key), value.clone(), pttl);

@@ -206,7 +206,7 @@ impl Client {
                     self.install(fresh);
                     return Ok(());
                 }
-                Ok(_) => last = Error::SlotUncovered(0),
+                Ok(_) => last = Error::Protocol(format!("{}: CLUSTER SLOTS names no slot", node.name)),
                 Err(e) => last = e,
             }
         }

@@ -23,7 +23,7 @@ fn start(extra: &[&str], node_timeout_ms: u64) -> Result<Option<Cluster>> {
 
 /// A cluster-mode client seeded with node 0 only; no periodic refresh during a test, so what
 /// it learns, it learns from the cluster's answers.
-fn client(c: &Cluster, near: bool) -> Result<Client> {
+fn cluster_client(c: &Cluster, near: bool) -> Result<Client> {
     let mut cfg = ClusterConfig::default();
     cfg.refresh_interval = Duration::from_secs(600);
     let mut b = Client::builder()
@@ -56,7 +56,7 @@ async fn within(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 #[tokio::test]
 async fn keys_are_routed_by_slot_and_multi_key_commands_split_by_slot() -> Result<()> {
     let Some(c) = start(&[], 2000)? else { return Ok(()) };
-    let client = client(&c, false)?;
+    let client = cluster_client(&c, false)?;
     client.refresh_slots().await?;
     let owners = c.slot_owners(0)?;
     ensure!(client.primaries().len() == 3, "{:?}", client.primaries());
@@ -115,7 +115,7 @@ async fn keys_are_routed_by_slot_and_multi_key_commands_split_by_slot() -> Resul
 #[tokio::test]
 async fn a_moved_slot_is_followed_and_learnt() -> Result<()> {
     let Some(c) = start(&[], 2000)? else { return Ok(()) };
-    let client = client(&c, false)?;
+    let client = cluster_client(&c, false)?;
     for i in 0..50 {
         client.set(format!("k:{i}"), "before").await?;
     }
@@ -135,6 +135,23 @@ async fn a_moved_slot_is_followed_and_learnt() -> Result<()> {
         let want: &[u8] = if i == 7 { b"after" } else { b"before" };
         ensure!(client.get(format!("k:{i}")).await?.as_deref() == Some(want), "k:{i}");
     }
+    // A transaction under a stale map: WATCH answers -MOVED, `transact` starts over on the owner.
+    let stale = cluster_client(&c, false)?;
+    stale.refresh_slots().await?;
+    let tslot = key_slot(b"{tx}n");
+    let tfrom = c.owner(0, tslot)?;
+    c.move_slot(tslot, tfrom, (tfrom + 1) % 3)?;
+    let done = stale
+        .transact(&["{tx}n"], 3, |tx| {
+            Box::pin(async move {
+                tx.queue(&["INCR", "{tx}n"])?;
+                Ok(())
+            })
+        })
+        .await?;
+    ensure!(done.replies.len() == 1 && done.attempts == 1, "{done:?}");
+    ensure!(stale.get("{tx}n").await?.as_deref() == Some(&b"1"[..]));
+
     // A whole range moved by redis-cli: the client follows, then learns the map.
     c.reshard(to, from, 200)?;
     for i in 0..50 {
@@ -154,7 +171,7 @@ async fn a_moved_slot_is_followed_and_learnt() -> Result<()> {
 async fn ask_during_a_migration_and_tryagain_for_multi_key_reads() -> Result<()> {
     let Some(c) = start(&[], 2000)? else { return Ok(()) };
     let c = Arc::new(c);
-    let client = client(&c, false)?;
+    let client = cluster_client(&c, false)?;
     client.set("{ask}a", "1").await?;
     client.set("{ask}b", "2").await?;
     let slot = key_slot(b"{ask}a");
@@ -196,7 +213,7 @@ async fn ask_during_a_migration_and_tryagain_for_multi_key_reads() -> Result<()>
 async fn a_reshard_under_load_surfaces_no_error() -> Result<()> {
     let Some(c) = start(&[], 2000)? else { return Ok(()) };
     let c = Arc::new(c);
-    let client = client(&c, false)?;
+    let client = cluster_client(&c, false)?;
     // `--cluster reshard` moves the source's lowest slots first: put the keys there, so that
     // reads and writes meet slots in the middle of their migration.
     let slots = 1000;
@@ -259,8 +276,8 @@ async fn a_reshard_under_load_surfaces_no_error() -> Result<()> {
 #[tokio::test]
 async fn the_near_cache_stays_coherent_across_nodes() -> Result<()> {
     let Some(mut c) = start(&[], 2000)? else { return Ok(()) };
-    let reader = client(&c, true)?;
-    let writer = client(&c, false)?;
+    let reader = cluster_client(&c, true)?;
+    let writer = cluster_client(&c, false)?;
     reader.refresh_slots().await?;
     let keys: Vec<String> = (0..60).map(|i| format!("nc:{i}")).collect();
     let mut by_node: HashMap<usize, Vec<&String>> = HashMap::new();
@@ -326,7 +343,7 @@ async fn the_near_cache_stays_coherent_across_nodes() -> Result<()> {
 #[tokio::test]
 async fn a_killed_node_fails_only_its_slots_and_rejoins() -> Result<()> {
     let Some(mut c) = start(&["--cluster-require-full-coverage", "no"], 1000)? else { return Ok(()) };
-    let client = client(&c, false)?;
+    let client = cluster_client(&c, false)?;
     let keys: Vec<String> = (0..300).map(|i| format!("kill:{i}")).collect();
     for k in &keys {
         client.set(k, "v").await?;
