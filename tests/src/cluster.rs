@@ -55,8 +55,10 @@ impl NodeProgram {
 /// How to start the cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
-    /// Primaries (at least 3, as `redis-cli --cluster create` demands).
+    /// Nodes in all (at least 3 primaries, as `redis-cli --cluster create` demands).
     pub nodes: usize,
+    /// Replicas per primary (`--cluster-replicas`): `nodes / (1 + replicas)` primaries.
+    pub replicas: usize,
     /// `cluster-node-timeout` in milliseconds.
     pub node_timeout_ms: u64,
     /// More flags for every node (`--cluster-require-full-coverage no`, ...).
@@ -65,7 +67,7 @@ pub struct ClusterSpec {
 
 impl Default for ClusterSpec {
     fn default() -> Self {
-        Self { nodes: 3, node_timeout_ms: 2000, extra: Vec::new() }
+        Self { nodes: 3, replicas: 0, node_timeout_ms: 2000, extra: Vec::new() }
     }
 }
 
@@ -138,7 +140,8 @@ impl Cluster {
         for n in &cluster.nodes {
             create.arg(format!("127.0.0.1:{}", n.port));
         }
-        let out = create.args(["--cluster-replicas", "0", "--cluster-yes"]).stdin(Stdio::null()).output()?;
+        let replicas = cluster.spec.replicas.to_string();
+        let out = create.args(["--cluster-replicas", &replicas, "--cluster-yes"]).stdin(Stdio::null()).output()?;
         ensure!(
             out.status.success(),
             "redis-cli --cluster create failed: {}{}",
@@ -194,7 +197,8 @@ impl Cluster {
         Ok(client.get_connection_with_timeout(Duration::from_secs(2))?)
     }
 
-    /// Waits until every running node reports `cluster_state:ok` and 16384 slots assigned.
+    /// Waits until every running node reports `cluster_state:ok` and 16384 slots assigned, and
+    /// every replica's link to its primary is up (a replica that never synced cannot fail over).
     ///
     /// # Errors
     ///
@@ -204,10 +208,17 @@ impl Cluster {
         loop {
             let mut last = String::new();
             let ok = (0..self.nodes.len()).filter(|&i| self.nodes[i].child.is_some()).all(|i| {
-                let info: Result<String> =
-                    self.conn(i).and_then(|mut c| Ok(redis::cmd("CLUSTER").arg("INFO").query(&mut c)?));
+                let info: Result<(String, String)> = self.conn(i).and_then(|mut c| {
+                    let cluster: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c)?;
+                    let replication: String = redis::cmd("INFO").arg("replication").query(&mut c)?;
+                    Ok((cluster, replication))
+                });
                 match info {
-                    Ok(info) if info.contains("cluster_state:ok") && info.contains("cluster_slots_assigned:16384") => {
+                    Ok((info, repl))
+                        if info.contains("cluster_state:ok")
+                            && info.contains("cluster_slots_assigned:16384")
+                            && (!repl.contains("role:slave") || repl.contains("master_link_status:up")) =>
+                    {
                         true
                     }
                     other => {

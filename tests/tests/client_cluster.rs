@@ -2,8 +2,10 @@
 //! `redis-cli --cluster create`, see `cache_tests::cluster`): keys routed to the primary of
 //! their slot, `-MOVED` after a slot moved, `-ASK` and `-TRYAGAIN` during a migration, a
 //! `redis-cli --cluster reshard` under read/write load with no error surfacing, the near-cache
-//! kept coherent by every node's invalidations (and by slot moves and a lost node), and a killed
-//! node failing only its own slots until it restarts and rejoins.
+//! kept coherent by every node's invalidations (and by slot moves and a lost node), a killed
+//! node failing only its own slots until it restarts and rejoins, the map refreshed periodically
+//! and (coalesced) after errors, and a failover (3 primaries + 3 replicas) followed to the
+//! promoted replica.
 //!
 //! Skipped with a printed reason without redis-server / redis-cli; a failure under `CI=true`.
 
@@ -16,8 +18,12 @@ use cache_client::{Client, ClusterConfig, Error, NearCacheConfig, Script, key_sl
 use cache_tests::cluster::{Cluster, ClusterSpec, NodeProgram};
 
 fn start(extra: &[&str], node_timeout_ms: u64) -> Result<Option<Cluster>> {
+    let extra = extra.iter().map(|s| (*s).to_owned()).collect();
+    start_spec(ClusterSpec { nodes: 3, replicas: 0, node_timeout_ms, extra })
+}
+
+fn start_spec(spec: ClusterSpec) -> Result<Option<Cluster>> {
     let Some(program) = NodeProgram::redis() else { return Ok(None) };
-    let spec = ClusterSpec { nodes: 3, node_timeout_ms, extra: extra.iter().map(|s| (*s).to_owned()).collect() };
     Cluster::start(program, spec)
 }
 
@@ -384,5 +390,122 @@ async fn a_killed_node_fails_only_its_slots_and_rejoins() -> Result<()> {
         ensure!(client.get(k).await?.as_deref() == Some(&b"back"[..]));
     }
     c.check(0)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_map_is_refreshed_periodically_and_error_refreshes_coalesce() -> Result<()> {
+    let Some(c) = start(&[], 2000)? else { return Ok(()) };
+    let mut cfg = ClusterConfig::default();
+    cfg.refresh_interval = Duration::from_millis(200);
+    let client = Client::builder().node(c.url(0)).cluster(cfg).build()?;
+    client.refresh_slots().await?;
+    let slot = key_slot(b"p:1");
+    let from = c.owner(0, slot)?;
+    c.move_slot(slot, from, (from + 1) % 3)?;
+    let to_port = c.nodes[(from + 1) % 3].port;
+    ensure!(
+        within(Duration::from_secs(3), || client.slot_owner(slot).is_some_and(|n| port_of(&client, n) == to_port))
+            .await,
+        "the periodic refresh saw the move"
+    );
+    ensure!(client.cluster_stats().unwrap().moved == 0, "learnt without a redirection");
+
+    // A stale map meets 2000 concurrent requests: every one is redirected at most a few times,
+    // but the refreshes they trigger coalesce and are rate-limited.
+    let stale = cluster_client(&c, false)?;
+    stale.refresh_slots().await?;
+    c.reshard(0, 1, 300)?;
+    let before = stale.cluster_stats().unwrap();
+    let started = Instant::now();
+    let keys: Vec<String> = (0..2000).map(|i| format!("burst:{i}")).collect();
+    let futs: Vec<_> = keys.iter().map(|k| stale.set(k, "x")).collect();
+    for r in futures_join(futs).await {
+        r?;
+    }
+    let elapsed = started.elapsed();
+    let after = stale.cluster_stats().unwrap();
+    let refreshes = after.refreshes - before.refreshes;
+    let bound = 2 + elapsed.as_millis() / 100;
+    ensure!(after.moved > before.moved, "{after:?}");
+    ensure!(refreshes <= u64::try_from(bound)?, "{refreshes} refreshes in {elapsed:?} (bound {bound})");
+    println!("client_cluster: 2000 SETs on a stale map: {elapsed:?}, {refreshes} refreshes, {after:?}");
+    Ok(())
+}
+
+/// Runs the futures concurrently on this task.
+async fn futures_join<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut left = false;
+        for (f, r) in pending.iter_mut().zip(results.iter_mut()) {
+            if let Some(fut) = f {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        *r = Some(v);
+                        *f = None;
+                    }
+                    std::task::Poll::Pending => left = true,
+                }
+            }
+        }
+        if left { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.extend(results.into_iter().map(|r| r.expect("done")));
+    out
+}
+
+#[tokio::test]
+async fn after_a_failover_the_client_follows_the_promoted_replica() -> Result<()> {
+    let spec = ClusterSpec { nodes: 6, replicas: 1, node_timeout_ms: 1000, extra: Vec::new() };
+    let Some(mut c) = start_spec(spec)? else { return Ok(()) };
+    let client = cluster_client(&c, true)?;
+    let keys: Vec<String> = (0..200).map(|i| format!("fo:{i}")).collect();
+    for k in &keys {
+        client.set(k, "v").await?;
+    }
+    let owners = c.slot_owners(0)?;
+    let dead = owners[usize::from(key_slot(b"fo:0"))].context("owned")?;
+    // The replica has every write before the primary dies.
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c.conn(dead)?)?;
+    ensure!(acked == 1, "the replica acknowledged the writes");
+    let alive = (0..6).find(|&i| i != dead).unwrap_or(0);
+    c.kill(dead);
+    let started = Instant::now();
+    let mut errors = 0;
+    for k in &keys {
+        loop {
+            match client.get(k).await {
+                Ok(v) => {
+                    ensure!(v.as_deref() == Some(&b"v"[..]), "{k}: {v:?} after the failover");
+                    break;
+                }
+                Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                    errors += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    let owner = c.slot_owners(alive)?[usize::from(key_slot(k.as_bytes()))];
+                    bail!(
+                        "{k} still failing 30 s after the kill: {e}; the cluster says {owner:?} (ports {:?}), the client {:?}",
+                        c.nodes.iter().map(|n| n.port).collect::<Vec<_>>(),
+                        client.slot_owner(key_slot(k.as_bytes())).map(|n| client.node_name(n))
+                    )
+                }
+            }
+        }
+    }
+    let promoted = c.owner(alive, key_slot(b"fo:0"))?;
+    ensure!(promoted != dead);
+    ensure!(port_of(&client, client.slot_owner(key_slot(b"fo:0")).unwrap()) == c.nodes[promoted].port);
+    println!(
+        "client_cluster: failover: all keys served again {:?} after the kill ({errors} failed reads meanwhile); {:?}",
+        started.elapsed(),
+        client.cluster_stats().unwrap()
+    );
     Ok(())
 }
