@@ -425,7 +425,8 @@ impl Client {
     }
 
     /// Runs an arbitrary command on the node of its first argument after the name (or node 0
-    /// for commands without one); in cluster mode, redirections are followed. Not retried
+    /// for commands without one); in cluster mode, on the owner of that argument's hash slot,
+    /// following redirections. Not retried
     /// otherwise; the near-cache is not told what it changes (the server's invalidation pushes
     /// still are).
     ///
@@ -450,7 +451,8 @@ impl Client {
     }
 
     /// Sends all `cmds` back to back on one connection to node `node` before awaiting any reply
-    /// (one write for the batch), then collects the replies in order.
+    /// (one write for the batch), then collects the replies in order. In cluster mode they are
+    /// sent as is: a redirection comes back as that command's error.
     ///
     /// # Errors
     ///
