@@ -14,7 +14,8 @@
 //! ```
 //!
 //! - **Discovery**: the first command (or [`Client::refresh_slots`]) asks the seeds, then every
-//!   known node, for `CLUSTER SLOTS` until one answers; the primaries it names become nodes
+//!   known node, for `CLUSTER SLOTS` (or `CLUSTER SHARDS` where `SLOTS` is refused) until one
+//!   answers; the primaries it names become nodes
 //!   (with the seeds' credentials). Node indexes are never reused, so an index held by a caller
 //!   (a transaction, `node_of`) stays meaningful.
 //! - **Refresh**: periodically (a background task holding only a weak reference, so it ends
@@ -40,7 +41,7 @@ use crate::client::Client;
 use crate::config::ClusterConfig;
 use crate::error::{Error, Result};
 use crate::node::Node;
-use crate::topology::{RedirectKind, SlotMap, parse_cluster_slots, parse_redirect};
+use crate::topology::{RedirectKind, SlotMap, parse_cluster_shards, parse_cluster_slots, parse_redirect};
 use crate::value::Value;
 
 /// Counters of cluster mode, since the client was built.
@@ -191,12 +192,20 @@ impl Client {
             }
         }
         let timeout = self.inner.cfg.request_timeout;
-        let args = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"SLOTS")];
+        let slots = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"SLOTS")];
+        let shards = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"SHARDS")];
         let mut last = Error::Config("no nodes".into());
         for i in order {
             let node = self.inner.node(i);
-            let ranges = match node.call(&args, timeout).await {
-                Ok(reply) => parse_cluster_slots(reply, &node.pool.addr().host),
+            let host = &node.pool.addr().host;
+            let ranges = match node.call(&slots, timeout).await {
+                Ok(reply) => parse_cluster_slots(reply, host),
+                // A server without CLUSTER SLOTS (deprecated since Redis 7) may have SHARDS.
+                Err(Error::Server(text)) if !text.starts_with("CLUSTERDOWN") => match node.call(&shards, timeout).await
+                {
+                    Ok(reply) => parse_cluster_shards(reply, host),
+                    Err(_) => Err(Error::Server(text)),
+                },
                 Err(e) => Err(e),
             };
             match ranges {
@@ -474,6 +483,27 @@ mod tests {
         assert_eq!(c.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
         assert_eq!(c.cluster_stats().unwrap().moved, 1);
         assert_eq!(c.node_name(c.slot_owner(slot).unwrap()), format!("127.0.0.1:{b}"), "MOVED updated the map");
+    }
+
+    #[tokio::test]
+    async fn shards_are_read_where_slots_is_refused() {
+        let (l, a) = listener().await;
+        serve(
+            l,
+            Arc::new(move |args, _| match (&args[0][..], args.get(1).map(|b| &b[..])) {
+                (b"CLUSTER", Some(b"SLOTS")) => "-ERR unknown subcommand 'SLOTS'\r\n".into(),
+                (b"CLUSTER", Some(b"SHARDS")) => format!(
+                    "*1\r\n*4\r\n$5\r\nslots\r\n*2\r\n:0\r\n:16383\r\n$5\r\nnodes\r\n*1\r\n*6\r\n\
+                     $2\r\nip\r\n$9\r\n127.0.0.1\r\n$4\r\nport\r\n:{a}\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                ),
+                (b"GET", _) => "$1\r\nv\r\n".into(),
+                _ => "-ERR unexpected\r\n".into(),
+            }),
+        );
+        let c = client(a, fast());
+        assert_eq!(c.get("k").await.unwrap().as_deref(), Some(&b"v"[..]));
+        assert_eq!(c.slot_owner(16383), Some(0));
+        assert_eq!(c.cluster_stats().unwrap().refreshes, 1);
     }
 
     #[tokio::test]

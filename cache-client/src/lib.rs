@@ -99,6 +99,8 @@ pub use near_cache::{NearCache, NearCacheStats};
 pub use ring::{Ring, hash_tag};
 pub use script::Script;
 pub use slot::{SLOTS, crc16, key_slot};
-pub use topology::{Endpoint, Redirect, RedirectKind, SlotMap, SlotRange, parse_cluster_slots, parse_redirect};
+pub use topology::{
+    Endpoint, Redirect, RedirectKind, SlotMap, SlotRange, parse_cluster_shards, parse_cluster_slots, parse_redirect,
+};
 pub use transaction::{Committed, ExecOutcome, Transaction, TxFuture};
 pub use value::Value;

@@ -1,6 +1,6 @@
 //! The pure half of cluster mode: the [`SlotMap`] (which node index owns each of the 16384 hash
-//! slots), reading a `CLUSTER SLOTS` reply into [`SlotRange`]s, and reading `-MOVED` / `-ASK`
-//! error replies into a [`Redirect`]. No I/O and no client state: `cluster.rs` fetches the
+//! slots), reading a `CLUSTER SLOTS` (or `CLUSTER SHARDS`) reply into [`SlotRange`]s, and
+//! reading `-MOVED` / `-ASK` error replies into a [`Redirect`]. No I/O and no client state: `cluster.rs` fetches the
 //! replies, owns the nodes and applies what these functions compute.
 //!
 //! A node is named by `host:port`; an empty host (or `?`) in a reply means "the address you
@@ -90,6 +90,91 @@ pub fn parse_cluster_slots(reply: Value, answered_by: &str) -> Result<Vec<SlotRa
         let primary = endpoint(it.next().ok_or_else(|| bad("a range has no primary"))?, answered_by)?;
         let replicas = it.map(|v| endpoint(v, answered_by)).collect::<Result<Vec<_>>>()?;
         out.push(SlotRange { start, end, primary, replicas });
+    }
+    Ok(out)
+}
+
+/// A RESP3 map or a RESP2 flat array of alternating names and values, as `(name, value)`.
+fn fields(v: Value) -> Result<Vec<(String, Value)>> {
+    let name = |k: Value| -> Result<String> {
+        Ok(String::from_utf8_lossy(&k.into_opt_bytes()?.unwrap_or_default()).into_owned())
+    };
+    match v {
+        Value::Map(pairs) => pairs.into_iter().map(|(k, v)| Ok((name(k)?, v))).collect(),
+        Value::Array(items) if items.len() % 2 == 0 => {
+            let mut out = Vec::with_capacity(items.len() / 2);
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                out.push((name(k)?, v));
+            }
+            Ok(out)
+        }
+        _ => Err(Error::Protocol("CLUSTER SHARDS: expected a map".into())),
+    }
+}
+
+/// Reads a `CLUSTER SHARDS` reply (Redis 7: per shard, its `slots` as start/end pairs and its
+/// `nodes` with `id`, `port`, `ip`, `endpoint`, `role`, `health`), RESP2 or RESP3, into the same
+/// ranges as [`parse_cluster_slots`]. The primary is the node whose role is `master`; a shard
+/// without one, or without slots, contributes nothing. Failed nodes are skipped as replicas.
+///
+/// # Errors
+///
+/// [`Error::Protocol`] on another shape or a slot out of range.
+pub fn parse_cluster_shards(reply: Value, answered_by: &str) -> Result<Vec<SlotRange>> {
+    let bad = |why: &str| Error::Protocol(format!("CLUSTER SHARDS: {why}"));
+    let Value::Array(shards) = reply else { return Err(bad("not an array")) };
+    let mut out = Vec::new();
+    for shard in shards {
+        let (mut slots, mut nodes) = (Vec::new(), Vec::new());
+        for (k, v) in fields(shard)? {
+            match (k.as_str(), v) {
+                ("slots", Value::Array(s)) => slots = s,
+                ("nodes", Value::Array(n)) => nodes = n,
+                _ => {}
+            }
+        }
+        let (mut primary, mut replicas) = (None, Vec::new());
+        for node in nodes {
+            let (mut host, mut ip, mut port, mut id, mut role, mut health) =
+                (String::new(), String::new(), None, None, String::new(), String::new());
+            for (k, v) in fields(node)? {
+                let text = || -> Result<String> {
+                    Ok(String::from_utf8_lossy(&v.clone().into_opt_bytes()?.unwrap_or_default()).into_owned())
+                };
+                match k.as_str() {
+                    "endpoint" => host = text()?,
+                    "ip" => ip = text()?,
+                    "port" => port = u16::try_from(v.into_int()?).ok(),
+                    "id" => id = Some(text()?),
+                    "role" => role = text()?,
+                    "health" => health = text()?,
+                    _ => {}
+                }
+            }
+            let host =
+                [host, ip].into_iter().find(|h| !h.is_empty() && h != "?").unwrap_or_else(|| answered_by.to_owned());
+            let Some(port) = port else { return Err(bad("a node without a port")) };
+            let e = Endpoint { host, port, id };
+            match role.as_str() {
+                "master" | "primary" => primary = Some(e),
+                _ if health != "fail" => replicas.push(e),
+                _ => {}
+            }
+        }
+        let Some(primary) = primary else { continue };
+        for pair in slots.chunks(2) {
+            let slot = |v: &Value| -> Result<u16> {
+                let n = v.clone().into_int()?;
+                u16::try_from(n).ok().filter(|&s| s < SLOTS).ok_or_else(|| bad("slot out of range"))
+            };
+            let [start, end] = pair else { return Err(bad("an odd slot list")) };
+            let (start, end) = (slot(start)?, slot(end)?);
+            if start > end {
+                return Err(bad("a range ends before it starts"));
+            }
+            out.push(SlotRange { start, end, primary: primary.clone(), replicas: replicas.clone() });
+        }
     }
     Ok(out)
 }
@@ -247,6 +332,74 @@ mod tests {
         let bad = Value::Array(vec![Value::Array(vec![Value::Int(0), Value::Int(16384), node("h", 1, "x")])]);
         assert!(parse_cluster_slots(bad, "h").is_err());
         assert!(parse_cluster_slots(Value::Int(1), "h").is_err());
+    }
+
+    #[test]
+    fn reads_cluster_shards_in_both_protocols() {
+        let node = |port: i64, role: &str, health: &str| {
+            vec![
+                bulk("id"),
+                bulk(&format!("id{port}")),
+                bulk("port"),
+                Value::Int(port),
+                bulk("ip"),
+                bulk("127.0.0.1"),
+                bulk("endpoint"),
+                bulk(""),
+                bulk("role"),
+                bulk(role),
+                bulk("health"),
+                bulk(health),
+            ]
+        };
+        let resp2 = Value::Array(vec![
+            Value::Array(vec![
+                bulk("slots"),
+                Value::Array(vec![Value::Int(0), Value::Int(99), Value::Int(200), Value::Int(300)]),
+                bulk("nodes"),
+                Value::Array(vec![
+                    Value::Array(node(7001, "replica", "online")),
+                    Value::Array(node(7000, "master", "online")),
+                    Value::Array(node(7002, "replica", "fail")),
+                ]),
+            ]),
+            Value::Array(vec![
+                bulk("slots"),
+                Value::Array(vec![]),
+                bulk("nodes"),
+                Value::Array(vec![Value::Array(node(7003, "master", "online"))]),
+            ]),
+        ]);
+        let ranges = parse_cluster_shards(resp2, "h").unwrap();
+        assert_eq!(ranges.len(), 2);
+        assert_eq!((ranges[0].start, ranges[0].end, ranges[1].start, ranges[1].end), (0, 99, 200, 300));
+        assert_eq!(ranges[0].primary.name(), "127.0.0.1:7000", "an empty endpoint falls back to the ip");
+        assert_eq!(ranges[0].primary.id.as_deref(), Some("id7000"));
+        assert_eq!(
+            ranges[0].replicas.iter().map(|e| e.port).collect::<Vec<_>>(),
+            [7001],
+            "failed replicas are left out"
+        );
+        let to_map = |v: Value| match v {
+            Value::Array(items) => {
+                let mut it = items.into_iter();
+                let mut pairs = Vec::new();
+                while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                    pairs.push((k, v));
+                }
+                Value::Map(pairs)
+            }
+            other => other,
+        };
+        let resp3 = Value::Array(vec![to_map(Value::Array(vec![
+            bulk("slots"),
+            Value::Array(vec![Value::Int(5), Value::Int(6)]),
+            bulk("nodes"),
+            Value::Array(vec![to_map(Value::Array(node(7000, "master", "online")))]),
+        ]))]);
+        let ranges = parse_cluster_shards(resp3, "h").unwrap();
+        assert_eq!((ranges[0].start, ranges[0].end, ranges[0].primary.port), (5, 6, 7000));
+        assert!(parse_cluster_shards(Value::Int(3), "h").is_err());
     }
 
     #[test]

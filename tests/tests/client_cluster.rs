@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use cache_client::{Client, ClusterConfig, Error, NearCacheConfig, Script, key_slot};
+use cache_client::{Client, ClusterConfig, Error, NearCacheConfig, Script, SlotMap, key_slot};
 use cache_tests::cluster::{Cluster, ClusterSpec, NodeProgram};
 
 fn start(extra: &[&str], node_timeout_ms: u64) -> Result<Option<Cluster>> {
@@ -71,6 +71,13 @@ async fn keys_are_routed_by_slot_and_multi_key_commands_split_by_slot() -> Resul
         let theirs = owners[usize::from(slot)].context("an uncovered slot")?;
         ensure!(port_of(&client, mine) == c.nodes[theirs].port, "slot {slot}");
     }
+
+    // CLUSTER SHARDS (read over RESP3 here) names the same owners as CLUSTER SLOTS.
+    let shards = cache_client::parse_cluster_shards(client.cmd_on(0, &["CLUSTER", "SHARDS"]).await?, "127.0.0.1")?;
+    let slots = cache_client::parse_cluster_slots(client.cmd_on(0, &["CLUSTER", "SLOTS"]).await?, "127.0.0.1")?;
+    let (by_shards, by_slots) =
+        (SlotMap::from_ranges(&shards, |e| e.port.into()), SlotMap::from_ranges(&slots, |e| e.port.into()));
+    ensure!(by_shards.covered() == 16384 && by_shards.moved(&by_slots).is_empty(), "SHARDS and SLOTS agree");
 
     let keys: Vec<String> = (0..2000).map(|i| format!("key:{i}")).collect();
     for (i, k) in keys.iter().enumerate() {
