@@ -19,7 +19,7 @@
 //! By default the nodes are independent servers and the client shards keys over them with a
 //! consistent-hashing ring. With [`ClientBuilder::cluster`] the nodes are seeds of one Redis
 //! Cluster (Redis's, or ours with `cluster-enabled yes`): the client reads the slot map with
-//! `CLUSTER SLOTS` from any node, sends each key to the primary of its slot ([`key_slot`]: CRC16
+//! `CLUSTER SLOTS` (or `CLUSTER SHARDS`) from any node, sends each key to the primary of its slot ([`key_slot`]: CRC16
 //! of the key's `{hash tag}`, mod 16384 — the pure function the server side shares), updates the
 //! map and resends on `-MOVED`, resends once with `ASKING` on `-ASK` without touching the map,
 //! retries `-TRYAGAIN` / `-CLUSTERDOWN` with bounded backoff, and refreshes the map periodically
