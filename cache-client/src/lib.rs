@@ -19,16 +19,17 @@
 //! By default the nodes are independent servers and the client shards keys over them with a
 //! consistent-hashing ring. With [`ClientBuilder::cluster`] the nodes are seeds of one Redis
 //! Cluster (Redis's, or ours with `cluster-enabled yes`): the client reads the slot map with
-//! `CLUSTER SLOTS` (or `CLUSTER SHARDS`) from any node, sends each key to the primary of its slot ([`key_slot`]: CRC16
-//! of the key's `{hash tag}`, mod 16384 — the pure function the server side shares), updates the
-//! map and resends on `-MOVED`, resends once with `ASKING` on `-ASK` without touching the map,
-//! retries `-TRYAGAIN` / `-CLUSTERDOWN` with bounded backoff, and refreshes the map periodically
-//! and after errors (coalesced, rate-limited). `MGET` / `MSET` / `DEL` / `EXISTS` are split per
-//! slot; a transaction or a script must keep its keys in one slot ([`Error::CrossSlot`]
-//! otherwise). The near-cache has one tracking connection per node, so a write through any
-//! client on any node invalidates it; a slot that changes owner, or a node whose tracking
-//! connection is lost, drops its entries. Both modes share everything below the routing:
-//! pools, breakers, retries, the near-cache. Replicas are not read from (`READONLY`) yet.
+//! `CLUSTER SLOTS` (or `CLUSTER SHARDS`) from any node, sends each key to the primary of its slot
+//! ([`key_slot`]: CRC16 of the key's `{hash tag}`, mod 16384 — the pure function the server side
+//! shares), updates the map and resends on `-MOVED`, resends once with `ASKING` on `-ASK` without
+//! touching the map, retries `-TRYAGAIN` / `-CLUSTERDOWN` with bounded backoff, and refreshes the
+//! map periodically and after errors (coalesced, rate-limited). `MGET` / `MSET` / `DEL` /
+//! `EXISTS` are split per slot; a transaction or a script must keep its keys in one slot
+//! ([`Error::CrossSlot`] otherwise). The near-cache has one tracking connection per node, so a
+//! write through any client on any node invalidates it; a slot that changes owner, or a node
+//! whose tracking connection is lost, drops its entries. Both modes share everything below the
+//! routing: pools, breakers, retries, the near-cache. Replicas are not read from (`READONLY`)
+//! yet.
 //!
 //! Files: `client` (builder, routing, retries, near-cache read path), `cluster` (the slot map's
 //! refreshes and the redirect-following send loop), `topology` (slot map, `CLUSTER SLOTS` and
