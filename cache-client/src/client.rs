@@ -1,16 +1,18 @@
 //! [`Client`] and [`ClientBuilder`]: the nodes, the ring, the near-cache and the retry loop.
-//! Typed commands are in `commands.rs`, `get_or_load` in `load.rs`; this file owns how one
-//! command reaches its node: routing, retries with backoff and jitter for idempotent commands,
-//! treating an unavailable node as a miss when configured, and the near-cache read path.
+//! Typed commands are in `commands.rs`, `get_or_load` in `load.rs`, cluster mode's slot map and
+//! redirect loop in `cluster.rs`; this file owns how one command reaches its node: routing (a
+//! `Route` is a ring node, or in cluster mode a hash slot resolved when sent), the node list
+//! (append-only, so indexes stay valid as a cluster's nodes are discovered), retries with
+//! backoff and jitter for idempotent commands, treating an unavailable node as a miss when
+//! configured, and the near-cache read path.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use cache_core::{Cache, Clock, SystemClock};
-use rand::Rng;
-
 use parking_lot::RwLock;
+use rand::Rng;
 
 use crate::breaker::{Breaker, BreakerState};
 use crate::cluster::Cluster;
