@@ -72,7 +72,8 @@ pub(crate) struct Cluster {
     last_attempt: Mutex<Option<Instant>>,
     /// A background refresh is queued or running.
     pending: AtomicBool,
-    ticker: AtomicBool,
+    /// The periodic refresh task (restarted if it ended, e.g. with the runtime it ran on).
+    ticker: Mutex<Option<tokio::task::JoinHandle<()>>>,
     moved: AtomicU64,
     asked: AtomicU64,
     busy: AtomicU64,
@@ -95,7 +96,7 @@ impl Cluster {
             generation: AtomicU64::new(0),
             last_attempt: Mutex::new(None),
             pending: AtomicBool::new(false),
-            ticker: AtomicBool::new(false),
+            ticker: Mutex::new(None),
             moved: AtomicU64::new(0),
             asked: AtomicU64::new(0),
             busy: AtomicU64::new(0),
@@ -239,21 +240,22 @@ impl Client {
         }
     }
 
-    /// Starts the periodic refresh (once), on the runtime of the first successful read.
+    /// Starts the periodic refresh unless it runs, on the runtime of this successful read.
     fn start_ticker(&self) {
         let c = self.cluster();
-        if c.ticker.swap(true, Ordering::AcqRel) {
+        let mut ticker = c.ticker.lock();
+        if ticker.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
         let weak = Arc::downgrade(&self.inner);
         let every = c.cfg.refresh_interval;
-        tokio::spawn(async move {
+        *ticker = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(inner) = weak.upgrade() else { break };
                 let _ = Client { inner }.refresh(false).await;
             }
-        });
+        }));
     }
 
     /// Queues a background refresh unless one is queued or running already.
