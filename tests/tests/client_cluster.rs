@@ -477,8 +477,12 @@ async fn after_a_failover_the_client_follows_the_promoted_replica() -> Result<()
     }
     let owners = c.slot_owners(0)?;
     let dead = owners[usize::from(key_slot(b"fo:0"))].context("owned")?;
-    // The replica has every write before the primary dies.
-    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut c.conn(dead)?)?;
+    // The replica has every write before the primary dies. WAIT counts acknowledgements of its
+    // own connection's last write, so write once more on that connection: the replication stream
+    // is ordered, so its acknowledgement covers every earlier write.
+    let mut primary = c.conn(dead)?;
+    let () = redis::cmd("SET").arg("fo:0").arg("v").query(&mut primary)?;
+    let acked: i64 = redis::cmd("WAIT").arg(1).arg(5000).query(&mut primary)?;
     ensure!(acked == 1, "the replica acknowledged the writes");
     let alive = (0..6).find(|&i| i != dead).unwrap_or(0);
     c.kill(dead);
@@ -488,7 +492,22 @@ async fn after_a_failover_the_client_follows_the_promoted_replica() -> Result<()
         loop {
             match client.get(k).await {
                 Ok(v) => {
-                    ensure!(v.as_deref() == Some(&b"v"[..]), "{k}: {v:?} after the failover");
+                    if v.as_deref() != Some(&b"v"[..]) {
+                        let mut seen = Vec::new();
+                        for i in (0..6).filter(|&i| i != dead) {
+                            let mut conn = c.conn(i)?;
+                            let role: Vec<redis::Value> = redis::cmd("ROLE").query(&mut conn)?;
+                            let got: redis::RedisResult<Option<String>> = redis::cmd("GET").arg(k).query(&mut conn);
+                            seen.push(format!("{}: {:?} {got:?}", c.nodes[i].port, role.first()));
+                        }
+                        bail!(
+                            "{k}: {v:?} after the failover, {:?} after the kill; the client routes to {:?}; dead {}; {seen:?}; {:?}",
+                            started.elapsed(),
+                            client.slot_owner(key_slot(k.as_bytes())).map(|n| client.node_name(n)),
+                            c.nodes[dead].port,
+                            client.cluster_stats()
+                        );
+                    }
                     break;
                 }
                 Err(_) if started.elapsed() < Duration::from_secs(30) => {
