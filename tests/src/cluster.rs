@@ -118,7 +118,8 @@ impl Cluster {
     /// When a node does not start, the creation fails, or the cluster is not ready in 30 s.
     pub fn start(program: NodeProgram, spec: ClusterSpec) -> Result<Option<Self>> {
         let Some(cli) = require_peer("redis-cli") else { return Ok(None) };
-        let dir = std::env::temp_dir().join(format!("cache-cluster-{}-{}", std::process::id(), free_pair()));
+        let tag: u64 = rand::rng().random();
+        let dir = std::env::temp_dir().join(format!("cache-cluster-{}-{tag:016x}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let mut cluster = Self { program, spec, dir, nodes: Vec::new() };
         for _ in 0..cluster.spec.nodes {
