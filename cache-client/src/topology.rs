@@ -292,6 +292,47 @@ impl SlotMap {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any redirect Redis can send reads back as sent; the map's diff is exactly the slots
+        /// whose owner a model (a plain vector) says changed.
+        #[test]
+        fn redirects_round_trip_and_moved_matches_a_model(
+            slot in 0u16..SLOTS,
+            port in 1u16..,
+            ask in any::<bool>(),
+            host in prop::sample::select(vec!["127.0.0.1", "cache-7.local", "::1", ""]),
+            changes in prop::collection::vec((0u16..SLOTS, 0usize..6), 0..40),
+        ) {
+            let word = if ask { "ASK" } else { "MOVED" };
+            let shown = if host.contains(':') { format!("[{host}]") } else { host.to_owned() };
+            let r = parse_redirect(&format!("{word} {slot} {shown}:{port}"), "fallback").unwrap();
+            prop_assert_eq!(r.kind, if ask { RedirectKind::Ask } else { RedirectKind::Moved });
+            prop_assert_eq!(r.slot, slot);
+            prop_assert_eq!(r.to.host.as_str(), if host.is_empty() { "fallback" } else { host });
+            prop_assert_eq!(r.to.port, port);
+
+            let mut map = SlotMap::default();
+            let mut model: Vec<Option<usize>> = vec![None; usize::from(SLOTS)];
+            for s in (0..SLOTS).step_by(3) {
+                map.set(s, 0);
+                model[usize::from(s)] = Some(0);
+            }
+            let mut newer = map.clone();
+            let mut changed = model.clone();
+            for &(s, n) in &changes {
+                newer.set(s, n);
+                changed[usize::from(s)] = Some(n);
+            }
+            let want: Vec<(u16, Option<usize>)> = (0..SLOTS)
+                .filter(|&s| model[usize::from(s)] != changed[usize::from(s)])
+                .map(|s| (s, model[usize::from(s)]))
+                .collect();
+            prop_assert_eq!(map.moved(&newer), want);
+            prop_assert_eq!(newer.covered(), changed.iter().filter(|o| o.is_some()).count());
+        }
+    }
 
     fn bulk(s: &str) -> Value {
         Value::Bulk(Bytes::copy_from_slice(s.as_bytes()))
