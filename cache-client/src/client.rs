@@ -1,23 +1,29 @@
 //! [`Client`] and [`ClientBuilder`]: the nodes, the ring, the near-cache and the retry loop.
-//! Typed commands are in `commands.rs`, `get_or_load` in `load.rs`; this file owns how one
-//! command reaches its node: routing, retries with backoff and jitter for idempotent commands,
-//! treating an unavailable node as a miss when configured, and the near-cache read path.
+//! Typed commands are in `commands.rs`, `get_or_load` in `load.rs`, cluster mode's slot map and
+//! redirect loop in `cluster.rs`; this file owns how one command reaches its node: routing (a
+//! `Route` is a ring node, or in cluster mode a hash slot resolved when sent), the node list
+//! (append-only, so indexes stay valid as a cluster's nodes are discovered), retries with
+//! backoff and jitter for idempotent commands, treating an unavailable node as a miss when
+//! configured, and the near-cache read path.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use cache_core::{Cache, Clock, SystemClock};
+use parking_lot::RwLock;
 use rand::Rng;
 
 use crate::breaker::{Breaker, BreakerState};
-use crate::config::{Config, LeaseConfig, NearCacheConfig, NodeAddr};
+use crate::cluster::Cluster;
+use crate::config::{ClusterConfig, Config, LeaseConfig, NearCacheConfig, NodeAddr};
 use crate::connection::ConnectOptions;
 use crate::error::{Error, Result};
 use crate::near_cache::{NearCache, NearCacheStats};
 use crate::node::Node;
 use crate::pool::{Backoff, Pool};
 use crate::ring::Ring;
+use crate::slot::key_slot;
 use crate::value::Value;
 
 /// Builds a [`Client`].
@@ -127,11 +133,30 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. Connections open lazily, on first use.
+    /// Cluster mode: the nodes given are seeds of one Redis Cluster; the client reads the slot
+    /// map from any of them (`CLUSTER SLOTS`), routes each key to the primary of its hash slot,
+    /// follows `-MOVED` / `-ASK`, and keeps the map fresh (see [`ClusterConfig`]). Without it,
+    /// keys are spread over the nodes by the consistent-hashing ring.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> cache_client::Result<()> {
+    /// use cache_client::{Client, ClusterConfig};
+    ///
+    /// let client = Client::builder().node("redis://127.0.0.1:7000").cluster(ClusterConfig::default()).build()?;
+    /// client.set("user:{42}:name", "Ada").await?; // to the primary of the slot of "42"
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster(mut self, cfg: ClusterConfig) -> Self {
+        self.cfg.cluster = Some(cfg);
+        self
+    }
+
+    /// Builds the client. Connections open lazily, on first use (in cluster mode, so does the
+    /// first read of the slot map).
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] for a bad URL or no nodes.
+    /// [`Error::Config`] for a bad URL or no nodes (or, in cluster mode, a database other than 0).
     pub fn build(mut self) -> Result<Client> {
         for url in &self.urls {
             self.cfg.nodes.push(NodeAddr::parse(url)?);
@@ -139,33 +164,103 @@ impl ClientBuilder {
         if self.cfg.nodes.is_empty() {
             return Err(Error::Config("no nodes".into()));
         }
+        if self.cfg.cluster.is_some() && self.cfg.nodes.iter().any(|a| a.db != 0) {
+            return Err(Error::Config("a cluster has only database 0".into()));
+        }
         let cfg = self.cfg;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
-        let opts = ConnectOptions { resp3: cfg.resp3, connect_timeout: cfg.connect_timeout };
-        let backoff = Backoff { base: cfg.reconnect_base, max: cfg.reconnect_max };
-        let nodes: Vec<Node> = cfg
-            .nodes
-            .iter()
-            .map(|addr| {
-                let pool = Pool::new(addr.clone(), cfg.pool_size, opts.clone(), backoff);
-                Node::new(pool, Breaker::new(cfg.breaker_failures, cfg.breaker_cooldown, Arc::clone(&clock)))
-            })
-            .collect();
-        let names: Vec<(String, u32)> = cfg.nodes.iter().map(|a| (a.name(), a.weight)).collect();
-        let ring = Ring::new(&names);
+        let factory = NodeFactory {
+            opts: ConnectOptions { resp3: cfg.resp3, connect_timeout: cfg.connect_timeout },
+            backoff: Backoff { base: cfg.reconnect_base, max: cfg.reconnect_max },
+            clock,
+            pool_size: cfg.pool_size,
+            breaker_failures: cfg.breaker_failures,
+            breaker_cooldown: cfg.breaker_cooldown,
+        };
+        let nodes: Vec<Arc<Node>> =
+            cfg.nodes.iter().enumerate().map(|(i, addr)| factory.make(i, addr.clone())).collect();
+        let ring = if cfg.cluster.is_some() {
+            Ring::default()
+        } else {
+            let names: Vec<(String, u32)> = cfg.nodes.iter().map(|a| (a.name(), a.weight)).collect();
+            Ring::new(&names)
+        };
+        let cluster = cfg.cluster.clone().map(Cluster::new);
         let near = cfg.near_cache.as_ref().map(|c| Arc::new(NearCache::new(c)));
         let loads = Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(1)).build();
-        Ok(Client { inner: Arc::new(Inner { cfg, nodes, ring, near, loads }) })
+        Ok(Client { inner: Arc::new(Inner { cfg, nodes: RwLock::new(nodes), factory, ring, cluster, near, loads }) })
+    }
+}
+
+/// What it takes to make a [`Node`] for an address (cluster mode discovers nodes at run time).
+pub(crate) struct NodeFactory {
+    opts: ConnectOptions,
+    backoff: Backoff,
+    clock: Arc<dyn Clock>,
+    pool_size: usize,
+    breaker_failures: u32,
+    breaker_cooldown: Duration,
+}
+
+impl NodeFactory {
+    fn make(&self, index: usize, addr: NodeAddr) -> Arc<Node> {
+        let pool = Pool::new(addr, self.pool_size, self.opts.clone(), self.backoff);
+        let breaker = Breaker::new(self.breaker_failures, self.breaker_cooldown, Arc::clone(&self.clock));
+        Arc::new(Node::new(index, pool, breaker))
     }
 }
 
 pub(crate) struct Inner {
     pub(crate) cfg: Config,
-    pub(crate) nodes: Vec<Node>,
+    /// Every node ever known, by index. Append-only, so an index names one node forever (the
+    /// ring's nodes in ring mode; seeds, then discovered nodes, in cluster mode).
+    nodes: RwLock<Vec<Arc<Node>>>,
+    factory: NodeFactory,
     pub(crate) ring: Ring,
+    /// The slot map and its refresh machinery (cluster mode only).
+    pub(crate) cluster: Option<Cluster>,
     pub(crate) near: Option<Arc<NearCache>>,
     /// In-process coalescing of `get_or_load` misses (entries live only while a load is shared).
     pub(crate) loads: Cache<Bytes, Bytes>,
+}
+
+impl Inner {
+    /// Node `index`.
+    pub(crate) fn node(&self, index: usize) -> Arc<Node> {
+        Arc::clone(&self.nodes.read()[index])
+    }
+
+    /// How many nodes are known.
+    pub(crate) fn node_count(&self) -> usize {
+        self.nodes.read().len()
+    }
+
+    /// The index of the node at `host:port`, adding it (with the seeds' credentials) if new.
+    pub(crate) fn node_index(&self, host: &str, port: u16) -> usize {
+        let found =
+            |nodes: &[Arc<Node>]| nodes.iter().position(|n| n.pool.addr().port == port && n.pool.addr().host == host);
+        if let Some(i) = found(&self.nodes.read()) {
+            return i;
+        }
+        let mut nodes = self.nodes.write();
+        if let Some(i) = found(&nodes) {
+            return i;
+        }
+        let mut addr = self.cfg.nodes[0].clone();
+        addr.host = host.to_owned();
+        addr.port = port;
+        let i = nodes.len();
+        nodes.push(self.factory.make(i, addr));
+        i
+    }
+}
+
+/// Where a key's command goes: a node of the ring, or (cluster mode) the owner of a slot,
+/// looked up when the command is sent so that redirections can update it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Route {
+    Node(usize),
+    Slot(u16),
 }
 
 /// An async client for one or more cache (or Redis) nodes. Cheap to clone; clones share
@@ -177,8 +272,12 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.inner.nodes.iter().map(|n| n.name.as_str()).collect();
-        f.debug_struct("Client").field("nodes", &names).field("near_cache", &self.inner.near).finish()
+        let names: Vec<String> = self.inner.nodes.read().iter().map(|n| n.name.clone()).collect();
+        f.debug_struct("Client")
+            .field("nodes", &names)
+            .field("cluster", &self.inner.cluster.is_some())
+            .field("near_cache", &self.inner.near)
+            .finish()
     }
 }
 
@@ -197,42 +296,77 @@ impl Client {
         Self::builder().node(url).build()
     }
 
-    /// The index of the node that owns `key`.
+    /// The index of the node that owns `key`: its ring node, or in cluster mode the primary
+    /// of its hash slot as the client's map has it now (node 0 before the map is read; see
+    /// [`Client::refresh_slots`]).
     #[must_use]
     pub fn node_of(&self, key: impl AsRef<[u8]>) -> usize {
-        self.inner.ring.node_for(key.as_ref()).unwrap_or(0)
+        match self.route(key.as_ref()) {
+            Route::Node(n) => n,
+            Route::Slot(slot) => self.slot_owner(slot).unwrap_or(0),
+        }
     }
 
     /// The one node that owns all of `keys` (node 0 for none), for work that must run on a
-    /// single node: a transaction, a script.
+    /// single node: a transaction, a script. In cluster mode the keys must share a hash slot.
     ///
     /// # Errors
     ///
-    /// [`Error::CrossNode`] naming two keys that map to different nodes.
+    /// [`Error::CrossNode`] naming two keys that map to different nodes; in cluster mode
+    /// [`Error::CrossSlot`] naming two keys in different slots.
     pub fn node_of_keys<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<usize> {
-        let Some(first) = keys.first() else { return Ok(0) };
-        let node = self.node_of(first);
-        match keys.iter().find(|k| self.node_of(k) != node) {
-            None => Ok(node),
-            Some(other) => Err(Error::CrossNode {
-                first: String::from_utf8_lossy(first.as_ref()).into_owned(),
-                first_node: self.node_name(node).to_owned(),
-                other: String::from_utf8_lossy(other.as_ref()).into_owned(),
-                other_node: self.node_name(self.node_of(other)).to_owned(),
-            }),
+        Ok(match self.route_of_keys(keys)? {
+            Route::Node(n) => n,
+            Route::Slot(slot) => self.slot_owner(slot).unwrap_or(0),
+        })
+    }
+
+    /// Where a command about `key` goes.
+    pub(crate) fn route(&self, key: &[u8]) -> Route {
+        if self.inner.cluster.is_some() {
+            Route::Slot(key_slot(key))
+        } else {
+            Route::Node(self.inner.ring.node_for(key).unwrap_or(0))
         }
+    }
+
+    /// Where a command about all of `keys` goes (node 0 for none).
+    pub(crate) fn route_of_keys<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Route> {
+        let Some(first) = keys.first() else { return Ok(Route::Node(0)) };
+        let first = first.as_ref();
+        let route = self.route(first);
+        let Some(other) = keys.iter().map(AsRef::as_ref).find(|k| self.route(k) != route) else { return Ok(route) };
+        let text = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
+        Err(match (route, self.route(other)) {
+            (Route::Slot(first_slot), Route::Slot(other_slot)) => {
+                Error::CrossSlot { first: text(first), first_slot, other: text(other), other_slot }
+            }
+            _ => Error::CrossNode {
+                first: text(first),
+                first_node: self.node_name(self.node_of(first)),
+                other: text(other),
+                other_node: self.node_name(self.node_of(other)),
+            },
+        })
     }
 
     /// The `host:port` of node `index`.
     #[must_use]
-    pub fn node_name(&self, index: usize) -> &str {
-        &self.inner.nodes[index].name
+    pub fn node_name(&self, index: usize) -> String {
+        self.inner.node(index).name.clone()
+    }
+
+    /// How many nodes the client knows (in cluster mode it grows as nodes are discovered;
+    /// indexes are never reused).
+    #[must_use]
+    pub fn node_count(&self) -> usize {
+        self.inner.node_count()
     }
 
     /// The circuit breaker state of node `index`.
     #[must_use]
     pub fn breaker_state(&self, index: usize) -> BreakerState {
-        self.inner.nodes[index].breaker.state()
+        self.inner.node(index).breaker.state()
     }
 
     /// Near-cache counters (`None` without a near-cache).
@@ -253,7 +387,7 @@ impl Client {
         let cfg = &self.inner.cfg;
         let mut attempt = 0;
         loop {
-            let result = self.inner.nodes[node].call(args, cfg.request_timeout).await;
+            let result = self.inner.node(node).call(args, cfg.request_timeout).await;
             match result {
                 Err(e) if idempotent && e.is_retryable() && attempt < cfg.max_retries => {
                     attempt += 1;
@@ -266,14 +400,23 @@ impl Client {
         }
     }
 
-    /// Sends a command about `key` to its node.
+    /// Sends a command about `key` to its node (in cluster mode, following redirections).
     pub(crate) async fn call_key(&self, key: &[u8], args: &[Bytes], idempotent: bool) -> Result<Value> {
-        self.call_node(self.node_of(key), args, idempotent).await
+        self.call_route(self.route(key), args, idempotent).await
+    }
+
+    /// Sends `args` along `route`.
+    pub(crate) async fn call_route(&self, route: Route, args: &[Bytes], idempotent: bool) -> Result<Value> {
+        match route {
+            Route::Node(node) => self.call_node(node, args, idempotent).await,
+            Route::Slot(slot) => self.call_slot(slot, args, idempotent).await,
+        }
     }
 
     /// Whether a read failure should be answered as a miss.
     pub(crate) fn as_miss(&self, e: &Error) -> bool {
-        self.inner.cfg.miss_on_unavailable && (e.is_node_failure() || matches!(e, Error::NodeUnavailable(_)))
+        self.inner.cfg.miss_on_unavailable
+            && (e.is_node_failure() || matches!(e, Error::NodeUnavailable(_) | Error::SlotUncovered(_)))
     }
 
     /// Drops `key` from the near-cache after this client changed it.
@@ -284,18 +427,22 @@ impl Client {
     }
 
     /// Runs an arbitrary command on the node of its first argument after the name (or node 0
-    /// for commands without one). Not retried; the near-cache is not told what it changes
-    /// (the server's invalidation pushes still are).
+    /// for commands without one); in cluster mode, on the owner of that argument's hash slot,
+    /// following redirections. Not retried
+    /// otherwise; the near-cache is not told what it changes (the server's invalidation pushes
+    /// still are).
     ///
     /// # Errors
     ///
     /// The server's error reply ([`Error::Server`], verbatim) or a transport error.
     pub async fn cmd<A: AsRef<[u8]>>(&self, args: &[A]) -> Result<Value> {
-        let node = args.get(1).map_or(0, |k| self.node_of(k));
-        self.cmd_on(node, args).await
+        let route = args.get(1).map_or(Route::Node(0), |k| self.route(k.as_ref()));
+        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_ref())).collect();
+        self.call_route(route, &args, false).await
     }
 
-    /// Runs an arbitrary command on node `node` (see [`Client::node_of`]).
+    /// Runs an arbitrary command on node `node` (see [`Client::node_of`]), as is: in cluster
+    /// mode a redirection comes back as the server's error.
     ///
     /// # Errors
     ///
@@ -306,13 +453,14 @@ impl Client {
     }
 
     /// Sends all `cmds` back to back on one connection to node `node` before awaiting any reply
-    /// (one write for the batch), then collects the replies in order.
+    /// (one write for the batch), then collects the replies in order. In cluster mode they are
+    /// sent as is: a redirection comes back as that command's error.
     ///
     /// # Errors
     ///
     /// The outer error when no connection could be had; each command's own result inside.
     pub async fn pipeline<A: AsRef<[u8]>>(&self, node: usize, cmds: &[Vec<A>]) -> Result<Vec<Result<Value>>> {
-        let conn = self.inner.nodes[node].connection().await?;
+        let conn = self.inner.node(node).connection().await?;
         let mut pending = Vec::with_capacity(cmds.len());
         for c in cmds {
             pending.push(conn.submit(c).await);
@@ -364,7 +512,10 @@ impl Client {
     }
 
     async fn fill(&self, near: &Arc<NearCache>, key: &[u8]) -> Result<Option<Bytes>> {
-        let node = &self.inner.nodes[self.node_of(key)];
+        let node = match self.route(key) {
+            Route::Node(n) => self.inner.node(n),
+            Route::Slot(slot) => self.inner.node(self.owner_or_refresh(slot).await?),
+        };
         let timeout = self.inner.cfg.request_timeout;
         let permit = node.breaker.allow().ok_or_else(|| Error::NodeUnavailable(node.name.clone()))?;
         let conn = match node.tracking(near, timeout).await {
@@ -383,8 +534,14 @@ impl Client {
         }
         .await;
         node.breaker.record(permit, !matches!(&result, Err(e) if e.is_node_failure()));
+        if let Err(Error::Server(text)) = &result {
+            if text.starts_with("MOVED ") {
+                // The map learns it; the caller's plain read follows it (uncached, like an ASK).
+                self.note_redirect(text, &node);
+            }
+        }
         let (value, pttl) = result?;
-        near.finish(ticket, Bytes::copy_from_slice(key), value.clone(), pttl);
+        near.finish(ticket, node.index, Bytes::copy_from_slice(key), value.clone(), pttl);
         Ok(value)
     }
 }

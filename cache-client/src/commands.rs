@@ -1,7 +1,8 @@
 //! The typed commands: strings, keys and hashes as our server implements them, each a thin
 //! wrapper that builds the arguments, picks the node, says whether a retry is safe, converts the
 //! reply, and tells the near-cache about this client's own writes. Multi-key commands (MGET,
-//! MSET, DEL, EXISTS) are split per node and reassembled in the caller's order.
+//! MSET, DEL, EXISTS) are split per node (in cluster mode per hash slot) and reassembled in the
+//! caller's order.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use bytes::Bytes;
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::router::{gather, join_all, split};
+use crate::router::{gather, join_all, split_by};
 use crate::value::Value;
 
 /// Expiry option of `SET`.
@@ -166,11 +167,11 @@ impl Client {
     }
 
     async fn count_across<K: AsRef<[u8]>>(&self, cmd: &str, keys: &[K], idempotent: bool) -> Result<i64> {
-        let groups = split(&self.inner.ring, keys);
-        let futs = groups.iter().map(|(node, pos)| {
+        let groups = split_by(keys, |k| self.route(k));
+        let futs = groups.iter().map(|(route, pos)| {
             let mut args = vec![n(cmd)];
             args.extend(pos.iter().map(|&p| b(&keys[p])));
-            async move { self.call_node(*node, &args, idempotent).await?.into_int() }
+            async move { self.call_route(*route, &args, idempotent).await?.into_int() }
         });
         join_all(futs.collect()).await.into_iter().sum()
     }
@@ -188,13 +189,13 @@ impl Client {
         };
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| out[i].is_none()).collect();
         let wanted: Vec<&[u8]> = missing.iter().map(|&i| keys[i].as_ref()).collect();
-        let groups = split(&self.inner.ring, &wanted);
-        let futs = groups.iter().map(|(node, pos)| {
+        let groups = split_by(&wanted, |k| self.route(k));
+        let futs = groups.iter().map(|(route, pos)| {
             let mut args = vec![n("MGET")];
             args.extend(pos.iter().map(|&p| b(wanted[p])));
             let len = pos.len();
             async move {
-                match self.call_node(*node, &args, true).await {
+                match self.call_route(*route, &args, true).await {
                     Ok(v) => v.into_opt_bytes_vec(),
                     Err(e) if self.as_miss(&e) => Ok(vec![None; len]),
                     Err(e) => Err(e),
@@ -208,20 +209,21 @@ impl Client {
         Ok(out)
     }
 
-    /// `MSET` across nodes (one `MSET` per node: atomic per node, not across nodes).
+    /// `MSET` across nodes (one `MSET` per node, or per slot in cluster mode: atomic within
+    /// each, not across them).
     ///
     /// # Errors
     ///
     /// The first error of any node.
     pub async fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> Result<()> {
         let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| k.as_ref()).collect();
-        let groups = split(&self.inner.ring, &keys);
-        let futs = groups.iter().map(|(node, pos)| {
+        let groups = split_by(&keys, |k| self.route(k));
+        let futs = groups.iter().map(|(route, pos)| {
             let mut args = vec![n("MSET")];
             for &p in pos {
                 args.extend([b(&pairs[p].0), b(&pairs[p].1)]);
             }
-            async move { self.call_node(*node, &args, true).await?.expect_ok() }
+            async move { self.call_route(*route, &args, true).await?.expect_ok() }
         });
         let r = join_all(futs.collect()).await.into_iter().collect::<Result<Vec<()>>>();
         for k in keys {

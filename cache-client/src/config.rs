@@ -145,6 +145,41 @@ impl Default for LeaseConfig {
     }
 }
 
+/// Cluster mode settings (see [`crate::ClientBuilder::cluster`]): how the slot map is kept
+/// fresh and how long redirections and transient cluster errors are followed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClusterConfig {
+    /// The slot map is re-read (`CLUSTER SLOTS`) at least this often, by a background task
+    /// that lives as long as the client.
+    pub refresh_interval: Duration,
+    /// Refreshes triggered by errors (`-MOVED`, a lost node, `-CLUSTERDOWN`) are coalesced and
+    /// at most one starts per this interval.
+    pub min_refresh_gap: Duration,
+    /// Redirections (`-MOVED`, `-ASK`) followed for one command before its error is returned.
+    pub max_redirects: u32,
+    /// Retries of a command answered `-TRYAGAIN` or `-CLUSTERDOWN` (it did not run, so any
+    /// command may be retried), with doubling delays from `busy_base` to `busy_max`.
+    pub busy_retries: u32,
+    /// First delay before such a retry.
+    pub busy_base: Duration,
+    /// Longest delay before such a retry.
+    pub busy_max: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            refresh_interval: Duration::from_secs(10),
+            min_refresh_gap: Duration::from_millis(100),
+            max_redirects: 5,
+            busy_retries: 6,
+            busy_base: Duration::from_millis(10),
+            busy_max: Duration::from_millis(320),
+        }
+    }
+}
+
 /// Every client setting; build one with [`crate::ClientBuilder`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -180,6 +215,9 @@ pub struct Config {
     pub near_cache: Option<NearCacheConfig>,
     /// Cross-instance lease for `get_or_load`, if any.
     pub lease: Option<LeaseConfig>,
+    /// Cluster mode: `nodes` are seeds, keys are routed by hash slot along the map read from
+    /// the cluster (instead of the ring). `None`: ring mode.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -200,6 +238,7 @@ impl Default for Config {
             miss_on_unavailable: false,
             near_cache: None,
             lease: None,
+            cluster: None,
         }
     }
 }

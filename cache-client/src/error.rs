@@ -57,6 +57,26 @@ pub enum Error {
         /// That node's `host:port`.
         other_node: String,
     },
+    /// In cluster mode, keys that must share a hash slot (those of one transaction or one
+    /// script) do not. Give them a common hash tag (`{user:42}:a`, `{user:42}:b`).
+    #[error(
+        "keys {first:?} (slot {first_slot}) and {other:?} (slot {other_slot}) hash to different slots; \
+         give them a common hash tag such as {{user:42}}"
+    )]
+    CrossSlot {
+        /// The key that chose the slot.
+        first: String,
+        /// Its slot.
+        first_slot: u16,
+        /// A key in another slot.
+        other: String,
+        /// That key's slot.
+        other_slot: u16,
+    },
+    /// In cluster mode, no node serves the slot as far as the cluster told the client (even
+    /// after re-reading the map).
+    #[error("hash slot {0} is not served by any node of the cluster")]
+    SlotUncovered(u16),
     /// `EXEC` answered `EXECABORT`: the server refused at least one command while queueing it,
     /// so nothing ran. `reply` is the `EXECABORT` text verbatim; `rejected` holds each refused
     /// command's position in the queue and the server's error for it.

@@ -55,10 +55,13 @@ impl Client {
         Fut: Future<Output = std::result::Result<Bytes, E>>,
         E: Into<Box<dyn StdError + Send + Sync>>,
     {
-        let node = self.node_of(&key);
+        let route = self.route(&key);
+        let lock = lock_key(&key);
+        // The ring hashes `lock:{key}` as `key`, so the lease sits on the key's node; in a
+        // cluster a key with its own hash tag puts its lock in another slot, so route it alone.
+        let lock_route = if self.inner.cluster.is_some() { self.route(&lock) } else { route };
         let mut lease = None;
         if let Some(cfg) = self.inner.cfg.lease.clone() {
-            let lock = lock_key(&key);
             let token = Bytes::from(format!("{:016x}", rand::rng().random::<u64>()));
             let ms = Bytes::from(cfg.lease.as_millis().max(1).to_string());
             let args = [
@@ -69,7 +72,7 @@ impl Client {
                 Bytes::from_static(b"PX"),
                 ms,
             ];
-            match self.call_node(node, &args, false).await {
+            match self.call_route(lock_route, &args, false).await {
                 Ok(Value::Nil) => {
                     if let Some(v) = self.wait_for_leader(&key, &cfg).await {
                         return Ok(v);
@@ -84,13 +87,13 @@ impl Client {
         if let Ok(v) = &loaded {
             let ms = Bytes::from(ttl.as_millis().max(1).to_string());
             let args = [Bytes::from_static(b"SET"), key.clone(), v.clone(), Bytes::from_static(b"PX"), ms];
-            let _stored = self.call_node(node, &args, true).await;
+            let _stored = self.call_route(route, &args, true).await;
             self.forget(&key);
         }
         if let Some((lock, token)) = lease {
-            let held = self.call_node(node, &[Bytes::from_static(b"GET"), lock.clone()], true).await;
+            let held = self.call_route(lock_route, &[Bytes::from_static(b"GET"), lock.clone()], true).await;
             if matches!(held, Ok(Value::Bulk(ref t)) if *t == token) {
-                let _ = self.call_node(node, &[Bytes::from_static(b"DEL"), lock], false).await;
+                let _ = self.call_route(lock_route, &[Bytes::from_static(b"DEL"), lock], false).await;
             }
         }
         loaded
@@ -100,10 +103,10 @@ impl Client {
     async fn wait_for_leader(&self, key: &Bytes, cfg: &crate::config::LeaseConfig) -> Option<Bytes> {
         let deadline = tokio::time::Instant::now() + cfg.lease;
         let mut delay = cfg.first_poll;
-        let node = self.node_of(key);
+        let route = self.route(key);
         while tokio::time::Instant::now() < deadline {
             tokio::time::sleep(delay).await;
-            if let Ok(Value::Bulk(v)) = self.call_node(node, &[Bytes::from_static(b"GET"), key.clone()], true).await {
+            if let Ok(Value::Bulk(v)) = self.call_route(route, &[Bytes::from_static(b"GET"), key.clone()], true).await {
                 return Some(v);
             }
             delay = (delay * 2).min(cfg.max_poll);

@@ -4,9 +4,13 @@
 //! Coherence comes from server-assisted client-side caching: values are only ever inserted from
 //! a GET sent on a node's *tracking* connection (`CLIENT TRACKING on`, RESP3), so the server
 //! remembers that we hold the key and pushes `invalidate` on that same connection when anyone
-//! changes it. Three rules make that safe:
-//! - an `invalidate` push removes the key; a null one (server flush) drops everything;
-//! - losing a tracking connection drops everything: while it was down we would miss pushes;
+//! changes it. Every entry remembers the node whose tracking connection filled it. The rules:
+//! - an `invalidate` push removes the key; a null one (that node's flush) drops that node's
+//!   entries;
+//! - losing a node's tracking connection drops that node's entries: while it was down we would
+//!   miss its pushes (the other nodes' entries stay, their connections still listen);
+//! - in cluster mode, a slot that changes owner drops the entries of its keys
+//!   ([`NearCache::flush_slots`]): the old owner no longer reports their changes;
 //! - the race "GET in flight, invalidation arrives before the reply is inserted" is closed by
 //!   a sequence check: a fill takes a [`Ticket`] (epoch + invalidation sequence) *before*
 //!   sending its GET, and is inserted only if no invalidation of that key, and no flush, came
@@ -59,9 +63,16 @@ struct Guard {
     outstanding: BTreeMap<u64, usize>,
 }
 
+/// A local value and the node whose tracking connection vouches for it.
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Bytes,
+    node: usize,
+}
+
 /// The near-cache. Shared by every clone of a client.
 pub struct NearCache {
-    cache: Cache<Bytes, Bytes>,
+    cache: Cache<Bytes, Entry>,
     local_ttl: Duration,
     guard: Mutex<Guard>,
     local_hits: AtomicU64,
@@ -87,7 +98,9 @@ impl NearCache {
     pub fn new(cfg: &NearCacheConfig) -> Self {
         let mut b = Cache::builder().max_capacity(cfg.capacity).time_to_live(cfg.local_ttl);
         if cfg.weigh_bytes {
-            b = b.weigher(|k: &Bytes, v: &Bytes| u32::try_from(k.len() + v.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX));
+            b = b.weigher(|k: &Bytes, e: &Entry| {
+                u32::try_from(k.len() + e.value.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
+            });
         }
         Self {
             cache: b.build(),
@@ -105,9 +118,9 @@ impl NearCache {
     /// The local value of `key`, counting a local hit.
     #[inline]
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
-        let v = self.cache.get(key)?;
+        let e = self.cache.get(key)?;
         self.local_hits.fetch_add(1, Ordering::Relaxed);
-        Some(v)
+        Some(e.value)
     }
 
     /// Starts a fill of `key`: take this before sending the GET.
@@ -119,9 +132,16 @@ impl NearCache {
     }
 
     /// Ends a fill: inserts `value` (if any) unless an invalidation or flush came after the
-    /// ticket. `server_pttl` is the server's PTTL reply (-1 no expiry, -2 gone). Returns whether
-    /// it inserted.
-    pub fn finish(&self, mut ticket: Ticket<'_>, key: Bytes, value: Option<Bytes>, server_pttl: i64) -> bool {
+    /// ticket. `server_pttl` is the server's PTTL reply (-1 no expiry, -2 gone); `node` is the
+    /// index of the node whose tracking connection read it. Returns whether it inserted.
+    pub fn finish(
+        &self,
+        mut ticket: Ticket<'_>,
+        node: usize,
+        key: Bytes,
+        value: Option<Bytes>,
+        server_pttl: i64,
+    ) -> bool {
         ticket.done = true;
         let mut g = self.guard.lock();
         let fresh = g.epoch == ticket.epoch && g.invalidated.get(&key).is_none_or(|&s| s <= ticket.seq);
@@ -143,7 +163,7 @@ impl NearCache {
         if ttl.is_zero() {
             return false;
         }
-        self.cache.insert_with_ttl(key, value, ttl);
+        self.cache.insert_with_ttl(key, Entry { value, node }, ttl);
         true
     }
 
@@ -161,11 +181,35 @@ impl NearCache {
 
     /// Drops everything and starts a new epoch, so no fill begun before can insert.
     pub fn flush(&self) {
+        self.flush_where(|_, _| false);
+    }
+
+    /// Drops the entries filled through node `node` (its tracking connection was lost, or the
+    /// node was flushed). Fills in flight on any node are refused too (a new epoch): cheap and
+    /// safe, as a refused fill only costs one more remote read.
+    pub fn flush_node(&self, node: usize) {
+        self.flush_where(|_, e| e.node != node);
+    }
+
+    /// Drops the entries of keys in `slots` (hash slots that changed owner, in cluster mode),
+    /// and starts a new epoch as [`flush_node`](Self::flush_node) does.
+    pub fn flush_slots(&self, slots: &[u16]) {
+        if slots.is_empty() {
+            return;
+        }
+        let mut moved = vec![false; usize::from(crate::slot::SLOTS)];
+        for &s in slots {
+            moved[usize::from(s)] = true;
+        }
+        self.flush_where(|k, _| !moved[usize::from(crate::slot::key_slot(k))]);
+    }
+
+    fn flush_where(&self, keep: impl FnMut(&Bytes, &Entry) -> bool) {
         let mut g = self.guard.lock();
         g.epoch += 1;
         g.seq += 1;
         g.invalidated.clear();
-        self.cache.invalidate_all();
+        self.cache.retain(keep);
         self.flushes.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -239,9 +283,20 @@ impl Drop for Ticket<'_> {
     }
 }
 
-/// Feeds a tracking connection's pushes and loss into the near-cache.
+/// Feeds one node's tracking connection's pushes and loss into the near-cache.
 #[derive(Debug)]
-pub struct TrackingHandler(pub Arc<NearCache>);
+pub struct TrackingHandler {
+    near: Arc<NearCache>,
+    node: usize,
+}
+
+impl TrackingHandler {
+    /// The handler of node `node`'s tracking connection.
+    #[must_use]
+    pub fn new(near: Arc<NearCache>, node: usize) -> Self {
+        Self { near, node }
+    }
+}
 
 impl PushHandler for TrackingHandler {
     fn on_push(&self, items: Vec<Value>) {
@@ -253,17 +308,17 @@ impl PushHandler for TrackingHandler {
             Some(Value::Array(keys)) => {
                 for k in keys {
                     if let Value::Bulk(k) = k {
-                        self.0.invalidate(&k);
+                        self.near.invalidate(&k);
                     }
                 }
             }
-            Some(Value::Bulk(k)) => self.0.invalidate(&k),
-            _ => self.0.flush(),
+            Some(Value::Bulk(k)) => self.near.invalidate(&k),
+            _ => self.near.flush_node(self.node),
         }
     }
 
     fn on_disconnect(&self) {
-        self.0.flush();
+        self.near.flush_node(self.node);
     }
 }
 
@@ -283,7 +338,7 @@ mod tests {
     fn fill_then_hit_then_invalidate() {
         let n = near();
         let t = n.begin();
-        assert!(n.finish(t, k("a"), Some(k("1")), -1));
+        assert!(n.finish(t, 0, k("a"), Some(k("1")), -1));
         assert_eq!(n.get(b"a"), Some(k("1")));
         n.invalidate(b"a");
         assert_eq!(n.get(b"a"), None);
@@ -296,12 +351,12 @@ mod tests {
         let n = near();
         let t = n.begin();
         n.invalidate(b"a");
-        assert!(!n.finish(t, k("a"), Some(k("old")), -1));
+        assert!(!n.finish(t, 0, k("a"), Some(k("old")), -1));
         assert_eq!(n.get(b"a"), None);
         // Another key's invalidation does not refuse this one.
         let t = n.begin();
         n.invalidate(b"b");
-        assert!(n.finish(t, k("a"), Some(k("new")), -1));
+        assert!(n.finish(t, 0, k("a"), Some(k("new")), -1));
         assert_eq!(n.stats().stale_fills_refused, 1);
     }
 
@@ -309,20 +364,20 @@ mod tests {
     fn a_flush_during_the_fill_refuses_it_and_drops_everything() {
         let n = near();
         let t = n.begin();
-        assert!(n.finish(t, k("x"), Some(k("1")), -1));
+        assert!(n.finish(t, 0, k("x"), Some(k("1")), -1));
         let t = n.begin();
         n.flush();
-        assert!(!n.finish(t, k("a"), Some(k("1")), -1));
+        assert!(!n.finish(t, 0, k("a"), Some(k("1")), -1));
         assert!(n.is_empty());
     }
 
     #[test]
     fn pushes_invalidate_keys_or_flush() {
         let n = Arc::new(near());
-        let h = TrackingHandler(Arc::clone(&n));
+        let h = TrackingHandler::new(Arc::clone(&n), 0);
         for key in ["a", "b"] {
             let t = n.begin();
-            n.finish(t, k(key), Some(k("v")), 5000);
+            n.finish(t, 0, k(key), Some(k("v")), 5000);
         }
         h.on_push(vec![Value::Bulk(k("invalidate")), Value::Array(vec![Value::Bulk(k("a"))])]);
         assert_eq!((n.get(b"a"), n.get(b"b")), (None, Some(k("v"))));
@@ -332,14 +387,29 @@ mod tests {
     }
 
     #[test]
+    fn node_and_slot_flushes_drop_only_their_entries() {
+        let n = Arc::new(near());
+        for (key, node) in [("foo", 0), ("bar", 1), ("hello", 1)] {
+            let t = n.begin();
+            assert!(n.finish(t, node, k(key), Some(k("v")), -1));
+        }
+        TrackingHandler::new(Arc::clone(&n), 0).on_disconnect();
+        assert!(!n.contains(b"foo") && n.contains(b"bar") && n.contains(b"hello"));
+        let t = n.begin();
+        n.flush_slots(&[crate::slot::key_slot(b"bar")]);
+        assert!(!n.finish(t, 1, k("x"), Some(k("v")), -1), "a fill in flight across a slot move is refused");
+        assert!(!n.contains(b"bar") && n.contains(b"hello"));
+    }
+
+    #[test]
     fn server_ttl_bounds_and_gone_keys_are_not_cached() {
         let n = near();
         let t = n.begin();
-        assert!(!n.finish(t, k("gone"), Some(k("v")), -2));
+        assert!(!n.finish(t, 0, k("gone"), Some(k("v")), -2));
         let t = n.begin();
-        assert!(!n.finish(t, k("expiring"), Some(k("v")), 0));
+        assert!(!n.finish(t, 0, k("expiring"), Some(k("v")), 0));
         let t = n.begin();
-        assert!(n.finish(t, k("short"), Some(k("v")), 10_000));
+        assert!(n.finish(t, 0, k("short"), Some(k("v")), 10_000));
     }
 
     #[test]
@@ -347,7 +417,7 @@ mod tests {
         let n = NearCache::new(&NearCacheConfig::bytes(10_000, Duration::from_secs(60)));
         for i in 0..1000 {
             let t = n.begin();
-            n.finish(t, Bytes::from(format!("key:{i}")), Some(Bytes::from(vec![0u8; 100])), -1);
+            n.finish(t, 0, Bytes::from(format!("key:{i}")), Some(Bytes::from(vec![0u8; 100])), -1);
         }
         assert!(n.cache.weighted_size() <= 10_000, "{}", n.cache.weighted_size());
         assert!(!n.is_empty() && n.len() < 1000);

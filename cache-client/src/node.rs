@@ -22,14 +22,16 @@ pub struct Node {
     pub(crate) pool: Arc<Pool>,
     pub(crate) breaker: Breaker,
     pub(crate) name: String,
+    /// Its index in the client's node list (stable: indexes are never reused).
+    pub(crate) index: usize,
     /// The RESP3 connection that carries near-cache fills and receives their invalidations.
     tracking: Slot,
 }
 
 impl Node {
-    pub(crate) fn new(pool: Arc<Pool>, breaker: Breaker) -> Self {
+    pub(crate) fn new(index: usize, pool: Arc<Pool>, breaker: Breaker) -> Self {
         let name = pool.addr().name();
-        Self { pool, breaker, name, tracking: Slot::default() }
+        Self { pool, breaker, name, index, tracking: Slot::default() }
     }
 
     /// Sends `args` on a pooled connection under the breaker.
@@ -72,9 +74,10 @@ impl Node {
     pub(crate) async fn tracking(&self, near: &Arc<NearCache>, timeout: Duration) -> Result<Connection> {
         let opts = ConnectOptions { resp3: true, ..self.pool.options().clone() };
         let addr = self.pool.addr();
+        let index = self.index;
         self.tracking
             .get(self.pool.backoff(), || async move {
-                let handler: Arc<dyn PushHandler> = Arc::new(TrackingHandler(Arc::clone(near)));
+                let handler: Arc<dyn PushHandler> = Arc::new(TrackingHandler::new(Arc::clone(near), index));
                 let conn = Connection::connect(addr, &opts, Some(handler)).await?;
                 if conn.protocol() != Protocol::Resp3 {
                     return Err(Error::Protocol(format!(

@@ -1,32 +1,37 @@
-//! Routing: which node owns a key (through the [`Ring`](crate::ring::Ring)), splitting a
-//! multi-key command into one sub-command per node and putting the answers back in the
-//! caller's order, and a dependency-free `join_all` to run the per-node parts concurrently.
-//! No I/O of its own.
+//! Routing: splitting a multi-key command into one sub-command per group (per ring node, or in
+//! cluster mode per hash slot, as the server refuses keys of several slots with `-CROSSSLOT`)
+//! and putting the answers back in the caller's order, and a dependency-free `join_all` to run
+//! the parts concurrently. No I/O of its own.
 
+use std::collections::HashMap;
 use std::future::{Future, poll_fn};
+use std::hash::Hash;
 use std::pin::Pin;
 use std::task::Poll;
 
-use crate::ring::Ring;
-
-/// Keys grouped by node: `(node index, positions of its keys in the caller's list)`, in order
-/// of first appearance.
+/// Keys grouped by `group_of(key)`: `(group, positions of its keys in the caller's list)`, in
+/// order of first appearance.
 #[must_use]
-pub fn split<K: AsRef<[u8]>>(ring: &Ring, keys: &[K]) -> Vec<(usize, Vec<usize>)> {
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+pub fn split_by<K: AsRef<[u8]>, G: Copy + Eq + Hash>(
+    keys: &[K],
+    group_of: impl Fn(&[u8]) -> G,
+) -> Vec<(G, Vec<usize>)> {
+    let mut groups: Vec<(G, Vec<usize>)> = Vec::new();
+    let mut index: HashMap<G, usize> = HashMap::new();
     for (pos, k) in keys.iter().enumerate() {
-        let node = ring.node_for(k.as_ref()).unwrap_or(0);
-        match groups.iter_mut().find(|(n, _)| *n == node) {
-            Some((_, positions)) => positions.push(pos),
-            None => groups.push((node, vec![pos])),
-        }
+        let g = group_of(k.as_ref());
+        let i = *index.entry(g).or_insert_with(|| {
+            groups.push((g, Vec::new()));
+            groups.len() - 1
+        });
+        groups[i].1.push(pos);
     }
     groups
 }
 
 /// Scatters per-group results back to the caller's positions.
 #[must_use]
-pub fn gather<T: Default + Clone>(len: usize, groups: &[(usize, Vec<usize>)], results: Vec<Vec<T>>) -> Vec<T> {
+pub fn gather<T: Default + Clone, G>(len: usize, groups: &[(G, Vec<usize>)], results: Vec<Vec<T>>) -> Vec<T> {
     let mut out = vec![T::default(); len];
     for ((_, positions), values) in groups.iter().zip(results) {
         for (&pos, v) in positions.iter().zip(values) {
@@ -59,12 +64,13 @@ pub async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ring::Ring;
 
     #[test]
     fn split_and_gather_keep_the_callers_order() {
         let ring = Ring::new(&[("a:1", 1), ("b:1", 1), ("c:1", 1)]);
         let keys: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
-        let groups = split(&ring, &keys);
+        let groups = split_by(&keys, |k| ring.node_for(k).unwrap_or(0));
         assert!(groups.len() > 1);
         let results: Vec<Vec<String>> =
             groups.iter().map(|(_, pos)| pos.iter().map(|&p| keys[p].clone()).collect()).collect();
@@ -72,6 +78,9 @@ mod tests {
         for (node, pos) in &groups {
             assert!(pos.iter().all(|&p| ring.node_for(keys[p].as_bytes()) == Some(*node)));
         }
+        let by_slot = split_by(&keys, crate::slot::key_slot);
+        assert_eq!(by_slot.iter().map(|(_, p)| p.len()).sum::<usize>(), keys.len());
+        assert!(by_slot.iter().all(|(s, pos)| pos.iter().all(|&p| crate::slot::key_slot(keys[p].as_bytes()) == *s)));
     }
 
     #[tokio::test]

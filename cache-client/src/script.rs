@@ -6,7 +6,7 @@
 
 use bytes::Bytes;
 
-use crate::client::Client;
+use crate::client::{Client, Route};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -73,13 +73,15 @@ impl Script {
     }
 
     /// Runs the script on the node that owns `keys` (node 0 when there are none): `EVALSHA`,
-    /// then `EVAL` if that node answers `NOSCRIPT`. Not retried on transport errors (a script
+    /// then `EVAL` if that node answers `NOSCRIPT`. In cluster mode the keys must share a hash
+    /// slot, and redirections are followed. Not retried on transport errors (a script
     /// may not be idempotent). The keys are dropped from the near-cache afterwards, as the
     /// script may have written them.
     ///
     /// # Errors
     ///
-    /// [`Error::CrossNode`] when `keys` span nodes; the script's error, or the server's, as
+    /// [`Error::CrossNode`] when `keys` span nodes ([`Error::CrossSlot`] when they span slots,
+    /// in cluster mode); the script's error, or the server's, as
     /// [`Error::Server`] verbatim; transport errors.
     pub async fn invoke<K: AsRef<[u8]>, A: AsRef<[u8]>>(
         &self,
@@ -87,8 +89,8 @@ impl Script {
         keys: &[K],
         args: &[A],
     ) -> Result<Value> {
-        let node = client.node_of_keys(keys)?;
-        self.invoke_on(client, node, keys, args).await
+        let route = client.route_of_keys(keys)?;
+        self.run(client, route, keys, args).await
     }
 
     /// [`invoke`](Self::invoke) on node `node`, for scripts whose keys do not choose it.
@@ -103,13 +105,23 @@ impl Script {
         keys: &[K],
         args: &[A],
     ) -> Result<Value> {
+        self.run(client, Route::Node(node), keys, args).await
+    }
+
+    async fn run<K: AsRef<[u8]>, A: AsRef<[u8]>>(
+        &self,
+        client: &Client,
+        route: Route,
+        keys: &[K],
+        args: &[A],
+    ) -> Result<Value> {
         let mut call = self.evalsha_args(keys, args);
-        let mut r = client.call_node(node, &call, false).await;
+        let mut r = client.call_route(route, &call, false).await;
         if matches!(&r, Err(Error::Server(text)) if text.starts_with("NOSCRIPT")) {
             // Nothing ran: the node does not know the script. EVAL runs it and caches it there.
             call[0] = Bytes::from_static(b"EVAL");
             call[1] = self.source.clone();
-            r = client.call_node(node, &call, false).await;
+            r = client.call_route(route, &call, false).await;
         }
         for k in keys {
             client.forget(k.as_ref());

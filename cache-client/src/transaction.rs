@@ -30,7 +30,7 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 
-use crate::client::Client;
+use crate::client::{Client, Route};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::script::Script;
@@ -111,6 +111,8 @@ pub type TxFuture<'t, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 't>>;
 pub struct Transaction {
     client: Client,
     node: usize,
+    /// In cluster mode, the hash slot every key must share (`None`: ring mode, or no keys).
+    slot: Option<u16>,
     /// `None` only while being dropped.
     conn: Option<Connection>,
     queued: Vec<Vec<Bytes>>,
@@ -132,19 +134,23 @@ impl Client {
     /// Starts a transaction on the node that owns `keys` (node 0 when empty), on a connection
     /// checked out of that node's pool for this transaction alone.
     ///
-    /// Every key the transaction watches or queues must live on that node; keys sharing a hash
-    /// tag (`{user:42}:a`, `{user:42}:b`) always do.
+    /// Every key the transaction watches or queues must live on that node (in cluster mode: in
+    /// that hash slot); keys sharing a hash tag (`{user:42}:a`, `{user:42}:b`) always do.
     ///
     /// # Errors
     ///
-    /// [`Error::CrossNode`] when `keys` span nodes; [`Error::NodeUnavailable`] or a connect error
-    /// when no connection can be had.
+    /// [`Error::CrossNode`] when `keys` span nodes ([`Error::CrossSlot`] when they span slots, in
+    /// cluster mode); [`Error::NodeUnavailable`] or a connect error when no connection can be had.
     pub async fn transaction<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Transaction> {
-        let node = self.node_of_keys(keys)?;
-        let conn = self.inner.nodes[node].exclusive().await?;
+        let (node, slot) = match self.route_of_keys(keys)? {
+            Route::Node(n) => (n, None),
+            Route::Slot(slot) => (self.owner_or_refresh(slot).await?, Some(slot)),
+        };
+        let conn = self.inner.node(node).exclusive().await?;
         Ok(Transaction {
             client: self.clone(),
             node,
+            slot,
             conn: Some(conn),
             queued: Vec::new(),
             scripts: Vec::new(),
@@ -158,7 +164,8 @@ impl Client {
     /// Optimistic locking with retries, as redis-py's `transaction(func, *watches)`: `WATCH`
     /// `watch`, run `f` (which reads through the transaction and queues commands), `EXEC`; when a
     /// watched key changed in between, do it all again, at most `max_attempts` times. The keys of
-    /// `watch` choose the node.
+    /// `watch` choose the node. In cluster mode, a `-MOVED` answer to `WATCH` (the slot moved
+    /// since the map was read) starts over on the new owner, within the redirect bound.
     ///
     /// ```no_run
     /// # async fn demo(client: cache_client::Client) -> cache_client::Result<()> {
@@ -186,8 +193,19 @@ impl Client {
     {
         let mut tx = self.transaction(watch).await?;
         let max_attempts = max_attempts.max(1);
+        let mut redirects = 0;
         for attempt in 1..=max_attempts {
-            tx.watch(watch).await?;
+            loop {
+                match tx.watch(watch).await {
+                    // Nothing ran: the map has learnt the new owner; start over there.
+                    Err(e) if e.server_code() == Some("MOVED") && redirects < self.max_redirects() => {
+                        redirects += 1;
+                        drop(tx);
+                        tx = self.transaction(watch).await?;
+                    }
+                    r => break r?,
+                }
+            }
             let value = match f(&mut tx).await {
                 Ok(v) => v,
                 Err(e) => {
@@ -218,6 +236,17 @@ impl Transaction {
     /// [`Error::CrossNode`] otherwise.
     pub fn check_keys<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<()> {
         for k in keys {
+            if let (Some(mine), Route::Slot(slot)) = (self.slot, self.client.route(k.as_ref())) {
+                if slot != mine {
+                    return Err(Error::CrossSlot {
+                        first: "(the transaction's keys)".to_owned(),
+                        first_slot: mine,
+                        other: String::from_utf8_lossy(k.as_ref()).into_owned(),
+                        other_slot: slot,
+                    });
+                }
+                continue;
+            }
             let node = self.client.node_of(k);
             if node != self.node {
                 return Err(Error::CrossNode {
@@ -406,7 +435,7 @@ impl Transaction {
         self.request(&[Bytes::from_static(b"MULTI")]).await?.expect_ok()?;
         // Broken until EXEC's reply is in: the server is inside MULTI meanwhile.
         self.broken = true;
-        let node = &self.client.inner.nodes[self.node];
+        let node = self.client.inner.node(self.node);
         let permit = node.breaker.allow().ok_or_else(|| Error::NodeUnavailable(node.name.clone()))?;
         let conn = self.conn.clone().expect("a live transaction has its connection");
         let batch = send_batch(&conn, &queued, self.client.inner.cfg.request_timeout).await;
@@ -442,11 +471,16 @@ impl Transaction {
     /// One request on the connection, under the node's breaker (as `Node::call`); a transport
     /// failure marks the connection broken.
     async fn request(&mut self, args: &[Bytes]) -> Result<Value> {
-        let node = &self.client.inner.nodes[self.node];
+        let node = self.client.inner.node(self.node);
         let permit = node.breaker.allow().ok_or_else(|| Error::NodeUnavailable(node.name.clone()))?;
         let conn = self.conn.as_ref().expect("a live transaction has its connection");
         let r = conn.request(args, self.client.inner.cfg.request_timeout).await;
         node.breaker.record(permit, !matches!(&r, Err(e) if e.is_node_failure()));
+        if let Err(Error::Server(text)) = &r {
+            // Cluster mode: a -MOVED teaches the map where the slot went (the caller sees the
+            // error; `transact` starts over there).
+            self.client.note_redirect(text, &node);
+        }
         if matches!(&r, Err(e) if !matches!(e, Error::Server(_))) {
             self.broken = true;
         }
@@ -507,7 +541,7 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             if !self.watching && !self.broken && !self.tainted {
-                self.client.inner.nodes[self.node].pool.checkin(conn);
+                self.client.inner.node(self.node).pool.checkin(conn);
             }
         }
     }

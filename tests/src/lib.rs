@@ -1,6 +1,9 @@
 //! End-to-end test support for the cache: real clients and real peer servers against our server.
 //!
 //! The tests live in `tests/tests/*.rs`; this library is their harness:
+//! - [`cluster`]: a Redis Cluster of N node processes (redis-server, or any binary taking the
+//!   redis.conf cluster flags) created with `redis-cli --cluster create`, with slot surgery
+//!   helpers (migrations, reshard, kill/restart);
 //! - [`port`]: free loopback ports and the bounded wait for a server to listen;
 //! - [`peer`]: finding `redis-server` / `redis-cli` / `memcached` ([`peer::require_peer`] skips with a
 //!   reason locally and panics under `CI=true`);
@@ -39,6 +42,7 @@
 //! redis-server), `CACHE_TESTS_TRACE=1` (print every differential command and reply),
 //! `CACHE_SERVER_BIN` (the server executable to spawn).
 
+pub mod cluster;
 pub mod diff;
 pub mod gen_bits;
 pub mod gen_dump;
