@@ -282,7 +282,7 @@ pub fn execute(shared: &Shared, mc: &McState, req: Request, out: &mut Vec<u8>) -
         }
         Op::Store { store, quiet } => {
             mc.stats.cmd_set.fetch_add(1, Relaxed);
-            let (r, cas) = apply_store(shared, &store, now, None);
+            let (r, cas) = apply_store(shared, &store, now, super::item::fresh(now), false);
             let status = match (r, store.mode) {
                 (Stored::Stored, _) => 0,
                 (Stored::NotStored, StoreMode::Add) | (Stored::Exists, _) => EXISTS,

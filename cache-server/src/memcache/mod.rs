@@ -26,6 +26,7 @@ pub mod auth;
 pub mod binary;
 pub mod commands;
 pub mod detail;
+pub mod item;
 pub mod meta;
 pub mod parse;
 pub mod stats;
@@ -277,6 +278,8 @@ pub async fn serve(shared: &Arc<Shared>, mut stream: TcpStream, mut stop: watch:
                 Mode::Text => match parse::next(&rbuf, max_item) {
                     Next::Incomplete => break,
                     Next::Close => {
+                        // memcached closes without writing what it had not sent yet.
+                        out.clear();
                         close = true;
                         break;
                     }
