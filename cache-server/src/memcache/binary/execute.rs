@@ -150,6 +150,7 @@ pub fn execute(shared: &Arc<Shared>, mc: &McState, req: Request, out: &mut Vec<u
                 if cur.refused() {
                     return (Delta::OutOfMemory, true);
                 }
+                st.total_items.fetch_add(1, Relaxed);
                 (Delta::Value(initial, cur.get().map_or(0, Entry::cas)), true)
             });
             let (hits, misses) = if incr { (&st.incr_hits, &st.incr_misses) } else { (&st.decr_hits, &st.decr_misses) };

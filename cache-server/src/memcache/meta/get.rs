@@ -38,6 +38,7 @@ pub fn mg(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64
                 let mut e = Entry::new(Value::Str(Str::empty()));
                 e.set_meta(item::fresh(now));
                 cur.put_mc(e);
+                mc.stats.total_items.fetch_add(1, Relaxed);
                 (cur.get().cloned().ok_or(BAD_FORMAT)?, true)
             }
         };

@@ -167,6 +167,7 @@ pub fn ma(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64
                 if cur.refused() {
                     return Err("SERVER_ERROR Out of memory allocating new item");
                 }
+                mc.stats.total_items.fetch_add(1, Relaxed);
                 true
             }
             _ => return Ok((d, None)),
