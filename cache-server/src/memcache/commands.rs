@@ -188,10 +188,9 @@ pub fn bump(shared: &Shared, key: &[u8], e: &Entry, now: u64) {
         return;
     }
     shared.db.update(DB, key, now, |cur| {
-        let Some(mut e) = cur.get().filter(|e| matches!(e.value, Value::Str(_))).cloned() else { return };
-        if let Some(m) = item::bumped(e.meta(), now) {
-            e.set_meta(m);
-            cur.put_keep_cas(e);
+        let Some(meta) = cur.get().filter(|e| matches!(e.value, Value::Str(_))).map(Entry::meta) else { return };
+        if let Some(m) = item::bumped(meta, now) {
+            cur.set_mc_meta(m);
         }
     });
 }

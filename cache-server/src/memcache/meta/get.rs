@@ -89,9 +89,12 @@ pub fn mg(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64
         if !f.no_update {
             meta = item::bumped(meta, now).unwrap_or(meta);
         }
-        if meta != before || f.ttl.is_some() || created {
-            e.set_meta(meta);
+        e.set_meta(meta);
+        if f.ttl.is_some() || created {
             cur.put_keep_cas(e.clone());
+        } else if meta != before {
+            // Bookkeeping (fetched, win token), not a write: no WATCH or tracking fires.
+            cur.set_mc_meta(meta);
         }
         Ok(Some((e, line)))
     })?;
