@@ -142,6 +142,14 @@ pub fn md(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64
     Ok(())
 }
 
+/// What `ma` did under the key's lock.
+enum Counted {
+    /// The number changed (or was created): the reply's flags and the new number's digits.
+    Value { flags: Vec<u8>, digits: String, created: bool },
+    /// Nothing changed, for this reason.
+    Failed(Delta),
+}
+
 /// `ma <key> <flags>*`.
 pub fn ma(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64, out: &mut Vec<u8>) -> Res {
     let f = Flags::parse(key, tokens).map_err(|_| "CLIENT_ERROR invalid or duplicate flag")?;
@@ -150,8 +158,7 @@ pub fn ma(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64
         Some(b'D' | b'-') => false,
         Some(_) => return Err("CLIENT_ERROR invalid mode for ma M token"),
     };
-    type Done = (Delta, Option<(Vec<u8>, String, bool)>);
-    let (r, done) = shared.db.update(DB, &f.key, now, |cur| -> Result<Done, &'static str> {
+    let done = shared.db.update(DB, &f.key, now, |cur| -> Result<Counted, &'static str> {
         let old_len = cur.get().and_then(|e| e.value.as_str().map(|s| s.len())).unwrap_or(0);
         let (d, mut text) = delta_in(cur, incr, f.delta, f.cas, now);
         // A longer result is a new item, and memcached applies `T` to the old one (lost).
@@ -170,9 +177,9 @@ pub fn ma(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64
                 mc.stats.total_items.fetch_add(1, Relaxed);
                 true
             }
-            _ => return Ok((d, None)),
+            _ => return Ok(Counted::Failed(d)),
         };
-        let Some(mut e) = cur.get().cloned() else { return Ok((d, None)) };
+        let Some(mut e) = cur.get().cloned() else { return Ok(Counted::Failed(d)) };
         let mut line = Vec::new();
         let mut changed = false;
         for t in &f.list {
@@ -195,13 +202,13 @@ pub fn ma(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64
         if changed {
             cur.put_keep_cas(e);
         }
-        Ok((Delta::Value(0, 0), Some((line, text, created))))
+        Ok(Counted::Value { flags: line, digits: text, created })
     })?;
     let st = &mc.stats;
     let (hits, misses) = if incr { (&st.incr_hits, &st.incr_misses) } else { (&st.decr_hits, &st.decr_misses) };
     let mut line = Vec::new();
-    match (r, done) {
-        (Delta::Value(..), Some((flags, text, created))) => {
+    match done {
+        Counted::Value { flags, digits, created } => {
             if !created {
                 hits.fetch_add(1, Relaxed);
                 if f.quiet {
@@ -209,20 +216,22 @@ pub fn ma(shared: &Shared, mc: &McState, key: &Bytes, tokens: &[Bytes], now: u64
                 }
             }
             if f.value {
-                status(out, &format!("VA {}", text.len()), &flags);
-                out.extend_from_slice(text.as_bytes());
+                status(out, &format!("VA {}", digits.len()), &flags);
+                out.extend_from_slice(digits.as_bytes());
                 out.extend_from_slice(b"\r\n");
             } else {
                 status(out, "HD", &flags);
             }
         }
-        (Delta::NonNumeric, _) => return Err("CLIENT_ERROR cannot increment or decrement non-numeric value"),
-        (Delta::OutOfMemory, _) => return Err("SERVER_ERROR out of memory"),
-        (Delta::Exists, _) => {
+        Counted::Failed(Delta::NonNumeric) => {
+            return Err("CLIENT_ERROR cannot increment or decrement non-numeric value");
+        }
+        Counted::Failed(Delta::OutOfMemory) => return Err("SERVER_ERROR out of memory"),
+        Counted::Failed(Delta::Exists) => {
             f.echo_opaque_and_key(f.binary, &mut line)?;
             status(out, "EX", &line);
         }
-        _ => {
+        Counted::Failed(_) => {
             misses.fetch_add(1, Relaxed);
             f.echo_opaque_and_key(f.binary, &mut line)?;
             status(out, "NF", &line);
