@@ -222,6 +222,17 @@ impl Current<'_, '_> {
         }
     }
 
+    /// Sets the live entry's Memcached meta word (fetched and win-token bits, last access, see
+    /// `memcache/item.rs`) in place. Not a write: the CAS unique stays, and no WATCH, tracking
+    /// invalidation or notification fires, since memcached's fetch bookkeeping changes nothing a
+    /// client stored. False when there is no live entry.
+    pub fn set_mc_meta(&mut self, meta: u32) -> bool {
+        if self.expired {
+            return false;
+        }
+        self.slot.modify(|e| e.set_meta(meta)).is_some()
+    }
+
     /// Whether a put of this update was refused for lack of room (nothing was stored).
     pub fn refused(&self) -> bool {
         self.refused

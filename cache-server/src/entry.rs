@@ -492,7 +492,9 @@ impl Value {
 struct Memo {
     cas: u64,
     flags: u32,
-    meta: u8,
+    /// Memcached per-item state (bits and last-access time, see `memcache/item.rs`): 4 bytes
+    /// that fit the padding after `flags`, so the `Memo` form stays one 80 B chunk.
+    meta: u32,
 }
 
 /// A stored value with its absolute expiry and, when Memcached touched it, its flags and CAS.
@@ -569,13 +571,14 @@ impl Entry {
         self.with_memo(|m| m.cas = cas);
     }
 
-    /// Memcached meta state: bit 0 = stale (`md I`), bit 1 = win token handed out (`mg` `W`).
-    pub fn meta(&self) -> u8 {
+    /// Memcached per-item state: stale, win token sent, fetched, base64 key, last access time
+    /// (the layout is `memcache/item.rs`'s; opaque here).
+    pub fn meta(&self) -> u32 {
         self.memo().meta
     }
 
     /// Sets the meta bits.
-    pub fn set_meta(&mut self, meta: u8) {
+    pub fn set_meta(&mut self, meta: u32) {
         self.with_memo(|m| m.meta = meta);
     }
 }

@@ -5,6 +5,7 @@
 //! `stats.rs`, the meta commands in `meta.rs`.
 
 use super::McState;
+use super::item;
 use super::parse::{BAD_FORMAT, REALTIME_MAXDELTA, Request, Store, StoreMode, key_ok, parse_u64};
 use crate::db::{Current, Entry, Str, Value};
 use crate::server::Shared;
@@ -75,6 +76,9 @@ pub fn execute(shared: &Arc<Shared>, mc: &McState, req: Request, out: &mut Vec<u
             let found = shared.db.update(DB, &key, now, |cur| {
                 let Some(mut e) = cur.get().cloned() else { return false };
                 e.expire_at = expire_at(exptime, now);
+                if let Some(m) = item::bumped(e.meta(), now) {
+                    e.set_meta(m);
+                }
                 cur.put_keep_cas(e);
                 true
             });
@@ -137,10 +141,14 @@ pub fn get_key(
             mc.stats.cmd_get.fetch_add(1, Relaxed);
             let e = shared.db.get(DB, key, now).filter(|e| matches!(e.value, Value::Str(_)));
             // A RESP write cleared the CAS unique: assign one for `gets`.
-            match e {
+            let e = match e {
                 Some(e) if cas && e.cas() == 0 => shared.db.peek_with_cas(DB, key, now).or(Some(e)),
                 e => e,
+            };
+            if let Some(e) = &e {
+                bump(shared, key, e, now);
             }
+            e
         }
         Some(exptime) => {
             mc.stats.cmd_touch.fetch_add(1, Relaxed);
@@ -148,6 +156,9 @@ pub fn get_key(
                 string_of(cur)?;
                 let mut e = cur.get_with_cas()?;
                 e.expire_at = expire_at(exptime, now);
+                if let Some(m) = item::bumped(e.meta(), now) {
+                    e.set_meta(m);
+                }
                 cur.put_keep_cas(e.clone());
                 Some(e)
             })
@@ -168,6 +179,20 @@ pub fn get_key(
     out.extend_from_slice(head.as_bytes());
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
+}
+
+/// memcached's fetch bump of a hit (see [`item::bumped`]): a write only on an item's first fetch
+/// and at most once a second after, so a hot key costs reads.
+pub fn bump(shared: &Shared, key: &[u8], e: &Entry, now: u64) {
+    if item::bumped(e.meta(), now).is_none() {
+        return;
+    }
+    shared.db.update(DB, key, now, |cur| {
+        let Some(meta) = cur.get().filter(|e| matches!(e.value, Value::Str(_))).map(Entry::meta) else { return };
+        if let Some(m) = item::bumped(meta, now) {
+            cur.set_mc_meta(m);
+        }
+    });
 }
 
 /// A whole retrieval into `out` (the connection loop streams instead, see `mod.rs`).
@@ -200,14 +225,18 @@ pub enum Stored {
     OutOfMemory,
 }
 
-/// Runs a store under the key's lock; `explicit_cas` (meta `E`) sets the new CAS unique.
-pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u64>) -> (Stored, u64) {
+/// Runs a store under the key's lock; the new item's meta word is `meta` (see `item.rs`).
+/// `stale` is meta's `I` on a CAS store: a CAS older than the item's stores the value anyway,
+/// marked stale, keeping the item's expiry and win-token state (memcached's `set_stale`).
+/// Returns the outcome and the stored item's CAS unique (0 when nothing was stored).
+pub fn apply_store(shared: &Shared, s: &Store, now: u64, meta: u32, stale: bool) -> (Stored, u64) {
     if shared.db.would_oom((s.key.len() + s.data.len()) as u64) {
         return (Stored::OutOfMemory, 0);
     }
     shared.db.update(DB, &s.key, now, |cur| {
         let mut e = Entry::expiring(Value::Str(Str::from(&s.data)), expire_at(s.exptime, now));
         e.set_flags(s.flags);
+        e.set_meta(meta);
         match s.mode {
             StoreMode::Set => {}
             StoreMode::Add if cur.get().is_some() => return (Stored::NotStored, 0),
@@ -225,29 +254,27 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
                     return (Stored::Exists, 0);
                 }
                 let append = s.mode == StoreMode::Append;
-                let cas = cur.modify_mc(explicit_cas, |e| {
+                let cas = cur.modify_mc(None, |e| {
                     if let Value::Str(v) = &mut e.value {
                         if append { v.append(&s.data) } else { v.prepend(&s.data) }
                     }
-                    e.set_meta(0);
+                    e.set_meta(meta);
                     e.cas()
                 });
                 return (Stored::Stored, cas.unwrap_or(0));
             }
             StoreMode::Cas => match cur.get() {
                 None => return (Stored::NotFound, 0),
+                Some(prev) if prev.cas() != 0 && prev.cas() == s.cas => {}
+                Some(prev) if stale && s.cas < prev.cas() => {
+                    e.expire_at = prev.expire_at;
+                    e.set_meta(meta | item::STALE | (prev.meta() & item::WIN_SENT));
+                }
                 // A cleared CAS (0, after a RESP write) matches no token.
-                Some(prev) if prev.cas() == 0 || prev.cas() != s.cas => return (Stored::Exists, 0),
-                Some(_) => {}
+                Some(_) => return (Stored::Exists, 0),
             },
         }
-        match explicit_cas {
-            Some(c) => {
-                e.set_cas(c);
-                cur.put_keep_cas(e);
-            }
-            None => cur.put_mc(e),
-        }
+        cur.put_mc(e);
         if cur.refused() {
             return (Stored::OutOfMemory, 0);
         }
@@ -258,7 +285,7 @@ pub fn apply_store(shared: &Shared, s: &Store, now: u64, explicit_cas: Option<u6
 fn store(shared: &Shared, mc: &McState, s: Store, now: u64, out: &mut Vec<u8>) {
     mc.stats.cmd_set.fetch_add(1, Relaxed);
     mc.detail.record(&s.key, super::detail::Op::Set);
-    let (r, _) = apply_store(shared, &s, now, None);
+    let (r, _) = apply_store(shared, &s, now, item::fresh(now), false);
     match r {
         Stored::Stored => _ = mc.stats.total_items.fetch_add(1, Relaxed),
         Stored::OutOfMemory => _ = mc.stats.store_no_memory.fetch_add(1, Relaxed),
@@ -291,6 +318,8 @@ pub enum Delta {
     NotFound,
     /// The value is not a decimal number.
     NonNumeric,
+    /// Meta `ma` with `C`: the CAS unique did not match.
+    Exists,
     /// The longer result found no room beside keys that may not be evicted (`volatile-*`):
     /// nothing changed.
     OutOfMemory,
@@ -300,24 +329,43 @@ pub enum Delta {
 /// shorter result is written in place padded with spaces (`10` decr 1 reads back `9 `); flags and
 /// exptime are kept; the CAS unique changes.
 pub fn apply_delta(shared: &Shared, key: &[u8], incr: bool, delta: u64, now: u64) -> Delta {
-    shared.db.update(DB, key, now, |cur| {
-        // A hash or collection is invisible to Memcached: not found, as for `get`.
-        let Some((data, prev)) = string_of(cur) else { return Delta::NotFound };
-        let Some(v) = parse_u64(&data) else { return Delta::NonNumeric };
-        let v = if incr { v.wrapping_add(delta) } else { v.saturating_sub(delta) };
-        let mut text = v.to_string().into_bytes();
-        if text.len() < data.len() {
-            text.resize(data.len(), b' ');
-        }
-        let mut e = prev;
-        e.set_value(Value::str(&text));
-        e.set_meta(0);
-        cur.put_mc(e);
-        if cur.refused() {
-            return Delta::OutOfMemory;
-        }
-        Delta::Value(v, cur.get().map_or(0, Entry::cas))
-    })
+    shared.db.update(DB, key, now, |cur| delta_in(cur, incr, delta, None, now).0)
+}
+
+/// [`apply_delta`] on an entry already held (meta `ma` does more under the same lock): `cas`,
+/// when given and not 0, must match the item's (else [`Delta::Exists`]). Also returns the new
+/// value's text (unpadded). A result that fits the old bytes is written in place and keeps the
+/// item's meta state (fetched, base64 key, last access), as memcached does when nothing else
+/// holds the item; a longer one is a new item. (memcached also makes a new item when a reply
+/// still being sent or its LRU maintainer holds the old one: that timing is not reproduced.)
+pub fn delta_in(cur: &mut Current<'_, '_>, incr: bool, delta: u64, cas: Option<u64>, now: u64) -> (Delta, String) {
+    // A hash or collection is invisible to Memcached: not found, as for `get`.
+    let Some((data, prev)) = string_of(cur) else { return (Delta::NotFound, String::new()) };
+    // memcached's order: an empty value is not a number, then the CAS, then the digits.
+    if data.is_empty() {
+        return (Delta::NonNumeric, String::new());
+    }
+    if cas.is_some_and(|c| c != 0 && c != prev.cas()) {
+        return (Delta::Exists, String::new());
+    }
+    let Some(v) = parse_u64(&data) else { return (Delta::NonNumeric, String::new()) };
+    let v = if incr { v.wrapping_add(delta) } else { v.saturating_sub(delta) };
+    let digits = v.to_string();
+    let mut text = digits.clone().into_bytes();
+    let in_place = text.len() <= data.len();
+    if in_place {
+        text.resize(data.len(), b' ');
+    }
+    let mut e = prev;
+    e.set_value(Value::str(&text));
+    if !in_place {
+        e.set_meta(item::fresh(now));
+    }
+    cur.put_mc(e);
+    if cur.refused() {
+        return (Delta::OutOfMemory, String::new());
+    }
+    (Delta::Value(v, cur.get().map_or(0, Entry::cas)), digits)
 }
 
 fn delta_op(shared: &Shared, mc: &McState, key: &[u8], incr: bool, delta: u64, now: u64) -> String {
@@ -334,6 +382,7 @@ fn delta_op(shared: &Shared, mc: &McState, key: &[u8], incr: bool, delta: u64, n
             "NOT_FOUND".into()
         }
         Delta::NonNumeric => "CLIENT_ERROR cannot increment or decrement non-numeric value".into(),
+        Delta::Exists => "EXISTS".into(),
         // memcached's words for an arithmetic result it cannot store.
         Delta::OutOfMemory => "SERVER_ERROR out of memory".into(),
     }

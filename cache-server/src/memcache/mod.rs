@@ -1,9 +1,10 @@
 //! The Memcached front end: a second listener that speaks the Memcached text, meta and binary
 //! protocols over the same keyspace (Redis database 0), store and memory budget as RESP. This file
 //! owns the accept loop and the connection loop; `parse` decodes text requests, `commands` runs the
-//! text commands, `meta` the meta commands, `binary` the binary protocol, `stats` and `detail` the
-//! `stats` groups, `auth` the password exchange. It never touches cache-core: everything goes
-//! through `db.rs`.
+//! text commands, `meta` the meta commands, `binary` the binary protocol, `item` the per-item
+//! meta state (win / stale / fetched bits, last access) and memcached's base64, `stats` and
+//! `detail` the `stats` groups, `auth` the password exchange. It never touches cache-core:
+//! everything goes through `db.rs`.
 //!
 //! ```text
 //!  run() ──spawn──► memcache::listen ──accept──► maxclients / protected mode ──► serve (one task)
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod binary;
 pub mod commands;
 pub mod detail;
+pub mod item;
 pub mod meta;
 pub mod parse;
 pub mod stats;
@@ -277,6 +279,8 @@ pub async fn serve(shared: &Arc<Shared>, mut stream: TcpStream, mut stop: watch:
                 Mode::Text => match parse::next(&rbuf, max_item) {
                     Next::Incomplete => break,
                     Next::Close => {
+                        // memcached closes without writing what it had not sent yet.
+                        out.clear();
                         close = true;
                         break;
                     }

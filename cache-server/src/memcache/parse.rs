@@ -126,8 +126,9 @@ pub enum Request {
         cmd: u8,
         /// Tokens after the command name.
         tokens: Vec<Bytes>,
-        /// `ms` data block (already checked to end in `\r\n`).
-        data: Option<Bytes>,
+        /// What came with an `ms` (the flags are checked before the block's shape, as memcached
+        /// does, so the block is only classified here).
+        data: MetaData,
     },
     /// A fixed reply (an error), suppressed when `noreply`.
     Fail {
@@ -146,6 +147,19 @@ pub enum Request {
         /// Suppress the reply.
         noreply: bool,
     },
+}
+
+/// The data block of an `ms`, already consumed from the buffer (or being swallowed).
+#[derive(Debug, Clone)]
+pub enum MetaData {
+    /// Not an `ms`.
+    None,
+    /// The block without its `\r\n`.
+    Block(Bytes),
+    /// The block did not end in `\r\n`.
+    BadChunk,
+    /// Larger than the item size limit (being swallowed).
+    TooLarge,
 }
 
 /// What a decoder (text here, binary in [`super::binary`]) found at the front of the buffer.
@@ -227,11 +241,14 @@ pub fn parse_u64(tok: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-/// memcached's `safe_strtol`: a signed 32-bit value.
+/// memcached's `safe_strtol` on a 64-bit build: C's `strtol` (a `long`, so only a value beyond
+/// 64 bits is refused) stored into an `int32_t`, which keeps the low 32 bits. memcached 1.6.18
+/// thus takes `set k 0 4294967396 1` as exptime 100 and `set k 0 0 4294967297` as length 1.
 pub fn parse_i32(tok: &[u8]) -> Option<i32> {
     let (neg, v) = c_number(tok)?;
     let v = i128::try_from(v).ok()?;
-    i32::try_from(if neg { -v } else { v }).ok()
+    let v = i64::try_from(if neg { -v } else { v }).ok()?;
+    Some(v as i32)
 }
 
 /// memcached's `safe_strtoul` into 32-bit flags (wider values truncate as on a 64-bit build).
@@ -386,7 +403,7 @@ pub fn next(buf: &[u8], max_item: usize) -> Next {
             }
             match parse_i32(tokens[1]) {
                 Some(d) => ready(Request::FlushAll { delay: i64::from(d), noreply }, consumed),
-                None => fail(BAD_FORMAT, noreply, consumed),
+                None => fail("CLIENT_ERROR invalid exptime argument", noreply, consumed),
             }
         }
         b"version" => ready(Request::Version, consumed),
@@ -400,38 +417,56 @@ pub fn next(buf: &[u8], max_item: usize) -> Next {
             ready(Request::Verbosity { level: parse_u64(tokens[1]).map(|v| v as u32), noreply }, consumed)
         }
         b"stats" => ready(Request::Stats(tokens[1..].iter().map(|t| Bytes::copy_from_slice(t)).collect()), consumed),
+        _ if looks_like_http(&tokens) => Next::Close,
         _ => fail("ERROR", false, consumed),
     }
 }
 
-/// Frames a meta command; `ms` also takes its data block.
+/// memcached's defence against cross-protocol requests: a line it does not know whose last token
+/// (of the first 23, its tokenizer's limit) starts with `HTTP/` closes the connection at once.
+/// Commands starting with one of memcached's own command letters (`g s a c i d t`) get `ERROR`
+/// instead, as memcached dispatches on that letter first.
+fn looks_like_http(tokens: &[&[u8]]) -> bool {
+    let last = tokens[tokens.len().min(23) - 1];
+    !b"gsacidt".contains(&tokens[0][0]) && last.starts_with(b"HTTP/")
+}
+
+/// Tokens (key and flags) a meta command may carry after its name: memcached's
+/// `MFLAG_MAX_OPT_LENGTH` (20) counts the command and its end marker too.
+pub const META_MAX_TOKENS: usize = 18;
+
+/// Frames a meta command; `ms` also takes its data block. memcached refuses a missing key
+/// (`ERROR`), then for `ms` a long key, too many flags or a bad length without reading the data
+/// block; anything found later (bad flags, too large, a bad block end) comes after the block.
 fn meta(c: u8, tokens: &[&[u8]], buf: &[u8], consumed: usize, max_item: usize) -> Next {
     if !b"gsdane".contains(&c) {
         return fail("ERROR", false, consumed);
     }
     let rest: Vec<Bytes> = tokens[1..].iter().map(|t| Bytes::copy_from_slice(t)).collect();
     if c != b's' {
-        return ready(Request::Meta { cmd: c, tokens: rest, data: None }, consumed);
+        return ready(Request::Meta { cmd: c, tokens: rest, data: MetaData::None }, consumed);
     }
-    if tokens.len() < 3 {
-        return fail(BAD_FORMAT, false, consumed);
+    match tokens.len() {
+        1 => return fail("ERROR", false, consumed),
+        2 => return fail(BAD_FORMAT, false, consumed),
+        _ if tokens[1].len() > KEY_MAX => return fail(BAD_FORMAT, false, consumed),
+        n if n - 1 > META_MAX_TOKENS => return fail("CLIENT_ERROR options flags too long", false, consumed),
+        _ => {}
     }
-    let Some(vlen) =
-        parse_i32(tokens[2]).and_then(|v| v.checked_add(2)?.checked_sub(2)).and_then(|v| usize::try_from(v).ok())
-    else {
+    let Some(vlen) = parse_i32(tokens[2]).filter(|v| (0..i32::MAX - 1).contains(v)).map(|v| v as usize) else {
         return fail(BAD_FORMAT, false, consumed);
     };
     if tokens[1].len() + vlen + ITEM_HEADER > max_item {
-        let req = Request::Fail { msg: "SERVER_ERROR object too large for cache", noreply: false };
+        let req = Request::Meta { cmd: c, tokens: rest, data: MetaData::TooLarge };
         return Next::Ready { req, consumed, swallow: vlen + 2 };
     }
     let Some(block) = buf.get(consumed..consumed + vlen + 2) else { return Next::Incomplete };
-    let total = consumed + vlen + 2;
-    if !block.ends_with(b"\r\n") {
-        return fail("CLIENT_ERROR bad data chunk", false, total);
-    }
-    let data = Some(Bytes::copy_from_slice(&block[..vlen]));
-    ready(Request::Meta { cmd: c, tokens: rest, data }, total)
+    let data = if block.ends_with(b"\r\n") {
+        MetaData::Block(Bytes::copy_from_slice(&block[..vlen]))
+    } else {
+        MetaData::BadChunk
+    };
+    ready(Request::Meta { cmd: c, tokens: rest, data }, consumed + vlen + 2)
 }
 
 fn memchr(buf: &[u8]) -> Option<usize> {
@@ -450,7 +485,10 @@ mod tests {
         assert_eq!(parse_u64(b"-0"), Some(0));
         assert_eq!(parse_u64(b"12a"), None);
         assert_eq!(parse_i32(b"-5"), Some(-5));
-        assert_eq!(parse_i32(b"2147483648"), None);
+        assert_eq!(parse_i32(b"2147483648"), Some(i32::MIN));
+        assert_eq!(parse_i32(b"4294967396"), Some(100));
+        assert_eq!(parse_i32(b"9223372036854775808"), None);
+        assert_eq!(parse_i32(b"-9223372036854775808"), Some(0));
         assert_eq!(parse_flags(b"4294967295"), Some(u32::MAX));
     }
 

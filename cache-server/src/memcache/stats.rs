@@ -1,8 +1,14 @@
 //! Memcached `stats` groups: general, `settings`, `items`, `slabs`, `sizes`, `detail` (see
-//! `detail.rs`) and `reset`, filled from the
-//! Memcached counters ([`super::McStats`]) and the shared keyspace. There are no slab classes here,
-//! so `items` and `slabs` report the whole keyspace as one class (1), which is what tools that
-//! read them (memcached-tool, exporters) need to show item counts and memory.
+//! `detail.rs`) and `reset`, filled from the Memcached counters ([`super::McStats`]) and the
+//! shared keyspace, with memcached 1.6.18's keys in its order (tools such as memcached-tool and
+//! memcached-exporter parse them). The memory figures are the keyspace's own: `bytes` and
+//! `total_malloced` are the weighed bytes of every entry (what `maxmemory` bounds), `curr_items`
+//! the items of database 0, `limit_maxbytes` the `maxmemory` budget, `evictions` the core's
+//! evictions for size, `reclaimed` its expired entries. There are no slab classes here (each
+//! entry is one allocation), so `items` and `slabs` report one class (1) holding every item, one
+//! chunk per item, its chunk size the mean item weight. `get_expired` and `get_flushed` stay 0:
+//! the core drops an entry the moment it expires, and `flush_all` removes items at once, so a
+//! later read is a plain miss.
 
 use super::McState;
 use super::commands::MEMCACHED_VERSION;
@@ -172,15 +178,58 @@ pub fn stats(shared: &Shared, mc: &McState, args: &[Bytes], out: &mut Vec<u8>) {
         }
         Some(b"items") => {
             if items > 0 {
-                stat("items:1:number", &items);
-                stat("items:1:evicted", &evictions);
-                stat("items:1:reclaimed", &reclaimed);
+                let st = &mc.stats;
+                let mut item = |n: &str, v: &dyn std::fmt::Display| stat(&format!("items:1:{n}"), v);
+                // One queue: everything is "cold" in memcached's segmented-LRU terms.
+                for (n, v) in [("number", items), ("number_hot", 0), ("number_warm", 0), ("number_cold", items)] {
+                    item(n, &v);
+                }
+                for (n, v) in
+                    [("age_hot", 0), ("age_warm", 0), ("age", 0), ("mem_requested", bytes), ("evicted", evictions)]
+                {
+                    item(n, &v);
+                }
+                for (n, v) in [("evicted_nonzero", 0), ("evicted_time", 0), ("outofmemory", load(&st.store_no_memory))]
+                {
+                    item(n, &v);
+                }
+                item("tailrepairs", &0);
+                item("reclaimed", &reclaimed);
+                for n in ITEMS_ZERO {
+                    item(n, &0);
+                }
+                item("hits_to_hot", &0);
+                item("hits_to_warm", &0);
+                item("hits_to_cold", &load(&st.get_hits));
+                item("hits_to_temp", &0);
             }
         }
         Some(b"slabs") => {
+            // No slab classes here: every entry is its own allocation, weighed as it is (see
+            // `entry.rs`). Class 1 stands for all of them: one chunk per item, the chunk size
+            // the mean item weight, nothing free.
             if items > 0 {
-                stat("1:used_chunks", &items);
-                stat("1:mem_requested", &bytes);
+                let st = &mc.stats;
+                let mut slab = |n: &str, v: u64| stat(&format!("1:{n}"), &v);
+                slab("chunk_size", bytes.div_ceil(items));
+                slab("chunks_per_page", 1);
+                for n in ["total_pages", "total_chunks", "used_chunks"] {
+                    slab(n, items);
+                }
+                slab("free_chunks", 0);
+                slab("free_chunks_end", 0);
+                for (n, v) in [
+                    ("get_hits", &st.get_hits),
+                    ("cmd_set", &st.cmd_set),
+                    ("delete_hits", &st.delete_hits),
+                    ("incr_hits", &st.incr_hits),
+                    ("decr_hits", &st.decr_hits),
+                    ("cas_hits", &st.cas_hits),
+                    ("cas_badval", &st.cas_badval),
+                    ("touch_hits", &st.touch_hits),
+                ] {
+                    slab(n, load(v));
+                }
             }
             stat("active_slabs", &u8::from(items > 0));
             stat("total_malloced", &bytes);
@@ -212,6 +261,21 @@ pub fn stats(shared: &Shared, mc: &McState, args: &[Bytes], out: &mut Vec<u8>) {
     s.push_str("END\r\n");
     out.extend_from_slice(s.as_bytes());
 }
+
+/// `stats items` counters of memcached's LRU maintainer and crawler, which have no counterpart
+/// here (expiry and eviction are the core's, counted in `reclaimed` and `evicted`).
+const ITEMS_ZERO: &[&str] = &[
+    "expired_unfetched",
+    "evicted_unfetched",
+    "evicted_active",
+    "crawler_reclaimed",
+    "crawler_items_checked",
+    "lrutail_reflocked",
+    "moves_to_cold",
+    "moves_to_warm",
+    "moves_within_lru",
+    "direct_reclaims",
+];
 
 /// `stats settings` lines after `item_size_max`: memcached 1.6.18's defaults for knobs (slab
 /// mover, LRU crawler, extstore, TLS, …) that have no counterpart here.

@@ -160,6 +160,36 @@ async fn resp_and_memcached_share_keys() {
     assert_eq!(ask(&mut c, b"get k\r\nincr k 1\r\n").await, "VALUE k 0 2\r\n41\r\nEND\r\n42\r\n");
 }
 
+/// Memcached's fetch bookkeeping (the fetched bit, last access, the win token) is not a write: a
+/// RESP client's WATCH on the key survives `get`, `mg … h l` and a win token handed out, while a
+/// real Memcached write (`touch`) aborts the transaction.
+#[tokio::test]
+async fn fetch_bookkeeping_is_not_a_write() {
+    let (addr, resp) = start(Config::default()).await;
+    let mut r = TcpStream::connect(resp).await.unwrap();
+    let mut c = TcpStream::connect(addr).await.unwrap();
+    assert_eq!(
+        ask(&mut c, b"set k 0 0 1\r\nx\r\nmd w I\r\nset w 0 0 1\r\ny\r\nmd w I\r\n").await,
+        "STORED\r\nNF\r\nSTORED\r\nHD\r\n"
+    );
+    async fn resp_cmd(r: &mut TcpStream, cmd: &[u8], want: &[u8]) {
+        r.write_all(cmd).await.unwrap();
+        let mut buf = vec![0u8; want.len()];
+        r.read_exact(&mut buf).await.unwrap();
+        assert_eq!(String::from_utf8_lossy(&buf), String::from_utf8_lossy(want));
+    }
+    for (reads, exec) in
+        [(&b"get k\r\nget k\r\nmg k h l v\r\nmg w v\r\n"[..], &b"*1\r\n+OK\r\n"[..]), (b"touch k 100\r\n", b"*-1\r\n")]
+    {
+        resp_cmd(&mut r, b"*3\r\n$5\r\nWATCH\r\n$1\r\nk\r\n$1\r\nw\r\n", b"+OK\r\n").await;
+        ask(&mut c, reads).await;
+        resp_cmd(&mut r, b"*1\r\n$5\r\nMULTI\r\n", b"+OK\r\n").await;
+        resp_cmd(&mut r, b"*3\r\n$3\r\nSET\r\n$1\r\nz\r\n$1\r\n1\r\n", b"+QUEUED\r\n").await;
+        resp_cmd(&mut r, b"*1\r\n$4\r\nEXEC\r\n", exec).await;
+    }
+    assert_eq!(ask(&mut c, b"mg k h\r\nmg w\r\n").await, "HD h1\r\nHD Z X\r\n");
+}
+
 /// A local address other than loopback (the interface a route would use), if the host has one.
 fn non_loopback_ip() -> Option<std::net::IpAddr> {
     let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
