@@ -89,7 +89,7 @@ pub fn load(shared: &Shared, b: &[u8], name: &str) -> Result<Loaded, LoadError> 
     r.take(9).map_err(|_| fail(0, None, "truncated header".into()))?;
     let at = |r: &Reader<'_>| b.len() - r.remaining();
     let mut loaded = Loaded { bytes: b.len() as u64, ..Loaded::default() };
-    let (mut dbi, mut expire_at, mut mc, mut max_cas) = (0u32, 0u64, None::<(u32, u64, u8)>, 0u64);
+    let (mut dbi, mut expire_at, mut mc, mut max_cas) = (0u32, 0u64, None::<(u32, u64, u32)>, 0u64);
     loop {
         let start = at(&r);
         let bad = |e: rdb::Error| fail(start, None, describe(&e));
@@ -195,7 +195,7 @@ fn describe(e: &rdb::Error) -> String {
 }
 
 /// `"<flags> <cas> <meta>"`.
-fn parse_mc(v: &[u8]) -> Option<(u32, u64, u8)> {
+fn parse_mc(v: &[u8]) -> Option<(u32, u64, u32)> {
     let s = std::str::from_utf8(v).ok()?;
     let mut w = s.split(' ');
     let item = (w.next()?.parse().ok()?, w.next()?.parse().ok()?, w.next()?.parse().ok()?);
