@@ -151,6 +151,17 @@ fn db_bit(db: u32) -> u64 {
     1u64 << db.min(63)
 }
 
+/// What a read found ([`Db::lookup`]).
+#[derive(Debug)]
+pub enum Lookup {
+    /// The live entry.
+    Live(Entry),
+    /// An entry past its expire time, removed by this read.
+    Expired,
+    /// Nothing.
+    Missing,
+}
+
 /// What `Db::update` hands a handler: the live entry (expired ones look absent) and ways to change it.
 pub struct Current<'a, 'b> {
     slot: &'a mut Slot<'b, Key, Entry>,
@@ -342,9 +353,19 @@ impl Db {
 
     /// Reads a key, counting a keyspace hit or miss; expired entries are removed and look absent.
     pub fn get(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
-        let r = self.peek(db, key, now);
-        if r.is_some() { &self.stats.hits } else { &self.stats.misses }.fetch_add(1, Relaxed);
-        if r.is_none() {
+        match self.lookup(db, key, now) {
+            Lookup::Live(e) => Some(e),
+            Lookup::Expired | Lookup::Missing => None,
+        }
+    }
+
+    /// [`Db::get`], telling an expired key (removed now) from a missing one (Memcached's
+    /// `get_expired`).
+    pub fn lookup(&self, db: u32, key: &[u8], now: u64) -> Lookup {
+        let r = self.peek_lookup(db, key, now);
+        let hit = matches!(r, Lookup::Live(_));
+        if hit { &self.stats.hits } else { &self.stats.misses }.fetch_add(1, Relaxed);
+        if !hit {
             crate::notify::emit(&self.tracking, db, crate::notify::Class::KeyMiss, "keymiss", key);
         }
         r
@@ -352,12 +373,19 @@ impl Db {
 
     /// Reads a key without touching hit/miss counters.
     pub fn peek(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
-        let e = with_encoded(db, key, |k| self.cache.get(k))?;
+        match self.peek_lookup(db, key, now) {
+            Lookup::Live(e) => Some(e),
+            Lookup::Expired | Lookup::Missing => None,
+        }
+    }
+
+    fn peek_lookup(&self, db: u32, key: &[u8], now: u64) -> Lookup {
+        let Some(e) = with_encoded(db, key, |k| self.cache.get(k)) else { return Lookup::Missing };
         if e.live(now) {
-            return Some(e);
+            return Lookup::Live(e);
         }
         self.update(db, key, now, |_| ());
-        None
+        Lookup::Expired
     }
 
     /// How often the eviction policy estimates `key` was read (W-TinyLFU's sketch, 0..=15),

@@ -40,6 +40,13 @@ const WRITES: &[&str] = &[
     "delete c\r\n",
     "incr nope 1\r\n",
     "touch a 100\r\n",
+    // Stored already expired (negative exptime): the next `get` meets it and counts get_expired
+    // (memcached's `mg` does not).
+    "set x 0 -1 1\r\nx\r\n",
+    "get x\r\n",
+    "get x\r\n",
+    "set y 0 -1 1\r\ny\r\n",
+    "mg y v\r\n",
 ];
 
 #[test]

@@ -7,7 +7,7 @@
 use super::McState;
 use super::item;
 use super::parse::{BAD_FORMAT, REALTIME_MAXDELTA, Request, Store, StoreMode, key_ok, parse_u64};
-use crate::db::{Current, Entry, Str, Value};
+use crate::db::{Current, Entry, Lookup, Str, Value};
 use crate::server::Shared;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -139,7 +139,14 @@ pub fn get_key(
     let found = match touch {
         None => {
             mc.stats.cmd_get.fetch_add(1, Relaxed);
-            let e = shared.db.get(DB, key, now).filter(|e| matches!(e.value, Value::Str(_)));
+            let e = match shared.db.lookup(DB, key, now) {
+                Lookup::Live(e) => Some(e).filter(|e| matches!(e.value, Value::Str(_))),
+                Lookup::Expired => {
+                    mc.stats.get_expired.fetch_add(1, Relaxed);
+                    None
+                }
+                Lookup::Missing => None,
+            };
             // A RESP write cleared the CAS unique: assign one for `gets`.
             let e = match e {
                 Some(e) if cas && e.cas() == 0 => shared.db.peek_with_cas(DB, key, now).or(Some(e)),

@@ -6,9 +6,10 @@
 //! the items of database 0, `limit_maxbytes` the `maxmemory` budget, `evictions` the core's
 //! evictions for size, `reclaimed` its expired entries. There are no slab classes here (each
 //! entry is one allocation), so `items` and `slabs` report one class (1) holding every item, one
-//! chunk per item, its chunk size the mean item weight. `get_expired` and `get_flushed` stay 0:
-//! the core drops an entry the moment it expires, and `flush_all` removes items at once, so a
-//! later read is a plain miss.
+//! chunk per item, its chunk size the mean item weight. `get_expired` counts the `get`s that
+//! found an item past its expiry (and removed it), as memcached does. `get_flushed` stays 0:
+//! `flush_all` removes items at once (memcached marks them and counts the `get`s that meet them
+//! later), so no read ever meets a flushed item.
 
 use super::McState;
 use super::commands::MEMCACHED_VERSION;
