@@ -642,9 +642,10 @@ mod tests {
         assert_eq!(c.get("replica-read-only").as_deref(), Some("no"));
         assert_eq!(c.get("slave-read-only").as_deref(), Some("no"));
         assert_eq!(c.get("hz").as_deref(), Some("10"));
-        // One warning per inert, deprecated or file-only line; none for one the server reads.
+        // One warning per inert, deprecated or file-only line; none for one the server reads
+        // (`save`, `latency-tracking`).
         let w = c.take_warnings();
-        assert_eq!(w.len(), 5, "{w:?}");
+        assert_eq!(w.len(), 4, "{w:?}");
         assert!(w[0].contains("'appendonly'"), "{w:?}");
         let err = c.apply_file_text("appendfsync sometimes\n").unwrap_err().to_string();
         assert!(
