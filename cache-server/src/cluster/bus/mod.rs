@@ -10,7 +10,8 @@
 //!  listener ──► one task per incoming connection: read ──► gossip::receive ──► write PONG / UPDATE
 //! ```
 //!
-//! Each node pings every other node at least every `min(node-timeout / 4, 1 s)`; a change to the
+//! Each node pings every other node as soon as its link is up, then every
+//! `min(node-timeout / 4, 1 s)` after the last answer; a change to the
 //! slot map or the epochs is pushed to every node at once as a PONG (so receivers do not
 //! answer), which is what makes `redis-cli --cluster create` converge in a fraction of a second
 //! on loopback. A link whose ping went unanswered for half the timeout is dropped and redialled.
@@ -229,7 +230,8 @@ async fn cron(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
                     continue;
                 }
                 let mut kinds = Vec::new();
-                if n.ping_sent == 0 && now.saturating_sub(n.pong_received) >= every {
+                if n.ping_sent == 0 && (now.saturating_sub(n.pong_received) >= every || n.link_since >= n.pong_received)
+                {
                     kinds.push(Kind::Ping);
                 } else if broadcast {
                     kinds.push(Kind::Pong);
