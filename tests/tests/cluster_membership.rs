@@ -88,6 +88,27 @@ fn create_check_grow_fail_and_rejoin() {
         assert!(myself_line(&bin, p).starts_with(id.trim()), "MYID is the myself line's name on {p}");
     }
 
+    // Move slot 0 from the first node to the second as `redis-cli --cluster reshard` does (its
+    // keys would move with MIGRATE in between): the importing node takes a new config epoch, and
+    // the third node, told nothing, learns the new owner from gossip.
+    let id = |p: u16| ask(&bin, p, &["cluster", "myid"]).trim().to_string();
+    let (id0, id1) = (id(ports[0]), id(ports[1]));
+    assert_eq!(ask(&bin, ports[1], &["cluster", "setslot", "0", "importing", &id0]).trim(), "OK");
+    assert_eq!(ask(&bin, ports[0], &["cluster", "setslot", "0", "migrating", &id1]).trim(), "OK");
+    assert!(myself_line(&bin, ports[0]).ends_with(&format!("0-5460 [0->-{id1}]")), "{}", myself_line(&bin, ports[0]));
+    assert!(myself_line(&bin, ports[1]).contains(&format!("[0-<-{id0}]")));
+    assert_eq!(ask(&bin, ports[1], &["cluster", "setslot", "0", "node", &id1]).trim(), "OK");
+    assert_eq!(ask(&bin, ports[0], &["cluster", "setslot", "0", "node", &id1]).trim(), "OK");
+    let moved = |p: u16| {
+        ask(&bin, p, &["cluster", "nodes"]).lines().any(|l| l.starts_with(&id1) && l.contains(" 0 5461-10922"))
+    };
+    assert!(
+        wait_until(Duration::from_millis(2 * NODE_TIMEOUT_MS), || ports[..3].iter().all(|&p| moved(p))),
+        "slot 0 did not move everywhere"
+    );
+    let (ok, out) = cli(&bin, &["--cluster", "check", &addrs[2]]);
+    assert!(ok && !out.contains("[WARNING]") && out.contains("[OK] All nodes agree"), "check after the move:\n{out}");
+
     // add-node: the fourth node meets one member and learns the others through gossip.
     let (ok, out) = cli(&bin, &["--cluster", "add-node", &addrs[3], &addrs[0]]);
     assert!(ok && out.contains("[OK] New node added correctly."), "add-node failed:\n{out}");
