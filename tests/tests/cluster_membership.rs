@@ -88,6 +88,14 @@ fn create_check_grow_fail_and_rejoin() {
         assert!(myself_line(&bin, p).starts_with(id.trim()), "MYID is the myself line's name on {p}");
     }
 
+    // CLUSTER LINKS: a link to and a link from each of the two other nodes.
+    let links = |p: u16, dir: &str| ask(&bin, p, &["cluster", "links"]).lines().filter(|l| *l == dir).count();
+    assert!(
+        wait_until(Duration::from_secs(5), || links(ports[0], "to") == 2 && links(ports[0], "from") == 2),
+        "{}",
+        ask(&bin, ports[0], &["cluster", "links"])
+    );
+
     // Move slot 0 from the first node to the second as `redis-cli --cluster reshard` does (its
     // keys would move with MIGRATE in between): the importing node takes a new config epoch, and
     // the third node, told nothing, learns the new owner from gossip.

@@ -217,6 +217,8 @@ pub struct State {
     pub importing: BTreeMap<u16, NodeId>,
     /// Forgotten nodes: name → unix ms until which gossip may not re-add it (CLUSTER FORGET).
     pub forgotten: HashMap<NodeId, u64>,
+    /// Incoming bus connections by sender, with when they were accepted (CLUSTER LINKS "from").
+    pub inbound: HashMap<NodeId, u64>,
     /// Pending CLUSTER MEETs: ip, port, bus port.
     pub meets: Vec<(String, u16, u16)>,
     /// `cluster_state:ok`.
@@ -269,6 +271,7 @@ impl State {
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
             forgotten: HashMap::new(),
+            inbound: HashMap::new(),
             meets: Vec::new(),
             ok: false,
             dirty: true,

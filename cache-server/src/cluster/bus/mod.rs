@@ -87,11 +87,28 @@ fn handle(cluster: &Cluster, msg: &Message, from: &Origin) -> Vec<BytesMut> {
 
 async fn inbound(cluster: Arc<Cluster>, mut stream: TcpStream) {
     let from = origin(&stream, false);
-    while let Some(msg) = read_frame(&mut stream).await {
-        for reply in handle(&cluster, &msg, &from) {
-            if stream.write_all(&reply).await.is_err() {
-                return;
+    let since = now_ms();
+    let mut peer = None;
+    'read: while let Some(msg) = read_frame(&mut stream).await {
+        let replies = handle(&cluster, &msg, &from);
+        if peer.is_none() {
+            // CLUSTER LINKS lists the connection as "from" its sender once the sender is known.
+            let mut st = cluster.state.lock();
+            if st.nodes.contains_key(&msg.header.sender) {
+                st.inbound.insert(msg.header.sender, since);
+                peer = Some(msg.header.sender);
             }
+        }
+        for reply in replies {
+            if stream.write_all(&reply).await.is_err() {
+                break 'read;
+            }
+        }
+    }
+    if let Some(p) = peer {
+        let mut st = cluster.state.lock();
+        if st.inbound.get(&p) == Some(&since) {
+            st.inbound.remove(&p);
         }
     }
 }
