@@ -182,6 +182,9 @@ impl Shared {
         self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);
         self.scripting.busy_threshold.store(cfg.busy_reply_threshold, Relaxed);
         crate::types::publish(&cfg.encodings);
+        if let Some(cluster) = &self.cluster {
+            crate::cluster::setup::reconfigure(cluster, &cfg);
+        }
         *self.config.write() = cfg;
     }
 
@@ -310,8 +313,14 @@ async fn serve(
         return Err(ServerError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no listener")));
     };
     let local = first.local_addr()?;
-    let shared = Arc::new(Shared::new(config, local.port()));
+    let mut shared = Shared::new(config, local.port());
+    let bus = crate::cluster::setup::open(&shared.config.read(), local).map_err(std::io::Error::other)?;
+    let bus = bus.map(|(cluster, addr)| (shared.cluster.insert(Arc::new(cluster)).clone(), addr));
+    let shared = Arc::new(shared);
     crate::persistence::save::load_at_start(&shared)?;
+    if let Some((cluster, addr)) = bus {
+        crate::cluster::bus::start(cluster, addr, shared.shutdown.subscribe()).await?;
+    }
     let cron = crate::persistence::save::start_cron(shared.clone());
     let mut stop = shared.shutdown.subscribe();
     let trigger = shared.clone();

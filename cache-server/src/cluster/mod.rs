@@ -10,8 +10,65 @@
 //!
 //! A server started without `cluster-enabled yes` has no [`Cluster`] at all
 //! (`Shared::cluster` is `None`) and pays nothing on its command path.
+//!
+//! # Membership
+//!
+//! ```text
+//!  CLUSTER commands ──┐                         ┌──► Table (data path reads it)
+//!                     ├─► state::State ─commit──┼──► nodes.conf (nodes_conf.rs)
+//!  bus (bus/, gossip) ┘   (one Mutex)           └──► wake the bus: broadcast, MEET, FAIL
+//!         ▲   cron every 100 ms: failure.rs, pings, dials
+//!         └── cluster port (port + 10000): our framed protocol (bus/message.rs)
+//! ```
+//!
+//! Every node has a 40-hex name ([`state::NodeId`]), chosen once and kept in `nodes.conf` (Redis's
+//! format: a restarted node comes back with its name, epochs and slots, and redials the nodes the
+//! file names). CLUSTER MEET makes the bus connect to the given address and send MEET; the PONG
+//! that answers introduces the node, and from then on every PING / PONG carries the sender's
+//! header (name, addresses, epochs, the bitmap of the slots it claims) and gossip about every
+//! other node it knows, so a node met by one member is known by all within a ping round.
+//! The bus is our own protocol, not Redis's binary one: the two cannot be mixed in one cluster,
+//! and the CLUSTER commands and `redis-cli --cluster` see exactly what they see with Redis.
+//!
+//! # Epochs
+//!
+//! `currentEpoch` is the highest epoch a node has seen (every message raises it); each primary has
+//! a config epoch, the version of its slot claims. A claim moves a slot to the claimer only when
+//! the slot is free or its owner's config epoch is older; a claimer whose claim is older than one
+//! we know gets an UPDATE carrying the newer owner and its slots. Two primaries never own one slot
+//! at the same epoch: an equal-epoch claim does not move a slot, and when two primaries find they
+//! share a config epoch the one with the smaller name takes `currentEpoch + 1` (Redis's collision
+//! rule), so epochs become unique and the next claim decides. `redis-cli --cluster create` gives
+//! every node a distinct epoch with SET-CONFIG-EPOCH; SETSLOT NODE on the importing node and
+//! BUMPEPOCH take a new epoch without agreement, as Redis does. Like Redis, a node that drops a
+//! slot (DELSLOTS, FLUSHSLOTS) does not tell the others: only claims travel.
+//!
+//! # Failure detection
+//!
+//! A node pings every other node when its link comes up and then every `min(timeout / 4, 1 s)`.
+//! One that has not answered for `cluster-node-timeout` is PFAIL for us (`fail?`); our gossip says
+//! so, and a PFAIL node reported by a majority of the slot-serving primaries (reports live twice
+//! the timeout) becomes FAIL, which we broadcast. A node that answers again loses FAIL at once if
+//! it serves no slots, else after twice the timeout. `cluster_state` is `ok` when every slot is
+//! served by a node not failing (or `cluster-require-full-coverage no`) and this node reaches a
+//! majority of the slot-serving primaries; without full coverage the surviving slots keep serving.
+//!
+//! # Replicas
+//!
+//! Designed for, not run: nodes carry `replica_of` in their header, nodes.conf and CLUSTER NODES /
+//! SLOTS / SHARDS list replicas under their primary, and failure reports count only primaries.
+//! Missing: replication between cluster nodes (REPLICATE stops with an error after Redis's checks),
+//! failover elections (FAILOVER, `lastVoteEpoch` votes) and replica migration.
 
-use parking_lot::{RwLock, RwLockReadGuard};
+pub mod bus;
+pub mod epoch;
+pub mod failure;
+pub mod gossip;
+pub mod nodes_conf;
+pub mod setup;
+pub mod state;
+
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -46,7 +103,7 @@ pub enum Owner {
 }
 
 /// What the data path needs of the cluster: the slot map and the migrations in flight.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     /// Owner of each slot.
     pub owners: Box<[Owner]>,
@@ -87,6 +144,11 @@ impl Table {
 #[derive(Debug, Default)]
 pub struct Cluster {
     table: RwLock<Table>,
+    /// The membership truth behind the table (see [`state`]); the bus and the CLUSTER commands
+    /// change it under this lock and then [`Cluster::commit`].
+    pub state: Mutex<state::State>,
+    /// Wakes the bus at once (a change to broadcast, a MEET to start).
+    pub wake: tokio::sync::Notify,
 }
 
 impl Cluster {
@@ -98,5 +160,59 @@ impl Cluster {
     /// Changes the table (the membership side calls this whenever its view changes).
     pub fn update<R>(&self, f: impl FnOnce(&mut Table) -> R) -> R {
         f(&mut self.table.write())
+    }
+
+    /// The cluster of a node starting with `settings`: its nodes.conf when the file exists (a
+    /// restart keeps its name, epochs and slots), else a new node alone with a fresh name (and
+    /// the file written at once, as Redis does).
+    ///
+    /// # Errors
+    /// A message when the file exists but cannot be read or parsed, or cannot be written.
+    pub fn open(settings: state::Settings, port: u16, cport: u16) -> Result<Self, String> {
+        let path = settings.config_file.clone();
+        let mut st = match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => {
+                let mut st = nodes_conf::parse(&text, settings)?;
+                tracing::info!("cluster: node configuration loaded, I'm {}", st.myself);
+                let me = st.me_mut();
+                (me.port, me.cport) = (port, cport);
+                st.dirty = true;
+                st
+            }
+            Ok(_) => state::State::new(state::NodeId::random(), settings.announce_ip.clone(), port, cport, settings),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let st =
+                    state::State::new(state::NodeId::random(), settings.announce_ip.clone(), port, cport, settings);
+                tracing::info!("cluster: no cluster configuration found, I'm {}", st.myself);
+                st
+            }
+            Err(e) => return Err(format!("can't read the cluster config file {path}: {e}")),
+        };
+        nodes_conf::save(&mut st).map_err(|e| format!("can't write the cluster config file {path}: {e}"))?;
+        st.update_ok();
+        let cluster = Self { table: RwLock::new(st.table()), state: Mutex::new(st), wake: Default::default() };
+        Ok(cluster)
+    }
+
+    /// After a change to the state: recomputes `cluster_state`, publishes the table when the
+    /// data path's view changed, rewrites nodes.conf when persistent fields changed, and wakes
+    /// the bus when the change must be told to every node.
+    pub fn commit(&self, st: &mut state::State) {
+        // Rebuilding the table walks every slot: only when something persistent (slots, nodes,
+        // addresses, migrations) or the cluster state changed.
+        if st.update_ok() || st.dirty || self.table.read().ok != st.ok {
+            let table = st.table();
+            if *self.table.read() != table {
+                *self.table.write() = table;
+            }
+        }
+        if st.dirty && !st.settings.config_file.is_empty() {
+            if let Err(e) = nodes_conf::save(st) {
+                tracing::warn!("cluster: could not save {}: {e}", st.settings.config_file);
+            }
+        }
+        if st.broadcast || !st.meets.is_empty() || !st.announce_fail.is_empty() {
+            self.wake.notify_one();
+        }
     }
 }

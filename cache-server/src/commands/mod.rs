@@ -11,6 +11,7 @@
 
 pub mod acl;
 pub mod bitmaps;
+pub mod cluster;
 pub mod collection;
 pub mod command;
 pub mod connection;
@@ -189,6 +190,7 @@ pub fn registry() -> &'static Registry {
             debug::COMMANDS,
             transactions::COMMANDS,
             scripting::COMMANDS,
+            cluster::COMMANDS,
         ] {
             for spec in family {
                 r.top.push(spec);

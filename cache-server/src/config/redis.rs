@@ -299,6 +299,15 @@ pub const HONOURED: &[&str] = &[
     "dbfilename",
     "rdbchecksum",
     "enable-protected-configs",
+    "cluster-enabled",
+    "cluster-config-file",
+    "cluster-node-timeout",
+    "cluster-port",
+    "cluster-announce-ip",
+    "cluster-announce-port",
+    "cluster-announce-bus-port",
+    "cluster-require-full-coverage",
+    "cluster-allow-reads-when-down",
 ];
 
 /// The Redis directive called `name` (lowercase), through its alias if it is one.
