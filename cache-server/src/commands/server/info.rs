@@ -4,7 +4,8 @@
 //! measured.
 //!
 //! Fixed values: no replication (`role:master`, offsets 0, `second_repl_offset:-1`), no AOF
-//! (`aof_*` at their idle values; the `rdb_*` fields are measured, `rdb_last_cow_size` apart),
+//! (`aof_*` at their idle values; the `rdb_*` fields are measured: `rdb_last_cow_size` is the size
+//! of BGSAVE's point-in-time copy, see [`crate::persistence`]),
 //! no fork (`current_cow_*`, `latest_fork_usec`, `total_forks` 0), no active defrag, no IO threads, no client eviction (`evicted_clients:0`), no reply buffer
 //! resizing, `gcc_version:0.0.0` (built by rustc), `used_memory_startup:0` (the keyspace weight
 //! at start), `total_reads_processed` / `total_writes_processed` 0 (not counted),
@@ -198,7 +199,7 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
             let current = if bg { now_s.saturating_sub(p.bgsave_started.load(Relaxed)) as i64 } else { -1 };
             f("rdb_current_bgsave_time_sec", &current);
             f("rdb_saves", &p.saves.load(Relaxed));
-            f("rdb_last_cow_size", &0);
+            f("rdb_last_cow_size", &p.last_copy_bytes.load(Relaxed));
             f("rdb_last_load_keys_expired", &p.loaded_expired.load(Relaxed));
             f("rdb_last_load_keys_loaded", &p.loaded_keys.load(Relaxed));
             for (k, v) in [
