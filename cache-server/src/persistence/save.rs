@@ -38,6 +38,9 @@ pub struct State {
     pub changes_at_save: AtomicU64,
     /// Successful saves.
     pub saves: AtomicU64,
+    /// Bytes of the last save's point-in-time copy (the keys and entry headers; INFO's
+    /// `rdb_last_cow_size`, our analogue of fork's copy-on-write).
+    pub last_copy_bytes: AtomicU64,
     /// Keys loaded / skipped as expired by the load at start.
     pub loaded_keys: AtomicU64,
     /// See `loaded_keys`.
@@ -133,6 +136,12 @@ fn take_job(shared: &Shared) -> Job {
     let changes = db.stats.changes.load(Relaxed);
     let mut entries = Vec::with_capacity(db.len() as usize);
     db.snapshot(|shard| entries.extend(shard));
+    let heap_keys: usize = entries
+        .iter()
+        .map(|(k, _)| if k.encoded().len() > crate::entry::INLINE_KEY { k.encoded().len() } else { 0 })
+        .sum();
+    let copy = entries.capacity() * std::mem::size_of::<(crate::db::Key, crate::db::Entry)>() + heap_keys;
+    shared.persistence.last_copy_bytes.store(copy as u64, Relaxed);
     let functions = file::functions_body(&shared.scripting.functions.dump());
     let meta = Meta { now_ms: db.clock.now_ms(), used_mem: db.used_memory(), compress, checksum };
     Job { path, entries, functions, meta, changes }

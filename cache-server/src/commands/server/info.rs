@@ -4,7 +4,8 @@
 //! measured.
 //!
 //! Fixed values: no replication (`role:master`, offsets 0, `second_repl_offset:-1`), no AOF
-//! (`aof_*` at their idle values; the `rdb_*` fields are measured, `rdb_last_cow_size` apart),
+//! (`aof_*` at their idle values; the `rdb_*` fields are measured: `rdb_last_cow_size` is the size
+//! of BGSAVE's point-in-time copy, see [`crate::persistence`]),
 //! no fork (`current_cow_*`, `latest_fork_usec`, `total_forks` 0), no active defrag, no IO threads, no client eviction (`evicted_clients:0`), no reply buffer
 //! resizing, `gcc_version:0.0.0` (built by rustc), `used_memory_startup:0` (the keyspace weight
 //! at start), `expire_cycle_cpu_milliseconds:0` and `expired_stale_perc:0.00` (expiry is the
@@ -197,7 +198,7 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
             let current = if bg { now_s.saturating_sub(p.bgsave_started.load(Relaxed)) as i64 } else { -1 };
             f("rdb_current_bgsave_time_sec", &current);
             f("rdb_saves", &p.saves.load(Relaxed));
-            f("rdb_last_cow_size", &0);
+            f("rdb_last_cow_size", &p.last_copy_bytes.load(Relaxed));
             f("rdb_last_load_keys_expired", &p.loaded_expired.load(Relaxed));
             f("rdb_last_load_keys_loaded", &p.loaded_keys.load(Relaxed));
             for (k, v) in [

@@ -16,11 +16,66 @@ fn literal(out: &mut [u8], op: &mut usize, lit: &mut usize, byte: u8) {
     }
 }
 
+/// Slots of liblzf's hash table (HLOG 16).
+const HSIZE: usize = 1 << 16;
+
+/// liblzf's hash table, all zeros at the start of every call, kept per thread: a fresh zeroed
+/// 512 KB table per call cost far more than compressing a short string (a snapshot of a million
+/// 32-byte values spent minutes in it). The slots a call writes are noted and zeroed after it,
+/// or the whole table when a long input wrote many.
+struct Table {
+    slots: Vec<usize>,
+    touched: Vec<u32>,
+    all: bool,
+}
+
+impl Table {
+    fn get(&self, slot: usize) -> usize {
+        self.slots[slot]
+    }
+
+    fn set(&mut self, slot: usize, ip: usize) {
+        self.slots[slot] = ip;
+        if !self.all {
+            if self.touched.len() < HSIZE / 8 {
+                self.touched.push(slot as u32);
+            } else {
+                self.all = true;
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        if self.all {
+            self.slots.fill(0);
+        } else {
+            for s in self.touched.drain(..) {
+                self.slots[s as usize] = 0;
+            }
+        }
+        self.touched.clear();
+        self.all = false;
+    }
+}
+
+thread_local! {
+    static TABLE: std::cell::RefCell<Table> =
+        std::cell::RefCell::new(Table { slots: vec![0; HSIZE], touched: Vec::new(), all: false });
+}
+
 /// Compresses `input` like liblzf 3.6's `lzf_compress` as Redis builds it (HLOG 16, VERY_FAST, a hash table that starts
 /// empty), so compressed bytes equal Redis's. `None` when the result would not fit in `out_len`.
 #[must_use]
 pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
-    const HSIZE: usize = 1 << 16;
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        let out = compress_with(&mut t, input, out_len);
+        t.reset();
+        out
+    })
+}
+
+fn compress_with(htab: &mut Table, input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     const MAX_OFF: usize = 1 << 13;
     const MAX_REF: usize = (1 << 8) + (1 << 3);
     let n = input.len();
@@ -30,15 +85,14 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
     let idx = |h: u32| ((h >> 8).wrapping_sub(h.wrapping_mul(5)) as usize) & (HSIZE - 1);
     let frst = |p: usize| (u32::from(input[p]) << 8) | u32::from(input[p + 1]);
     let next = |h: u32, p: usize| (h << 8) | u32::from(input[p + 2]);
-    let mut htab = vec![0usize; HSIZE];
     let mut out = vec![0u8; out_len + 64];
     let (mut ip, mut op, mut lit) = (0usize, 1usize, 0usize);
     let mut hval = frst(0);
     while ip + 2 < n {
         hval = next(hval, ip);
         let slot = idx(hval);
-        let r = htab[slot];
-        htab[slot] = ip;
+        let r = htab.get(slot);
+        htab.set(slot, ip);
         let matched = r < ip
             && ip - r - 1 < MAX_OFF
             && r > 0
@@ -92,10 +146,10 @@ pub fn compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             ip -= 2;
             hval = frst(ip);
             hval = next(hval, ip);
-            htab[idx(hval)] = ip;
+            htab.set(idx(hval), ip);
             ip += 1;
             hval = next(hval, ip);
-            htab[idx(hval)] = ip;
+            htab.set(idx(hval), ip);
             ip += 1;
         } else {
             if op >= out_len {
