@@ -280,6 +280,9 @@ pub struct ClientState {
     /// What CLIENT LIST says of this client while it runs the command (set by the loop when a
     /// batch starts; CLIENT LIST / INFO complete it).
     pub view: SelfView,
+    /// Redis Cluster flags of the connection (ASKING, READONLY), as [`crate::cluster::route`]
+    /// bits; 0 outside cluster mode.
+    pub cluster: u8,
     resp3: bool,
 }
 
@@ -317,6 +320,7 @@ impl ClientState {
             postponed: None,
             no_evict: false,
             view: SelfView::default(),
+            cluster: 0,
             resp3: false,
         }
     }

@@ -11,6 +11,11 @@
 //! A server started without `cluster-enabled yes` has no [`Cluster`] at all
 //! (`Shared::cluster` is `None`) and pays nothing on its command path.
 
+pub mod index;
+pub mod migrate;
+pub mod route;
+pub mod slot;
+
 use parking_lot::{RwLock, RwLockReadGuard};
 use std::collections::HashMap;
 use std::fmt;

@@ -3,7 +3,7 @@
 //! ([`super::registry`]); it owns the ACL categories a row maps to, and (in `getkeys`) the key
 //! positions and key-spec flags of a full request.
 
-mod getkeys;
+pub(crate) mod getkeys;
 mod tips;
 
 use super::server::help;

@@ -11,6 +11,9 @@
 
 pub mod acl;
 pub mod bitmaps;
+/// The data path's CLUSTER rows, ASKING, READONLY, READWRITE (until `commands/cluster.rs` holds them).
+#[path = "cluster/keys.rs"]
+pub mod cluster_keys;
 pub mod collection;
 pub mod command;
 pub mod connection;
@@ -23,6 +26,7 @@ pub mod keys;
 pub mod latency;
 pub mod lcs;
 pub mod lists;
+pub mod migrate;
 pub mod object;
 pub mod pubsub;
 pub mod scripting;
@@ -187,6 +191,9 @@ pub fn registry() -> &'static Registry {
             debug::COMMANDS,
             transactions::COMMANDS,
             scripting::COMMANDS,
+            migrate::COMMANDS,
+            cluster_keys::COMMANDS,
+            cluster_keys::CONTAINER,
         ] {
             for spec in family {
                 r.top.push(spec);
@@ -570,6 +577,22 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     let bits = reg.hot[idx];
     if client.needs_auth(shared) && bits & hot::NO_AUTH == 0 {
         reject("NOAUTH Authentication required.", client, out);
+        return;
+    }
+    if let Some(cluster) = &shared.cluster
+        && let Err(redirect) = crate::cluster::route::check(shared, &cluster.table(), client, reg, idx, args)
+    {
+        // Like Redis: a redirected EXEC discards its transaction (no EXECABORT); a redirected
+        // command in MULTI makes EXEC fail.
+        if full == "exec" {
+            client.tx.reset();
+        } else {
+            client.tx.fail();
+        }
+        stats.rejected.fetch_add(1, Relaxed);
+        let msg = redirect.message();
+        shared.metrics.error(&msg);
+        out.error(&msg);
         return;
     }
     if shared.scripting.is_busy() && bits & hot::ALLOW_BUSY == 0 {

@@ -1,0 +1,186 @@
+//! The redirect check: may this node run a command on its keys, or must the client go elsewhere?
+//! Redis's `getNodeByQuery` (cluster.c) and its call in `processCommand`, in the same order:
+//!
+//! ```text
+//!   keys of the command (of every queued command, for EXEC) ── none ──► run here
+//!     │ first key's slot unassigned ─────────────────────────► -CLUSTERDOWN Hash slot not served
+//!     │ a key in another slot ───────────────────────────────► -CROSSSLOT
+//!     │ cluster state not ok (reads-when-down: writes only) ─► -CLUSTERDOWN The cluster is down…
+//!     │ MIGRATE on a migrating / importing slot ─────────────► run here
+//!     │ slot MIGRATING here, some key missing ── some found ─► -TRYAGAIN
+//!     │                                       └─ none found ─► -ASK slot target
+//!     │ slot IMPORTING, ASKING (or RESTORE-ASKING) ── multi-key with one missing ► -TRYAGAIN
+//!     │                                            └─ otherwise ─► run here
+//!     └ owner is another node ───────────────────────────────► -MOVED slot owner
+//! ```
+//!
+//! Only the dispatcher calls it, and only when `Shared::cluster` is set. It reads the
+//! [`Table`] under its read lock and looks keys up without touching them (no hit, miss, LRU or
+//! notification), as Redis's `LOOKUP_NOTOUCH | LOOKUP_NONOTIFY` lookups do.
+
+use super::slot::key_slot;
+use super::{Owner, Table};
+use crate::commands::command::getkeys;
+use crate::commands::{CommandSpec, Registry};
+use crate::connection::ClientState;
+use crate::server::Shared;
+use bytes::Bytes;
+
+/// [`ClientState::cluster`] bit: ASKING ran (it lasts one command, or one transaction).
+pub const ASKING: u8 = 1;
+/// [`ClientState::cluster`] bit: READONLY ran (reads may be served by a replica).
+pub const READONLY: u8 = 2;
+
+/// Why a command is not run here: the error reply, in Redis's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redirect {
+    /// `-CROSSSLOT`.
+    CrossSlot,
+    /// `-TRYAGAIN`: a multi-key request on a slot being migrated, with some keys missing.
+    TryAgain,
+    /// `-CLUSTERDOWN The cluster is down`.
+    Down,
+    /// `-CLUSTERDOWN … only accepts read commands` (`cluster-allow-reads-when-down yes`).
+    DownReadOnly,
+    /// `-CLUSTERDOWN Hash slot not served`.
+    Unbound,
+    /// `-MOVED slot host:port`.
+    Moved(u16, String),
+    /// `-ASK slot host:port`.
+    Ask(u16, String),
+}
+
+impl Redirect {
+    /// The error text (without the leading `-`).
+    pub fn message(&self) -> String {
+        match self {
+            Self::CrossSlot => "CROSSSLOT Keys in request don't hash to the same slot".into(),
+            Self::TryAgain => "TRYAGAIN Multiple keys request during rehashing of slot".into(),
+            Self::Down => "CLUSTERDOWN The cluster is down".into(),
+            Self::DownReadOnly => "CLUSTERDOWN The cluster is down and only accepts read commands".into(),
+            Self::Unbound => "CLUSTERDOWN Hash slot not served".into(),
+            Self::Moved(slot, to) => format!("MOVED {slot} {to}"),
+            Self::Ask(slot, to) => format!("ASK {slot} {to}"),
+        }
+    }
+}
+
+/// One command of the request as the check sees it.
+struct Cmd<'a> {
+    full: &'a str,
+    spec: &'static CommandSpec,
+    args: &'a [Bytes],
+}
+
+/// Decides whether `full` (`args`) may run on this node; `Err` is the redirection to reply. Also
+/// consumes the connection's ASKING flag as Redis does after each command (outside MULTI, and
+/// but for ASKING itself).
+pub fn check(
+    shared: &Shared,
+    table: &Table,
+    client: &mut ClientState,
+    reg: &'static Registry,
+    idx: usize,
+    args: &[Bytes],
+) -> Result<(), Redirect> {
+    let full = reg.entries[idx].0.as_str();
+    let asking = client.cluster & ASKING != 0;
+    let in_multi = client.tx.in_multi();
+    let keeps_asking = full == "asking" || full == "multi" || (in_multi && full != "exec" && full != "discard");
+    if asking && !keeps_asking {
+        client.cluster &= !ASKING;
+    }
+    let one = [Cmd { full, spec: reg.entries[idx].1, args }];
+    let queued: Vec<Cmd<'_>>;
+    let cmds: &[Cmd<'_>] = if full == "exec" {
+        if !in_multi {
+            return Ok(());
+        }
+        queued = client
+            .tx
+            .queued()
+            .map(|(i, a)| Cmd { full: reg.entries[i].0.as_str(), spec: reg.entries[i].1, args: a })
+            .collect();
+        &queued
+    } else {
+        &one
+    };
+    decide(table, cmds, asking, |key| shared.db.peek(client.db, key, shared.db.clock.now_ms()).is_some())
+}
+
+/// The decision of [`check`] over the commands of a request (one, or EXEC's queue); `exists`
+/// looks a key up here.
+fn decide(table: &Table, cmds: &[Cmd<'_>], asking: bool, exists: impl Fn(&[u8]) -> bool) -> Result<(), Redirect> {
+    let mut first: Option<(&Bytes, u16)> = None;
+    let (mut migrating, mut importing, mut multiple) = (false, false, false);
+    let (mut missing, mut existing) = (0usize, 0usize);
+    let (mut writes, mut restore_asking, mut migrate) = (false, false, false);
+    for cmd in cmds {
+        writes |= cmd.spec.has("write");
+        if !getkeys::has_keys(cmd.full, cmd.spec) {
+            continue;
+        }
+        let positions = getkeys::positions(cmd.full, cmd.spec, cmd.args).unwrap_or_default();
+        restore_asking |= cmd.full == "restore-asking";
+        migrate |= cmd.full == "migrate";
+        for p in positions {
+            let Some(key) = cmd.args.get(p) else { continue };
+            match first {
+                None => {
+                    let slot = key_slot(key);
+                    first = Some((key, slot));
+                    match table.owners[usize::from(slot)] {
+                        Owner::Unassigned => return Err(Redirect::Unbound),
+                        Owner::Me if table.migrating.contains_key(&slot) => migrating = true,
+                        _ => importing = table.importing.contains_key(&slot),
+                    }
+                }
+                Some((k, slot)) => {
+                    if k != key {
+                        if key_slot(key) != slot {
+                            return Err(Redirect::CrossSlot);
+                        }
+                        multiple = true;
+                    }
+                }
+            }
+            if migrating || importing {
+                if exists(key) { existing += 1 } else { missing += 1 }
+            }
+        }
+    }
+    let Some((_, slot)) = first else { return Ok(()) };
+    if !table.ok {
+        if !table.reads_when_down {
+            return Err(Redirect::Down);
+        }
+        if writes {
+            return Err(Redirect::DownReadOnly);
+        }
+    }
+    if (migrating || importing) && migrate {
+        return Ok(());
+    }
+    let endpoint = |node: u16| table.endpoint(node).map(ToString::to_string);
+    if migrating && missing > 0 {
+        if existing > 0 {
+            return Err(Redirect::TryAgain);
+        }
+        if let Some(to) = table.migrating.get(&slot).and_then(|&n| endpoint(n)) {
+            return Err(Redirect::Ask(slot, to));
+        }
+    }
+    if importing && (asking || restore_asking) {
+        return if multiple && missing > 0 { Err(Redirect::TryAgain) } else { Ok(()) };
+    }
+    match table.owners[usize::from(slot)] {
+        Owner::Node(n) => match endpoint(n) {
+            Some(to) => Err(Redirect::Moved(slot, to)),
+            None => Err(Redirect::Unbound),
+        },
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests;
