@@ -79,19 +79,29 @@ fn cache() -> &'static Mutex<HashMap<String, Cached>> {
     C.get_or_init(Default::default)
 }
 
-/// A cached connection to `addr` or a new one (`None`: the connection failed).
-fn connect(addr: &str, host: &str, port: &str, timeout: Duration) -> Option<Cached> {
+/// A cached connection to `addr` or a new one. `Err(None)`: the connection could not be made
+/// (a bad address, a timeout); `Err(Some(e))`: the target refused it, which Redis (connecting
+/// without blocking) only notices when it writes.
+fn connect(addr: &str, host: &str, port: &str, timeout: Duration) -> Result<Cached, Option<io::Error>> {
     {
         let mut c = cache().lock();
         c.retain(|_, s| s.used.elapsed() < IDLE);
         if let Some(s) = c.remove(addr) {
-            return Some(s);
+            return Ok(s);
         }
     }
-    let port: u16 = port.parse().ok()?;
-    let sock = (host, port).to_socket_addrs().ok()?.find_map(|a| TcpStream::connect_timeout(&a, timeout).ok())?;
-    sock.set_nodelay(true).ok()?;
-    Some(Cached { conn: BufReader::new(sock), db: -1, used: Instant::now() })
+    let port: u16 = port.parse().map_err(|_| None)?;
+    let mut last = None;
+    for a in (host, port).to_socket_addrs().map_err(|_| None)? {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(sock) => {
+                sock.set_nodelay(true).map_err(|_| None)?;
+                return Ok(Cached { conn: BufReader::new(sock), db: -1, used: Instant::now() });
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.filter(|e| e.kind() == io::ErrorKind::ConnectionRefused))
 }
 
 fn keep(addr: String, mut s: Cached) {
@@ -138,19 +148,24 @@ pub fn transfer(req: &Request<'_>) -> Outcome {
     let addr = format!("{}:{}", req.host, req.port);
     let mut may_retry = true;
     loop {
-        let Some(mut sock) = connect(&addr, req.host, req.port, req.timeout) else {
-            return Outcome { acked: vec![], error: Some("IOERR error or timeout connecting to the client".into()) };
-        };
         let mut out = Outcome { acked: vec![false; req.items.len()], error: None };
-        let fail = match attempt(req, &mut sock, &mut out) {
-            Ok(()) => {
-                if out.error.is_none() {
-                    keep(addr, sock);
-                } else {
+        let attempted = match connect(&addr, req.host, req.port, req.timeout) {
+            Ok(mut sock) => attempt(req, &mut sock, &mut out).map(|()| sock),
+            Err(Some(refused)) => Err(SocketError::Write(refused)),
+            Err(None) => {
+                return Outcome {
+                    acked: vec![],
+                    error: Some("IOERR error or timeout connecting to the client".into()),
+                };
+            }
+        };
+        let fail = match attempted {
+            Ok(mut sock) => {
+                if out.error.is_some() {
                     // After an error the selected database is unknown: SELECT next time.
                     sock.db = -1;
-                    keep(addr, sock);
                 }
+                keep(addr, sock);
                 return out;
             }
             Err(e) => e,

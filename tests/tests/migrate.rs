@@ -1,0 +1,153 @@
+//! MIGRATE without cluster mode, differential against a real `redis-server` 7.0: the same script
+//! runs on three source → target pairs — Redis → Redis (the reference), ours → Redis and
+//! Redis → ours — and every reply, on the source and on the target, must be the same bytes.
+//! Covered: one key, `""` with `KEYS`, NOKEY, COPY, REPLACE, BUSYKEY from the target, a target
+//! database other than 0, TTLs carried over, AUTH / AUTH2 refused by the target, Redis's argument
+//! errors in its order, a closed port (`-IOERR`), and a list large enough to take several
+//! 64 KB writes. A second test checks that a MIGRATE waiting on a silent target stalls no
+//! other client of ours. Bounded: a few hundred commands, each with a 5 s reply timeout.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::{Duration, Instant};
+
+use cache_tests::ServerOpts;
+use cache_tests::ours::OurServer;
+use cache_tests::redis_server::RedisServer;
+use cache_tests::resp::{RawConn, escape};
+
+/// One step: on the source (`S`) or the target (`T`); `{T}` is replaced by the target's port.
+const SCRIPT: &[(char, &str)] = &[
+    ('S', "set a 1"),
+    ('S', "rpush l x y z"),
+    ('S', "hset h f v g w"),
+    ('S', "zadd z 1 m 2 n"),
+    ('S', "set t v PX 100000"),
+    ('S', "migrate 127.0.0.1 {T} a 0 1000"),
+    ('S', "exists a"),
+    ('T', "get a"),
+    ('S', "migrate 127.0.0.1 {T} missing 0 1000"),
+    ('S', "migrate 127.0.0.1 {T} \"\" 0 1000 KEYS l missing h"),
+    ('S', "exists l h"),
+    ('T', "lrange l 0 -1"),
+    ('T', "hgetall h"),
+    ('S', "migrate 127.0.0.1 {T} \"\" 0 1000 KEYS"),
+    ('S', "migrate 127.0.0.1 {T} \"\" 0 1000 KEYS missing1 missing2"),
+    ('S', "set a 2"),
+    ('T', "set a 9"),
+    ('S', "migrate 127.0.0.1 {T} a 0 1000"),
+    ('S', "get a"),
+    ('S', "migrate 127.0.0.1 {T} a 0 1000 COPY REPLACE"),
+    ('S', "get a"),
+    ('T', "get a"),
+    ('S', "migrate 127.0.0.1 {T} a 0 1000 replace"),
+    ('S', "exists a"),
+    ('T', "get a"),
+    ('S', "migrate 127.0.0.1 {T} t 3 1000"),
+    ('T', "select 3"),
+    ('T', "get t"),
+    ('T', "eval \"return redis.call('pttl', KEYS[1]) > 90000\" 1 t"),
+    ('T', "select 0"),
+    ('S', "migrate 127.0.0.1 {T} z 0 1000 AUTH secret"),
+    ('S', "migrate 127.0.0.1 {T} z 0 1000 AUTH2 user secret"),
+    ('S', "exists z"),
+    ('S', "migrate 127.0.0.1 {T} z 0 1000 KEYS"),
+    ('S', "migrate 127.0.0.1 {T} z 0 1000 KEYS z"),
+    ('S', "migrate 127.0.0.1 {T} \"\" 0 1000 bogus"),
+    ('S', "migrate 127.0.0.1 {T} z 0 1000 AUTH"),
+    ('S', "migrate 127.0.0.1 {T} z 0 1000 AUTH2 u"),
+    ('S', "migrate 127.0.0.1 {T} z x 1000"),
+    ('S', "migrate 127.0.0.1 {T} z 0 x"),
+    ('S', "migrate 127.0.0.1 {T} z 0"),
+    ('S', "migrate 127.0.0.1 1 z 0 200"),
+    ('S', "migrate 127.0.0.1 {T} z 0 -5"),
+    ('T', "zrange z 0 -1 withscores"),
+    ('S', "eval \"for i=1,20000 do redis.call('rpush', 'big', string.rep('x', 20) .. i) end\" 1 big"),
+    ('S', "migrate 127.0.0.1 {T} big 0 5000"),
+    ('T', "llen big"),
+    ('T', "lindex big 19999"),
+    ('S', "dbsize"),
+    ('T', "dbsize"),
+];
+
+fn words(line: &str, port: u16) -> Vec<Vec<u8>> {
+    let line = line.replace("{T}", &port.to_string());
+    let mut out = Vec::new();
+    let mut rest = line.as_str();
+    while let Some(start) = rest.find(|c: char| c != ' ') {
+        rest = &rest[start..];
+        if let Some(body) = rest.strip_prefix('"') {
+            let end = body.find('"').expect("closing quote");
+            out.push(body[..end].as_bytes().to_vec());
+            rest = &body[end + 1..];
+        } else {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            out.push(rest[..end].as_bytes().to_vec());
+            rest = &rest[end..];
+        }
+    }
+    out
+}
+
+/// Runs the script on `source` → `target`, returning one line per step.
+fn play(source: SocketAddr, target: SocketAddr) -> Vec<String> {
+    let mut s = RawConn::connect(source).expect("connect to the source");
+    let mut t = RawConn::connect(target).expect("connect to the target");
+    SCRIPT
+        .iter()
+        .map(|(side, line)| {
+            let conn = if *side == 'S' { &mut s } else { &mut t };
+            let (_, raw) = conn.cmd_raw(&words(line, target.port())).expect("reply");
+            format!("{side} {line} -> {}", escape(&raw))
+        })
+        .collect()
+}
+
+#[test]
+fn migrate_between_ours_and_redis_matches_redis() {
+    let Some(ref_src) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(ref_dst) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(redis_dst) = RedisServer::start::<&str>(&[]) else { return };
+    let Some(redis_src) = RedisServer::start::<&str>(&[]) else { return };
+    let our_src = OurServer::start(&ServerOpts::default());
+    let our_dst = OurServer::start(&ServerOpts::default());
+    let want = play(ref_src.addr(), ref_dst.addr());
+    for (name, got) in [
+        ("ours -> redis", play(our_src.addr(), redis_dst.addr())),
+        ("redis -> ours", play(redis_src.addr(), our_dst.addr())),
+    ] {
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!(g, w, "{name}: differs from redis -> redis");
+        }
+    }
+}
+
+#[test]
+fn a_migrate_to_a_silent_target_stalls_no_other_client() {
+    // A target that accepts and never answers: MIGRATE waits its full timeout.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let ours = OurServer::start(&ServerOpts::default());
+    let mut setup = RawConn::connect(ours.addr()).expect("connect");
+    setup.cmd(&["set", "k", "v"]).expect("set");
+    let addr = ours.addr();
+    let migrating = std::thread::spawn(move || {
+        let mut c = RawConn::connect(addr).expect("connect");
+        let started = Instant::now();
+        let (_, raw) = c.cmd_raw(&["migrate", "127.0.0.1", &port.to_string(), "k", "0", "1500"]).expect("reply");
+        (escape(&raw), started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // Other clients are served meanwhile, fast.
+    for i in 0..50 {
+        let mut c = RawConn::connect(ours.addr()).expect("connect");
+        let started = Instant::now();
+        c.cmd(&["set", &format!("o{i}"), "v"]).expect("set");
+        assert!(started.elapsed() < Duration::from_millis(500), "a client waited for MIGRATE");
+    }
+    let (reply, took) = migrating.join().expect("migrating thread");
+    assert_eq!(reply, "-IOERR error or timeout reading to target instance\\r\\n");
+    assert!(took >= Duration::from_millis(1400), "{took:?}");
+    let (_, exists) = setup.cmd_raw(&["exists", "k"]).expect("exists");
+    assert_eq!(escape(&exists), ":1\\r\\n", "a key whose transfer failed stays");
+    drop(silent);
+}
