@@ -77,11 +77,11 @@ fn words(line: &str, port: u16) -> Vec<Vec<u8>> {
         rest = &rest[start..];
         if let Some(body) = rest.strip_prefix('"') {
             let end = body.find('"').expect("closing quote");
-            out.push(body[..end].as_bytes().to_vec());
+            out.push(body.as_bytes()[..end].to_vec());
             rest = &body[end + 1..];
         } else {
             let end = rest.find(' ').unwrap_or(rest.len());
-            out.push(rest[..end].as_bytes().to_vec());
+            out.push(rest.as_bytes()[..end].to_vec());
             rest = &rest[end..];
         }
     }
