@@ -619,7 +619,13 @@ async fn park(
     registry.serve(keys, &mut |w, key| commands::serve_parked(shared, w, key));
     client.sync_meta();
     show_waiting(&client.handle, Some(w.request.command.as_ref().map_or(0, |(_, a)| a.iter().map(|a| a.len()).sum())));
-    let Some(outcome) = hold(shared, client, stream, rbuf, out, stop, registry.wait(&w)).await else {
+    let waiting = async {
+        match &shared.cluster {
+            None => registry.wait(&w).await,
+            Some(cluster) => crate::cluster::route::wait_or_redirect(cluster, registry, &w).await,
+        }
+    };
+    let Some(outcome) = hold(shared, client, stream, rbuf, out, stop, waiting).await else {
         registry.leave(&w);
         return Err(());
     };
@@ -629,6 +635,7 @@ async fn park(
         Outcome::Served(reply) => out.buf.extend_from_slice(&reply),
         Outcome::TimedOut => out.null_array(),
         Outcome::Unblocked => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        Outcome::Redirected(msg) => out.error(&msg),
     }
     if client.hooks != 0 {
         reply_hooks(client, out, mark);

@@ -182,5 +182,53 @@ fn decide(table: &Table, cmds: &[Cmd<'_>], asking: bool, exists: impl Fn(&[u8]) 
     }
 }
 
+/// How often a parked client's slot is checked (Redis checks its blocked clients from its
+/// clients cron, about every 100 ms).
+const BLOCKED_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Waits for a parked client's outcome as [`crate::blocking::Registry::wait`] does, and ends the
+/// wait with a redirection if its keys' slot stops being served here meanwhile (resharding, a
+/// failover, the cluster going down): a BLPOP would otherwise wait for a push that can never
+/// reach this node.
+pub async fn wait_or_redirect(
+    cluster: &super::Cluster,
+    registry: &crate::blocking::Registry,
+    w: &std::sync::Arc<crate::blocking::Waiter>,
+) -> crate::blocking::Outcome {
+    let waiting = registry.wait(w);
+    tokio::pin!(waiting);
+    let mut tick = tokio::time::interval(BLOCKED_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            outcome = &mut waiting => return outcome,
+            _ = tick.tick() => {
+                let redirect = blocked_redirect(&cluster.table(), &w.request.keys);
+                if let Some(r) = redirect {
+                    // Lost to a serve or a timeout that came first: that outcome stands.
+                    registry.end(w, crate::blocking::Outcome::Redirected(r.message()));
+                }
+            }
+        }
+    }
+}
+
+/// The redirection for a client parked on `keys` (all in one slot, so the first decides), if
+/// this node no longer serves them: Redis's `clusterRedirectBlockedClientIfNeeded`.
+pub fn blocked_redirect(table: &Table, keys: &[Bytes]) -> Option<Redirect> {
+    if !table.ok {
+        return Some(Redirect::Down);
+    }
+    let slot = key_slot(keys.first()?);
+    if table.importing.contains_key(&slot) {
+        return None;
+    }
+    match table.owners[usize::from(slot)] {
+        Owner::Me => None,
+        Owner::Unassigned => Some(Redirect::Unbound),
+        Owner::Node(n) => Some(table.endpoint(n).map_or(Redirect::Unbound, |e| Redirect::Moved(slot, e.to_string()))),
+    }
+}
+
 #[cfg(test)]
 mod tests;

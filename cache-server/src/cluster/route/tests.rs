@@ -113,3 +113,17 @@ fn importing_slot_serves_asking_clients_only() {
     assert_eq!(run(&t, &["mget foo {foo}x"], true, &["foo", "{foo}x"]), Ok(()));
     assert_eq!(run(&t, &["mget foo foo"], true, &[]), Ok(()));
 }
+
+#[test]
+fn parked_clients_are_redirected_when_their_slot_leaves() {
+    let mut t = table();
+    let keys = |k: &str| vec![Bytes::copy_from_slice(k.as_bytes())];
+    assert_eq!(blocked_redirect(&t, &keys("a")), None);
+    assert_eq!(blocked_redirect(&t, &keys("foo")), Some(Redirect::Moved(12182, "127.0.0.1:7001".into())));
+    assert_eq!(blocked_redirect(&t, &keys("bar")), Some(Redirect::Unbound));
+    t.importing.insert(key_slot(b"foo"), 0);
+    assert_eq!(blocked_redirect(&t, &keys("foo")), None);
+    t.ok = false;
+    t.reads_when_down = true;
+    assert_eq!(blocked_redirect(&t, &keys("a")), Some(Redirect::Down));
+}
