@@ -304,7 +304,17 @@ async fn serve(
         return Err(ServerError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no listener")));
     };
     let local = first.local_addr()?;
-    let shared = Arc::new(Shared::new(config, local.port()));
+    let mut shared = Shared::new(config, local.port());
+    let bus = crate::cluster::setup::open(&shared.config.read(), local).map_err(std::io::Error::other)?;
+    let bus = bus.map(|(cluster, addr)| (shared.cluster.insert(Arc::new(cluster)).clone(), addr));
+    if shared.cluster.is_some() {
+        // COUNTKEYSINSLOT / GETKEYSINSLOT (and so resharding) need the per-slot key index.
+        shared.db.enable_slot_index();
+    }
+    let shared = Arc::new(shared);
+    if let Some((cluster, addr)) = bus {
+        crate::cluster::bus::start(cluster, addr, shared.shutdown.subscribe()).await?;
+    }
     let mut stop = shared.shutdown.subscribe();
     let trigger = shared.clone();
     let external = tokio::spawn(async move {

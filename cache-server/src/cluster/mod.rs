@@ -11,12 +11,18 @@
 //! A server started without `cluster-enabled yes` has no [`Cluster`] at all
 //! (`Shared::cluster` is `None`) and pays nothing on its command path.
 
+pub mod bus;
+pub mod failure;
+pub mod gossip;
 pub mod index;
 pub mod migrate;
+pub mod nodes_conf;
 pub mod route;
+pub mod setup;
 pub mod slot;
+pub mod state;
 
-use parking_lot::{RwLock, RwLockReadGuard};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use std::collections::HashMap;
 use std::fmt;
 
@@ -51,7 +57,7 @@ pub enum Owner {
 }
 
 /// What the data path needs of the cluster: the slot map and the migrations in flight.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     /// Owner of each slot.
     pub owners: Box<[Owner]>,
@@ -92,6 +98,11 @@ impl Table {
 #[derive(Debug, Default)]
 pub struct Cluster {
     table: RwLock<Table>,
+    /// The membership truth behind the table (see [`state`]); the bus and the CLUSTER commands
+    /// change it under this lock and then [`Cluster::commit`].
+    pub state: Mutex<state::State>,
+    /// Wakes the bus at once (a change to broadcast, a MEET to start).
+    pub wake: tokio::sync::Notify,
 }
 
 impl Cluster {
@@ -103,5 +114,56 @@ impl Cluster {
     /// Changes the table (the membership side calls this whenever its view changes).
     pub fn update<R>(&self, f: impl FnOnce(&mut Table) -> R) -> R {
         f(&mut self.table.write())
+    }
+
+    /// The cluster of a node starting with `settings`: its nodes.conf when the file exists (a
+    /// restart keeps its name, epochs and slots), else a new node alone with a fresh name (and
+    /// the file written at once, as Redis does).
+    ///
+    /// # Errors
+    /// A message when the file exists but cannot be read or parsed, or cannot be written.
+    pub fn open(settings: state::Settings, port: u16, cport: u16) -> Result<Self, String> {
+        let path = settings.config_file.clone();
+        let mut st = match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => {
+                let mut st = nodes_conf::parse(&text, settings)?;
+                tracing::info!("cluster: node configuration loaded, I'm {}", st.myself);
+                let me = st.me_mut();
+                (me.port, me.cport) = (port, cport);
+                st.dirty = true;
+                st
+            }
+            Ok(_) => state::State::new(state::NodeId::random(), settings.announce_ip.clone(), port, cport, settings),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let st =
+                    state::State::new(state::NodeId::random(), settings.announce_ip.clone(), port, cport, settings);
+                tracing::info!("cluster: no cluster configuration found, I'm {}", st.myself);
+                st
+            }
+            Err(e) => return Err(format!("can't read the cluster config file {path}: {e}")),
+        };
+        nodes_conf::save(&mut st).map_err(|e| format!("can't write the cluster config file {path}: {e}"))?;
+        st.update_ok();
+        let cluster = Self { table: RwLock::new(st.table()), state: Mutex::new(st), wake: Default::default() };
+        Ok(cluster)
+    }
+
+    /// After a change to the state: recomputes `cluster_state`, publishes the table when the
+    /// data path's view changed, rewrites nodes.conf when persistent fields changed, and wakes
+    /// the bus when the change must be told to every node.
+    pub fn commit(&self, st: &mut state::State) {
+        st.update_ok();
+        let table = st.table();
+        if *self.table.read() != table {
+            *self.table.write() = table;
+        }
+        if st.dirty && !st.settings.config_file.is_empty() {
+            if let Err(e) = nodes_conf::save(st) {
+                tracing::warn!("cluster: could not save {}: {e}", st.settings.config_file);
+            }
+        }
+        if st.broadcast || !st.meets.is_empty() || !st.announce_fail.is_empty() {
+            self.wake.notify_one();
+        }
     }
 }

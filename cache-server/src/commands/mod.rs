@@ -11,9 +11,7 @@
 
 pub mod acl;
 pub mod bitmaps;
-/// The data path's CLUSTER rows, ASKING, READONLY, READWRITE (until `commands/cluster.rs` holds them).
-#[path = "cluster/keys.rs"]
-pub mod cluster_keys;
+pub mod cluster;
 pub mod collection;
 pub mod command;
 pub mod connection;
@@ -192,8 +190,8 @@ pub fn registry() -> &'static Registry {
             transactions::COMMANDS,
             scripting::COMMANDS,
             migrate::COMMANDS,
-            cluster_keys::COMMANDS,
-            cluster_keys::CONTAINER,
+            cluster::COMMANDS,
+            cluster::keys::COMMANDS,
         ] {
             for spec in family {
                 r.top.push(spec);

@@ -294,6 +294,15 @@ pub const HONOURED: &[&str] = &[
     "hll-sparse-max-bytes",
     "rdbcompression",
     "enable-debug-command",
+    "cluster-enabled",
+    "cluster-config-file",
+    "cluster-node-timeout",
+    "cluster-port",
+    "cluster-announce-ip",
+    "cluster-announce-port",
+    "cluster-announce-bus-port",
+    "cluster-require-full-coverage",
+    "cluster-allow-reads-when-down",
 ];
 
 /// The Redis directive called `name` (lowercase), through its alias if it is one.

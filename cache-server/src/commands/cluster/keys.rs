@@ -1,5 +1,5 @@
 //! The data path's cluster commands: CLUSTER KEYSLOT / COUNTKEYSINSLOT / GETKEYSINSLOT (rows of
-//! the CLUSTER container, [`SUBS`]) and the connection flags ASKING, READONLY, READWRITE
+//! the CLUSTER container in `commands/cluster.rs`) and the connection flags ASKING, READONLY, READWRITE
 //! ([`COMMANDS`]), read by the redirect check ([`crate::cluster::route`]). Every one answers
 //! `-ERR This instance has cluster support disabled` on a server without `cluster-enabled yes`,
 //! as Redis does; KEYSLOT and the slot counts read [`crate::cluster::slot`] and the per-slot key
@@ -40,31 +40,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// Rows of the CLUSTER container.
-pub const SUBS: &[CommandSpec] = &[
-    spec("keyslot", 3, &["stale"], (0, 0, 0), G, "Returns the hash slot of the specified key", "3.0.0", keyslot),
-    spec(
-        "countkeysinslot",
-        3,
-        &["stale"],
-        (0, 0, 0),
-        G,
-        "Return the number of local keys in the specified hash slot",
-        "3.0.0",
-        countkeysinslot,
-    ),
-    spec(
-        "getkeysinslot",
-        4,
-        &["stale"],
-        (0, 0, 0),
-        G,
-        "Return local key names in the specified hash slot",
-        "3.0.0",
-        getkeysinslot,
-    ),
-];
-
 fn enabled(ctx: &Ctx<'_>) -> Result<(), CmdError> {
     if ctx.shared.cluster.is_some() { Ok(()) } else { Err(DISABLED.into()) }
 }
@@ -88,7 +63,7 @@ fn readwrite(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     flag(ctx, 0, READONLY)
 }
 
-fn keyslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+pub(super) fn keyslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     enabled(ctx)?;
     ctx.out.int(i64::from(key_slot(&a[2])));
     Ok(())
@@ -98,7 +73,7 @@ fn slot_arg(a: &[u8], err: &'static str) -> Result<u16, CmdError> {
     u16::try_from(arg_i64(a)?).ok().filter(|&s| usize::from(s) < crate::cluster::SLOTS).ok_or_else(|| err.into())
 }
 
-fn countkeysinslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+pub(super) fn countkeysinslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     enabled(ctx)?;
     let slot = slot_arg(&a[2], "ERR Invalid slot")?;
     let n = ctx.shared.db.slot_index().map_or(0, |ix| ix.count(ctx.client.db, slot));
@@ -106,7 +81,7 @@ fn countkeysinslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn getkeysinslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+pub(super) fn getkeysinslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     enabled(ctx)?;
     const BAD: &str = "ERR Invalid slot or number of keys";
     let slot = arg_i64(&a[2])?;
@@ -119,8 +94,3 @@ fn getkeysinslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     ctx.out.bulks(&keys);
     Ok(())
 }
-
-/// The CLUSTER container until the membership side's (`commands/cluster.rs`) replaces it: only
-/// the data path's rows.
-pub const CONTAINER: &[CommandSpec] =
-    &[crate::commands::container_row("cluster", G, "A container for cluster commands", "3.0.0", SUBS)];

@@ -280,7 +280,7 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
         }
         "cluster" => {
             out_title(&mut f, "Cluster");
-            f("cluster_enabled", &0);
+            f("cluster_enabled", &u8::from(ctx.shared.cluster.is_some()));
         }
         "keyspace" => {
             out_title(&mut f, "Keyspace");
