@@ -152,10 +152,13 @@ impl Cluster {
     /// data path's view changed, rewrites nodes.conf when persistent fields changed, and wakes
     /// the bus when the change must be told to every node.
     pub fn commit(&self, st: &mut state::State) {
-        st.update_ok();
-        let table = st.table();
-        if *self.table.read() != table {
-            *self.table.write() = table;
+        // Rebuilding the table walks every slot: only when something persistent (slots, nodes,
+        // addresses, migrations) or the cluster state changed.
+        if st.update_ok() || st.dirty || self.table.read().ok != st.ok {
+            let table = st.table();
+            if *self.table.read() != table {
+                *self.table.write() = table;
+            }
         }
         if st.dirty && !st.settings.config_file.is_empty() {
             if let Err(e) = nodes_conf::save(st) {

@@ -179,7 +179,7 @@ fn parse_slot_word(s: &mut State, id: NodeId, w: &str) -> Option<()> {
         return None;
     }
     for slot in a..=b {
-        s.owners[slot] = Some(id);
+        s.assign(slot, Some(id));
     }
     Some(())
 }

@@ -201,8 +201,12 @@ pub struct State {
     pub myself: NodeId,
     /// Every known node, this one included, by name.
     pub nodes: BTreeMap<NodeId, Node>,
-    /// Owner of each slot.
+    /// Owner of each slot (change it with [`State::assign`], which keeps the two caches below).
     pub owners: Box<[Option<NodeId>]>,
+    /// Slots owned, per node (only nodes owning some), kept by [`State::assign`].
+    counts: HashMap<NodeId, usize>,
+    /// This node's slots as the bus sends them, kept by [`State::assign`].
+    mine: SlotBitmap,
     /// `currentEpoch`: the highest epoch seen in the cluster.
     pub current_epoch: u64,
     /// `lastVoteEpoch` (kept for nodes.conf; votes come with replicas).
@@ -258,6 +262,8 @@ impl State {
             myself,
             nodes,
             owners: vec![None; SLOTS].into_boxed_slice(),
+            counts: HashMap::new(),
+            mine: SlotBitmap::default(),
             current_epoch: 0,
             last_vote_epoch: 0,
             migrating: BTreeMap::new(),
@@ -290,6 +296,9 @@ impl State {
 
     /// The slots `id` owns, as a bitmap.
     pub fn slots_of(&self, id: &NodeId) -> SlotBitmap {
+        if *id == self.myself {
+            return self.mine.clone();
+        }
         let mut b = SlotBitmap::default();
         for (s, o) in self.owners.iter().enumerate() {
             if o.as_ref() == Some(id) {
@@ -301,24 +310,40 @@ impl State {
 
     /// Number of slots `id` owns.
     pub fn count_slots(&self, id: &NodeId) -> usize {
-        self.owners.iter().filter(|o| o.as_ref() == Some(id)).count()
+        self.counts.get(id).copied().unwrap_or(0)
     }
 
     /// Primaries serving at least one slot (`cluster_size`).
     pub fn size(&self) -> usize {
-        let mut owners: Vec<&NodeId> = self.owners.iter().flatten().collect();
-        owners.sort_unstable();
-        owners.dedup();
-        owners.len()
+        self.counts.len()
+    }
+
+    /// Number of assigned slots.
+    pub fn assigned(&self) -> usize {
+        self.counts.values().sum()
     }
 
     /// Gives `slot` to `id` (or frees it), noting that the configuration changed.
     pub fn assign(&mut self, slot: usize, id: Option<NodeId>) {
-        if self.owners[slot] != id {
-            self.owners[slot] = id;
-            self.dirty = true;
-            self.broadcast = true;
+        let old = self.owners[slot];
+        if old == id {
+            return;
         }
+        if let Some(o) = old {
+            if let Some(c) = self.counts.get_mut(&o) {
+                *c -= 1;
+                if *c == 0 {
+                    self.counts.remove(&o);
+                }
+            }
+        }
+        if let Some(n) = id {
+            *self.counts.entry(n).or_default() += 1;
+        }
+        self.mine.set(slot, id == Some(self.myself));
+        self.owners[slot] = id;
+        self.dirty = true;
+        self.broadcast = true;
     }
 
     /// Raises `currentEpoch` to at least `epoch`.
@@ -425,27 +450,26 @@ impl State {
 
     /// Recomputes `cluster_state`: every slot served by a node not failing (unless full coverage
     /// is not required), and this node sees a majority of the primaries that serve slots.
-    pub fn update_ok(&mut self) {
-        let mut ok = true;
-        if self.settings.require_full_coverage {
-            ok = self.owners.iter().all(|o| o.and_then(|o| self.nodes.get(&o)).is_some_and(|n| !n.failed()));
-        }
+    /// Returns whether it changed.
+    pub fn update_ok(&mut self) -> bool {
+        let served_by_failed = self.counts.keys().any(|o| self.nodes.get(o).is_none_or(|n| n.failed()));
+        let mut ok = !self.settings.require_full_coverage || (self.assigned() == SLOTS && !served_by_failed);
         let size = self.size();
-        let mut owners: Vec<NodeId> = self.owners.iter().flatten().copied().collect();
-        owners.sort_unstable();
-        owners.dedup();
-        let reachable = owners
-            .iter()
+        let reachable = self
+            .counts
+            .keys()
             .filter_map(|o| self.nodes.get(o))
             .filter(|n| n.id == self.myself || (!n.failed() && !n.pfail))
             .count();
         if size == 0 || reachable < size / 2 + 1 {
             ok = false;
         }
-        if ok != self.ok {
+        let changed = ok != self.ok;
+        if changed {
             tracing::info!(state = if ok { "ok" } else { "fail" }, "cluster state changed");
         }
         self.ok = ok;
+        changed
     }
 
     /// The data path's view of this state.
