@@ -5,7 +5,8 @@
 //!   keys of the command (of every queued command, for EXEC) ── none ──► run here
 //!     │ first key's slot unassigned ─────────────────────────► -CLUSTERDOWN Hash slot not served
 //!     │ a key in another slot ───────────────────────────────► -CROSSSLOT
-//!     │ cluster state not ok (reads-when-down: writes only) ─► -CLUSTERDOWN The cluster is down…
+//!     │ cluster state not ok (reads-when-down: writes only;
+//!     │   shard channels stay served) ───────────────────────► -CLUSTERDOWN The cluster is down…
 //!     │ MIGRATE on a migrating / importing slot ─────────────► run here
 //!     │ slot MIGRATING here, some key missing ── some found ─► -TRYAGAIN
 //!     │                                       └─ none found ─► -ASK slot target
@@ -115,12 +116,18 @@ fn decide(table: &Table, cmds: &[Cmd<'_>], asking: bool, exists: impl Fn(&[u8]) 
     let (mut migrating, mut importing, mut multiple) = (false, false, false);
     let (mut missing, mut existing) = (0usize, 0usize);
     let (mut writes, mut restore_asking, mut migrate) = (false, false, false);
+    // Shard channels (SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE) route like keys, but are never looked
+    // up, and `cluster-allow-pubsubshard-when-down` (default yes) keeps them served when down.
+    let mut shard_channels = false;
     for cmd in cmds {
         writes |= cmd.spec.has("write");
-        if !getkeys::has_keys(cmd.full, cmd.spec) {
-            continue;
-        }
-        let positions = getkeys::positions(cmd.full, cmd.spec, cmd.args).unwrap_or_default();
+        let positions = match cmd.full {
+            "spublish" => vec![1],
+            "ssubscribe" | "sunsubscribe" => (1..cmd.args.len()).collect(),
+            _ if !getkeys::has_keys(cmd.full, cmd.spec) => continue,
+            _ => getkeys::positions(cmd.full, cmd.spec, cmd.args).unwrap_or_default(),
+        };
+        shard_channels |= matches!(cmd.full, "spublish" | "ssubscribe" | "sunsubscribe") && !positions.is_empty();
         restore_asking |= cmd.full == "restore-asking";
         migrate |= cmd.full == "migrate";
         for p in positions {
@@ -144,13 +151,13 @@ fn decide(table: &Table, cmds: &[Cmd<'_>], asking: bool, exists: impl Fn(&[u8]) 
                     }
                 }
             }
-            if migrating || importing {
+            if (migrating || importing) && !shard_channels {
                 if exists(key) { existing += 1 } else { missing += 1 }
             }
         }
     }
     let Some((_, slot)) = first else { return Ok(()) };
-    if !table.ok {
+    if !table.ok && !shard_channels {
         if !table.reads_when_down {
             return Err(Redirect::Down);
         }

@@ -256,6 +256,9 @@ fn select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if i32::try_from(n).is_err() {
         return Err(super::NOT_INT.into());
     }
+    if ctx.shared.cluster.is_some() && n != 0 {
+        return Err("ERR SELECT is not allowed in cluster mode".into());
+    }
     if n < 0 || n as usize >= ctx.db().databases() {
         return Err("ERR DB index is out of range".into());
     }

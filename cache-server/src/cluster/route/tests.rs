@@ -127,3 +127,18 @@ fn parked_clients_are_redirected_when_their_slot_leaves() {
     t.reads_when_down = true;
     assert_eq!(blocked_redirect(&t, &keys("a")), Some(Redirect::Down));
 }
+
+#[test]
+fn shard_channels_route_like_keys() {
+    let mut t = table();
+    assert_eq!(run(&t, &["spublish foo m"], false, &[]), Err(Redirect::Moved(12182, "127.0.0.1:7001".into())));
+    assert_eq!(run(&t, &["spublish a m"], false, &[]), Ok(()));
+    assert_eq!(run(&t, &["ssubscribe a b"], false, &[]), Err(Redirect::CrossSlot));
+    assert_eq!(run(&t, &["sunsubscribe"], false, &[]), Ok(()));
+    t.ok = false;
+    assert_eq!(run(&t, &["spublish a m"], false, &[]), Ok(()));
+    // The publish (a write) is never refused as one while down, nor asked for in a migration.
+    t.ok = true;
+    t.migrating.insert(key_slot(b"a"), 1);
+    assert_eq!(run(&t, &["spublish a m"], false, &[]), Ok(()));
+}
