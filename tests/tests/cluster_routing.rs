@@ -136,6 +136,27 @@ const SCRIPT: &[Step] = &[
     Run('A', "eval \"return 1\" 2 bar foo"),
     Run('A', "eval \"return redis.call('get', KEYS[1])\" 1 foo"),
     Run('A', "eval \"return redis.call('get', KEYS[1])\" 1 bar"),
+    // Keys a script touches without declaring them: local, one slot (or allow-cross-slot-keys).
+    Run('A', "eval \"return redis.call('get', 'foo')\" 0"),
+    Run('A', "eval \"return redis.call('get', 'bar')\" 0"),
+    Run('A', "eval \"redis.call('get', 'bar'); return redis.call('get', 'hello')\" 0"),
+    Run('A', "eval \"#!lua\nredis.call('get', 'bar'); return redis.call('get', 'hello')\" 0"),
+    Run(
+        'A',
+        "eval \"#!lua flags=allow-cross-slot-keys\nredis.call('get', 'bar'); return redis.call('get', 'hello')\" 0",
+    ),
+    Run('A', "eval \"#!lua\nreturn redis.call('get', 'hello')\" 1 bar"),
+    Run('A', "eval \"#!lua\nreturn redis.call('get', '{bar}1')\" 1 bar"),
+    Run('A', "eval \"#!lua flags=no-cluster\nreturn 1\" 0"),
+    Run('A', "eval \"return redis.call('set', 'foo', 1)\" 0"),
+    Run('A', "eval \"return redis.pcall('get', 'foo')\" 0"),
+    Run(
+        'A',
+        "function load \"#!lua name=lib\nredis.register_function('f', function(keys) return redis.call('get', keys[1]) .. redis.call('get', 'hello') end)\"",
+    ),
+    Run('A', "fcall f 1 bar"),
+    Run('A', "fcall f 1 hello"),
+    Run('A', "fcall f 1 foo"),
     Run('A', "object encoding foo"),
     Run('A', "zunionstore bar 2 {bar}1 foo"),
     Run('A', "multi"),
@@ -250,7 +271,7 @@ fn play(redis: bool) -> Option<Vec<String>> {
         match step {
             Run(node, line) => {
                 let c = if *node == 'A' { &mut ca } else { &mut cb };
-                log.push(format!("{node} {line} -> {}", norm(cmd(c, &subst(line)))));
+                log.push(format!("{node} {} -> {}", line.replace('\n', "\\n"), norm(cmd(c, &subst(line)))));
             }
             Wait(node, line, want) => wait_for(if *node == 'A' { &mut ca } else { &mut cb }, line, want),
             Park(line) => parked.send_raw(&cache_tests::resp::encode_command(&split(line))).expect("park"),

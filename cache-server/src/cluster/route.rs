@@ -106,12 +106,48 @@ pub fn check(
     } else {
         &one
     };
-    decide(table, cmds, asking, |key| shared.db.peek(client.db, key, shared.db.clock.now_ms()).is_some())
+    decide(table, cmds, asking, |key| shared.db.peek(client.db, key, shared.db.clock.now_ms()).is_some()).map(drop)
 }
 
-/// The decision of [`check`] over the commands of a request (one, or EXEC's queue); `exists`
-/// looks a key up here.
-fn decide(table: &Table, cmds: &[Cmd<'_>], asking: bool, exists: impl Fn(&[u8]) -> bool) -> Result<(), Redirect> {
+/// The cluster check of a command a script runs (Redis's `scriptVerifyClusterState`): its keys
+/// must be served here, and — unless the script may cross slots (`allow-cross-slot-keys`, or an
+/// EVAL without shebang) — be in the slot of the script's first key (declared, or else the
+/// first one it touched: `slot`). `flags` are the calling connection's ([`ASKING`]); `exists`
+/// looks a key up under the script's locks. The error is the text Redis raises in the script.
+pub fn script_check(
+    table: &Table,
+    flags: u8,
+    cmd: (&str, &'static CommandSpec, &[Bytes]),
+    slot: &mut Option<u16>,
+    cross_slot: bool,
+    exists: impl FnMut(&[u8]) -> bool,
+) -> Result<(), &'static str> {
+    let one = [Cmd { full: cmd.0, spec: cmd.1, args: cmd.2 }];
+    match decide(table, &one, flags & ASKING != 0, exists) {
+        Err(Redirect::DownReadOnly) => {
+            Err("ERR Script attempted to execute a write command while the cluster is down and readonly")
+        }
+        Err(Redirect::Down) => Err("ERR Script attempted to execute a command while the cluster is down"),
+        Err(_) => Err("ERR Script attempted to access a non local key in a cluster node"),
+        Ok(Some(s)) if !cross_slot => match slot {
+            Some(first) if *first != s => Err("ERR Script attempted to access keys that do not hash to the same slot"),
+            _ => {
+                *slot = Some(s);
+                Ok(())
+            }
+        },
+        Ok(_) => Ok(()),
+    }
+}
+
+/// The decision of [`check`] over the commands of a request (one, or EXEC's queue): the slot of
+/// their keys (`None`: no keys) when they run here. `exists` looks a key up here.
+fn decide(
+    table: &Table,
+    cmds: &[Cmd<'_>],
+    asking: bool,
+    mut exists: impl FnMut(&[u8]) -> bool,
+) -> Result<Option<u16>, Redirect> {
     let mut first: Option<(&Bytes, u16)> = None;
     let (mut migrating, mut importing, mut multiple) = (false, false, false);
     let (mut missing, mut existing) = (0usize, 0usize);
@@ -156,7 +192,7 @@ fn decide(table: &Table, cmds: &[Cmd<'_>], asking: bool, exists: impl Fn(&[u8]) 
             }
         }
     }
-    let Some((_, slot)) = first else { return Ok(()) };
+    let Some((_, slot)) = first else { return Ok(None) };
     if !table.ok && !shard_channels {
         if !table.reads_when_down {
             return Err(Redirect::Down);
@@ -166,7 +202,7 @@ fn decide(table: &Table, cmds: &[Cmd<'_>], asking: bool, exists: impl Fn(&[u8]) 
         }
     }
     if (migrating || importing) && migrate {
-        return Ok(());
+        return Ok(Some(slot));
     }
     let endpoint = |node: u16| table.endpoint(node).map(ToString::to_string);
     if migrating && missing > 0 {
@@ -178,14 +214,14 @@ fn decide(table: &Table, cmds: &[Cmd<'_>], asking: bool, exists: impl Fn(&[u8]) 
         }
     }
     if importing && (asking || restore_asking) {
-        return if multiple && missing > 0 { Err(Redirect::TryAgain) } else { Ok(()) };
+        return if multiple && missing > 0 { Err(Redirect::TryAgain) } else { Ok(Some(slot)) };
     }
     match table.owners[usize::from(slot)] {
         Owner::Node(n) => match endpoint(n) {
             Some(to) => Err(Redirect::Moved(slot, to)),
             None => Err(Redirect::Unbound),
         },
-        _ => Ok(()),
+        _ => Ok(Some(slot)),
     }
 }
 

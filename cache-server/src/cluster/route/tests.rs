@@ -24,7 +24,7 @@ fn run(table: &Table, lines: &[&str], asking: bool, present: &[&str]) -> Result<
             Cmd { full: reg.entries[idx].0.as_str(), spec: reg.entries[idx].1, args: a }
         })
         .collect();
-    decide(table, &cmds, asking, |k| present.iter().any(|p| p.as_bytes() == k))
+    decide(table, &cmds, asking, |k| present.iter().any(|p| p.as_bytes() == k)).map(drop)
 }
 
 /// A table where this node serves every slot but those of `foo` (node 0) and `bar` (unassigned).
