@@ -289,6 +289,8 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.client.hooks &= !(crate::connection::hook::REPLY_OFF | crate::connection::hook::REPLY_SKIP_NEXT);
     ctx.client.no_evict = false;
     ctx.client.monitoring = false;
+    // READONLY and ASKING end too (Redis's clearClientConnectionState).
+    ctx.client.cluster = 0;
     ctx.client.authenticated = !ctx.shared.auth_required();
     ctx.client.handle.meta.lock().name = Bytes::new();
     ctx.out.simple("RESET");
