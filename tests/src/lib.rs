@@ -51,6 +51,7 @@ pub mod gen_stream_groups;
 pub mod gen_zset;
 pub mod generator;
 pub mod memcached;
+pub mod our_cluster;
 pub mod ours;
 pub mod parallel;
 pub mod peer;

@@ -10,6 +10,55 @@
 //!
 //! A server started without `cluster-enabled yes` has no [`Cluster`] at all
 //! (`Shared::cluster` is `None`) and pays nothing on its command path.
+//!
+//! # Membership
+//!
+//! ```text
+//!  CLUSTER commands ──┐                         ┌──► Table (data path reads it)
+//!                     ├─► state::State ─commit──┼──► nodes.conf (nodes_conf.rs)
+//!  bus (bus/, gossip) ┘   (one Mutex)           └──► wake the bus: broadcast, MEET, FAIL
+//!         ▲   cron every 100 ms: failure.rs, pings, dials
+//!         └── cluster port (port + 10000): our framed protocol (bus/message.rs)
+//! ```
+//!
+//! Every node has a 40-hex name ([`state::NodeId`]), chosen once and kept in `nodes.conf` (Redis's
+//! format: a restarted node comes back with its name, epochs and slots, and redials the nodes the
+//! file names). CLUSTER MEET makes the bus connect to the given address and send MEET; the PONG
+//! that answers introduces the node, and from then on every PING / PONG carries the sender's
+//! header (name, addresses, epochs, the bitmap of the slots it claims) and gossip about every
+//! other node it knows, so a node met by one member is known by all within a ping round.
+//! The bus is our own protocol, not Redis's binary one: the two cannot be mixed in one cluster,
+//! and the CLUSTER commands and `redis-cli --cluster` see exactly what they see with Redis.
+//!
+//! # Epochs
+//!
+//! `currentEpoch` is the highest epoch a node has seen (every message raises it); each primary has
+//! a config epoch, the version of its slot claims. A claim moves a slot to the claimer only when
+//! the slot is free or its owner's config epoch is older; a claimer whose claim is older than one
+//! we know gets an UPDATE carrying the newer owner and its slots. Two primaries never own one slot
+//! at the same epoch: an equal-epoch claim does not move a slot, and when two primaries find they
+//! share a config epoch the one with the smaller name takes `currentEpoch + 1` (Redis's collision
+//! rule), so epochs become unique and the next claim decides. `redis-cli --cluster create` gives
+//! every node a distinct epoch with SET-CONFIG-EPOCH; SETSLOT NODE on the importing node and
+//! BUMPEPOCH take a new epoch without agreement, as Redis does. Like Redis, a node that drops a
+//! slot (DELSLOTS, FLUSHSLOTS) does not tell the others: only claims travel.
+//!
+//! # Failure detection
+//!
+//! A node pings every other node when its link comes up and then every `min(timeout / 4, 1 s)`.
+//! One that has not answered for `cluster-node-timeout` is PFAIL for us (`fail?`); our gossip says
+//! so, and a PFAIL node reported by a majority of the slot-serving primaries (reports live twice
+//! the timeout) becomes FAIL, which we broadcast. A node that answers again loses FAIL at once if
+//! it serves no slots, else after twice the timeout. `cluster_state` is `ok` when every slot is
+//! served by a node not failing (or `cluster-require-full-coverage no`) and this node reaches a
+//! majority of the slot-serving primaries; without full coverage the surviving slots keep serving.
+//!
+//! # Replicas
+//!
+//! Designed for, not run: nodes carry `replica_of` in their header, nodes.conf and CLUSTER NODES /
+//! SLOTS / SHARDS list replicas under their primary, and failure reports count only primaries.
+//! Missing: replication between cluster nodes (REPLICATE stops with an error after Redis's checks),
+//! failover elections (FAILOVER, `lastVoteEpoch` votes) and replica migration.
 
 pub mod bus;
 pub mod failure;

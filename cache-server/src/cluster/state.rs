@@ -217,6 +217,8 @@ pub struct State {
     pub importing: BTreeMap<u16, NodeId>,
     /// Forgotten nodes: name → unix ms until which gossip may not re-add it (CLUSTER FORGET).
     pub forgotten: HashMap<NodeId, u64>,
+    /// Incoming bus connections by sender, with when they were accepted (CLUSTER LINKS "from").
+    pub inbound: HashMap<NodeId, u64>,
     /// Pending CLUSTER MEETs: ip, port, bus port.
     pub meets: Vec<(String, u16, u16)>,
     /// `cluster_state:ok`.
@@ -269,6 +271,7 @@ impl State {
             migrating: BTreeMap::new(),
             importing: BTreeMap::new(),
             forgotten: HashMap::new(),
+            inbound: HashMap::new(),
             meets: Vec::new(),
             ok: false,
             dirty: true,
@@ -499,5 +502,125 @@ impl State {
     pub fn count(&mut self, kind: &'static str, sent: bool) {
         let m = if sent { &mut self.stats.sent } else { &mut self.stats.received };
         *m.entry(kind).or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn id(c: u8) -> NodeId {
+        NodeId([c; 40])
+    }
+
+    fn with(me: u8, others: &[(u8, u64)]) -> State {
+        let mut st = State::new(id(me), "127.0.0.1".into(), 1, 2, Settings::default());
+        for &(c, epoch) in others {
+            let mut n = Node::new(id(c), "127.0.0.1".into(), 3, 4, 0);
+            n.config_epoch = epoch;
+            st.nodes.insert(n.id, n);
+            st.observe_epoch(epoch);
+        }
+        st
+    }
+
+    fn bitmap(slots: &[usize]) -> SlotBitmap {
+        let mut b = SlotBitmap::default();
+        for &s in slots {
+            b.set(s, true);
+        }
+        b
+    }
+
+    #[test]
+    fn claims_go_to_the_newer_epoch_and_stale_claimers_get_an_update() {
+        let mut st = with(b'a', &[(b'b', 3), (b'c', 5)]);
+        assert!(st.apply_claims(id(b'b'), 3, &bitmap(&[1, 2])).is_empty());
+        assert_eq!((st.owners[1], st.count_slots(&id(b'b')), st.size()), (Some(id(b'b')), 2, 1));
+        // c claims slot 2 at a newer epoch: it wins.
+        assert!(st.apply_claims(id(b'c'), 5, &bitmap(&[2])).is_empty());
+        assert_eq!(st.owners[2], Some(id(b'c')));
+        // b still claims 2 at epoch 3: it keeps losing, and must hear about c's claim.
+        assert_eq!(st.apply_claims(id(b'b'), 3, &bitmap(&[1, 2])), vec![id(b'c')]);
+        assert_eq!(st.owners[2], Some(id(b'c')));
+        // Importing slots are not taken by claims (SETSLOT NODE settles them).
+        st.importing.insert(9, id(b'b'));
+        st.apply_claims(id(b'b'), 3, &bitmap(&[9]));
+        assert_eq!(st.owners[9], None);
+        // Forgetting a node frees its slots.
+        st.remove_node(&id(b'c'));
+        assert_eq!((st.owners[2], st.size(), st.assigned()), (None, 1, 1));
+    }
+
+    #[test]
+    fn two_owners_never_share_an_epoch() {
+        // Same epoch, competing claim: the current owner keeps the slot until a collision is resolved.
+        let mut st = with(b'a', &[(b'b', 4), (b'c', 4)]);
+        st.apply_claims(id(b'b'), 4, &bitmap(&[7]));
+        st.apply_claims(id(b'c'), 4, &bitmap(&[7]));
+        assert_eq!(st.owners[7], Some(id(b'b')));
+        // The collision rule: the node with the smaller name takes a new epoch, above all others.
+        let mut a = with(b'a', &[(b'b', 4)]);
+        a.me_mut().config_epoch = 4;
+        a.resolve_collision(&id(b'b'));
+        assert_eq!((a.me().config_epoch, a.current_epoch), (5, 5));
+        let mut b = with(b'b', &[(b'a', 4)]);
+        b.me_mut().config_epoch = 4;
+        b.resolve_collision(&id(b'a'));
+        assert_eq!(b.me().config_epoch, 4, "the greater name keeps its epoch");
+    }
+
+    #[test]
+    fn bumpepoch_takes_a_new_epoch_unless_already_the_unique_highest() {
+        let mut st = with(b'a', &[(b'b', 3)]);
+        assert_eq!(st.bump_epoch(), (true, 4));
+        assert_eq!(st.bump_epoch(), (false, 4));
+        st.observe_epoch(9);
+        assert_eq!(st.bump_epoch(), (true, 10));
+    }
+
+    #[test]
+    fn cluster_state_needs_coverage_and_a_majority() {
+        let mut st = with(b'a', &[(b'b', 1)]);
+        for s in 0..SLOTS {
+            st.assign(s, Some(if s < 8000 { id(b'a') } else { id(b'b') }));
+        }
+        st.update_ok();
+        assert!(st.ok);
+        st.assign(5, None);
+        st.update_ok();
+        assert!(!st.ok, "an uncovered slot");
+        st.settings.require_full_coverage = false;
+        st.update_ok();
+        assert!(st.ok);
+        st.nodes.get_mut(&id(b'b')).unwrap().pfail = true;
+        st.update_ok();
+        assert!(!st.ok, "1 of 2 primaries is no majority");
+    }
+
+    proptest! {
+        #[test]
+        fn bitmap_matches_a_set(slots in proptest::collection::btree_set(0..SLOTS, 0..200)) {
+            let b = bitmap(&slots.iter().copied().collect::<Vec<_>>());
+            prop_assert_eq!(b.count(), slots.len());
+            prop_assert_eq!(b.iter().collect::<Vec<_>>(), slots.iter().copied().collect::<Vec<_>>());
+            let runs = ranges(|s| slots.contains(&s));
+            prop_assert_eq!(runs.iter().map(|(a, z)| z - a + 1).sum::<usize>(), slots.len());
+            prop_assert!(runs.windows(2).all(|w| w[0].1 + 1 < w[1].0));
+        }
+
+        #[test]
+        fn counts_follow_assignments(ops in proptest::collection::vec((0..SLOTS, 0u8..4), 0..300)) {
+            let mut st = with(b'a', &[(b'b', 1), (b'c', 2)]);
+            for (slot, who) in ops {
+                st.assign(slot, [None, Some(id(b'a')), Some(id(b'b')), Some(id(b'c'))][usize::from(who)]);
+            }
+            for n in [b'a', b'b', b'c'] {
+                prop_assert_eq!(st.count_slots(&id(n)), st.owners.iter().filter(|o| **o == Some(id(n))).count());
+            }
+            let mine: Vec<usize> = (0..SLOTS).filter(|&s| st.owners[s] == Some(id(b'a'))).collect();
+            prop_assert_eq!(st.slots_of(&id(b'a')).iter().collect::<Vec<_>>(), mine);
+        }
     }
 }

@@ -243,7 +243,7 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     out.bulk(b"id");
     out.int(ctx.client.handle.id as i64);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
+    out.bulk(if ctx.shared.cluster.is_some() { b"cluster" } else { b"standalone" });
     out.bulk(b"role");
     out.bulk(b"master");
     out.bulk(b"modules");

@@ -10,7 +10,8 @@
 //!  listener ──► one task per incoming connection: read ──► gossip::receive ──► write PONG / UPDATE
 //! ```
 //!
-//! Each node pings every other node at least every `min(node-timeout / 4, 1 s)`; a change to the
+//! Each node pings every other node as soon as its link is up, then every
+//! `min(node-timeout / 4, 1 s)` after the last answer; a change to the
 //! slot map or the epochs is pushed to every node at once as a PONG (so receivers do not
 //! answer), which is what makes `redis-cli --cluster create` converge in a fraction of a second
 //! on loopback. A link whose ping went unanswered for half the timeout is dropped and redialled.
@@ -86,11 +87,28 @@ fn handle(cluster: &Cluster, msg: &Message, from: &Origin) -> Vec<BytesMut> {
 
 async fn inbound(cluster: Arc<Cluster>, mut stream: TcpStream) {
     let from = origin(&stream, false);
-    while let Some(msg) = read_frame(&mut stream).await {
-        for reply in handle(&cluster, &msg, &from) {
-            if stream.write_all(&reply).await.is_err() {
-                return;
+    let since = now_ms();
+    let mut peer = None;
+    'read: while let Some(msg) = read_frame(&mut stream).await {
+        let replies = handle(&cluster, &msg, &from);
+        if peer.is_none() {
+            // CLUSTER LINKS lists the connection as "from" its sender once the sender is known.
+            let mut st = cluster.state.lock();
+            if st.nodes.contains_key(&msg.header.sender) {
+                st.inbound.insert(msg.header.sender, since);
+                peer = Some(msg.header.sender);
             }
+        }
+        for reply in replies {
+            if stream.write_all(&reply).await.is_err() {
+                break 'read;
+            }
+        }
+    }
+    if let Some(p) = peer {
+        let mut st = cluster.state.lock();
+        if st.inbound.get(&p) == Some(&since) {
+            st.inbound.remove(&p);
         }
     }
 }
@@ -229,7 +247,8 @@ async fn cron(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
                     continue;
                 }
                 let mut kinds = Vec::new();
-                if n.ping_sent == 0 && now.saturating_sub(n.pong_received) >= every {
+                if n.ping_sent == 0 && (now.saturating_sub(n.pong_received) >= every || n.link_since >= n.pong_received)
+                {
                     kinds.push(Kind::Ping);
                 } else if broadcast {
                     kinds.push(Kind::Pong);

@@ -94,7 +94,7 @@ async fn membership_errors_and_epochs() {
             ("CLUSTER RESET HARD", "+OK\r\n"),
             ("CLUSTER INFO", "$...cluster_current_epoch:0\r\ncluster_my_epoch:0\r\n..."),
             ("CLUSTER BUMPEPOCH", "+BUMPED 1\r\n"),
-            ("HELLO 3", "%..."),
+            ("HELLO 3", "%...$4\r\nmode\r\n$7\r\ncluster\r\n..."),
             ("CLUSTER SLOTS", "*0\r\n"),
             ("CLUSTER ADDSLOTS 7", "+OK\r\n"),
             ("CLUSTER SLOTS", "*1\r\n*3\r\n:7\r\n:7\r\n*4\r\n$0\r\n\r\n:...\r\n$40\r\n...\r\n%0\r\n"),

@@ -212,16 +212,24 @@ pub(super) fn shards(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
 pub(super) fn links(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let c = cluster(ctx)?;
     let st = c.state.lock();
-    let up: Vec<&Node> = st.nodes.values().filter(|n| n.id != st.myself && n.link_up).collect();
-    ctx.out.array(up.len());
-    for n in up {
+    let mut links: Vec<(&str, &Node, u64)> = Vec::new();
+    for n in st.nodes.values().filter(|n| n.id != st.myself) {
+        if n.link_up {
+            links.push(("to", n, n.link_since));
+        }
+        if let Some(&since) = st.inbound.get(&n.id) {
+            links.push(("from", n, since));
+        }
+    }
+    ctx.out.array(links.len());
+    for (direction, n, since) in links {
         ctx.out.map(6);
         ctx.out.bulk(b"direction");
-        ctx.out.bulk(b"to");
+        ctx.out.bulk(direction.as_bytes());
         ctx.out.bulk(b"node");
         ctx.out.bulk(&n.id.0);
         ctx.out.bulk(b"create-time");
-        ctx.out.int(n.link_since as i64);
+        ctx.out.int(since as i64);
         ctx.out.bulk(b"events");
         ctx.out.bulk(b"r");
         ctx.out.bulk(b"send-buffer-allocated");

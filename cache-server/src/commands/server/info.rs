@@ -134,7 +134,7 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
             f("redis_git_sha1", &"00000000");
             f("redis_git_dirty", &0);
             f("redis_build_id", &0);
-            f("redis_mode", &"standalone");
+            f("redis_mode", &if ctx.shared.cluster.is_some() { "cluster" } else { "standalone" });
             f("os", &os());
             f("arch_bits", &64);
             f("monotonic_clock", &"POSIX clock_gettime");
