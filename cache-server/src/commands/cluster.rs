@@ -34,7 +34,7 @@ const SUBS: &[CommandSpec] = &[
     spec("failover", -2, ADMIN, (0, 0, 0), G, "Forces a replica to perform a manual failover of its master.", "3.0.0", members::failover),
     spec("flushslots", 2, ADMIN, (0, 0, 0), G, "Delete a node's own slots information", "3.0.0", slots::flushslots),
     spec("forget", 3, ADMIN, (0, 0, 0), G, "Remove a node from the nodes table", "3.0.0", members::forget),
-    spec("getkeysinslot", 4, STALE_OUT, (0, 0, 0), G, "Return local key names in the specified hash slot", "3.0.0", keys::getkeysinslot),
+    spec("getkeysinslot", 4, STALE, (0, 0, 0), G, "Return local key names in the specified hash slot", "3.0.0", keys::getkeysinslot),
     spec("help", 2, HELP, (0, 0, 0), G, "Show helpful text about the different subcommands", "5.0.0", view::help),
     spec("info", 2, STALE_OUT, (0, 0, 0), G, "Provides info about Redis Cluster node state", "3.0.0", view::info),
     spec("keyslot", 3, STALE, (0, 0, 0), G, "Returns the hash slot of the specified key", "3.0.0", keys::keyslot),

@@ -113,6 +113,13 @@ pub(crate) fn acl_categories(full: &str, s: &CommandSpec) -> Vec<String> {
     if full.starts_with("command|") {
         v.push("@connection".into());
     }
+    // The cluster's connection flags, and the commands that write keys from serialized payloads.
+    match full {
+        "asking" | "readonly" | "readwrite" => v.push("@connection".into()),
+        "restore-asking" => v.extend(["@keyspace".into(), "@dangerous".into()]),
+        "migrate" | "restore" => v.push("@dangerous".into()),
+        _ => {}
+    }
     v.sort_by_key(|c| CATEGORY_ORDER.iter().position(|o| o == c).unwrap_or(usize::MAX));
     v
 }

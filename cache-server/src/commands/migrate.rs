@@ -28,7 +28,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec(
         "migrate",
         -6,
-        &["write"],
+        &["write", "movablekeys"],
         (3, 3, 1),
         G,
         "Atomically transfer a key from a Redis instance to another one.",
