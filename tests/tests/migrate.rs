@@ -151,3 +151,29 @@ fn a_migrate_to_a_silent_target_stalls_no_other_client() {
     assert_eq!(escape(&exists), ":1\\r\\n", "a key whose transfer failed stays");
     drop(silent);
 }
+
+#[test]
+fn the_cached_connection_closes_after_ten_idle_seconds() {
+    let Some(target) = RedisServer::start::<&str>(&[]) else { return };
+    let ours = OurServer::start(&ServerOpts::default());
+    let mut s = RawConn::connect(ours.addr()).expect("connect");
+    let mut t = RawConn::connect(target.addr()).expect("connect");
+    let port = target.addr().port().to_string();
+    let clients = |t: &mut RawConn| {
+        let (_, raw) = t.cmd_raw(&["client", "list"]).expect("client list");
+        String::from_utf8_lossy(&raw).matches("id=").count()
+    };
+    for k in ["a", "b"] {
+        s.cmd(&["set", k, "v"]).expect("set");
+        let (_, raw) = s.cmd_raw(&["migrate", "127.0.0.1", &port, k, "0", "1000"]).expect("migrate");
+        assert_eq!(escape(&raw), "+OK\\r\\n");
+    }
+    // Both MIGRATEs used one connection, kept open for the next one.
+    assert_eq!(clients(&mut t), 2);
+    let started = Instant::now();
+    while clients(&mut t) > 1 {
+        assert!(started.elapsed() < Duration::from_secs(15), "the cached connection stayed open");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(started.elapsed() >= Duration::from_secs(8), "closed too early: {:?}", started.elapsed());
+}

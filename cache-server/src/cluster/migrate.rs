@@ -74,9 +74,23 @@ struct Cached {
     used: Instant,
 }
 
+/// The cached connections. The first use starts a thread that closes idle ones every second
+/// (Redis's `migrateCloseTimedoutSockets`, from its cron), so a target is not left holding a
+/// connection nobody will use.
 fn cache() -> &'static Mutex<HashMap<String, Cached>> {
     static C: OnceLock<Mutex<HashMap<String, Cached>>> = OnceLock::new();
-    C.get_or_init(Default::default)
+    C.get_or_init(|| {
+        let spawned = std::thread::Builder::new().name("migrate-sockets".into()).spawn(|| {
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+                cache().lock().retain(|_, s| s.used.elapsed() < IDLE);
+            }
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("MIGRATE: no thread to close idle cached connections ({e}); they close on next use");
+        }
+        Mutex::default()
+    })
 }
 
 /// A cached connection to `addr` or a new one. `Err(None)`: the connection could not be made
