@@ -176,6 +176,9 @@ impl Shared {
         self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);
         self.scripting.busy_threshold.store(cfg.busy_reply_threshold, Relaxed);
         crate::types::publish(&cfg.encodings);
+        if let Some(cluster) = &self.cluster {
+            crate::cluster::setup::reconfigure(cluster, &cfg);
+        }
         *self.config.write() = cfg;
     }
 

@@ -194,3 +194,78 @@ fn absorb_gossip(st: &mut State, h: &Header, gossip: &[Gossip], now: u64) {
         tracing::info!("cluster: learned of node {} at {}:{} from {}", g.id, g.ip, g.port, h.sender);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::state::Settings;
+
+    fn id(c: u8) -> NodeId {
+        NodeId([c; 40])
+    }
+
+    fn node(me: u8, port: u16) -> State {
+        State::new(id(me), String::new(), port, port + 10_000, Settings::default())
+    }
+
+    fn from(peer: &str) -> Origin {
+        Origin { peer_ip: peer.into(), local_ip: "127.0.0.9".into(), meet_reply: false }
+    }
+
+    #[test]
+    fn meet_introduces_and_strangers_only_get_a_pong() {
+        let (mut a, mut b) = (node(b'a', 7000), node(b'b', 7001));
+        let ping = message(&a, Kind::Ping, None);
+        let out = receive(&mut b, &ping, &from("127.0.0.1"));
+        assert_eq!(out.iter().map(|m| m.header.kind).collect::<Vec<_>>(), vec![Kind::Pong]);
+        assert_eq!(b.nodes.len(), 1, "a PING does not introduce");
+        let out = receive(&mut b, &message(&a, Kind::Meet, None), &from("127.0.0.1"));
+        assert_eq!(b.nodes[&id(b'a')].ip, "127.0.0.1");
+        assert_eq!(b.me().ip, "127.0.0.9", "a node learns its address from a MEET");
+        // a learns b from the PONG that answers its MEET.
+        let o = Origin { meet_reply: true, ..from("127.0.0.2") };
+        receive(&mut a, &out[0], &o);
+        assert_eq!((a.nodes[&id(b'b')].ip.as_str(), a.nodes[&id(b'b')].port), ("127.0.0.2", 7001));
+    }
+
+    #[test]
+    fn gossip_spreads_nodes_and_stale_claims_get_an_update() {
+        let (mut a, mut b, mut c) = (node(b'a', 7000), node(b'b', 7001), node(b'c', 7002));
+        b.me_mut().config_epoch = 5;
+        b.current_epoch = 5;
+        b.assign(1, Some(id(b'b')));
+        c.me_mut().config_epoch = 3;
+        c.assign(1, Some(id(b'c')));
+        // a meets b, then c: c hears of b through a's gossip.
+        receive(&mut a, &message(&b, Kind::Meet, None), &from("127.0.0.1"));
+        receive(&mut a, &message(&c, Kind::Meet, None), &from("127.0.0.1"));
+        assert_eq!(a.owners[1], Some(id(b'b')), "epoch 5 beats epoch 3");
+        receive(&mut c, &message(&a, Kind::Meet, None), &from("127.0.0.1"));
+        assert!(c.nodes.contains_key(&id(b'b')), "c learned of b from a's gossip");
+        // c still claims slot 1 at epoch 3: a answers with an UPDATE naming b.
+        let out = receive(&mut a, &message(&c, Kind::Ping, None), &from("127.0.0.1"));
+        let update = out.iter().find(|m| m.header.kind == Kind::Update).expect("an UPDATE");
+        assert_eq!(update.about, Some(id(b'b')));
+        receive(&mut c, update, &from("127.0.0.1"));
+        assert_eq!((c.owners[1], c.count_slots(&id(b'c'))), (Some(id(b'b')), 0), "c gave the slot up");
+        assert_eq!(c.nodes[&id(b'b')].config_epoch, 5);
+        assert_eq!(c.current_epoch, 5);
+    }
+
+    #[test]
+    fn fail_reports_come_from_primaries_and_fail_messages_mark_at_once() {
+        let (mut a, mut b) = (node(b'a', 7000), node(b'b', 7001));
+        let c = node(b'c', 7002);
+        for y in [&b, &c] {
+            receive(&mut a, &message(y, Kind::Meet, None), &from("127.0.0.1"));
+        }
+        receive(&mut b, &message(&c, Kind::Meet, None), &from("127.0.0.1"));
+        b.nodes.get_mut(&id(b'c')).unwrap().pfail = true;
+        receive(&mut a, &message(&b, Kind::Ping, None), &from("127.0.0.1"));
+        assert_eq!(a.valid_reports(&id(b'c'), now_ms()), 1);
+        let mut fail = message(&b, Kind::Fail, None);
+        fail.about = Some(id(b'c'));
+        receive(&mut a, &fail, &from("127.0.0.1"));
+        assert!(a.nodes[&id(b'c')].failed());
+    }
+}

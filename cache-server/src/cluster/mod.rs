@@ -61,6 +61,7 @@
 //! failover elections (FAILOVER, `lastVoteEpoch` votes) and replica migration.
 
 pub mod bus;
+pub mod epoch;
 pub mod failure;
 pub mod gossip;
 pub mod index;

@@ -6,6 +6,18 @@
 
 use super::Cluster;
 use super::state::Settings;
+
+/// Applies the `cluster-*` directives CONFIG SET may change on a running node
+/// (`cluster-node-timeout`, `cluster-require-full-coverage`, `cluster-allow-reads-when-down`).
+pub fn reconfigure(cluster: &Cluster, config: &Config) {
+    let get = |name: &str| config.get(name).unwrap_or_default();
+    let mut st = cluster.state.lock();
+    st.settings.node_timeout = get("cluster-node-timeout").parse::<u64>().unwrap_or(15_000).max(1);
+    st.settings.require_full_coverage = get("cluster-require-full-coverage") == "yes";
+    st.settings.reads_when_down = get("cluster-allow-reads-when-down") == "yes";
+    st.dirty = true;
+    cluster.commit(&mut st);
+}
 use crate::config::Config;
 use std::net::SocketAddr;
 
