@@ -5,14 +5,13 @@
 //! CLUSTER KEYSLOT/COUNTKEYSINSLOT/GETKEYSINSLOT, a slot migrated by hand (SETSLOT MIGRATING and
 //! IMPORTING: ASK, TRYAGAIN, ASKING for one command, MIGRATE … KEYS, SETSLOT NODE), a client
 //! parked in BLPOP on the migrated slot (redirected with MOVED), and the cluster going down
-//! (B stopped: A is a minority; `cluster-allow-reads-when-down yes`). Every reply
+//! (B stopped: A is a minority; `cluster-allow-reads-when-down` yes, then no). Every reply
 //! must be the same bytes once node ports are written as `A` and `B`.
 //!
 //! Bounded: about 80 commands; waits for the nodes to agree poll at most 20 s each.
 //!
-//! Not covered here (unit tests in `cluster/route` cover the decision): `CLUSTERDOWN The cluster
-//! is down` without `cluster-allow-reads-when-down`, and `cluster-require-full-coverage` changed
-//! by CONFIG SET (our nodes read both at startup only, for now).
+//! Not covered here (unit tests in `cluster/route` cover the decision): a replica serving reads
+//! after READONLY (our nodes have no replicas yet).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -236,6 +235,12 @@ const SCRIPT: &[Step] = &[
     Run('A', "get foo"),
     Run('A', "get x"),
     Run('A', "ping"),
+    Run('A', "config set cluster-allow-reads-when-down no"),
+    Run('A', "get hello"),
+    Run('A', "set hello 3"),
+    Run('A', "get x"),
+    Run('A', "eval \"return 1\" 0"),
+    Run('A', "spublish hello m"),
 ];
 
 /// Builds the two-node cluster of one kind and plays [`SCRIPT`] on it.
