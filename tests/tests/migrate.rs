@@ -4,8 +4,10 @@
 //! Covered: one key, `""` with `KEYS`, NOKEY, COPY, REPLACE, BUSYKEY from the target, a target
 //! database other than 0, TTLs carried over, AUTH / AUTH2 refused by the target, Redis's argument
 //! errors in its order, a closed port (`-IOERR`), and a list large enough to take several
-//! 64 KB writes. A second test checks that a MIGRATE waiting on a silent target stalls no
-//! other client of ours. Bounded: a few hundred commands, each with a 5 s reply timeout.
+//! 64 KB writes. Further tests: a MIGRATE waiting on a silent target stalls no other client
+//! of ours; a key written while its RESTORE is in flight (a scripted fake target holds the reply)
+//! is sent again with REPLACE and then deleted, not lost; the cached connection closes after 10
+//! idle seconds. Bounded: a few hundred commands, each with a 5 s reply timeout; 15 s of waiting.
 
 use std::net::{SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
@@ -176,4 +178,77 @@ fn the_cached_connection_closes_after_ten_idle_seconds() {
         std::thread::sleep(Duration::from_millis(250));
     }
     assert!(started.elapsed() >= Duration::from_secs(8), "closed too early: {:?}", started.elapsed());
+}
+
+/// Reads one request (an array of bulks) from a client of a fake server.
+fn read_request(r: &mut impl std::io::BufRead) -> Option<Vec<Vec<u8>>> {
+    let mut line = String::new();
+    let mut header = |r: &mut dyn std::io::BufRead, want: char| -> Option<usize> {
+        line.clear();
+        r.read_line(&mut line).ok().filter(|&n| n > 0)?;
+        line.trim_end().strip_prefix(want)?.parse().ok()
+    };
+    let n = header(r, '*')?;
+    let mut args = Vec::with_capacity(n);
+    for _ in 0..n {
+        let len = header(r, '$')?;
+        let mut buf = vec![0; len + 2];
+        r.read_exact(&mut buf).ok()?;
+        buf.truncate(len);
+        args.push(buf);
+    }
+    Some(args)
+}
+
+#[test]
+fn a_key_written_while_in_flight_is_sent_again_and_not_lost() {
+    use std::io::{BufReader, Write};
+    use std::sync::mpsc;
+    let fake = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = fake.local_addr().expect("addr").port();
+    let (in_flight, wrote) = (mpsc::channel::<()>(), mpsc::channel::<()>());
+    let (tell, go) = (in_flight.0, wrote.1);
+    // The target: SELECT is fine; the first RESTORE waits until the test rewrote the key.
+    let target = std::thread::spawn(move || {
+        let (sock, _) = fake.accept().expect("accept");
+        sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut w = sock.try_clone().expect("clone");
+        let mut r = BufReader::new(sock);
+        let mut restores = Vec::new();
+        while restores.len() < 2 {
+            let Some(args) = read_request(&mut r) else { break };
+            if args[0].eq_ignore_ascii_case(b"restore") {
+                if restores.is_empty() {
+                    tell.send(()).expect("tell");
+                    go.recv_timeout(Duration::from_secs(10)).expect("the test rewrote the key");
+                }
+                restores.push(args);
+            }
+            w.write_all(b"+OK\r\n").expect("reply");
+        }
+        restores
+    });
+    let ours = OurServer::start(&ServerOpts::default());
+    let mut c = RawConn::connect(ours.addr()).expect("connect");
+    c.cmd(&["set", "k", "first"]).expect("set");
+    let addr = ours.addr();
+    let migrating = std::thread::spawn(move || {
+        let mut m = RawConn::connect(addr).expect("connect");
+        let (_, raw) = m.cmd_raw(&["migrate", "127.0.0.1", &port.to_string(), "k", "0", "5000"]).expect("reply");
+        escape(&raw)
+    });
+    in_flight.1.recv_timeout(Duration::from_secs(10)).expect("the first RESTORE arrived");
+    c.cmd(&["set", "k", "second"]).expect("set while in flight");
+    wrote.0.send(()).expect("go");
+    assert_eq!(migrating.join().expect("migrate"), "+OK\\r\\n");
+    let restores = target.join().expect("target");
+    assert_eq!(restores.len(), 2, "the changed key was sent again");
+    assert_eq!(restores[0].len(), 4, "the first RESTORE has no REPLACE");
+    assert!(
+        restores[1].last().is_some_and(|a| a.eq_ignore_ascii_case(b"replace")),
+        "the second replaces our older copy"
+    );
+    assert!(restores[1][3].windows(6).any(|w| w == b"second"), "the second carries the new value");
+    let (_, raw) = c.cmd_raw(&["exists", "k"]).expect("exists");
+    assert_eq!(escape(&raw), ":0\\r\\n");
 }
