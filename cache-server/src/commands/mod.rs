@@ -555,6 +555,10 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     let stats = &reg.stats[idx];
     let reject = |msg: &str, client: &mut ClientState, out: &mut Reply| {
         stats.rejected.fetch_add(1, Relaxed);
+        // A refused command ends ASKING too (outside MULTI), as Redis's resetClient does.
+        if !client.tx.in_multi() {
+            client.cluster &= !crate::cluster::route::ASKING;
+        }
         // A refused EXEC discards its transaction (Redis's execCommandAbort), in MULTI or not.
         let abort;
         let msg = if full == "exec" {
