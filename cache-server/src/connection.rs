@@ -108,6 +108,8 @@ pub mod flag {
     pub const NO_EVICT: u16 = 64;
     /// `O`: in MONITOR mode.
     pub const MONITOR: u16 = 128;
+    /// `r`: READONLY ran (cluster mode).
+    pub const READONLY: u16 = 256;
 }
 
 /// The `flags=` letters of `bits` (and `b` for a parked client), in Redis 7.0's order.
@@ -122,6 +124,7 @@ fn flag_letters(bits: u16, blocked: bool) -> String {
         (bits & flag::BROKEN_REDIR != 0, 'R'),
         (bits & flag::BCAST != 0, 'B'),
         (bits & flag::DIRTY_CAS != 0, 'd'),
+        (bits & flag::READONLY != 0, 'r'),
         (bits & flag::NO_EVICT != 0, 'e'),
     ] {
         if on {
@@ -350,7 +353,8 @@ impl ClientState {
             | on(tracking.is_some_and(|t| t.bcast), flag::BCAST)
             | on(dirty, flag::DIRTY_CAS)
             | on(self.no_evict, flag::NO_EVICT)
-            | on(self.monitoring, flag::MONITOR);
+            | on(self.monitoring, flag::MONITOR)
+            | on(self.cluster & crate::cluster::route::READONLY != 0, flag::READONLY);
         let class = if self.subscriptions > 0 && !self.resp3 { Class::PubSub } else { Class::Normal };
         self.mailbox.backlog.set_class(class);
     }

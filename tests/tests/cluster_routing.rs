@@ -110,9 +110,11 @@ enum Step {
     Unpark,
     /// Stop node B.
     KillB,
+    /// Record the `flags=` of the node's CLIENT INFO for this connection.
+    Flags(char),
 }
 
-use Step::{KillB, Park, Run, Unpark, Wait};
+use Step::{Flags, KillB, Park, Run, Unpark, Wait};
 
 /// `bar` (5061), `b` (3300), `hello` (866) are A's; `foo` (12182) and `a` (15495) are B's; `x`
 /// (16287) is in the unassigned range.
@@ -187,7 +189,9 @@ const SCRIPT: &[Step] = &[
     Run('A', "copy bar {bar}c db 99"),
     Run('A', "del {bar}c"),
     Run('A', "readonly"),
+    Flags('A'),
     Run('A', "readwrite"),
+    Flags('A'),
     Run('A', "asking"),
     Run('A', "get foo"),
     // Slot 5061 moves from A to B by hand, as redis-cli --cluster reshard does it, while a
@@ -288,6 +292,11 @@ fn play(redis: bool) -> Option<Vec<String>> {
                 log.push(format!("parked -> {}", norm(escape(&raw))));
             }
             KillB => drop(b.take()),
+            Flags(node) => {
+                let info = cmd(if *node == 'A' { &mut ca } else { &mut cb }, "client info");
+                let flags = info.split(' ').find(|w| w.starts_with("flags=")).unwrap_or("no flags").to_owned();
+                log.push(format!("{node} client info -> {flags}"));
+            }
         }
     }
     drop((a, b));
