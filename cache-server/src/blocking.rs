@@ -229,6 +229,9 @@ pub enum Outcome {
     TimedOut,
     /// CLIENT UNBLOCK … ERROR.
     Unblocked,
+    /// Its keys' slot is no longer served here (cluster mode): this error (`MOVED …`,
+    /// `CLUSTERDOWN …`), as Redis's `clusterRedirectBlockedClientIfNeeded` sends.
+    Redirected(String),
 }
 
 #[derive(Debug)]

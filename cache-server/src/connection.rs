@@ -108,6 +108,8 @@ pub mod flag {
     pub const NO_EVICT: u16 = 64;
     /// `O`: in MONITOR mode.
     pub const MONITOR: u16 = 128;
+    /// `r`: READONLY ran (cluster mode).
+    pub const READONLY: u16 = 256;
 }
 
 /// The `flags=` letters of `bits` (and `b` for a parked client), in Redis 7.0's order.
@@ -122,6 +124,7 @@ fn flag_letters(bits: u16, blocked: bool) -> String {
         (bits & flag::BROKEN_REDIR != 0, 'R'),
         (bits & flag::BCAST != 0, 'B'),
         (bits & flag::DIRTY_CAS != 0, 'd'),
+        (bits & flag::READONLY != 0, 'r'),
         (bits & flag::NO_EVICT != 0, 'e'),
     ] {
         if on {
@@ -280,6 +283,9 @@ pub struct ClientState {
     /// What CLIENT LIST says of this client while it runs the command (set by the loop when a
     /// batch starts; CLIENT LIST / INFO complete it).
     pub view: SelfView,
+    /// Redis Cluster flags of the connection (ASKING, READONLY), as [`crate::cluster::route`]
+    /// bits; 0 outside cluster mode.
+    pub cluster: u8,
     resp3: bool,
 }
 
@@ -317,6 +323,7 @@ impl ClientState {
             postponed: None,
             no_evict: false,
             view: SelfView::default(),
+            cluster: 0,
             resp3: false,
         }
     }
@@ -346,7 +353,8 @@ impl ClientState {
             | on(tracking.is_some_and(|t| t.bcast), flag::BCAST)
             | on(dirty, flag::DIRTY_CAS)
             | on(self.no_evict, flag::NO_EVICT)
-            | on(self.monitoring, flag::MONITOR);
+            | on(self.monitoring, flag::MONITOR)
+            | on(self.cluster & crate::cluster::route::READONLY != 0, flag::READONLY);
         let class = if self.subscriptions > 0 && !self.resp3 { Class::PubSub } else { Class::Normal };
         self.mailbox.backlog.set_class(class);
     }
@@ -619,7 +627,13 @@ async fn park(
     registry.serve(keys, &mut |w, key| commands::serve_parked(shared, w, key));
     client.sync_meta();
     show_waiting(&client.handle, Some(w.request.command.as_ref().map_or(0, |(_, a)| a.iter().map(|a| a.len()).sum())));
-    let Some(outcome) = hold(shared, client, stream, rbuf, out, stop, registry.wait(&w)).await else {
+    let waiting = async {
+        match &shared.cluster {
+            None => registry.wait(&w).await,
+            Some(cluster) => crate::cluster::route::wait_or_redirect(cluster, registry, &w).await,
+        }
+    };
+    let Some(outcome) = hold(shared, client, stream, rbuf, out, stop, waiting).await else {
         registry.leave(&w);
         return Err(());
     };
@@ -629,6 +643,7 @@ async fn park(
         Outcome::Served(reply) => out.buf.extend_from_slice(&reply),
         Outcome::TimedOut => out.null_array(),
         Outcome::Unblocked => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        Outcome::Redirected(msg) => out.error(&msg),
     }
     if client.hooks != 0 {
         reply_hooks(client, out, mark);

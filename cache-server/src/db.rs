@@ -17,6 +17,7 @@
 //! room) changes nothing and is noted for the command ([`take_refused`]): the dispatcher replaces
 //! the reply with `-OOM`, as Redis answers when no volatile key is left to evict.
 
+use crate::cluster::index::SlotIndex;
 use crate::config::{Config, MaxMemoryPolicy};
 pub use crate::entry::{Entry, FIELD_OVERHEAD, HashValue, Key, Str, Value};
 use crate::entry::{heap_overhead, with_encoded};
@@ -24,8 +25,8 @@ use bytes::Bytes;
 use cache_core::{Cache, EvictionPolicy, Locked, Slot};
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Bytes charged per entry on top of key and value bytes (plus [`heap_overhead`] for keys and
@@ -125,6 +126,10 @@ pub struct Db {
     pub stats: DbStats,
     /// Client-side caching hook: every put/delete/expiry/eviction/flush is reported here.
     pub tracking: std::sync::Arc<crate::tracking::Tracking>,
+    /// Keys by hash slot, once the cluster is enabled ([`Db::enable_slot_index`]).
+    slot_index: Arc<OnceLock<SlotIndex>>,
+    /// Bytes charged per entry for the slot index (0 while it is off).
+    index_charge: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Db {
@@ -312,9 +317,16 @@ impl Db {
         let weak = std::sync::Arc::downgrade(&tracking);
         let watches = Arc::new(Watches::default());
         let watched = Arc::downgrade(&watches);
+        let slot_index: Arc<OnceLock<SlotIndex>> = Arc::default();
+        let indexed = slot_index.clone();
+        let index_charge = Arc::new(AtomicU64::new(0));
+        let charge = index_charge.clone();
         let cache = Cache::builder()
             .eviction_listener(move |k: Key, _, cause| {
                 if matches!(cause, cache_core::RemovalCause::Size | cache_core::RemovalCause::Expired) {
+                    if let Some(ix) = indexed.get() {
+                        ix.removed(&k);
+                    }
                     if let Some(t) = weak.upgrade() {
                         t.modified(k.key());
                         crate::notify::removed(&t, k.db(), k.key(), cause == cache_core::RemovalCause::Size);
@@ -326,7 +338,7 @@ impl Db {
             })
             .clock(clock)
             .max_capacity(capacity)
-            .weigher(weigh)
+            .weigher(move |k: &Key, e: &Entry| weigh(k, e).saturating_add(charge.load(Relaxed) as u32))
             .evictable(move |_, e: &Entry| e.expire_at != 0 || !pinning.load(Relaxed))
             .eviction_policy(policy)
             .record_stats()
@@ -343,7 +355,28 @@ impl Db {
             clock,
             stats: DbStats::default(),
             tracking,
+            slot_index,
+            index_charge,
         }
+    }
+
+    /// Turns the per-slot key index on (a server with `cluster-enabled yes` calls it once, before
+    /// it loads keys; keys already present are indexed too). Each key is then charged
+    /// [`crate::cluster::index::INDEX_ENTRY_OVERHEAD`] more bytes towards `maxmemory`.
+    pub fn enable_slot_index(&self) {
+        if self.slot_index.set(SlotIndex::default()).is_ok() {
+            self.index_charge.store(crate::cluster::index::INDEX_ENTRY_OVERHEAD, Relaxed);
+            let ix = self.slot_index();
+            for (k, _) in self.cache.iter() {
+                ix.expect("just set").added(k);
+            }
+        }
+    }
+
+    /// The per-slot key index, when the cluster is enabled.
+    #[inline]
+    pub fn slot_index(&self) -> Option<&SlotIndex> {
+        self.slot_index.get()
     }
 
     /// Number of databases.
@@ -418,6 +451,7 @@ impl Db {
         f: impl FnOnce(&mut Current<'_, '_>) -> R,
     ) -> (R, bool) {
         let expired = slot.value().is_some_and(|e| !e.live(now));
+        let present = slot.value().is_some();
         let creates = crate::notify::before_write(&self.tracking, db, key, expired, slot.value().is_none());
         let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false, refused: false };
         let r = f(&mut cur);
@@ -428,6 +462,11 @@ impl Db {
             cur.slot.remove();
             self.stats.expired_lazy.fetch_add(1, Relaxed);
             cur.modified = true;
+        }
+        if let Some(ix) = self.slot_index.get()
+            && present != cur.slot.value().is_some()
+        {
+            if present { ix.removed(&Key::new(db, key)) } else { ix.added(Key::new(db, key)) }
         }
         if cur.modified {
             self.stats.changes.fetch_add(1, Relaxed);
@@ -515,6 +554,10 @@ impl Db {
     /// Empties one database, or all of them, then has the allocator return the freed pages to the
     /// OS at once (jemalloc's decay would take ~10 s; see [`crate::alloc::purge`]).
     pub fn flush(&self, db: Option<u32>) {
+        // Before the cache, so that a key written meanwhile is not lost from the index.
+        if let Some(ix) = self.slot_index.get() {
+            ix.clear(db);
+        }
         self.watches.touch_flushed(db, |d, k| self.peek(d, k, self.clock.now_ms()).is_some());
         match db {
             Some(d) if self.used.load(Relaxed) & !db_bit(d) != 0 || d >= 63 => self.cache.retain(|k, _| k.db() != d),
@@ -737,6 +780,9 @@ impl Scope<'_> {
         self.db.watches.touch_flushed(db, |d, k| {
             with_encoded(d, k, |k| locked.peek(k)).ok().flatten().is_some_and(|e| e.live(now))
         });
+        if let Some(ix) = self.db.slot_index.get() {
+            ix.clear(db);
+        }
         match db {
             Some(d) => self.locked.retain(|k, _| k.db() != d),
             None => self.locked.clear(),

@@ -316,6 +316,10 @@ async fn serve(
     let mut shared = Shared::new(config, local.port());
     let bus = crate::cluster::setup::open(&shared.config.read(), local).map_err(std::io::Error::other)?;
     let bus = bus.map(|(cluster, addr)| (shared.cluster.insert(Arc::new(cluster)).clone(), addr));
+    if shared.cluster.is_some() {
+        // COUNTKEYSINSLOT / GETKEYSINSLOT (and so resharding) need the per-slot key index.
+        shared.db.enable_slot_index();
+    }
     let shared = Arc::new(shared);
     crate::persistence::save::load_at_start(&shared)?;
     if let Some((cluster, addr)) = bus {

@@ -64,8 +64,12 @@ pub mod bus;
 pub mod epoch;
 pub mod failure;
 pub mod gossip;
+pub mod index;
+pub mod migrate;
 pub mod nodes_conf;
+pub mod route;
 pub mod setup;
+pub mod slot;
 pub mod state;
 
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};

@@ -3,6 +3,7 @@
 //! `members.rs`: MEET, FORGET, RESET, epochs, replicas), over the state of [`crate::cluster`].
 //! KEYSLOT / COUNTKEYSINSLOT / GETKEYSINSLOT belong to the data path and join this table there.
 
+pub mod keys;
 mod members;
 mod slots;
 mod view;
@@ -26,14 +27,17 @@ const SUBS: &[CommandSpec] = &[
     spec("addslots", -3, ADMIN, (0, 0, 0), G, "Assign new hash slots to receiving node", "3.0.0", slots::addslots),
     spec("addslotsrange", -4, ADMIN, (0, 0, 0), G, "Assign new hash slots to receiving node", "7.0.0", slots::addslotsrange),
     spec("bumpepoch", 2, ADMIN_OUT, (0, 0, 0), G, "Advance the cluster config epoch", "3.0.0", members::bumpepoch),
+    spec("countkeysinslot", 3, STALE, (0, 0, 0), G, "Return the number of local keys in the specified hash slot", "3.0.0", keys::countkeysinslot),
     spec("count-failure-reports", 3, ADMIN_READ, (0, 0, 0), G, "Return the number of failure reports active for a given node", "3.0.0", members::count_failure_reports),
     spec("delslots", -3, ADMIN, (0, 0, 0), G, "Set hash slots as unbound in receiving node", "3.0.0", slots::delslots),
     spec("delslotsrange", -4, ADMIN, (0, 0, 0), G, "Set hash slots as unbound in receiving node", "7.0.0", slots::delslotsrange),
     spec("failover", -2, ADMIN, (0, 0, 0), G, "Forces a replica to perform a manual failover of its master.", "3.0.0", members::failover),
     spec("flushslots", 2, ADMIN, (0, 0, 0), G, "Delete a node's own slots information", "3.0.0", slots::flushslots),
     spec("forget", 3, ADMIN, (0, 0, 0), G, "Remove a node from the nodes table", "3.0.0", members::forget),
+    spec("getkeysinslot", 4, STALE, (0, 0, 0), G, "Return local key names in the specified hash slot", "3.0.0", keys::getkeysinslot),
     spec("help", 2, HELP, (0, 0, 0), G, "Show helpful text about the different subcommands", "5.0.0", view::help),
     spec("info", 2, STALE_OUT, (0, 0, 0), G, "Provides info about Redis Cluster node state", "3.0.0", view::info),
+    spec("keyslot", 3, STALE, (0, 0, 0), G, "Returns the hash slot of the specified key", "3.0.0", keys::keyslot),
     spec("links", 2, STALE_OUT, (0, 0, 0), G, "Returns a list of all TCP links to and from peer nodes in cluster", "7.0.0", view::links),
     spec("meet", -4, ADMIN, (0, 0, 0), G, "Force a node cluster to handshake with another node", "3.0.0", members::meet),
     spec("myid", 2, STALE, (0, 0, 0), G, "Return the node id", "3.0.0", view::myid),

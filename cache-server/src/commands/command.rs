@@ -3,7 +3,7 @@
 //! ([`super::registry`]); it owns the ACL categories a row maps to, and (in `getkeys`) the key
 //! positions and key-spec flags of a full request.
 
-mod getkeys;
+pub(crate) mod getkeys;
 mod tips;
 
 use super::server::help;
@@ -131,6 +131,12 @@ const EXTRA_CATEGORIES: &[(&str, &[&str])] = &[
     ("role", &["@admin", "@dangerous"]),
     ("dbsize", &["@keyspace"]),
     ("command", &["@connection"]),
+    // The cluster's connection flags, and the commands that write keys from serialized payloads.
+    ("asking", &["@connection"]),
+    ("readonly", &["@connection"]),
+    ("readwrite", &["@connection"]),
+    ("restore-asking", &["@keyspace", "@dangerous"]),
+    ("migrate", &["@dangerous"]),
 ];
 
 fn acl_categories_unordered(s: &CommandSpec) -> Vec<String> {

@@ -256,6 +256,9 @@ fn select(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if i32::try_from(n).is_err() {
         return Err(super::NOT_INT.into());
     }
+    if ctx.shared.cluster.is_some() && n != 0 {
+        return Err("ERR SELECT is not allowed in cluster mode".into());
+    }
     if n < 0 || n as usize >= ctx.db().databases() {
         return Err("ERR DB index is out of range".into());
     }
@@ -286,6 +289,8 @@ fn reset(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     ctx.client.hooks &= !(crate::connection::hook::REPLY_OFF | crate::connection::hook::REPLY_SKIP_NEXT);
     ctx.client.no_evict = false;
     ctx.client.monitoring = false;
+    // READONLY and ASKING end too (Redis's clearClientConnectionState).
+    ctx.client.cluster = 0;
     ctx.client.authenticated = !ctx.shared.auth_required();
     ctx.client.handle.meta.lock().name = Bytes::new();
     ctx.out.simple("RESET");

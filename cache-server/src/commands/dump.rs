@@ -40,7 +40,7 @@ pub const COMMANDS: &[CommandSpec] = &[
 ];
 
 /// Elements a value holds (what serializing it visits), for [`Ctx::long`].
-fn elements(v: &Value) -> usize {
+pub(crate) fn elements(v: &Value) -> usize {
     match v {
         Value::Str(s) => s.len() / 64,
         Value::Hash(h) => h.len(),
@@ -125,7 +125,7 @@ enum Done {
 
 const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
 
-fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+pub(crate) fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let o = options(a)?;
     if !o.replace && ctx.peek(&a[1]).is_some() {
         return Err(BUSYKEY.into());

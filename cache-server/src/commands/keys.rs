@@ -444,6 +444,9 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
+    if ctx.shared.cluster.is_some() && (db != 0 || ctx.dbi() != 0) {
+        return Err("ERR Copying to another database is not allowed in cluster mode".into());
+    }
     if db == ctx.dbi() && a[1] == a[2] {
         return Err("ERR source and destination objects are the same".into());
     }
@@ -472,6 +475,9 @@ fn copy(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if ctx.shared.cluster.is_some() {
+        return Err("ERR MOVE is not allowed in cluster mode".into());
+    }
     let db = db_index(ctx, &a[2])?;
     let src = ctx.dbi();
     if db == src {
@@ -502,6 +508,9 @@ fn move_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 /// pointers. Clients watching a key of either database that exists in either are marked, as in
 /// Redis (each key moved is a write at its old and its new place).
 fn swapdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    if ctx.shared.cluster.is_some() {
+        return Err("ERR SWAPDB is not allowed in cluster mode".into());
+    }
     let index = |arg: &Bytes, which: &str| -> Result<u32, CmdError> {
         let n = crate::frame::parse_i64(arg).ok_or_else(|| CmdError::from(format!("ERR invalid {which} DB index")))?;
         u32::try_from(n)

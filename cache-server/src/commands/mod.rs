@@ -24,6 +24,7 @@ pub mod keys;
 pub mod latency;
 pub mod lcs;
 pub mod lists;
+pub mod migrate;
 pub mod object;
 pub mod persistence;
 pub mod pubsub;
@@ -190,7 +191,9 @@ pub fn registry() -> &'static Registry {
             debug::COMMANDS,
             transactions::COMMANDS,
             scripting::COMMANDS,
+            migrate::COMMANDS,
             cluster::COMMANDS,
+            cluster::keys::COMMANDS,
         ] {
             for spec in family {
                 r.top.push(spec);
@@ -554,6 +557,10 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     let stats = &reg.stats[idx];
     let reject = |msg: &str, client: &mut ClientState, out: &mut Reply| {
         stats.rejected.fetch_add(1, Relaxed);
+        // A refused command ends ASKING too (outside MULTI), as Redis's resetClient does.
+        if !client.tx.in_multi() {
+            client.cluster &= !crate::cluster::route::ASKING;
+        }
         // A refused EXEC discards its transaction (Redis's execCommandAbort), in MULTI or not.
         let abort;
         let msg = if full == "exec" {
@@ -574,6 +581,22 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
     let bits = reg.hot[idx];
     if client.needs_auth(shared) && bits & hot::NO_AUTH == 0 {
         reject("NOAUTH Authentication required.", client, out);
+        return;
+    }
+    if let Some(cluster) = &shared.cluster
+        && let Err(redirect) = crate::cluster::route::check(shared, &cluster.table(), client, reg, idx, args)
+    {
+        // Like Redis: a redirected EXEC discards its transaction (no EXECABORT); a redirected
+        // command in MULTI makes EXEC fail.
+        if full == "exec" {
+            client.tx.reset();
+        } else {
+            client.tx.fail();
+        }
+        stats.rejected.fetch_add(1, Relaxed);
+        let msg = redirect.message();
+        shared.metrics.error(&msg);
+        out.error(&msg);
         return;
     }
     if shared.scripting.is_busy() && bits & hot::ALLOW_BUSY == 0 {

@@ -314,6 +314,9 @@ struct Running {
 struct Mode {
     read_only: bool,
     allow_oom: bool,
+    /// In cluster mode, the keys it touches may be in several slots (`allow-cross-slot-keys`, or
+    /// no shebang).
+    cross_slot: bool,
 }
 
 fn numkeys(a: &[Bytes]) -> Result<(&[Bytes], &[Bytes]), CmdError> {
@@ -397,11 +400,15 @@ fn fcall_generic(ctx: &mut Ctx<'_>, a: &[Bytes], ro: bool) -> CmdResult {
 /// Redis's checks of a script's flags before it runs.
 fn check_flags(ctx: &Ctx<'_>, flags: ScriptFlags, ro: bool) -> Result<Mode, CmdError> {
     let read_only = ro || flags.no_writes;
+    if flags.shebang && flags.no_cluster && ctx.shared.cluster.is_some() {
+        return Err("ERR Can not run script on cluster, 'no-cluster' flag is set.".into());
+    }
     if flags.shebang && !read_only && !flags.allow_oom && ctx.shared.db.would_oom(0) {
         return Err(super::OOM.into());
     }
     // A script without a shebang runs in compatibility mode: each write it makes is checked.
-    Ok(Mode { read_only, allow_oom: flags.shebang && flags.allow_oom })
+    let cross_slot = !flags.shebang || flags.allow_cross_slot_keys;
+    Ok(Mode { read_only, allow_oom: flags.shebang && flags.allow_oom, cross_slot })
 }
 
 /// Runs a script (`id`: its sha, or the function's name) holding its declared keys, rerunning it
@@ -447,6 +454,7 @@ fn run_atomically(
                     escalate: None,
                     may_rerun: !global && !nested,
                     undo: Vec::new(),
+                    slot: keys.first().map(|k| crate::cluster::slot::key_slot(k)),
                 };
                 let r = body(&mut host, &ctl, &mut out);
                 if host.escalate == Some(Escalate::Rerun) {
@@ -546,6 +554,9 @@ struct ScriptHost<'r> {
     may_rerun: bool,
     /// Each key's value before the run first wrote it, to restore if the run is abandoned.
     undo: Vec<(u32, Bytes, Option<Entry>)>,
+    /// Cluster mode: the slot of the keys the script may touch (its first declared key's, else
+    /// the first it touched).
+    slot: Option<u16>,
 }
 
 impl ScriptHost<'_> {
@@ -649,6 +660,23 @@ impl Host for ScriptHost<'_> {
                 "ERR script accessed undeclared key '{key}' held by another operation; declare every key in KEYS"
             ));
             return out.buf.freeze();
+        }
+        if let Some(cluster) = &self.shared.cluster {
+            let (flags, name, db, now) =
+                (self.client.cluster, reg.entries[idx].0.as_str(), self.db, self.shared.db.clock.now_ms());
+            let scope = &mut *self.scope;
+            let checked = crate::cluster::route::script_check(
+                &cluster.table(),
+                flags,
+                (name, spec, args),
+                &mut self.slot,
+                self.mode.cross_slot,
+                |key| scope.peek(db, key, now).is_some(),
+            );
+            if let Err(msg) = checked {
+                out.error(msg);
+                return out.buf.freeze();
+            }
         }
         if spec.has("write") {
             self.running.wrote.store(true, Relaxed);

@@ -101,6 +101,11 @@ impl TxState {
         self.queue.as_ref().is_some_and(|q| q.commands.iter().any(|(i, _)| pred(*i)))
     }
 
+    /// The queued commands (registry index, arguments): the cluster's redirect check of EXEC.
+    pub fn queued(&self) -> impl Iterator<Item = (usize, &[Bytes])> {
+        self.queue.iter().flat_map(|q| q.commands.iter().map(|(i, a)| (*i, a.as_slice())))
+    }
+
     /// Marks the transaction failed (a command was refused while queueing).
     pub fn fail(&mut self) {
         if let Some(q) = &mut self.queue {

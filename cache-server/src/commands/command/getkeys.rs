@@ -42,13 +42,13 @@ const NOT_KEYS: &[&str] = &["spublish", "ssubscribe", "sunsubscribe"];
 const PARSED: &[&str] = &["sort", "sort_ro", "xread", "xreadgroup", "georadius", "georadiusbymember", "migrate"];
 
 /// True if command `full` takes key arguments at all (checked before its arity, as Redis does).
-pub(super) fn has_keys(full: &str, spec: &CommandSpec) -> bool {
+pub(crate) fn has_keys(full: &str, spec: &CommandSpec) -> bool {
     !NOT_KEYS.contains(&full) && (spec.keys.0 > 0 || PARSED.contains(&full) || NUMKEYS.iter().any(|(n, ..)| *n == full))
 }
 
 /// The positions in `args` (`args[0]` is the command's name) of the keys of `full`, in Redis's
 /// order; `None` when the arguments name none (Redis's "Invalid arguments specified").
-pub(super) fn positions(full: &str, spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
+pub(crate) fn positions(full: &str, spec: &CommandSpec, args: &[Bytes]) -> Option<Vec<usize>> {
     let argc = args.len();
     let keys = if let Some(&(_, at, dest)) = NUMKEYS.iter().find(|(n, ..)| *n == full) {
         let n = args.get(at).and_then(|a| parse_i64(a)).filter(|n| *n >= 1 && (*n as usize) < argc - at);
