@@ -232,6 +232,10 @@ const DECLARED: &[(&str, &[KeySpec])] = &[
     ]),
     ("getex", &[noted("RW and UPDATE because it changes the TTL", "RW access update", Begin::Index(1), range(0))]),
     ("lmpop", &[ks("RW access delete", Begin::Index(1), KEYNUM)]),
+    ("migrate", &[
+        ks("RW access delete", Begin::Index(3), range(0)),
+        ks("RW access delete incomplete", Begin::Keyword("KEYS", -2), range(-1)),
+    ]),
     ("pfcount", &[noted("RW because it may change the internal representation of the key, and propagate to replicas", "RW access", Begin::Index(1), range(-1))]),
     ("set", &[noted("RW and ACCESS due to the optional `GET` argument", "RW access update variable_flags", Begin::Index(1), range(0))]),
     ("sintercard", &[ks("RO access", Begin::Index(1), KEYNUM)]),
