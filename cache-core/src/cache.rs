@@ -3,8 +3,8 @@
 //! ```text
 //!   key ──hash once (ahash)──► h ──bits 32..──► shard index ──► ShardCell (padded)
 //!                              └──bits 0..32──► stored hash       ├─ RwLock<Shard>
-//!                                                                 ├─ ReadBuffer (lossy ring)
-//!                                                                 └─ hits / misses (atomics)
+//!                                                                 └─ Striped: per stripe a lossy
+//!                                                                    ring + hits / misses (atomics)
 //! ```
 //! Each call hashes the key once and touches exactly one shard. Writes (insert, remove,
 //! compute, loaders, TTL changes, evictions) take the shard's write lock, first replay the
@@ -13,9 +13,11 @@
 //!
 //! Reads take one of two paths. On a W-TinyLFU shard without time-to-idle, an `Expiry` hook or
 //! refresh-after-write, `get` takes the *read* lock, finds the entry, checks its deadline,
-//! clones the value, unlocks, and records the access (slab index + stored hash) in the shard's
-//! [`ReadBuffer`]; a reader whose record fills the buffer drains it with `try_write` (never
-//! waiting), and every write drains it before deciding anything, so evictions always see every
+//! clones the value, unlocks, and records the access (slab index + stored hash) in its own
+//! stripe of the shard's read buffers ([`Striped`], picked by a per-thread probe, so two threads
+//! reading one shard write to different cache lines); a reader whose record fills its stripe
+//! drains the shard with `try_write` (never waiting; a slow path taken once every
+//! [`SLOTS`](read_buffer::SLOTS) reads of a thread at most), and every write drains it before deciding anything, so evictions always see every
 //! buffered read that was not dropped. An expired entry found on this path is never returned:
 //! the read retries under the write lock, which reclaims it. Every other configuration (exact
 //! LRU, TTI, `Expiry::expire_after_read`, refresh) needs to change the shard on each read and
@@ -34,7 +36,7 @@ use crate::shard::SharedRead;
 use crate::shard::{Shard, table_hash};
 use crate::stats::CacheStats;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use read_buffer::{Read, ReadBuffer};
+use read_buffer::{Read, Recorded, Striped};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -46,16 +48,14 @@ use std::time::{Duration, Instant};
 #[path = "read_buffer.rs"]
 pub(crate) mod read_buffer;
 
-/// One shard behind its lock, with what readers share outside the lock: the read buffer and
-/// the hit/miss counters of buffered reads. Aligned so that shards do not share a cache line.
+/// One shard behind its lock, with what readers share outside the lock: the striped read
+/// buffers, which also count the hits and misses of buffered reads (only with `record_stats`;
+/// locked reads count in the shard's own [`CacheStats`]). Aligned so that shards do not share a
+/// cache line.
 #[repr(align(128))]
 pub(crate) struct ShardCell<K, V> {
     pub(crate) lock: RwLock<Shard<K, V>>,
-    reads: ReadBuffer,
-    /// Hits and misses of buffered reads (only with `record_stats`); locked reads count in the
-    /// shard's own [`CacheStats`].
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
+    pub(crate) reads: Striped,
     /// The shard's entry count, weighted size and pinned weight as of its last write-lock
     /// release ([`ShardWrite`] publishes them), so that the cache-wide sums take no lock — not
     /// even one this thread already holds through [`Locked`](crate::Locked).
@@ -68,9 +68,7 @@ impl<K, V> ShardCell<K, V> {
     pub(crate) fn new(shard: Shard<K, V>) -> Self {
         Self {
             lock: RwLock::new(shard),
-            reads: ReadBuffer::default(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            reads: Striped::new(read_buffer::default_stripes()),
             len: AtomicU64::new(0),
             weighted: AtomicU64::new(0),
             pinned: AtomicU64::new(0),
@@ -147,10 +145,13 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
     /// applying it (see [`Shard::warm`]).
     fn drain(&self, shard: &mut Shard<K, V>) {
         const AHEAD: usize = 4;
-        if self.reads.is_pending() {
+        for stripe in self.reads.all() {
+            if !stripe.ring.is_pending() {
+                continue;
+            }
             let mut reads = [Read::Miss; read_buffer::SLOTS];
             let mut n = 0;
-            self.reads.drain(|read| {
+            stripe.ring.drain(|read| {
                 if let Some(slot) = reads.get_mut(n) {
                     *slot = read;
                     n += 1;
@@ -273,11 +274,11 @@ where
             let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key);
             match found {
                 SharedRead::Hit(idx, value) => {
-                    self.record_read(cell, Read::Hit { idx, hash: hash as u32 }, &cell.hits);
+                    self.record_read(cell, Read::Hit { idx, hash: hash as u32 });
                     return Some(value);
                 }
                 SharedRead::Miss => {
-                    self.record_read(cell, Read::Miss, &cell.misses);
+                    self.record_read(cell, Read::Miss);
                     return None;
                 }
                 SharedRead::Expired => {} // reclaim it under the write lock below
@@ -286,20 +287,28 @@ where
         self.get_locked(hash, key)
     }
 
-    /// Buffers a read for the policy; drains the buffer if this read filled it and the write
-    /// lock is free (a busy lock means another thread is draining or about to).
-    fn record_read(&self, cell: &ShardCell<K, V>, read: Read, counter: &AtomicU64) {
+    /// Buffers a read for the policy in this thread's stripe, and counts it there; drains the
+    /// shard if this read filled the stripe and the write lock is free (a busy lock means
+    /// another thread is draining or about to). A reader that lost a race for a slot moves to
+    /// another stripe for its next read.
+    fn record_read(&self, cell: &ShardCell<K, V>, read: Read) {
         let cfg = &self.inner.cfg;
+        let stripe = cell.reads.stripe(read_buffer::probe());
         if cfg.record_stats {
+            let counter = if matches!(read, Read::Miss) { &stripe.misses } else { &stripe.hits };
             counter.fetch_add(1, Ordering::Relaxed);
         }
-        if cell.reads.record(read) {
-            if let Some(mut shard) = cell.try_write() {
-                let mut sink = Removals::new(cfg.listener.is_some());
-                let now = shard.now(cfg, false);
-                shard.maintain(cfg, now, &mut sink);
-                drop(shard);
-                sink.deliver(cfg.listener.as_ref());
+        match stripe.ring.record(read) {
+            Recorded::Ok => {}
+            Recorded::Contended => read_buffer::rehash_probe(),
+            Recorded::Full => {
+                if let Some(mut shard) = cell.try_write() {
+                    let mut sink = Removals::new(cfg.listener.is_some());
+                    let now = shard.now(cfg, false);
+                    shard.maintain(cfg, now, &mut sink);
+                    drop(shard);
+                    sink.deliver(cfg.listener.as_ref());
+                }
             }
         }
     }
@@ -540,8 +549,8 @@ where
         let mut total = CacheStats::default();
         for shard in &self.inner.shards {
             total.add(shard.read().stats());
-            total.hits += shard.hits.load(Ordering::Relaxed);
-            total.misses += shard.misses.load(Ordering::Relaxed);
+            total.hits += shard.reads.hits();
+            total.misses += shard.reads.misses();
         }
         total
     }
@@ -644,7 +653,7 @@ where
             let cell = self.cell(hash);
             let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key);
             if let SharedRead::Hit(idx, value) = found {
-                self.record_read(cell, Read::Hit { idx, hash: hash as u32 }, &cell.hits);
+                self.record_read(cell, Read::Hit { idx, hash: hash as u32 });
                 return Ok(value);
             }
         }
@@ -850,7 +859,7 @@ mod tests {
         }
         let cell = &cache.inner.shards[0];
         let mut left = 0;
-        cell.reads.drain(|_| left += 1);
+        cell.reads.stripe(read_buffer::probe()).ring.drain(|_| left += 1);
         assert!(left < read_buffer::SLOTS, "the buffer was never drained by its readers");
     }
 

@@ -267,8 +267,8 @@ where
                 Ok(at) => total.add(self.held[at].1.stats()),
                 Err(_) => total.add(cell.read().stats()),
             }
-            total.hits += cell.hits.load(std::sync::atomic::Ordering::Relaxed);
-            total.misses += cell.misses.load(std::sync::atomic::Ordering::Relaxed);
+            total.hits += cell.reads.hits();
+            total.misses += cell.reads.misses();
         }
         total
     }
