@@ -268,14 +268,43 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.get_map(key, V::clone)
+    }
+
+    /// What `f` makes of the value of `key`, counting a hit or a miss and updating the eviction
+    /// policy as [`get`](Self::get) does: a borrowing read, for callers that copy a value
+    /// somewhere (a reply buffer) or need only a part of it, and would otherwise clone it first.
+    ///
+    /// `f` runs under the shard's lock (shared on the default configuration): keep it short and
+    /// do not call back into the cache.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::Cache;
+    ///
+    /// let cache: Cache<u64, Vec<u8>> = Cache::new(100);
+    /// cache.insert(1, b"hello".to_vec());
+    /// let mut reply = Vec::new();
+    /// assert_eq!(cache.get_map(&1, |v| reply.extend_from_slice(v)), Some(()));
+    /// assert_eq!(cache.get_map(&1, Vec::len), Some(5));
+    /// assert_eq!(cache.get_map(&2, Vec::len), None);
+    /// assert_eq!(reply, b"hello");
+    /// ```
+    pub fn get_map<Q, R>(&self, key: &Q, f: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.hash(key);
+        let mut f = Some(f);
         if self.inner.buffered_reads {
             let cell = self.cell(hash);
-            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key);
+            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key, |v| f.take().map(|f| f(v)));
             match found {
                 SharedRead::Hit(idx, value) => {
                     self.record_read(cell, Read::Hit { idx, hash: hash as u32 });
-                    return Some(value);
+                    return value;
                 }
                 SharedRead::Miss => {
                     self.record_read(cell, Read::Miss);
@@ -284,7 +313,12 @@ where
                 SharedRead::Expired => {} // reclaim it under the write lock below
             }
         }
-        self.get_locked(hash, key)
+        let f = f.take()?;
+        let (value, ticket) = self.with_shard(hash, |s, cfg, sink| s.get(cfg, hash as u32, key, sink, f))?;
+        if let Some(ticket) = ticket {
+            self.spawn_refresh(hash, ticket);
+        }
+        Some(value)
     }
 
     /// Buffers a read for the policy in this thread's stripe, and counts it there; drains the
@@ -311,20 +345,6 @@ where
                 }
             }
         }
-    }
-
-    /// A read under the write lock: applies the policy update, idle deadline, `Expiry` read
-    /// hook and refresh decision at once.
-    fn get_locked<Q>(&self, hash: u64, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let (value, ticket) = self.with_shard(hash, |s, cfg, sink| s.get(cfg, hash as u32, key, sink))?;
-        if let Some(ticket) = ticket {
-            self.spawn_refresh(hash, ticket);
-        }
-        Some(value)
     }
 
     /// The value of `key` without touching the policy or the statistics.
@@ -651,13 +671,13 @@ where
         if self.inner.buffered_reads {
             // A hit needs no write lock; a miss joins the load under it (and is counted there).
             let cell = self.cell(hash);
-            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key);
+            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key, V::clone);
             if let SharedRead::Hit(idx, value) = found {
                 self.record_read(cell, Read::Hit { idx, hash: hash as u32 });
                 return Ok(value);
             }
         }
-        self.with_shard(hash, |s, cfg, sink| match s.get(cfg, hash as u32, key, sink) {
+        self.with_shard(hash, |s, cfg, sink| match s.get(cfg, hash as u32, key, sink, V::clone) {
             Some((value, _)) => Ok(value),
             None => Err(s.loading.join(table_hash(hash as u32), key, || key.clone())),
         })
@@ -878,6 +898,25 @@ mod tests {
         clock.advance(Duration::from_secs(5));
         assert_eq!(cache.get(&1), None);
         assert_eq!(cache.len(), 0, "the read fell back to the write lock and reclaimed it");
+    }
+
+    #[test]
+    fn a_borrowing_read_counts_and_moves_like_get_on_both_paths() {
+        for policy in [EvictionPolicy::TinyLfu, EvictionPolicy::Lru] {
+            let cache: Cache<u64, Vec<u8>> =
+                Cache::builder().max_capacity(100).shards(1).eviction_policy(policy).record_stats().build();
+            cache.insert(1, vec![7; 3]);
+            assert_eq!(cache.get_map(&1, |v| v.iter().map(|&b| u64::from(b)).sum::<u64>()), Some(21));
+            assert_eq!(cache.get_map(&2, Vec::len), None);
+            let stats = cache.stats();
+            assert_eq!((stats.hits, stats.misses), (1, 1), "{policy:?}");
+        }
+        let clock = MockClock::new();
+        let ttl: Cache<u64, u64> =
+            Cache::builder().max_capacity(10).time_to_live(Duration::from_secs(1)).clock(clock.clone()).build();
+        ttl.insert(1, 1);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(ttl.get_map(&1, |v| *v), None, "an expired entry is not handed to the closure");
     }
 
     #[test]

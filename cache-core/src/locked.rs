@@ -206,7 +206,7 @@ where
     {
         let hash = self.cache.hash(key);
         let at = self.position(self.cache.shard_of(hash)).map_err(|_| NotHeld)?;
-        let found = self.held[at].1.get(&self.cache.inner.cfg, hash as u32, key, &mut self.sink);
+        let found = self.held[at].1.get(&self.cache.inner.cfg, hash as u32, key, &mut self.sink, V::clone);
         Ok(found.map(|(value, ticket)| {
             if let Some(ticket) = ticket {
                 self.refreshes.push((hash, ticket));
