@@ -141,10 +141,12 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
         Some(shard)
     }
 
-    /// Replays the buffered reads on the policy, touching each read's nodes a few reads before
-    /// applying it (see [`Shard::warm`]).
+    /// Replays the buffered reads on the policy, prefetching each read's node and sketch line
+    /// `FAR` reads before applying it and its list neighbours `NEAR` reads before (see
+    /// [`Shard::prefetch_far`]).
     fn drain(&self, shard: &mut Shard<K, V>) {
-        const AHEAD: usize = 4;
+        const FAR: usize = 8;
+        const NEAR: usize = 4;
         for stripe in self.reads.all() {
             if !stripe.ring.is_pending() {
                 continue;
@@ -158,12 +160,18 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
                 }
             });
             let reads = &reads[..n];
-            for &read in reads.iter().take(AHEAD) {
-                shard.warm(read);
+            for &read in reads.iter().take(FAR) {
+                shard.prefetch_far(read);
+            }
+            for &read in reads.iter().take(NEAR) {
+                shard.prefetch_near(read);
             }
             for (i, &read) in reads.iter().enumerate() {
-                if let Some(&ahead) = reads.get(i + AHEAD) {
-                    shard.warm(ahead);
+                if let Some(&far) = reads.get(i + FAR) {
+                    shard.prefetch_far(far);
+                }
+                if let Some(&near) = reads.get(i + NEAR) {
+                    shard.prefetch_near(near);
                 }
                 shard.apply_read(read);
             }

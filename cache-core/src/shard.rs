@@ -246,18 +246,24 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         }
     }
 
-    /// Loads the slab nodes a later [`apply_read`](Self::apply_read) of `read` will link and
-    /// unlink, without changing anything: issued a few reads ahead while draining, these
-    /// independent loads overlap in the memory system instead of stalling one after another.
-    pub(crate) fn warm(&self, read: Read) {
+    /// The first of two prefetch stages issued several reads ahead of
+    /// [`apply_read`](Self::apply_read) while draining: starts loading the node's slot and its
+    /// frequency-sketch line. Prefetches do not wait, so the misses of several buffered reads
+    /// overlap in the memory system instead of stalling the drain one after another.
+    pub(crate) fn prefetch_far(&self, read: Read) {
         if let Read::Hit { idx, hash } = read {
-            let line = self.policy.warm(hash);
-            if let Some(node) = self.slab.try_get(idx) {
-                let prev = self.slab.try_get(node.prev).map_or(0, |n| n.hash);
-                let next = self.slab.try_get(node.next).map_or(0, |n| n.hash);
-                std::hint::black_box(u64::from(prev ^ next) ^ line);
-            } else {
-                std::hint::black_box(line);
+            self.policy.warm(hash);
+            self.slab.prefetch(idx);
+        }
+    }
+
+    /// The second prefetch stage, a few reads after [`prefetch_far`](Self::prefetch_far) (the node
+    /// is cached by then): starts loading the list neighbours the access will relink.
+    pub(crate) fn prefetch_near(&self, read: Read) {
+        if let Read::Hit { idx, hash } = read {
+            if let Some(node) = self.slab.try_get(idx).filter(|n| n.hash == hash) {
+                self.slab.prefetch(node.prev);
+                self.slab.prefetch(node.next);
             }
         }
     }
