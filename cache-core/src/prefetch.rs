@@ -23,7 +23,7 @@ pub(crate) fn prefetch<T>(target: &T) {
 
 #[cfg(test)]
 mod tests {
-    /// Prefetching any live reference, of any size or alignment, changes nothing (Miri runs this).
+    /// Prefetching any live reference, of any size or alignment, changes nothing.
     #[test]
     fn prefetching_changes_nothing() {
         let words = vec![1u64, 2, 3];
