@@ -77,6 +77,10 @@ pub struct Run {
     pub hits: u64,
     /// Wall time from the common start to the last thread's stop.
     pub elapsed: Duration,
+    /// On-CPU time of all threads together (Linux's per-thread scheduler statistics; zero where
+    /// they cannot be read): unlike wall time, it does not count time spent waiting for a CPU
+    /// that other work on a shared machine holds.
+    pub cpu: Duration,
 }
 
 impl Run {
@@ -84,6 +88,17 @@ impl Run {
     #[must_use]
     pub fn ops_per_sec(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Operations per second as if each thread had had a CPU to itself the whole time: operations
+    /// over on-CPU time, times the thread count (falls back to [`ops_per_sec`](Self::ops_per_sec)
+    /// without scheduler statistics).
+    #[must_use]
+    pub fn ops_per_cpu_sec(&self, threads: usize) -> f64 {
+        if self.cpu.is_zero() {
+            return self.ops_per_sec();
+        }
+        threads as f64 * self.ops as f64 / self.cpu.as_secs_f64()
     }
 
     /// Hits per operation, percent.
@@ -109,14 +124,16 @@ pub fn run<C: BenchCache>(
     let barrier = Barrier::new(threads);
     let total_ops = AtomicU64::new(0);
     let total_hits = AtomicU64::new(0);
+    let total_cpu = AtomicU64::new(0);
     let mut slowest = Duration::ZERO;
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
                 let (barrier, op) = (&barrier, &op);
-                let (total_ops, total_hits) = (&total_ops, &total_hits);
+                let (total_ops, total_hits, total_cpu) = (&total_ops, &total_hits, &total_cpu);
                 s.spawn(move || {
                     barrier.wait();
+                    let cpu0 = thread_cpu_nanos();
                     let t0 = Instant::now();
                     let (mut done, mut hits) = (0u64, 0u64);
                     while done < per_thread && t0.elapsed() < budget.time {
@@ -125,9 +142,13 @@ pub fn run<C: BenchCache>(
                             done += 1;
                         }
                     }
+                    let elapsed = t0.elapsed();
+                    if let (Some(a), Some(b)) = (cpu0, thread_cpu_nanos()) {
+                        total_cpu.fetch_add(b.saturating_sub(a), Ordering::Relaxed);
+                    }
                     total_ops.fetch_add(done, Ordering::Relaxed);
                     total_hits.fetch_add(hits, Ordering::Relaxed);
-                    t0.elapsed()
+                    elapsed
                 })
             })
             .collect();
@@ -135,7 +156,18 @@ pub fn run<C: BenchCache>(
             slowest = slowest.max(h.join().expect("bench thread panicked"));
         }
     });
-    Run { ops: total_ops.into_inner(), hits: total_hits.into_inner(), elapsed: slowest }
+    Run {
+        ops: total_ops.into_inner(),
+        hits: total_hits.into_inner(),
+        elapsed: slowest,
+        cpu: Duration::from_nanos(total_cpu.into_inner()),
+    }
+}
+
+/// Nanoseconds this thread has run on a CPU (the first field of `/proc/thread-self/schedstat`),
+/// or `None` where that file does not exist.
+fn thread_cpu_nanos() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 /// The op stream entry for thread `t` at step `i`: threads start at evenly spread offsets.

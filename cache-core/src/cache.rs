@@ -3,8 +3,8 @@
 //! ```text
 //!   key ──hash once (ahash)──► h ──bits 32..──► shard index ──► ShardCell (padded)
 //!                              └──bits 0..32──► stored hash       ├─ RwLock<Shard>
-//!                                                                 ├─ ReadBuffer (lossy ring)
-//!                                                                 └─ hits / misses (atomics)
+//!                                                                 └─ Striped: per stripe a lossy
+//!                                                                    ring + hits / misses (atomics)
 //! ```
 //! Each call hashes the key once and touches exactly one shard. Writes (insert, remove,
 //! compute, loaders, TTL changes, evictions) take the shard's write lock, first replay the
@@ -13,9 +13,11 @@
 //!
 //! Reads take one of two paths. On a W-TinyLFU shard without time-to-idle, an `Expiry` hook or
 //! refresh-after-write, `get` takes the *read* lock, finds the entry, checks its deadline,
-//! clones the value, unlocks, and records the access (slab index + stored hash) in the shard's
-//! [`ReadBuffer`]; a reader whose record fills the buffer drains it with `try_write` (never
-//! waiting), and every write drains it before deciding anything, so evictions always see every
+//! clones the value, unlocks, and records the access (slab index + stored hash) in its own
+//! stripe of the shard's read buffers ([`Striped`], picked by a per-thread probe, so two threads
+//! reading one shard write to different cache lines); a reader whose record fills its stripe
+//! drains the shard with `try_write` (never waiting; a slow path taken once every
+//! [`SLOTS`](read_buffer::SLOTS) reads of a thread at most), and every write drains it before deciding anything, so evictions always see every
 //! buffered read that was not dropped. An expired entry found on this path is never returned:
 //! the read retries under the write lock, which reclaims it. Every other configuration (exact
 //! LRU, TTI, `Expiry::expire_after_read`, refresh) needs to change the shard on each read and
@@ -34,7 +36,7 @@ use crate::shard::SharedRead;
 use crate::shard::{Shard, table_hash};
 use crate::stats::CacheStats;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use read_buffer::{Read, ReadBuffer};
+use read_buffer::{Read, Recorded, Striped};
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
@@ -46,16 +48,14 @@ use std::time::{Duration, Instant};
 #[path = "read_buffer.rs"]
 pub(crate) mod read_buffer;
 
-/// One shard behind its lock, with what readers share outside the lock: the read buffer and
-/// the hit/miss counters of buffered reads. Aligned so that shards do not share a cache line.
+/// One shard behind its lock, with what readers share outside the lock: the striped read
+/// buffers, which also count the hits and misses of buffered reads (only with `record_stats`;
+/// locked reads count in the shard's own [`CacheStats`]). Aligned so that shards do not share a
+/// cache line.
 #[repr(align(128))]
 pub(crate) struct ShardCell<K, V> {
     pub(crate) lock: RwLock<Shard<K, V>>,
-    reads: ReadBuffer,
-    /// Hits and misses of buffered reads (only with `record_stats`); locked reads count in the
-    /// shard's own [`CacheStats`].
-    pub(crate) hits: AtomicU64,
-    pub(crate) misses: AtomicU64,
+    pub(crate) reads: Striped,
     /// The shard's entry count, weighted size and pinned weight as of its last write-lock
     /// release ([`ShardWrite`] publishes them), so that the cache-wide sums take no lock — not
     /// even one this thread already holds through [`Locked`](crate::Locked).
@@ -68,9 +68,7 @@ impl<K, V> ShardCell<K, V> {
     pub(crate) fn new(shard: Shard<K, V>) -> Self {
         Self {
             lock: RwLock::new(shard),
-            reads: ReadBuffer::default(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            reads: Striped::new(read_buffer::default_stripes()),
             len: AtomicU64::new(0),
             weighted: AtomicU64::new(0),
             pinned: AtomicU64::new(0),
@@ -143,26 +141,37 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
         Some(shard)
     }
 
-    /// Replays the buffered reads on the policy, touching each read's nodes a few reads before
-    /// applying it (see [`Shard::warm`]).
+    /// Replays the buffered reads on the policy, prefetching each read's node and sketch line
+    /// `FAR` reads before applying it and its list neighbours `NEAR` reads before (see
+    /// [`Shard::prefetch_far`]).
     fn drain(&self, shard: &mut Shard<K, V>) {
-        const AHEAD: usize = 4;
-        if self.reads.is_pending() {
+        const FAR: usize = 8;
+        const NEAR: usize = 4;
+        for stripe in self.reads.all() {
+            if !stripe.ring.is_pending() {
+                continue;
+            }
             let mut reads = [Read::Miss; read_buffer::SLOTS];
             let mut n = 0;
-            self.reads.drain(|read| {
+            stripe.ring.drain(|read| {
                 if let Some(slot) = reads.get_mut(n) {
                     *slot = read;
                     n += 1;
                 }
             });
             let reads = &reads[..n];
-            for &read in reads.iter().take(AHEAD) {
-                shard.warm(read);
+            for &read in reads.iter().take(FAR) {
+                shard.prefetch_far(read);
+            }
+            for &read in reads.iter().take(NEAR) {
+                shard.prefetch_near(read);
             }
             for (i, &read) in reads.iter().enumerate() {
-                if let Some(&ahead) = reads.get(i + AHEAD) {
-                    shard.warm(ahead);
+                if let Some(&far) = reads.get(i + FAR) {
+                    shard.prefetch_far(far);
+                }
+                if let Some(&near) = reads.get(i + NEAR) {
+                    shard.prefetch_near(near);
                 }
                 shard.apply_read(read);
             }
@@ -267,55 +276,83 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        self.get_map(key, V::clone)
+    }
+
+    /// What `f` makes of the value of `key`, counting a hit or a miss and updating the eviction
+    /// policy as [`get`](Self::get) does: a borrowing read, for callers that copy a value
+    /// somewhere (a reply buffer) or need only a part of it, and would otherwise clone it first.
+    ///
+    /// `f` runs under the shard's lock (shared on the default configuration): keep it short and
+    /// do not call back into the cache.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use cache_core::Cache;
+    ///
+    /// let cache: Cache<u64, Vec<u8>> = Cache::new(100);
+    /// cache.insert(1, b"hello".to_vec());
+    /// let mut reply = Vec::new();
+    /// assert_eq!(cache.get_map(&1, |v| reply.extend_from_slice(v)), Some(()));
+    /// assert_eq!(cache.get_map(&1, Vec::len), Some(5));
+    /// assert_eq!(cache.get_map(&2, Vec::len), None);
+    /// assert_eq!(reply, b"hello");
+    /// ```
+    pub fn get_map<Q, R>(&self, key: &Q, f: impl FnOnce(&V) -> R) -> Option<R>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let hash = self.hash(key);
+        let mut f = Some(f);
         if self.inner.buffered_reads {
             let cell = self.cell(hash);
-            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key);
+            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key, |v| f.take().map(|f| f(v)));
             match found {
                 SharedRead::Hit(idx, value) => {
-                    self.record_read(cell, Read::Hit { idx, hash: hash as u32 }, &cell.hits);
-                    return Some(value);
+                    self.record_read(cell, Read::Hit { idx, hash: hash as u32 });
+                    return value;
                 }
                 SharedRead::Miss => {
-                    self.record_read(cell, Read::Miss, &cell.misses);
+                    self.record_read(cell, Read::Miss);
                     return None;
                 }
                 SharedRead::Expired => {} // reclaim it under the write lock below
             }
         }
-        self.get_locked(hash, key)
-    }
-
-    /// Buffers a read for the policy; drains the buffer if this read filled it and the write
-    /// lock is free (a busy lock means another thread is draining or about to).
-    fn record_read(&self, cell: &ShardCell<K, V>, read: Read, counter: &AtomicU64) {
-        let cfg = &self.inner.cfg;
-        if cfg.record_stats {
-            counter.fetch_add(1, Ordering::Relaxed);
-        }
-        if cell.reads.record(read) {
-            if let Some(mut shard) = cell.try_write() {
-                let mut sink = Removals::new(cfg.listener.is_some());
-                let now = shard.now(cfg, false);
-                shard.maintain(cfg, now, &mut sink);
-                drop(shard);
-                sink.deliver(cfg.listener.as_ref());
-            }
-        }
-    }
-
-    /// A read under the write lock: applies the policy update, idle deadline, `Expiry` read
-    /// hook and refresh decision at once.
-    fn get_locked<Q>(&self, hash: u64, key: &Q) -> Option<V>
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let (value, ticket) = self.with_shard(hash, |s, cfg, sink| s.get(cfg, hash as u32, key, sink))?;
+        let f = f.take()?;
+        let (value, ticket) = self.with_shard(hash, |s, cfg, sink| s.get(cfg, hash as u32, key, sink, f))?;
         if let Some(ticket) = ticket {
             self.spawn_refresh(hash, ticket);
         }
         Some(value)
+    }
+
+    /// Buffers a read for the policy in this thread's stripe, and counts it there; drains the
+    /// shard if this read filled the stripe and the write lock is free (a busy lock means
+    /// another thread is draining or about to). A reader that lost a race for a slot moves to
+    /// another stripe for its next read.
+    fn record_read(&self, cell: &ShardCell<K, V>, read: Read) {
+        let cfg = &self.inner.cfg;
+        let stripe = cell.reads.stripe(read_buffer::probe());
+        if cfg.record_stats {
+            let counter = if matches!(read, Read::Miss) { &stripe.misses } else { &stripe.hits };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        match stripe.ring.record(read) {
+            Recorded::Ok => {}
+            Recorded::Contended => read_buffer::rehash_probe(),
+            Recorded::Full => {
+                if let Some(mut shard) = cell.try_write() {
+                    let mut sink = Removals::new(cfg.listener.is_some());
+                    let now = shard.now(cfg, false);
+                    shard.maintain(cfg, now, &mut sink);
+                    drop(shard);
+                    sink.deliver(cfg.listener.as_ref());
+                }
+            }
+        }
     }
 
     /// The value of `key` without touching the policy or the statistics.
@@ -564,8 +601,8 @@ where
         let mut total = CacheStats::default();
         for shard in &self.inner.shards {
             total.add(shard.read().stats());
-            total.hits += shard.hits.load(Ordering::Relaxed);
-            total.misses += shard.misses.load(Ordering::Relaxed);
+            total.hits += shard.reads.hits();
+            total.misses += shard.reads.misses();
         }
         total
     }
@@ -666,13 +703,13 @@ where
         if self.inner.buffered_reads {
             // A hit needs no write lock; a miss joins the load under it (and is counted there).
             let cell = self.cell(hash);
-            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key);
+            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key, V::clone);
             if let SharedRead::Hit(idx, value) = found {
-                self.record_read(cell, Read::Hit { idx, hash: hash as u32 }, &cell.hits);
+                self.record_read(cell, Read::Hit { idx, hash: hash as u32 });
                 return Ok(value);
             }
         }
-        self.with_shard(hash, |s, cfg, sink| match s.get(cfg, hash as u32, key, sink) {
+        self.with_shard(hash, |s, cfg, sink| match s.get(cfg, hash as u32, key, sink, V::clone) {
             Some((value, _)) => Ok(value),
             None => Err(s.loading.join(table_hash(hash as u32), key, || key.clone())),
         })
@@ -874,7 +911,7 @@ mod tests {
         }
         let cell = &cache.inner.shards[0];
         let mut left = 0;
-        cell.reads.drain(|_| left += 1);
+        cell.reads.stripe(read_buffer::probe()).ring.drain(|_| left += 1);
         assert!(left < read_buffer::SLOTS, "the buffer was never drained by its readers");
     }
 
@@ -893,6 +930,25 @@ mod tests {
         clock.advance(Duration::from_secs(5));
         assert_eq!(cache.get(&1), None);
         assert_eq!(cache.len(), 0, "the read fell back to the write lock and reclaimed it");
+    }
+
+    #[test]
+    fn a_borrowing_read_counts_and_moves_like_get_on_both_paths() {
+        for policy in [EvictionPolicy::TinyLfu, EvictionPolicy::Lru] {
+            let cache: Cache<u64, Vec<u8>> =
+                Cache::builder().max_capacity(100).shards(1).eviction_policy(policy).record_stats().build();
+            cache.insert(1, vec![7; 3]);
+            assert_eq!(cache.get_map(&1, |v| v.iter().map(|&b| u64::from(b)).sum::<u64>()), Some(21));
+            assert_eq!(cache.get_map(&2, Vec::len), None);
+            let stats = cache.stats();
+            assert_eq!((stats.hits, stats.misses), (1, 1), "{policy:?}");
+        }
+        let clock = MockClock::new();
+        let ttl: Cache<u64, u64> =
+            Cache::builder().max_capacity(10).time_to_live(Duration::from_secs(1)).clock(clock.clone()).build();
+        ttl.insert(1, 1);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(ttl.get_map(&1, |v| *v), None, "an expired entry is not handed to the closure");
     }
 
     #[test]

@@ -70,6 +70,7 @@ mod loader;
 mod locked;
 mod pinning;
 mod policy;
+mod prefetch;
 mod shard;
 mod slab;
 mod stats;

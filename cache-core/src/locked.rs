@@ -206,7 +206,7 @@ where
     {
         let hash = self.cache.hash(key);
         let at = self.position(self.cache.shard_of(hash)).map_err(|_| NotHeld)?;
-        let found = self.held[at].1.get(&self.cache.inner.cfg, hash as u32, key, &mut self.sink);
+        let found = self.held[at].1.get(&self.cache.inner.cfg, hash as u32, key, &mut self.sink, V::clone);
         Ok(found.map(|(value, ticket)| {
             if let Some(ticket) = ticket {
                 self.refreshes.push((hash, ticket));
@@ -267,8 +267,8 @@ where
                 Ok(at) => total.add(self.held[at].1.stats()),
                 Err(_) => total.add(cell.read().stats()),
             }
-            total.hits += cell.hits.load(std::sync::atomic::Ordering::Relaxed);
-            total.misses += cell.misses.load(std::sync::atomic::Ordering::Relaxed);
+            total.hits += cell.reads.hits();
+            total.misses += cell.reads.misses();
         }
         total
     }

@@ -169,15 +169,16 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         remaining(self.timers.deadline(idx), now)
     }
 
-    /// A read: records the hit or miss, updates the policy and idle deadline, and decides on a
-    /// refresh.
-    pub(crate) fn get<Q>(
+    /// A read: records the hit or miss, updates the policy and idle deadline, decides on a
+    /// refresh, and answers what `read` makes of the value.
+    pub(crate) fn get<Q, R>(
         &mut self,
         cfg: &Config<K, V>,
         hash: u32,
         key: &Q,
         sink: &mut Removals<K, V>,
-    ) -> Option<(V, Option<RefreshTicket<K, V>>)>
+        read: impl FnOnce(&V) -> R,
+    ) -> Option<(R, Option<RefreshTicket<K, V>>)>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -207,13 +208,20 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
                 RefreshTicket { key: node.key.clone(), value: node.value.clone(), stamp }
             })
         });
-        Some((self.slab.get(idx).value.clone(), ticket))
+        Some((read(&self.slab.get(idx).value), ticket))
     }
 
-    /// The read-locked half of a buffered read: finds `key` and clones its value without
-    /// touching the policy, the statistics or the timer wheel. The caller records the access
-    /// in the shard's read buffer; [`apply_read`](Self::apply_read) replays it later.
-    pub(crate) fn get_shared<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> SharedRead<V>
+    /// The read-locked half of a buffered read: finds `key` and answers what `read` makes of its
+    /// value (a clone, for `get`) without touching the policy, the statistics or the timer
+    /// wheel. The caller records the access in the shard's read buffer;
+    /// [`apply_read`](Self::apply_read) replays it later.
+    pub(crate) fn get_shared<Q, R>(
+        &self,
+        cfg: &Config<K, V>,
+        hash: u32,
+        key: &Q,
+        read: impl FnOnce(&V) -> R,
+    ) -> SharedRead<R>
     where
         K: Borrow<Q>,
         Q: Eq + ?Sized,
@@ -222,7 +230,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         if self.timers.scheduled() > 0 && self.timers.deadline(idx) <= self.now(cfg, false) {
             return SharedRead::Expired;
         }
-        SharedRead::Hit(idx, self.slab.get(idx).value.clone())
+        SharedRead::Hit(idx, read(&self.slab.get(idx).value))
     }
 
     /// Replays one buffered read on the policy. A hit is applied only if its slot still holds
@@ -238,18 +246,24 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         }
     }
 
-    /// Loads the slab nodes a later [`apply_read`](Self::apply_read) of `read` will link and
-    /// unlink, without changing anything: issued a few reads ahead while draining, these
-    /// independent loads overlap in the memory system instead of stalling one after another.
-    pub(crate) fn warm(&self, read: Read) {
+    /// The first of two prefetch stages issued several reads ahead of
+    /// [`apply_read`](Self::apply_read) while draining: starts loading the node's slot and its
+    /// frequency-sketch line. Prefetches do not wait, so the misses of several buffered reads
+    /// overlap in the memory system instead of stalling the drain one after another.
+    pub(crate) fn prefetch_far(&self, read: Read) {
         if let Read::Hit { idx, hash } = read {
-            let line = self.policy.warm(hash);
-            if let Some(node) = self.slab.try_get(idx) {
-                let prev = self.slab.try_get(node.prev).map_or(0, |n| n.hash);
-                let next = self.slab.try_get(node.next).map_or(0, |n| n.hash);
-                std::hint::black_box(u64::from(prev ^ next) ^ line);
-            } else {
-                std::hint::black_box(line);
+            self.policy.warm(hash);
+            self.slab.prefetch(idx);
+        }
+    }
+
+    /// The second prefetch stage, a few reads after [`prefetch_far`](Self::prefetch_far) (the node
+    /// is cached by then): starts loading the list neighbours the access will relink.
+    pub(crate) fn prefetch_near(&self, read: Read) {
+        if let Read::Hit { idx, hash } = read {
+            if let Some(node) = self.slab.try_get(idx).filter(|n| n.hash == hash) {
+                self.slab.prefetch(node.prev);
+                self.slab.prefetch(node.next);
             }
         }
     }
@@ -840,7 +854,7 @@ mod tests {
                 let mut sink = Removals::new(false);
                 match x % 6 {
                     0 | 1 => {
-                        let _ = shard.get(&cfg, key, &key, &mut sink);
+                        let _ = shard.get(&cfg, key, &key, &mut sink, u32::clone);
                     }
                     2 | 3 => {
                         let ttl = (x % 3 == 0).then_some(x % 10_000 + 1);

@@ -140,6 +140,13 @@ impl<K, V> Slab<K, V> {
         }
     }
 
+    /// Starts loading slot `idx` (if it exists) into the cache, without waiting for it.
+    pub(crate) fn prefetch(&self, idx: u32) {
+        if let Some(slot) = self.slots.get(idx as usize) {
+            crate::prefetch::prefetch(slot);
+        }
+    }
+
     /// Drops every node and releases the memory.
     pub(crate) fn clear(&mut self) {
         self.slots = Vec::new();

@@ -136,11 +136,11 @@ impl AnyPolicy {
 }
 
 impl AnyPolicy {
-    /// Loads what an access of a node with `hash` will touch in the policy's own tables (the
-    /// sketch line), without changing anything; returns a value to keep the load alive.
-    pub(crate) fn warm(&self, hash: u32) -> u64 {
+    /// Prefetches what an access of a node with `hash` will touch in the policy's own tables
+    /// (the sketch line), without changing anything.
+    pub(crate) fn warm(&self, hash: u32) {
         match self {
-            Self::Lru(_) | Self::Sampled(_) => 0,
+            Self::Lru(_) | Self::Sampled(_) => {}
             Self::TinyLfu(p) => p.warm(hash),
         }
     }

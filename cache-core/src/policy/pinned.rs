@@ -156,8 +156,8 @@ impl<P: Policy> Policy for Pinning<P> {
 
 impl Pinning<AnyPolicy> {
     /// See [`AnyPolicy::warm`].
-    pub(crate) fn warm(&self, hash: u32) -> u64 {
-        self.inner.warm(hash)
+    pub(crate) fn warm(&self, hash: u32) {
+        self.inner.warm(hash);
     }
 }
 

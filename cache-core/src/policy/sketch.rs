@@ -100,11 +100,12 @@ impl FrequencySketch {
         counters.iter().map(|&(word, shift)| ((words[word] >> shift) & 0xf) as u8).min().unwrap_or(0)
     }
 
-    /// Loads the cache line of `hash`'s counters without changing anything, so that a later
-    /// [`increment`](Self::increment) of it finds the line cached (see `Shard::warm`).
-    pub(crate) fn warm(&self, hash: u32) -> u64 {
+    /// Starts loading the cache line of `hash`'s counters, without waiting for it.
+    pub(crate) fn prefetch(&self, hash: u32) {
         let block = self.block(u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        self.table.get(block).map_or(0, |b| b.0[0])
+        if let Some(b) = self.table.get(block) {
+            crate::prefetch::prefetch(b);
+        }
     }
 
     /// Counts one occurrence of `hash`.

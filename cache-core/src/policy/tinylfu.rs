@@ -359,9 +359,9 @@ impl TinyLfu {
         }
     }
 
-    /// Loads the sketch line of `hash` ahead of an access (see `Shard::warm`).
-    pub(crate) fn warm(&self, hash: u32) -> u64 {
-        self.sketch.warm(hash)
+    /// Prefetches the sketch line of `hash` ahead of an access (see `Shard::prefetch_far`).
+    pub(crate) fn warm(&self, hash: u32) {
+        self.sketch.prefetch(hash);
     }
 
     /// The sketch's frequency estimate of `hash`, 0..=15.
