@@ -88,30 +88,7 @@ impl State {
 
 #[cfg(test)]
 mod tests {
-    use crate::cluster::state::{Node, NodeId, Settings, SlotBitmap, State};
-
-    fn id(c: u8) -> NodeId {
-        NodeId([c; 40])
-    }
-
-    fn with(me: u8, others: &[(u8, u64)]) -> State {
-        let mut st = State::new(id(me), "127.0.0.1".into(), 1, 2, Settings::default());
-        for &(c, epoch) in others {
-            let mut n = Node::new(id(c), "127.0.0.1".into(), 3, 4, 0);
-            n.config_epoch = epoch;
-            st.nodes.insert(n.id, n);
-            st.observe_epoch(epoch);
-        }
-        st
-    }
-
-    fn bitmap(slots: &[usize]) -> SlotBitmap {
-        let mut b = SlotBitmap::default();
-        for &s in slots {
-            b.set(s, true);
-        }
-        b
-    }
+    use crate::cluster::state::fixtures::{bitmap, id, with};
 
     #[test]
     fn claims_go_to_the_newer_epoch_and_stale_claimers_get_an_update() {

@@ -425,16 +425,18 @@ impl State {
     }
 }
 
+/// States and bitmaps for the unit tests of the cluster's modules.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
+pub(crate) mod fixtures {
+    use super::{Node, NodeId, Settings, SlotBitmap, State};
 
-    fn id(c: u8) -> NodeId {
+    /// A node id of 40 times `c`.
+    pub fn id(c: u8) -> NodeId {
         NodeId([c; 40])
     }
 
-    fn with(me: u8, others: &[(u8, u64)]) -> State {
+    /// A state for node `me` knowing `others` (id letter, config epoch).
+    pub fn with(me: u8, others: &[(u8, u64)]) -> State {
         let mut st = State::new(id(me), "127.0.0.1".into(), 1, 2, Settings::default());
         for &(c, epoch) in others {
             let mut n = Node::new(id(c), "127.0.0.1".into(), 3, 4, 0);
@@ -445,13 +447,22 @@ mod tests {
         st
     }
 
-    fn bitmap(slots: &[usize]) -> SlotBitmap {
+    /// A bitmap with `slots` set.
+    pub fn bitmap(slots: &[usize]) -> SlotBitmap {
         let mut b = SlotBitmap::default();
         for &s in slots {
             b.set(s, true);
         }
         b
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{bitmap, id, with};
+    use super::*;
+    use proptest::prelude::*;
+
 
     #[test]
     fn cluster_state_needs_coverage_and_a_majority() {
