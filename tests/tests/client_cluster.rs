@@ -7,6 +7,10 @@
 //! and (coalesced) after errors, and a failover (3 primaries + 3 replicas) followed to the
 //! promoted replica.
 //!
+//! With `CLUSTER_OF_OURS` set, the nodes are our own server instead (`.ci/run` runs every test
+//! but the failover, which needs replicas, and the 1000-slot reshard, which `cluster_reshard.rs`
+//! covers on our nodes with redis-py).
+//!
 //! Skipped with a printed reason without redis-server / redis-cli; a failure under `CI=true`.
 
 use std::collections::HashMap;
@@ -23,7 +27,13 @@ fn start(extra: &[&str], node_timeout_ms: u64) -> Result<Option<Cluster>> {
 }
 
 fn start_spec(spec: ClusterSpec) -> Result<Option<Cluster>> {
-    let Some(program) = NodeProgram::redis() else { return Ok(None) };
+    let program = if std::env::var_os("CLUSTER_OF_OURS").is_some() {
+        let Some(_) = cache_tests::peer::require_peer("redis-cli") else { return Ok(None) };
+        NodeProgram::new(cache_tests::ours::server_binary(), &[])
+    } else {
+        let Some(program) = NodeProgram::redis() else { return Ok(None) };
+        program
+    };
     Cluster::start(program, spec)
 }
 

@@ -463,7 +463,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-
     #[test]
     fn cluster_state_needs_coverage_and_a_majority() {
         let mut st = with(b'a', &[(b'b', 1)]);
