@@ -1,4 +1,4 @@
-//! SAVE, BGSAVE [SCHEDULE] and LASTSAVE: the snapshot commands, over [`crate::persistence::save`]
+//! SAVE, BGSAVE \[SCHEDULE\] and LASTSAVE: the snapshot commands, over [`crate::persistence::save`]
 //! (which owns when and how a snapshot is written). SHUTDOWN's save lives with SHUTDOWN
 //! (`server.rs`). Replies and errors are Redis 7.0.15's (BGSAVE inside MULTI/EXEC is scheduled,
 //! as there).
