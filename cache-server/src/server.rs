@@ -132,6 +132,8 @@ impl Shared {
         crate::notify::configure(&db, config.notify_keyspace_events);
         crate::types::publish(&config.encodings);
         let metrics = Metrics::new(&config);
+        let persistence = Arc::new(crate::persistence::State::new());
+        persistence.configure(&config);
         Self {
             db,
             auth_required: AtomicBool::new(config.requirepass.is_some()),
@@ -156,7 +158,7 @@ impl Shared {
             scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget, busy_threshold)),
             slowlog_threshold,
             shutdown: watch::channel(false).0,
-            persistence: Arc::new(crate::persistence::State::new()),
+            persistence,
         }
     }
 
@@ -182,6 +184,7 @@ impl Shared {
         self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);
         self.scripting.busy_threshold.store(cfg.busy_reply_threshold, Relaxed);
         crate::types::publish(&cfg.encodings);
+        self.persistence.configure(&cfg);
         if let Some(cluster) = &self.cluster {
             crate::cluster::setup::reconfigure(cluster, &cfg);
         }

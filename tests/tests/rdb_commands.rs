@@ -168,3 +168,59 @@ fn shutdown_and_sigterm_save_when_rules_exist() {
     wait_until("exit", || !p.is_running());
     assert!(dump_keys(&dir.0), "SIGTERM with save rules saved the key");
 }
+
+/// A BGSAVE that fails (a directory stands where its file goes) with save rules and `stop-writes-on-bgsave-error
+/// yes` refuses writes, PING and an EXEC with a write with `-MISCONF`, but not reads; a SAVE that
+/// succeeds lifts it. Played on both servers, replies compared.
+#[test]
+fn a_failed_bgsave_stops_writes_as_in_redis() {
+    let (a, b) = (Scratch::new("misconf-ours"), Scratch::new("misconf-redis"));
+    let Some(redis) = RedisServer::start(&["--dir".to_owned(), b.arg(), "--save".to_owned(), "3600 1".to_owned()])
+    else {
+        return;
+    };
+    let ours = OurServer::start(&opts(&a, &[("save", "3600 1")]));
+    let mut refusals: Vec<Vec<Frame>> = Vec::new();
+    for (c, dir) in [
+        (&mut RawConn::connect(redis.addr()).expect("connect"), &b),
+        (&mut RawConn::connect(ours.addr()).expect("connect"), &a),
+    ] {
+        assert_eq!(c.cmd(&["SET", "k", "v"]).expect("set"), Frame::Simple(b"OK".to_vec()));
+        std::fs::create_dir(dir.0.join("dump.rdb")).expect("a directory in the file's place");
+        c.cmd(&["BGSAVE"]).expect("bgsave");
+        wait_until("the BGSAVE to fail", || field(c, "rdb_last_bgsave_status") == "err");
+        let mut seen = Vec::new();
+        let mut refused = |c: &mut RawConn, args: &[&str]| {
+            let reply = c.cmd(args).expect("reply");
+            let misconf = matches!(&reply, Frame::Error(e) if e.starts_with(b"MISCONF "));
+            seen.push(reply);
+            misconf
+        };
+        assert!(refused(c, &["SET", "k", "w"]), "a write is refused");
+        assert!(refused(c, &["PING"]), "PING is refused");
+        assert_eq!(c.cmd(&["GET", "k"]).expect("get"), Frame::Bulk(Some(b"v".to_vec())), "reads go on");
+        assert_eq!(c.cmd(&["MULTI"]).expect("multi"), Frame::Simple(b"OK".to_vec()));
+        assert!(refused(c, &["INCR", "n"]), "a queued write is refused");
+        assert!(matches!(c.cmd(&["EXEC"]).expect("exec"), Frame::Error(e) if e.starts_with(b"EXECABORT")));
+        std::fs::remove_dir(dir.0.join("dump.rdb")).expect("clear the file's place");
+        assert_eq!(c.cmd(&["SAVE"]).expect("save"), Frame::Simple(b"OK".to_vec()));
+        assert_eq!(c.cmd(&["SET", "k", "w"]).expect("set"), Frame::Simple(b"OK".to_vec()), "writes again");
+        refusals.push(seen);
+    }
+    assert_eq!(refusals[0], refusals[1], "Redis's refusals first, ours second");
+}
+
+/// With save rules, FLUSHALL writes the emptied dataset at once: a restart does not bring the
+/// flushed keys back.
+#[test]
+fn flushall_with_save_rules_saves_the_empty_dataset() {
+    let dir = Scratch::new("flushall");
+    let ours = OurServer::start(&opts(&dir, &[("save", "3600 1")]));
+    let mut c = RawConn::connect(ours.addr()).expect("connect");
+    let holds_key = || std::fs::read(dir.0.join("dump.rdb")).is_ok_and(|b| b.windows(8).any(|w| w == b"\x07flushme"));
+    c.cmd(&["SET", "flushme", "v"]).expect("set");
+    assert_eq!(c.cmd(&["SAVE"]).expect("save"), Frame::Simple(b"OK".to_vec()));
+    assert!(holds_key(), "the first save holds the key");
+    assert_eq!(c.cmd(&["FLUSHALL"]).expect("flushall"), Frame::Simple(b"OK".to_vec()));
+    assert!(!holds_key(), "FLUSHALL's save holds no key");
+}

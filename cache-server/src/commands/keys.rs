@@ -575,6 +575,17 @@ fn flushdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     flush_args(a)?;
     ctx.flush(true);
+    // With save rules, Redis writes the emptied dataset at once, so a restart does not bring the
+    // flushed keys back. Inside EXEC or a script the save is scheduled after it (the copy needs
+    // the shard locks they hold), as BGSAVE there is.
+    let shared = ctx.shared;
+    if !crate::persistence::save::rules(shared).is_empty() {
+        if ctx.scope.is_some() {
+            crate::persistence::save::schedule(shared);
+        } else if let Err(e) = ctx.long(usize::MAX, |_| crate::persistence::save::save_waiting(shared)) {
+            tracing::warn!(error = %e, "FLUSHALL's save failed");
+        }
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -143,13 +143,15 @@ mod hot {
     pub const NO_AUTH: u8 = 8;
     pub const ALLOW_BUSY: u8 = 16;
     pub const NO_MULTI: u8 = 32;
-    pub const ALL: [(u8, &str); 6] = [
+    pub const WRITE: u8 = 64;
+    pub const ALL: [(u8, &str); 7] = [
         (DENYOOM, "denyoom"),
         (SKIP_SLOWLOG, "skip_slowlog"),
         (READONLY, "readonly"),
         (NO_AUTH, "no-auth"),
         (ALLOW_BUSY, "allow_busy"),
         (NO_MULTI, "no_multi"),
+        (WRITE, "write"),
     ];
 }
 
@@ -613,6 +615,11 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
             return;
         }
     }
+    // A failed BGSAVE with `stop-writes-on-bgsave-error` refuses writes (and PING), as Redis's.
+    if shared.persistence.refuses_writes() && misconf_refuses(reg, client, full, bits) {
+        reject(crate::persistence::save::MISCONF, client, out);
+        return;
+    }
     if client.subscriptions > 0 && !out.resp3 && !SUBSCRIBE_MODE.contains(&full) {
         let msg = format!(
             "Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
@@ -638,6 +645,15 @@ pub fn execute(shared: &Shared, client: &mut ClientState, out: &mut Reply, args:
         return;
     }
     run(shared, client, out, reg, idx, args, None);
+}
+
+/// Whether `-MISCONF` refuses this command: a write, an EXEC of a transaction with one, or PING
+/// (Redis's `writeCommandsDeniedByDiskError` check).
+#[cold]
+fn misconf_refuses(reg: &Registry, client: &ClientState, full: &str, bits: u8) -> bool {
+    bits & hot::WRITE != 0
+        || full == "ping"
+        || (full == "exec" && client.tx.queued_any(|i| reg.entries[i].1.has("write")))
 }
 
 /// CLIENT PAUSE holds this command (Redis checks it after the other refusals, before MULTI

@@ -299,6 +299,7 @@ pub const HONOURED: &[&str] = &[
     "dbfilename",
     "rdbchecksum",
     "enable-protected-configs",
+    "stop-writes-on-bgsave-error",
     "cluster-enabled",
     "cluster-config-file",
     "cluster-node-timeout",

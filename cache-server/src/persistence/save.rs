@@ -47,7 +47,13 @@ pub struct State {
     pub loaded_expired: AtomicU64,
     /// What SHUTDOWN asked for (see [`Shutdown`]).
     shutdown: AtomicU8,
+    /// `stop-writes-on-bgsave-error yes` and save rules exist (mirrored from the config): a
+    /// failed BGSAVE then refuses writes with `-MISCONF` until a save succeeds.
+    stop_writes_on_error: AtomicBool,
 }
+
+/// Redis's reply to a write while the last BGSAVE failed (`stop-writes-on-bgsave-error`).
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// What the final save does when the server stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +104,20 @@ impl State {
     /// Whether a save is running.
     pub fn busy(&self) -> bool {
         self.busy.load(Relaxed)
+    }
+
+    /// Takes `stop-writes-on-bgsave-error` and the save rules from a new configuration.
+    pub fn configure(&self, cfg: &crate::config::Config) {
+        let stop = cfg.get("stop-writes-on-bgsave-error").is_some_and(|v| v == "yes");
+        let rules = cfg.get("save").is_some_and(|v| !v.trim().is_empty());
+        self.stop_writes_on_error.store(stop && rules, Relaxed);
+    }
+
+    /// Whether writes are refused (`-MISCONF`): the last BGSAVE failed, save rules exist and
+    /// `stop-writes-on-bgsave-error` is on, as in Redis. One relaxed load when saves succeed.
+    #[inline]
+    pub fn refuses_writes(&self) -> bool {
+        self.last_bgsave_failed.load(Relaxed) && self.stop_writes_on_error.load(Relaxed)
     }
 }
 
@@ -153,6 +173,8 @@ fn run(state: &State, job: Job) -> Result<Written, SaveError> {
     let keys = entries.len();
     match file::write(&path, entries, &functions, meta) {
         Ok(w) => {
+            // Any successful save clears a failed BGSAVE's status (and so `-MISCONF`), as Redis's.
+            state.last_bgsave_failed.store(false, Relaxed);
             state.lastsave.store(unix_secs(), Relaxed);
             state.changes_at_save.store(changes, Relaxed);
             state.saves.fetch_add(1, Relaxed);
