@@ -198,6 +198,9 @@ fn a_failed_bgsave_stops_writes_as_in_redis() {
         };
         assert!(refused(c, &["SET", "k", "w"]), "a write is refused");
         assert!(refused(c, &["PING"]), "PING is refused");
+        assert!(!refused(c, &["EVAL", "return redis.call('GET', 'k')", "0"]), "a script's reads go on");
+        // A script's write fails inside it (a script error, compared below).
+        refused(c, &["EVAL", "return redis.call('SET', 'k', 'x')", "0"]);
         assert_eq!(c.cmd(&["GET", "k"]).expect("get"), Frame::Bulk(Some(b"v".to_vec())), "reads go on");
         assert_eq!(c.cmd(&["MULTI"]).expect("multi"), Frame::Simple(b"OK".to_vec()));
         assert!(refused(c, &["INCR", "n"]), "a queued write is refused");

@@ -622,6 +622,10 @@ impl ScriptHost<'_> {
         if spec.has("write") && self.mode.read_only {
             return Err("ERR Write commands are not allowed from read-only scripts.".into());
         }
+        // A failed BGSAVE refuses a script's writes too (`stop-writes-on-bgsave-error`).
+        if spec.has("write") && self.shared.persistence.refuses_writes() {
+            return Err(crate::persistence::save::MISCONF.into());
+        }
         if spec.has("denyoom") && !self.mode.allow_oom && self.shared.db.would_oom(0) {
             return Err(super::OOM.into());
         }
