@@ -371,20 +371,28 @@ impl Cluster {
         Ok(())
     }
 
-    /// `redis-cli --cluster check` through node `i`; its output.
+    /// `redis-cli --cluster check` through node `i`; its output. The cluster gets 15 s to
+    /// pass it: after a node's restart, the others clear its FAIL flag only once they hear from
+    /// it and (for a primary with slots) twice the node timeout has passed, as in Redis.
     ///
     /// # Errors
     ///
-    /// When redis-cli reports a problem.
+    /// When redis-cli still reports a problem after 15 s.
     pub fn check(&self, i: usize) -> Result<String> {
         let cli = require_peer("redis-cli").context("redis-cli")?;
-        let out = Command::new(cli)
-            .args(["--cluster", "check", &format!("127.0.0.1:{}", self.nodes[i].port)])
-            .stdin(Stdio::null())
-            .output()?;
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        ensure!(out.status.success(), "redis-cli --cluster check failed: {text}");
-        Ok(text)
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = Command::new(&cli)
+                .args(["--cluster", "check", &format!("127.0.0.1:{}", self.nodes[i].port)])
+                .stdin(Stdio::null())
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if out.status.success() {
+                return Ok(text);
+            }
+            ensure!(Instant::now() < deadline, "redis-cli --cluster check failed: {text}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     /// Kills node `i` (SIGKILL: no goodbye to the others).
