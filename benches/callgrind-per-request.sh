@@ -6,6 +6,9 @@
 #
 # usage: benches/callgrind-per-request.sh [SERVER_BINARY] [LOADGEN_BINARY]
 #   defaults: target/release/cache-server, target/release/loadgen (cargo build --release first)
+#   SERVER_ARGS: extra server flags (an A/B of one binary: `SERVER_ARGS="--latency-tracking no"`)
+#   ATTACH: redis-cli arguments of a client kept attached during the load, whose work then counts
+#           too (`ATTACH=monitor`, `ATTACH="psubscribe __key*__:*"` with keyspace events on)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 server=${1:-target/release/cache-server}
@@ -22,15 +25,23 @@ instructions() {
   local ratio=$1 requests=$2 prefill=$3 port out
   port=$(free_port)
   out="$work/cg.$ratio.$requests"
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$server" --port "$port" >/dev/null 2>&1 &
+  # shellcheck disable=SC2086 # SERVER_ARGS is a list of flags
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$server" --port "$port" ${SERVER_ARGS:-} >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 1 200); do
     if (echo PING >/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then break; fi
     sleep 0.1
   done
+  local attached=
+  if [ -n "${ATTACH:-}" ]; then
+    # shellcheck disable=SC2086 # ATTACH is a redis-cli argument list
+    redis-cli -p "$port" $ATTACH >/dev/null &
+    attached=$!
+  fi
   local args=(-s "127.0.0.1:$port" -c 50 --pipeline 16 -k 100000 -r "$ratio" -n "$requests" --warmup 0s --duration 600s)
   if [ "$prefill" = yes ]; then args+=(--prefill); fi
   "$loadgen" "${args[@]}" >/dev/null
+  if [ -n "$attached" ]; then kill "$attached"; fi
   kill -INT "$pid"
   wait "$pid" || true
   grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'

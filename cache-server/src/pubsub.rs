@@ -10,7 +10,7 @@
 use bytes::Bytes;
 use parking_lot::RwLock;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 
 /// A kind of subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +63,21 @@ struct Subs {
     by_client: HashMap<u64, Mine>,
 }
 
+impl Subs {
+    fn listening(&self) -> bool {
+        !self.channels.is_empty() || !self.patterns.is_empty()
+    }
+}
+
 /// Who listens to what.
 #[derive(Debug, Default)]
 pub struct PubSub {
     subs: RwLock<Subs>,
     /// `notify-keyspace-events` as bits (see [`crate::notify`]); read with one relaxed load.
     notify: AtomicU32,
+    /// Someone subscribes to a channel or a pattern (shard channels aside): a keyspace event
+    /// with no listener is then not even formatted. Set under the `subs` write lock.
+    listening: AtomicBool,
     /// Clients in MONITOR mode.
     pub monitors: crate::monitor::Monitors,
 }
@@ -92,6 +101,7 @@ impl PubSub {
                 Kind::Channel => s.channels.entry(name.clone()).or_default().push(id),
                 Kind::Shard => s.shard.entry(name.clone()).or_default().push(id),
             }
+            self.listening.store(s.listening(), Relaxed);
         }
         Self::count(&s, id, kind)
     }
@@ -124,6 +134,7 @@ impl PubSub {
                         map.remove(name);
                     }
                 }
+                self.listening.store(s.listening(), Relaxed);
             }
         }
         Self::count(&s, id, kind)
@@ -172,6 +183,13 @@ impl PubSub {
     /// Total subscriptions of `id` of every kind (RESP2 subscribe mode while not zero).
     pub fn total_of(&self, id: u64) -> usize {
         self.subs.read().by_client.get(&id).map_or(0, |m| m.channels.len() + m.patterns.len() + m.shard.len())
+    }
+
+    /// True if any client subscribes to a channel or pattern (one relaxed load): PUBLISH-style
+    /// delivery can only reach someone then.
+    #[inline]
+    pub fn listening(&self) -> bool {
+        self.listening.load(Relaxed)
     }
 
     /// The live `notify-keyspace-events` bits.
@@ -251,6 +269,11 @@ mod tests {
         ps.unsubscribe_all(1);
         assert_eq!(ps.receivers(b"news"), vec![]);
         assert_eq!(ps.counts(), (1, 0));
+        assert!(ps.listening());
+        ps.unsubscribe_all(2);
+        assert!(!ps.listening());
+        ps.subscribe_to(3, &a, Kind::Shard);
+        assert!(!ps.listening(), "shard channels get no keyspace events");
     }
 
     #[test]
