@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use cache_tests::ServerOpts;
-use cache_tests::ours::{OurProcess, server_binary};
+use cache_tests::ours::{OurProcess, real_server_binary};
+use cache_tests::peer::found_or_skip;
 use cache_tests::port::{free_port, loopback, wait_for_port};
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, RawConn};
@@ -280,18 +281,6 @@ impl Drop for FromFile {
     }
 }
 
-/// The real `cache-server` binary (config files are its job, not the test wrapper's), or `None`
-/// (test skipped; a failure under CI) when it was not built.
-fn real_binary() -> Option<PathBuf> {
-    let real = server_binary().with_file_name("cache-server");
-    if real.exists() {
-        return Some(real);
-    }
-    assert!(!cache_tests::peer::in_ci(), "{} missing: `cargo build -p cache-server`", real.display());
-    eprintln!("skipped: {} missing (`cargo build -p cache-server`)", real.display());
-    None
-}
-
 fn start_from(bin: &std::path::Path, conf: &std::path::Path, port: u16) -> FromFile {
     let mut child = Command::new(bin)
         .arg(conf)
@@ -308,10 +297,9 @@ fn start_from(bin: &std::path::Path, conf: &std::path::Path, port: u16) -> FromF
 
 /// The stock redis.conf (Debian's package installs it), made runnable here.
 fn stock_conf(dir: &std::path::Path, port: u16) -> Option<String> {
-    let Ok(stock) = std::fs::read_to_string("/etc/redis/redis.conf") else {
-        eprintln!("skipped: no /etc/redis/redis.conf");
-        return None;
-    };
+    let stock = found_or_skip(std::fs::read_to_string("/etc/redis/redis.conf").ok(), || {
+        "no /etc/redis/redis.conf (the redis-server package installs it)".into()
+    })?;
     let lines: Vec<String> = stock
         .lines()
         .map(|l| match l.split_whitespace().next() {
@@ -329,7 +317,7 @@ fn stock_conf(dir: &std::path::Path, port: u16) -> Option<String> {
 
 #[test]
 fn the_stock_redis_conf_starts_us_and_a_misspelt_directive_stops_us() {
-    let Some(bin) = real_binary() else { return };
+    let Some(bin) = real_server_binary() else { return };
     let scratch = Scratch::new("stock");
     let port = free_port();
     let Some(text) = stock_conf(&scratch.0, port) else { return };
@@ -369,7 +357,7 @@ fn text_of_info_field(c: &mut RawConn, name: &str) -> String {
 
 #[test]
 fn config_rewrite_round_trip() {
-    let Some(bin) = real_binary() else { return };
+    let Some(bin) = real_server_binary() else { return };
     let scratch = Scratch::new("rewrite");
     let port = free_port();
     let conf = scratch.0.join("cache.conf");
