@@ -67,6 +67,7 @@ pub mod port;
 pub mod redis_server;
 pub mod resp;
 pub mod scenes;
+pub mod scratch;
 pub mod script_gen;
 pub mod subject;
 pub mod transcript;

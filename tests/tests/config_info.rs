@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use cache_tests::ServerOpts;
@@ -17,6 +16,7 @@ use cache_tests::peer::found_or_skip;
 use cache_tests::port::{free_port, loopback, wait_for_port};
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, RawConn};
+use cache_tests::scratch::Scratch;
 
 fn cmd(c: &mut RawConn, args: &[&str]) -> Frame {
     c.cmd(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
@@ -254,23 +254,6 @@ fn latency_monitor_records_a_slow_script() {
     }
 }
 
-/// A scratch directory for config files, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("cache-tests-{tag}-{}-{}", std::process::id(), free_port()));
-        std::fs::create_dir_all(&p).expect("scratch dir");
-        Self(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Our binary started from `conf` (port, bind and dir adjusted by the caller); killed on drop.
 struct FromFile(std::process::Child, SocketAddr);
 
@@ -320,8 +303,8 @@ fn the_stock_redis_conf_starts_us_and_a_misspelt_directive_stops_us() {
     let Some(bin) = real_server_binary() else { return };
     let scratch = Scratch::new("stock");
     let port = free_port();
-    let Some(text) = stock_conf(&scratch.0, port) else { return };
-    let conf = scratch.0.join("redis.conf");
+    let Some(text) = stock_conf(scratch.path(), port) else { return };
+    let conf = scratch.path().join("redis.conf");
     std::fs::write(&conf, &text).expect("write conf");
     {
         let s = start_from(&bin, &conf, port);
@@ -360,7 +343,7 @@ fn config_rewrite_round_trip() {
     let Some(bin) = real_server_binary() else { return };
     let scratch = Scratch::new("rewrite");
     let port = free_port();
-    let conf = scratch.0.join("cache.conf");
+    let conf = scratch.path().join("cache.conf");
     let original = format!(
         "# keep me\nport {port}\nbind 127.0.0.1\nmaxmemory 100mb\nmaxmemory-policy noeviction\ntimeout 0\nhz 10\nhz 12\nsave \"\"\n# and me\n"
     );

@@ -7,36 +7,16 @@
 //! the log is read for at most 20 s.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cache_tests::ServerOpts;
-use cache_tests::ours::{OurProcess, conf_quote, real_server_binary};
+use cache_tests::ours::{OurProcess, real_server_binary};
 use cache_tests::port::{free_port, loopback, wait_for_port};
 use cache_tests::resp::{Frame, RawConn};
-
-/// A scratch directory whose name has a space in it, removed on drop.
-struct Spaced(PathBuf);
-
-impl Spaced {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("cache tests {tag} {}", std::process::id()));
-        std::fs::create_dir_all(&p).expect("scratch dir");
-        Self(p)
-    }
-
-    fn arg(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for Spaced {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use cache_tests::scratch::Scratch;
 
 /// A child process killed (and reaped) on drop.
 struct Killed(Child);
@@ -69,7 +49,7 @@ fn saves_in(addr: std::net::SocketAddr, dir: &Path) {
 /// The wrapper gives each argument to the directive whole: `--dir "/tmp/cache tests …"`.
 #[test]
 fn the_test_wrapper_takes_a_dir_with_a_space_whole() {
-    let dir = Spaced::new("wrapper");
+    let dir = Scratch::new("wrapper with space");
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_cache-tests-server"))
         .args(["--port", &port.to_string(), "--dir", &dir.arg(), "--save", ""])
@@ -81,16 +61,16 @@ fn the_test_wrapper_takes_a_dir_with_a_space_whole() {
     let mut child = Killed(child);
     let addr = loopback(port);
     assert!(wait_for_port(addr, || matches!(child.0.try_wait(), Ok(None))), "cache-tests-server did not start");
-    saves_in(addr, &dir.0);
+    saves_in(addr, dir.path());
 }
 
 /// A quoted directive value is one word to whichever binary [`OurProcess`] runs.
 #[test]
 fn server_opts_pass_a_quoted_dir_with_a_space_whole() {
-    let dir = Spaced::new("opts");
-    let opts = ServerOpts { directives: vec![("dir".into(), conf_quote(&dir.arg()))], ..ServerOpts::default() };
+    let dir = Scratch::new("opts with space");
+    let opts = ServerOpts { directives: vec![("dir".into(), dir.conf_word())], ..ServerOpts::default() };
     let ours = OurProcess::start(&opts);
-    saves_in(ours.addr(), &dir.0);
+    saves_in(ours.addr(), dir.path());
 }
 
 /// Reads `child`'s stderr lines until one contains `until` (at most 20 s); returns them all.
@@ -122,10 +102,10 @@ fn log_until(child: &mut Child, until: &str) -> Vec<String> {
 #[test]
 fn ready_is_logged_after_the_snapshot_is_loaded() {
     let Some(bin) = real_server_binary() else { return };
-    let dir = Spaced::new("ready");
+    let dir = Scratch::new("ready with space");
     let keys = 1_000;
     {
-        let opts = ServerOpts { directives: vec![("dir".into(), conf_quote(&dir.arg()))], ..ServerOpts::default() };
+        let opts = ServerOpts { directives: vec![("dir".into(), dir.conf_word())], ..ServerOpts::default() };
         let ours = OurProcess::start(&opts);
         let mut c = RawConn::connect(ours.addr()).expect("connect");
         for i in 0..keys {
