@@ -160,7 +160,7 @@ fn serve() -> Result<()> {
             maxmemory = config.maxmemory,
             policy = %config.maxmemory_policy,
             threads,
-            "cache-server ready to accept connections"
+            "cache-server starting"
         );
         cache_server::run_on(config, listeners, cache_server::shutdown::signal()).await?;
         Ok(())

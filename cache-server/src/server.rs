@@ -329,6 +329,8 @@ async fn serve(
         crate::cluster::bus::start(cluster, addr, shared.shutdown.subscribe()).await?;
     }
     let cron = crate::persistence::save::start_cron(shared.clone());
+    // Only now, the snapshot loaded (as Redis: "DB loaded from disk", then "Ready to accept connections").
+    tracing::info!("cache-server ready to accept connections");
     let mut stop = shared.shutdown.subscribe();
     let trigger = shared.clone();
     let external = tokio::spawn(async move {

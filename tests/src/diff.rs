@@ -9,17 +9,35 @@
 //!   are compared as multisets (`HGETALL` as a multiset of field/value pairs).
 //! - `HELLO` replies carry the server's name, version and connection id; only their shape is compared.
 //!
-//! It owns the comparison rules and the mismatch report (seed, index, command, both replies); it does
-//! not choose commands (`generator`) or start servers.
+//! It owns the comparison rules, the mismatch report (seed, index, command, both replies) and the
+//! shape of a differential test file: a [`Suite`] (label, default seed, time bound) whose
+//! [`Plan`]s (count, protocol, delivery, seed offset) start both servers ([`Plan::start`]: skipped
+//! with a printed reason without `redis-server`, a failure under `CI=true`) and run a generator's
+//! stream against them ([`Ready::check`]). It does not choose commands (`generator`, `gen_*`).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use cache_tests::diff::{Delivery, Protocol, Source, Suite};
+//! use cache_tests::gen_geo::GeoGenerator;
+//!
+//! const GEO: Suite = Suite { label: "geo differential", default_seed: 1, time_bound: Duration::from_secs(60) };
+//!
+//! let Some(run) = GEO.plan(6_000, Protocol::Resp2, Delivery::OneByOne, 0).start() else { return };
+//! let mut generator = GeoGenerator::new(run.seed());
+//! run.check(Source { next: &mut || generator.next_command(), agree: &|_, _, _| false });
+//! ```
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::generator::{Command, Generator};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::generator::Command;
+use crate::ours::ServerOpts;
+use crate::redis_server::RedisServer;
 use crate::resp::{Frame, RawConn, encode_command, escape};
+use crate::subject::Subject;
 
 /// Which RESP version a run speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,30 +154,6 @@ pub fn replies_agree(cmd: &Command, ours: &(Frame, Vec<u8>), theirs: &(Frame, Ve
     }
 }
 
-/// Runs `count` generated commands (seed `seed`, delivered as `delivery`) against `ours` and `reference`, comparing every
-/// reply, and stops at the first mismatch with a report naming the seed, the command's index, the
-/// command and both replies. The loop is also bounded in time by `time_bound`; reaching it ends the
-/// run early (reported in the [`Outcome`], not a failure: the tests never assert on time).
-///
-/// # Errors
-///
-/// The mismatch report, or an I/O error from either server.
-pub fn run(
-    ours: SocketAddr,
-    reference: SocketAddr,
-    seed: u64,
-    count: usize,
-    protocol: Protocol,
-    delivery: Delivery,
-    time_bound: Duration,
-) -> Result<Outcome, String> {
-    let base_unix =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
-    let mut generator = Generator::new(seed, base_unix);
-    let source = Source { next: &mut || generator.next_command(), agree: &|_, _, _| false };
-    run_with(ours, reference, seed, count, protocol, delivery, time_bound, source)
-}
-
 /// An extra agreement rule: the command, our reply and redis-server's (parsed and raw).
 pub type Agree = dyn Fn(&Command, &(Frame, Vec<u8>), &(Frame, Vec<u8>)) -> bool;
 
@@ -178,7 +172,11 @@ impl std::fmt::Debug for Source<'_> {
     }
 }
 
-/// [`run`] over any generated command stream (each command family's generator).
+/// Runs `count` commands of `source` (seed `seed`, delivered as `delivery`) against `ours` and
+/// `reference`, comparing every reply, and stops at the first mismatch with a report naming the
+/// seed, the command's index, the command and both replies. The loop is also bounded in time by
+/// `time_bound`; reaching it ends the run early (reported in the [`Outcome`], not a failure: the
+/// tests never assert on time).
 ///
 /// # Errors
 ///
@@ -261,6 +259,35 @@ pub fn run_with(
     Ok(Outcome { compared: count, hit_time_bound: false, errors, nulls })
 }
 
+/// What every run of one differential test file shares: what the log lines call it, its seed when
+/// `CACHE_TESTS_SEED` is unset, and the wall-time bound of each run.
+#[derive(Debug, Clone, Copy)]
+pub struct Suite {
+    /// What the log lines call the runs (`"geo differential"`).
+    pub label: &'static str,
+    /// The seed when `CACHE_TESTS_SEED` is unset.
+    pub default_seed: u64,
+    /// Each run's loop stops there (reported, not failed).
+    pub time_bound: Duration,
+}
+
+impl Suite {
+    /// The plan of one run of this suite: `count` commands in `protocol` and `delivery`, its seed
+    /// XORed with `seed_offset` (each run of a file has its own offset).
+    #[must_use]
+    pub const fn plan(&self, count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64) -> Plan {
+        Plan {
+            label: self.label,
+            default_seed: self.default_seed,
+            seed_offset,
+            count,
+            protocol,
+            delivery,
+            time_bound: self.time_bound,
+        }
+    }
+}
+
 /// One seeded differential run of a test: its label, its default seed and the offset it XORs in
 /// (so RESP2, RESP3 and pipelined runs of one file draw different streams from one
 /// `CACHE_TESTS_SEED`), how many commands, in which protocol and delivery, within what time.
@@ -284,20 +311,66 @@ pub struct Plan {
 
 impl Plan {
     /// The seed of this run: `CACHE_TESTS_SEED` (or the default) XOR the offset.
+    #[must_use]
     pub fn seed(&self) -> u64 {
         seed_from_env(self.default_seed) ^ self.seed_offset
+    }
+
+    /// Starts a fresh `redis-server` and the server under test (in this process, default
+    /// options: [`Subject::start`]) for this run.
+    ///
+    /// `None`, after printing why, when `redis-server` is not installed: the test then returns
+    /// and passes on a developer's machine.
+    ///
+    /// # Panics
+    ///
+    /// Under `CI=true` when `redis-server` is missing (see [`crate::peer::require_peer`]), or when
+    /// a server does not start.
+    #[must_use]
+    pub fn start(self) -> Option<Ready> {
+        self.start_with(Subject::start)
+    }
+
+    /// As [`Plan::start`], with the server under test started by `subject` from default options
+    /// (e.g. [`Subject::start_process`] for a run that changes process-wide settings).
+    ///
+    /// # Panics
+    ///
+    /// As [`Plan::start`].
+    #[must_use]
+    pub fn start_with(self, subject: fn(&ServerOpts) -> Option<Subject>) -> Option<Ready> {
+        let reference = RedisServer::start::<&str>(&[])?;
+        let subject = subject(&ServerOpts::default())?;
+        Some(Ready { plan: self, reference, subject })
     }
 
     /// Runs `source` against `ours` and `reference` ([`run_with`]) and fails the test on a
     /// mismatch, with the seed that replays it, or when every reply was an error (such a run
     /// tests little).
+    ///
+    /// # Panics
+    ///
+    /// On a mismatch, an I/O error, or a run of errors only.
     pub fn check(&self, ours: SocketAddr, reference: SocketAddr, source: Source<'_>) -> Outcome {
+        tests_something(self.compare(ours, reference, source))
+    }
+
+    /// As [`Plan::check`] without the assertion on errors: fails the test on a mismatch only, and
+    /// returns the outcome for the test's own assertions.
+    ///
+    /// # Panics
+    ///
+    /// On a mismatch or an I/O error.
+    pub fn compare(&self, ours: SocketAddr, reference: SocketAddr, source: Source<'_>) -> Outcome {
+        self.compare_as("", ours, reference, source)
+    }
+
+    fn compare_as(&self, who: &str, ours: SocketAddr, reference: SocketAddr, source: Source<'_>) -> Outcome {
         let (label, seed) = (self.label, self.seed());
-        eprintln!("{label} {:?} {:?}: seed {seed}, {} commands", self.protocol, self.delivery, self.count);
+        eprintln!("{label} {:?} {:?}:{who} seed {seed}, {} commands", self.protocol, self.delivery, self.count);
         match run_with(ours, reference, seed, self.count, self.protocol, self.delivery, self.time_bound, source) {
             Ok(outcome) => {
                 eprintln!("{label} {:?}: {outcome:?}", self.protocol);
-                assert!(outcome.errors < outcome.compared, "a run of errors only tests little: {outcome:?}");
                 outcome
             }
             Err(report) => panic!(
@@ -307,4 +380,62 @@ impl Plan {
             ),
         }
     }
+}
+
+/// `outcome`, unless every reply of the run was an error: such a run tests little.
+fn tests_something(outcome: Outcome) -> Outcome {
+    assert!(outcome.errors < outcome.compared, "a run of errors only tests little: {outcome:?}");
+    outcome
+}
+
+/// A differential run with both servers up ([`Plan::start`]): the servers stop when it drops.
+#[derive(Debug)]
+pub struct Ready {
+    /// The run.
+    pub plan: Plan,
+    /// The real `redis-server`.
+    pub reference: RedisServer,
+    /// The server under test.
+    pub subject: Subject,
+}
+
+impl Ready {
+    /// The run's seed, for its generator ([`Plan::seed`]).
+    #[must_use]
+    pub fn seed(&self) -> u64 {
+        self.plan.seed()
+    }
+
+    /// [`Plan::check`] against the two servers: a mismatch or a run of errors only fails the test.
+    ///
+    /// # Panics
+    ///
+    /// As [`Plan::check`].
+    pub fn check(&self, source: Source<'_>) -> Outcome {
+        tests_something(self.compare(source))
+    }
+
+    /// [`Plan::compare`] against the two servers: only a mismatch fails the test.
+    ///
+    /// # Panics
+    ///
+    /// As [`Plan::compare`].
+    pub fn compare(&self, source: Source<'_>) -> Outcome {
+        let who = format!(" {} vs redis-server,", self.subject.name());
+        self.plan.compare_as(&who, self.subject.addr(), self.reference.addr(), source)
+    }
+}
+
+/// `setup`'s commands first, then `rest`'s: a run that configures both servers (`CONFIG SET …`)
+/// as the first commands of its stream.
+pub fn after_setup(setup: Vec<Command>, mut rest: impl FnMut() -> Command) -> impl FnMut() -> Command {
+    let mut setup = setup.into_iter();
+    move || setup.next().unwrap_or_else(&mut rest)
+}
+
+/// Whether the server at `addr` knows `command` (`COMMAND INFO` names it).
+#[must_use]
+pub fn knows(addr: SocketAddr, command: &str) -> bool {
+    let Ok(mut c) = RawConn::connect(addr) else { return false };
+    matches!(c.cmd(&["COMMAND", "INFO", command]), Ok(Frame::Array(Some(v))) if matches!(v.first(), Some(Frame::Array(Some(_)))))
 }

@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
+use crate::draw::Draw;
 use crate::generator::Command;
 
 /// Strings used as bitmaps.
@@ -51,6 +52,12 @@ pub struct BitsGenerator {
     queue: VecDeque<Command>,
 }
 
+impl Draw for BitsGenerator {
+    fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
 impl BitsGenerator {
     /// A generator for `seed`.
     #[must_use]
@@ -60,18 +67,6 @@ impl BitsGenerator {
         queue.push_back(vec![b"RPUSH".to_vec(), b"list".to_vec(), b"a".to_vec()]);
         queue.push_back(vec![b"SET".to_vec(), b"fake".to_vec(), b"HYLL-but-no".to_vec()]);
         Self { rng: StdRng::seed_from_u64(seed), queue }
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &'a [&'a T]) -> &'a T {
-        items[self.rng.random_range(0..items.len())]
-    }
-
-    fn chance(&mut self, percent: u32) -> bool {
-        self.rng.random_range(0..100) < percent
-    }
-
-    fn word(&mut self, w: &str) -> Vec<u8> {
-        if self.chance(30) { w.to_ascii_lowercase().into_bytes() } else { w.as_bytes().to_vec() }
     }
 
     fn cmd(&mut self, name: &str, args: Vec<Vec<u8>>) -> Command {

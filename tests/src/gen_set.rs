@@ -23,6 +23,7 @@ use std::rc::Rc;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
+use crate::draw::Draw;
 use crate::generator::Command;
 use crate::resp::Frame;
 
@@ -85,6 +86,12 @@ pub struct SetGenerator {
     thresholds: bool,
 }
 
+impl Draw for SetGenerator {
+    fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
 impl SetGenerator {
     /// A generator for `seed`; with `thresholds`, it also changes `set-max-intset-entries`.
     #[must_use]
@@ -121,14 +128,6 @@ impl SetGenerator {
         }
         self.apply(&name, &cmd);
         cmd
-    }
-
-    fn chance(&mut self, percent: u32) -> bool {
-        self.rng.random_range(0..100) < percent
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &'a [&'a T]) -> &'a T {
-        items[self.rng.random_range(0..items.len())]
     }
 
     fn key(&mut self) -> Vec<u8> {

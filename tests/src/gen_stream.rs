@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::draw::Draw;
 use crate::generator::Command;
 use crate::resp::Frame;
 
@@ -61,23 +62,17 @@ pub struct StreamGenerator {
     clock: [u64; 5],
 }
 
+impl Draw for StreamGenerator {
+    fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
 impl StreamGenerator {
     /// A generator for `seed`.
     #[must_use]
     pub fn new(seed: u64) -> Self {
         Self { rng: StdRng::seed_from_u64(seed), queue: VecDeque::new(), clock: [1; 5] }
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &'a [&'a T]) -> &'a T {
-        items[self.rng.random_range(0..items.len())]
-    }
-
-    fn chance(&mut self, percent: u32) -> bool {
-        self.rng.random_range(0..100) < percent
-    }
-
-    fn word(&mut self, w: &str) -> Vec<u8> {
-        if self.chance(30) { w.to_ascii_lowercase().into_bytes() } else { w.as_bytes().to_vec() }
     }
 
     fn cmd(&mut self, name: &str, args: Vec<Vec<u8>>) -> Command {

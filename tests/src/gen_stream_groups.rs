@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use crate::draw::Draw;
 use crate::generator::Command;
 use crate::resp::Frame;
 
@@ -63,23 +64,17 @@ pub struct GroupsGenerator {
     queue: VecDeque<Command>,
 }
 
+impl Draw for GroupsGenerator {
+    fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
 impl GroupsGenerator {
     /// A generator for `seed`.
     #[must_use]
     pub fn new(seed: u64) -> Self {
         Self { rng: StdRng::seed_from_u64(seed), ids: vec![Vec::new(); SKEYS.len()], queue: VecDeque::new() }
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &'a [&'a T]) -> &'a T {
-        items[self.rng.random_range(0..items.len())]
-    }
-
-    fn chance(&mut self, percent: u32) -> bool {
-        self.rng.random_range(0..100) < percent
-    }
-
-    fn word(&mut self, w: &str) -> Vec<u8> {
-        if self.chance(30) { w.to_ascii_lowercase().into_bytes() } else { w.as_bytes().to_vec() }
     }
 
     fn cmd(&mut self, words: &[&str], args: Vec<Vec<u8>>) -> Command {

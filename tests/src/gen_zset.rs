@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use rand::rngs::StdRng;
 use rand::{Rng, RngCore, SeedableRng};
 
+use crate::draw::Draw;
 use crate::generator::Command;
 use crate::resp::{Frame, RawConn};
 
@@ -130,19 +131,17 @@ pub struct ZsetGenerator {
     queue: VecDeque<Command>,
 }
 
+impl Draw for ZsetGenerator {
+    fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
 impl ZsetGenerator {
     /// A generator for `seed`.
     #[must_use]
     pub fn new(seed: u64, opts: Options) -> Self {
         Self { rng: StdRng::seed_from_u64(seed), opts, queue: VecDeque::new() }
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &'a [&'a T]) -> &'a T {
-        items[self.rng.random_range(0..items.len())]
-    }
-
-    fn chance(&mut self, percent: u32) -> bool {
-        self.rng.random_range(0..100) < percent
     }
 
     fn name(&mut self, name: &str) -> Vec<u8> {
@@ -153,10 +152,6 @@ impl ZsetGenerator {
         let mut c = vec![self.name(name)];
         c.extend(args);
         c
-    }
-
-    fn word(&mut self, w: &str) -> Vec<u8> {
-        if self.chance(30) { w.to_ascii_lowercase().into_bytes() } else { w.as_bytes().to_vec() }
     }
 
     /// A key for a general command: mostly sorted sets, sometimes a big one, a lex one, or another type.

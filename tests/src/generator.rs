@@ -9,6 +9,8 @@
 //! GT` never depend on which millisecond a server ran a command in. It does not talk to servers.
 
 use rand::rngs::StdRng;
+
+use crate::draw::Draw;
 use rand::{Rng, RngCore, SeedableRng};
 
 /// One command as the list of its arguments (name first).
@@ -71,19 +73,17 @@ pub struct Generator {
     expiry_seq: u64,
 }
 
+impl Draw for Generator {
+    fn rng(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
 impl Generator {
     /// A generator for `seed`, with absolute times measured from `base_unix` (seconds).
     #[must_use]
     pub fn new(seed: u64, base_unix: u64) -> Self {
         Self { rng: StdRng::seed_from_u64(seed), base_unix, expiry_seq: 0 }
-    }
-
-    fn pick<'a, T: ?Sized>(&mut self, items: &'a [&'a T]) -> &'a T {
-        items[self.rng.random_range(0..items.len())]
-    }
-
-    fn chance(&mut self, percent: u32) -> bool {
-        self.rng.random_range(0..100) < percent
     }
 
     fn key(&mut self) -> Vec<u8> {

@@ -12,7 +12,9 @@
 //! - [`subject`]: the server under test, ours by default, or redis-server with
 //!   `CACHE_TESTS_SUBJECT=redis` to validate the harness itself;
 //! - [`resp`]: an independent raw RESP2/RESP3 client that keeps the exact reply bytes;
-//! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison;
+//! - [`generator`] and [`diff`]: the seeded command generator and the differential comparison
+//!   ([`diff::Suite`] → [`diff::Plan::start`] → [`diff::Ready::check`], the shape of every
+//!   `*_differential` file); [`draw`]: the random draws the generators share;
 //! - [`script_gen`]: the seeded generator of Lua scripts (EVAL/EVALSHA/EVAL_RO) for
 //!   `scripting_differential`;
 //! - [`tx_stream`]: two-connection streams (MULTI/EXEC/WATCH and a second client's writes), their
@@ -32,7 +34,8 @@
 //! requirepass on the Memcached port, binary no-hang), `scripting_differential` (EVAL/EVALSHA/SCRIPT/
 //! FUNCTION/FCALL vs redis-server: a table of cases and generated Lua scripts, RESP2 and RESP3) and
 //! `scripting_atomicity` (scripts moving amounts while readers sum, declared and undeclared keys;
-//! BUSY, SCRIPT KILL, FUNCTION KILL, UNKILLABLE, SHUTDOWN NOSAVE compared with redis-server).
+//! BUSY, SCRIPT KILL, FUNCTION KILL, UNKILLABLE, SHUTDOWN NOSAVE compared with redis-server), and
+//! `startup` (arguments reach our process whole; "ready" is logged once the snapshot is loaded).
 //!
 //! CI needs the Debian packages `redis-server`, `redis-tools` and `memcached`, then runs
 //! `cargo test -p cache-tests`. Tests that need our server as a process use the real `cache-server`
@@ -44,6 +47,7 @@
 
 pub mod cluster;
 pub mod diff;
+pub mod draw;
 pub mod gen_bits;
 pub mod gen_dump;
 pub mod gen_dump_old;
@@ -63,6 +67,7 @@ pub mod port;
 pub mod redis_server;
 pub mod resp;
 pub mod scenes;
+pub mod scratch;
 pub mod script_gen;
 pub mod subject;
 pub mod transcript;

@@ -25,14 +25,37 @@ pub struct ServerOpts {
     pub maxmemory: Option<u64>,
     /// `maxmemory-policy`, spelled as in redis.conf (`noeviction`, `allkeys-lru`, ...).
     pub maxmemory_policy: Option<String>,
-    /// Any other redis.conf directives, in order, as `(name, "value words")`: e.g.
-    /// `("client-output-buffer-limit", "pubsub 1mb 0 0")`.
+    /// Any other redis.conf directives, in order, as `(name, "value words")`, the words read as
+    /// redis.conf reads a line (split at spaces; `"…"` keeps one word whole, see [`conf_quote`]):
+    /// e.g. `("client-output-buffer-limit", "pubsub 1mb 0 0")`, `("dir", "\"/tmp/a b\"")`.
     pub directives: Vec<(String, String)>,
 }
 
+/// `s` as one redis.conf word, whatever it holds (spaces, quotes, backslashes): for a
+/// [`ServerOpts::directives`] value such as a directory path.
+#[must_use]
+pub fn conf_quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '"' | '\\') {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    q
+}
+
+/// The words of directive `name`'s `value`, split as redis.conf splits a line.
+fn words(name: &str, value: &str) -> Vec<String> {
+    let words = cache_server::frame::split_args(value.as_bytes())
+        .unwrap_or_else(|| panic!("directive {name} {value}: unbalanced quotes"));
+    words.iter().map(|w| String::from_utf8_lossy(w).into_owned()).collect()
+}
+
 impl ServerOpts {
-    /// Redis-style command-line flags for these options (`--requirepass x --maxmemory n ...`); both
-    /// `redis-server` and our binary take them.
+    /// Redis-style command-line flags for these options (`--requirepass x --maxmemory n ...`), one
+    /// argument per word; both `redis-server` and our binary take them.
     #[must_use]
     pub fn flags(&self) -> Vec<String> {
         let mut f = Vec::new();
@@ -47,7 +70,7 @@ impl ServerOpts {
         }
         for (name, value) in &self.directives {
             f.push(format!("--{name}"));
-            f.extend(value.split_whitespace().map(str::to_owned));
+            f.extend(words(name, value));
         }
         f
     }
@@ -71,7 +94,8 @@ impl ServerOpts {
                 cache_server::MaxMemoryPolicy::parse(p).unwrap_or_else(|| panic!("unknown maxmemory-policy {p}"));
         }
         for (name, value) in &self.directives {
-            let words: Vec<&str> = value.split_whitespace().collect();
+            let words = words(name, value);
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
             c.set(name, &words).unwrap_or_else(|e| panic!("directive {name} {value}: {e}"));
         }
         c
@@ -205,6 +229,19 @@ pub fn server_binary() -> PathBuf {
         wrapper.display()
     );
     wrapper
+}
+
+/// The real `cache-server` binary next to the tests (for what the test wrapper does not do: config
+/// files, logging), or `None` (test skipped; a failure under CI) when it was not built.
+///
+/// # Panics
+///
+/// When it is missing under `CI=true`.
+#[must_use]
+pub fn real_server_binary() -> Option<PathBuf> {
+    let real = server_binary().with_file_name("cache-server");
+    let why = format!("{} missing (`cargo build -p cache-server`)", real.display());
+    crate::peer::found_or_skip(real.exists().then_some(real), || why)
 }
 
 impl OurProcess {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::peer::in_ci;
+use crate::peer::skip_unless;
 
 /// Wall-time bound for one script run, in seconds (passed to `timeout`).
 pub const CHILD_TIMEOUT_SECS: &str = "120";
@@ -24,15 +24,10 @@ pub fn clients_dir() -> PathBuf {
 ///
 /// # Panics
 ///
-/// When `probe` fails and [`in_ci`] is true.
+/// When `probe` fails and [`in_ci`](crate::peer::in_ci) is true.
 pub fn require(what: &str, install: &str, probe: &mut Command) -> bool {
-    if probe.output().is_ok_and(|o| o.status.success()) {
-        return true;
-    }
-    let reason = format!("{what} is not available; install it with `{install}`");
-    assert!(!in_ci(), "CI=true and {reason}");
-    eprintln!("SKIPPED: {reason}");
-    false
+    let present = probe.output().is_ok_and(|o| o.status.success());
+    skip_unless(present, || format!("{what} is not available; install it with `{install}`"))
 }
 
 /// Runs `program script args… HOST PORT` and returns its transcript lines.

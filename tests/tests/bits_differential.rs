@@ -11,15 +11,19 @@
 
 use std::time::Duration;
 
-use cache_tests::diff::{Delivery, Plan, Protocol, Source};
+use cache_tests::diff::{self, Delivery, Protocol, Source, Suite};
 use cache_tests::gen_bits::BitsGenerator;
+use cache_tests::peer::skip_unless;
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, RawConn};
 use cache_tests::{ServerOpts, Subject};
 
-const DEFAULT_SEED: u64 = 0xb175_0001;
-/// Per-run bound on wall time: the loop stops there (reported, not failed).
-const TIME_BOUND: Duration = Duration::from_secs(90);
+const BITS: Suite = Suite {
+    label: "bits differential",
+    default_seed: 0xb175_0001,
+    // Per-run bound on wall time: the loop stops there (reported, not failed).
+    time_bound: Duration::from_secs(90),
+};
 
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64) {
     differential_with(count, protocol, delivery, seed_offset, None);
@@ -27,36 +31,20 @@ fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offse
 
 /// A run whose first command sets `hll-sparse-max-bytes` on both servers (when given).
 fn differential_with(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64, sparse_max: Option<&str>) {
-    let Some(reference) = RedisServer::start::<&str>(&[]) else {
-        return;
-    };
-    let Some(subject) = Subject::start(&ServerOpts::default()) else {
-        return;
-    };
-    let time_bound = TIME_BOUND;
-    let plan = Plan {
-        label: "bits differential",
-        default_seed: DEFAULT_SEED,
-        seed_offset,
-        count,
-        protocol,
-        delivery,
-        time_bound,
-    };
+    let Some(run) = BITS.plan(count, protocol, delivery, seed_offset).start() else { return };
     if sparse_max.is_some() {
-        let mut c = RawConn::connect(subject.addr()).expect("ours");
+        let mut c = RawConn::connect(run.subject.addr()).expect("ours");
         let known =
             matches!(c.cmd(&["CONFIG", "GET", "hll-sparse-max-bytes"]), Ok(Frame::Array(Some(v))) if !v.is_empty());
-        if !known {
-            eprintln!("skipped: the server under test has no hll-sparse-max-bytes directive");
+        if !skip_unless(known, || "the server under test has no hll-sparse-max-bytes directive".into()) {
             return;
         }
     }
-    let mut generator = BitsGenerator::new(plan.seed());
-    let mut setup = sparse_max
-        .map(|v| vec![b"CONFIG".to_vec(), b"SET".to_vec(), b"hll-sparse-max-bytes".to_vec(), v.as_bytes().to_vec()]);
-    let mut next = || setup.take().unwrap_or_else(|| generator.next_command());
-    plan.check(subject.addr(), reference.addr(), Source { next: &mut next, agree: &|_, _, _| false });
+    let mut generator = BitsGenerator::new(run.seed());
+    let setup =
+        sparse_max.map(|v| ["CONFIG", "SET", "hll-sparse-max-bytes", v].map(|w| w.as_bytes().to_vec()).to_vec());
+    let mut next = diff::after_setup(setup.into_iter().collect(), || generator.next_command());
+    run.check(Source { next: &mut next, agree: &|_, _, _| false });
 }
 
 #[test]
@@ -77,11 +65,6 @@ fn pipelined_bits_stream_matches_redis() {
 #[test]
 fn pipelined_resp3_bits_stream_matches_redis() {
     differential(4_000, Protocol::Resp3, Delivery::Pipelined { max_batch: 32 }, 9);
-}
-
-/// Whether the server behind `c` knows `command`.
-fn knows(c: &mut RawConn, command: &str) -> bool {
-    matches!(c.cmd(&["COMMAND", "INFO", command]), Ok(Frame::Array(Some(v))) if matches!(v.first(), Some(Frame::Array(Some(_)))))
 }
 
 /// Sparse HLLs turn dense much earlier (and at once with 0): the promotion threshold is exact.
@@ -131,10 +114,10 @@ fn hll_values_move_between_redis_and_us() {
     for c in [&mut redis, &mut ours] {
         c.cmd(&["FLUSHALL"]).expect("FLUSHALL");
     }
-    let dump_restore = knows(&mut ours, "dump") && knows(&mut ours, "restore");
-    if !dump_restore {
-        eprintln!("skipping the DUMP/RESTORE leg: the server under test has no DUMP/RESTORE yet");
-    }
+    let dump_restore =
+        skip_unless(diff::knows(subject.addr(), "dump") && diff::knows(subject.addr(), "restore"), || {
+            "the DUMP/RESTORE leg: the server under test has no DUMP/RESTORE".into()
+        });
     for (round, &n) in [0usize, 1, 5, 60, 200, 400, 800, 1500, 3000, 10_000, 40_000].iter().enumerate() {
         let (from, to, dir) = if round % 2 == 0 {
             (&mut redis, &mut ours, "redis→ours")

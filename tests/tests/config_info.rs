@@ -8,14 +8,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use cache_tests::ServerOpts;
-use cache_tests::ours::{OurProcess, server_binary};
+use cache_tests::ours::{OurProcess, real_server_binary};
+use cache_tests::peer::found_or_skip;
 use cache_tests::port::{free_port, loopback, wait_for_port};
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, RawConn};
+use cache_tests::scratch::Scratch;
 
 fn cmd(c: &mut RawConn, args: &[&str]) -> Frame {
     c.cmd(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
@@ -253,23 +254,6 @@ fn latency_monitor_records_a_slow_script() {
     }
 }
 
-/// A scratch directory for config files, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("cache-tests-{tag}-{}-{}", std::process::id(), free_port()));
-        std::fs::create_dir_all(&p).expect("scratch dir");
-        Self(p)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Our binary started from `conf` (port, bind and dir adjusted by the caller); killed on drop.
 struct FromFile(std::process::Child, SocketAddr);
 
@@ -278,18 +262,6 @@ impl Drop for FromFile {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// The real `cache-server` binary (config files are its job, not the test wrapper's), or `None`
-/// (test skipped; a failure under CI) when it was not built.
-fn real_binary() -> Option<PathBuf> {
-    let real = server_binary().with_file_name("cache-server");
-    if real.exists() {
-        return Some(real);
-    }
-    assert!(!cache_tests::peer::in_ci(), "{} missing: `cargo build -p cache-server`", real.display());
-    eprintln!("skipped: {} missing (`cargo build -p cache-server`)", real.display());
-    None
 }
 
 fn start_from(bin: &std::path::Path, conf: &std::path::Path, port: u16) -> FromFile {
@@ -308,10 +280,9 @@ fn start_from(bin: &std::path::Path, conf: &std::path::Path, port: u16) -> FromF
 
 /// The stock redis.conf (Debian's package installs it), made runnable here.
 fn stock_conf(dir: &std::path::Path, port: u16) -> Option<String> {
-    let Ok(stock) = std::fs::read_to_string("/etc/redis/redis.conf") else {
-        eprintln!("skipped: no /etc/redis/redis.conf");
-        return None;
-    };
+    let stock = found_or_skip(std::fs::read_to_string("/etc/redis/redis.conf").ok(), || {
+        "no /etc/redis/redis.conf (the redis-server package installs it)".into()
+    })?;
     let lines: Vec<String> = stock
         .lines()
         .map(|l| match l.split_whitespace().next() {
@@ -329,11 +300,11 @@ fn stock_conf(dir: &std::path::Path, port: u16) -> Option<String> {
 
 #[test]
 fn the_stock_redis_conf_starts_us_and_a_misspelt_directive_stops_us() {
-    let Some(bin) = real_binary() else { return };
+    let Some(bin) = real_server_binary() else { return };
     let scratch = Scratch::new("stock");
     let port = free_port();
-    let Some(text) = stock_conf(&scratch.0, port) else { return };
-    let conf = scratch.0.join("redis.conf");
+    let Some(text) = stock_conf(scratch.path(), port) else { return };
+    let conf = scratch.path().join("redis.conf");
     std::fs::write(&conf, &text).expect("write conf");
     {
         let s = start_from(&bin, &conf, port);
@@ -369,10 +340,10 @@ fn text_of_info_field(c: &mut RawConn, name: &str) -> String {
 
 #[test]
 fn config_rewrite_round_trip() {
-    let Some(bin) = real_binary() else { return };
+    let Some(bin) = real_server_binary() else { return };
     let scratch = Scratch::new("rewrite");
     let port = free_port();
-    let conf = scratch.0.join("cache.conf");
+    let conf = scratch.path().join("cache.conf");
     let original = format!(
         "# keep me\nport {port}\nbind 127.0.0.1\nmaxmemory 100mb\nmaxmemory-policy noeviction\ntimeout 0\nhz 10\nhz 12\nsave \"\"\n# and me\n"
     );

@@ -9,36 +9,24 @@
 //! `CACHE_TESTS_SEED=<u64>` replays a run (`random` picks one); a mismatch prints the seed, the
 //! command's index, the command and both replies.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use cache_tests::diff::{self, Delivery, Protocol};
-use cache_tests::redis_server::RedisServer;
-use cache_tests::{ServerOpts, Subject};
+use cache_tests::diff::{Delivery, Protocol, Source, Suite};
+use cache_tests::generator::Generator;
 
-const DEFAULT_SEED: u64 = 0x5eed_cafe;
-/// Per-run bound on wall time: the loop stops there even if the count is not reached.
-const TIME_BOUND: Duration = Duration::from_secs(90);
+const STRINGS: Suite = Suite {
+    label: "differential",
+    default_seed: 0x5eed_cafe,
+    // Per-run bound on wall time: the loop stops there even if the count is not reached.
+    time_bound: Duration::from_secs(90),
+};
 
+/// Each test runs its own sequence, derived from the one chosen seed by its `seed_offset`.
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64) {
-    let Some(reference) = RedisServer::start::<&str>(&[]) else {
-        return;
-    };
-    let Some(subject) = Subject::start(&ServerOpts::default()) else {
-        return;
-    };
-    let chosen = diff::seed_from_env(DEFAULT_SEED);
-    // Each test runs its own sequence, derived from the one chosen seed.
-    let seed = chosen ^ seed_offset;
-    eprintln!(
-        "differential {protocol:?} {delivery:?}: {} vs redis-server, seed {seed}, {count} commands",
-        subject.name()
-    );
-    match diff::run(subject.addr(), reference.addr(), seed, count, protocol, delivery, TIME_BOUND) {
-        Ok(outcome) => eprintln!("differential {protocol:?}: {outcome:?}"),
-        Err(report) => {
-            panic!("{report}\nreproduce with CACHE_TESTS_SEED={chosen} (this test uses it XOR {seed_offset})")
-        }
-    }
+    let Some(run) = STRINGS.plan(count, protocol, delivery, seed_offset).start() else { return };
+    let base_unix = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs();
+    let mut generator = Generator::new(run.seed(), base_unix);
+    run.compare(Source { next: &mut || generator.next_command(), agree: &|_, _, _| false });
 }
 
 #[test]

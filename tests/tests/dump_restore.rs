@@ -606,8 +606,8 @@ mod old_encodings {
 }
 
 /// The keyspace events of RESTORE (`new`, `restore`; `del` when a REPLACE expires at once),
-/// captured from both servers in order. Skipped (with a note) on a build whose server does not
-/// deliver notifications yet.
+/// captured from both servers in order. Skipped (with a note; a failure under CI) on a build
+/// whose server does not deliver notifications yet.
 #[test]
 fn restore_notifies_as_redis() {
     let _turn = turn();
@@ -640,8 +640,9 @@ fn restore_notifies_as_redis() {
     };
     let (theirs, payload) = events(reference.addr(), None);
     let (ours, _) = events(subject.addr(), Some(payload));
-    if ours.is_empty() {
-        eprintln!("skipped: this build's server delivers no keyspace notifications");
+    if !cache_tests::peer::skip_unless(!ours.is_empty(), || {
+        "this build's server delivers no keyspace notifications".into()
+    }) {
         return;
     }
     assert!(theirs.len() >= 8, "{theirs:?}");

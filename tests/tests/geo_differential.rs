@@ -8,35 +8,20 @@
 
 use std::time::Duration;
 
-use cache_tests::diff::{Delivery, Plan, Protocol, Source};
+use cache_tests::diff::{Delivery, Protocol, Source, Suite};
 use cache_tests::gen_geo::GeoGenerator;
-use cache_tests::redis_server::RedisServer;
-use cache_tests::{ServerOpts, Subject};
 
-const DEFAULT_SEED: u64 = 0x9e0_0001;
-/// Per-run bound on wall time: the loop stops there (reported, not failed).
-const TIME_BOUND: Duration = Duration::from_secs(60);
+const GEO: Suite = Suite {
+    label: "geo differential",
+    default_seed: 0x9e0_0001,
+    // Per-run bound on wall time: the loop stops there (reported, not failed).
+    time_bound: Duration::from_secs(60),
+};
 
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64) {
-    let Some(reference) = RedisServer::start::<&str>(&[]) else {
-        return;
-    };
-    let Some(subject) = Subject::start(&ServerOpts::default()) else {
-        return;
-    };
-    let time_bound = TIME_BOUND;
-    let plan = Plan {
-        label: "geo differential",
-        default_seed: DEFAULT_SEED,
-        seed_offset,
-        count,
-        protocol,
-        delivery,
-        time_bound,
-    };
-    let mut generator = GeoGenerator::new(plan.seed());
-    let mut next = || generator.next_command();
-    plan.check(subject.addr(), reference.addr(), Source { next: &mut next, agree: &|_, _, _| false });
+    let Some(run) = GEO.plan(count, protocol, delivery, seed_offset).start() else { return };
+    let mut generator = GeoGenerator::new(run.seed());
+    run.check(Source { next: &mut || generator.next_command(), agree: &|_, _, _| false });
 }
 
 #[test]

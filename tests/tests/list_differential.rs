@@ -11,46 +11,23 @@
 
 use std::time::Duration;
 
-use cache_tests::diff::{self, Delivery, Protocol, Source};
+use cache_tests::diff::{self, Delivery, Protocol, Source, Suite};
 use cache_tests::gen_list::ListGenerator;
-use cache_tests::redis_server::RedisServer;
-use cache_tests::{ServerOpts, Subject};
 
-const DEFAULT_SEED: u64 = 0x1157_5eed;
-/// Per-run bound on wall time: the loop stops there even if the count is not reached.
-const TIME_BOUND: Duration = Duration::from_secs(90);
+const LISTS: Suite = Suite {
+    label: "list differential",
+    default_seed: 0x1157_5eed,
+    // Per-run bound on wall time: the loop stops there even if the count is not reached.
+    time_bound: Duration::from_secs(90),
+};
 
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64, small_chunks: bool) {
-    let Some(reference) = RedisServer::start::<&str>(&[]) else {
-        return;
-    };
-    let Some(subject) = Subject::start(&ServerOpts::default()) else {
-        return;
-    };
-    let chosen = diff::seed_from_env(DEFAULT_SEED);
-    let seed = chosen ^ seed_offset;
-    eprintln!(
-        "list differential {protocol:?} {delivery:?}: {} vs redis-server, seed {seed}, {count} commands",
-        subject.name()
-    );
-    let mut generator = ListGenerator::new(seed);
-    let mut first = small_chunks;
-    let mut next = || {
-        if std::mem::take(&mut first) {
-            return ["CONFIG", "SET", "list-max-listpack-size", "3"].map(|s| s.as_bytes().to_vec()).to_vec();
-        }
-        generator.next_command()
-    };
-    let source = Source { next: &mut next, agree: &|_, _, _| false };
-    match diff::run_with(subject.addr(), reference.addr(), seed, count, protocol, delivery, TIME_BOUND, source) {
-        Ok(outcome) => {
-            eprintln!("list differential {protocol:?}: {outcome:?}");
-            assert!(outcome.errors < outcome.compared / 2, "mostly errors: {outcome:?}");
-        }
-        Err(report) => {
-            panic!("{report}\nreproduce with CACHE_TESTS_SEED={chosen} (this test uses it XOR {seed_offset})")
-        }
-    }
+    let Some(run) = LISTS.plan(count, protocol, delivery, seed_offset).start() else { return };
+    let mut generator = ListGenerator::new(run.seed());
+    let setup = ["CONFIG", "SET", "list-max-listpack-size", "3"].map(|s| s.as_bytes().to_vec()).to_vec();
+    let mut next = diff::after_setup(if small_chunks { vec![setup] } else { vec![] }, || generator.next_command());
+    let outcome = run.compare(Source { next: &mut next, agree: &|_, _, _| false });
+    assert!(outcome.errors < outcome.compared / 2, "mostly errors: {outcome:?}");
 }
 
 #[test]

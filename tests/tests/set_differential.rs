@@ -13,44 +13,28 @@
 
 use std::time::Duration;
 
-use cache_tests::diff::{self, Delivery, Protocol, Source};
+use cache_tests::Subject;
+use cache_tests::diff::{Delivery, Protocol, Source, Suite};
 use cache_tests::gen_set::{SetGenerator, agree};
-use cache_tests::redis_server::RedisServer;
-use cache_tests::{ServerOpts, Subject};
 
-const DEFAULT_SEED: u64 = 0x5e75_0001;
-/// Per-run bound on wall time: the loop stops there even if the count is not reached.
-const TIME_BOUND: Duration = Duration::from_secs(90);
+const SETS: Suite = Suite {
+    label: "set differential",
+    default_seed: 0x5e75_0001,
+    // Per-run bound on wall time: the loop stops there even if the count is not reached.
+    time_bound: Duration::from_secs(90),
+};
 
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64, thresholds: bool) {
-    let Some(reference) = RedisServer::start::<&str>(&[]) else {
+    let plan = SETS.plan(count, protocol, delivery, seed_offset);
+    let Some(run) = plan.start_with(if thresholds { Subject::start_process } else { Subject::start }) else {
         return;
     };
-    let opts = ServerOpts::default();
-    let subject = if thresholds { Subject::start_process(&opts) } else { Subject::start(&opts) };
-    let Some(subject) = subject else {
-        return;
-    };
-    let chosen = diff::seed_from_env(DEFAULT_SEED);
-    let seed = chosen ^ seed_offset;
-    eprintln!(
-        "set differential {protocol:?} {delivery:?} (thresholds: {thresholds}): {} vs redis-server, seed {seed}, \
-         {count} commands",
-        subject.name()
-    );
-    let mut generator = SetGenerator::new(seed, thresholds);
+    eprintln!("set differential (thresholds: {thresholds})");
+    let mut generator = SetGenerator::new(run.seed(), thresholds);
     let snapshots = generator.snapshots();
     let rule = move |c: &_, a: &_, b: &_| agree(&snapshots, c, a, b);
-    let source = Source { next: &mut || generator.next_command(), agree: &rule };
-    match diff::run_with(subject.addr(), reference.addr(), seed, count, protocol, delivery, TIME_BOUND, source) {
-        Ok(outcome) => {
-            eprintln!("set differential {protocol:?}: {outcome:?}");
-            assert!(outcome.errors * 2 < outcome.compared.max(1), "mostly errors: {outcome:?}");
-        }
-        Err(report) => {
-            panic!("{report}\nreproduce with CACHE_TESTS_SEED={chosen} (this test uses it XOR {seed_offset})")
-        }
-    }
+    let outcome = run.compare(Source { next: &mut || generator.next_command(), agree: &rule });
+    assert!(outcome.errors * 2 < outcome.compared.max(1), "mostly errors: {outcome:?}");
 }
 
 #[test]

@@ -10,29 +10,24 @@
 
 use std::time::Duration;
 
-use cache_tests::diff::{Delivery, Plan, Protocol, Source};
+use cache_tests::diff::{Delivery, Protocol, Source, Suite};
 use cache_tests::gen_stream_groups::{GroupsGenerator, agree};
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::Frame;
 use cache_tests::{ServerOpts, Subject};
 
-const DEFAULT_SEED: u64 = 0x0005_7ea3_0001;
-/// Per-run bound on wall time: the loop stops there (reported, not failed).
-const TIME_BOUND: Duration = Duration::from_secs(60);
+const GROUPS: Suite = Suite {
+    label: "stream groups differential",
+    default_seed: 0x0005_7ea3_0001,
+    // Per-run bound on wall time: the loop stops there (reported, not failed).
+    time_bound: Duration::from_secs(60),
+};
 
 fn differential(count: usize, protocol: Protocol, delivery: Delivery, seed_offset: u64) {
-    let Some(reference) = RedisServer::start::<&str>(&[]) else {
-        return;
-    };
-    let Some(subject) = Subject::start(&ServerOpts::default()) else {
-        return;
-    };
-    let (label, time_bound) = ("stream groups differential", TIME_BOUND);
-    let plan = Plan { label, default_seed: DEFAULT_SEED, seed_offset, count, protocol, delivery, time_bound };
-    let mut generator = GroupsGenerator::new(plan.seed());
-    let mut next = || generator.next_command();
+    let Some(run) = GROUPS.plan(count, protocol, delivery, seed_offset).start() else { return };
+    let mut generator = GroupsGenerator::new(run.seed());
     let by_property = |cmd: &_, ours: &(Frame, Vec<u8>), theirs: &(Frame, Vec<u8>)| agree(cmd, &ours.0, &theirs.0);
-    plan.check(subject.addr(), reference.addr(), Source { next: &mut next, agree: &by_property });
+    run.check(Source { next: &mut || generator.next_command(), agree: &by_property });
 }
 
 #[test]
