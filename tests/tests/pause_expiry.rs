@@ -7,14 +7,17 @@
 //! when a command meets it. Each scenario runs on both servers and records what a client sees —
 //! replies, DBSIZE, INFO `expired_keys` / `evicted_keys`, the `__keyevent@0__:expired` messages of
 //! a subscriber — and the two transcripts must be equal. Timing-dependent steps wait past the TTLs
-//! and then poll with a bound. Bounds: each scenario sends fewer than 200 requests (plus 20,000
-//! pipelined SETs to fill memory, 30,000 for the latency scenario) and waits at most 10 s per poll.
+//! and then poll with a bound. Memcached clients of the same keyspace are held by a pause by the
+//! same rule (ours only: Redis has no Memcached port). Bounds: each scenario sends fewer than 200
+//! requests (plus 20,000 pipelined SETs to fill memory, 30,000 for the latency scenario and 60,000
+//! for the eviction one) and waits at most 10 s per poll.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use cache_tests::ServerOpts;
 use cache_tests::ours::OurServer;
+use cache_tests::port::{free_port, loopback, wait_for_port};
 use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, REPLY_TIMEOUT, RawConn};
 
@@ -288,4 +291,61 @@ fn a_write_that_evicts_many_keys_shows_as_an_eviction_cycle() {
     assert!(events.iter().any(|e| e == "eviction-cycle"), "LATENCY LATEST {events:?}");
     let doctor = text(&cmd(&mut c, &["LATENCY", "DOCTOR"]));
     assert!(doctor.contains(". eviction-cycle: ") && doctor.contains("sudden memory pressure"), "{doctor}");
+}
+
+/// Sends a Memcached request and reads what arrives within `within` (empty: nothing yet).
+fn mc(c: &mut std::net::TcpStream, req: &str, within: Duration) -> String {
+    use std::io::{Read, Write};
+    if !req.is_empty() {
+        c.write_all(req.as_bytes()).expect("write");
+    }
+    c.set_read_timeout(Some(within)).expect("timeout");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = c.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if got.ends_with(b"\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// A pause holds Memcached writes (WRITE) and every request (ALL) until it ends, as it holds RESP
+/// clients, so the shared dataset stays static; held clients count in `blocked_clients`.
+#[test]
+fn a_pause_holds_memcached_writes_too() {
+    let mc_port = free_port();
+    let opts = ServerOpts { directives: vec![("memcached-port".into(), mc_port.to_string())], ..ServerOpts::default() };
+    let ours = OurServer::start(&opts);
+    let mc_addr = loopback(mc_port);
+    assert!(wait_for_port(mc_addr, || true), "the memcached port did not open");
+    let mut c = RawConn::connect(ours.addr()).expect("connect");
+    let mut writer = std::net::TcpStream::connect(mc_addr).expect("connect");
+    let mut reader = std::net::TcpStream::connect(mc_addr).expect("connect");
+    let short = Duration::from_millis(300);
+    assert_eq!(mc(&mut writer, "set a 0 0 1\r\nx\r\n", REPLY_TIMEOUT), "STORED\r\n");
+
+    cmd(&mut c, &["CLIENT", "PAUSE", "60000", "WRITE"]);
+    assert_eq!(mc(&mut writer, "set b 0 0 1\r\ny\r\n", short), "", "a write ran during a WRITE pause");
+    let mut got = mc(&mut reader, "get a\r\n", REPLY_TIMEOUT);
+    while !got.ends_with("END\r\n") {
+        let more = mc(&mut reader, "", REPLY_TIMEOUT);
+        assert!(!more.is_empty(), "a read was held by a WRITE pause: {got:?}");
+        got.push_str(&more);
+    }
+    assert_eq!(got, "VALUE a 0 1\r\nx\r\nEND\r\n");
+    assert_eq!(info_field(&mut c, "clients", "blocked_clients"), 1);
+    assert_eq!(int(&mut c, &["DBSIZE"]), 1);
+    cmd(&mut c, &["CLIENT", "UNPAUSE"]);
+    assert_eq!(mc(&mut writer, "", REPLY_TIMEOUT), "STORED\r\n");
+    assert_eq!(int(&mut c, &["DBSIZE"]), 2);
+
+    cmd(&mut c, &["CLIENT", "PAUSE", "400", "ALL"]);
+    let start = Instant::now();
+    assert_eq!(mc(&mut reader, "version\r\n", REPLY_TIMEOUT).split(' ').next(), Some("VERSION"));
+    assert!(start.elapsed() >= Duration::from_millis(300), "a read ran during an ALL pause");
 }
