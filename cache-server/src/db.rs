@@ -545,7 +545,7 @@ impl Db {
     }
 
     /// Reclaims every expired entry now (the tracking expiry cycle calls it off the hot path),
-    /// timed for the latency monitor ([`maintenance_cycle`]).
+    /// timed for the latency monitor (`expire-cycle`, and `eviction-cycle` when it evicts).
     pub fn reclaim_expired_fn(&self) -> impl Fn() + Send + 'static {
         let (cache, latency, clock) = (self.cache.clone(), self.latency.clone(), self.clock);
         move || maintenance_cycle(&cache, &latency, clock)
