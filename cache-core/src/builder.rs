@@ -294,6 +294,7 @@ where
             refresh,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
             record_stats: self.record_stats,
+            switches: Default::default(),
         };
         Cache {
             inner: Arc::new(Inner {

@@ -509,13 +509,83 @@ where
         self.for_each_shard(|s, cfg, sink| s.retain(cfg, &mut keep, sink));
     }
 
-    /// Reclaims every expired entry now. (Expired entries are also reclaimed as time passes
-    /// during ordinary operations; this makes it exact and immediate.)
+    /// Reclaims every expired entry now, and evicts down to the capacity what a shrink during a
+    /// [maintenance pause](Self::pause_maintenance) left over. (Expired entries are also
+    /// reclaimed as time passes during ordinary operations; this makes it exact and immediate.)
+    /// This is active expiry: it reclaims nothing while [active expiry](Self::set_active_expiry)
+    /// is off or maintenance is paused.
     pub fn run_pending_tasks(&self) {
         self.for_each_shard(|s, cfg, sink| {
             let now = cfg.now();
-            s.expire(cfg, now, true, sink);
+            s.run_pending(cfg, now, sink);
         });
+    }
+
+    /// Pauses maintenance for `duration` (or until [`resume_maintenance`](Self::resume_maintenance);
+    /// a second call sets a new end): no entry leaves on its own, so the cache's contents change
+    /// only through its callers' writes — Redis's rule under `CLIENT PAUSE`. Meanwhile:
+    ///
+    /// - The timer wheel stands still. A read ([`get`](Self::get), [`peek`](Self::peek),
+    ///   [`compute`](Self::compute), [`scan`](Self::scan), …) still never returns an expired
+    ///   entry: it answers as if the key were absent and leaves the entry in place, so
+    ///   [`len`](Self::len) and the removal statistics do not move. A write to such a key (an insert, or a
+    ///   [`Slot`] write) replaces it, and the old entry leaves as
+    ///   [`RemovalCause::Expired`](crate::RemovalCause); [`remove`](Self::remove) leaves it.
+    /// - [`set_capacity`](Self::set_capacity) to a smaller bound evicts nothing: until the pause
+    ///   ends the weighted size may stay above the new capacity. Writes still evict to make their
+    ///   own room, so the cache never grows past its bound through inserts.
+    ///
+    /// Costs nothing per operation: the switch is read only where an entry would leave. Lock-free,
+    /// so it may be called while shards are held through [`Locked`](crate::Locked).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_core::{Cache, MockClock};
+    ///
+    /// let clock = MockClock::new();
+    /// let cache: Cache<u32, u32> = Cache::builder().max_capacity(10).clock(clock.clone()).build();
+    /// cache.insert_with_ttl(1, 1, Duration::from_secs(1));
+    /// cache.pause_maintenance(Duration::from_secs(60));
+    /// clock.advance(Duration::from_secs(2));
+    /// cache.run_pending_tasks();
+    /// assert_eq!(cache.get(&1), None, "expired entries stay invisible");
+    /// assert_eq!(cache.len(), 1, "but nothing left");
+    /// cache.resume_maintenance();
+    /// cache.run_pending_tasks();
+    /// assert_eq!(cache.len(), 0);
+    /// ```
+    pub fn pause_maintenance(&self, duration: Duration) {
+        let cfg = &self.inner.cfg;
+        cfg.switches.pause_until(cfg.now().saturating_add(crate::clock::nanos(duration)));
+    }
+
+    /// Ends a [maintenance pause](Self::pause_maintenance) now. Lock-free: expiry resumes at each
+    /// shard's next operation, and a shrink's deferred evictions happen at the shard's next write
+    /// or at [`run_pending_tasks`](Self::run_pending_tasks).
+    pub fn resume_maintenance(&self) {
+        self.inner.cfg.switches.pause_until(0);
+    }
+
+    /// Whether a [maintenance pause](Self::pause_maintenance) is in force.
+    pub fn maintenance_paused(&self) -> bool {
+        let cfg = &self.inner.cfg;
+        cfg.switches.paused(cfg.now())
+    }
+
+    /// Switches active expiry on (the default) or off — Redis's `DEBUG SET-ACTIVE-EXPIRE`. While
+    /// it is off the timer wheel stands still (during operations and in
+    /// [`run_pending_tasks`](Self::run_pending_tasks)), and an expired entry leaves only when an
+    /// operation on its key meets it (lazy expiry). Reads never return an expired entry either
+    /// way. Lock-free.
+    pub fn set_active_expiry(&self, on: bool) {
+        self.inner.cfg.switches.set_active(on);
+    }
+
+    /// Whether active expiry is on (see [`set_active_expiry`](Self::set_active_expiry)).
+    pub fn active_expiry(&self) -> bool {
+        self.inner.cfg.switches.active()
     }
 
     /// A page of a resumable scan: visits about `count` entry slots from `cursor` (0 starts)
@@ -582,7 +652,8 @@ where
     }
 
     /// Changes the bound. Shrinking evicts down to the new bound before returning (the
-    /// listener sees [`RemovalCause::Size`](crate::RemovalCause)); the shard count stays, so
+    /// listener sees [`RemovalCause::Size`](crate::RemovalCause)) — or, during a
+    /// [maintenance pause](Self::pause_maintenance), once it ends; the shard count stays, so
     /// the largest storable entry becomes `capacity / shard_count()`.
     pub fn set_capacity(&self, capacity: u64) {
         self.inner.capacity.store(capacity, Ordering::Relaxed);

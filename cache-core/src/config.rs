@@ -5,6 +5,7 @@ use crate::expiry::Expiry;
 use crate::listener::Listener;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 pub(crate) type Weigher<K, V> = Box<dyn Fn(&K, &V) -> u32 + Send + Sync>;
 pub(crate) type Reloader<K, V> = Arc<dyn Fn(&K, &V) -> Option<V> + Send + Sync>;
@@ -30,6 +31,52 @@ pub(crate) struct Config<K, V> {
     pub(crate) refresh: Option<Refresh<K, V>>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) record_stats: bool,
+    /// Runtime switches of expiry and eviction ([`Cache::pause_maintenance`](crate::Cache::pause_maintenance)).
+    pub(crate) switches: Switches,
+}
+
+/// What may make entries leave on their own, switched at run time without any lock: one word
+/// holding "active expiry off" (the top bit) and the end of a maintenance pause (the low 63 bits,
+/// in clock nanoseconds; 0: no pause). Read with one relaxed load, only where an entry would
+/// leave: when the timer wheel is about to process a bucket, when a lookup meets an expired
+/// entry, when a smaller capacity would evict.
+#[derive(Debug, Default)]
+pub(crate) struct Switches(AtomicU64);
+
+/// The "active expiry off" bit of [`Switches`].
+const PASSIVE: u64 = 1 << 63;
+
+impl Switches {
+    /// A maintenance pause is in force at `now`: nothing expires or is evicted on its own.
+    pub(crate) fn paused(&self, now: u64) -> bool {
+        now < self.0.load(Relaxed) & !PASSIVE
+    }
+
+    /// The timer wheel must stand still at `now`: active expiry is off, or maintenance is paused.
+    pub(crate) fn wheel_stopped(&self, now: u64) -> bool {
+        let s = self.0.load(Relaxed);
+        s & PASSIVE != 0 || now < s & !PASSIVE
+    }
+
+    /// Whether active expiry is on.
+    pub(crate) fn active(&self) -> bool {
+        self.0.load(Relaxed) & PASSIVE == 0
+    }
+
+    /// Pauses maintenance until `until` (clock nanoseconds; 0 ends a pause).
+    pub(crate) fn pause_until(&self, until: u64) {
+        let until = until.min(!PASSIVE);
+        let _ = self.0.fetch_update(Relaxed, Relaxed, |s| Some(s & PASSIVE | until));
+    }
+
+    /// Switches active expiry on or off.
+    pub(crate) fn set_active(&self, on: bool) {
+        if on {
+            self.0.fetch_and(!PASSIVE, Relaxed);
+        } else {
+            self.0.fetch_or(PASSIVE, Relaxed);
+        }
+    }
 }
 
 impl<K, V> Config<K, V> {

@@ -1,7 +1,8 @@
 //! An embeddable, sharded, concurrent in-process cache.
 //!
 //! - **Bounded** by entries, or by weight with a [`weigher`](CacheBuilder::weigher); the bound
-//!   is hard: after any call returns, `weighted_size() <= capacity()`.
+//!   is hard: after any call returns, `weighted_size() <= capacity()` (a shrink during a
+//!   [maintenance pause](Cache::pause_maintenance) evicts when the pause ends).
 //! - **Eviction**: adaptive W-TinyLFU (default; see [`EvictionPolicy::TinyLfu`]), exact LRU per
 //!   shard, random, or nearest expiry (sampled).
 //! - **Pinned entries** ([`CacheBuilder::evictable`]): entries that count toward the capacity

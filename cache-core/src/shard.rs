@@ -150,6 +150,10 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     {
         let idx = self.find(hash, key)?;
         if self.timers.deadline(idx) <= now {
+            if cfg.switches.paused(now) {
+                // Paused maintenance: the entry stays, absent to the caller (a write reclaims it).
+                return None;
+            }
             let (k, v, w) = self.detach(idx, false);
             self.discard(cfg, k, v, w, RemovalCause::Expired, sink);
             return None;
@@ -347,7 +351,10 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         self.maintain(cfg, now, sink);
         match self.find_live(cfg, hash, &key, now, sink) {
             Some(idx) => self.replace_at(cfg, idx, value, mode, now, sink).map_err(|value| (key, value)),
-            None => self.insert_new(cfg, hash, key, value, mode, now, sink),
+            None => {
+                self.reclaim_kept(cfg, hash, &key, now, sink);
+                self.insert_new(cfg, hash, key, value, mode, now, sink)
+            }
         }
     }
 
@@ -541,7 +548,9 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             self.slab.set_max_slots(usize::try_from(capacity).unwrap_or(usize::MAX));
         }
         self.policy.resize(capacity);
-        self.evict(cfg, sink);
+        if !cfg.switches.paused(cfg.now()) {
+            self.evict(cfg, sink);
+        }
     }
 
     /// Runs the policy until the shard is within capacity (or, after a shrink below the pinned
@@ -590,6 +599,11 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         if self.timers.scheduled() == 0 {
             return;
         }
+        // Active expiry off or maintenance paused: the wheel stands still (checked only when it
+        // would process a bucket, so an operation within a tick pays nothing for the switch).
+        if (exact || self.timers.crosses_tick(now)) && cfg.switches.wheel_stopped(now) {
+            return;
+        }
         let mut due = std::mem::take(&mut self.scratch);
         self.timers.advance(now, exact, &mut due);
         for &idx in &due {
@@ -604,6 +618,27 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
     pub(crate) fn maintain(&mut self, cfg: &Config<K, V>, now: u64, sink: &mut Removals<K, V>) {
         if self.timers.scheduled() > 0 {
             self.expire(cfg, now, false, sink);
+        }
+    }
+
+    /// The periodic task ([`Cache::run_pending_tasks`](crate::Cache::run_pending_tasks)): reclaims
+    /// every due entry and, unless maintenance is paused, evicts down to the capacity (what a
+    /// shrink during a pause left over).
+    pub(crate) fn run_pending(&mut self, cfg: &Config<K, V>, now: u64, sink: &mut Removals<K, V>) {
+        self.expire(cfg, now, true, sink);
+        if !cfg.switches.paused(now) {
+            self.evict(cfg, sink);
+        }
+    }
+
+    /// Before a write inserts `key` as new: reclaims its expired entry, which
+    /// [`find_live`](Self::find_live) keeps while maintenance is paused (free without deadlines).
+    fn reclaim_kept(&mut self, cfg: &Config<K, V>, hash: u32, key: &K, now: u64, sink: &mut Removals<K, V>) {
+        if self.timers.scheduled() > 0 && cfg.switches.paused(now) {
+            if let Some(idx) = self.find(hash, key) {
+                let (k, v, w) = self.detach(idx, false);
+                self.discard(cfg, k, v, w, RemovalCause::Expired, sink);
+            }
         }
     }
 
@@ -789,6 +824,7 @@ mod tests {
             refresh: None,
             clock: Arc::new(clock.clone()),
             record_stats: true,
+            switches: Default::default(),
         }
     }
 

@@ -147,6 +147,11 @@ impl Timers {
         }
     }
 
+    /// Whether advancing to `now` would process a bucket without `exact`: a level-0 tick passed.
+    pub(crate) fn crosses_tick(&self, now: u64) -> bool {
+        now >> SHIFTS[0] > self.now >> SHIFTS[0]
+    }
+
     /// Advances the wheel to `now`, appending every entry whose deadline is due to `expired`
     /// (they are unscheduled; the caller removes them). With `exact`, also sweeps the current
     /// level-0 bucket so that no due entry is left behind.

@@ -5,7 +5,9 @@
 //! Expiry: every entry stores its absolute expire time in unix milliseconds (`expire_at`), so
 //! EXPIRETIME round-trips exactly; the core also gets the remaining TTL so it reclaims memory
 //! proactively. Reads treat an entry past `expire_at` as absent (and remove it), which keeps
-//! Redis semantics independent of the core's timer granularity.
+//! Redis semantics independent of the core's timer granularity. Under CLIENT PAUSE nothing
+//! expires or is evicted ([`Db::pause_switch`], see `crate::pause`): an expired key reads as
+//! absent and stays. DEBUG SET-ACTIVE-EXPIRE 0 stops active expiry ([`Db::set_active_expiry`]).
 //!
 //! Memory: an entry weighs `key bytes + value bytes + ENTRY_OVERHEAD` (hashes add `FIELD_OVERHEAD`
 //! per field); the core evicts to keep the sum under the capacity.
@@ -21,6 +23,7 @@ use crate::cluster::index::SlotIndex;
 use crate::config::{Config, MaxMemoryPolicy};
 pub use crate::entry::{Entry, FIELD_OVERHEAD, HashValue, Key, Str, Value};
 use crate::entry::{heap_overhead, with_encoded};
+use crate::metrics::latency::Monitor;
 use bytes::Bytes;
 use cache_core::{Cache, EvictionPolicy, Locked, Slot};
 use std::cell::Cell;
@@ -130,6 +133,9 @@ pub struct Db {
     slot_index: Arc<OnceLock<SlotIndex>>,
     /// Bytes charged per entry for the slot index (0 while it is off).
     index_charge: Arc<AtomicU64>,
+    /// The latency monitor (`Shared` attaches it): the background cycle records
+    /// `expire-cycle` / `eviction-cycle` samples in it.
+    latency: Arc<OnceLock<Monitor>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -149,6 +155,31 @@ fn core_capacity(maxmemory: u64, noeviction: bool) -> u64 {
     match (maxmemory, noeviction) {
         (0, _) | (_, true) => 1 << 62,
         (m, false) => m,
+    }
+}
+
+/// One background maintenance cycle — active expiry, and the evictions a pause deferred — timed
+/// as Redis times `activeExpireCycle` (`expire-cycle`) and, when it had to evict,
+/// `performEvictions` (`eviction-cycle`). Reclaims nothing while paused or active expiry is off.
+fn maintenance_cycle(cache: &Cache<Key, Entry>, latency: &OnceLock<Monitor>, clock: Clock) {
+    let evicts = cache.weighted_size() > cache.capacity();
+    let started = std::time::Instant::now();
+    cache.run_pending_tasks();
+    if let Some(monitor) = latency.get() {
+        let (micros, now_s) = (started.elapsed().as_micros() as u64, clock.now_ms() / 1000);
+        monitor.event("expire-cycle", micros, now_s);
+        if evicts {
+            monitor.event("eviction-cycle", micros, now_s);
+        }
+    }
+}
+
+/// Runs [`maintenance_cycle`] once on a blocking thread (at UNPAUSE, or when active expiry comes
+/// back on), so that the caller — maybe a command holding shards — never waits for it.
+fn spawn_cycle(cache: &Cache<Key, Entry>, latency: &Arc<OnceLock<Monitor>>, clock: Clock) {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let (cache, latency) = (cache.clone(), latency.clone());
+        rt.spawn_blocking(move || maintenance_cycle(&cache, &latency, clock));
     }
 }
 
@@ -324,6 +355,9 @@ impl Db {
         let cache = Cache::builder()
             .eviction_listener(move |k: Key, _, cause| {
                 if matches!(cause, cache_core::RemovalCause::Size | cache_core::RemovalCause::Expired) {
+                    if cause == cache_core::RemovalCause::Size {
+                        crate::metrics::latency::note_eviction();
+                    }
                     if let Some(ix) = indexed.get() {
                         ix.removed(&k);
                     }
@@ -357,6 +391,35 @@ impl Db {
             tracking,
             slot_index,
             index_charge,
+            latency: Arc::default(),
+        }
+    }
+
+    /// Gives the background cycle the server's latency monitor.
+    pub fn attach_latency(&self, monitor: Monitor) {
+        let _ = self.latency.set(monitor);
+    }
+
+    /// The switch CLIENT PAUSE flips ([`crate::pause::Pause::with_keyspace`]): `Some(ms)` pauses
+    /// the core's expiry and eviction for `ms`; `None` resumes them and runs a catch-up cycle.
+    pub fn pause_switch(&self) -> crate::pause::Switch {
+        let (cache, latency, clock) = (self.cache.clone(), self.latency.clone(), self.clock);
+        Box::new(move |left| match left {
+            Some(ms) => cache.pause_maintenance(Duration::from_millis(ms)),
+            None => {
+                cache.resume_maintenance();
+                spawn_cycle(&cache, &latency, clock);
+            }
+        })
+    }
+
+    /// DEBUG SET-ACTIVE-EXPIRE: switches active expiry (the core's timer wheel and the background
+    /// cycle) off or on — a key then expires only when a command meets it; switching it on runs
+    /// a catch-up cycle.
+    pub fn set_active_expiry(&self, on: bool) {
+        self.cache.set_active_expiry(on);
+        if on {
+            spawn_cycle(&self.cache, &self.latency, self.clock);
         }
     }
 
@@ -451,14 +514,17 @@ impl Db {
         f: impl FnOnce(&mut Current<'_, '_>) -> R,
     ) -> (R, bool) {
         let expired = slot.value().is_some_and(|e| !e.live(now));
+        // Under CLIENT PAUSE an expired key is hidden, not deleted, counted or announced.
+        let kept = expired && self.cache.maintenance_paused();
         let present = slot.value().is_some();
-        let creates = crate::notify::before_write(&self.tracking, db, key, expired, slot.value().is_none());
+        let creates =
+            crate::notify::before_write(&self.tracking, db, key, expired && !kept, slot.value().is_none() || kept);
         let mut cur = Current { slot, now, expired, cas: &self.cas, modified: false, refused: false };
         let r = f(&mut cur);
         if creates && cur.get().is_some() {
             crate::notify::emit(&self.tracking, db, crate::notify::Class::New, "new", key);
         }
-        if cur.expired {
+        if cur.expired && !kept {
             cur.slot.remove();
             self.stats.expired_lazy.fetch_add(1, Relaxed);
             cur.modified = true;
@@ -478,10 +544,11 @@ impl Db {
         (r, cur.modified)
     }
 
-    /// Reclaims every expired entry now (the tracking expiry cycle calls it off the hot path).
+    /// Reclaims every expired entry now (the tracking expiry cycle calls it off the hot path),
+    /// timed for the latency monitor (`expire-cycle`, and `eviction-cycle` when it evicts).
     pub fn reclaim_expired_fn(&self) -> impl Fn() + Send + 'static {
-        let cache = self.cache.clone();
-        move || cache.run_pending_tasks()
+        let (cache, latency, clock) = (self.cache.clone(), self.latency.clone(), self.clock);
+        move || maintenance_cycle(&cache, &latency, clock)
     }
 
     /// Stores a value unconditionally.

@@ -15,10 +15,15 @@
 //! held clients then run their commands in their own order. A held client shows flag `b` in
 //! CLIENT LIST; [`Pause::waiting`] counts them for INFO's `blocked_clients`.
 //!
-//! Known gap: Redis also stops active expiry and eviction while paused, so the dataset stays
-//! static. Here the core still reclaims expired entries and evicts on its own schedule (reads
-//! never see an expired key either way); freezing them needs a pause switch in `cache-core`'s
-//! shard maintenance and in `db.rs`'s lazy expiry.
+//! As in Redis 7.0 (`checkClientPauseTimeoutAndReturnIfPaused` in expire.c, db.c, evict.c), a
+//! pause of either mode also keeps the dataset static: [`Pause::pause`] and [`Pause::unpause`]
+//! flip the keyspace's switch ([`Pause::with_keyspace`], `Db::pause_switch`), which pauses the
+//! core's maintenance until the pause's end (`cache_core::Cache::pause_maintenance`). Until
+//! then no key expires — neither by the active cycle nor on access: a read of an expired key
+//! answers nil and leaves it, so DBSIZE, INFO `expired_keys` and `expired` notifications stay
+//! put — and nothing is evicted, not even by a smaller `maxmemory` (CONFIG SET is not held):
+//! its evictions wait for the end. At UNPAUSE a catch-up cycle reclaims and evicts at once
+//! (at a deadline the core resumes by itself, and the next operations or cycle catch up).
 
 use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -36,8 +41,11 @@ pub enum Mode {
     All = 2,
 }
 
+/// The keyspace's switch: `Some(ms)` when a pause starts or is extended (ms left), `None` when
+/// it ends.
+pub type Switch = Box<dyn Fn(Option<u64>) + Send + Sync>;
+
 /// The server-wide pause (one per server, in `Shared`).
-#[derive(Debug)]
 pub struct Pause {
     /// [`Mode`] as a byte: the dispatcher's only look on the fast path.
     mode: AtomicU8,
@@ -47,6 +55,14 @@ pub struct Pause {
     changed: watch::Sender<u64>,
     /// Clients held now (Redis counts them in INFO `blocked_clients`).
     pub waiting: AtomicUsize,
+    /// Freezes and thaws the keyspace's expiry and eviction (lock-free: PAUSE may run in EXEC).
+    keyspace: Option<Switch>,
+}
+
+impl std::fmt::Debug for Pause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pause").field("mode", &self.mode).field("end", &self.end).finish_non_exhaustive()
+    }
 }
 
 impl Default for Pause {
@@ -56,6 +72,7 @@ impl Default for Pause {
             end: AtomicU64::new(0),
             changed: watch::channel(0).0,
             waiting: AtomicUsize::new(0),
+            keyspace: None,
         }
     }
 }
@@ -81,6 +98,11 @@ pub const MAY_REPLICATE: &[&str] = &[
 ];
 
 impl Pause {
+    /// A pause that also freezes the keyspace's expiry and eviction through `switch`.
+    pub fn with_keyspace(switch: Switch) -> Self {
+        Self { keyspace: Some(switch), ..Self::default() }
+    }
+
     /// True while a pause may be in force (one relaxed load: the dispatcher's fast path).
     #[inline(always)]
     pub fn maybe_on(&self) -> bool {
@@ -119,12 +141,18 @@ impl Pause {
             self.end.fetch_max(end, Relaxed);
         }
         self.mode.store(was.max(mode) as u8, Relaxed);
+        if let Some(switch) = &self.keyspace {
+            switch(Some(self.end.load(Relaxed).saturating_sub(now_ms())));
+        }
         self.changed.send_modify(|n| *n += 1);
     }
 
     /// CLIENT UNPAUSE (or the deadline): every held client goes on.
     pub fn unpause(&self) {
         if self.mode.swap(0, Relaxed) != 0 {
+            if let Some(switch) = &self.keyspace {
+                switch(None);
+            }
             self.changed.send_modify(|n| *n += 1);
         }
     }
@@ -173,6 +201,20 @@ mod tests {
         p.unpause();
         assert!(!p.maybe_on());
         assert_eq!(p.remaining_ms(), 0);
+    }
+
+    #[test]
+    fn the_keyspace_switch_follows_the_pause() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let p = Pause::with_keyspace(Box::new(move |left| log.lock().unwrap().push(left.map(|ms| ms > 50_000))));
+        p.pause(Mode::Write, 60_000);
+        p.pause(Mode::All, 10);
+        p.unpause();
+        p.unpause();
+        p.pause(Mode::All, 0);
+        assert_eq!(p.mode(), Mode::Off);
+        assert_eq!(*seen.lock().unwrap(), [Some(true), Some(true), None, Some(false), None]);
     }
 
     #[test]

@@ -132,6 +132,8 @@ impl Shared {
         crate::notify::configure(&db, config.notify_keyspace_events);
         crate::types::publish(&config.encodings);
         let metrics = Metrics::new(&config);
+        db.attach_latency(metrics.latency.clone());
+        let pause = crate::pause::Pause::with_keyspace(db.pause_switch());
         let persistence = Arc::new(crate::persistence::State::new());
         persistence.configure(&config);
         Self {
@@ -153,7 +155,7 @@ impl Shared {
             peak: AtomicU64::new(0),
             memcache: crate::memcache::McState::default(),
             blocked: Default::default(),
-            pause: Default::default(),
+            pause,
             cluster: None,
             scripting: Arc::new(crate::commands::scripting::ScriptState::new(script_budget, busy_threshold)),
             slowlog_threshold,

@@ -9,8 +9,9 @@
 //! `serializedlength` the size of the value's RDB encoding (as DUMP writes it, `rdbcompression`
 //! included; Redis's `rdbSavedObjectLen`), `lru`/`lru_seconds_idle` 0
 //! (no per-key access clock: see `object.rs`), and no `ql_*` fields (our lists are no
-//! quicklists). SET-ACTIVE-EXPIRE is accepted: expired keys are never visible either way, and
-//! the core reclaims them on its own schedule.
+//! quicklists). SET-ACTIVE-EXPIRE switches active expiry off (0) or on, as Redis's
+//! `active_expire_enabled`: while off, neither the core's timer wheel nor the background cycle
+//! reclaims anything, and a key expires only when a command meets it (`Db::set_active_expiry`).
 
 use super::{CmdResult, CommandSpec, Ctx, spec};
 use crate::REDIS_VERSION;
@@ -68,12 +69,33 @@ fn debug(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         ("object", 3) => return object(ctx, &a[2]),
-        ("set-active-expire", 3) | ("log", 3) | ("change-repl-id", 2) => ctx.out.ok(),
+        ("set-active-expire", 3) => {
+            ctx.shared.db.set_active_expiry(atoi(&a[2]) != 0);
+            ctx.out.ok();
+        }
+        ("log", 3) | ("change-repl-id", 2) => ctx.out.ok(),
         ("error", 3) => return Err(String::from_utf8_lossy(&a[2]).into_owned().into()),
         ("protocol", 3) => return protocol(ctx, &a[2]),
         _ => return Err(wrong_args(&a[1])),
     }
     Ok(())
+}
+
+/// An argument as C's `atoi` reads it (Redis's SET-ACTIVE-EXPIRE): leading blanks, a sign and
+/// digits; anything else reads 0.
+fn atoi(a: &[u8]) -> i64 {
+    let s = String::from_utf8_lossy(a);
+    let s = s.trim_start();
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = digits
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |n, d| n.wrapping_mul(10).wrapping_add(i64::from(d - b'0')));
+    if neg { -n } else { n }
 }
 
 /// DEBUG SLEEP's argument as C's `strtod` reads it: a leading number, else 0; never negative.
@@ -255,6 +277,12 @@ mod tests {
         assert_eq!(seconds(b"2x"), 2.0);
         assert_eq!(seconds(b"x"), 0.0);
         assert_eq!(seconds(b"-1"), 0.0);
+    }
+
+    #[test]
+    fn set_active_expire_reads_its_argument_like_atoi() {
+        use super::atoi;
+        assert_eq!([atoi(b"1"), atoi(b" 0"), atoi(b"-2"), atoi(b"7x"), atoi(b"yes"), atoi(b"")], [1, 0, -2, 7, 0, 0]);
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! LATENCY LATEST / HISTORY / RESET / DOCTOR / HELP: the latency monitor's events (samples of at
-//! least `latency-monitor-threshold` ms, see [`crate::metrics::latency`]) with Redis 7.0's reply
+//! least `latency-monitor-threshold` ms, see [`crate::metrics::latency`]: commands, and the
+//! keyspace's `expire-cycle` and `eviction-cycle`, with DOCTOR's advice on them) with Redis 7.0's reply
 //! shapes, HISTOGRAM from the per-command histograms INFO latencystats reads
 //! ([`crate::metrics::histogram`]), and GRAPH drawn as Redis's sparkline (4 rows of `_o#|`,
 //! 80 columns, each sample labelled with how long ago it was taken).
@@ -198,6 +199,7 @@ pub fn doctor_text(
     events: &std::collections::BTreeMap<String, crate::metrics::latency::Series>,
     slowlog_us: i64,
     threshold_ms: u64,
+    hz: u64,
 ) -> String {
     if events.is_empty() {
         return "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n".into();
@@ -235,16 +237,28 @@ pub fn doctor_text(
     if events.contains_key("fast-command") {
         out.push_str("- The system is slow to execute Redis code paths not containing system calls. This usually means the system does not provide Redis CPU time to run for long periods. You should try to: 1) Lower the system load. 2) Use a computer / VM just for Redis if you are running in a virtualized environment.\n");
     }
+    // Redis's advice for its expiry and eviction events, in its order.
+    let expire_cycle = events.contains_key("expire-cycle");
+    if expire_cycle && hz < 100 {
+        out.push_str("- In order to make the Redis keys expiring process more incremental, try to set the 'hz' configuration parameter to 100 using 'CONFIG SET hz 100'.\n");
+    }
+    if expire_cycle || events.contains_key("eviction-del") {
+        out.push_str("- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n");
+    }
+    if events.contains_key("eviction-cycle") {
+        out.push_str("- Sudden changes to the 'maxmemory' setting via 'CONFIG SET', or allocation of large objects via sets or sorted sets intersections, STORE option of SORT, Redis Cluster large keys migrations (RESTORE command), may create sudden memory pressure forcing the server to block trying to evict keys. \n");
+    }
     out
 }
 
 fn doctor(ctx: &mut Ctx<'_>, _: &[Bytes]) -> CmdResult {
     let events = ctx.shared.metrics.latency.snapshot();
-    let (slowlog, threshold) = {
+    let (slowlog, threshold, hz) = {
         let c = ctx.shared.config.read();
-        (c.slowlog_log_slower_than, c.latency_monitor_threshold)
+        let hz = c.get("hz").and_then(|h| h.parse().ok()).unwrap_or(10);
+        (c.slowlog_log_slower_than, c.latency_monitor_threshold, hz)
     };
-    ctx.out.verbatim(doctor_text(&events, slowlog, threshold).as_bytes());
+    ctx.out.verbatim(doctor_text(&events, slowlog, threshold, hz).as_bytes());
     Ok(())
 }
 
@@ -283,6 +297,21 @@ mod tests {
         super::sparkline(&mut out, &[s(10, "5s"), s(20, "4s"), s(40, "1m"), s(25, "0s")], 10, 40);
         // 10, 20, 40, 25 between low 10 and high 40: steps 0, 4, 11, 6 of 12.
         assert_eq!(out, "  # \n  |_\n o||\n_|||\n    \n5410\nssms\n");
+    }
+
+    #[test]
+    fn doctor_advises_on_expiry_and_eviction_cycles_like_redis() {
+        let m = crate::metrics::latency::Monitor::default();
+        m.add("expire-cycle", 100, 30);
+        m.add("eviction-cycle", 100, 12);
+        let text = super::doctor_text(&m.snapshot(), 10_000, 1, 10);
+        assert!(text.contains("1. eviction-cycle: 1 latency spikes (average 12ms"), "{text}");
+        assert!(text.contains("2. expire-cycle: 1 latency spikes (average 30ms"), "{text}");
+        let hz = text.find("'CONFIG SET hz 100'.\n").expect("hz advice");
+        let large = text.find("try to fragment those objects").expect("large objects advice");
+        let mass = text.find("forcing the server to block trying to evict keys. \n").expect("mass eviction advice");
+        assert!(hz < large && large < mass, "{text}");
+        assert!(!super::doctor_text(&m.snapshot(), 10_000, 1, 100).contains("CONFIG SET hz"));
     }
 
     #[tokio::test]

@@ -27,6 +27,7 @@ pub mod auth;
 pub mod binary;
 pub mod commands;
 pub mod detail;
+mod hold;
 pub mod item;
 pub mod meta;
 pub mod parse;
@@ -270,6 +271,11 @@ pub async fn serve(shared: &Arc<Shared>, mut stream: TcpStream, mut stop: watch:
                     binary::Next::Ready { req, consumed, swallow: s } => {
                         rbuf.advance(consumed);
                         swallow = s;
+                        if shared.pause.maybe_on()
+                            && !hold::wait(shared, &mut stream, &mut out, &mut stop, hold::binary_writes(&req.op)).await
+                        {
+                            return;
+                        }
                         if binary::execute(shared, &shared.memcache, req, &mut out) == commands::After::Close {
                             close = true;
                             break;
@@ -286,6 +292,11 @@ pub async fn serve(shared: &Arc<Shared>, mut stream: TcpStream, mut stop: watch:
                     }
                     Next::Ready { req: parse::Request::Get { keys, cas, touch }, consumed, .. } => {
                         rbuf.advance(consumed);
+                        if shared.pause.maybe_on()
+                            && !hold::wait(shared, &mut stream, &mut out, &mut stop, touch.is_some()).await
+                        {
+                            return;
+                        }
                         if stream_get(shared, &mut stream, &mut out, &keys, cas, touch).await.is_err() {
                             return;
                         }
@@ -293,6 +304,11 @@ pub async fn serve(shared: &Arc<Shared>, mut stream: TcpStream, mut stop: watch:
                     Next::Ready { req, consumed, swallow: s } => {
                         rbuf.advance(consumed);
                         swallow = s;
+                        if shared.pause.maybe_on()
+                            && !hold::wait(shared, &mut stream, &mut out, &mut stop, hold::text_writes(&req)).await
+                        {
+                            return;
+                        }
                         if commands::execute(shared, &shared.memcache, req, &mut out) == commands::After::Close {
                             close = true;
                             break;
