@@ -161,8 +161,9 @@ pub fn render_flags(flags: u32) -> String {
     s
 }
 
-/// Installs new flags (CONFIG SET, startup). Active expiry then also runs while `x` is on, so
-/// `expired` events come without a read, as in Redis.
+/// Installs new flags (CONFIG SET, startup). `expired` events need the active expiry cycle, so
+/// that they come without a read, as in Redis: a server runs it from its start, and a keyspace
+/// used without one (unit tests) starts it here when `x` goes on.
 pub fn configure(db: &crate::db::Db, flags: u32) {
     db.tracking.pubsub.set_notify_flags(flags);
     if flags & Class::Expired.bit() != 0 && flags & (KEYSPACE | KEYEVENT) != 0 {

@@ -331,6 +331,7 @@ async fn serve(
         crate::cluster::bus::start(cluster, addr, shared.shutdown.subscribe()).await?;
     }
     let cron = crate::persistence::save::start_cron(shared.clone());
+    shared.db.tracking.start_expiry_cycle(|| shared.db.reclaim_expired_fn());
     // Only now, the snapshot loaded (as Redis: "DB loaded from disk", then "Ready to accept connections").
     tracing::info!("cache-server ready to accept connections");
     let mut stop = shared.shutdown.subscribe();

@@ -495,25 +495,29 @@ impl Tracking {
         n
     }
 
-    /// Starts (once) a task that reclaims expired entries every 100 ms while clients track, like
-    /// Redis's active expiry, so an expired tracked key is invalidated without being touched.
-    /// `reclaim` is the keyspace's reclaim call; the task ends with the server (a weak handle).
-    pub fn start_expiry_cycle<F: Fn() + Send + 'static>(self: &Arc<Self>, make_reclaim: impl FnOnce() -> F) {
+    /// Starts (once) the active expiry cycle: every 100 ms (Redis's `hz 10`) expired entries are
+    /// reclaimed without being touched, so memory comes back, `expired_keys` and `expired`
+    /// events follow the clock and a tracked key is invalidated on time. Each cycle runs on a
+    /// blocking thread: it takes every shard's lock in turn, and a shard held long (a BGSAVE
+    /// copy, a long command) must not hold up a worker's other connections. `reclaim` is the
+    /// keyspace's reclaim call; the task ends with the server (a weak handle).
+    pub fn start_expiry_cycle<F: Fn() + Send + Sync + 'static>(self: &Arc<Self>, make_reclaim: impl FnOnce() -> F) {
         if tokio::runtime::Handle::try_current().is_err() || self.cycle.swap(true, Relaxed) {
             return;
         }
-        let reclaim = make_reclaim();
+        let reclaim = Arc::new(make_reclaim());
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
-                match weak.upgrade() {
-                    None => return,
-                    Some(t) if t.clients() > 0 || crate::notify::enabled(&t, crate::notify::Class::Expired) => {
-                        reclaim()
-                    }
-                    Some(_) => {}
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                let reclaim = reclaim.clone();
+                if tokio::task::spawn_blocking(move || reclaim()).await.is_err() {
+                    return;
                 }
             }
         });

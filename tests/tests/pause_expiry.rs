@@ -161,6 +161,24 @@ fn active_expire_scenario(addr: SocketAddr) -> Vec<String> {
     t
 }
 
+/// Active expiry with nothing listening (no notifications, no tracking): the keys still go on
+/// their own, as Redis's `hz` cycle takes them.
+fn plain_active_expiry_scenario(addr: SocketAddr) -> Vec<String> {
+    let mut c = RawConn::connect(addr).expect("connect");
+    let mut t = Vec::new();
+    for args in [&["FLUSHALL"][..], &["CONFIG", "RESETSTAT"], &["CONFIG", "SET", "notify-keyspace-events", ""]] {
+        cmd(&mut c, args);
+    }
+    for k in SHORT {
+        cmd(&mut c, &["SET", k, "v", "PX", "100"]);
+    }
+    cmd(&mut c, &["SET", "keep", "v"]);
+    wait_for("active expiry to take the short keys untouched", || int(&mut c, &["DBSIZE"]) == 1);
+    t.push(format!("expired_keys {}", info_field(&mut c, "stats", "expired_keys")));
+    step(&mut t, &mut c, &["KEYS", "*"]);
+    t
+}
+
 fn check_same(name: &str, redis: &[String], ours: &[String]) {
     for (i, (r, o)) in redis.iter().zip(ours).enumerate() {
         assert_eq!(r, o, "{name}: step {i} differs\nredis: {redis:#?}\nours:  {ours:#?}");
@@ -182,6 +200,14 @@ fn debug_set_active_expire_0_leaves_keys_to_lazy_expiry_like_redis() {
     let (r, o) = (active_expire_scenario(redis.addr()), active_expire_scenario(ours.addr()));
     assert!(r.iter().any(|l| l == "after GET k0: dbsize 5"), "{r:#?}");
     check_same("DEBUG SET-ACTIVE-EXPIRE 0", &r, &o);
+}
+
+#[test]
+fn keys_expire_untouched_with_nothing_listening_like_redis() {
+    let Some((redis, ours)) = both(&[]) else { return };
+    let (r, o) = (plain_active_expiry_scenario(redis.addr()), plain_active_expiry_scenario(ours.addr()));
+    assert_eq!(r[0], "expired_keys 5", "{r:#?}");
+    check_same("active expiry", &r, &o);
 }
 
 fn fill(c: &mut RawConn, n: usize, extra: &[&str]) {
