@@ -15,6 +15,8 @@
 //! - **Loaders** that coalesce concurrent misses ([`Cache::get_with`], [`Cache::try_get_with`],
 //!   and `*_async` with the `async` feature), and refresh-after-write
 //!   ([`CacheBuilder::refresh_after`]).
+//! - **Access stamps** ([`CacheBuilder::access_stamps`]): Redis's 24-bit per-key LRU clock or
+//!   LFU counter, in node padding (no memory), updated off the read fast path ([`access`]).
 //! - **Eviction listener** with a [`RemovalCause`], called outside locks; **statistics**
 //!   ([`CacheStats`]); a resumable [`scan`](Cache::scan) with Redis `SCAN` guarantees.
 //!
@@ -57,6 +59,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod access;
 mod builder;
 mod cache;
 mod clock;
@@ -77,6 +80,7 @@ mod stats;
 mod sync;
 mod timer;
 
+pub use access::AccessMode;
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use clock::{Clock, MockClock, SystemClock};

@@ -7,8 +7,9 @@
 //! other connections move to another thread (Redis stops the whole server). DEBUG OBJECT prints
 //! Redis's line with what we know: `refcount` and `encoding` as OBJECT reports them,
 //! `serializedlength` the size of the value's RDB encoding (as DUMP writes it, `rdbcompression`
-//! included; Redis's `rdbSavedObjectLen`), `lru`/`lru_seconds_idle` 0
-//! (no per-key access clock: see `object.rs`), and no `ql_*` fields (our lists are no
+//! included; Redis's `rdbSavedObjectLen`), `lru` the key's raw 24-bit access stamp and
+//! `lru_seconds_idle` that stamp read as an LRU clock, whatever the policy (as Redis prints them;
+//! see `object.rs`), and no `ql_*` fields (our lists are no
 //! quicklists). SET-ACTIVE-EXPIRE is accepted: expired keys are never visible either way, and
 //! the core reclaims them on its own schedule.
 
@@ -105,7 +106,9 @@ fn sleep(secs: f64) {
 }
 
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
-    let Some(e) = ctx.peek(key) else { return Err("ERR no such key".into()) };
+    let Some(e) = ctx.peek_untouched(key) else { return Err("ERR no such key".into()) };
+    let lru = ctx.access_stamp(key).unwrap_or(0);
+    let idle = super::object::idle_secs(lru, ctx.shared.db.access_time_ms());
     let v = &e.value;
     let (at, refcount) = match v {
         crate::db::Value::Str(s) => {
@@ -116,7 +119,7 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     };
     let len = super::dump::serialized_length(ctx, v);
     let line = format!(
-        "Value at:{at:#x} refcount:{refcount} encoding:{} serializedlength:{len} lru:0 lru_seconds_idle:0",
+        "Value at:{at:#x} refcount:{refcount} encoding:{} serializedlength:{len} lru:{lru} lru_seconds_idle:{idle}",
         v.encoding()
     );
     ctx.out.simple(&line);
