@@ -49,8 +49,9 @@
 //! # Memory per entry
 //!
 //! For an unweighted cache without expiry, each entry costs `size_of::<K>() + size_of::<V>()`
-//! plus 13 bytes of node (a 32-bit hash, two 32-bit links and a tag; the node is padded to
-//! the alignment of `K` and `V`), 5 bytes per slot of the index table (a `u32` and a control
+//! plus 16 bytes of node (a 32-bit hash, two 32-bit links, a tag and the 24-bit access stamp;
+//! the node is padded to the alignment of `K` and `V`, and with 8-aligned keys and values the
+//! stamp fills what would be padding), 5 bytes per slot of the index table (a `u32` and a control
 //! byte, at most 87.5% full, so 5.7 to 11.4 bytes an entry), and for W-TinyLFU 4 bytes of
 //! frequency sketch (8 bytes in shards of at most 4,096 entries). For `u64 → u64`: a 32-byte
 //! node, 26.5 bytes in all beyond the 16-byte payload with LRU and 30.5 with W-TinyLFU at 1M
