@@ -39,6 +39,7 @@
 use crate::clock::Clock;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// The largest stamp: 24 bits (Redis's `LRU_CLOCK_MAX`).
 pub const STAMP_MAX: u32 = (1 << 24) - 1;
@@ -61,6 +62,46 @@ pub enum AccessMode {
         /// Redis's `lfu-decay-time`: minutes per decrement of an unused counter (0: never decays).
         decay_minutes: u32,
     },
+}
+
+/// The mode shared by a cache and its shards, packed in one word (2-bit tag, then 31 bits each
+/// of log factor and decay time, which Redis bounds to `i32::MAX`): a mode change is one store,
+/// which each shard picks up at its next write-lock acquisition, without taking any shard lock
+/// (so a thread that holds shards through [`Locked`](crate::Locked) may change it).
+#[derive(Debug, Default)]
+pub(crate) struct SharedMode(AtomicU64);
+
+impl SharedMode {
+    const LOW: u64 = (1 << 31) - 1;
+
+    pub(crate) fn new(mode: AccessMode) -> Self {
+        let s = Self::default();
+        s.set(mode);
+        s
+    }
+
+    pub(crate) fn set(&self, mode: AccessMode) {
+        let packed = match mode {
+            AccessMode::Off => 0,
+            AccessMode::Lru => 1 << 62,
+            AccessMode::Lfu { log_factor, decay_minutes } => {
+                2 << 62 | u64::from(log_factor).min(Self::LOW) << 31 | u64::from(decay_minutes).min(Self::LOW)
+            }
+        };
+        self.0.store(packed, Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> AccessMode {
+        let packed = self.0.load(Relaxed);
+        match packed >> 62 {
+            0 => AccessMode::Off,
+            1 => AccessMode::Lru,
+            _ => AccessMode::Lfu {
+                log_factor: (packed >> 31 & Self::LOW) as u32,
+                decay_minutes: (packed & Self::LOW) as u32,
+            },
+        }
+    }
 }
 
 /// The LRU clock at `now_ms` (unix ms): seconds modulo 2^24.
@@ -126,7 +167,9 @@ fn lfu_log_incr(counter: u8, log_factor: u32, r: f64) -> u8 {
 /// One shard's stamp writer: the mode, the clock and the time read at lock acquisition, and a
 /// cheap random generator for LFU increments.
 pub(crate) struct ShardAccess {
-    pub(crate) mode: AccessMode,
+    /// The cache's mode as of this shard's last write-lock acquisition.
+    mode: AccessMode,
+    shared: Arc<SharedMode>,
     clock: Option<Arc<dyn Clock>>,
     epoch_ms: u64,
     /// The time (unix ms) everything under the current write lock is stamped with.
@@ -136,7 +179,14 @@ pub(crate) struct ShardAccess {
 
 impl Default for ShardAccess {
     fn default() -> Self {
-        Self { mode: AccessMode::Off, clock: None, epoch_ms: 0, now_ms: 0, rng: 0x9e37_79b9_7f4a_7c15 }
+        Self {
+            mode: AccessMode::Off,
+            shared: Arc::default(),
+            clock: None,
+            epoch_ms: 0,
+            now_ms: 0,
+            rng: 0x9e37_79b9_7f4a_7c15,
+        }
     }
 }
 
@@ -147,8 +197,8 @@ impl fmt::Debug for ShardAccess {
 }
 
 impl ShardAccess {
-    pub(crate) fn new(mode: AccessMode, clock: Arc<dyn Clock>, epoch_ms: u64, seed: u64) -> Self {
-        Self { mode, clock: Some(clock), epoch_ms, now_ms: 0, rng: seed | 1 }
+    pub(crate) fn new(shared: Arc<SharedMode>, clock: Arc<dyn Clock>, epoch_ms: u64, seed: u64) -> Self {
+        Self { mode: shared.get(), shared, clock: Some(clock), epoch_ms, now_ms: 0, rng: seed | 1 }
     }
 
     /// Whether stamps are written.
@@ -157,9 +207,11 @@ impl ShardAccess {
         self.mode != AccessMode::Off
     }
 
-    /// Reads the clock (once per write-lock acquisition, when stamps are on).
+    /// Takes up the cache's mode and reads the clock (once per write-lock acquisition; the
+    /// clock only when stamps are on).
     #[inline]
     pub(crate) fn tick(&mut self) {
+        self.mode = self.shared.get();
         if self.on() {
             self.now_ms = self.time_ms();
         }
@@ -222,6 +274,20 @@ mod tests {
     }
 
     #[test]
+    fn the_shared_mode_round_trips() {
+        let m = SharedMode::default();
+        for mode in [
+            AccessMode::Lru,
+            AccessMode::Off,
+            AccessMode::Lfu { log_factor: 10, decay_minutes: 1 },
+            AccessMode::Lfu { log_factor: 0, decay_minutes: i32::MAX as u32 },
+        ] {
+            m.set(mode);
+            assert_eq!(m.get(), mode);
+        }
+    }
+
+    #[test]
     fn lfu_counter_decays_one_per_period_and_wraps() {
         let t = 60_000 * 100;
         let s = lfu_stamp(10, t);
@@ -240,7 +306,7 @@ mod tests {
         assert_eq!(lfu_log_incr(255, 10, 0.0), 255);
         assert_eq!(lfu_log_incr(4, 10, 0.999), 5, "below the initial value every access counts");
         let mut a = ShardAccess::new(
-            AccessMode::Lfu { log_factor: 10, decay_minutes: 1 },
+            Arc::new(SharedMode::new(AccessMode::Lfu { log_factor: 10, decay_minutes: 1 })),
             Arc::new(crate::MockClock::new()),
             0,
             7,

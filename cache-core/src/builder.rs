@@ -1,6 +1,6 @@
 //! [`CacheBuilder`]: every setting of a cache, with the defaults a service would pick.
 
-use crate::access::{AccessMode, ShardAccess};
+use crate::access::{AccessMode, ShardAccess, SharedMode};
 use crate::cache::{Cache, Inner, ShardCell, split_capacity};
 use crate::clock::{Clock, SystemClock, nanos};
 use crate::config::{Config, Evictable, Refresh, Spawner, Weigher};
@@ -288,13 +288,14 @@ where
         let weighted = self.weigher.is_some();
         let seeds = ahash::RandomState::new();
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
+        let access_mode = Arc::new(SharedMode::new(self.access));
         let shard_vec: Vec<_> = split_capacity(capacity, shards)
             .into_iter()
             .enumerate()
             .map(|(i, cap)| {
                 let mut shard = Shard::new(cap, self.policy, weighted, seeds.hash_one(i));
                 let seed = seeds.hash_one((i, "access"));
-                shard.access = ShardAccess::new(self.access, clock.clone(), self.access_epoch_ms, seed);
+                shard.access = ShardAccess::new(access_mode.clone(), clock.clone(), self.access_epoch_ms, seed);
                 ShardCell::new(shard)
             })
             .collect();
@@ -334,7 +335,7 @@ where
                 hasher: self.hasher,
                 cfg,
                 capacity: AtomicU64::new(capacity),
-                access_mode: parking_lot::Mutex::new(self.access),
+                access_mode,
                 access_epoch_ms: self.access_epoch_ms,
             }),
         }

@@ -191,7 +191,7 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) capacity: AtomicU64,
     /// What the access stamps record (each shard keeps a copy; this one is read without a shard
     /// lock, so that a thread holding shards through [`Locked`](crate::Locked) may ask).
-    pub(crate) access_mode: parking_lot::Mutex<AccessMode>,
+    pub(crate) access_mode: Arc<crate::access::SharedMode>,
     /// The stamp clock's reading at the clock's zero (see `access.rs`).
     pub(crate) access_epoch_ms: u64,
 }
@@ -438,16 +438,16 @@ where
 
     /// What the access stamps record now.
     pub fn access_mode(&self) -> AccessMode {
-        *self.inner.access_mode.lock()
+        self.inner.access_mode.get()
     }
 
-    /// Changes what access stamps record from now on. The stamps already written keep their bits,
-    /// and are read the new way (as Redis reads its `lru` field after a policy change); turning
-    /// stamps on from [`AccessMode::Off`] starts every entry at 0.
+    /// Changes what access stamps record from now on (each shard takes the new mode up at its
+    /// next write-lock acquisition; no shard lock is taken here, so a thread holding shards through
+    /// [`Locked`](crate::Locked) may call it). The stamps already written keep their bits, and are
+    /// read the new way (as Redis reads its `lru` field after a policy change); turning stamps on
+    /// from [`AccessMode::Off`] starts every entry at 0.
     pub fn set_access_mode(&self, mode: AccessMode) {
-        let mut current = self.inner.access_mode.lock();
-        *current = mode;
-        self.for_each_shard(|s, _, _| s.access.mode = mode);
+        self.inner.access_mode.set(mode);
     }
 
     /// The stamp clock's reading now, in milliseconds (unix ms when the builder was given the

@@ -155,6 +155,7 @@ fn lfu_counters_match_redis() {
     close(r, o, &[b"OBJECT", b"IDLETIME", b"b"], 2);
     same(r, o, &[b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-lfu"]);
     assert_eq!(same(r, o, &[b"OBJECT", b"FREQ", b"b"]), Frame::Integer(255));
+    same(r, o, &[b"CONFIG", b"SET", b"lfu-log-factor", b"-1"]);
     same(r, o, &[b"CONFIG", b"SET", b"lfu-decay-time", b"0"]);
     same(r, o, &[b"CONFIG", b"SET", b"lfu-log-factor", b"0"]);
     for c in [&mut *r, &mut *o] {
@@ -179,6 +180,11 @@ fn idle_checks(policy: &str) {
     for cmd in [&[&b"TYPE"[..], b"x"][..], &[b"EXISTS", b"x"], &[b"TTL", b"x"], &[b"OBJECT", b"ENCODING", b"x"]] {
         same(r, o, cmd);
     }
+    for cmd in [&[&b"MEMORY"[..], b"USAGE", b"x"][..], &[b"PEXPIRETIME", b"x"]] {
+        r.cmd(cmd).expect("redis");
+        o.cmd(cmd).expect("ours");
+    }
+    same(r, o, &[b"OBJECT", b"REFCOUNT", b"x"]);
     let x = close(r, o, &[b"OBJECT", b"IDLETIME", b"x"], 1);
     assert!((1..=3).contains(&x), "{policy}: x idle {x} s after a 2.2 s wait");
     assert!(close(r, o, &[b"OBJECT", b"IDLETIME", b"y"], 1) <= 1, "{policy}: GET stamps");
