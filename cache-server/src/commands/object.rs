@@ -12,8 +12,8 @@
 //! the minutes of the last decrement and an 8-bit logarithmic counter (5 for a new key,
 //! `lfu-log-factor`, `lfu-decay-time`), under every other policy the LRU clock in seconds (the
 //! mode follows CONFIG SET, the bits stay, as in Redis). The core stamps a key on every write and
-//! on every read applied to its policy; the OBJECT commands, DEBUG OBJECT, TYPE, EXISTS and
-//! TTL/PTTL/EXPIRETIME read through `Ctx::peek_untouched` / `Ctx::get_untouched`, which do not
+//! on every read applied to its policy; the OBJECT commands, DEBUG OBJECT, MEMORY USAGE, TYPE,
+//! EXISTS and TTL/PTTL/EXPIRETIME read through `Ctx::peek_untouched` / `Ctx::get_untouched`, which do not
 //! touch it (Redis's `LOOKUP_NOTOUCH`). A read on the buffered path reaches its stamp when its
 //! shard's buffer drains: at the next write to the shard, or by the 100 ms cron
 //! (`persistence::save::tick`), and IDLETIME / FREQ drain the key's shard first; so a stamp lags

@@ -51,8 +51,9 @@ pub const MC_AUX: &[u8] = b"cache-server-mc";
 pub enum Usage {
     /// No record (policies that are neither LRU nor LFU).
     None,
-    /// Seconds since the last access (LRU policies).
-    Idle(u64),
+    /// Seconds since the last access (LRU policies; the 24-bit clock bounds it, and `u32` keeps
+    /// the snapshot's tuple at 80 bytes).
+    Idle(u32),
     /// The LFU counter (LFU policies).
     Freq(u8),
 }
@@ -201,7 +202,7 @@ fn record(buf: &mut Vec<u8>, k: &Key, e: &Entry, usage: Usage, opts: Options) ->
         Usage::None => {}
         Usage::Idle(secs) => {
             buf.push(opcode::IDLE);
-            put_len(buf, secs);
+            put_len(buf, u64::from(secs));
         }
         Usage::Freq(counter) => buf.extend_from_slice(&[opcode::FREQ, counter]),
     }

@@ -183,7 +183,7 @@ fn usage_of(shared: &Shared) -> impl Fn(u32) -> Usage {
     let cfg = shared.config.read().clone();
     let now = shared.db.access_time_ms();
     move |stamp| match cfg.maxmemory_policy.algorithm() {
-        "lru" => Usage::Idle(idle_secs(stamp, now)),
+        "lru" => Usage::Idle(u32::try_from(idle_secs(stamp, now)).unwrap_or(u32::MAX)),
         "lfu" => Usage::Freq(lfu_freq(&cfg, stamp, now)),
         _ => Usage::None,
     }
