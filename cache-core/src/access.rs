@@ -23,8 +23,10 @@
 //!
 //! Time: the cache's [`Clock`] plus an epoch ([`CacheBuilder::access_epoch_ms`](
 //! crate::CacheBuilder::access_epoch_ms)), so that a server can keep unix time and write the same
-//! bits as Redis. A shard reads the clock once per write-lock acquisition (when stamps are on) and
-//! stamps everything done under that lock with it. How stale a stamp can be: a buffered read
+//! bits as Redis. A shard takes the time once per write-lock acquisition (when stamps are on) and
+//! stamps everything done under that lock with it: the clock's reading, or — once the owner calls
+//! [`Cache::tick_access_clock`](crate::Cache::tick_access_clock) on a timer, as Redis caches its
+//! `lruclock` — the time of the latest tick, one relaxed load instead of a clock read. How stale a stamp can be: a buffered read
 //! reaches its stamp when its shard's read buffer is drained — on the next write to that shard, when a
 //! reader fills a stripe, on [`Cache::access_stamp`](crate::Cache::access_stamp) (which drains the
 //! key's shard first, stamping pending reads with the drain time), or on
@@ -32,9 +34,10 @@
 //! timer (ours every 100 ms, like Redis's cached LRU clock). Lossy buffers may drop a read under
 //! contention: its stamp then stays older, as if the read had not happened.
 //!
-//! Cost: no memory (the bits sit in node padding); with stamps off, one branch per drain and
-//! write; with stamps on, one clock read per write-lock acquisition and a few instructions per
-//! applied access. Nothing on the read fast path.
+//! Cost: no memory (the bits sit in node padding); with stamps off, one relaxed load and a branch
+//! per write-lock acquisition; with stamps on, a clock read per write-lock acquisition (none with
+//! a ticking owner) and a few instructions per applied access (LRU: a 3-byte store; LFU: the
+//! decay check, a random draw and a multiply). Nothing on the read fast path.
 
 use crate::clock::Clock;
 use std::fmt;
@@ -64,12 +67,13 @@ pub enum AccessMode {
     },
 }
 
-/// The mode shared by a cache and its shards, packed in one word (2-bit tag, then 31 bits each
-/// of log factor and decay time, which Redis bounds to `i32::MAX`): a mode change is one store,
-/// which each shard picks up at its next write-lock acquisition, without taking any shard lock
-/// (so a thread that holds shards through [`Locked`](crate::Locked) may change it).
+/// What a cache shares with its shards about stamps: the mode, packed in one word (2-bit tag,
+/// then 31 bits each of log factor and decay time, which Redis bounds to `i32::MAX`), and the
+/// published time (0: none, read the clock). A change is one store, which each shard picks up at
+/// its next write-lock acquisition, without taking any shard lock (so a thread that holds shards
+/// through [`Locked`](crate::Locked) may make it).
 #[derive(Debug, Default)]
-pub(crate) struct SharedMode(AtomicU64);
+pub(crate) struct SharedMode(AtomicU64, AtomicU64);
 
 impl SharedMode {
     const LOW: u64 = (1 << 31) - 1;
@@ -89,6 +93,17 @@ impl SharedMode {
             }
         };
         self.0.store(packed, Relaxed);
+    }
+
+    /// Publishes `now_ms` as the time stamps use until the next call (see
+    /// [`Cache::tick_access_clock`](crate::Cache::tick_access_clock)).
+    pub(crate) fn publish(&self, now_ms: u64) {
+        self.1.store(now_ms.max(1), Relaxed);
+    }
+
+    /// The published time, if any.
+    pub(crate) fn published(&self) -> Option<u64> {
+        Some(self.1.load(Relaxed)).filter(|&t| t != 0)
     }
 
     pub(crate) fn get(&self) -> AccessMode {
@@ -148,7 +163,15 @@ pub fn lfu_counter(stamp: u32, now_ms: u64, decay_minutes: u32) -> u8 {
     if decay_minutes == 0 {
         return counter;
     }
-    let now = lfu_minutes(now_ms);
+    decayed(ldt, counter, lfu_minutes(now_ms), decay_minutes)
+}
+
+/// [`lfu_counter`] with the minutes clock read: `now` minutes, decay time not 0.
+#[inline]
+fn decayed(ldt: u32, counter: u8, now: u32, decay_minutes: u32) -> u8 {
+    if ldt == now {
+        return counter; // the common case: no division
+    }
     let elapsed = if now >= ldt { now - ldt } else { 65_535 - ldt + now };
     let periods = elapsed / decay_minutes;
     counter.saturating_sub(u8::try_from(periods).unwrap_or(u8::MAX))
@@ -160,8 +183,8 @@ fn lfu_log_incr(counter: u8, log_factor: u32, r: f64) -> u8 {
         return counter;
     }
     let base = f64::from(counter.saturating_sub(LFU_INIT_VAL));
-    let p = 1.0 / (base * f64::from(log_factor) + 1.0);
-    if r < p { counter + 1 } else { counter }
+    // r < 1 / (base * factor + 1), without the division.
+    if r * (base * f64::from(log_factor) + 1.0) < 1.0 { counter + 1 } else { counter }
 }
 
 /// One shard's stamp writer: the mode, the clock and the time read at lock acquisition, and a
@@ -172,8 +195,11 @@ pub(crate) struct ShardAccess {
     shared: Arc<SharedMode>,
     clock: Option<Arc<dyn Clock>>,
     epoch_ms: u64,
-    /// The time (unix ms) everything under the current write lock is stamped with.
+    /// The time (unix ms) everything under the current write lock is stamped with, and its LRU
+    /// clock and LFU minutes (computed once per lock, not per stamp).
     now_ms: u64,
+    lru_now: u32,
+    lfu_now: u32,
     rng: u64,
 }
 
@@ -185,6 +211,8 @@ impl Default for ShardAccess {
             clock: None,
             epoch_ms: 0,
             now_ms: 0,
+            lru_now: 0,
+            lfu_now: 0,
             rng: 0x9e37_79b9_7f4a_7c15,
         }
     }
@@ -198,7 +226,16 @@ impl fmt::Debug for ShardAccess {
 
 impl ShardAccess {
     pub(crate) fn new(shared: Arc<SharedMode>, clock: Arc<dyn Clock>, epoch_ms: u64, seed: u64) -> Self {
-        Self { mode: shared.get(), shared, clock: Some(clock), epoch_ms, now_ms: 0, rng: seed | 1 }
+        Self {
+            mode: shared.get(),
+            shared,
+            clock: Some(clock),
+            epoch_ms,
+            now_ms: 0,
+            lru_now: 0,
+            lfu_now: 0,
+            rng: seed | 1,
+        }
     }
 
     /// Whether stamps are written.
@@ -207,18 +244,23 @@ impl ShardAccess {
         self.mode != AccessMode::Off
     }
 
-    /// Takes up the cache's mode and reads the clock (once per write-lock acquisition; the
-    /// clock only when stamps are on).
+    /// Takes up the cache's mode and the time (once per write-lock acquisition, the time only
+    /// when stamps are on): the published time if there is one, else the clock.
     #[inline]
     pub(crate) fn tick(&mut self) {
         self.mode = self.shared.get();
         if self.on() {
-            self.now_ms = self.time_ms();
+            let now = self.shared.published().unwrap_or_else(|| self.time_ms());
+            if now != self.now_ms {
+                self.now_ms = now;
+                self.lru_now = lru_clock(now);
+                self.lfu_now = lfu_minutes(now);
+            }
         }
     }
 
     /// The stamp clock's reading now (unix ms with the builder's epoch).
-    fn time_ms(&self) -> u64 {
+    pub(crate) fn time_ms(&self) -> u64 {
         self.epoch_ms + self.clock.as_ref().map_or(0, |c| c.now_nanos() / 1_000_000)
     }
 
@@ -227,8 +269,8 @@ impl ShardAccess {
     pub(crate) fn created(&self) -> u32 {
         match self.mode {
             AccessMode::Off => 0,
-            AccessMode::Lru => lru_clock(self.now_ms),
-            AccessMode::Lfu { .. } => lfu_stamp(LFU_INIT_VAL, self.now_ms),
+            AccessMode::Lru => self.lru_now,
+            AccessMode::Lfu { .. } => self.lfu_now << 8 | u32::from(LFU_INIT_VAL),
         }
     }
 
@@ -237,11 +279,16 @@ impl ShardAccess {
     pub(crate) fn touched(&mut self, old: u32) -> u32 {
         match self.mode {
             AccessMode::Off => old,
-            AccessMode::Lru => lru_clock(self.now_ms),
+            AccessMode::Lru => self.lru_now,
             AccessMode::Lfu { log_factor, decay_minutes } => {
-                let counter = lfu_counter(old, self.now_ms, decay_minutes);
-                let counter = lfu_log_incr(counter, log_factor, self.random());
-                lfu_stamp(counter, self.now_ms)
+                let (ldt, mut counter) = (old >> 8, (old & 0xff) as u8);
+                if decay_minutes != 0 {
+                    counter = decayed(ldt, counter, self.lfu_now, decay_minutes);
+                }
+                if counter != u8::MAX {
+                    counter = lfu_log_incr(counter, log_factor, self.random());
+                }
+                self.lfu_now << 8 | u32::from(counter)
             }
         }
     }
@@ -393,6 +440,24 @@ mod tests {
             assert_eq!(freq(&c, 1), 4, "{policy:?}");
             assert_eq!(c.access_stamp(&1).unwrap() >> 8, 3, "{policy:?}: the decrement time moved");
         }
+    }
+
+    #[test]
+    fn a_ticking_owner_stamps_with_the_published_time() {
+        let clock = MockClock::new();
+        clock.advance(Duration::from_secs(100));
+        let c = cache(EvictionPolicy::Lru, AccessMode::Lru, &clock);
+        c.tick_access_clock();
+        clock.advance(Duration::from_millis(900));
+        c.insert(1, 1);
+        assert_eq!(c.access_stamp(&1), Some(100), "the published second, not the clock's");
+        assert_eq!(c.access_time_ms(), 100_000);
+        clock.advance(Duration::from_secs(5));
+        assert_eq!(idle_secs(&c, 1), 0, "the published time stands until the next tick");
+        c.tick_access_clock();
+        assert_eq!(idle_secs(&c, 1), 5);
+        c.get(&1);
+        assert_eq!(idle_secs(&c, 1), 0);
     }
 
     #[test]

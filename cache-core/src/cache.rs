@@ -455,7 +455,18 @@ where
     /// `now_ms` to give [`access::idle_ms`](crate::access::idle_ms) and
     /// [`access::lfu_counter`](crate::access::lfu_counter).
     pub fn access_time_ms(&self) -> u64 {
-        self.inner.access_epoch_ms + self.inner.cfg.now() / 1_000_000
+        let clock = || self.inner.access_epoch_ms + self.inner.cfg.now() / 1_000_000;
+        self.inner.access_mode.published().unwrap_or_else(clock)
+    }
+
+    /// Reads the clock once and publishes the time for access stamps: from the first call on,
+    /// shards stamp with the time of the latest call (one relaxed load per write lock) instead of
+    /// reading the clock at every write-lock acquisition, and
+    /// [`access_time_ms`](Self::access_time_ms) answers it — Redis's cached `lruclock`. Call it
+    /// on a timer (a server every 100 ms) or never: stamps are then as old as the last call.
+    pub fn tick_access_clock(&self) {
+        let now = self.inner.access_epoch_ms + self.inner.cfg.now() / 1_000_000;
+        self.inner.access_mode.publish(now);
     }
 
     /// Applies every buffered read to the policy and the access stamps now (each shard with

@@ -492,8 +492,10 @@ impl Db {
         }
     }
 
-    /// Applies the reads buffered so far to the policy and the access stamps (the 100 ms cron).
+    /// Applies the reads buffered so far to the policy and the access stamps, after publishing
+    /// the time stamps use until the next call (the 100 ms cron: Redis's cached `lruclock`).
     pub fn apply_pending_reads(&self) {
+        self.cache.tick_access_clock();
         self.cache.apply_pending_reads();
     }
 
