@@ -124,6 +124,15 @@ fn lfu_counters_match_redis() {
     same(r, o, &[b"OBJECT", b"FREQ", b"missing"]);
     same(r, o, &[b"OBJECT", b"IDLETIME", b"a"]);
     same(r, o, &[b"OBJECT", b"IDLETIME", b"missing"]);
+    // RESP3: the nil for a missing key is `_`.
+    for c in [&mut *r, &mut *o] {
+        assert!(matches!(c.cmd(&["HELLO", "3"]).expect("hello"), Frame::Map(_)));
+    }
+    assert_eq!(same(r, o, &[b"OBJECT", b"FREQ", b"missing"]), Frame::Null);
+    same(r, o, &[b"OBJECT", b"FREQ", b"a"]);
+    for c in [&mut *r, &mut *o] {
+        c.cmd(&["HELLO", "2"]).expect("hello");
+    }
     // SET over a key keeps counting on its old stamp (6, or 7 with probability 1/11); RESTORE
     // REPLACE starts afresh.
     same(r, o, &[b"SET", b"a", b"vb"]);
