@@ -1,5 +1,6 @@
 //! [`CacheBuilder`]: every setting of a cache, with the defaults a service would pick.
 
+use crate::access::{AccessMode, ShardAccess, SharedMode};
 use crate::cache::{Cache, Inner, ShardCell, split_capacity};
 use crate::clock::{Clock, SystemClock, nanos};
 use crate::config::{Config, Evictable, Refresh, Spawner, Weigher};
@@ -51,6 +52,8 @@ pub struct CacheBuilder<K, V, S = ahash::RandomState> {
     clock: Option<Arc<dyn Clock>>,
     record_stats: bool,
     shards: Option<usize>,
+    access: AccessMode,
+    access_epoch_ms: u64,
     hasher: S,
 }
 
@@ -70,6 +73,8 @@ impl<K, V> Default for CacheBuilder<K, V> {
             clock: None,
             record_stats: false,
             shards: None,
+            access: AccessMode::Off,
+            access_epoch_ms: 0,
             hasher: ahash::RandomState::new(),
         }
     }
@@ -225,6 +230,24 @@ where
         self
     }
 
+    /// Keeps a 24-bit access stamp per entry (default [`AccessMode::Off`]): the last access time
+    /// ([`AccessMode::Lru`]) or a decaying logarithmic access counter ([`AccessMode::Lfu`]), as
+    /// Redis's `lru` field, whatever the eviction policy. Free in memory (the bits use node
+    /// padding); see [`crate::access`] for when stamps change and how stale they can be, and
+    /// [`Cache::access_stamp`] to read one. Changeable later with [`Cache::set_access_mode`].
+    pub fn access_stamps(mut self, mode: AccessMode) -> Self {
+        self.access = mode;
+        self
+    }
+
+    /// The stamp clock's reading at the [`clock`](Self::clock)'s zero, in milliseconds (default
+    /// 0): give the unix time in ms at which the clock starts to make stamps unix-based, so that
+    /// they hold the same bits as Redis's.
+    pub fn access_epoch_ms(mut self, epoch_ms: u64) -> Self {
+        self.access_epoch_ms = epoch_ms;
+        self
+    }
+
     /// Uses `hasher` instead of `ahash`.
     pub fn hasher<S2: BuildHasher + Clone + Send + Sync + 'static>(self, hasher: S2) -> CacheBuilder<K, V, S2> {
         CacheBuilder {
@@ -241,6 +264,8 @@ where
             clock: self.clock,
             record_stats: self.record_stats,
             shards: self.shards,
+            access: self.access,
+            access_epoch_ms: self.access_epoch_ms,
             hasher,
         }
     }
@@ -262,10 +287,17 @@ where
         let shards = self.shard_count(capacity);
         let weighted = self.weigher.is_some();
         let seeds = ahash::RandomState::new();
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
+        let access_mode = Arc::new(SharedMode::new(self.access));
         let shard_vec: Vec<_> = split_capacity(capacity, shards)
             .into_iter()
             .enumerate()
-            .map(|(i, cap)| ShardCell::new(Shard::new(cap, self.policy, weighted, seeds.hash_one(i))))
+            .map(|(i, cap)| {
+                let mut shard = Shard::new(cap, self.policy, weighted, seeds.hash_one(i));
+                let seed = seeds.hash_one((i, "access"));
+                shard.access = ShardAccess::new(access_mode.clone(), clock.clone(), self.access_epoch_ms, seed);
+                ShardCell::new(shard)
+            })
             .collect();
         let refresh = self.refresh.map(|(after, reload)| Refresh {
             after: nanos(after),
@@ -292,7 +324,7 @@ where
             expiry: self.expiry,
             listener: self.listener,
             refresh,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock::new())),
+            clock,
             record_stats: self.record_stats,
             switches: Default::default(),
         };
@@ -304,6 +336,8 @@ where
                 hasher: self.hasher,
                 cfg,
                 capacity: AtomicU64::new(capacity),
+                access_mode,
+                access_epoch_ms: self.access_epoch_ms,
             }),
         }
     }

@@ -24,6 +24,7 @@
 //! keeps the locked path. Nothing global is touched on any path: no shared counter, no global
 //! lock, no channel; statistics and sizes are summed over shards on demand.
 
+use crate::access::AccessMode;
 use crate::builder::CacheBuilder;
 use crate::compute::Slot;
 use crate::config::Config;
@@ -147,6 +148,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
     fn drain(&self, shard: &mut Shard<K, V>) {
         const FAR: usize = 8;
         const NEAR: usize = 4;
+        shard.access.tick();
         for stripe in self.reads.all() {
             if !stripe.ring.is_pending() {
                 continue;
@@ -187,6 +189,11 @@ pub(crate) struct Inner<K, V, S> {
     pub(crate) hasher: S,
     pub(crate) cfg: Config<K, V>,
     pub(crate) capacity: AtomicU64,
+    /// What the access stamps record (each shard keeps a copy; this one is read without a shard
+    /// lock, so that a thread holding shards through [`Locked`](crate::Locked) may ask).
+    pub(crate) access_mode: Arc<crate::access::SharedMode>,
+    /// The stamp clock's reading at the clock's zero (see `access.rs`).
+    pub(crate) access_epoch_ms: u64,
 }
 
 /// A sharded, concurrent, bounded cache. Cheap to clone: clones share the same entries.
@@ -387,6 +394,102 @@ where
     {
         let hash = self.hash(key);
         self.cell(hash).read().frequency(&self.inner.cfg, hash as u32, key).flatten()
+    }
+
+    /// The 24-bit access stamp of `key` (see [`AccessMode`](crate::AccessMode) for what it
+    /// holds; 0 while stamps are off), without touching it: `None` when the key is absent. Drains
+    /// the key's shard's read buffer first (under its write lock), so every read recorded so far is
+    /// in the answer, stamped at the latest with the time of this call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_core::{AccessMode, Cache, MockClock, access};
+    ///
+    /// let clock = MockClock::new();
+    /// let cache: Cache<u32, u32> = Cache::builder().max_capacity(10).clock(clock.clone()).access_stamps(AccessMode::Lru).build();
+    /// cache.insert(1, 1);
+    /// clock.advance(Duration::from_secs(7));
+    /// let stamp = cache.access_stamp(&1).unwrap();
+    /// assert_eq!(access::idle_ms(stamp, cache.access_time_ms()), 7_000);
+    /// cache.get(&1);
+    /// assert_eq!(access::idle_ms(cache.access_stamp(&1).unwrap(), cache.access_time_ms()), 0);
+    /// ```
+    pub fn access_stamp<Q>(&self, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.with_shard(hash, |s, cfg, _| s.access_stamp(cfg, hash as u32, key))
+    }
+
+    /// Overwrites the access stamp of `key` (its low 24 bits), as a load from a snapshot or a
+    /// Redis `RESTORE … IDLETIME` does; false when the key is absent.
+    pub fn set_access_stamp<Q>(&self, key: &Q, stamp: u32) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.with_shard(hash, |s, cfg, _| s.set_access_stamp(cfg, hash as u32, key, stamp))
+    }
+
+    /// What the access stamps record now.
+    pub fn access_mode(&self) -> AccessMode {
+        self.inner.access_mode.get()
+    }
+
+    /// Changes what access stamps record from now on (each shard takes the new mode up at its
+    /// next write-lock acquisition; no shard lock is taken here, so a thread holding shards through
+    /// [`Locked`](crate::Locked) may call it). The stamps already written keep their bits, and are
+    /// read the new way (as Redis reads its `lru` field after a policy change); turning stamps on
+    /// from [`AccessMode::Off`] starts every entry at 0.
+    pub fn set_access_mode(&self, mode: AccessMode) {
+        self.inner.access_mode.set(mode);
+    }
+
+    /// The stamp clock's reading now, in milliseconds (unix ms when the builder was given the
+    /// epoch, see [`CacheBuilder::access_epoch_ms`](crate::CacheBuilder::access_epoch_ms)): the
+    /// `now_ms` to give [`access::idle_ms`](crate::access::idle_ms) and
+    /// [`access::lfu_counter`](crate::access::lfu_counter).
+    pub fn access_time_ms(&self) -> u64 {
+        let clock = || self.inner.access_epoch_ms + self.inner.cfg.now() / 1_000_000;
+        self.inner.access_mode.published().unwrap_or_else(clock)
+    }
+
+    /// Reads the clock once and publishes the time for access stamps: from the first call on,
+    /// shards stamp with the time of the latest call (one relaxed load per write lock) instead of
+    /// reading the clock at every write-lock acquisition, and
+    /// [`access_time_ms`](Self::access_time_ms) answers it — Redis's cached `lruclock`. Call it
+    /// on a timer (a server every 100 ms) or never: stamps are then as old as the last call.
+    pub fn tick_access_clock(&self) {
+        let now = self.inner.access_epoch_ms + self.inner.cfg.now() / 1_000_000;
+        self.inner.access_mode.publish(now);
+    }
+
+    /// Applies every buffered read to the policy and the access stamps now (each shard with
+    /// pending reads is write-locked briefly). A server calls it on a timer so that a read's stamp
+    /// lags the read by at most that period (see [`access`](crate::access)).
+    pub fn apply_pending_reads(&self) {
+        for cell in &self.inner.shards {
+            if cell.reads.all().iter().any(|stripe| stripe.ring.is_pending()) {
+                drop(cell.write());
+            }
+        }
+    }
+
+    /// [`snapshot`](Self::snapshot), with each entry's access stamp: `(key, value, stamp)`.
+    pub fn snapshot_with_access(&self, mut each: impl FnMut(Vec<(K, V, u32)>)) {
+        let cfg = &self.inner.cfg;
+        let mut guards: Vec<_> = self.inner.shards.iter().map(ShardCell::read).collect();
+        for guard in guards.drain(..) {
+            let mut out = Vec::with_capacity(guard.len() as usize);
+            guard.stamped_entries(cfg, &mut out);
+            drop(guard);
+            each(out);
+        }
     }
 
     /// Whether `key` is present (and not expired), without touching the policy.

@@ -16,6 +16,8 @@
 //! - **Loaders** that coalesce concurrent misses ([`Cache::get_with`], [`Cache::try_get_with`],
 //!   and `*_async` with the `async` feature), and refresh-after-write
 //!   ([`CacheBuilder::refresh_after`]).
+//! - **Access stamps** ([`CacheBuilder::access_stamps`]): Redis's 24-bit per-key LRU clock or
+//!   LFU counter, in node padding (no memory), updated off the read fast path ([`access`]).
 //! - **Eviction listener** with a [`RemovalCause`], called outside locks; **statistics**
 //!   ([`CacheStats`]); a resumable [`scan`](Cache::scan) with Redis `SCAN` guarantees.
 //!
@@ -48,8 +50,9 @@
 //! # Memory per entry
 //!
 //! For an unweighted cache without expiry, each entry costs `size_of::<K>() + size_of::<V>()`
-//! plus 13 bytes of node (a 32-bit hash, two 32-bit links and a tag; the node is padded to
-//! the alignment of `K` and `V`), 5 bytes per slot of the index table (a `u32` and a control
+//! plus 16 bytes of node (a 32-bit hash, two 32-bit links, a tag and the 24-bit access stamp;
+//! the node is padded to the alignment of `K` and `V`, and with 8-aligned keys and values the
+//! stamp fills what would be padding), 5 bytes per slot of the index table (a `u32` and a control
 //! byte, at most 87.5% full, so 5.7 to 11.4 bytes an entry), and for W-TinyLFU 4 bytes of
 //! frequency sketch (8 bytes in shards of at most 4,096 entries). For `u64 → u64`: a 32-byte
 //! node, 26.5 bytes in all beyond the 16-byte payload with LRU and 30.5 with W-TinyLFU at 1M
@@ -58,6 +61,7 @@
 
 #![warn(missing_docs, missing_debug_implementations)]
 
+pub mod access;
 mod builder;
 mod cache;
 mod clock;
@@ -78,6 +82,7 @@ mod stats;
 mod sync;
 mod timer;
 
+pub use access::AccessMode;
 pub use builder::CacheBuilder;
 pub use cache::Cache;
 pub use clock::{Clock, MockClock, SystemClock};

@@ -230,6 +230,36 @@ where
         Ok(self.held[at].1.peek(&self.cache.inner.cfg, hash as u32, key).cloned())
     }
 
+    /// [`Cache::access_stamp`] on a held key (held shards have no pending reads to apply).
+    ///
+    /// # Errors
+    ///
+    /// [`NotHeld`] if the key's shard is not held.
+    pub fn access_stamp<Q>(&self, key: &Q) -> Result<Option<u32>, NotHeld>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.cache.hash(key);
+        let at = self.position(self.cache.shard_of(hash)).map_err(|_| NotHeld)?;
+        Ok(self.held[at].1.access_stamp(&self.cache.inner.cfg, hash as u32, key))
+    }
+
+    /// [`Cache::set_access_stamp`] on a held key.
+    ///
+    /// # Errors
+    ///
+    /// [`NotHeld`] if the key's shard is not held.
+    pub fn set_access_stamp<Q>(&mut self, key: &Q, stamp: u32) -> Result<bool, NotHeld>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.cache.hash(key);
+        let at = self.position(self.cache.shard_of(hash)).map_err(|_| NotHeld)?;
+        Ok(self.held[at].1.set_access_stamp(&self.cache.inner.cfg, hash as u32, key, stamp))
+    }
+
     /// [`Cache::remove`] on a held key.
     ///
     /// # Errors

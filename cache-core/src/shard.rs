@@ -17,6 +17,7 @@
 //! resizing it never touches keys. Expired entries are reclaimed by the timer wheel as time
 //! moves (checked on every operation of the shard), and a read of an expired entry removes it.
 
+use crate::access::ShardAccess;
 use crate::cache::read_buffer::Read;
 use crate::config::Config;
 use crate::expiry::TtlMode;
@@ -79,6 +80,8 @@ pub(crate) struct Shard<K, V> {
     scratch: Vec<u32>,
     /// Loads in flight for keys of this shard.
     pub(crate) loading: Loading<K, V>,
+    /// Writes the entries' access stamps (see `access.rs`).
+    pub(crate) access: ShardAccess,
 }
 
 impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
@@ -97,6 +100,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             stamp: 0,
             scratch: Vec::new(),
             loading: Loading::default(),
+            access: ShardAccess::default(),
         }
     }
 
@@ -200,6 +204,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             self.stats.hits += 1;
         }
         self.policy.on_access(&mut self.slab, &self.weights, idx);
+        self.stamp_access(idx);
         if cfg.tti.is_some() || cfg.expiry.is_some() {
             self.touch(cfg, idx, now);
         }
@@ -244,6 +249,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             Read::Hit { idx, hash } => {
                 if self.slab.try_get(idx).is_some_and(|n| n.hash == hash) {
                     self.policy.on_access(&mut self.slab, &self.weights, idx);
+                    self.stamp_access(idx);
                 }
             }
             Read::Miss => self.policy.on_miss(),
@@ -395,7 +401,9 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             return Err((key, value));
         }
         let queue = if pinned { Queue::Pinned } else { Queue::Lru };
-        let idx = self.slab.insert(Node { key, value, hash, prev: NIL, next: NIL, queue });
+        let mut node = Node { key, value, hash, prev: NIL, next: NIL, queue, access: [0; 3] };
+        node.set_stamp(self.access.created());
+        let idx = self.slab.insert(node);
         if self.weighted {
             self.weights.set(idx, weight);
         }
@@ -443,6 +451,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         let len = self.slab.len();
         self.policy.set_pinned(&mut self.slab, idx, old_weight, pinned, len);
         self.policy.on_update(&mut self.slab, &self.weights, idx, old_weight, weight.into());
+        self.stamp_access(idx);
         self.set_deadlines(cfg, idx, hard, now);
         if cfg.record_stats {
             self.stats.updates += 1;
@@ -490,6 +499,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         let (pinned, len) = (cfg.pins(self.key(idx), self.value(idx)), self.slab.len());
         self.policy.set_pinned(&mut self.slab, idx, old_weight, pinned, len);
         self.policy.on_update(&mut self.slab, &self.weights, idx, old_weight, weight.into());
+        self.stamp_access(idx);
         let hard = self.timers.node(idx).map_or(NEVER, |n| n.hard);
         self.set_deadlines(cfg, idx, hard, now);
         if cfg.record_stats {
@@ -527,6 +537,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         }
         let idle = cfg.tti.map_or(NEVER, |t| now.saturating_add(t));
         self.timers.set(idx, hard, idle);
+        self.stamp_access(idx);
         true
     }
 
@@ -754,6 +765,55 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         self.weights.clear();
         self.policy.clear();
         self.timers.reset();
+    }
+
+    /// Records one access in the entry's stamp (nothing when stamps are off).
+    #[inline]
+    fn stamp_access(&mut self, idx: u32) {
+        if self.access.on() {
+            let node = self.slab.get_mut(idx);
+            let stamp = self.access.touched(node.stamp());
+            node.set_stamp(stamp);
+        }
+    }
+
+    /// The access stamp of a live `key`, without touching anything (like [`peek`](Self::peek)).
+    pub(crate) fn access_stamp<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let now = self.now(cfg, false);
+        let idx = self.find(hash, key)?;
+        (self.timers.deadline(idx) > now).then(|| self.slab.get(idx).stamp())
+    }
+
+    /// Overwrites the access stamp of a live `key`; false when it is absent.
+    pub(crate) fn set_access_stamp<Q>(&mut self, cfg: &Config<K, V>, hash: u32, key: &Q, stamp: u32) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let now = self.now(cfg, false);
+        match self.find(hash, key) {
+            Some(idx) if self.timers.deadline(idx) > now => {
+                self.slab.get_mut(idx).set_stamp(stamp);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Copies every live entry with its access stamp.
+    pub(crate) fn stamped_entries(&self, cfg: &Config<K, V>, out: &mut Vec<(K, V, u32)>) {
+        let now = self.now(cfg, false);
+        for idx in 0..self.slab.slot_count() {
+            if let Some(node) = self.slab.try_get(idx) {
+                if self.timers.deadline(idx) > now {
+                    out.push((node.key.clone(), node.value.clone(), node.stamp()));
+                }
+            }
+        }
     }
 
     /// Checks every internal invariant (tests only; O(n)).

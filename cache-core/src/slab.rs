@@ -8,8 +8,9 @@
 //! cache bounded by entries holds no slack slots at capacity.
 //!
 //! Layout: a slot is an enum whose occupied variant is the node itself; the `Queue` tag gives
-//! the compiler a niche, so for `u64 -> u64` a slot is 32 bytes (8 key + 8 value + 4 hash
-//! + 4 + 4 links + the tag). A unit test pins that size.
+//! the compiler a niche, so for `u64 -> u64` a slot is 32 bytes: 8 key, 8 value, 4 hash, two
+//! 4-byte links, the tag, and the 3-byte access stamp (see `access.rs`) in what was padding. A
+//! unit test pins that size.
 
 use crate::list::{Links, NIL};
 
@@ -43,6 +44,24 @@ pub(crate) struct Node<K, V> {
     pub(crate) prev: u32,
     pub(crate) next: u32,
     pub(crate) queue: Queue,
+    /// The 24-bit access stamp (see `access.rs`), little-endian, in what would be padding.
+    pub(crate) access: [u8; 3],
+}
+
+impl<K, V> Node<K, V> {
+    /// The access stamp.
+    #[inline]
+    pub(crate) fn stamp(&self) -> u32 {
+        let [a, b, c] = self.access;
+        u32::from_le_bytes([a, b, c, 0])
+    }
+
+    /// Stores `stamp` (its low 24 bits).
+    #[inline]
+    pub(crate) fn set_stamp(&mut self, stamp: u32) {
+        let [a, b, c, _] = stamp.to_le_bytes();
+        self.access = [a, b, c];
+    }
 }
 
 #[derive(Debug)]
@@ -175,12 +194,21 @@ mod tests {
     use super::*;
 
     fn node(k: u64) -> Node<u64, u64> {
-        Node { key: k, value: k * 10, hash: k as u32, prev: NIL, next: NIL, queue: Queue::Lru }
+        Node { key: k, value: k * 10, hash: k as u32, prev: NIL, next: NIL, queue: Queue::Lru, access: [0; 3] }
     }
 
     #[test]
     fn a_u64_slot_is_32_bytes() {
         assert_eq!(std::mem::size_of::<Slot<u64, u64>>(), 32);
+    }
+
+    #[test]
+    fn the_access_stamp_keeps_24_bits() {
+        let mut n = node(1);
+        n.set_stamp(0x00ab_cdef);
+        assert_eq!(n.stamp(), 0x00ab_cdef);
+        n.set_stamp(u32::MAX);
+        assert_eq!(n.stamp(), crate::access::STAMP_MAX);
     }
 
     #[test]

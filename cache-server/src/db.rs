@@ -183,6 +183,19 @@ fn spawn_cycle(cache: &Cache<Key, Entry>, latency: &Arc<OnceLock<Monitor>>, cloc
     }
 }
 
+/// What the per-key access stamps hold under `cfg`, as Redis's `lru` field: an LFU counter
+/// under the `*-lfu` policies, the LRU clock under every other (noeviction included).
+fn access_mode(cfg: &Config) -> cache_core::AccessMode {
+    let int = |name: &str, default: u32| cfg.get(name).and_then(|v| v.parse().ok()).unwrap_or(default);
+    match cfg.maxmemory_policy.algorithm() {
+        "lfu" => cache_core::AccessMode::Lfu {
+            log_factor: int("lfu-log-factor", 10),
+            decay_minutes: int("lfu-decay-time", 1),
+        },
+        _ => cache_core::AccessMode::Lru,
+    }
+}
+
 fn db_bit(db: u32) -> u64 {
     1u64 << db.min(63)
 }
@@ -375,6 +388,8 @@ impl Db {
             .weigher(move |k: &Key, e: &Entry| weigh(k, e).saturating_add(charge.load(Relaxed) as u32))
             .evictable(move |_, e: &Entry| e.expire_at != 0 || !pinning.load(Relaxed))
             .eviction_policy(policy)
+            .access_stamps(access_mode(cfg))
+            .access_epoch_ms(clock.base_ms)
             .record_stats()
             .build();
         Self {
@@ -459,11 +474,7 @@ impl Db {
     /// `get_expired`).
     pub fn lookup(&self, db: u32, key: &[u8], now: u64) -> Lookup {
         let r = self.peek_lookup(db, key, now);
-        let hit = matches!(r, Lookup::Live(_));
-        if hit { &self.stats.hits } else { &self.stats.misses }.fetch_add(1, Relaxed);
-        if !hit {
-            crate::notify::emit(&self.tracking, db, crate::notify::Class::KeyMiss, "keymiss", key);
-        }
+        self.count_lookup(db, key, matches!(r, Lookup::Live(_)));
         r
     }
 
@@ -488,6 +499,68 @@ impl Db {
     /// without counting a read; `None` when absent or when the policy keeps no frequencies.
     pub fn frequency(&self, db: u32, key: &[u8]) -> Option<u8> {
         with_encoded(db, key, |k| self.cache.frequency(k))
+    }
+
+    /// [`Db::peek`] without touching the key's access stamp (Redis's `LOOKUP_NOTOUCH`: OBJECT,
+    /// DEBUG OBJECT, TYPE, EXISTS, TTL); an expired key is removed and looks absent.
+    pub fn peek_untouched(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        let e = with_encoded(db, key, |k| self.cache.peek(k))?;
+        if e.live(now) {
+            return Some(e);
+        }
+        self.update(db, key, now, |_| ());
+        None
+    }
+
+    /// [`Db::get`] without touching the key's access stamp: counts the hit or miss.
+    pub fn get_untouched(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        let r = self.peek_untouched(db, key, now);
+        self.count_lookup(db, key, r.is_some());
+        r
+    }
+
+    /// Counts a keyspace hit or miss (a miss also notifies `keymiss`).
+    pub fn count_lookup(&self, db: u32, key: &[u8], hit: bool) {
+        if hit { &self.stats.hits } else { &self.stats.misses }.fetch_add(1, Relaxed);
+        if !hit {
+            crate::notify::emit(&self.tracking, db, crate::notify::Class::KeyMiss, "keymiss", key);
+        }
+    }
+
+    /// The key's 24-bit access stamp (Redis's `lru` field, see `commands/object.rs`), after the
+    /// reads buffered so far; `None` when absent.
+    pub fn access_stamp(&self, db: u32, key: &[u8]) -> Option<u32> {
+        with_encoded(db, key, |k| self.cache.access_stamp(k))
+    }
+
+    /// Overwrites the key's access stamp (RESTORE, RDB load).
+    pub fn set_access_stamp(&self, db: u32, key: &[u8], stamp: u32) -> bool {
+        with_encoded(db, key, |k| self.cache.set_access_stamp(k, stamp))
+    }
+
+    /// The access stamps' clock now, unix ms.
+    pub fn access_time_ms(&self) -> u64 {
+        self.cache.access_time_ms()
+    }
+
+    /// Follows `maxmemory-policy`, `lfu-log-factor` and `lfu-decay-time` (stamps keep their bits).
+    pub fn configure_access(&self, cfg: &Config) {
+        let mode = access_mode(cfg);
+        if self.cache.access_mode() != mode {
+            self.cache.set_access_mode(mode);
+        }
+    }
+
+    /// Applies the reads buffered so far to the policy and the access stamps, after publishing
+    /// the time stamps use until the next call (the 100 ms cron: Redis's cached `lruclock`).
+    pub fn apply_pending_reads(&self) {
+        self.cache.tick_access_clock();
+        self.cache.apply_pending_reads();
+    }
+
+    /// [`Db::snapshot`] with each key's access stamp.
+    pub fn snapshot_with_access(&self, each: impl FnMut(Vec<(Key, Entry, u32)>)) {
+        self.cache.snapshot_with_access(each);
     }
 
     /// Atomic read-modify-write of one key under the core's shard lock.
@@ -821,6 +894,29 @@ impl Scope<'_> {
         r
     }
 
+    /// [`Db::peek_untouched`] on a held key.
+    pub fn peek_untouched(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        self.ensure(db, key);
+        let e = with_encoded(db, key, |k| self.locked.peek(k)).expect("held")?;
+        if e.live(now) {
+            return Some(e);
+        }
+        self.update(db, key, now, |_| ());
+        None
+    }
+
+    /// [`Db::access_stamp`] on a held key.
+    pub fn access_stamp(&mut self, db: u32, key: &[u8]) -> Option<u32> {
+        self.ensure(db, key);
+        with_encoded(db, key, |k| self.locked.access_stamp(k)).expect("held")
+    }
+
+    /// [`Db::set_access_stamp`] on a held key.
+    pub fn set_access_stamp(&mut self, db: u32, key: &[u8], stamp: u32) -> bool {
+        self.ensure(db, key);
+        with_encoded(db, key, |k| self.locked.set_access_stamp(k, stamp)).expect("held")
+    }
+
     /// [`Db::peek`] on a held key.
     pub fn peek(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
         self.ensure(db, key);
@@ -898,6 +994,12 @@ pub trait Held: std::fmt::Debug {
     fn get(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry>;
     /// [`Scope::peek`].
     fn peek(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry>;
+    /// [`Scope::peek_untouched`].
+    fn peek_untouched(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry>;
+    /// [`Scope::access_stamp`].
+    fn access_stamp(&mut self, db: u32, key: &[u8]) -> Option<u32>;
+    /// [`Scope::set_access_stamp`].
+    fn set_access_stamp(&mut self, db: u32, key: &[u8], stamp: u32) -> bool;
     /// [`Scope::holds_all`].
     fn holds_all(&self) -> bool;
     /// [`Scope::try_extend`].
@@ -927,6 +1029,15 @@ impl Held for Scope<'_> {
     }
     fn peek(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
         Scope::peek(self, db, key, now)
+    }
+    fn peek_untouched(&mut self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
+        Scope::peek_untouched(self, db, key, now)
+    }
+    fn access_stamp(&mut self, db: u32, key: &[u8]) -> Option<u32> {
+        Scope::access_stamp(self, db, key)
+    }
+    fn set_access_stamp(&mut self, db: u32, key: &[u8], stamp: u32) -> bool {
+        Scope::set_access_stamp(self, db, key, stamp)
     }
     fn holds_all(&self) -> bool {
         Scope::holds_all(self)

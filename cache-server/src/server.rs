@@ -181,6 +181,7 @@ impl Shared {
         self.db.set_volatile(cfg.maxmemory_policy.is_volatile());
         self.db.set_maxmemory(cfg.maxmemory);
         self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
+        self.db.configure_access(&cfg);
         self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
         crate::notify::configure(&self.db, cfg.notify_keyspace_events);
         self.slowlog_threshold.store(cfg.slowlog_log_slower_than, Relaxed);

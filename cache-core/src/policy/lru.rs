@@ -69,7 +69,8 @@ mod tests {
     use crate::slab::Node;
 
     fn insert(slab: &mut Slab<u32, ()>, lru: &mut Lru, key: u32) -> u32 {
-        let idx = slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue: Queue::Lru });
+        let idx =
+            slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue: Queue::Lru, access: [0; 3] });
         let len = slab.len();
         lru.on_insert(slab, idx, 1, len);
         idx
@@ -108,7 +109,15 @@ mod tests {
         let mut lru = Lru::default();
         let mut w = Weights::default();
         for k in 0..4 {
-            let idx = slab.insert(Node { key: k, value: (), hash: k, prev: NIL, next: NIL, queue: Queue::Lru });
+            let idx = slab.insert(Node {
+                key: k,
+                value: (),
+                hash: k,
+                prev: NIL,
+                next: NIL,
+                queue: Queue::Lru,
+                access: [0; 3],
+            });
             w.set(idx, 10);
             let len = slab.len();
             lru.on_insert(&mut slab, idx, 10, len);

@@ -170,7 +170,7 @@ mod tests {
 
     fn insert(slab: &mut Slab<u32, ()>, p: &mut Pinning<Lru>, key: u32, pinned: bool) -> u32 {
         let queue = if pinned { Queue::Pinned } else { Queue::Lru };
-        let idx = slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue });
+        let idx = slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue, access: [0; 3] });
         let len = slab.len();
         p.on_insert(slab, idx, 1, len);
         idx

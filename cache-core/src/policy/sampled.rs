@@ -157,7 +157,8 @@ mod tests {
     use crate::slab::Node;
 
     fn insert(slab: &mut Slab<u32, ()>, p: &mut Sampled, key: u32) -> u32 {
-        let idx = slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue: Queue::Lru });
+        let idx =
+            slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue: Queue::Lru, access: [0; 3] });
         let len = slab.len();
         p.on_insert(slab, idx, 1, len);
         idx

@@ -482,7 +482,15 @@ mod tests {
 
         fn insert(&mut self, key: u32) -> Vec<u32> {
             let hash = key.wrapping_mul(0x9e37_79b9);
-            let i = self.slab.insert(Node { key, value: (), hash, prev: NIL, next: NIL, queue: Queue::Window });
+            let i = self.slab.insert(Node {
+                key,
+                value: (),
+                hash,
+                prev: NIL,
+                next: NIL,
+                queue: Queue::Window,
+                access: [0; 3],
+            });
             self.idx.insert(key, i);
             let len = self.slab.len();
             self.policy.on_insert(&mut self.slab, i, 1, len);

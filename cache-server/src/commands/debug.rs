@@ -7,11 +7,12 @@
 //! other connections move to another thread (Redis stops the whole server). DEBUG OBJECT prints
 //! Redis's line with what we know: `refcount` and `encoding` as OBJECT reports them,
 //! `serializedlength` the size of the value's RDB encoding (as DUMP writes it, `rdbcompression`
-//! included; Redis's `rdbSavedObjectLen`), `lru`/`lru_seconds_idle` 0
-//! (no per-key access clock: see `object.rs`), and no `ql_*` fields (our lists are no
-//! quicklists). SET-ACTIVE-EXPIRE switches active expiry off (0) or on, as Redis's
-//! `active_expire_enabled`: while off, neither the core's timer wheel nor the background cycle
-//! reclaims anything, and a key expires only when a command meets it (`Db::set_active_expiry`).
+//! included; Redis's `rdbSavedObjectLen`), `lru` the key's raw 24-bit access stamp and
+//! `lru_seconds_idle` that stamp read as an LRU clock, whatever the policy (as Redis prints them;
+//! see `object.rs`), and no `ql_*` fields (our lists are no quicklists). SET-ACTIVE-EXPIRE
+//! switches active expiry off (0) or on, as Redis's `active_expire_enabled`: while off, neither
+//! the core's timer wheel nor the background cycle reclaims anything, and a key expires only
+//! when a command meets it (`Db::set_active_expiry`).
 
 use super::{CmdResult, CommandSpec, Ctx, spec};
 use crate::REDIS_VERSION;
@@ -127,7 +128,9 @@ fn sleep(secs: f64) {
 }
 
 fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
-    let Some(e) = ctx.peek(key) else { return Err("ERR no such key".into()) };
+    let Some(e) = ctx.peek_untouched(key) else { return Err("ERR no such key".into()) };
+    let lru = ctx.access_stamp(key).unwrap_or(0);
+    let idle = super::object::idle_secs(lru, ctx.shared.db.access_time_ms());
     let v = &e.value;
     let (at, refcount) = match v {
         crate::db::Value::Str(s) => {
@@ -138,7 +141,7 @@ fn object(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     };
     let len = super::dump::serialized_length(ctx, v);
     let line = format!(
-        "Value at:{at:#x} refcount:{refcount} encoding:{} serializedlength:{len} lru:0 lru_seconds_idle:0",
+        "Value at:{at:#x} refcount:{refcount} encoding:{} serializedlength:{len} lru:{lru} lru_seconds_idle:{idle}",
         v.encoding()
     );
     ctx.out.simple(&line);

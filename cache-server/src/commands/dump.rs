@@ -4,8 +4,10 @@
 //! write; encoding and decoding (and their hostile-input checks) live in the persistence module.
 //!
 //! RESTORE decodes the payload before it takes the key, off the async worker when the payload is
-//! large, so a big value stalls no other client. IDLETIME and FREQ are validated as Redis does and
-//! then ignored: the core keeps no per-key access clock or counter to seed (see `object.rs`).
+//! large, so a big value stalls no other client. IDLETIME and FREQ are validated as Redis does (they
+//! exclude each other) and only the one matching the policy applies, as Redis's
+//! `objectSetLRUOrLFU`: IDLETIME seeds the key's LRU clock under a non-LFU policy, FREQ its LFU
+//! counter under an LFU one (see `object.rs`).
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, SYNTAX, arg_i64, is, offload, spec};
 use crate::db::{Entry, Value};
@@ -85,10 +87,14 @@ fn dump(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 struct Opts {
     replace: bool,
     absttl: bool,
+    /// IDLETIME, seconds.
+    idle: Option<u64>,
+    /// FREQ.
+    freq: Option<u8>,
 }
 
 fn options(a: &[Bytes]) -> Result<Opts, CmdError> {
-    let (mut o, mut idle, mut freq) = (Opts::default(), false, false);
+    let mut o = Opts::default();
     let mut j = 4;
     while j < a.len() {
         let more = j + 1 < a.len();
@@ -96,17 +102,19 @@ fn options(a: &[Bytes]) -> Result<Opts, CmdError> {
             o.replace = true;
         } else if is(&a[j], "absttl") {
             o.absttl = true;
-        } else if is(&a[j], "idletime") && more && !freq {
-            if arg_i64(&a[j + 1])? < 0 {
+        } else if is(&a[j], "idletime") && more && o.freq.is_none() {
+            let idle = arg_i64(&a[j + 1])?;
+            if idle < 0 {
                 return Err("ERR Invalid IDLETIME value, must be >= 0".into());
             }
-            idle = true;
+            o.idle = Some(idle as u64);
             j += 1;
-        } else if is(&a[j], "freq") && more && !idle {
-            if !(0..=255).contains(&arg_i64(&a[j + 1])?) {
+        } else if is(&a[j], "freq") && more && o.idle.is_none() {
+            let freq = arg_i64(&a[j + 1])?;
+            if !(0..=255).contains(&freq) {
                 return Err("ERR Invalid FREQ value, must be >= 0 and <= 255".into());
             }
-            freq = true;
+            o.freq = Some(freq as u8);
             j += 1;
         } else {
             return Err(SYNTAX.into());
@@ -161,6 +169,13 @@ pub(crate) fn restore(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     // one is deleted and added anew), then `restore`; `del` for a REPLACE that expired at once.
     match done.map_err(CmdError::from)? {
         Done::Restored { replaced } => {
+            let policy = ctx.shared.config.read().maxmemory_policy;
+            let now = ctx.db().access_time_ms();
+            let stamp = super::object::restored_stamp(policy, o.freq, o.idle, now)
+                .or_else(|| replaced.then(|| super::object::fresh_stamp(policy, now)));
+            if let Some(stamp) = stamp {
+                ctx.set_access_stamp(&a[1], stamp);
+            }
             if replaced {
                 ctx.notify(Class::New, "new", &a[1]);
             }
@@ -213,5 +228,30 @@ mod tests {
         ];
         let table: Vec<(&str, &str)> = lines.iter().map(|(a, b)| (a.as_str(), *b)).collect();
         run_table(&table).await;
+    }
+
+    /// IDLETIME applies under an LRU policy, FREQ under an LFU one; the other is ignored.
+    #[tokio::test]
+    async fn restore_seeds_the_access_clock_matching_the_policy() {
+        use crate::MaxMemoryPolicy;
+        let restore = |rest: &str| format!("restore {rest}").replace("P", INT);
+        let lru = [
+            (restore("n 5000 P idletime 10"), "+OK\r\n"),
+            ("object idletime n".into(), ":10\r\n"),
+            (restore("m 0 P idletime 1000"), "+OK\r\n"),
+            ("object idletime m".into(), ":1000\r\n"),
+            (restore("m 0 P freq 7 replace"), "+OK\r\n"),
+            ("object idletime m".into(), ":0\r\n"),
+        ];
+        let table: Vec<(&str, &str)> = lru.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+        crate::commands::testutil::run_table_with(|c| c.maxmemory_policy = MaxMemoryPolicy::AllKeysLru, &table).await;
+        let lfu = [
+            (restore("m 0 P freq 100"), "+OK\r\n"),
+            ("object freq m".into(), ":100\r\n"),
+            (restore("m 0 P idletime 1000 replace"), "+OK\r\n"),
+            ("object freq m".into(), ":5\r\n"),
+        ];
+        let table: Vec<(&str, &str)> = lfu.iter().map(|(a, b)| (a.as_str(), *b)).collect();
+        crate::commands::testutil::run_table_with(|c| c.maxmemory_policy = MaxMemoryPolicy::VolatileLfu, &table).await;
     }
 }

@@ -127,17 +127,19 @@ fn del(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn exists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let n = all_at_once(ctx, a, |ctx| a[1..].iter().filter(|k| ctx.get(k).is_some()).count());
+    let n = all_at_once(ctx, a, |ctx| a[1..].iter().filter(|k| ctx.get_untouched(k).is_some()).count());
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn touch(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    exists(ctx, a)
+    let n = all_at_once(ctx, a, |ctx| a[1..].iter().filter(|k| ctx.get(k).is_some()).count());
+    ctx.out.int(n as i64);
+    Ok(())
 }
 
 fn type_(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    let t = ctx.get(&a[1]).map_or("none", |e| e.value.type_name());
+    let t = ctx.get_untouched(&a[1]).map_or("none", |e| e.value.type_name());
     ctx.out.simple(t);
     Ok(())
 }
@@ -222,7 +224,7 @@ fn pexpireat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
 }
 
 fn ttl_generic(ctx: &mut Ctx<'_>, a: &[Bytes], ms: bool, absolute: bool) -> CmdResult {
-    let n = match ctx.get(&a[1]) {
+    let n = match ctx.get_untouched(&a[1]) {
         None => -2,
         Some(Entry { expire_at: 0, .. }) => -1,
         Some(Entry { expire_at, .. }) if absolute => (if ms { expire_at } else { expire_at / 1000 }) as i64,

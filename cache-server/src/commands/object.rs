@@ -1,20 +1,32 @@
-//! OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP: what Redis says about a key's storage.
+//! OBJECT ENCODING / REFCOUNT / IDLETIME / FREQ / HELP: what Redis says about a key's storage,
+//! and the Redis side of the per-key access clock that IDLETIME, FREQ, DEBUG OBJECT, RESTORE and
+//! RDB files share.
 //!
 //! ENCODING reports the encoding Redis 7.0 would use for the value at the thresholds in force
 //! (`Value::encoding`), so tools and tests that check it (e.g. for listpack → hashtable conversion)
 //! see Redis's answers; our own layouts are described in `crate::entry` and `crate::types`.
-//! REFCOUNT is 1, or `INT_MAX` for the integers 0..9999 Redis shares. IDLETIME and FREQ answer
-//! nil for a missing key, then refuse under the policy families that do not track them, with
-//! Redis's errors (in Redis's order). FREQ then answers W-TinyLFU's own estimate of the key's use
-//! (`Cache::frequency`: 0..=15, halved as the sketch ages) where Redis keeps an 8-bit logarithmic
-//! counter: another scale, but the order of keys by use is the one our eviction acts on. IDLETIME
-//! answers 0, a known gap: the core keeps no per-key access clock (it would need a last-access
-//! stamp per entry, about 4 bytes written on every read, or an estimate from the entry's place in
-//! its LRU list).
+//! REFCOUNT is 1, or `INT_MAX` for the integers 0..9999 Redis shares.
+//!
+//! The access clock: every key carries the core's 24-bit access stamp (`cache_core::access`, in
+//! node padding, no memory), which holds what Redis's `robj.lru` holds: under the `*-lfu` policies
+//! the minutes of the last decrement and an 8-bit logarithmic counter (5 for a new key,
+//! `lfu-log-factor`, `lfu-decay-time`), under every other policy the LRU clock in seconds (the
+//! mode follows CONFIG SET, the bits stay, as in Redis). The core stamps a key on every write and
+//! on every read applied to its policy; the OBJECT commands, DEBUG OBJECT, MEMORY USAGE, TYPE,
+//! EXISTS and TTL/PTTL/EXPIRETIME read through `Ctx::peek_untouched` / `Ctx::get_untouched`, which do not
+//! touch it (Redis's `LOOKUP_NOTOUCH`). A read on the buffered path reaches its stamp when its
+//! shard's buffer drains: at the next write to the shard, or by the 100 ms cron
+//! (`persistence::save::tick`), and IDLETIME / FREQ drain the key's shard first; so a stamp lags
+//! by ~100 ms at most, as Redis's cached LRU clock does. Differences from Redis: a write command
+//! that only looks (SETNX on an existing key, a failed INCR) does not stamp, where Redis's
+//! `lookupKeyWrite` does; shared integers have no shared stamp (Redis's small integers share one
+//! object, and so one clock, when `maxmemory` is 0). IDLETIME and FREQ answer nil for a missing
+//! key, then refuse under the policy family that does not track them, with Redis's errors.
 
 use super::{CmdResult, CommandSpec, Ctx, spec};
 use crate::MaxMemoryPolicy;
 use bytes::Bytes;
+use cache_core::access;
 
 const G: &str = "generic";
 const RO: &[&str] = &["readonly"];
@@ -61,11 +73,80 @@ pub const COMMANDS: &[CommandSpec] =
 
 /// Looks the key up without touching its access statistics; `None` replies nil.
 fn with_value(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&mut Ctx<'_>, &crate::db::Value)) -> CmdResult {
-    match ctx.peek(key) {
+    match ctx.peek_untouched(key) {
         Some(e) => f(ctx, &e.value),
         None => ctx.out.null(),
     }
     Ok(())
+}
+
+impl Ctx<'_> {
+    /// Reads a key without touching its access stamp and without counting (Redis's
+    /// `LOOKUP_NOTOUCH|LOOKUP_NOSTATS`: OBJECT, DEBUG OBJECT).
+    pub fn peek_untouched(&mut self, key: &[u8]) -> Option<crate::db::Entry> {
+        match self.scope.as_deref_mut() {
+            None => self.shared.db.peek_untouched(self.client.db, key, self.now),
+            Some(s) => s.peek_untouched(self.client.db, key, self.now),
+        }
+    }
+
+    /// Reads a key without touching its access stamp, counting a hit or miss (Redis's
+    /// `LOOKUP_NOTOUCH`: TYPE, EXISTS, TTL, PTTL, EXPIRETIME, PEXPIRETIME).
+    pub fn get_untouched(&mut self, key: &[u8]) -> Option<crate::db::Entry> {
+        let r = self.peek_untouched(key);
+        self.shared.db.count_lookup(self.client.db, key, r.is_some());
+        r
+    }
+
+    /// The key's access stamp, reads buffered so far included (`None`: absent).
+    pub fn access_stamp(&mut self, key: &[u8]) -> Option<u32> {
+        match self.scope.as_deref_mut() {
+            None => self.shared.db.access_stamp(self.client.db, key),
+            Some(s) => s.access_stamp(self.client.db, key),
+        }
+    }
+
+    /// Overwrites the key's access stamp (RESTORE's IDLETIME / FREQ).
+    pub fn set_access_stamp(&mut self, key: &[u8], stamp: u32) -> bool {
+        match self.scope.as_deref_mut() {
+            None => self.shared.db.set_access_stamp(self.client.db, key, stamp),
+            Some(s) => s.set_access_stamp(self.client.db, key, stamp),
+        }
+    }
+}
+
+/// Whether `policy` keeps LFU counters in the stamps (Redis's `MAXMEMORY_FLAG_LFU`); every other
+/// policy keeps the LRU clock.
+pub fn is_lfu(policy: MaxMemoryPolicy) -> bool {
+    policy.algorithm() == "lfu"
+}
+
+/// Seconds since the access an LRU stamp records (Redis's `estimateObjectIdleTime / 1000`).
+pub fn idle_secs(stamp: u32, now_ms: u64) -> u64 {
+    access::idle_ms(stamp, now_ms) / 1000
+}
+
+/// The counter of an LFU stamp after its due decay (Redis's `LFUDecrAndReturn`).
+pub fn lfu_freq(cfg: &crate::config::Config, stamp: u32, now_ms: u64) -> u8 {
+    let decay = cfg.get("lfu-decay-time").and_then(|v| v.parse().ok()).unwrap_or(1);
+    access::lfu_counter(stamp, now_ms, decay)
+}
+
+/// The stamp a restored or loaded key gets from a RESTORE `FREQ` / `IDLETIME` or an RDB `FREQ` /
+/// `IDLE` record (Redis's `objectSetLRUOrLFU`): only the one that matches the policy applies;
+/// `None` leaves the key's stamp as its write set it.
+pub fn restored_stamp(policy: MaxMemoryPolicy, freq: Option<u8>, idle: Option<u64>, now_ms: u64) -> Option<u32> {
+    if is_lfu(policy) {
+        freq.map(|f| access::lfu_stamp(f, now_ms))
+    } else {
+        idle.map(|secs| access::lru_stamp_idle(secs, now_ms))
+    }
+}
+
+/// The stamp of a key created now (Redis's `createObject`): what RESTORE REPLACE gives the new
+/// key, which Redis creates afresh where a plain overwrite keeps counting on the old stamp.
+pub fn fresh_stamp(policy: MaxMemoryPolicy, now_ms: u64) -> u32 {
+    restored_stamp(policy, Some(access::LFU_INIT_VAL), Some(0), now_ms).unwrap_or(0)
 }
 
 fn encoding(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
@@ -83,34 +164,36 @@ fn policy(ctx: &Ctx<'_>) -> MaxMemoryPolicy {
     ctx.shared.config.read().maxmemory_policy
 }
 
-/// OBJECT IDLETIME: nil for a missing key (Redis looks the key up before it checks the policy),
-/// Redis's error under an LFU policy, else 0 — see the module doc.
-fn idletime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    if ctx.peek(&a[2]).is_none() {
+/// The key's stamp for OBJECT IDLETIME / FREQ: `None` (nil replied) when the key is missing.
+fn stamp_of(ctx: &mut Ctx<'_>, key: &[u8]) -> Option<u32> {
+    let stamp = ctx.peek_untouched(key).and_then(|_| ctx.access_stamp(key));
+    if stamp.is_none() {
         ctx.out.null();
-        return Ok(());
     }
-    if policy(ctx).algorithm() == "lfu" {
+    stamp
+}
+
+/// OBJECT IDLETIME: nil for a missing key (Redis looks the key up before it checks the policy),
+/// Redis's error under an LFU policy, else the seconds since the key's last access.
+fn idletime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
+    let Some(stamp) = stamp_of(ctx, &a[2]) else { return Ok(()) };
+    if is_lfu(policy(ctx)) {
         return Err("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    ctx.out.int(0);
+    ctx.out.int(idle_secs(stamp, ctx.shared.db.access_time_ms()) as i64);
     Ok(())
 }
 
 /// OBJECT FREQ: nil for a missing key, Redis's error unless an LFU policy is selected, else the
-/// policy's frequency estimate — see the module doc.
+/// key's logarithmic access counter after its due decay.
 fn freq(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
-    if ctx.peek(&a[2]).is_none() {
-        ctx.out.null();
-        return Ok(());
-    }
-    if policy(ctx).algorithm() != "lfu" {
+    let Some(stamp) = stamp_of(ctx, &a[2]) else { return Ok(()) };
+    if !is_lfu(policy(ctx)) {
         return Err("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.".into());
     }
-    // W-TinyLFU's estimate (0..=15, halved as the sketch ages) where Redis keeps its 8-bit
-    // logarithmic counter: the scale differs, the order of keys by use (what `redis-cli
-    // --hotkeys` ranks by) is the policy's own.
-    ctx.out.int(i64::from(ctx.shared.db.frequency(ctx.client.db, &a[2]).unwrap_or(0)));
+    let now = ctx.shared.db.access_time_ms();
+    let freq = lfu_freq(&ctx.shared.config.read(), stamp, now);
+    ctx.out.int(i64::from(freq));
     Ok(())
 }
 
@@ -168,10 +251,18 @@ mod tests {
                 ("SET k 100", "+OK\r\n"),
                 ("OBJECT IDLETIME nokey", "$-1\r\n"),
                 ("OBJECT IDLETIME k", LFU),
-                ("OBJECT FREQ k", ":1\r\n"),
-                ("SET hot 1", "+OK\r\n"),
-                ("MGET hot hot hot hot hot hot hot hot", "*8\r\n..."),
-                ("OBJECT FREQ hot", ":9\r\n"),
+                ("OBJECT FREQ k", ":5\r\n"),
+                ("GET k", "$3\r\n100\r\n"),
+                ("OBJECT FREQ k", ":6\r\n"),
+                ("OBJECT ENCODING k", "$3\r\nint\r\n"),
+                ("TYPE k", "+string\r\n"),
+                ("EXISTS k", ":1\r\n"),
+                ("TTL k", ":-1\r\n"),
+                ("OBJECT FREQ k", ":6\r\n"),
+                ("CONFIG SET maxmemory-policy noeviction", "+OK\r\n"),
+                ("OBJECT FREQ k", NOT_LFU),
+                ("CONFIG SET maxmemory-policy allkeys-lfu", "+OK\r\n"),
+                ("OBJECT FREQ k", ":6\r\n"),
                 ("OBJECT FREQ", "-ERR wrong number of arguments for 'object|freq' command\r\n"),
             ],
         )

@@ -233,7 +233,7 @@ fn memory_usage(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     if a.len() == 5 {
         arg_i64(&a[4])?;
     }
-    match ctx.peek(&a[2]) {
+    match ctx.peek_untouched(&a[2]) {
         Some(e) => ctx.out.int(Db::memory_usage(&a[2], &e) as i64),
         None => ctx.out.null(),
     }

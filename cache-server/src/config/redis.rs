@@ -360,7 +360,11 @@ pub fn validate(d: &Directive, args: &[&str]) -> Result<String, String> {
             _ => Err("argument must be 'yes' or 'no'".into()),
         },
         Int => {
-            v.parse::<i64>().map(|n| n.to_string()).map_err(|_| "argument couldn't be parsed into an integer".into())
+            let n = v.parse::<i64>().map_err(|_| "argument couldn't be parsed into an integer")?;
+            if matches!(d.name, "lfu-log-factor" | "lfu-decay-time") && !(0..=i64::from(i32::MAX)).contains(&n) {
+                return Err("argument must be between 0 and 2147483647 inclusive".into());
+            }
+            Ok(n.to_string())
         }
         Mem => super::parse_memory(v).map(|n| n.to_string()).ok_or_else(|| "argument must be a memory value".into()),
         MemOrPercent => match v.strip_suffix('%') {

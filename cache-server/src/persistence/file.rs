@@ -6,8 +6,8 @@
 //! then per database `SELECTDB`, `RESIZEDB`, and per key an optional `EXPIRETIME_MS`, the type
 //! byte, the key and the value body ([`super::rdb::encode_value`], the DUMP encoder), then `EOF`
 //! and the CRC-64 of everything before it (zeros when `rdbchecksum no`, as Redis writes).
-//! Keys already expired are left out. No LRU/LFU opcodes are written (the core keeps no per-key
-//! clock to save); Redis loads the keys as if just touched.
+//! Keys already expired are left out. A key's `IDLE` or `FREQ` record ([`Usage`], chosen by the
+//! policy in `save.rs`) comes right before its type byte, after its expire time, as Redis writes.
 
 use super::rdb::{self, Options, crc64, io::put_len, io::put_string};
 use crate::db::{Entry, Key};
@@ -45,6 +45,18 @@ pub mod opcode {
 /// The aux field that carries a Memcached item's flags, CAS unique and meta bits, written just
 /// before the item's key record (value: `"<flags> <cas> <meta>"` in decimal).
 pub const MC_AUX: &[u8] = b"cache-server-mc";
+
+/// A key's access clock as a snapshot records it (`RDB_OPCODE_IDLE` / `RDB_OPCODE_FREQ`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usage {
+    /// No record (policies that are neither LRU nor LFU).
+    None,
+    /// Seconds since the last access (LRU policies; the 24-bit clock bounds it, and `u32` keeps
+    /// the snapshot's tuple at 80 bytes).
+    Idle(u32),
+    /// The LFU counter (LFU policies).
+    Freq(u8),
+}
 
 /// What a write needs besides the entries.
 #[derive(Debug, Clone, Copy)]
@@ -102,7 +114,7 @@ fn aux(buf: &mut Vec<u8>, name: &[u8], value: &[u8], opts: Options) {
 ///
 /// # Errors
 /// Any I/O error (the temp file is removed), or a value the encoder refuses.
-pub fn write(path: &Path, entries: Vec<(Key, Entry)>, functions: &[u8], meta: Meta) -> io::Result<Written> {
+pub fn write(path: &Path, entries: Vec<(Key, Entry, Usage)>, functions: &[u8], meta: Meta) -> io::Result<Written> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -120,15 +132,15 @@ pub fn write(path: &Path, entries: Vec<(Key, Entry)>, functions: &[u8], meta: Me
     result
 }
 
-fn write_temp(temp: &Path, mut entries: Vec<(Key, Entry)>, functions: &[u8], meta: Meta) -> io::Result<Written> {
+fn write_temp(temp: &Path, mut entries: Vec<(Key, Entry, Usage)>, functions: &[u8], meta: Meta) -> io::Result<Written> {
     let file = File::create(temp)?;
     let mut sink = Sink { out: BufWriter::with_capacity(1 << 20, file), crc: 0, bytes: 0, checksum: meta.checksum };
     let opts = Options { compress: meta.compress };
-    entries.retain(|(_, e)| e.live(meta.now_ms));
+    entries.retain(|(_, e, _)| e.live(meta.now_ms));
     // Grouped by database; the common single-database case skips the sort.
-    let first = entries.first().map_or(0, |(k, _)| k.db());
-    if entries.iter().any(|(k, _)| k.db() != first) {
-        entries.sort_by_key(|(k, _)| k.db());
+    let first = entries.first().map_or(0, |(k, _, _)| k.db());
+    if entries.iter().any(|(k, _, _)| k.db() != first) {
+        entries.sort_by_key(|(k, _, _)| k.db());
     }
     let mut buf = Vec::with_capacity(4096);
     buf.extend_from_slice(format!("REDIS{:04}", rdb::RDB_VERSION).as_bytes());
@@ -142,7 +154,7 @@ fn write_temp(temp: &Path, mut entries: Vec<(Key, Entry)>, functions: &[u8], met
     let keys = entries.len() as u64;
     // Runs of keys of one database (the entries are grouped), for SELECTDB and RESIZEDB.
     let mut runs: Vec<(u32, usize, usize)> = Vec::new();
-    for (k, e) in &entries {
+    for (k, e, _) in &entries {
         let ttl = usize::from(e.expire_at != 0);
         match runs.last_mut() {
             Some((db, n, t)) if *db == k.db() => (*n, *t) = (*n + 1, *t + ttl),
@@ -160,9 +172,9 @@ fn write_temp(temp: &Path, mut entries: Vec<(Key, Entry)>, functions: &[u8], met
         sink.put(&buf)?;
         // Consumed as written: each value's last reference (if the keyspace dropped it meanwhile)
         // goes as soon as it is on its way to the disk.
-        for (k, e) in entries.by_ref().take(size) {
+        for (k, e, usage) in entries.by_ref().take(size) {
             buf.clear();
-            record(&mut buf, &k, &e, opts)?;
+            record(&mut buf, &k, &e, usage, opts)?;
             sink.put(&buf)?;
         }
     }
@@ -175,8 +187,9 @@ fn write_temp(temp: &Path, mut entries: Vec<(Key, Entry)>, functions: &[u8], met
     Ok(Written { keys, bytes })
 }
 
-/// One key's records: its Memcached aux field if it has one, its expire time, type, key, body.
-fn record(buf: &mut Vec<u8>, k: &Key, e: &Entry, opts: Options) -> io::Result<()> {
+/// One key's records: its Memcached aux field if it has one, its expire time, its access clock,
+/// type, key, body.
+fn record(buf: &mut Vec<u8>, k: &Key, e: &Entry, usage: Usage, opts: Options) -> io::Result<()> {
     let (flags, cas, meta) = (e.flags(), e.cas(), e.meta());
     if flags != 0 || cas != 0 || meta != 0 {
         aux(buf, MC_AUX, format!("{flags} {cas} {meta}").as_bytes(), opts);
@@ -184,6 +197,14 @@ fn record(buf: &mut Vec<u8>, k: &Key, e: &Entry, opts: Options) -> io::Result<()
     if e.expire_at != 0 {
         buf.push(opcode::EXPIRETIME_MS);
         buf.extend_from_slice(&e.expire_at.to_le_bytes());
+    }
+    match usage {
+        Usage::None => {}
+        Usage::Idle(secs) => {
+            buf.push(opcode::IDLE);
+            put_len(buf, u64::from(secs));
+        }
+        Usage::Freq(counter) => buf.extend_from_slice(&[opcode::FREQ, counter]),
     }
     let encode = |buf: &mut Vec<u8>| -> Result<(), rdb::Error> {
         buf.push(rdb::object_type(&e.value)?);

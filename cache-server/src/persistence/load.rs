@@ -5,8 +5,10 @@
 //! the byte offset and the key, and the server does not start (as Redis exits). The file is only
 //! ever read, never moved or changed: fix it or move it away to start empty.
 //!
-//! Keys already expired are skipped (counted, as Redis does on a master). `IDLE` / `FREQ`
-//! opcodes are read and ignored (the core has no per-key clock to seed); function libraries
+//! Keys already expired are skipped (counted, as Redis does on a master). An `IDLE` / `FREQ`
+//! record seeds the next key's access clock when it matches the policy in force (Redis's
+//! `objectSetLRUOrLFU`: `IDLE` under a non-LFU policy, `FREQ` under an LFU one, the other is
+//! ignored; see `commands/object.rs`); function libraries
 //! (`FUNCTION2`) are loaded into the function registry; aux fields are skipped, except ours
 //! carrying a Memcached item's flags, CAS unique and meta bits ([`super::file::MC_AUX`]).
 
@@ -90,6 +92,8 @@ pub fn load(shared: &Shared, b: &[u8], name: &str) -> Result<Loaded, LoadError> 
     let at = |r: &Reader<'_>| b.len() - r.remaining();
     let mut loaded = Loaded { bytes: b.len() as u64, ..Loaded::default() };
     let (mut dbi, mut expire_at, mut mc, mut max_cas) = (0u32, 0u64, None::<(u32, u64, u32)>, 0u64);
+    let (mut idle, mut freq) = (None::<u64>, None::<u8>);
+    let (policy, clock_ms) = (shared.config.read().maxmemory_policy, db.access_time_ms());
     loop {
         let start = at(&r);
         let bad = |e: rdb::Error| fail(start, None, describe(&e));
@@ -101,10 +105,10 @@ pub fn load(shared: &Shared, b: &[u8], name: &str) -> Result<Loaded, LoadError> 
                 expire_at = u64::from(u32::from_le_bytes(r.take(4).map_err(bad)?.try_into().expect("4 bytes"))) * 1000;
             }
             opcode::FREQ => {
-                r.byte().map_err(bad)?;
+                freq = Some(r.byte().map_err(bad)?);
             }
             opcode::IDLE => {
-                r.read_len().map_err(bad)?;
+                idle = Some(r.read_len().map_err(bad)?);
             }
             opcode::SELECTDB => {
                 let n = r.read_len().map_err(bad)?;
@@ -151,6 +155,7 @@ pub fn load(shared: &Shared, b: &[u8], name: &str) -> Result<Loaded, LoadError> 
                     fail(start, Some(&key), what)
                 })?;
                 let mut e = Entry::expiring(value, std::mem::take(&mut expire_at));
+                let stamp = crate::commands::object::restored_stamp(policy, freq.take(), idle.take(), clock_ms);
                 if let Some((flags, cas, meta)) = mc.take() {
                     e.set_flags(flags);
                     e.set_cas(cas);
@@ -170,6 +175,9 @@ pub fn load(shared: &Shared, b: &[u8], name: &str) -> Result<Loaded, LoadError> 
                 });
                 if !fresh {
                     return Err(fail(start, Some(&key), format!("duplicate key in database {dbi}")));
+                }
+                if let Some(stamp) = stamp {
+                    db.set_access_stamp(dbi, &key, stamp);
                 }
                 loaded.keys += 1;
             }

@@ -7,8 +7,14 @@
 //! (off the async workers, so other clients go on). The copy shares every value (`Arc`), so its
 //! cost is a key and an entry header per key, plus the values that writers replace while the
 //! file is written (the old ones live until written) — the analogue of fork's copy-on-write.
+//!
+//! Each key is written with its access clock as Redis's `rdbSaveKeyValuePair` writes it: an `IDLE`
+//! record (seconds idle) under the `*-lru` policies, a `FREQ` record (the LFU counter after its
+//! due decay) under the `*-lfu` ones, neither under the others; the copy drains the buffered
+//! reads first so they count. The cron also applies buffered reads every 100 ms, which bounds how
+//! far a key's access stamp lags its reads (see `commands/object.rs`).
 
-use super::file::{self, Meta, Written};
+use super::file::{self, Meta, Usage, Written};
 use crate::server::Shared;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -140,7 +146,7 @@ pub fn path(shared: &Shared) -> PathBuf {
 /// copy of the keyspace.
 struct Job {
     path: PathBuf,
-    entries: Vec<(crate::db::Key, crate::db::Entry)>,
+    entries: Vec<(crate::db::Key, crate::db::Entry, Usage)>,
     functions: Vec<u8>,
     meta: Meta,
     changes: u64,
@@ -155,16 +161,32 @@ fn take_job(shared: &Shared) -> Job {
     let db = &shared.db;
     let changes = db.stats.changes.load(Relaxed);
     let mut entries = Vec::with_capacity(db.len() as usize);
-    db.snapshot(|shard| entries.extend(shard));
+    let usage = usage_of(shared);
+    db.apply_pending_reads();
+    db.snapshot_with_access(|shard| entries.extend(shard.into_iter().map(|(k, e, stamp)| (k, e, usage(stamp)))));
     let heap_keys: usize = entries
         .iter()
-        .map(|(k, _)| if k.encoded().len() > crate::entry::INLINE_KEY { k.encoded().len() } else { 0 })
+        .map(|(k, _, _)| if k.encoded().len() > crate::entry::INLINE_KEY { k.encoded().len() } else { 0 })
         .sum();
-    let copy = entries.capacity() * std::mem::size_of::<(crate::db::Key, crate::db::Entry)>() + heap_keys;
+    let copy = entries.capacity() * std::mem::size_of::<(crate::db::Key, crate::db::Entry, Usage)>() + heap_keys;
     shared.persistence.last_copy_bytes.store(copy as u64, Relaxed);
     let functions = file::functions_body(&shared.scripting.functions.dump());
     let meta = Meta { now_ms: db.clock.now_ms(), used_mem: db.used_memory(), compress, checksum };
     Job { path, entries, functions, meta, changes }
+}
+
+/// What the file records of a key's access stamp under the policy in force, at the copy's time
+/// (Redis's `rdbSaveKeyValuePair`: `IDLE` under `MAXMEMORY_FLAG_LRU`, `FREQ` under
+/// `MAXMEMORY_FLAG_LFU`).
+fn usage_of(shared: &Shared) -> impl Fn(u32) -> Usage {
+    use crate::commands::object::{idle_secs, lfu_freq};
+    let cfg = shared.config.read().clone();
+    let now = shared.db.access_time_ms();
+    move |stamp| match cfg.maxmemory_policy.algorithm() {
+        "lru" => Usage::Idle(u32::try_from(idle_secs(stamp, now)).unwrap_or(u32::MAX)),
+        "lfu" => Usage::Freq(lfu_freq(&cfg, stamp, now)),
+        _ => Usage::None,
+    }
 }
 
 fn run(state: &State, job: Job) -> Result<Written, SaveError> {
@@ -247,6 +269,7 @@ pub fn schedule(shared: &Shared) {
 /// One tick of the save-rule check (Redis's `serverCron` part): a BGSAVE when a rule's seconds
 /// have passed since the last save with at least its changes, or a scheduled one is due.
 pub fn tick(shared: &Shared) {
+    shared.db.apply_pending_reads();
     let state = &shared.persistence;
     if state.busy() {
         return;
