@@ -119,6 +119,9 @@ pub struct Db {
     /// The budget, for the noeviction check and INFO.
     maxmemory: AtomicU64,
     noeviction: AtomicBool,
+    /// The core capacity the budget calls for ([`core_capacity`]); shared with a pending
+    /// [`Sweep`], which applies the latest one whenever it runs.
+    capacity: Arc<AtomicU64>,
     /// A `volatile-*` policy is in force: the core's `evictable` predicate reads it.
     volatile: Arc<AtomicBool>,
     /// Last CAS unique handed out (see [`Entry::cas`]).
@@ -158,12 +161,16 @@ fn core_capacity(maxmemory: u64, noeviction: bool) -> u64 {
     }
 }
 
-/// One background maintenance cycle — active expiry, and the evictions a pause deferred — timed
+/// One background maintenance cycle — the access clock, buffered reads, active expiry, and the
+/// evictions a pause deferred — timed
 /// as Redis times `activeExpireCycle` (`expire-cycle`) and, when it had to evict,
 /// `performEvictions` (`eviction-cycle`). Reclaims nothing while paused or active expiry is off.
 fn maintenance_cycle(cache: &Cache<Key, Entry>, latency: &OnceLock<Monitor>, clock: Clock) {
     let evicts = cache.weighted_size() > cache.capacity();
     let started = std::time::Instant::now();
+    // The time access stamps use until the next cycle (Redis's cached `lruclock`); taking each
+    // shard's lock below also replays its buffered reads, so a stamp lags a read by one cycle.
+    cache.tick_access_clock();
     cache.run_pending_tasks();
     if let Some(monitor) = latency.get() {
         let (micros, now_s) = (started.elapsed().as_micros() as u64, clock.now_ms() / 1000);
@@ -198,6 +205,31 @@ fn access_mode(cfg: &Config) -> cache_core::AccessMode {
 
 fn db_bit(db: u32) -> u64 {
     1u64 << db.min(63)
+}
+
+/// The shard-wide work a new budget or policy needs ([`Db::set_budget`]): owned, so it can run
+/// on another thread, and it applies the budget in force when it runs (of two pending sweeps,
+/// whichever runs last leaves the latest budget).
+#[derive(Debug)]
+#[must_use = "a budget reaches the shards only when its sweep runs"]
+pub struct Sweep {
+    repin: bool,
+    cache: Cache<Key, Entry>,
+    capacity: Arc<AtomicU64>,
+}
+
+impl Sweep {
+    /// Re-pins every key if `volatile-*` changed (first, so that the evictions follow the new
+    /// policy), then evicts down to the capacity (one shard lock at a time).
+    pub fn run(self) {
+        if self.repin {
+            self.cache.reevaluate_evictable();
+        }
+        let capacity = self.capacity.load(Relaxed);
+        if self.cache.capacity() != capacity {
+            self.cache.set_capacity(capacity);
+        }
+    }
 }
 
 /// What a read found ([`Db::lookup`]).
@@ -399,6 +431,10 @@ impl Db {
             watches,
             maxmemory: AtomicU64::new(cfg.maxmemory),
             noeviction: AtomicBool::new(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction),
+            capacity: Arc::new(AtomicU64::new(core_capacity(
+                cfg.maxmemory,
+                cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction,
+            ))),
             volatile,
             cas: AtomicU64::new(0),
             clock,
@@ -552,7 +588,8 @@ impl Db {
     }
 
     /// Applies the reads buffered so far to the policy and the access stamps, after publishing
-    /// the time stamps use until the next call (the 100 ms cron: Redis's cached `lruclock`).
+    /// the time stamps use (BGSAVE, before it copies the stamps; the maintenance cycle does the
+    /// same every 100 ms).
     pub fn apply_pending_reads(&self) {
         self.cache.tick_access_clock();
         self.cache.apply_pending_reads();
@@ -758,10 +795,8 @@ impl Db {
     }
 
     fn apply_capacity(&self) {
-        let capacity = core_capacity(self.maxmemory(), self.noeviction.load(Relaxed));
-        if self.cache.capacity() != capacity {
-            self.cache.set_capacity(capacity);
-        }
+        self.capacity.store(core_capacity(self.maxmemory(), self.noeviction.load(Relaxed)), Relaxed);
+        self.sweep(Sweep { repin: false, cache: self.cache.clone(), capacity: self.capacity.clone() });
     }
 
     /// True when a write adding `extra` bytes would pass the budget with nothing left to evict:
@@ -800,6 +835,23 @@ impl Db {
     pub fn set_noeviction(&self, on: bool) {
         self.noeviction.store(on, Relaxed);
         self.apply_capacity();
+    }
+
+    /// Installs a budget and policy (`apply_config`) without touching any shard: the flags take
+    /// effect at once, and the returned [`Sweep`] does the work that takes every shard's lock in
+    /// turn — re-pinning when `volatile-*` changed, evicting down to a smaller budget. A caller
+    /// that holds shards (CONFIG SET inside EXEC) must run it only after releasing them.
+    pub fn set_budget(&self, volatile: bool, maxmemory: u64, noeviction: bool) -> Sweep {
+        let repin = self.volatile.swap(volatile, Relaxed) != volatile;
+        self.maxmemory.store(maxmemory, Relaxed);
+        self.noeviction.store(noeviction, Relaxed);
+        self.capacity.store(core_capacity(maxmemory, noeviction), Relaxed);
+        Sweep { repin, cache: self.cache.clone(), capacity: self.capacity.clone() }
+    }
+
+    /// Runs a [`Sweep`] here.
+    pub fn sweep(&self, sweep: Sweep) {
+        sweep.run();
     }
 
     /// Keys evicted for size and reclaimed expired entries, from the core's stats.

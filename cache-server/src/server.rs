@@ -176,11 +176,30 @@ impl Shared {
 
     /// Installs a new configuration (after CONFIG SET validated it).
     pub fn apply_config(&self, cfg: Config) {
+        let sweep = self.install_config(cfg);
+        self.db.sweep(sweep);
+    }
+
+    /// [`Shared::apply_config`] for a caller that holds shards (CONFIG SET inside EXEC): the new
+    /// configuration is live at once, and the re-pinning and evictions it needs run on a blocking
+    /// thread that takes each shard once the caller has released it, so they follow the EXEC
+    /// (Redis runs them within it; its EXEC holds no locks). Without a runtime they run here.
+    pub fn apply_config_holding_shards(&self, cfg: Config) {
+        let sweep = self.install_config(cfg);
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(move || sweep.run())),
+            Err(_) => sweep.run(),
+        }
+    }
+
+    /// Makes `cfg` the live configuration, everything but the shard-wide sweep it returns.
+    fn install_config(&self, cfg: Config) -> crate::db::Sweep {
         self.auth_required.store(cfg.requirepass.is_some(), Relaxed);
-        // Re-pin first: a budget applied after it evicts only what the new policy allows.
-        self.db.set_volatile(cfg.maxmemory_policy.is_volatile());
-        self.db.set_maxmemory(cfg.maxmemory);
-        self.db.set_noeviction(cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction);
+        let sweep = self.db.set_budget(
+            cfg.maxmemory_policy.is_volatile(),
+            cfg.maxmemory,
+            cfg.maxmemory_policy == MaxMemoryPolicy::NoEviction,
+        );
         self.db.configure_access(&cfg);
         self.db.tracking.limits.store(&cfg.client_output_buffer_limit);
         crate::notify::configure(&self.db, cfg.notify_keyspace_events);
@@ -192,6 +211,7 @@ impl Shared {
             crate::cluster::setup::reconfigure(cluster, &cfg);
         }
         *self.config.write() = cfg;
+        sweep
     }
 
     /// Records and returns the peak of `used`.

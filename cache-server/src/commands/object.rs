@@ -15,8 +15,8 @@
 //! on every read applied to its policy; the OBJECT commands, DEBUG OBJECT, MEMORY USAGE, TYPE,
 //! EXISTS and TTL/PTTL/EXPIRETIME read through `Ctx::peek_untouched` / `Ctx::get_untouched`, which do not
 //! touch it (Redis's `LOOKUP_NOTOUCH`). A read on the buffered path reaches its stamp when its
-//! shard's buffer drains: at the next write to the shard, or by the 100 ms cron
-//! (`persistence::save::tick`), and IDLETIME / FREQ drain the key's shard first; so a stamp lags
+//! shard's buffer drains: at the next write to the shard, or by the 100 ms maintenance cycle
+//! (`db.rs`'s `maintenance_cycle`, on a blocking thread), and IDLETIME / FREQ drain the key's shard first; so a stamp lags
 //! by ~100 ms at most, as Redis's cached LRU clock does. Differences from Redis: a write command
 //! that only looks (SETNX on an existing key, a failed INCR) does not stamp, where Redis's
 //! `lookupKeyWrite` does; shared integers have no shared stamp (Redis's small integers share one

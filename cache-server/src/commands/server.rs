@@ -310,6 +310,44 @@ mod tests {
         assert!(keys < 2000 / 3, "{keys}");
     }
 
+    /// CONFIG SET inside EXEC, where the connection holds the shards of the transaction's keys:
+    /// the new budget and policy are live at once, and the evictions and re-pinning that need
+    /// every shard follow the EXEC (once they locked a held shard again: a panic in debug builds,
+    /// a hang in release).
+    #[tokio::test]
+    async fn config_set_inside_exec_applies_after_the_transaction() {
+        let addr = start(|c| c.maxmemory = 64 << 20).await;
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut buf = Vec::new();
+        let value = "x".repeat(100);
+        for i in 0..2000 {
+            assert_eq!(ask(&mut s, &mut buf, &format!("SET key:{i} {value}")).await, "+OK\r\n");
+        }
+        for policy in ["volatile-lfu", "noeviction", "allkeys-lfu"] {
+            assert_eq!(ask(&mut s, &mut buf, "MULTI").await, "+OK\r\n");
+            assert_eq!(ask(&mut s, &mut buf, "SET key:0 v").await, "+QUEUED\r\n");
+            assert_eq!(ask(&mut s, &mut buf, &format!("CONFIG SET maxmemory-policy {policy}")).await, "+QUEUED\r\n");
+            assert_eq!(ask(&mut s, &mut buf, "EXEC").await, "*2\r\n+OK\r\n+OK\r\n", "{policy}");
+        }
+        assert_eq!(ask(&mut s, &mut buf, "MULTI").await, "+OK\r\n");
+        assert_eq!(ask(&mut s, &mut buf, "SET key:1 v").await, "+QUEUED\r\n");
+        assert_eq!(ask(&mut s, &mut buf, "CONFIG SET maxmemory 100kb").await, "+QUEUED\r\n");
+        assert_eq!(ask(&mut s, &mut buf, "CONFIG GET maxmemory").await, "+QUEUED\r\n");
+        assert_eq!(
+            ask(&mut s, &mut buf, "EXEC").await,
+            "*3\r\n+OK\r\n+OK\r\n*2\r\n$9\r\nmaxmemory\r\n$6\r\n102400\r\n"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let used = field(&ask(&mut s, &mut buf, "INFO memory").await, "used_memory");
+            if used <= 102_400 {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "still {used} B after the EXEC");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     #[tokio::test]
     async fn server_commands() {
         run_table(&[

@@ -269,7 +269,6 @@ pub fn schedule(shared: &Shared) {
 /// One tick of the save-rule check (Redis's `serverCron` part): a BGSAVE when a rule's seconds
 /// have passed since the last save with at least its changes, or a scheduled one is due.
 pub fn tick(shared: &Shared) {
-    shared.db.apply_pending_reads();
     let state = &shared.persistence;
     if state.busy() {
         return;

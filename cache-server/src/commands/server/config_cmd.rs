@@ -121,6 +121,12 @@ pub(super) fn config_set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     crate::metrics::set_latency_tracking(cfg.get("latency-tracking").as_deref() != Some("no"));
     let shrinks = cfg.maxmemory != 0 && cfg.maxmemory < ctx.shared.db.maxmemory();
     let started = std::time::Instant::now();
+    if ctx.scope.is_some() {
+        // Inside EXEC this thread holds shards: the sweep follows the EXEC.
+        ctx.shared.apply_config_holding_shards(cfg);
+        ctx.out.ok();
+        return Ok(());
+    }
     ctx.shared.apply_config(cfg);
     if shrinks {
         // The keys over the new budget were evicted during the call.
