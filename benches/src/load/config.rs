@@ -74,6 +74,11 @@ pub struct LoadConfig {
     /// Local pid of the server, to report its CPU time per request from /proc.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Redis Cluster: read CLUSTER SLOTS from --server, open every connection to every primary
+    /// and send each key to its slot's owner (CRC16 with hash tags); -MOVED re-reads the map.
+    #[arg(long)]
+    #[serde(default)]
+    pub cluster: bool,
 }
 
 impl LoadConfig {
