@@ -14,6 +14,7 @@
 //! redis-server / redis-cli off CI; a failure under `CI=true`.
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,15 +28,23 @@ use cache_tests::resp::{RawConn, escape};
 /// Keys written before each tool runs.
 const KEYS: usize = 3000;
 
-/// `redis-cli args…` (120 s at most): (success, stdout + stderr).
+/// `redis-cli args…` (120 s at most): (success, stdout + stderr). Its questions are answered
+/// `yes` on stdin: `--cluster fix` asks before covering slots even with `--cluster-yes`.
 fn cli(args: &[&str]) -> (bool, String) {
-    let out = Command::new("timeout")
+    let mut child = Command::new("timeout")
         .arg("120")
         .arg("redis-cli")
         .args(args)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run redis-cli");
+    if let Some(mut stdin) = child.stdin.take() {
+        // redis-cli may exit without reading: a broken pipe is fine.
+        let _ = stdin.write_all("yes\n".repeat(8).as_bytes());
+    }
+    let out = child.wait_with_output().expect("redis-cli's exit");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
 }
 
@@ -111,8 +120,9 @@ fn rebalance_scenario(redis: bool) -> Result<()> {
     let known = |i: usize| -> bool {
         c.conn(i)
             .and_then(|mut k| Ok(redis::cmd("CLUSTER").arg("INFO").query::<String>(&mut k)?))
-            .is_ok_and(|info| info.contains("cluster_known_nodes:4\r"))
+            .is_ok_and(|info| info.contains("cluster_known_nodes:4\r") && info.contains("cluster_state:ok"))
     };
+    // Every node, the new one too, must be ok: a node still down refuses MIGRATE's RESTORE.
     ensure!(wait_until(Duration::from_secs(30), || (0..4).all(known)), "the fourth node is not known everywhere");
     let did = c.nodes[d].id.clone();
     let addr0 = c.nodes[0].address();
