@@ -71,7 +71,8 @@ enum Step {
     Run(char, &'static str),
     /// Poll on a node until the reply contains the text (not recorded).
     Wait(char, &'static str, &'static str),
-    /// Send a command on A's second connection without reading its reply.
+    /// Send a command on A's second connection without reading its reply (waits until A counts
+    /// it in `blocked_clients`).
     Park(&'static str),
     /// Read the reply of the parked command and record it.
     Unpark,
@@ -249,7 +250,12 @@ fn play(redis: bool) -> Option<Vec<String>> {
                 log.push(format!("{node} {} -> {}", line.replace('\n', "\\n"), norm(cmd(c, &subst(line)))));
             }
             Wait(node, line, want) => wait_for(if *node == 'A' { &mut ca } else { &mut cb }, line, want),
-            Park(line) => parked.send_raw(&cache_tests::resp::encode_command(&split(line))).expect("park"),
+            Park(line) => {
+                parked.send_raw(&cache_tests::resp::encode_command(&split(line))).expect("park");
+                // Parked before the next step runs: the connections are independent, and a BLPOP
+                // that arrived after SETSLOT MIGRATING would be answered -ASK at once.
+                wait_for(&mut ca, "info clients", "blocked_clients:1");
+            }
             Unpark => {
                 let (_, raw) = parked.read_frame_raw().expect("the parked client's reply");
                 log.push(format!("parked -> {}", norm(escape(&raw))));
