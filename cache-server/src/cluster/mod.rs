@@ -41,7 +41,11 @@
 //! rule), so epochs become unique and the next claim decides. `redis-cli --cluster create` gives
 //! every node a distinct epoch with SET-CONFIG-EPOCH; SETSLOT NODE on the importing node and
 //! BUMPEPOCH take a new epoch without agreement, as Redis does. Like Redis, a node that drops a
-//! slot (DELSLOTS, FLUSHSLOTS) does not tell the others: only claims travel.
+//! slot (DELSLOTS, FLUSHSLOTS) does not tell the others: only claims travel, and SETSLOT NODE
+//! gives a slot we serve to another node only once no key of it is left here (Redis's refusal),
+//! so a reshard cannot strand keys on a node that no longer serves them. Every change is in
+//! nodes.conf (written, fsynced, renamed, directory fsynced) before the command replies, as
+//! Redis saves before it replies: an acknowledged move survives a crash.
 //!
 //! # Failure detection
 //!
