@@ -78,8 +78,8 @@
 //!    a short disconnect resumes from its offset out of a bounded backlog instead of a new snapshot.
 //!    CLUSTER REPLICATE sets `replica_of`, drops the node's own slots (it must have none and no
 //!    keys, Redis's check) and broadcasts the new role.
-//! 2. **Election** when a primary is FAIL: each of its replicas waits `500 ms + random(0..500 ms)
-//!    + 1 s × its rank` (rank by replication offset, the most up to date first), then takes
+//! 2. **Election** when a primary is FAIL: each of its replicas waits 500 ms, plus up to 500 ms at
+//!    random, plus 1 s per rank (rank by replication offset, the most up to date first), then takes
 //!    `currentEpoch + 1` and asks every primary for a vote (a new bus message, FAILOVER_AUTH_REQUEST,
 //!    carrying its claimed slots and config epoch). A primary votes once per epoch
 //!    (`lastVoteEpoch`, saved before answering), only for a replica of a FAIL primary, and not twice
