@@ -7,6 +7,7 @@
 2. Gossip: bytes sent per bus message (TCP bytes_sent of the node's sockets from `ss -ti`, and
    CLUSTER INFO's message counters, over an idle window) with 3 and 9 nodes, so the per-node term can be solved for.
 3. Slot migration speed: MIGRATE ... KEYS (100 keys a call) of N MB from one node to another.
+4. A whole `redis-cli --cluster rebalance` onto an empty fourth primary (4096 slots).
 
 Every server is a child of this script, on /dev/shm config files, killed at the end; every
 phase is bounded (loadgen --time-limit, socket timeouts). Prints a Markdown report. Usage:
@@ -214,6 +215,32 @@ def migrate(kind):
     return MIGRATE_MB / took, took
 
 
+def rebalance(kind):
+    """3 primaries with KEYS keys, a 4th empty one met, then `redis-cli --cluster rebalance
+    --cluster-use-empty-masters` (4096 slots move): seconds taken."""
+    nodes = cluster(kind, 3)
+    port = nodes[0][0]
+    subprocess.run([LOADGEN, "-s", "127.0.0.1:%d" % port, "--cluster", "--prefill-only", "-k", str(KEYS),
+                    "-c", "8", "--time-limit", "60s"], capture_output=True, check=True, timeout=90)
+    new = start(kind)
+    nodes.append(new)
+    cmd(port, "CLUSTER", "MEET", "127.0.0.1", new[0], new[0] + 10000)
+    deadline = time.time() + 30
+    while not all("cluster_known_nodes:4\r" in cmd(p, "CLUSTER", "INFO") and "cluster_state:ok" in cmd(p, "CLUSTER", "INFO")
+                  for p, _ in nodes):
+        if time.time() > deadline:
+            raise RuntimeError("the fourth node did not join")
+        time.sleep(0.1)
+    t0 = time.time()
+    out = subprocess.run(["redis-cli", "--cluster", "rebalance", "127.0.0.1:%d" % port, "--cluster-use-empty-masters"],
+                         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    took = time.time() - t0
+    assert out.returncode == 0 and "[ERR]" not in out.stdout, out.stdout[-2000:]
+    assert sum(cmd(p, "DBSIZE") for p, _ in nodes) == KEYS
+    stop(nodes)
+    return took
+
+
 def main():
     for prog in (OURS, LOADGEN):
         if not os.access(prog, os.X_OK):
@@ -222,6 +249,8 @@ def main():
         sys.exit("missing redis-server (apt-get install redis-server)")
     started = time.time()
     print("load average before: %s" % open("/proc/loadavg").read().split()[:3])
+    if os.environ.get("CLUSTER_BENCH_ONLY") == "rebalance":
+        return print_rebalance()
     rows = throughput()
     print("\n| primaries | server | GET ops/s | GET p99 µs | SET ops/s | SET p99 µs | GET ops/s, pipeline 16 |")
     print("|---|---|---|---|---|---|---|")
@@ -250,7 +279,16 @@ def main():
     for kind in ("redis", "ours"):
         mbs, took = migrate(kind)
         print("| %s | %.2f s | %.1f |" % (kind, took, mbs))
+    print_rebalance()
     print("\nload average after: %s; took %.0f s" % (open("/proc/loadavg").read().split()[:3], time.time() - started))
+
+
+def print_rebalance():
+    print("\n| server | `--cluster rebalance --cluster-use-empty-masters`, 3 → 4 primaries, %d keys | ms per slot |" % KEYS)
+    print("|---|---|---|")
+    for kind in ("redis", "ours"):
+        took = rebalance(kind)
+        print("| %s | %.1f s for 4096 slots | %.1f |" % (kind, took, took * 1000 / 4096))
 
 
 try:
