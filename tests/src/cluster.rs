@@ -68,7 +68,8 @@ impl NodeProgram {
 /// How to start the cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
-    /// Nodes in all (at least 3 primaries, as `redis-cli --cluster create` demands).
+    /// Nodes in all (for [`Cluster::start`], at least 3 primaries, as `redis-cli --cluster create`
+    /// demands; [`Cluster::launch`] takes any number).
     pub nodes: usize,
     /// Replicas per primary (`--cluster-replicas`): `nodes / (1 + replicas)` primaries.
     pub replicas: usize,

@@ -13,7 +13,8 @@ use super::proto::Protocol;
 /// What to run against which server.
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 pub struct LoadConfig {
-    /// Server address (host:port); the only address ever connected to.
+    /// Server address (host:port); the only address ever connected to (with `--cluster`: the seed
+    /// node, whose CLUSTER SLOTS names the others).
     #[arg(short, long, default_value = "127.0.0.1:6379")]
     pub server: String,
     /// Wire protocol: resp or memcache (text).

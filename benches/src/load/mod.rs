@@ -13,7 +13,8 @@
 //! - [`servers`], [`summary`], [`chart`]: the side-by-side comparison's peers, medians and ratios,
 //!   and its SVG.
 //!
-//! It only ever connects to the address it is given.
+//! It only ever connects to the address it is given (with `--cluster`, also to the nodes that
+//! address's CLUSTER SLOTS names).
 
 pub mod chart;
 pub mod cluster;
