@@ -10,7 +10,8 @@
 4. A whole `redis-cli --cluster rebalance` onto an empty fourth primary (4096 slots).
 
 Every server is a child of this script, on /dev/shm config files, killed at the end; every
-phase is bounded (loadgen --time-limit, socket timeouts). Prints a Markdown report. Usage:
+phase is bounded (loadgen --time-limit, socket timeouts). Prints a Markdown report. `--quick`
+measures 1 s cells and a 2 s gossip window: a smoke run, too short for the figures. Usage:
     benches/cluster-bench.sh [--quick]
 """
 
