@@ -1,15 +1,18 @@
-//! A Redis Cluster on loopback for tests: N node processes started from one command (a binary
-//! and its base arguments, to which the cluster flags of redis.conf are appended), joined with
-//! the real `redis-cli --cluster create`, and waited on until every node reports
-//! `cluster_state:ok` and agrees on all 16384 slots.
+//! A Redis Cluster on loopback for tests, the one launcher of every cluster test: N node
+//! processes started from one command (a binary and its base arguments, to which the cluster
+//! flags of redis.conf are appended), either joined with the real `redis-cli --cluster create`
+//! and waited on until every node reports `cluster_state:ok` and agrees on all 16384 slots
+//! ([`Cluster::start`]), or left alone for the test to join ([`Cluster::launch`]).
 //!
-//! The launcher is server-agnostic: [`NodeProgram::redis`] starts `redis-server`; our server
-//! can be started the same way (`NodeProgram::new(bin, args)`) since the flags it appends are
-//! redis.conf's (`--port`, `--bind`, `--cluster-enabled yes`, `--cluster-config-file`,
-//! `--cluster-node-timeout`, plus any `extra` such as `--cluster-require-full-coverage no`).
-//! Each node's port `p` and bus port `p + 10000` are both checked free (and kept below 55000 so
-//! the bus port is valid). Node processes are killed on drop; a killed node can be restarted on
-//! its port with its config file, so it rejoins with its identity.
+//! The launcher is server-agnostic: [`NodeProgram::redis`] starts `redis-server`,
+//! [`NodeProgram::ours`] our server; the flags it appends are redis.conf's (`--port`, `--bind`,
+//! `--cluster-enabled yes`, `--cluster-config-file`, `--cluster-node-timeout`, plus any `extra`
+//! such as `--cluster-require-full-coverage no`). Each node's port `p` and bus port `p + 10000`
+//! are both checked free (and kept below 55000 so the bus port is valid). The config files live
+//! on tmpfs (`/dev/shm`) when there is one: Redis fsyncs nodes.conf on every slot change, and a
+//! disk's fsync would dominate a rebalance. Node processes are killed on drop; a killed node
+//! can be restarted on its port with its config file, so it rejoins with its identity, and
+//! more nodes can be started ([`Cluster::add_node`]) for `--cluster add-node`.
 //!
 //! Slot surgery for tests (a stuck migration for `-ASK`, a finished one for `-MOVED`) goes
 //! through plain commands (`CLUSTER SETSLOT`, `MIGRATE`) on a `redis` crate connection, and a
@@ -23,8 +26,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use rand::Rng;
 
+use crate::ours::server_binary;
 use crate::peer::require_peer;
 use crate::port::{loopback, wait_for_port};
+
+/// The default `cluster-node-timeout` of test nodes, in milliseconds.
+pub const NODE_TIMEOUT_MS: u64 = 2000;
 
 /// The program a node runs: a binary and the arguments every node gets before the cluster flags.
 #[derive(Debug, Clone)]
@@ -50,12 +57,19 @@ impl NodeProgram {
         require_peer("redis-cli")?;
         Some(Self::new(bin, &["--save", "", "--appendonly", "no", "--loglevel", "warning", "--protected-mode", "no"]))
     }
+
+    /// Our server ([`server_binary`]) without persistence.
+    #[must_use]
+    pub fn ours() -> Self {
+        Self::new(server_binary(), &["--save", ""])
+    }
 }
 
 /// How to start the cluster.
 #[derive(Debug, Clone)]
 pub struct ClusterSpec {
-    /// Nodes in all (at least 3 primaries, as `redis-cli --cluster create` demands).
+    /// Nodes in all (for [`Cluster::start`], at least 3 primaries, as `redis-cli --cluster create`
+    /// demands; [`Cluster::launch`] takes any number).
     pub nodes: usize,
     /// Replicas per primary (`--cluster-replicas`): `nodes / (1 + replicas)` primaries.
     pub replicas: usize,
@@ -67,7 +81,7 @@ pub struct ClusterSpec {
 
 impl Default for ClusterSpec {
     fn default() -> Self {
-        Self { nodes: 3, replicas: 0, node_timeout_ms: 2000, extra: Vec::new() }
+        Self { nodes: 3, replicas: 0, node_timeout_ms: NODE_TIMEOUT_MS, extra: Vec::new() }
     }
 }
 
@@ -79,6 +93,20 @@ pub struct ClusterNode {
     /// Its cluster node id.
     pub id: String,
     child: Option<Child>,
+}
+
+impl ClusterNode {
+    /// `127.0.0.1:<port>`, as redis-cli takes it.
+    #[must_use]
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Whether its process runs (not killed).
+    #[must_use]
+    pub fn running(&self) -> bool {
+        self.child.is_some()
+    }
 }
 
 /// A running cluster; its processes are killed on drop and its directory removed.
@@ -97,8 +125,9 @@ fn pair_free(port: u16) -> bool {
     free(port) && free(port + 10000)
 }
 
-/// A port in [20000, 45000) whose bus port is free too.
-fn free_pair() -> u16 {
+/// A port in [20000, 45000) free now, whose bus port (+10000) is free too.
+#[must_use]
+pub fn cluster_port() -> u16 {
     let mut rng = rand::rng();
     loop {
         let p = rng.random_range(20000..45000);
@@ -118,28 +147,11 @@ impl Cluster {
     /// When a node does not start, the creation fails, or the cluster is not ready in 30 s.
     pub fn start(program: NodeProgram, spec: ClusterSpec) -> Result<Option<Self>> {
         let Some(cli) = require_peer("redis-cli") else { return Ok(None) };
-        let tag: u64 = rand::rng().random();
-        let dir = std::env::temp_dir().join(format!("cache-cluster-{}-{tag:016x}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let mut cluster = Self { program, spec, dir, nodes: Vec::new() };
-        for _ in 0..cluster.spec.nodes {
-            let mut started = None;
-            for _attempt in 0..5 {
-                let port = free_pair();
-                let mut child = cluster.spawn(port)?;
-                if wait_for_port(loopback(port), || matches!(child.try_wait(), Ok(None))) {
-                    started = Some(ClusterNode { port, id: String::new(), child: Some(child) });
-                    break;
-                }
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            cluster.nodes.push(started.context("a cluster node did not start on 5 ports")?);
-        }
+        let mut cluster = Self::launch(program, spec)?;
         let mut create = Command::new(&cli);
         create.arg("--cluster").arg("create");
         for n in &cluster.nodes {
-            create.arg(format!("127.0.0.1:{}", n.port));
+            create.arg(n.address());
         }
         let replicas = cluster.spec.replicas.to_string();
         let out = create.args(["--cluster-replicas", &replicas, "--cluster-yes"]).stdin(Stdio::null()).output()?;
@@ -157,6 +169,48 @@ impl Cluster {
         Ok(Some(cluster))
     }
 
+    /// Starts `spec.nodes` nodes of `program` that know nothing of each other (the test joins
+    /// them: `redis-cli --cluster create`, CLUSTER MEET, ...). Their ids are filled in.
+    ///
+    /// # Errors
+    ///
+    /// When a node does not start.
+    pub fn launch(program: NodeProgram, spec: ClusterSpec) -> Result<Self> {
+        let tag: u64 = rand::rng().random();
+        let shm = Path::new("/dev/shm");
+        let base = if shm.is_dir() { shm.to_path_buf() } else { std::env::temp_dir() };
+        let dir = base.join(format!("cache-cluster-{}-{tag:016x}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let mut cluster = Self { program, spec, dir, nodes: Vec::new() };
+        for _ in 0..cluster.spec.nodes {
+            cluster.add_node()?;
+        }
+        Ok(cluster)
+    }
+
+    /// Starts one more node (alone, not in the cluster yet); returns its index.
+    ///
+    /// # Errors
+    ///
+    /// When it does not start on 5 ports in a row.
+    pub fn add_node(&mut self) -> Result<usize> {
+        for _attempt in 0..5 {
+            let port = cluster_port();
+            let mut child = self.spawn(port)?;
+            if wait_for_port(loopback(port), || matches!(child.try_wait(), Ok(None))) {
+                let mut node = ClusterNode { port, id: String::new(), child: Some(child) };
+                let client = redis::Client::open(format!("redis://127.0.0.1:{port}"))?;
+                let mut conn = client.get_connection_with_timeout(Duration::from_secs(2))?;
+                node.id = redis::cmd("CLUSTER").arg("MYID").query(&mut conn)?;
+                self.nodes.push(node);
+                return Ok(self.nodes.len() - 1);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        bail!("a cluster node did not start on 5 ports")
+    }
+
     fn spawn(&self, port: u16) -> Result<Child> {
         let conf = self.dir.join(format!("nodes-{port}.conf"));
         let mut cmd = Command::new(&self.program.bin);
@@ -170,10 +224,17 @@ impl Cluster {
             .arg("--dir")
             .arg(&self.dir)
             .args(&self.spec.extra)
+            .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         Ok(cmd.spawn()?)
+    }
+
+    /// Node `i`'s config file (nodes.conf).
+    #[must_use]
+    pub fn conf(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("nodes-{}.conf", self.nodes[i].port))
     }
 
     /// The directory of the nodes' config files.
@@ -403,13 +464,14 @@ impl Cluster {
         }
     }
 
-    /// Restarts a killed node `i` on its port with its config file, and waits for it to listen.
+    /// Restarts node `i` (killing it first if it runs) on its port with its config file, and
+    /// waits for it to listen.
     ///
     /// # Errors
     ///
     /// When it does not come back.
     pub fn restart(&mut self, i: usize) -> Result<()> {
-        ensure!(self.nodes[i].child.is_none(), "node {i} is running");
+        self.kill(i);
         let port = self.nodes[i].port;
         let mut child = self.spawn(port)?;
         let up = wait_for_port(loopback(port), || matches!(child.try_wait(), Ok(None)));
@@ -428,5 +490,19 @@ impl Drop for Cluster {
             self.kill(i);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Polls `check` every 100 ms until it returns true or `limit` passes; returns whether it did.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if check() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -1,9 +1,10 @@
 //! End-to-end test support for the cache: real clients and real peer servers against our server.
 //!
 //! The tests live in `tests/tests/*.rs`; this library is their harness:
-//! - [`cluster`]: a Redis Cluster of N node processes (redis-server, or any binary taking the
-//!   redis.conf cluster flags) created with `redis-cli --cluster create`, with slot surgery
-//!   helpers (migrations, reshard, kill/restart);
+//! - [`cluster`]: the launcher of every cluster test: N node processes (redis-server, ours, or
+//!   any binary taking the redis.conf cluster flags), created with `redis-cli --cluster create`
+//!   or left alone for the test to join, with slot surgery helpers (migrations, reshard,
+//!   kill/restart, one more node);
 //! - [`port`]: free loopback ports and the bounded wait for a server to listen;
 //! - [`peer`]: finding `redis-server` / `redis-cli` / `memcached` ([`peer::require_peer`] skips with a
 //!   reason locally and panics under `CI=true`);
@@ -59,7 +60,6 @@ pub mod gen_stream_groups;
 pub mod gen_zset;
 pub mod generator;
 pub mod memcached;
-pub mod our_cluster;
 pub mod ours;
 pub mod parallel;
 pub mod peer;

@@ -29,7 +29,7 @@ fn start(extra: &[&str], node_timeout_ms: u64) -> Result<Option<Cluster>> {
 fn start_spec(spec: ClusterSpec) -> Result<Option<Cluster>> {
     let program = if std::env::var_os("CLUSTER_OF_OURS").is_some() {
         let Some(_) = cache_tests::peer::require_peer("redis-cli") else { return Ok(None) };
-        NodeProgram::new(cache_tests::ours::server_binary(), &[])
+        NodeProgram::ours()
     } else {
         let Some(program) = NodeProgram::redis() else { return Ok(None) };
         program

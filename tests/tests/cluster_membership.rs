@@ -4,7 +4,7 @@
 //! with its name and slots (from its nodes.conf). Skipped with a printed reason without redis-cli
 //! off CI; a failure under `CI=true`. Bounds: 4 nodes, every wait at most a few node timeouts.
 
-use cache_tests::our_cluster::{NODE_TIMEOUT_MS, OurCluster, wait_until};
+use cache_tests::cluster::{Cluster, ClusterSpec, NODE_TIMEOUT_MS, NodeProgram, wait_until};
 use cache_tests::peer::require_peer;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,7 +59,9 @@ fn redis_cli() -> Option<PathBuf> {
 #[test]
 fn create_check_grow_fail_and_rejoin() {
     let Some(bin) = redis_cli() else { return };
-    let mut c = OurCluster::start(4, &["--cluster-require-full-coverage", "no"]);
+    let extra = vec!["--cluster-require-full-coverage".to_string(), "no".to_string()];
+    let spec = ClusterSpec { nodes: 4, extra, ..ClusterSpec::default() };
+    let mut c = Cluster::launch(NodeProgram::ours(), spec).expect("start our nodes");
     let addrs: Vec<String> = c.nodes.iter().map(|n| n.address()).collect();
     let ports: Vec<u16> = c.nodes.iter().map(|n| n.port).collect();
 
@@ -130,7 +132,7 @@ fn create_check_grow_fail_and_rejoin() {
     // Kill the third node: the others mark it failing within about the node timeout.
     let victim = myself_line(&bin, ports[2]);
     let victim_id = victim.split_whitespace().next().unwrap().to_string();
-    c.nodes[2].kill();
+    c.kill(2);
     let killed = Instant::now();
     let marked = |p: u16| {
         ask(&bin, p, &["cluster", "nodes"]).lines().any(|l| {
@@ -154,7 +156,7 @@ fn create_check_grow_fail_and_rejoin() {
     assert_eq!(ask(&bin, ports[0], &["get", "b"]).trim(), "v");
 
     // Restart it on its nodes.conf: same name, same slots, and the others take it back.
-    c.nodes[2].restart();
+    c.restart(2).expect("restart the third node");
     let back = myself_line(&bin, ports[2]);
     assert!(back.starts_with(&victim_id), "restarted with another name: {back}");
     assert_eq!(
@@ -172,19 +174,11 @@ fn create_check_grow_fail_and_rejoin() {
 #[test]
 fn replies_match_redis_on_a_lone_node() {
     let Some(bin) = redis_cli() else { return };
-    let bus = cache_tests::our_cluster::cluster_port().to_string();
-    let Some(redis) = cache_tests::redis_server::RedisServer::start(&[
-        "--cluster-enabled",
-        "yes",
-        "--cluster-port",
-        &bus,
-        "--cluster-config-file",
-        &format!("/tmp/nodes-redis-{bus}.conf"),
-    ]) else {
-        return;
-    };
-    let ours = OurCluster::start(1, &[]);
-    let targets = [redis.addr().port(), ours.nodes[0].port];
+    let Some(program) = NodeProgram::redis() else { return };
+    let one = || ClusterSpec { nodes: 1, ..ClusterSpec::default() };
+    let redis = Cluster::launch(program, one()).expect("start a redis-server node");
+    let ours = Cluster::launch(NodeProgram::ours(), one()).expect("start our node");
+    let targets = [redis.nodes[0].port, ours.nodes[0].port];
     let mut transcripts = Vec::new();
     for &port in &targets {
         let myid = ask(&bin, port, &["cluster", "myid"]).trim().to_string();
@@ -231,8 +225,7 @@ fn replies_match_redis_on_a_lone_node() {
                         let l = l
                             .replace(&myid, "ID")
                             .replace(&port.to_string(), "PORT")
-                            .replace(&(u32::from(port) + 10_000).to_string(), "CPORT")
-                            .replace(&bus, "CPORT");
+                            .replace(&(u32::from(port) + 10_000).to_string(), "CPORT");
                         let w: Vec<&str> = l.split(' ').collect();
                         if l.starts_with("ID ") {
                             w.iter()
@@ -255,5 +248,4 @@ fn replies_match_redis_on_a_lone_node() {
         assert_eq!(b, a, "ours vs redis\n--- redis:\n{theirs}\n--- ours:\n{ours}");
     }
     assert_eq!(theirs.lines().count(), ours.lines().count());
-    let _ = std::fs::remove_file(format!("/tmp/nodes-redis-{bus}.conf"));
 }

@@ -13,26 +13,14 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cache_tests::ServerOpts;
-use cache_tests::ours::OurProcess;
+use cache_tests::cluster::{Cluster, ClusterSpec, NodeProgram};
 use cache_tests::peer::require_peer;
-use cache_tests::port::free_port;
+use cache_tests::port::loopback;
 use cache_tests::resp::{Frame, RawConn};
 use cache_tests::transcript::{clients_dir, require};
 
 /// Slots moved to the new node.
 const SLOTS_MOVED: u32 = 60;
-
-fn node(dir: &std::path::Path) -> OurProcess {
-    let bus = free_port();
-    let directives = vec![
-        ("cluster-enabled".into(), "yes".into()),
-        ("cluster-config-file".into(), dir.join(format!("nodes-{bus}.conf")).display().to_string()),
-        ("cluster-port".into(), bus.to_string()),
-        ("cluster-node-timeout".into(), "5000".into()),
-    ];
-    OurProcess::start(&ServerOpts { directives, ..ServerOpts::default() })
-}
 
 /// Runs `redis-cli args…` (120 s at most) and returns its output; panics if it fails.
 fn cli(args: &[String]) -> String {
@@ -82,14 +70,15 @@ fn reshard_under_a_redis_py_cluster_client_loses_nothing() {
     ) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("cluster-reshard-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let nodes: Vec<OurProcess> = (0..4).map(|_| node(&dir)).collect();
-    let addr = |i: usize| nodes[i].addr().to_string();
+    let spec = ClusterSpec { nodes: 4, node_timeout_ms: 5000, ..ClusterSpec::default() };
+    let c = Cluster::launch(NodeProgram::ours(), spec).expect("start four nodes");
+    let addrs: Vec<SocketAddr> = c.nodes.iter().map(|n| loopback(n.port)).collect();
+    let dir = c.dir().to_path_buf();
+    let addr = |i: usize| addrs[i].to_string();
     let out = cli(&["--cluster".into(), "create".into(), addr(0), addr(1), addr(2), "--cluster-yes".into()]);
     assert!(out.contains("[OK] All 16384 slots covered."), "{out}");
-    for n in &nodes[..3] {
-        wait_ok(n.addr(), 3);
+    for &a in &addrs[..3] {
+        wait_ok(a, 3);
     }
     let check = cli(&["--cluster".into(), "check".into(), addr(0)]);
     assert!(check.contains("[OK] All nodes agree about slots configuration."), "{check}");
@@ -99,7 +88,7 @@ fn reshard_under_a_redis_py_cluster_client_loses_nothing() {
         .arg("300")
         .arg("python3")
         .arg(clients_dir().join("cluster_reshard.py"))
-        .args([nodes[0].addr().port().to_string(), stop.display().to_string(), "240".into()])
+        .args([addrs[0].port().to_string(), stop.display().to_string(), "240".into()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -109,10 +98,10 @@ fn reshard_under_a_redis_py_cluster_client_loses_nothing() {
 
     let out = cli(&["--cluster".into(), "add-node".into(), addr(3), addr(0)]);
     assert!(out.contains("[OK] New node added correctly."), "{out}");
-    for n in &nodes {
-        wait_ok(n.addr(), 4);
+    for &a in &addrs {
+        wait_ok(a, 4);
     }
-    let new_id = text(&RawConn::connect(nodes[3].addr()).expect("connect").cmd(&["cluster", "myid"]).expect("myid"));
+    let new_id = text(&RawConn::connect(addrs[3]).expect("connect").cmd(&["cluster", "myid"]).expect("myid"));
     let started = Instant::now();
     let out = cli(&[
         "--cluster".into(),
@@ -158,14 +147,13 @@ fn reshard_under_a_redis_py_cluster_client_loses_nothing() {
         .and_then(|s| s.split([',', '}']).next())
         .and_then(|n| n.trim().parse().ok())
         .expect("the client's key count");
-    let held: i64 = nodes
+    let held: i64 = addrs
         .iter()
-        .map(|n| match RawConn::connect(n.addr()).expect("connect").cmd(&["dbsize"]).expect("dbsize") {
+        .map(|&a| match RawConn::connect(a).expect("connect").cmd(&["dbsize"]).expect("dbsize") {
             Frame::Integer(i) => i,
             other => panic!("dbsize: {other:?}"),
         })
         .sum();
     assert_eq!(held, keys as i64, "keys held by the nodes");
-    drop(nodes);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(c);
 }

@@ -13,52 +13,19 @@
 //! Not covered here (unit tests in `cluster/route` cover the decision): a replica serving reads
 //! after READONLY (our nodes have no replicas yet).
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cache_tests::ServerOpts;
-use cache_tests::ours::OurProcess;
-use cache_tests::port::free_port;
-use cache_tests::redis_server::RedisServer;
+use cache_tests::cluster::{Cluster, ClusterSpec, NodeProgram};
+use cache_tests::port::loopback;
 use cache_tests::resp::{RawConn, escape};
 
-/// A node of either kind, kept alive for the test.
-enum Node {
-    Redis(RedisServer),
-    Ours(OurProcess),
-}
-
-impl Node {
-    fn addr(&self) -> SocketAddr {
-        match self {
-            Node::Redis(r) => r.addr(),
-            Node::Ours(o) => o.addr(),
-        }
-    }
-}
-
-/// Cluster flags for a node: its own config file and bus port (the default, port + 10000, may
-/// not exist for a high ephemeral port).
-fn cluster_flags(dir: &std::path::Path, bus: u16) -> Vec<(String, String)> {
-    vec![
-        ("cluster-enabled".into(), "yes".into()),
-        ("cluster-config-file".into(), dir.join(format!("nodes-{bus}.conf")).display().to_string()),
-        ("cluster-port".into(), bus.to_string()),
-        ("cluster-require-full-coverage".into(), "no".into()),
-        ("cluster-node-timeout".into(), "3000".into()),
-        ("cluster-allow-reads-when-down".into(), "yes".into()),
-    ]
-}
-
-fn start(redis: bool, dir: &std::path::Path) -> Option<(Node, u16)> {
-    let bus = free_port();
-    let flags = cluster_flags(dir, bus);
-    if redis {
-        let args: Vec<String> = flags.iter().flat_map(|(k, v)| [format!("--{k}"), v.clone()]).collect();
-        RedisServer::start(&args).map(|r| (Node::Redis(r), bus))
-    } else {
-        Some((Node::Ours(OurProcess::start(&ServerOpts { directives: flags, ..ServerOpts::default() })), bus))
-    }
+/// Two nodes of one kind, alone (the script joins them with CLUSTER MEET).
+fn start(redis: bool) -> Option<Cluster> {
+    let program = if redis { NodeProgram::redis()? } else { NodeProgram::ours() };
+    let extra = ["--cluster-require-full-coverage", "no", "--cluster-allow-reads-when-down", "yes"];
+    let spec =
+        ClusterSpec { nodes: 2, node_timeout_ms: 3000, extra: extra.map(String::from).to_vec(), ..Default::default() };
+    Some(Cluster::launch(program, spec).expect("start two nodes"))
 }
 
 fn cmd(c: &mut RawConn, line: &str) -> String {
@@ -104,7 +71,8 @@ enum Step {
     Run(char, &'static str),
     /// Poll on a node until the reply contains the text (not recorded).
     Wait(char, &'static str, &'static str),
-    /// Send a command on A's second connection without reading its reply.
+    /// Send a command on A's second connection without reading its reply (waits until A counts
+    /// it in `blocked_clients`).
     Park(&'static str),
     /// Read the reply of the parked command and record it.
     Unpark,
@@ -252,21 +220,17 @@ const SCRIPT: &[Step] = &[
 
 /// Builds the two-node cluster of one kind and plays [`SCRIPT`] on it.
 fn play(redis: bool) -> Option<Vec<String>> {
-    let dir = std::env::temp_dir().join(format!("cluster-routing-{}-{}", std::process::id(), redis));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (a, a_bus) = start(redis, &dir)?;
-    let (b, b_bus) = start(redis, &dir)?;
-    let mut b = Some(b);
-    let b_addr = b.as_ref().expect("B").addr();
-    let (mut ca, mut cb) = (RawConn::connect(a.addr()).expect("A"), RawConn::connect(b_addr).expect("B"));
-    let mut parked = RawConn::connect(a.addr()).expect("A again");
-    let (a_port, b_port) = (a.addr().port(), b_addr.port());
+    let mut c = start(redis)?;
+    let (a_port, b_port) = (c.nodes[0].port, c.nodes[1].port);
+    let (a_addr, b_addr) = (loopback(a_port), loopback(b_port));
+    let b_bus = b_port + 10_000;
+    let (mut ca, mut cb) = (RawConn::connect(a_addr).expect("A"), RawConn::connect(b_addr).expect("B"));
+    let mut parked = RawConn::connect(a_addr).expect("A again");
     let a_id = cmd(&mut ca, "cluster myid");
     let b_id = cmd(&mut cb, "cluster myid");
     let id = |raw: &str| raw.rsplit("\\r\\n").nth(1).expect("a bulk id").to_owned();
     let (a_id, b_id) = (id(&a_id), id(&b_id));
     assert_eq!(cmd(&mut ca, &format!("cluster meet 127.0.0.1 {b_port} {b_bus}")), "+OK\\r\\n");
-    let _ = a_bus;
     assert_eq!(cmd(&mut ca, "cluster addslotsrange 0 8191"), "+OK\\r\\n");
     assert_eq!(cmd(&mut cb, "cluster addslotsrange 8192 16000"), "+OK\\r\\n");
     // Both nodes see both ranges and call the cluster ok.
@@ -286,12 +250,17 @@ fn play(redis: bool) -> Option<Vec<String>> {
                 log.push(format!("{node} {} -> {}", line.replace('\n', "\\n"), norm(cmd(c, &subst(line)))));
             }
             Wait(node, line, want) => wait_for(if *node == 'A' { &mut ca } else { &mut cb }, line, want),
-            Park(line) => parked.send_raw(&cache_tests::resp::encode_command(&split(line))).expect("park"),
+            Park(line) => {
+                parked.send_raw(&cache_tests::resp::encode_command(&split(line))).expect("park");
+                // Parked before the next step runs: the connections are independent, and a BLPOP
+                // that arrived after SETSLOT MIGRATING would be answered -ASK at once.
+                wait_for(&mut ca, "info clients", "blocked_clients:1");
+            }
             Unpark => {
                 let (_, raw) = parked.read_frame_raw().expect("the parked client's reply");
                 log.push(format!("parked -> {}", norm(escape(&raw))));
             }
-            KillB => drop(b.take()),
+            KillB => c.kill(1),
             Flags(node) => {
                 let info = cmd(if *node == 'A' { &mut ca } else { &mut cb }, "client info");
                 let flags = info.split(' ').find(|w| w.starts_with("flags=")).unwrap_or("no flags").to_owned();
@@ -299,8 +268,7 @@ fn play(redis: bool) -> Option<Vec<String>> {
             }
         }
     }
-    drop((a, b));
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(c);
     Some(log)
 }
 

@@ -9,6 +9,9 @@
 //! cargo run --release -p cache-bench --bin loadgen -- -s 127.0.0.1:6379 --pipeline 16 --ratio 0:1 \
 //!     --prefill --duration 5s --json
 //! ```
+//!
+//! With `--cluster`, `-s` names any node of a Redis Cluster: keys are routed to their slot's
+//! primary (CLUSTER SLOTS, CRC16 with hash tags), one socket per primary per connection.
 
 use anyhow::Result;
 use cache_bench::load::{LoadConfig, run};

@@ -13,7 +13,8 @@ use super::proto::Protocol;
 /// What to run against which server.
 #[derive(Debug, Clone, PartialEq, clap::Args, Serialize, Deserialize)]
 pub struct LoadConfig {
-    /// Server address (host:port); the only address ever connected to.
+    /// Server address (host:port); the only address ever connected to (with `--cluster`: the seed
+    /// node, whose CLUSTER SLOTS names the others).
     #[arg(short, long, default_value = "127.0.0.1:6379")]
     pub server: String,
     /// Wire protocol: resp or memcache (text).
@@ -74,6 +75,11 @@ pub struct LoadConfig {
     /// Local pid of the server, to report its CPU time per request from /proc.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Redis Cluster: read CLUSTER SLOTS from --server, open every connection to every primary
+    /// and send each key to its slot's owner (CRC16 with hash tags); -MOVED re-reads the map.
+    #[arg(long)]
+    #[serde(default)]
+    pub cluster: bool,
 }
 
 impl LoadConfig {

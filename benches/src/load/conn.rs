@@ -40,7 +40,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, o: Self) {
+    pub(super) fn add(&mut self, o: Self) {
         self.gets += o.gets;
         self.sets += o.sets;
         self.hits += o.hits;
@@ -48,7 +48,7 @@ impl Counts {
         self.errors += o.errors;
     }
 
-    fn count(&mut self, op: Op, outcome: Outcome) {
+    pub(super) fn count(&mut self, op: Op, outcome: Outcome) {
         match op {
             Op::Get => self.gets += 1,
             Op::Set => self.sets += 1,
@@ -156,6 +156,9 @@ pub struct Plan {
     pub measure_from: Instant,
     /// No batch is written at or after this instant.
     pub stop_at: Instant,
+    /// With `--cluster`: the slot map; the connection then holds a socket per node
+    /// ([`super::cluster::drive`]) and `addr` only names the seed node.
+    pub cluster: Option<super::cluster::SlotMap>,
 }
 
 /// Runs `plan` to its end, adding measured requests to `tally`.
@@ -163,6 +166,9 @@ pub struct Plan {
 /// # Errors
 /// On a socket error, an early close, or a protocol violation by the server.
 pub async fn drive(mut plan: Plan, tally: Rc<RefCell<Tally>>) -> Result<(), ConnError> {
+    if let Some(map) = plan.cluster.take() {
+        return super::cluster::drive(plan, map, tally).await;
+    }
     let addr = plan.addr;
     let io = |source| ConnError::Io { addr, source };
     let mut stream = TcpStream::connect(addr).await.map_err(io)?;

@@ -13,6 +13,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use super::cluster::SlotMap;
 use super::config::LoadConfig;
 use super::conn::{ConnError, Plan, Tally, drive};
 use super::keys::{KeyPicker, value};
@@ -60,15 +61,21 @@ pub fn run(cfg: &LoadConfig) -> Result<LoadReport, LoadError> {
         .and_then(|mut a| a.next())
         .ok_or_else(|| LoadError::Resolve(cfg.server.clone()))?;
     let deadline = Instant::now() + Duration::from_secs_f64(cfg.time_limit);
-    let prefill = if cfg.prefill || cfg.prefill_only { Some(prefill(cfg, addr, deadline)?) } else { None };
+    let map = if cfg.cluster {
+        let map = SlotMap::fetch(addr).map_err(|source| ConnError::Protocol { addr, source })?;
+        Some(map)
+    } else {
+        None
+    };
+    let prefill = if cfg.prefill || cfg.prefill_only { Some(prefill(cfg, addr, deadline, &map)?) } else { None };
     if cfg.prefill_only {
         return Ok(LoadReport::new(cfg.clone(), prefill, Default::default(), 0.0, &Tally::new().latency_ns));
     }
-    measure(cfg, addr, deadline, prefill)
+    measure(cfg, addr, deadline, prefill, &map)
 }
 
 /// Writes every key once, the key space split into one contiguous range per connection.
-fn prefill(cfg: &LoadConfig, addr: SocketAddr, deadline: Instant) -> Result<Prefill, LoadError> {
+fn prefill(cfg: &LoadConfig, addr: SocketAddr, deadline: Instant, map: &Option<SlotMap>) -> Result<Prefill, LoadError> {
     let start = Instant::now();
     let conns = cfg.connections as u64;
     let plans = (0..conns)
@@ -82,6 +89,7 @@ fn prefill(cfg: &LoadConfig, addr: SocketAddr, deadline: Instant) -> Result<Pref
                 pacing: None,
                 measure_from: start,
                 stop_at: deadline,
+                cluster: map.clone(),
             }
         })
         .collect();
@@ -99,6 +107,7 @@ fn measure(
     addr: SocketAddr,
     deadline: Instant,
     prefill: Option<Prefill>,
+    map: &Option<SlotMap>,
 ) -> Result<LoadReport, LoadError> {
     let start = Instant::now();
     let measure_from = start + Duration::from_secs_f64(cfg.warmup);
@@ -120,6 +129,7 @@ fn measure(
             pacing,
             measure_from,
             stop_at,
+            cluster: map.clone(),
         });
     }
     let cpu_at = |when: Instant| -> Result<Option<(u32, f64)>, LoadError> {
@@ -154,6 +164,7 @@ struct Setup {
     pacing: Option<(Duration, Instant)>,
     measure_from: Instant,
     stop_at: Instant,
+    cluster: Option<SlotMap>,
 }
 
 /// Runs the connections `plans` over `cfg.threads` threads and merges their tallies.
@@ -218,6 +229,7 @@ fn one_thread(
                     pacing: s.pacing,
                     measure_from: s.measure_from,
                     stop_at: s.stop_at,
+                    cluster: s.cluster,
                 };
                 tokio::task::spawn_local(drive(plan, Rc::clone(&tally)))
             })

@@ -41,7 +41,11 @@
 //! rule), so epochs become unique and the next claim decides. `redis-cli --cluster create` gives
 //! every node a distinct epoch with SET-CONFIG-EPOCH; SETSLOT NODE on the importing node and
 //! BUMPEPOCH take a new epoch without agreement, as Redis does. Like Redis, a node that drops a
-//! slot (DELSLOTS, FLUSHSLOTS) does not tell the others: only claims travel.
+//! slot (DELSLOTS, FLUSHSLOTS) does not tell the others: only claims travel, and SETSLOT NODE
+//! gives a slot we serve to another node only once no key of it is left here (Redis's refusal),
+//! so a reshard cannot strand keys on a node that no longer serves them. Every change is in
+//! nodes.conf (written, fsynced, renamed, directory fsynced) before the command replies, as
+//! Redis saves before it replies: an acknowledged move survives a crash.
 //!
 //! # Failure detection
 //!
@@ -53,12 +57,45 @@
 //! served by a node not failing (or `cluster-require-full-coverage no`) and this node reaches a
 //! majority of the slot-serving primaries; without full coverage the surviving slots keep serving.
 //!
-//! # Replicas
+//! # Replicas and failover (designed, not built)
 //!
-//! Designed for, not run: nodes carry `replica_of` in their header, nodes.conf and CLUSTER NODES /
-//! SLOTS / SHARDS list replicas under their primary, and failure reports count only primaries.
-//! Missing: replication between cluster nodes (REPLICATE stops with an error after Redis's checks),
-//! failover elections (FAILOVER, `lastVoteEpoch` votes) and replica migration.
+//! Nothing replicates today: every node is a primary, CLUSTER REPLICATE stops with an error
+//! after Redis's own checks, and a dead primary's slots stay down (`cluster_slots_fail`) until it
+//! comes back. What is already in place for replicas:
+//! - the bus header and nodes.conf carry `replica_of` (the master field of CLUSTER NODES), so a
+//!   replica would be known to every node through the usual gossip; CLUSTER NODES / SLOTS / SHARDS
+//!   / REPLICAS already list nodes under their primary;
+//! - failure reports and the FAIL majority count only slot-serving primaries, as Redis's do;
+//! - nodes.conf keeps `lastVoteEpoch`, the one piece of vote state that must survive a restart.
+//!
+//! What they would need, in order:
+//! 1. **Replication** (REPLICAOF, and CLUSTER REPLICATE which is REPLICAOF of a node named by id):
+//!    the replica connects to its primary's client port and asks for a full sync; the primary
+//!    sends a snapshot (the RDB writer of `persistence` already produces one) and then streams every
+//!    write it executes, in execution order, with a replication offset. The replica applies the
+//!    stream read-only (READONLY clients may read it: the routing check already lets a replica
+//!    serve reads of its primary's slots), acknowledges offsets (REPLCONF ACK, for WAIT), and after
+//!    a short disconnect resumes from its offset out of a bounded backlog instead of a new snapshot.
+//!    CLUSTER REPLICATE sets `replica_of`, drops the node's own slots (it must have none and no
+//!    keys, Redis's check) and broadcasts the new role.
+//! 2. **Election** when a primary is FAIL: each of its replicas waits 500 ms, plus up to 500 ms at
+//!    random, plus 1 s per rank (rank by replication offset, the most up to date first), then takes
+//!    `currentEpoch + 1` and asks every primary for a vote (a new bus message, FAILOVER_AUTH_REQUEST,
+//!    carrying its claimed slots and config epoch). A primary votes once per epoch
+//!    (`lastVoteEpoch`, saved before answering), only for a replica of a FAIL primary, and not twice
+//!    for the same primary's slots within `2 × node-timeout`. With votes from a majority of the
+//!    slot-serving primaries the replica sets its config epoch to the election's epoch, claims the
+//!    slots and broadcasts: the epoch rule of [`epoch`] makes the claim win everywhere, and the old
+//!    primary, when it returns, sees a newer claim on its slots and becomes a replica of the winner.
+//!    CLUSTER FAILOVER (manual: the primary pauses writes until the replica caught up, then the
+//!    replica claims without a vote, or with FORCE / TAKEOVER as Redis's) rides on the same claim.
+//! 3. **Replica migration** (a replica moves to an orphaned primary) is optional on top.
+//!
+//! Without replicas, the cache contract still holds: a dead primary's keys may be lost (they
+//! come back empty when an operator reassigns its slots with `redis-cli --cluster fix`, or when
+//! the node restarts from its nodes.conf without a snapshot to load), and with
+//! `cluster-require-full-coverage no` every other slot keeps serving meanwhile (tested in
+//! `cluster_membership.rs`: the survivors stay `cluster_state:ok` and serve their slots).
 
 pub mod bus;
 pub mod epoch;

@@ -5,7 +5,9 @@
 //! restarted on its file keeps its name, epochs and slots, and rejoins the nodes it names.
 //! Writes go to a temporary file renamed over the old one, so a crash never leaves half a file.
 
+use super::SLOTS;
 use super::state::{Node, NodeId, Settings, State, now_ms, ranges};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// Redis's flags field for `n` as `st` sees it (`myself,master`, `master,fail?`, …).
@@ -29,6 +31,29 @@ pub fn flags(st: &State, n: &Node) -> String {
 
 /// One CLUSTER NODES line (with its `\n`); `file`: this node's own times are zeros, as Redis saves them.
 pub fn line(st: &State, n: &Node, file: bool) -> String {
+    line_with(st, n, file, &ranges(|slot| st.owners[slot] == Some(n.id)))
+}
+
+/// Every node's slot ranges, in one pass over the slots.
+fn all_ranges(st: &State) -> HashMap<NodeId, Vec<(usize, usize)>> {
+    let mut out: HashMap<NodeId, Vec<(usize, usize)>> = HashMap::new();
+    let mut s = 0;
+    while s < SLOTS {
+        let owner = st.owners[s];
+        let mut end = s;
+        while end + 1 < SLOTS && st.owners[end + 1] == owner {
+            end += 1;
+        }
+        if let Some(id) = owner {
+            out.entry(id).or_default().push((s, end));
+        }
+        s = end + 1;
+    }
+    out
+}
+
+/// [`line`] with the node's slot ranges given.
+fn line_with(st: &State, n: &Node, file: bool, slot_ranges: &[(usize, usize)]) -> String {
     let me = n.id == st.myself;
     let primary = n.replica_of.map_or_else(|| "-".to_string(), |p| p.to_string());
     let (ping, pong) = match (me, file) {
@@ -46,7 +71,7 @@ pub fn line(st: &State, n: &Node, file: bool) -> String {
         flags(st, n),
         n.config_epoch
     );
-    for (a, b) in ranges(|slot| st.owners[slot] == Some(n.id)) {
+    for &(a, b) in slot_ranges {
         if a == b {
             let _ = write!(s, " {a}");
         } else {
@@ -67,7 +92,8 @@ pub fn line(st: &State, n: &Node, file: bool) -> String {
 
 /// The whole CLUSTER NODES text (nodes in name order, as a dict walk gives no better one).
 pub fn describe(st: &State, file: bool) -> String {
-    st.nodes.values().map(|n| line(st, n, file)).collect()
+    let all = all_ranges(st);
+    st.nodes.values().map(|n| line_with(st, n, file, all.get(&n.id).map_or(&[], Vec::as_slice))).collect()
 }
 
 /// The nodes.conf text.
@@ -77,15 +103,23 @@ pub fn render(st: &State) -> String {
     s
 }
 
-/// Writes nodes.conf (temporary file + rename). Clears `dirty` on success.
+/// Writes nodes.conf durably, as Redis 7.0 does before it replies: a temporary file, fsync,
+/// rename, fsync of the directory. The caller holds the state lock and replies after this
+/// returns, so an acknowledged slot change survives a crash (a node must not come back owning
+/// a slot it gave away). Clears `dirty` on success.
 ///
 /// # Errors
 /// The I/O error, if the file could not be written.
 pub fn save(st: &mut State) -> std::io::Result<()> {
+    use std::io::Write as _;
     let path = std::path::Path::new(&st.settings.config_file);
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, render(st))?;
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(render(st).as_bytes())?;
+    f.sync_all()?;
     std::fs::rename(&tmp, path)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::File::open(dir)?.sync_all()?;
     st.dirty = false;
     Ok(())
 }

@@ -408,8 +408,23 @@ impl State {
             Some(id) if *id == self.myself => Owner::Me,
             Some(id) => index.get(id).map_or(Owner::Unassigned, |&i| Owner::Node(i)),
         };
+        // Slots come in runs of one owner: look a name up once per run, not once per slot (a
+        // rebalance commits once per slot moved, and every commit rebuilds the table).
+        let mut last: Option<(Option<NodeId>, Owner)> = None;
+        let owners = self
+            .owners
+            .iter()
+            .map(|o| match last {
+                Some((id, found)) if id == *o => found,
+                _ => {
+                    let found = owner(o);
+                    last = Some((*o, found));
+                    found
+                }
+            })
+            .collect();
         Table {
-            owners: self.owners.iter().map(owner).collect(),
+            owners,
             nodes,
             migrating: self.migrating.iter().filter_map(|(s, n)| Some((*s, *index.get(n)?))).collect(),
             importing: self.importing.iter().filter_map(|(s, n)| Some((*s, *index.get(n)?))).collect(),

@@ -1,7 +1,8 @@
 //! Slot assignment: ADDSLOTS / DELSLOTS (and their RANGE forms), FLUSHSLOTS, and SETSLOT
 //! IMPORTING / MIGRATING / STABLE / NODE, with Redis 7.0.15's checks in its order. Every change
 //! goes through [`super::change`], so the table, nodes.conf and the other nodes hear of it.
-//! Whether a slot still holds keys (SETSLOT NODE away from us) is the data path's to answer.
+//! SETSLOT NODE gives a slot we serve to another node only when the data path's slot index
+//! counts no key left in it, as Redis refuses.
 
 use super::{CmdResult, Ctx, change, cluster, slot_arg};
 use crate::cluster::SLOTS;
@@ -94,6 +95,9 @@ const SETSLOT_SYNTAX: &str = "ERR Invalid CLUSTER SETSLOT action or number of ar
 
 pub(super) fn setslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
     let c = cluster(ctx)?;
+    // Keys of a slot, counted in db 0 as Redis's `countKeysInSlot` (cluster mode has one db).
+    let db = &ctx.shared.db;
+    let keys_in = |slot: u16| db.slot_index().map_or(0, |ix| ix.count(0, slot));
     change(&c, |st| -> CmdResult {
         if !st.me().is_primary() {
             return Err("ERR Please use SETSLOT only with masters.".into());
@@ -131,6 +135,13 @@ pub(super) fn setslot(ctx: &mut Ctx<'_>, a: &[Bytes]) -> CmdResult {
             }
             (b"node", 5) => {
                 let id = target(st, "Unknown node")?;
+                // A slot we serve goes to another node only once its keys have left.
+                if st.owners[slot] == Some(me) && id != me && keys_in(key) != 0 {
+                    return Err(format!(
+                        "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+                    )
+                    .into());
+                }
                 if id != me {
                     st.migrating.remove(&key);
                 }
