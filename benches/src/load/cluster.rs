@@ -181,14 +181,7 @@ pub async fn drive(mut plan: Plan, mut map: SlotMap, tally: Rc<RefCell<Tally>>) 
     let (mut ops, mut lat, mut key) = (Vec::with_capacity(plan.pipeline), Vec::new(), Vec::new());
     let mut next_send = plan.pacing.map(|(_, first)| first);
     loop {
-        if let Some(at) = next_send {
-            tokio::time::sleep_until(at.into()).await;
-        }
-        let t0 = Instant::now();
-        if t0 >= plan.stop_at || plan.budget == Some(0) {
-            return Ok(());
-        }
-        let measured = t0 >= plan.measure_from;
+        let Some((t0, measured)) = plan.next_batch(next_send).await else { return Ok(()) };
         let room = match plan.budget {
             Some(left) if measured => plan.pipeline.min(usize::try_from(left).unwrap_or(usize::MAX)),
             _ => plan.pipeline,

@@ -161,6 +161,21 @@ pub struct Plan {
     pub cluster: Option<super::cluster::SlotMap>,
 }
 
+impl Plan {
+    /// Waits for the next batch's send time (when paced). `None` once the run is over (its time
+    /// or its budget), else the batch's start and whether it falls in the measured window.
+    pub(super) async fn next_batch(&self, next_send: Option<Instant>) -> Option<(Instant, bool)> {
+        if let Some(at) = next_send {
+            tokio::time::sleep_until(at.into()).await;
+        }
+        let t0 = Instant::now();
+        if t0 >= self.stop_at || self.budget == Some(0) {
+            return None;
+        }
+        Some((t0, t0 >= self.measure_from))
+    }
+}
+
 /// Runs `plan` to its end, adding measured requests to `tally`.
 ///
 /// # Errors
@@ -178,14 +193,7 @@ pub async fn drive(mut plan: Plan, tally: Rc<RefCell<Tally>>) -> Result<(), Conn
     let mut lat: Vec<u64> = Vec::with_capacity(plan.pipeline);
     let mut next_send = plan.pacing.map(|(_, first)| first);
     loop {
-        if let Some(at) = next_send {
-            tokio::time::sleep_until(at.into()).await;
-        }
-        let t0 = Instant::now();
-        if t0 >= plan.stop_at || plan.budget == Some(0) {
-            return Ok(());
-        }
-        let measured = t0 >= plan.measure_from;
+        let Some((t0, measured)) = plan.next_batch(next_send).await else { return Ok(()) };
         fill_batch(&mut plan, measured, &mut ops, &mut wbuf, &mut key);
         if ops.is_empty() {
             return Ok(());
