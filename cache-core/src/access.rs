@@ -1,7 +1,7 @@
 //! Per-entry access stamps: a 24-bit field in every node, kept like Redis's `robj.lru`.
 //!
 //! Owns the stamp's meaning and arithmetic ([`AccessMode`], the free functions below) and the
-//! per-shard state that writes stamps ([`ShardAccess`]: mode, cached time, random generator). It
+//! per-shard state that writes stamps (`ShardAccess`: mode, cached time, random generator). It
 //! does not own the node (`slab.rs` stores the 24 bits in padding, so no slot grows) nor the
 //! moments a stamp changes (`shard.rs`: on insert, on every write to the entry, on a read applied
 //! to the policy — locked reads and replayed buffered reads — never on `peek`, `contains_key`,
