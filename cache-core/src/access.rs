@@ -29,9 +29,10 @@
 //! `lruclock` — the time of the latest tick, one relaxed load instead of a clock read. How stale a stamp can be: a buffered read
 //! reaches its stamp when its shard's read buffer is drained — on the next write to that shard, when a
 //! reader fills a stripe, on [`Cache::access_stamp`](crate::Cache::access_stamp) (which drains the
-//! key's shard first, stamping pending reads with the drain time), or on
-//! [`Cache::apply_pending_reads`](crate::Cache::apply_pending_reads), which a server calls on a
-//! timer (ours every 100 ms, like Redis's cached LRU clock). Lossy buffers may drop a read under
+//! key's shard first, stamping pending reads with the drain time), or when an owner's timer takes
+//! every shard's lock ([`Cache::apply_pending_reads`](crate::Cache::apply_pending_reads) or
+//! [`Cache::run_pending_tasks`](crate::Cache::run_pending_tasks); our server's maintenance cycle
+//! runs every 100 ms, like Redis's cached LRU clock). Lossy buffers may drop a read under
 //! contention: its stamp then stays older, as if the read had not happened.
 //!
 //! Cost: no memory (the bits sit in node padding); with stamps off, one relaxed load and a branch
