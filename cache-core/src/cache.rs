@@ -57,12 +57,14 @@ pub(crate) mod read_buffer;
 pub(crate) struct ShardCell<K, V> {
     pub(crate) lock: RwLock<Shard<K, V>>,
     pub(crate) reads: Striped,
-    /// The shard's entry count, weighted size and pinned weight as of its last write-lock
-    /// release ([`ShardWrite`] publishes them), so that the cache-wide sums take no lock — not
-    /// even one this thread already holds through [`Locked`](crate::Locked).
+    /// The shard's entry count, weighted size, pinned weight and count of entries with a
+    /// deadline as of its last write-lock release ([`ShardWrite`] publishes them), so that the
+    /// cache-wide sums take no lock — not even one this thread already holds through
+    /// [`Locked`](crate::Locked).
     len: AtomicU64,
     weighted: AtomicU64,
     pinned: AtomicU64,
+    deadlines: AtomicU64,
 }
 
 impl<K, V> ShardCell<K, V> {
@@ -73,6 +75,7 @@ impl<K, V> ShardCell<K, V> {
             len: AtomicU64::new(0),
             weighted: AtomicU64::new(0),
             pinned: AtomicU64::new(0),
+            deadlines: AtomicU64::new(0),
         }
     }
 
@@ -123,6 +126,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Drop for ShardWrite<'_, K, V> 
         self.cell.len.store(shard.len(), Ordering::Relaxed);
         self.cell.weighted.store(shard.weighted_size(), Ordering::Relaxed);
         self.cell.pinned.store(shard.pinned_weight(), Ordering::Relaxed);
+        self.cell.deadlines.store(shard.deadline_len(), Ordering::Relaxed);
     }
 }
 
@@ -737,6 +741,50 @@ where
     /// Number of entries (including expired ones not yet reclaimed).
     pub fn len(&self) -> u64 {
         self.inner.shards.iter().map(ShardCell::published_len).sum()
+    }
+
+    /// Entries with a deadline — a TTL, an idle deadline or a per-entry expiry — counting
+    /// expired ones not reclaimed yet, as [`len`](Self::len) does. Like `len`, it sums what each
+    /// shard published at its last write, without a lock.
+    ///
+    /// ```
+    /// use cache_core::Cache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: Cache<u32, u32> = Cache::new(100);
+    /// cache.insert(1, 1);
+    /// cache.insert_with_ttl(2, 2, Duration::from_secs(60));
+    /// assert_eq!((cache.len(), cache.deadline_len()), (2, 1));
+    /// ```
+    pub fn deadline_len(&self) -> u64 {
+        self.inner.shards.iter().map(|cell| cell.deadlines.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The mean time left before the deadlines of the entries that have one (`None` when none
+    /// has): Redis's INFO `avg_ttl`, exactly. One sequential pass over each shard's timer table
+    /// under its read lock; no entry is visited, so nothing counts as a read. Expired entries
+    /// not reclaimed yet count as zero.
+    ///
+    /// ```
+    /// use cache_core::Cache;
+    /// use std::time::Duration;
+    ///
+    /// let cache: Cache<u32, u32> = Cache::new(100);
+    /// cache.insert(1, 1);
+    /// assert_eq!(cache.mean_time_to_deadline(), None);
+    /// cache.insert_with_ttl(2, 2, Duration::from_secs(60));
+    /// cache.insert_with_ttl(3, 3, Duration::from_secs(120));
+    /// let mean = cache.mean_time_to_deadline().unwrap();
+    /// assert!(mean > Duration::from_secs(89) && mean <= Duration::from_secs(90));
+    /// ```
+    pub fn mean_time_to_deadline(&self) -> Option<Duration> {
+        let now = self.inner.cfg.now();
+        let (count, sum) = self.inner.shards.iter().fold((0u64, 0u128), |(n, sum), cell| {
+            let (count, left) = cell.read().time_left(now);
+            (n + count, sum + left)
+        });
+        let mean = sum.checked_div(u128::from(count))?;
+        Some(Duration::from_nanos(u64::try_from(mean).unwrap_or(u64::MAX)))
     }
 
     /// Whether the cache holds no entries.

@@ -112,6 +112,16 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         self.policy.weighted_size()
     }
 
+    /// Entries with a deadline in the timer wheel (expired ones not yet reclaimed included).
+    pub(crate) fn deadline_len(&self) -> u64 {
+        self.timers.scheduled() as u64
+    }
+
+    /// Entries with a deadline and the sum of their time left at `now`, in nanoseconds.
+    pub(crate) fn time_left(&self, now: u64) -> (u64, u128) {
+        self.timers.time_left(now)
+    }
+
     pub(crate) fn stats(&self) -> &CacheStats {
         &self.stats
     }

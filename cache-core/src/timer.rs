@@ -92,6 +92,16 @@ impl Timers {
     }
 
     /// The node of `idx`, growing the table as needed.
+    /// The number of scheduled entries and the sum of their time left at `now` (one sequential
+    /// pass over the table; entries already due count as zero).
+    pub(crate) fn time_left(&self, now: u64) -> (u64, u128) {
+        self.nodes
+            .0
+            .iter()
+            .filter(|node| node.bucket != NO_BUCKET)
+            .fold((0, 0), |(n, sum), node| (n + 1, sum + u128::from(node.deadline.saturating_sub(now))))
+    }
+
     pub(crate) fn node_mut(&mut self, idx: u32) -> &mut TimerNode {
         let i = idx as usize;
         if self.nodes.0.len() <= i {

@@ -231,3 +231,27 @@ fn clock_now(clock: &MockClock) -> u64 {
     use cache_core::Clock;
     clock.now_nanos()
 }
+
+/// `deadline_len` counts the entries with a deadline as `len` counts entries: a reclaimed,
+/// removed or persisted entry leaves the count, a paused expired one stays in it.
+#[test]
+fn deadline_len_follows_ttls_removals_and_reclaims() {
+    let clock = MockClock::new();
+    let (cache, _log) = cache(&clock, 1_000, EvictionPolicy::TinyLfu, 4);
+    for k in 0..10 {
+        cache.insert_with_ttl(k, k, SEC);
+    }
+    cache.insert_with_ttl(10, 10, 60 * SEC);
+    cache.insert(11, 11);
+    assert_eq!((cache.len(), cache.deadline_len()), (12, 11));
+    assert!(cache.set_ttl(&0, None));
+    cache.remove(&1);
+    assert_eq!((cache.len(), cache.deadline_len()), (11, 9));
+    cache.pause_maintenance(Duration::from_secs(60));
+    clock.advance(3 * SEC);
+    cache.run_pending_tasks();
+    assert_eq!((cache.len(), cache.deadline_len()), (11, 9), "paused: expired entries stay counted");
+    cache.resume_maintenance();
+    cache.run_pending_tasks();
+    assert_eq!((cache.len(), cache.deadline_len()), (3, 1));
+}

@@ -706,10 +706,26 @@ impl Db {
         self.cache.len() == 0
     }
 
-    /// `(keys, keys with a TTL, sum of their remaining ms)` per database, live ones only, in one
-    /// pass over the keyspace (INFO keyspace's `avg_ttl` is the sum over the count).
+    /// `(keys, keys with a TTL, sum of their remaining ms)` per database (INFO keyspace's
+    /// `avg_ttl` is the sum over the count).
+    ///
+    /// When one database holds every key (the common case), the counts are the core's published
+    /// sizes, O(shards) as Redis's are O(1): every stored key, expired ones not reclaimed yet
+    /// included, as Redis counts its dictionaries, and the TTL sum comes from one pass over the
+    /// core's timer tables (`Cache::mean_time_to_deadline`), which touches no key or value. Several databases take one pass over the keyspace, live
+    /// keys only.
     pub fn keyspace_counts(&self, now: u64) -> Vec<(u64, u64, u64)> {
         let mut v = vec![(0u64, 0u64, 0u64); self.databases];
+        let used = self.used.load(Relaxed);
+        if used.count_ones() == 1 && used != db_bit(63) {
+            let (keys, expires) = (self.cache.len(), self.cache.deadline_len());
+            let mean = if expires == 0 { None } else { self.cache.mean_time_to_deadline() };
+            let ttl_sum = mean.map_or(0, |m| (m.as_millis() as u64).saturating_mul(expires));
+            if let Some(slot) = v.get_mut(used.trailing_zeros() as usize) {
+                *slot = (keys, expires, ttl_sum);
+            }
+            return v;
+        }
         for (k, e) in self.cache.iter().filter(|(_, e)| e.live(now)) {
             if let Some(slot) = v.get_mut(k.db() as usize) {
                 slot.0 += 1;

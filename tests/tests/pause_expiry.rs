@@ -120,6 +120,10 @@ fn prepare(c: &mut RawConn) {
 /// What a client sees of the short-TTL keys once past their TTL, without touching them first.
 fn look(t: &mut Vec<String>, c: &mut RawConn, sub: &mut RawConn, label: &str) {
     t.push(format!("{label}: dbsize {}", int(c, &["DBSIZE"])));
+    // keys= and expires= count stored keys, as DBSIZE does (avg_ttl is Redis's estimate).
+    let keyspace = text(&cmd(c, &["INFO", "keyspace"]));
+    let db0 = keyspace.lines().find_map(|l| l.strip_prefix("db0:")).and_then(|l| l.split(",avg_ttl").next());
+    t.push(format!("{label}: keyspace {db0:?}"));
     t.push(format!("{label}: expired_keys {}", info_field(c, "stats", "expired_keys")));
     t.push(format!("{label}: messages {:?}", expired_messages(sub, Duration::from_millis(300))));
 }

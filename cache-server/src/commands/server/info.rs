@@ -9,8 +9,10 @@
 //! no fork (`current_cow_*`, `latest_fork_usec`, `total_forks` 0), no active defrag, no IO threads, no client eviction (`evicted_clients:0`), no reply buffer
 //! resizing, `gcc_version:0.0.0` (built by rustc), `used_memory_startup:0` (the keyspace weight
 //! at start), `expire_cycle_cpu_milliseconds:0` and `expired_stale_perc:0.00` (expiry is the
-//! core's timer wheel, not a sampling cycle). `avg_ttl` is exact (Redis estimates it from expiry samples, and
-//! shows 0 until its first sample). `instantaneous_*` rates are measured
+//! core's timer wheel, not a sampling cycle). Keyspace `keys`/`expires` are the core's published
+//! counts (O(shards), every stored key as Redis counts them) when one database holds the keys,
+//! and `avg_ttl` exact, from one pass over the core's timer tables (Redis estimates it from its
+//! expiry samples, and shows 0 until its first sample; see `Db::keyspace_counts`). `instantaneous_*` rates are measured
 //! between INFO calls (see [`crate::metrics::Metrics::instantaneous`]);
 //! `used_cpu_*_main_thread` are the process's first thread (the accept loop), as commands run
 //! on every worker.
