@@ -803,18 +803,6 @@ impl Db {
         self.maxmemory.load(Relaxed)
     }
 
-    /// Changes the budget (`CONFIG SET maxmemory`): a smaller one evicts down to it before this
-    /// returns, unless the policy is noeviction (then writes fail with `-OOM` until keys go).
-    pub fn set_maxmemory(&self, m: u64) {
-        self.maxmemory.store(m, Relaxed);
-        self.apply_capacity();
-    }
-
-    fn apply_capacity(&self) {
-        self.capacity.store(core_capacity(self.maxmemory(), self.noeviction.load(Relaxed)), Relaxed);
-        self.sweep(Sweep { repin: false, cache: self.cache.clone(), capacity: self.capacity.clone() });
-    }
-
     /// True when a write adding `extra` bytes would pass the budget with nothing left to evict:
     /// under noeviction, past the used memory; under `volatile-*`, past the memory of keys
     /// without a TTL (which are never evicted). Redis checks before a denyoom command the same
@@ -834,40 +822,23 @@ impl Db {
         }
     }
 
-    /// Switches `volatile-*` on or off: re-pins every key (O(keys), one shard lock at a time) when
-    /// it changes, so that keys without a TTL stop (or start) being eviction candidates at once.
-    pub fn set_volatile(&self, on: bool) {
-        if self.volatile.swap(on, Relaxed) != on {
-            self.cache.reevaluate_evictable();
-        }
-    }
-
     /// Bytes held by keys that may not be evicted (keys without a TTL under `volatile-*`).
     pub fn pinned_memory(&self) -> u64 {
         self.cache.pinned_weight()
     }
 
-    /// Switches the noeviction check on or off.
-    pub fn set_noeviction(&self, on: bool) {
-        self.noeviction.store(on, Relaxed);
-        self.apply_capacity();
-    }
-
     /// Installs a budget and policy (`apply_config`) without touching any shard: the flags take
     /// effect at once, and the returned [`Sweep`] does the work that takes every shard's lock in
-    /// turn — re-pinning when `volatile-*` changed, evicting down to a smaller budget. A caller
-    /// that holds shards (CONFIG SET inside EXEC) must run it only after releasing them.
+    /// turn — re-pinning when `volatile-*` changed (keys without a TTL stop or start being
+    /// eviction candidates), evicting down to a smaller budget (none under noeviction: writes
+    /// then fail with `-OOM` until keys go). A caller that holds shards (CONFIG SET inside EXEC)
+    /// must run it only after releasing them.
     pub fn set_budget(&self, volatile: bool, maxmemory: u64, noeviction: bool) -> Sweep {
         let repin = self.volatile.swap(volatile, Relaxed) != volatile;
         self.maxmemory.store(maxmemory, Relaxed);
         self.noeviction.store(noeviction, Relaxed);
         self.capacity.store(core_capacity(maxmemory, noeviction), Relaxed);
         Sweep { repin, cache: self.cache.clone(), capacity: self.capacity.clone() }
-    }
-
-    /// Runs a [`Sweep`] here.
-    pub fn sweep(&self, sweep: Sweep) {
-        sweep.run();
     }
 
     /// Keys evicted for size and reclaimed expired entries, from the core's stats.
@@ -1271,15 +1242,14 @@ mod tests {
             db.set(0, format!("key:{i}").as_bytes(), Entry::new(Value::str(&[b'x'; 100])), 1);
         }
         assert_eq!(db.dbsize(0), 5_000);
-        db.set_maxmemory(200_000);
+        db.set_budget(false, 200_000, false).run();
         assert!(db.used_memory() <= 200_000, "{}", db.used_memory());
         assert!(db.dbsize(0) < 5_000 / 4 && db.evictions().0 > 3_000);
         // Under noeviction a smaller budget evicts nothing; writes past it fail instead.
         let kept = db.dbsize(0);
-        db.set_noeviction(true);
-        db.set_maxmemory(100_000);
+        db.set_budget(false, 100_000, true).run();
         assert!(db.dbsize(0) == kept && db.would_oom(100));
-        db.set_maxmemory(0);
+        db.set_budget(false, 0, true).run();
         assert!(!db.would_oom(1 << 30));
     }
 
@@ -1378,9 +1348,9 @@ mod tests {
         assert!(put(&db, 1, 0));
         assert!(db.pinned_memory() > pinned);
         // Switching to allkeys-lru unpins every key at once, and back pins them again.
-        db.set_volatile(false);
+        db.set_budget(false, 200_000, false).run();
         assert_eq!(db.pinned_memory(), 0);
-        db.set_volatile(true);
+        db.set_budget(true, 200_000, false).run();
         assert!(db.pinned_memory() > pinned);
     }
 }

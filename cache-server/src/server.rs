@@ -176,8 +176,7 @@ impl Shared {
 
     /// Installs a new configuration (after CONFIG SET validated it).
     pub fn apply_config(&self, cfg: Config) {
-        let sweep = self.install_config(cfg);
-        self.db.sweep(sweep);
+        self.install_config(cfg).run();
     }
 
     /// [`Shared::apply_config`] for a caller that holds shards (CONFIG SET inside EXEC): the new

@@ -349,16 +349,22 @@ impl Cluster {
             .arg(&dst.id)
             .query(&mut self.conn(from)?)?;
         if !keys.is_empty() {
-            let () = redis::cmd("MIGRATE")
-                .arg("127.0.0.1")
-                .arg(dst.port)
-                .arg("")
-                .arg(0)
-                .arg(5000)
-                .arg("KEYS")
-                .arg(keys)
-                .query(&mut self.conn(from)?)?;
+            self.migrate_keys(from, to, keys)?;
         }
+        Ok(())
+    }
+
+    /// `MIGRATE … KEYS` of `keys` from node `from` to node `to` (db 0, 5 s timeout).
+    fn migrate_keys<K: redis::ToRedisArgs>(&self, from: usize, to: usize, keys: &[K]) -> Result<()> {
+        let () = redis::cmd("MIGRATE")
+            .arg("127.0.0.1")
+            .arg(self.nodes[to].port)
+            .arg("")
+            .arg(0)
+            .arg(5000)
+            .arg("KEYS")
+            .arg(keys)
+            .query(&mut self.conn(from)?)?;
         Ok(())
     }
 
@@ -376,15 +382,7 @@ impl Cluster {
             if keys.is_empty() {
                 break;
             }
-            let () = redis::cmd("MIGRATE")
-                .arg("127.0.0.1")
-                .arg(dst.port)
-                .arg("")
-                .arg(0)
-                .arg(5000)
-                .arg("KEYS")
-                .arg(&keys)
-                .query(&mut self.conn(from)?)?;
+            self.migrate_keys(from, to, &keys)?;
         }
         let order = std::iter::once(to)
             .chain(std::iter::once(from))

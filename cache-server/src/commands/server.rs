@@ -291,15 +291,21 @@ mod tests {
         line[name.len() + 1..].trim().parse().unwrap()
     }
 
-    #[tokio::test]
-    async fn config_set_maxmemory_evicts_down_and_info_reports_it() {
-        let addr = start(|c| c.maxmemory = 64 << 20).await;
+    /// A connection to `addr` after it stored 2,000 keys of 100-byte values (about 300 KB).
+    async fn connect_with_keys(addr: std::net::SocketAddr) -> (TcpStream, Vec<u8>) {
         let mut s = TcpStream::connect(addr).await.unwrap();
         let mut buf = Vec::new();
         let value = "x".repeat(100);
         for i in 0..2000 {
             assert_eq!(ask(&mut s, &mut buf, &format!("SET key:{i} {value}")).await, "+OK\r\n");
         }
+        (s, buf)
+    }
+
+    #[tokio::test]
+    async fn config_set_maxmemory_evicts_down_and_info_reports_it() {
+        let addr = start(|c| c.maxmemory = 64 << 20).await;
+        let (mut s, mut buf) = connect_with_keys(addr).await;
         let before = field(&ask(&mut s, &mut buf, "INFO memory").await, "used_memory");
         assert!(before > 300_000, "{before}");
         assert_eq!(ask(&mut s, &mut buf, "CONFIG SET maxmemory 100kb").await, "+OK\r\n");
@@ -317,12 +323,7 @@ mod tests {
     #[tokio::test]
     async fn config_set_inside_exec_applies_after_the_transaction() {
         let addr = start(|c| c.maxmemory = 64 << 20).await;
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        let mut buf = Vec::new();
-        let value = "x".repeat(100);
-        for i in 0..2000 {
-            assert_eq!(ask(&mut s, &mut buf, &format!("SET key:{i} {value}")).await, "+OK\r\n");
-        }
+        let (mut s, mut buf) = connect_with_keys(addr).await;
         for policy in ["volatile-lfu", "noeviction", "allkeys-lfu"] {
             assert_eq!(ask(&mut s, &mut buf, "MULTI").await, "+OK\r\n");
             assert_eq!(ask(&mut s, &mut buf, "SET key:0 v").await, "+QUEUED\r\n");
