@@ -531,12 +531,6 @@ impl Db {
         Lookup::Expired
     }
 
-    /// How often the eviction policy estimates `key` was read (W-TinyLFU's sketch, 0..=15),
-    /// without counting a read; `None` when absent or when the policy keeps no frequencies.
-    pub fn frequency(&self, db: u32, key: &[u8]) -> Option<u8> {
-        with_encoded(db, key, |k| self.cache.frequency(k))
-    }
-
     /// [`Db::peek`] without touching the key's access stamp (Redis's `LOOKUP_NOTOUCH`: OBJECT,
     /// DEBUG OBJECT, TYPE, EXISTS, TTL); an expired key is removed and looks absent.
     pub fn peek_untouched(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
