@@ -376,6 +376,18 @@ where
         self.cell(hash).read().peek(&self.inner.cfg, hash as u32, key).cloned()
     }
 
+    /// True if `key` is still stored but past its deadline: an entry the reads above hide and
+    /// that has not been reclaimed yet (a caller doing lazy expiry, as Redis's lookups do, then
+    /// removes it with a write such as [`compute`](Self::compute)). Touches nothing.
+    pub fn holds_expired<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = self.hash(key);
+        self.cell(hash).read().holds_expired(&self.inner.cfg, hash as u32, key)
+    }
+
     /// How often the eviction policy estimates `key` was used, without touching the policy or
     /// the statistics: W-TinyLFU's count-min sketch estimate, 0..=15 (saturating, halved each
     /// time the sketch ages; reads reach it once their buffer is drained). `None` when the key is

@@ -310,6 +310,16 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         (self.timers.deadline(idx) > now).then(|| &self.slab.get(idx).value)
     }
 
+    /// True if `key` is stored but past its deadline (not reclaimed yet).
+    pub(crate) fn holds_expired<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let now = self.now(cfg, false);
+        self.find(hash, key).is_some_and(|idx| self.timers.deadline(idx) <= now)
+    }
+
     /// Remaining time to live: `None` absent, `Some(None)` no deadline.
     pub(crate) fn ttl<Q>(&self, cfg: &Config<K, V>, hash: u32, key: &Q) -> Option<Option<Duration>>
     where

@@ -534,9 +534,13 @@ impl Db {
     /// [`Db::peek`] without touching the key's access stamp (Redis's `LOOKUP_NOTOUCH`: OBJECT,
     /// DEBUG OBJECT, TYPE, EXISTS, TTL); an expired key is removed and looks absent.
     pub fn peek_untouched(&self, db: u32, key: &[u8], now: u64) -> Option<Entry> {
-        let e = with_encoded(db, key, |k| self.cache.peek(k))?;
-        if e.live(now) {
-            return Some(e);
+        let found = with_encoded(db, key, |k| self.cache.peek(k).ok_or_else(|| self.cache.holds_expired(k)));
+        match found {
+            Ok(e) if e.live(now) => return Some(e),
+            // Missing: nothing to reclaim.
+            Err(false) => return None,
+            // Expired by our clock or by the core's: reclaimed now, as Redis's lookup does.
+            Ok(_) | Err(true) => {}
         }
         self.update(db, key, now, |_| ());
         None
