@@ -17,6 +17,10 @@ fn ipv6_loopback_available(what: &str) -> bool {
     skip_unless(ok, || format!("this host has no IPv6 loopback (::1), so {what} cannot be tested"))
 }
 
+/// The two tests bind the same port on several families (one on `::`, which takes IPv4 too):
+/// run one at a time, so that one's free-port pick cannot land on the port the other just bound.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn pong(addr: SocketAddr) -> Frame {
     RawConn::connect(addr).and_then(|mut c| c.cmd(&["PING"])).unwrap_or_else(|e| panic!("PING {addr}: {e}"))
 }
@@ -33,6 +37,7 @@ fn bind_serves_every_address_given() {
     if !ipv6_loopback_available("two-family bind") {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let ours = OurProcess::start(&directives(&[("bind", "127.0.0.1 ::1"), ("tcp-backlog", "1024")]));
     let port = ours.addr().port();
     let want = Frame::Simple(b"PONG".to_vec());
@@ -51,6 +56,7 @@ fn unspecified_ipv6_serves_ipv4_loopback_too() {
     if !ipv6_loopback_available("`bind ::`") {
         return;
     }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let ours = OurProcess::start(&directives(&[("bind", "::")]));
     let port = ours.addr().port();
     let want = Frame::Simple(b"PONG".to_vec());
