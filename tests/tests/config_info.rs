@@ -186,6 +186,13 @@ fn info_sections_have_every_redis_field_in_redis_order() {
         let get = t.lines().find(|l| l.starts_with("latency_percentiles_usec_get:")).expect("get's percentiles");
         let names: Vec<&str> = get.split([':', ',']).skip(1).map(|kv| kv.split('=').next().unwrap_or("")).collect();
         assert_eq!(names, ["p50", "p99.99"], "{get}");
+        // One GET's sample as HdrHistogram (2 significant figures, in ns) reports it: the highest
+        // value of its slot, in µs to the ns (Redis prints 6.015 for 6 µs).
+        let p50 = get.split("p50=").nth(1).and_then(|v| v.split(',').next()).unwrap_or("");
+        let (whole, frac) = p50.split_once('.').unwrap_or_else(|| panic!("{get}"));
+        let ns: u64 = format!("{whole}{frac}").parse().unwrap_or_else(|_| panic!("{get}"));
+        let slot_width = (ns.next_power_of_two() / 256).max(1);
+        assert!(frac.len() == 3 && ns >= 1000 && (ns + 1) % slot_width == 0, "{get}");
         // Since RESETSTAT: five requests read (this INFO included), five replies written (RESETSTAT's
         // own included, this one's not yet), one socket read and one write each, on either server.
         let t = text(&cmd(c, &["INFO", "stats"]));
@@ -246,7 +253,10 @@ fn latency_monitor_records_a_slow_script() {
                 other => panic!("{other:?}"),
             })
             .collect();
-        assert!(pairs.iter().all(|(b, _)| (*b as u64).is_power_of_two()), "{pairs:?}");
+        // HdrHistogram's levels, 1024 × 2^k ns, each labelled with the highest value of its
+        // slot (two significant figures) in whole µs: 1, 2, 4, 8, 16, 33, 66, 132, 264, …
+        let levels: Vec<i64> = (0..20).map(|k| ((1024i64 << k) + (8 << k) - 1) / 1000).collect();
+        assert!(pairs.iter().all(|(b, _)| levels.contains(b)), "{pairs:?} not among {levels:?}");
         assert!(
             pairs.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 < w[1].1) && pairs.last().unwrap().1 == calls,
             "{pairs:?}"

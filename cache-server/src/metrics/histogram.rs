@@ -1,109 +1,128 @@
-//! A compact latency histogram for INFO latencystats: log-linear buckets (8 per power of two,
-//! so a bucket is at most 12.5% wide) over 1 µs … 2^40 µs, relaxed atomic counters allocated on
-//! the first sample, so commands never called cost one pointer. Percentiles are reported as the
-//! upper bound of their bucket, as HdrHistogram's "highest equivalent value" that Redis prints.
+//! The per-command latency histogram behind INFO latencystats and LATENCY HISTOGRAM, laid out
+//! as the HdrHistogram Redis keeps per command (`hdr_init(1, 1e9, 2)`, values in nanoseconds),
+//! so that both read the same numbers from the same samples:
+//!
+//! - A sample of `µs` is recorded as `µs × 1000` ns, clamped to 1 ns … 1 s, into a slot of
+//!   two significant figures: below 256 ns one slot per value, above 128 slots per power of
+//!   two, so a slot spans at most 1/128 of its value.
+//! - Percentiles are a slot's highest equivalent value, in µs with three decimals (`6.015`).
+//! - LATENCY HISTOGRAM's rows are HdrHistogram's logarithmic iteration from 1024 ns, base 2:
+//!   the label of level `v` is the highest value of `v`'s slot in whole µs (1, 2, 4, 8, 16, 33,
+//!   66, 132, …), its count the samples up to it.
+//!
+//! The 3072 relaxed atomic counters (24 KiB, as Redis's) are allocated on the first sample, so a
+//! command never called costs one pointer.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-const SUB: usize = 8;
-const SUB_BITS: u32 = 3;
-const EXPONENTS: usize = 41;
-const BUCKETS: usize = EXPONENTS * SUB;
+/// Slots per half of a power of two (two significant figures: 2 × 10² rounded up to 256).
+const HALF_BITS: u32 = 7;
+const HALF: usize = 1 << HALF_BITS;
+const LOWEST_NS: u64 = 1;
+const HIGHEST_NS: u64 = 1_000_000_000;
+/// 23 buckets cover 1e9 (the last spans 2^29 … 2^30): `(23 + 1) × 128` slots.
+const SLOTS: usize = 24 * HALF;
+/// LATENCY HISTOGRAM's first level and ratio (`hdr_iter_log_init(&iter, h, 1024, 2)`).
+const FIRST_LEVEL_NS: u64 = 1024;
 
-/// LATENCY HISTOGRAM's rows: `(samples, [(2^k µs, samples below 2^k µs)])`.
+/// LATENCY HISTOGRAM's rows: `(samples, [(level in µs, samples up to it)])`.
 pub type Cumulative = (u64, Vec<(u64, u64)>);
 
-/// Per-command latency distribution in microseconds.
+/// Per-command latency distribution.
 #[derive(Debug, Default)]
 pub struct Histogram {
-    buckets: OnceLock<Box<[AtomicU64]>>,
+    slots: OnceLock<Box<[AtomicU64]>>,
 }
 
-/// The bucket of `v` (v ≥ 1): values below 8 have a bucket each; above, 8 per power of two.
-fn bucket(v: u64) -> usize {
-    let v = v.max(1);
-    if v < SUB as u64 {
-        return v as usize;
-    }
-    let exp = 63 - v.leading_zeros(); // ≥ 3
-    let sub = ((v >> (exp - SUB_BITS)) as usize) & (SUB - 1);
-    (((exp - SUB_BITS + 1) as usize) * SUB + sub).min(BUCKETS - 1)
+/// The power-of-two bucket of `ns`: 0 below 256, then one per doubling.
+fn bucket(ns: u64) -> u32 {
+    (64 - (ns | (2 * HALF as u64 - 1)).leading_zeros()) - (HALF_BITS + 1)
 }
 
-/// The largest value that falls into bucket `i`.
-fn upper(i: usize) -> u64 {
-    if i < SUB {
-        return i as u64;
-    }
-    let exp = (i / SUB) as u32 + SUB_BITS - 1;
-    let sub = (i % SUB) as u64;
-    ((SUB as u64 + sub + 1) << (exp - SUB_BITS)) - 1
+/// The slot of `ns` (1 ≤ ns ≤ [`HIGHEST_NS`]).
+fn slot(ns: u64) -> usize {
+    let b = bucket(ns);
+    let sub = (ns >> b) as usize;
+    ((b as usize + 1) << HALF_BITS) + sub - HALF
+}
+
+/// The lowest value of slot `i`.
+fn value_at(i: usize) -> u64 {
+    let (b, sub) = match (i >> HALF_BITS) as u32 {
+        0 => (0, i),
+        n => (n - 1, (i & (HALF - 1)) + HALF),
+    };
+    (sub as u64) << b
+}
+
+/// The highest value that shares `ns`'s slot.
+fn highest_equivalent(ns: u64) -> u64 {
+    let b = bucket(ns);
+    ((ns >> b) << b) + (1 << b) - 1
 }
 
 impl Histogram {
     /// Counts one sample of `micros`.
     pub fn record(&self, micros: u64) {
-        let b = self.buckets.get_or_init(|| (0..BUCKETS).map(|_| AtomicU64::new(0)).collect());
-        b[bucket(micros)].fetch_add(1, Relaxed);
+        let s = self.slots.get_or_init(|| (0..SLOTS).map(|_| AtomicU64::new(0)).collect());
+        let ns = micros.saturating_mul(1000).clamp(LOWEST_NS, HIGHEST_NS);
+        s[slot(ns)].fetch_add(1, Relaxed);
     }
 
     /// Zeroes it (CONFIG RESETSTAT).
     pub fn reset(&self) {
-        if let Some(b) = self.buckets.get() {
-            b.iter().for_each(|c| c.store(0, Relaxed));
+        if let Some(s) = self.slots.get() {
+            s.iter().for_each(|c| c.store(0, Relaxed));
         }
     }
 
-    /// `(samples, [(2^k µs, samples below 2^k µs)])` at each power of two where the cumulative
-    /// count grows (LATENCY HISTOGRAM's `histogram_usec`), or `None` with no sample.
+    /// The counts and their total, or `None` with no sample.
+    fn counts(&self) -> Option<(Vec<u64>, u64)> {
+        let counts: Vec<u64> = self.slots.get()?.iter().map(|c| c.load(Relaxed)).collect();
+        let total = counts.iter().sum();
+        (total > 0).then_some((counts, total))
+    }
+
+    /// LATENCY HISTOGRAM's `(calls, histogram_usec)`: at each level 1024 × 2^k ns, the level's
+    /// label in µs and the samples up to the end of its slot, where that count grew; `None` with
+    /// no sample.
     pub fn cumulative(&self) -> Option<Cumulative> {
-        let b = self.buckets.get()?;
-        let counts: Vec<u64> = b.iter().map(|c| c.load(Relaxed)).collect();
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        let mut out: Vec<(u64, u64)> = Vec::new();
-        let mut seen = 0;
-        for (i, c) in counts.iter().enumerate() {
-            seen += c;
-            // Buckets ending just below a power of two close a row (every bucket does below 8).
-            let bound = upper(i) + 1;
-            let grew = out.last().map_or(seen > 0, |&(_, n)| seen > n);
-            if grew && (bound.is_power_of_two() || seen == total) {
-                out.push((bound.next_power_of_two(), seen));
-            }
-            if seen == total {
+        let (counts, total) = self.counts()?;
+        let (mut rows, mut seen, mut level) = (Vec::new(), 0, FIRST_LEVEL_NS);
+        let mut slots = counts.iter().enumerate();
+        while seen < total {
+            // Walk to the slot that holds the level, counting it too.
+            let Some(at) = slots.by_ref().find_map(|(i, c)| {
+                seen += c;
+                (value_at(i) >= level).then_some(value_at(i))
+            }) else {
                 break;
+            };
+            if rows.last().is_none_or(|&(_, n)| seen > n) && seen > 0 {
+                rows.push((highest_equivalent(at) / 1000, seen));
             }
+            level *= 2;
         }
-        Some((total, out))
+        Some((total, rows))
     }
 
-    /// The values at the given percentiles (0–100), or `None` with no sample.
-    pub fn percentiles(&self, ps: &[f64]) -> Option<Vec<u64>> {
-        let b = self.buckets.get()?;
-        let counts: Vec<u64> = b.iter().map(|c| c.load(Relaxed)).collect();
-        let total: u64 = counts.iter().sum();
-        if total == 0 {
-            return None;
-        }
-        Some(
-            ps.iter()
-                .map(|p| {
-                    let rank = ((p / 100.0) * total as f64).ceil().max(1.0) as u64;
-                    let mut seen = 0;
-                    for (i, c) in counts.iter().enumerate() {
-                        seen += c;
-                        if seen >= rank {
-                            return upper(i);
-                        }
-                    }
-                    upper(BUCKETS - 1)
-                })
-                .collect(),
-        )
+    /// The values at the given percentiles (0–100) in µs, as `hdr_value_at_percentile` gives
+    /// them (a slot's highest value; its lowest for the 0th), or `None` with no sample.
+    pub fn percentiles(&self, ps: &[f64]) -> Option<Vec<f64>> {
+        let (counts, total) = self.counts()?;
+        let at = |p: f64| {
+            let rank = ((p.min(100.0) / 100.0 * total as f64 + 0.5) as u64).max(1);
+            let mut seen = 0;
+            let i = counts.iter().position(|c| {
+                seen += c;
+                seen >= rank
+            });
+            let v = i.map_or(0, value_at);
+            let ns = if p == 0.0 { v } else { highest_equivalent(v) };
+            ns as f64 / 1000.0
+        };
+        Some(ps.iter().map(|&p| at(p)).collect())
     }
 }
 
@@ -114,27 +133,39 @@ mod tests {
 
     proptest! {
         #[test]
-        fn a_value_lies_within_its_bucket_of_at_most_an_eighth(v in 1u64..(1 << 40)) {
-            let i = bucket(v);
-            prop_assert!(v <= upper(i));
-            prop_assert!(i == 0 || v > upper(i - 1));
-            prop_assert!((upper(i) - v) as f64 <= v as f64 / 8.0);
+        fn a_value_lies_in_its_slot_of_at_most_a_128th(ns in LOWEST_NS..=HIGHEST_NS) {
+            let i = slot(ns);
+            prop_assert!(i < SLOTS);
+            prop_assert!(value_at(i) <= ns && ns <= highest_equivalent(value_at(i)));
+            prop_assert_eq!(highest_equivalent(ns), highest_equivalent(value_at(i)));
+            prop_assert!((highest_equivalent(ns) - value_at(i)) as f64 <= (ns as f64 / 128.0).max(1.0));
+            prop_assert!(i == 0 || value_at(i - 1) < value_at(i));
         }
     }
 
     #[test]
-    fn percentiles_of_a_known_distribution() {
+    fn slots_follow_hdr_histogram_with_two_significant_figures() {
+        // Values as HdrHistogram(1, 1e9, 2) reports them (Redis prints 6.015 for a 6 µs SET).
+        assert_eq!((slot(1), slot(255), slot(256), slot(511), slot(512)), (1, 255, 256, 383, 384));
+        assert_eq!(highest_equivalent(6000), 6015);
+        assert_eq!(highest_equivalent(1000), 1003);
+        assert_eq!(slot(HIGHEST_NS) + 1 <= SLOTS, true);
+        assert_eq!(value_at(slot(1024)), 1024);
+    }
+
+    #[test]
+    fn percentiles_and_levels_of_a_known_distribution() {
         let h = Histogram::default();
         assert_eq!(h.percentiles(&[50.0]), None);
-        for v in 1..=100 {
-            h.record(v);
+        for us in 1..=100 {
+            h.record(us);
         }
-        let p = h.percentiles(&[50.0, 99.0, 100.0]).unwrap();
-        assert!((50..=56).contains(&p[0]), "{p:?}");
-        assert!((99..=111).contains(&p[1]) && p[2] >= 100, "{p:?}");
+        // 50th: the 50th sample (50 µs = 50000 ns, slot width 256 → 49920 … 50175).
+        assert_eq!(h.percentiles(&[0.0, 50.0, 99.0, 100.0]).unwrap(), [1.0, 50.175, 99.327, 100.351]);
         let (n, rows) = h.cumulative().unwrap();
         assert_eq!(n, 100);
-        assert_eq!(rows, vec![(2, 1), (4, 3), (8, 7), (16, 15), (32, 31), (64, 63), (128, 100)]);
+        // Redis's labels: the highest value of the slot of 1024 × 2^k ns, in whole µs.
+        assert_eq!(rows, [(1, 1), (2, 2), (4, 4), (8, 8), (16, 16), (33, 33), (66, 66), (132, 100)]);
         h.reset();
         assert_eq!(h.percentiles(&[50.0]), None);
         assert_eq!(h.cumulative(), None);

@@ -280,7 +280,7 @@ fn section(ctx: &Ctx<'_>, name: &str, out: &mut String) {
             for ((name, _), st) in reg.entries.iter().zip(&reg.stats) {
                 if let Some(vals) = st.latency.percentiles(&ps) {
                     let v: Vec<String> =
-                        ps.iter().zip(vals).map(|(p, v)| format!("p{}={v}.000", trim_float(*p))).collect();
+                        ps.iter().zip(vals).map(|(p, v)| format!("p{}={v:.3}", trim_float(*p))).collect();
                     f(&format!("latency_percentiles_usec_{name}"), &v.join(","));
                 }
             }
