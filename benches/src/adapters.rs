@@ -14,6 +14,24 @@ use quick_cache::sync::DefaultLifecycle;
 /// The hasher every cache under test uses.
 pub type Hasher = ahash::RandomState;
 
+/// The seed of every [`hasher`] made after it is set (0: a random one each time).
+static HASHER_SEED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes every later [`hasher`] the one seeded by `seed` (0: random again), so that a run that
+/// depends on hash collisions (a hit-ratio replay) can be repeated exactly.
+pub fn set_hasher_seed(seed: u64) {
+    HASHER_SEED.store(seed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A hasher for a cache under test: random, or the one [`set_hasher_seed`] chose.
+#[must_use]
+pub fn hasher() -> Hasher {
+    match HASHER_SEED.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Hasher::new(),
+        seed => Hasher::with_seeds(seed, seed.rotate_left(16), seed.rotate_left(32), seed.rotate_left(48)),
+    }
+}
+
 /// What the benchmarks need from a cache.
 pub trait BenchCache: Send + Sync {
     /// Looks `key` up, updating the policy as a normal read does.
@@ -81,7 +99,7 @@ pub fn ours(capacity: u64, policy: EvictionPolicy, shards: Option<usize>) -> Cac
     if let Some(n) = shards {
         builder = builder.shards(n);
     }
-    builder.hasher(Hasher::new()).build()
+    builder.hasher(hasher()).build()
 }
 
 /// Shard count we give our cache in single-client replays: one shard per 4,096 entries of capacity,
@@ -98,7 +116,7 @@ pub fn replay_shards(capacity: u64) -> usize {
 /// moka with the shared hasher and its default (TinyLFU) policy.
 #[must_use]
 pub fn moka(capacity: u64) -> moka::sync::Cache<u64, u64, Hasher> {
-    moka::sync::Cache::builder().max_capacity(capacity).build_with_hasher(Hasher::new())
+    moka::sync::Cache::builder().max_capacity(capacity).build_with_hasher(hasher())
 }
 
 /// quick_cache's concrete type with the shared hasher.
@@ -108,13 +126,7 @@ pub type Quick = quick_cache::sync::Cache<u64, u64, UnitWeighter, Hasher>;
 /// small capacities by quick_cache itself).
 #[must_use]
 pub fn quick(capacity: u64) -> Quick {
-    quick_cache::sync::Cache::with(
-        capacity as usize,
-        capacity,
-        UnitWeighter,
-        Hasher::new(),
-        DefaultLifecycle::default(),
-    )
+    quick_cache::sync::Cache::with(capacity as usize, capacity, UnitWeighter, hasher(), DefaultLifecycle::default())
 }
 
 impl BenchCache for Cache<u64, u64> {

@@ -248,7 +248,9 @@ where
         self
     }
 
-    /// Uses `hasher` instead of `ahash`.
+    /// Uses `hasher` instead of `ahash`. The shards' private randomness is drawn from it too, so
+    /// a cache built with a fixed hasher (`ahash::RandomState::with_seeds`) makes the same
+    /// choices in every run.
     pub fn hasher<S2: BuildHasher + Clone + Send + Sync + 'static>(self, hasher: S2) -> CacheBuilder<K, V, S2> {
         CacheBuilder {
             max_capacity: self.max_capacity,
@@ -286,7 +288,10 @@ where
         let capacity = self.max_capacity.unwrap_or(u64::MAX);
         let shards = self.shard_count(capacity);
         let weighted = self.weigher.is_some();
-        let seeds = ahash::RandomState::new();
+        // The shards' private randomness (admission's coin, the LFU counter's) comes from the
+        // cache's hasher: random by default, and a cache built with a fixed hasher behaves the
+        // same in every run (the hit-ratio benchmark compares builds that way).
+        let seeds = &self.hasher;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock::new()));
         let access_mode = Arc::new(SharedMode::new(self.access));
         let shard_vec: Vec<_> = split_capacity(capacity, shards)

@@ -46,6 +46,11 @@ struct Args {
     /// Give our cache this many shards on every row instead of the capacity-based rule.
     #[arg(long)]
     our_shards: Option<usize>,
+    /// Seed every cache's hasher with this (a random hasher per cache without it). Our hit
+    /// ratios move by up to ±1.5 pp with the hasher (see BENCHMARKS.md), so comparing two
+    /// builds of the policy means running both over the same seeds.
+    #[arg(long)]
+    seed: Option<u64>,
     /// Where to write hitratio.json and hitratio.svg.
     #[arg(long, default_value_os_t = Path::new(env!("CARGO_MANIFEST_DIR")).join("results"))]
     out: PathBuf,
@@ -65,6 +70,9 @@ fn main() -> ExitCode {
 /// Returns `Ok(false)` when a check failed (result above OPT, ours over capacity, sanity).
 fn run(args: Args) -> Result<bool> {
     let dir = trace::traces_dir(args.traces.as_deref());
+    if let Some(seed) = args.seed {
+        cache_bench::adapters::set_hasher_seed(seed.max(1));
+    }
     let mut plan: Vec<(String, Vec<u64>)> = Vec::new();
     if args.trace.is_empty() {
         for r in reference::rows(&dir)? {
@@ -88,6 +96,10 @@ fn run(args: Args) -> Result<bool> {
         kinds.iter().filter(|k| k.is_ours()).map(|k| k.label()).collect::<Vec<_>>().join(", "),
         dir.canonicalize().unwrap_or_else(|_| dir.clone()).display()
     );
+
+    if let Some(seed) = args.seed {
+        println!("Every cache hashes with ahash seeded from {seed} (`--seed`), so this run repeats exactly.\n");
+    }
 
     let mut rows: Vec<Row> = Vec::new();
     let mut ok = true;
