@@ -162,20 +162,27 @@ fn core_capacity(maxmemory: u64, noeviction: bool) -> u64 {
 }
 
 /// One background maintenance cycle — the access clock, buffered reads, active expiry, and the
-/// evictions a pause deferred — timed
-/// as Redis times `activeExpireCycle` (`expire-cycle`) and, when it had to evict,
-/// `performEvictions` (`eviction-cycle`). Reclaims nothing while paused or active expiry is off.
+/// evictions a pause deferred — timed as Redis times `activeExpireCycle` (`expire-cycle`, when
+/// it reclaimed expired keys) and `performEvictions` (`eviction-cycle`, when it evicted).
+/// Reclaims nothing while paused or active expiry is off.
 fn maintenance_cycle(cache: &Cache<Key, Entry>, latency: &OnceLock<Monitor>, clock: Clock) {
-    let evicts = cache.weighted_size() > cache.capacity();
+    let monitor = latency.get().filter(|m| m.is_on());
+    let before = monitor.map(|_| cache.stats());
     let started = std::time::Instant::now();
     // The time access stamps use until the next cycle (Redis's cached `lruclock`); taking each
     // shard's lock below also replays its buffered reads, so a stamp lags a read by one cycle.
     cache.tick_access_clock();
     cache.run_pending_tasks();
-    if let Some(monitor) = latency.get() {
+    if let (Some(monitor), Some(before)) = (monitor, before) {
+        // Only a cycle that did the work is timed: one that reclaimed nothing did no expiry (the
+        // wheel holds only due entries, nothing is scanned), and its wall time on a busy
+        // machine would be the scheduler's, not ours.
         let (micros, now_s) = (started.elapsed().as_micros() as u64, clock.now_ms() / 1000);
-        monitor.event("expire-cycle", micros, now_s);
-        if evicts {
+        let after = cache.stats();
+        if after.expired.count > before.expired.count {
+            monitor.event("expire-cycle", micros, now_s);
+        }
+        if after.evicted.count > before.evicted.count {
             monitor.event("eviction-cycle", micros, now_s);
         }
     }

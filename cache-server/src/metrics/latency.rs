@@ -90,6 +90,11 @@ impl Monitor {
         }
     }
 
+    /// True if `latency-monitor-threshold` is not 0.
+    pub fn is_on(&self) -> bool {
+        self.0.threshold_ms.load(Relaxed) != 0
+    }
+
     /// True if the monitor is on and `micros` reach its threshold (one relaxed load).
     fn reached(&self, micros: u64) -> bool {
         let t = self.0.threshold_ms.load(Relaxed);
