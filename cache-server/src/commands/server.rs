@@ -365,7 +365,10 @@ mod tests {
             ("CONFIG SET databases 3", "-ERR CONFIG SET failed (possibly related to argument 'databases') - can't set immutable config\r\n"),
             ("CONFIG RESETSTAT", "+OK\r\n"),
             ("INFO keyspace", "$...# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n\r\n"),
-            ("INFO commandstats", "$...cmdstat_info:calls=1,"),
+            // The shape only: the command table's counters are the process's, shared with the
+            // tests running beside this one (`tests/tests/config_info.rs` checks the counts
+            // after RESETSTAT on a server of its own).
+            ("INFO commandstats", "$...cmdstat_info:calls=..."),
             ("INFO", "$...# Server\r\nredis_version:7.0.15\r\n...used_memory:...maxmemory_policy:allkeys-lfu\r\n"),
             ("COMMAND COUNT", ":...\r\n"),
             ("COMMAND INFO get nosuch", "*2\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n*6\r\n$5\r\nflags\r\n*2\r\n+RO\r\n+access\r\n...:0\r\n*0\r\n$-1\r\n"),
