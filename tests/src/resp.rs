@@ -59,6 +59,21 @@ impl Frame {
         }
     }
 
+    /// The reply as a test reads it: the text of a string or error reply (lossy UTF-8), an
+    /// integer's digits, `(nil)` for a null, an array's items as `[a, b]`, else its debug form.
+    #[must_use]
+    pub fn text(&self) -> String {
+        match self {
+            Frame::Bulk(Some(b)) | Frame::Simple(b) | Frame::Error(b) | Frame::BlobError(b) | Frame::Verbatim(_, b) => {
+                String::from_utf8_lossy(b).into_owned()
+            }
+            Frame::Integer(n) => n.to_string(),
+            Frame::Bulk(None) | Frame::Array(None) | Frame::Null => "(nil)".into(),
+            Frame::Array(Some(items)) => format!("[{}]", items.iter().map(Frame::text).collect::<Vec<_>>().join(", ")),
+            other => format!("{other:?}"),
+        }
+    }
+
     /// True for `$-1`, `*-1` and `_`.
     #[must_use]
     pub fn is_null(&self) -> bool {
@@ -160,6 +175,11 @@ impl RawConn {
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Frame> {
         self.send_raw(&encode_command(args))?;
         self.read_frame()
+    }
+
+    /// Sends one command and reads its reply; an I/O error fails the test, naming the command.
+    pub fn call<A: AsRef<[u8]> + std::fmt::Debug>(&mut self, args: &[A]) -> Frame {
+        self.cmd(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
     }
 
     /// Sends one command and reads its reply with the raw bytes.

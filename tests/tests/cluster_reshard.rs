@@ -36,19 +36,12 @@ fn cli(args: &[String]) -> String {
     text
 }
 
-fn text(f: &Frame) -> String {
-    match f {
-        Frame::Bulk(Some(b)) | Frame::Simple(b) => String::from_utf8_lossy(b).into_owned(),
-        other => panic!("expected text, got {other:?}"),
-    }
-}
-
 /// Polls `addr` with CLUSTER INFO until it reports `cluster_state:ok` and `known` nodes.
 fn wait_ok(addr: SocketAddr, known: usize) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut c = RawConn::connect(addr).expect("connect");
     loop {
-        let info = text(&c.cmd(&["cluster", "info"]).expect("cluster info"));
+        let info = c.cmd(&["cluster", "info"]).expect("cluster info").text();
         if info.contains("cluster_state:ok") && info.contains(&format!("cluster_known_nodes:{known}\r")) {
             return;
         }
@@ -101,7 +94,7 @@ fn reshard_under_a_redis_py_cluster_client_loses_nothing() {
     for &a in &addrs {
         wait_ok(a, 4);
     }
-    let new_id = text(&RawConn::connect(addrs[3]).expect("connect").cmd(&["cluster", "myid"]).expect("myid"));
+    let new_id = (RawConn::connect(addrs[3]).expect("connect").cmd(&["cluster", "myid"]).expect("myid")).text();
     let started = Instant::now();
     let out = cli(&[
         "--cluster".into(),

@@ -18,30 +18,16 @@ use cache_tests::redis_server::RedisServer;
 use cache_tests::resp::{Frame, RawConn};
 use cache_tests::scratch::Scratch;
 
-fn cmd(c: &mut RawConn, args: &[&str]) -> Frame {
-    c.cmd(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn text(f: &Frame) -> String {
-    match f {
-        Frame::Bulk(Some(b)) | Frame::Simple(b) | Frame::Error(b) | Frame::Verbatim(_, b) => {
-            String::from_utf8_lossy(b).into_owned()
-        }
-        Frame::Integer(n) => n.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
 /// A CONFIG GET reply (RESP2 flat array) as name → value.
 fn pairs(f: Frame) -> BTreeMap<String, String> {
     let Frame::Array(Some(v)) = f else { panic!("CONFIG GET reply {f:?}") };
-    v.chunks(2).map(|p| (text(&p[0]), text(&p[1]))).collect()
+    v.chunks(2).map(|p| (p[0].text(), p[1].text())).collect()
 }
 
 /// A CONFIG GET reply as sorted `(name, value)` pairs, repeats kept.
 fn pair_list(f: Frame) -> Vec<(String, String)> {
     let Frame::Array(Some(v)) = f else { panic!("CONFIG GET reply {f:?}") };
-    let mut l: Vec<(String, String)> = v.chunks(2).map(|p| (text(&p[0]), text(&p[1]))).collect();
+    let mut l: Vec<(String, String)> = v.chunks(2).map(|p| (p[0].text(), p[1].text())).collect();
     l.sort();
     l
 }
@@ -85,7 +71,7 @@ fn config_set_is_all_or_nothing_with_redis_errors() {
         &["SLOWLOG", "HELP"],
     ];
     for args in same {
-        let (a, b) = (cmd(&mut r, args), cmd(&mut o, args));
+        let (a, b) = (r.call(args), o.call(args));
         if args[1] == "GET" {
             assert_eq!(pair_list(a), pair_list(b), "{args:?}");
         } else {
@@ -94,7 +80,7 @@ fn config_set_is_all_or_nothing_with_redis_errors() {
     }
     // The failed multi-sets above changed nothing.
     for c in [&mut r, &mut o] {
-        let got = pairs(cmd(c, &["CONFIG", "GET", "timeout", "maxmemory-policy", "hz"]));
+        let got = pairs(c.call(&["CONFIG", "GET", "timeout", "maxmemory-policy", "hz"]));
         assert_eq!(got["timeout"], "7");
         assert_eq!(got["maxmemory-policy"], "noeviction");
         assert_eq!(got["hz"], "10");
@@ -107,25 +93,25 @@ fn config_get_lists_each_name_once_and_every_redis_directive() {
     let (mut r, mut o) = conns(&redis, &ours);
     // Several patterns overlapping: one entry per name, the same set as Redis (defaults equal).
     let args = ["CONFIG", "GET", "slave-*", "replica-*", "replica-read-only", "z*-ziplist-*", "latency-*"];
-    let (a, b) = (pairs(cmd(&mut r, &args)), pairs(cmd(&mut o, &args)));
+    let (a, b) = (pairs(r.call(&args)), pairs(o.call(&args)));
     assert_eq!(a, b);
-    let Frame::Array(Some(flat)) = cmd(&mut o, &args) else { panic!() };
+    let Frame::Array(Some(flat)) = o.call(&args) else { panic!() };
     assert_eq!(flat.len(), 2 * b.len(), "a name listed twice");
     // Every directive Redis lists is known to us (values may differ: our defaults, ports, dir).
-    let redis_names: BTreeSet<String> = pairs(cmd(&mut r, &["CONFIG", "GET", "*"])).into_keys().collect();
-    let our_names: BTreeSet<String> = pairs(cmd(&mut o, &["CONFIG", "GET", "*"])).into_keys().collect();
+    let redis_names: BTreeSet<String> = pairs(r.call(&["CONFIG", "GET", "*"])).into_keys().collect();
+    let our_names: BTreeSet<String> = pairs(o.call(&["CONFIG", "GET", "*"])).into_keys().collect();
     let missing: Vec<&String> = redis_names.difference(&our_names).collect();
     assert!(missing.is_empty(), "CONFIG GET * lacks {missing:?}");
     // Hidden ones answer to their exact name only.
     for c in [&mut r, &mut o] {
-        assert_eq!(pairs(cmd(c, &["CONFIG", "GET", "key-load-delay"])).len(), 1);
-        assert!(!pairs(cmd(c, &["CONFIG", "GET", "key-load-*"])).contains_key("key-load-delay"));
+        assert_eq!(pairs(c.call(&["CONFIG", "GET", "key-load-delay"])).len(), 1);
+        assert!(!pairs(c.call(&["CONFIG", "GET", "key-load-*"])).contains_key("key-load-delay"));
     }
 }
 
 /// INFO text as section → field names (per-command and per-database lines left out).
 fn info_fields(c: &mut RawConn, args: &[&str]) -> BTreeMap<String, Vec<String>> {
-    let t = text(&cmd(c, args));
+    let t = c.call(args).text();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut section = String::new();
     for line in t.lines() {
@@ -147,9 +133,9 @@ fn info_sections_have_every_redis_field_in_redis_order() {
     let Some((redis, ours)) = both() else { return };
     let (mut r, mut o) = conns(&redis, &ours);
     for c in [&mut r, &mut o] {
-        cmd(c, &["SET", "k", "v"]);
-        cmd(c, &["GET", "k"]);
-        cmd(c, &["NOSUCHCOMMAND"]);
+        c.call(&["SET", "k", "v"]);
+        c.call(&["GET", "k"]);
+        c.call(&["NOSUCHCOMMAND"]);
     }
     for args in
         [&["INFO"][..], &["INFO", "everything"], &["INFO", "all"], &["INFO", "default"], &["INFO", "server", "CPU"]]
@@ -163,7 +149,7 @@ fn info_sections_have_every_redis_field_in_redis_order() {
         }
     }
     // The per-item lines exporters parse, in Redis's shapes.
-    let t = text(&cmd(&mut o, &["INFO", "everything"]));
+    let t = o.call(&["INFO", "everything"]).text();
     let line = |prefix: &str| t.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix}"));
     let get = line("cmdstat_get:");
     assert!(get.starts_with("cmdstat_get:calls=1,usec=") && get.contains(",rejected_calls=0,failed_calls=0"), "{get}");
@@ -173,16 +159,16 @@ fn info_sections_have_every_redis_field_in_redis_order() {
     assert_eq!(line("db0:"), "db0:keys=1,expires=0,avg_ttl=0");
     // RESETSTAT zeroes what INFO counts.
     for c in [&mut r, &mut o] {
-        assert_eq!(cmd(c, &["CONFIG", "RESETSTAT"]), Frame::Simple(b"OK".to_vec()));
-        let t = text(&cmd(c, &["INFO", "everything"]));
+        assert_eq!(c.call(&["CONFIG", "RESETSTAT"]), Frame::Simple(b"OK".to_vec()));
+        let t = c.call(&["INFO", "everything"]).text();
         for zero in ["keyspace_hits:0", "keyspace_misses:0", "total_error_replies:0", "expired_keys:0"] {
             assert!(t.lines().any(|l| l == zero), "{zero} after RESETSTAT");
         }
         assert!(!t.contains("cmdstat_get:") && !t.contains("errorstat_ERR") && !t.contains("usec_get:"));
         // The percentiles INFO prints follow latency-tracking-info-percentiles.
-        cmd(c, &["CONFIG", "SET", "latency-tracking-info-percentiles", "50 99.99"]);
-        cmd(c, &["GET", "k"]);
-        let t = text(&cmd(c, &["INFO", "latencystats"]));
+        c.call(&["CONFIG", "SET", "latency-tracking-info-percentiles", "50 99.99"]);
+        c.call(&["GET", "k"]);
+        let t = c.call(&["INFO", "latencystats"]).text();
         let get = t.lines().find(|l| l.starts_with("latency_percentiles_usec_get:")).expect("get's percentiles");
         let names: Vec<&str> = get.split([':', ',']).skip(1).map(|kv| kv.split('=').next().unwrap_or("")).collect();
         assert_eq!(names, ["p50", "p99.99"], "{get}");
@@ -195,7 +181,7 @@ fn info_sections_have_every_redis_field_in_redis_order() {
         assert!(frac.len() == 3 && ns >= 1000 && (ns + 1) % slot_width == 0, "{get}");
         // Since RESETSTAT: five requests read (this INFO included), five replies written (RESETSTAT's
         // own included, this one's not yet), one socket read and one write each, on either server.
-        let t = text(&cmd(c, &["INFO", "stats"]));
+        let t = c.call(&["INFO", "stats"]).text();
         for want in ["total_reads_processed:5", "total_writes_processed:5"] {
             assert!(t.lines().any(|l| l == want), "{want} in\n{t}");
         }
@@ -207,44 +193,44 @@ fn latency_monitor_records_a_slow_script() {
     let Some((redis, ours)) = both() else { return };
     let (mut r, mut o) = conns(&redis, &ours);
     for c in [&mut r, &mut o] {
-        assert_eq!(cmd(c, &["LATENCY", "LATEST"]), Frame::Array(Some(vec![])));
-        cmd(c, &["CONFIG", "SET", "latency-monitor-threshold", "1"]);
-        let eval = cmd(c, &["EVAL", "local i=0 while i<3000000 do i=i+1 end return i", "0"]);
+        assert_eq!(c.call(&["LATENCY", "LATEST"]), Frame::Array(Some(vec![])));
+        c.call(&["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+        let eval = c.call(&["EVAL", "local i=0 while i<3000000 do i=i+1 end return i", "0"]);
         assert_eq!(eval, Frame::Integer(3_000_000));
-        let Frame::Array(Some(latest)) = cmd(c, &["LATENCY", "LATEST"]) else { panic!("LATEST shape") };
+        let Frame::Array(Some(latest)) = c.call(&["LATENCY", "LATEST"]) else { panic!("LATEST shape") };
         let Some(Frame::Array(Some(row))) =
-            latest.iter().find(|e| matches!(e, Frame::Array(Some(r)) if text(&r[0]) == "command"))
+            latest.iter().find(|e| matches!(e, Frame::Array(Some(r)) if r[0].text() == "command"))
         else {
             panic!("no `command` event in {latest:?}")
         };
         assert!(
             matches!(row[..], [_, Frame::Integer(t), Frame::Integer(ms), Frame::Integer(max)] if t > 1_600_000_000 && ms >= 1 && max >= ms)
         );
-        let Frame::Array(Some(hist)) = cmd(c, &["LATENCY", "HISTORY", "command"]) else { panic!("HISTORY shape") };
+        let Frame::Array(Some(hist)) = c.call(&["LATENCY", "HISTORY", "command"]) else { panic!("HISTORY shape") };
         assert!(matches!(&hist[..], [Frame::Array(Some(s))] if s.len() == 2));
-        assert!(text(&cmd(c, &["LATENCY", "DOCTOR"])).contains("1. command: 1 latency spikes"));
+        assert!(c.call(&["LATENCY", "DOCTOR"]).text().contains("1. command: 1 latency spikes"));
         // One sample: the header, 80 dashes, three empty rows, `_`, a blank and its label ("0s").
-        let graph = text(&cmd(c, &["LATENCY", "GRAPH", "command"]));
+        let graph = c.call(&["LATENCY", "GRAPH", "command"]).text();
         let lines: Vec<&str> = graph.lines().collect();
         assert!(lines[0].starts_with("command - high ") && lines[1] == "-".repeat(80), "{graph}");
         assert_eq!(lines[2..].iter().map(|l| l.len()).collect::<Vec<_>>(), [1; 7], "{graph}");
         assert_eq!((lines[5], lines[8]), ("_", "s"), "{graph}");
-        let err = cmd(c, &["LATENCY", "GRAPH", "nosuch"]).error_text();
+        let err = c.call(&["LATENCY", "GRAPH", "nosuch"]).error_text();
         assert_eq!(err.as_deref(), Some("ERR No samples available for event 'nosuch'"));
-        assert_eq!(cmd(c, &["LATENCY", "RESET", "command", "nosuch"]), Frame::Integer(1));
-        assert_eq!(cmd(c, &["LATENCY", "HISTORY", "command"]), Frame::Array(Some(vec![])));
+        assert_eq!(c.call(&["LATENCY", "RESET", "command", "nosuch"]), Frame::Integer(1));
+        assert_eq!(c.call(&["LATENCY", "HISTORY", "command"]), Frame::Array(Some(vec![])));
     }
-    assert_eq!(cmd(&mut r, &["LATENCY", "HELP"]), cmd(&mut o, &["LATENCY", "HELP"]));
+    assert_eq!(r.call(&["LATENCY", "HELP"]), o.call(&["LATENCY", "HELP"]));
     // HISTOGRAM: command → {calls, histogram_usec: {2^k: samples so far}}, the same shape.
     for c in [&mut r, &mut o] {
-        cmd(c, &["SET", "h", "1"]);
-        cmd(c, &["SET", "h", "2"]);
-        let Frame::Array(Some(top)) = cmd(c, &["LATENCY", "HISTOGRAM", "set", "nosuch"]) else { panic!("shape") };
+        c.call(&["SET", "h", "1"]);
+        c.call(&["SET", "h", "2"]);
+        let Frame::Array(Some(top)) = c.call(&["LATENCY", "HISTOGRAM", "set", "nosuch"]) else { panic!("shape") };
         assert_eq!(top.len(), 2, "{top:?}");
-        assert_eq!(text(&top[0]), "set");
+        assert_eq!(top[0].text(), "set");
         let Frame::Array(Some(inner)) = &top[1] else { panic!("{top:?}") };
         let Frame::Integer(calls) = inner[1] else { panic!("{inner:?}") };
-        assert!(calls == 2 && text(&inner[0]) == "calls" && text(&inner[2]) == "histogram_usec", "{inner:?}");
+        assert!(calls == 2 && inner[0].text() == "calls" && inner[2].text() == "histogram_usec", "{inner:?}");
         let Frame::Array(Some(buckets)) = &inner[3] else { panic!("{inner:?}") };
         let pairs: Vec<(i64, i64)> = buckets
             .chunks(2)
@@ -319,7 +305,7 @@ fn the_stock_redis_conf_starts_us_and_a_misspelt_directive_stops_us() {
     {
         let s = start_from(&bin, &conf, port);
         let mut c = RawConn::connect(s.1).expect("connect");
-        let got = pairs(cmd(&mut c, &["CONFIG", "GET", "appendonly", "dbfilename", "hz", "port", "maxmemory-policy"]));
+        let got = pairs(c.call(&["CONFIG", "GET", "appendonly", "dbfilename", "hz", "port", "maxmemory-policy"]));
         assert_eq!(got["appendonly"], "no");
         assert_eq!(got["dbfilename"], "dump.rdb");
         assert_eq!(got["port"], port.to_string());
@@ -344,7 +330,7 @@ fn the_stock_redis_conf_starts_us_and_a_misspelt_directive_stops_us() {
 }
 
 fn text_of_info_field(c: &mut RawConn, name: &str) -> String {
-    let t = text(&cmd(c, &["INFO", "server"]));
+    let t = c.call(&["INFO", "server"]).text();
     t.lines().find_map(|l| l.strip_prefix(&format!("{name}:"))).unwrap_or_default().to_string()
 }
 
@@ -363,8 +349,8 @@ fn config_rewrite_round_trip() {
         let mut c = RawConn::connect(s.1).expect("connect");
         let set =
             ["CONFIG", "SET", "maxmemory", "200mb", "timeout", "5", "appendfsync", "always", "save", "900 1 300 10"];
-        assert_eq!(cmd(&mut c, &set), Frame::Simple(b"OK".to_vec()));
-        assert_eq!(cmd(&mut c, &["CONFIG", "REWRITE"]), Frame::Simple(b"OK".to_vec()));
+        assert_eq!(c.call(&set), Frame::Simple(b"OK".to_vec()));
+        assert_eq!(c.call(&["CONFIG", "REWRITE"]), Frame::Simple(b"OK".to_vec()));
     }
     let rewritten = std::fs::read_to_string(&conf).expect("read conf");
     let want = format!(
@@ -374,7 +360,7 @@ fn config_rewrite_round_trip() {
     // Started again from the rewritten file, the values are back.
     let s = start_from(&bin, &conf, port);
     let mut c = RawConn::connect(s.1).expect("connect");
-    let got = pairs(cmd(&mut c, &["CONFIG", "GET", "maxmemory", "timeout", "appendfsync", "save", "hz"]));
+    let got = pairs(c.call(&["CONFIG", "GET", "maxmemory", "timeout", "appendfsync", "save", "hz"]));
     let want: BTreeMap<String, String> = [
         ("maxmemory", "209715200"),
         ("timeout", "5"),
@@ -393,8 +379,8 @@ fn config_rewrite_without_a_file_is_refused_as_redis() {
     let Some((redis, ours)) = both() else { return };
     let (mut r, mut o) = conns(&redis, &ours);
     let want = Frame::Error(b"ERR The server is running without a config file".to_vec());
-    assert_eq!(cmd(&mut r, &["CONFIG", "REWRITE"]), want);
-    assert_eq!(cmd(&mut o, &["CONFIG", "REWRITE"]), want);
+    assert_eq!(r.call(&["CONFIG", "REWRITE"]), want);
+    assert_eq!(o.call(&["CONFIG", "REWRITE"]), want);
 }
 
 /// SWAPDB (checked here with the operator commands): errors, a WATCH on a key of a swapped
@@ -407,29 +393,29 @@ fn swapdb_touches_watches_and_serves_blocked_clients_as_redis() {
         let mut a = RawConn::connect(addr).expect("connect");
         let mut b = RawConn::connect(addr).expect("connect");
         let err = |f: Frame| f.error_text().unwrap_or_default();
-        assert_eq!(err(cmd(&mut a, &["SWAPDB", "0", "16"])), "ERR DB index is out of range");
-        assert_eq!(err(cmd(&mut a, &["SWAPDB", "x", "1"])), "ERR invalid first DB index");
-        assert_eq!(err(cmd(&mut a, &["SWAPDB", "0", "x"])), "ERR invalid second DB index");
-        cmd(&mut a, &["FLUSHALL"]);
-        cmd(&mut a, &["SET", "k", "0"]);
-        cmd(&mut a, &["SELECT", "1"]);
-        cmd(&mut a, &["SET", "k", "1"]);
-        cmd(&mut a, &["EXPIRE", "k", "100"]);
-        cmd(&mut a, &["SELECT", "0"]);
-        cmd(&mut a, &["WATCH", "k"]);
-        assert_eq!(cmd(&mut b, &["SWAPDB", "0", "1"]), Frame::Simple(b"OK".to_vec()));
-        cmd(&mut a, &["MULTI"]);
-        cmd(&mut a, &["GET", "k"]);
-        assert_eq!(cmd(&mut a, &["EXEC"]), Frame::Array(None), "{addr}: EXEC after SWAPDB");
-        assert_eq!(text(&cmd(&mut a, &["GET", "k"])), "1");
-        assert!(matches!(cmd(&mut a, &["TTL", "k"]), Frame::Integer(t) if t > 90));
+        assert_eq!(err(a.call(&["SWAPDB", "0", "16"])), "ERR DB index is out of range");
+        assert_eq!(err(a.call(&["SWAPDB", "x", "1"])), "ERR invalid first DB index");
+        assert_eq!(err(a.call(&["SWAPDB", "0", "x"])), "ERR invalid second DB index");
+        a.call(&["FLUSHALL"]);
+        a.call(&["SET", "k", "0"]);
+        a.call(&["SELECT", "1"]);
+        a.call(&["SET", "k", "1"]);
+        a.call(&["EXPIRE", "k", "100"]);
+        a.call(&["SELECT", "0"]);
+        a.call(&["WATCH", "k"]);
+        assert_eq!(b.call(&["SWAPDB", "0", "1"]), Frame::Simple(b"OK".to_vec()));
+        a.call(&["MULTI"]);
+        a.call(&["GET", "k"]);
+        assert_eq!(a.call(&["EXEC"]), Frame::Array(None), "{addr}: EXEC after SWAPDB");
+        assert_eq!(a.call(&["GET", "k"]).text(), "1");
+        assert!(matches!(a.call(&["TTL", "k"]), Frame::Integer(t) if t > 90));
         // A client blocked on `l` in db 1 is served when the swap brings a list there.
-        cmd(&mut a, &["RPUSH", "l", "x"]);
+        a.call(&["RPUSH", "l", "x"]);
         let mut c = RawConn::connect(addr).expect("connect");
-        cmd(&mut c, &["SELECT", "1"]);
+        c.call(&["SELECT", "1"]);
         c.send_raw(&cache_tests::resp::encode_command(&["BLPOP", "l", "5"])).expect("send BLPOP");
         std::thread::sleep(std::time::Duration::from_millis(100));
-        cmd(&mut b, &["SWAPDB", "0", "1"]);
+        b.call(&["SWAPDB", "0", "1"]);
         let served = c.read_frame().expect("BLPOP reply");
         assert_eq!(
             served,
@@ -445,28 +431,28 @@ fn resp3_shapes_match_redis() {
     let Some((redis, ours)) = both() else { return };
     let (mut r, mut o) = conns(&redis, &ours);
     for c in [&mut r, &mut o] {
-        assert!(matches!(cmd(c, &["HELLO", "3"]), Frame::Map(_)));
-        cmd(c, &["SET", "k", "v"]);
+        assert!(matches!(c.call(&["HELLO", "3"]), Frame::Map(_)));
+        c.call(&["SET", "k", "v"]);
     }
     let map_keys = |f: Frame| match f {
-        Frame::Map(pairs) => pairs.into_iter().map(|(k, v)| (text(&k), text(&v))).collect::<BTreeMap<_, _>>(),
+        Frame::Map(pairs) => pairs.into_iter().map(|(k, v)| (k.text(), v.text())).collect::<BTreeMap<_, _>>(),
         other => panic!("expected a map, got {other:?}"),
     };
     let get = ["CONFIG", "GET", "timeout", "slowlog-*", "slowlog-max-len", "appendonly"];
-    assert_eq!(map_keys(cmd(&mut r, &get)), map_keys(cmd(&mut o, &get)));
+    assert_eq!(map_keys(r.call(&get)), map_keys(o.call(&get)));
     for args in [
         &["CONFIG", "SET", "timeout", "1", "appendonly", "maybe"][..],
         &["CONFIG", "SET", "timeout", "1", "timeout", "2"],
     ] {
-        assert_eq!(cmd(&mut r, args), cmd(&mut o, args), "{args:?}");
+        assert_eq!(r.call(args), o.call(args), "{args:?}");
     }
     for c in [&mut r, &mut o] {
         assert!(
-            matches!(cmd(c, &["INFO", "keyspace"]), Frame::Verbatim(f, t) if f == b"txt" && t.starts_with(b"# Keyspace\r\ndb0:keys=1,"))
+            matches!(c.call(&["INFO", "keyspace"]), Frame::Verbatim(f, t) if f == b"txt" && t.starts_with(b"# Keyspace\r\ndb0:keys=1,"))
         );
-        assert!(matches!(cmd(c, &["LATENCY", "DOCTOR"]), Frame::Verbatim(f, _) if f == b"txt"));
-        assert_eq!(cmd(c, &["LATENCY", "LATEST"]), Frame::Array(Some(vec![])));
-        let Frame::Map(rows) = cmd(c, &["LATENCY", "HISTOGRAM", "set"]) else { panic!("HISTOGRAM is a map") };
+        assert!(matches!(c.call(&["LATENCY", "DOCTOR"]), Frame::Verbatim(f, _) if f == b"txt"));
+        assert_eq!(c.call(&["LATENCY", "LATEST"]), Frame::Array(Some(vec![])));
+        let Frame::Map(rows) = c.call(&["LATENCY", "HISTOGRAM", "set"]) else { panic!("HISTOGRAM is a map") };
         assert!(matches!(&rows[..], [(Frame::Bulk(Some(n)), Frame::Map(inner))] if n == b"set" && inner.len() == 2));
     }
 }

@@ -106,10 +106,6 @@ fn info_field(conn: &mut RawConn, field: &str) -> u64 {
     line.trim().parse().unwrap_or_else(|_| panic!("{field}: {line}"))
 }
 
-fn cmd(conn: &mut RawConn, args: &[&str]) -> Frame {
-    conn.cmd(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
 /// The volatile scenario on the server at `addr`; `who` names it in messages; `exact_oom`: the
 /// first write after the `-OOM`s is refused too (ours; see below for Redis).
 fn volatile_scenario(addr: SocketAddr, who: &str, exact_oom: bool) {
@@ -145,12 +141,12 @@ fn volatile_scenario(addr: SocketAddr, who: &str, exact_oom: bool) {
         assert_eq!((late.ok.len(), late.oom.len()), (0, 1), "{who}: a TTL write past the budget: {late:?}");
     }
     // Reads and deletes keep working, and deleting makes room.
-    assert_eq!(cmd(&mut conn, &["GET", "keep:7"]), Frame::Bulk(Some(vec![b'v'; VALUE_LEN])), "{who}");
+    assert_eq!(conn.call(&["GET", "keep:7"]), Frame::Bulk(Some(vec![b'v'; VALUE_LEN])), "{who}");
     let dels: Vec<String> = (0..50).map(|k| format!("keep:{k}")).collect();
     let mut del = vec!["DEL"];
     del.extend(dels.iter().map(String::as_str));
-    assert_eq!(cmd(&mut conn, &del), Frame::Integer(50), "{who}");
-    assert_eq!(cmd(&mut conn, &["SET", "after-del", "v"]), Frame::Simple(b"OK".to_vec()), "{who}: room was freed");
+    assert_eq!(conn.call(&del), Frame::Integer(50), "{who}");
+    assert_eq!(conn.call(&["SET", "after-del", "v"]), Frame::Simple(b"OK".to_vec()), "{who}: room was freed");
     assert!(started.elapsed() < TIME_BOUND, "{who}: took {:?}", started.elapsed());
 }
 
@@ -202,19 +198,19 @@ fn ttl_transitions_move_keys_in_and_out_of_the_candidates() {
     let mut conn = RawConn::connect(server.addr()).expect("connect");
     let ok = Frame::Simple(b"OK".to_vec());
     let value = "v".repeat(VALUE_LEN);
-    assert_eq!(cmd(&mut conn, &["SET", "persisted", &value, "EX", "3600"]), ok);
-    assert_eq!(cmd(&mut conn, &["PERSIST", "persisted"]), Frame::Integer(1));
-    assert_eq!(cmd(&mut conn, &["SET", "expiring", &value]), ok);
-    assert_eq!(cmd(&mut conn, &["EXPIRE", "expiring", "3600"]), Frame::Integer(1));
-    assert_eq!(cmd(&mut conn, &["SET", "overwritten", &value, "EX", "3600"]), ok);
-    assert_eq!(cmd(&mut conn, &["SET", "overwritten", &value]), ok);
-    assert_eq!(cmd(&mut conn, &["SET", "kept-ttl", &value, "EX", "3600"]), ok);
-    assert_eq!(cmd(&mut conn, &["SET", "kept-ttl", &value, "KEEPTTL"]), ok);
+    assert_eq!(conn.call(&["SET", "persisted", &value, "EX", "3600"]), ok);
+    assert_eq!(conn.call(&["PERSIST", "persisted"]), Frame::Integer(1));
+    assert_eq!(conn.call(&["SET", "expiring", &value]), ok);
+    assert_eq!(conn.call(&["EXPIRE", "expiring", "3600"]), Frame::Integer(1));
+    assert_eq!(conn.call(&["SET", "overwritten", &value, "EX", "3600"]), ok);
+    assert_eq!(conn.call(&["SET", "overwritten", &value]), ok);
+    assert_eq!(conn.call(&["SET", "kept-ttl", &value, "EX", "3600"]), ok);
+    assert_eq!(conn.call(&["SET", "kept-ttl", &value, "KEEPTTL"]), ok);
     let flood = set_many(&mut conn, "ttl:", 0..FLOOD, Some(3_600), usize::MAX);
     assert_eq!(flood.ok.len(), FLOOD, "{:?} {:?}", flood.oom.len(), flood.other);
-    assert_eq!(cmd(&mut conn, &["EXISTS", "persisted", "overwritten"]), Frame::Integer(2));
-    assert_eq!(cmd(&mut conn, &["EXISTS", "expiring", "kept-ttl"]), Frame::Integer(0), "the oldest candidates stayed");
-    assert_eq!(cmd(&mut conn, &["TTL", "persisted"]), Frame::Integer(-1));
+    assert_eq!(conn.call(&["EXISTS", "persisted", "overwritten"]), Frame::Integer(2));
+    assert_eq!(conn.call(&["EXISTS", "expiring", "kept-ttl"]), Frame::Integer(0), "the oldest candidates stayed");
+    assert_eq!(conn.call(&["TTL", "persisted"]), Frame::Integer(-1));
 }
 
 /// allkeys-random evicts at random and stays within the budget: some of the first keys outlive a
@@ -256,7 +252,7 @@ fn every_policy_name_is_accepted_and_volatile_switches_at_runtime() {
     ] {
         let server = ours(policy);
         let mut conn = RawConn::connect(server.addr()).expect("connect");
-        let Frame::Array(Some(items)) = cmd(&mut conn, &["CONFIG", "GET", "maxmemory-policy"]) else { panic!() };
+        let Frame::Array(Some(items)) = conn.call(&["CONFIG", "GET", "maxmemory-policy"]) else { panic!() };
         assert_eq!(items[1], Frame::Bulk(Some(policy.as_bytes().to_vec())));
     }
     let server = ours("allkeys-lru");
@@ -264,13 +260,13 @@ fn every_policy_name_is_accepted_and_volatile_switches_at_runtime() {
     let keep = set_many(&mut conn, "keep:", 0..KEEP, None, usize::MAX);
     assert_eq!(keep.ok.len(), KEEP);
     let ok = Frame::Simple(b"OK".to_vec());
-    assert_eq!(cmd(&mut conn, &["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]), ok);
+    assert_eq!(conn.call(&["CONFIG", "SET", "maxmemory-policy", "volatile-lru"]), ok);
     set_many(&mut conn, "ttl:", 0..FLOOD, Some(3_600), usize::MAX);
     let idx: Vec<usize> = (0..KEEP).collect();
     assert_eq!(count_existing(&mut conn, "keep:", &idx), KEEP, "keys written before the switch were evicted");
-    let refused = cmd(&mut conn, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    let refused = conn.call(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
     assert!(refused.error_text().is_some_and(|e| e.contains("needs a restart")), "{refused:?}");
-    assert_eq!(cmd(&mut conn, &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]), ok);
+    assert_eq!(conn.call(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]), ok);
     set_many(&mut conn, "ttl2:", 0..FLOOD, Some(3_600), usize::MAX);
     assert!(count_existing(&mut conn, "keep:", &idx) < KEEP / 2, "allkeys-lru again: old keys go first");
 }

@@ -39,38 +39,22 @@ fn both(extra: &[(&str, &str)]) -> Option<(RedisServer, OurServer)> {
     Some((redis, ours))
 }
 
-fn cmd(c: &mut RawConn, args: &[&str]) -> Frame {
-    c.cmd(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn text(f: &Frame) -> String {
-    match f {
-        Frame::Bulk(Some(b)) | Frame::Simple(b) | Frame::Error(b) | Frame::Verbatim(_, b) => {
-            String::from_utf8_lossy(b).into_owned()
-        }
-        Frame::Integer(n) => n.to_string(),
-        Frame::Bulk(None) | Frame::Null => "(nil)".into(),
-        Frame::Array(Some(items)) => format!("[{}]", items.iter().map(text).collect::<Vec<_>>().join(", ")),
-        other => format!("{other:?}"),
-    }
-}
-
 /// Runs `args` and records `label: reply`.
 fn step(t: &mut Vec<String>, c: &mut RawConn, args: &[&str]) -> Frame {
-    let reply = cmd(c, args);
-    t.push(format!("{}: {}", args.join(" "), text(&reply)));
+    let reply = c.call(args);
+    t.push(format!("{}: {}", args.join(" "), reply.text()));
     reply
 }
 
 fn int(c: &mut RawConn, args: &[&str]) -> i64 {
-    match cmd(c, args) {
+    match c.call(args) {
         Frame::Integer(n) => n,
         other => panic!("{args:?}: {other:?}"),
     }
 }
 
 fn info_field(c: &mut RawConn, section: &str, field: &str) -> i64 {
-    let info = text(&cmd(c, &["INFO", section]));
+    let info = c.call(&["INFO", section]).text();
     info.lines()
         .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
         .and_then(|v| v.trim().parse().ok())
@@ -89,7 +73,7 @@ fn wait_for(what: &str, mut probe: impl FnMut() -> bool) {
 /// A connection subscribed to `__keyevent@0__:expired`.
 fn subscriber(addr: SocketAddr) -> RawConn {
     let mut sub = RawConn::connect(addr).expect("connect");
-    cmd(&mut sub, &["SUBSCRIBE", "__keyevent@0__:expired"]);
+    sub.call(&["SUBSCRIBE", "__keyevent@0__:expired"]);
     sub
 }
 
@@ -99,7 +83,7 @@ fn expired_messages(sub: &mut RawConn, quiet: Duration) -> Vec<String> {
     sub.stream().set_read_timeout(Some(quiet)).expect("timeout");
     let mut keys = Vec::new();
     while let Ok(Frame::Array(Some(parts))) = sub.read_frame() {
-        keys.push(parts.last().map(text).unwrap_or_default());
+        keys.push(parts.last().map(Frame::text).unwrap_or_default());
     }
     sub.stream().set_read_timeout(Some(REPLY_TIMEOUT)).expect("timeout");
     keys.sort();
@@ -109,19 +93,19 @@ fn expired_messages(sub: &mut RawConn, quiet: Duration) -> Vec<String> {
 /// A fresh keyspace with `notify-keyspace-events Ex`, the short-TTL keys and one without a TTL.
 fn prepare(c: &mut RawConn) {
     for args in [&["FLUSHALL"][..], &["CONFIG", "RESETSTAT"], &["CONFIG", "SET", "notify-keyspace-events", "Ex"]] {
-        cmd(c, args);
+        c.call(args);
     }
     for k in SHORT {
-        cmd(c, &["SET", k, "v", "PX", "100"]);
+        c.call(&["SET", k, "v", "PX", "100"]);
     }
-    cmd(c, &["SET", "keep", "v"]);
+    c.call(&["SET", "keep", "v"]);
 }
 
 /// What a client sees of the short-TTL keys once past their TTL, without touching them first.
 fn look(t: &mut Vec<String>, c: &mut RawConn, sub: &mut RawConn, label: &str) {
     t.push(format!("{label}: dbsize {}", int(c, &["DBSIZE"])));
     // keys= and expires= count stored keys, as DBSIZE does (avg_ttl is Redis's estimate).
-    let keyspace = text(&cmd(c, &["INFO", "keyspace"]));
+    let keyspace = c.call(&["INFO", "keyspace"]).text();
     let db0 = keyspace.lines().find_map(|l| l.strip_prefix("db0:")).and_then(|l| l.split(",avg_ttl").next());
     t.push(format!("{label}: keyspace {db0:?}"));
     t.push(format!("{label}: expired_keys {}", info_field(c, "stats", "expired_keys")));
@@ -176,12 +160,12 @@ fn plain_active_expiry_scenario(addr: SocketAddr) -> Vec<String> {
     let mut c = RawConn::connect(addr).expect("connect");
     let mut t = Vec::new();
     for args in [&["FLUSHALL"][..], &["CONFIG", "RESETSTAT"], &["CONFIG", "SET", "notify-keyspace-events", ""]] {
-        cmd(&mut c, args);
+        c.call(args);
     }
     for k in SHORT {
-        cmd(&mut c, &["SET", k, "v", "PX", "100"]);
+        c.call(&["SET", k, "v", "PX", "100"]);
     }
-    cmd(&mut c, &["SET", "keep", "v"]);
+    c.call(&["SET", "keep", "v"]);
     wait_for("active expiry to take the short keys untouched", || int(&mut c, &["DBSIZE"]) == 1);
     t.push(format!("expired_keys {}", info_field(&mut c, "stats", "expired_keys")));
     step(&mut t, &mut c, &["KEYS", "*"]);
@@ -239,24 +223,24 @@ fn maxmemory_scenario(addr: SocketAddr) -> Vec<String> {
     const KEYS: i64 = 20_000;
     let mut c = RawConn::connect(addr).expect("connect");
     let mut t = Vec::new();
-    cmd(&mut c, &["FLUSHALL"]);
+    c.call(&["FLUSHALL"]);
     fill(&mut c, KEYS as usize, &[]);
-    cmd(&mut c, &["CONFIG", "RESETSTAT"]);
+    c.call(&["CONFIG", "RESETSTAT"]);
     let used = info_field(&mut c, "memory", "used_memory");
     step(&mut t, &mut c, &["CLIENT", "PAUSE", "60000", "WRITE"]);
     // CONFIG SET is not held; its evictions wait for the end of the pause.
-    let set = cmd(&mut c, &["CONFIG", "SET", "maxmemory", &(used / 2).to_string()]);
-    t.push(format!("CONFIG SET maxmemory <half the used memory>: {}", text(&set)));
+    let set = c.call(&["CONFIG", "SET", "maxmemory", &(used / 2).to_string()]);
+    t.push(format!("CONFIG SET maxmemory <half the used memory>: {}", set.text()));
     std::thread::sleep(Duration::from_millis(300));
     t.push(format!("paused: dbsize {}", int(&mut c, &["DBSIZE"])));
     t.push(format!("paused: evicted_keys {}", info_field(&mut c, "stats", "evicted_keys")));
     step(&mut t, &mut c, &["CLIENT", "UNPAUSE"]);
     wait_for("the evictions after UNPAUSE", || {
-        cmd(&mut c, &["PING"]);
+        c.call(&["PING"]);
         info_field(&mut c, "stats", "evicted_keys") > 0 && int(&mut c, &["DBSIZE"]) < KEYS
     });
     t.push("unpaused: evicted".into());
-    cmd(&mut c, &["CONFIG", "SET", "maxmemory", "0"]);
+    c.call(&["CONFIG", "SET", "maxmemory", "0"]);
     t
 }
 
@@ -269,11 +253,11 @@ fn a_smaller_maxmemory_evicts_nothing_until_unpause_like_redis() {
 }
 
 fn latest_events(c: &mut RawConn) -> Vec<String> {
-    match cmd(c, &["LATENCY", "LATEST"]) {
+    match c.call(&["LATENCY", "LATEST"]) {
         Frame::Array(Some(rows)) => rows
             .iter()
             .filter_map(|r| match r {
-                Frame::Array(Some(fields)) => fields.first().map(text),
+                Frame::Array(Some(fields)) => fields.first().map(Frame::text),
                 _ => None,
             })
             .collect(),
@@ -288,17 +272,17 @@ fn a_mass_expiry_shows_as_an_expire_cycle_in_the_latency_monitor() {
     for (name, addr) in [("redis", redis.addr()), ("ours", ours.addr())] {
         let mut c = RawConn::connect(addr).expect("connect");
         // With `x` notifications on, our background expiry cycle runs as Redis's always does.
-        cmd(&mut c, &["CONFIG", "SET", "notify-keyspace-events", "Ex"]);
+        c.call(&["CONFIG", "SET", "notify-keyspace-events", "Ex"]);
         let unix_ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis();
         let at = (unix_ms + 4_000).to_string();
         fill(&mut c, 30_000, &["PXAT", &at]);
-        cmd(&mut c, &["LATENCY", "RESET"]);
+        c.call(&["LATENCY", "RESET"]);
         wait_for("the keys to expire", || int(&mut c, &["DBSIZE"]) == 0);
         let events = latest_events(&mut c);
         assert!(events.iter().any(|e| e == "expire-cycle"), "{name}: LATENCY LATEST {events:?}");
-        let history = cmd(&mut c, &["LATENCY", "HISTORY", "expire-cycle"]);
+        let history = c.call(&["LATENCY", "HISTORY", "expire-cycle"]);
         assert!(matches!(history, Frame::Array(Some(ref v)) if !v.is_empty()), "{name}: {history:?}");
-        let doctor = text(&cmd(&mut c, &["LATENCY", "DOCTOR"]));
+        let doctor = c.call(&["LATENCY", "DOCTOR"]).text();
         assert!(doctor.contains(". expire-cycle: ") && doctor.contains("'CONFIG SET hz 100'"), "{name}: {doctor}");
     }
 }
@@ -316,15 +300,15 @@ fn a_write_that_evicts_many_keys_shows_as_an_eviction_cycle() {
     let ours = OurServer::start(&opts);
     let mut c = RawConn::connect(ours.addr()).expect("connect");
     fill(&mut c, 60_000, &[]);
-    cmd(&mut c, &["CONFIG", "RESETSTAT"]);
-    cmd(&mut c, &["LATENCY", "RESET"]);
+    c.call(&["CONFIG", "RESETSTAT"]);
+    c.call(&["LATENCY", "RESET"]);
     let big = "x".repeat(600 << 10);
-    assert_eq!(cmd(&mut c, &["SET", "big", &big]), Frame::Simple(b"OK".to_vec()));
+    assert_eq!(c.call(&["SET", "big", &big]), Frame::Simple(b"OK".to_vec()));
     let evicted = info_field(&mut c, "stats", "evicted_keys");
     assert!(evicted > 1_000, "the write evicted {evicted} keys");
     let events = latest_events(&mut c);
     assert!(events.iter().any(|e| e == "eviction-cycle"), "LATENCY LATEST {events:?}");
-    let doctor = text(&cmd(&mut c, &["LATENCY", "DOCTOR"]));
+    let doctor = c.call(&["LATENCY", "DOCTOR"]).text();
     assert!(doctor.contains(". eviction-cycle: ") && doctor.contains("sudden memory pressure"), "{doctor}");
 }
 
@@ -364,7 +348,7 @@ fn a_pause_holds_memcached_writes_too() {
     let short = Duration::from_millis(300);
     assert_eq!(mc(&mut writer, "set a 0 0 1\r\nx\r\n", REPLY_TIMEOUT), "STORED\r\n");
 
-    cmd(&mut c, &["CLIENT", "PAUSE", "60000", "WRITE"]);
+    c.call(&["CLIENT", "PAUSE", "60000", "WRITE"]);
     assert_eq!(mc(&mut writer, "set b 0 0 1\r\ny\r\n", short), "", "a write ran during a WRITE pause");
     let mut got = mc(&mut reader, "get a\r\n", REPLY_TIMEOUT);
     while !got.ends_with("END\r\n") {
@@ -375,11 +359,11 @@ fn a_pause_holds_memcached_writes_too() {
     assert_eq!(got, "VALUE a 0 1\r\nx\r\nEND\r\n");
     assert_eq!(info_field(&mut c, "clients", "blocked_clients"), 1);
     assert_eq!(int(&mut c, &["DBSIZE"]), 1);
-    cmd(&mut c, &["CLIENT", "UNPAUSE"]);
+    c.call(&["CLIENT", "UNPAUSE"]);
     assert_eq!(mc(&mut writer, "", REPLY_TIMEOUT), "STORED\r\n");
     assert_eq!(int(&mut c, &["DBSIZE"]), 2);
 
-    cmd(&mut c, &["CLIENT", "PAUSE", "400", "ALL"]);
+    c.call(&["CLIENT", "PAUSE", "400", "ALL"]);
     let start = Instant::now();
     assert_eq!(mc(&mut reader, "version\r\n", REPLY_TIMEOUT).split(' ').next(), Some("VERSION"));
     assert!(start.elapsed() >= Duration::from_millis(300), "a read ran during an ALL pause");

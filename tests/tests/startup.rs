@@ -28,10 +28,6 @@ impl Drop for Killed {
     }
 }
 
-fn cmd(c: &mut RawConn, args: &[&str]) -> Frame {
-    c.cmd(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
 fn bulk(s: &str) -> Frame {
     Frame::Bulk(Some(s.as_bytes().to_vec()))
 }
@@ -40,9 +36,9 @@ fn bulk(s: &str) -> Frame {
 fn saves_in(addr: std::net::SocketAddr, dir: &Path) {
     let mut c = RawConn::connect(addr).expect("connect");
     let shown = dir.display().to_string();
-    assert_eq!(cmd(&mut c, &["CONFIG", "GET", "dir"]), Frame::Array(Some(vec![bulk("dir"), bulk(&shown)])));
-    assert_eq!(cmd(&mut c, &["SET", "k", "v"]), Frame::Simple(b"OK".to_vec()));
-    assert_eq!(cmd(&mut c, &["SAVE"]), Frame::Simple(b"OK".to_vec()));
+    assert_eq!(c.call(&["CONFIG", "GET", "dir"]), Frame::Array(Some(vec![bulk("dir"), bulk(&shown)])));
+    assert_eq!(c.call(&["SET", "k", "v"]), Frame::Simple(b"OK".to_vec()));
+    assert_eq!(c.call(&["SAVE"]), Frame::Simple(b"OK".to_vec()));
     assert!(dir.join("dump.rdb").is_file(), "no dump.rdb in {shown}");
 }
 
@@ -111,7 +107,7 @@ fn ready_is_logged_after_the_snapshot_is_loaded() {
         for i in 0..keys {
             c.cmd(&["SET", &format!("key:{i}"), "value"]).expect("SET");
         }
-        assert_eq!(cmd(&mut c, &["SAVE"]), Frame::Simple(b"OK".to_vec()));
+        assert_eq!(c.call(&["SAVE"]), Frame::Simple(b"OK".to_vec()));
     }
     let port = free_port();
     let child = Command::new(bin)
@@ -127,5 +123,5 @@ fn ready_is_logged_after_the_snapshot_is_loaded() {
     let loaded = log.iter().position(|l| l.contains("DB loaded from disk"));
     assert!(loaded.is_some_and(|i| i + 1 < log.len()), "ready before the snapshot was loaded:\n{}", log.join("\n"));
     let mut c = RawConn::connect(loopback(port)).expect("connect once ready");
-    assert_eq!(cmd(&mut c, &["DBSIZE"]), Frame::Integer(keys));
+    assert_eq!(c.call(&["DBSIZE"]), Frame::Integer(keys));
 }
