@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use crate::port::{START_TIMEOUT, free_port, loopback, served_by, wait_for_port};
+use crate::port::{START_TIMEOUT, answers_as, free_port, loopback, wait_for_port};
 
 /// Options a test may set on the server under test. Unset ones keep the server's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -266,7 +266,7 @@ impl OurProcess {
                 .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
             let addr = loopback(port);
             if wait_for_port(addr, || matches!(child.try_wait(), Ok(None)))
-                && served_by(addr, child.id(), opts.requirepass.as_deref()) != Some(false)
+                && answers_as(addr, child.id(), opts.requirepass.as_deref(), || matches!(child.try_wait(), Ok(None)))
             {
                 return Self { child, addr };
             }

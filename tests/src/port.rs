@@ -40,32 +40,59 @@ pub fn wait_for_port(addr: SocketAddr, mut alive: impl FnMut() -> bool) -> bool 
     false
 }
 
-/// Whether the server answering on `addr` is process `pid`, by its INFO `process_id`: a free port
-/// can be taken by another test's server between [`free_port`] and the spawn, and that server would
-/// answer [`wait_for_port`] for ours. `None` when the server does not say (a refused INFO).
-#[must_use]
-pub fn served_by(addr: SocketAddr, pid: u32, password: Option<&str>) -> Option<bool> {
+/// What the server answering on `addr` said of itself, by its INFO `process_id`: a free port can
+/// be taken by another test's server between [`free_port`] and the spawn, and that server would
+/// answer [`wait_for_port`] for ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Served {
+    /// Process `pid` answers.
+    By(bool),
+    /// An error reply (a password it did not get, a refused INFO): it cannot tell.
+    Refused,
+    /// No complete answer in time (a busy machine), or no connection at all.
+    Silent,
+}
+
+fn served_by(addr: SocketAddr, pid: u32, password: Option<&str>) -> Served {
     use std::io::{Read, Write};
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else { return Served::Silent };
     let mut req = Vec::new();
     if let Some(p) = password {
         req.extend_from_slice(format!("*2\r\n$4\r\nAUTH\r\n${}\r\n{p}\r\n", p.len()).as_bytes());
     }
     req.extend_from_slice(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n");
-    s.write_all(&req).ok()?;
+    if s.set_read_timeout(Some(Duration::from_secs(2))).is_err() || s.write_all(&req).is_err() {
+        return Served::Silent;
+    }
     let (mut buf, mut chunk) = (Vec::new(), [0u8; 4096]);
     let deadline = Instant::now() + Duration::from_secs(2);
     while Instant::now() < deadline {
-        let n = s.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        let Some(n) = s.read(&mut chunk).ok().filter(|&n| n > 0) else { return Served::Silent };
         buf.extend_from_slice(&chunk[..n]);
         let text = String::from_utf8_lossy(&buf);
         if let Some(line) = text.lines().find_map(|l| l.strip_prefix("process_id:")) {
-            return line.trim().parse::<u32>().ok().map(|p| p == pid);
+            return Served::By(line.trim().parse::<u32>().is_ok_and(|p| p == pid));
         }
         if text.contains("\r\n-") || text.starts_with('-') {
-            return None;
+            return Served::Refused;
         }
     }
-    None
+    Served::Silent
+}
+
+/// Whether the freshly spawned process `pid` is what answers on `addr` (it listens there already,
+/// by [`wait_for_port`]). A server that says it is another process is not; one that refuses to
+/// say is taken at its word while `alive` (as before a password); one that stays silent is asked
+/// again while `alive`, for at most [`START_TIMEOUT`] — a busy machine can take seconds to answer,
+/// and a spawn that lost its port to another test's server exits meanwhile.
+pub fn answers_as(addr: SocketAddr, pid: u32, password: Option<&str>, mut alive: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        match served_by(addr, pid, password) {
+            Served::By(ours) => return ours,
+            Served::Refused => return alive(),
+            Served::Silent if !alive() || Instant::now() >= deadline => return false,
+            Served::Silent => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use crate::peer::require_peer;
-use crate::port::{free_port, loopback, served_by, wait_for_port};
+use crate::port::{answers_as, free_port, loopback, wait_for_port};
 
 /// A running `redis-server`; killed (and reaped) on drop.
 #[derive(Debug)]
@@ -53,7 +53,7 @@ impl RedisServer {
                 .expect("spawn redis-server");
             let addr = loopback(port);
             if wait_for_port(addr, || matches!(child.try_wait(), Ok(None)))
-                && served_by(addr, child.id(), None) != Some(false)
+                && answers_as(addr, child.id(), None, || matches!(child.try_wait(), Ok(None)))
             {
                 return Some(Self { child, addr });
             }
