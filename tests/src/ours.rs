@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use crate::port::{START_TIMEOUT, answers_as, free_port, loopback, wait_for_port};
+use crate::port::{START_TIMEOUT, answers_as, free_port, loopback};
 
 /// Options a test may set on the server under test. Unset ones keep the server's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -265,9 +265,7 @@ impl OurProcess {
                 .spawn()
                 .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
             let addr = loopback(port);
-            if wait_for_port(addr, || matches!(child.try_wait(), Ok(None)))
-                && answers_as(addr, child.id(), opts.requirepass.as_deref(), || matches!(child.try_wait(), Ok(None)))
-            {
+            if answers_as(addr, child.id(), opts.requirepass.as_deref(), || matches!(child.try_wait(), Ok(None))) {
                 return Self { child, addr };
             }
             let _ = child.kill();

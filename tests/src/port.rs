@@ -42,7 +42,7 @@ pub fn wait_for_port(addr: SocketAddr, mut alive: impl FnMut() -> bool) -> bool 
 
 /// What the server answering on `addr` said of itself, by its INFO `process_id`: a free port can
 /// be taken by another test's server between [`free_port`] and the spawn, and that server would
-/// answer [`wait_for_port`] for ours.
+/// answer for ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Served {
     /// Process `pid` answers.
@@ -80,11 +80,12 @@ fn served_by(addr: SocketAddr, pid: u32, password: Option<&str>) -> Served {
     Served::Silent
 }
 
-/// Whether the freshly spawned process `pid` is what answers on `addr` (it listens there already,
-/// by [`wait_for_port`]). A server that says it is another process is not; one that refuses to
-/// say is taken at its word while `alive` (as before a password); one that stays silent is asked
-/// again while `alive`, for at most [`START_TIMEOUT`] — a busy machine can take seconds to answer,
-/// and a spawn that lost its port to another test's server exits meanwhile.
+/// Waits until the freshly spawned process `pid` answers on `addr`, and says whether it is what
+/// answers there. A server that says it is another process is not; one that refuses to say is
+/// taken at its word while `alive` (as before a password); while nothing listens yet, or what
+/// listens stays silent, it asks again while `alive`, for at most [`START_TIMEOUT`] — a busy
+/// machine can take seconds to answer, and a spawn that lost its port to another test's server
+/// exits meanwhile.
 pub fn answers_as(addr: SocketAddr, pid: u32, password: Option<&str>, mut alive: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
