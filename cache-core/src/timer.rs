@@ -91,7 +91,6 @@ impl Timers {
         self.node(idx).map_or(NEVER, |n| n.deadline)
     }
 
-    /// The node of `idx`, growing the table as needed.
     /// The number of scheduled entries and the sum of their time left at `now` (one sequential
     /// pass over the table; entries already due count as zero).
     pub(crate) fn time_left(&self, now: u64) -> (u64, u128) {
@@ -102,6 +101,7 @@ impl Timers {
             .fold((0, 0), |(n, sum), node| (n + 1, sum + u128::from(node.deadline.saturating_sub(now))))
     }
 
+    /// The node of `idx`, growing the table as needed.
     pub(crate) fn node_mut(&mut self, idx: u32) -> &mut TimerNode {
         let i = idx as usize;
         if self.nodes.0.len() <= i {

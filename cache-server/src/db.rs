@@ -717,8 +717,8 @@ impl Db {
     /// When one database holds every key (the common case), the counts are the core's published
     /// sizes, O(shards) as Redis's are O(1): every stored key, expired ones not reclaimed yet
     /// included, as Redis counts its dictionaries, and the TTL sum comes from one pass over the
-    /// core's timer tables (`Cache::mean_time_to_deadline`), which touches no key or value. Several databases take one pass over the keyspace, live
-    /// keys only.
+    /// core's timer tables (`Cache::mean_time_to_deadline`), which touches no key or value.
+    /// Several databases take one pass over the keyspace, live keys only.
     pub fn keyspace_counts(&self, now: u64) -> Vec<(u64, u64, u64)> {
         let mut v = vec![(0u64, 0u64, 0u64); self.databases];
         let used = self.used.load(Relaxed);
