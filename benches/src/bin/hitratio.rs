@@ -70,8 +70,10 @@ fn main() -> ExitCode {
 /// Returns `Ok(false)` when a check failed (result above OPT, ours over capacity, sanity).
 fn run(args: Args) -> Result<bool> {
     let dir = trace::traces_dir(args.traces.as_deref());
-    if let Some(seed) = args.seed {
-        cache_bench::adapters::set_hasher_seed(seed.max(1));
+    // 0 would mean "random" to the adapters.
+    let seed = args.seed.map(|s| s.max(1));
+    if let Some(seed) = seed {
+        cache_bench::adapters::set_hasher_seed(seed);
     }
     let mut plan: Vec<(String, Vec<u64>)> = Vec::new();
     if args.trace.is_empty() {
@@ -97,7 +99,7 @@ fn run(args: Args) -> Result<bool> {
         dir.canonicalize().unwrap_or_else(|_| dir.clone()).display()
     );
 
-    if let Some(seed) = args.seed {
+    if let Some(seed) = seed {
         println!("Every cache hashes with ahash seeded from {seed} (`--seed`), so this run repeats exactly.\n");
     }
 
