@@ -41,7 +41,7 @@
 //!
 //! ```text
 //!  Cache (Arc) ── [Mutex<Shard>; N]       one lock per shard, chosen by hash bits 32..
-//!                    Shard ── index: HashTable<u32>        hash → slab index
+//!                    Shard ── index: Vec<u32 word>         hash → slab index (+ hash bits)
 //!                          ── slab: Vec<Slot<K, V>>        entries + policy links (u32)
 //!                          ── policy: Lru | TinyLfu         queues + frequency sketch
 //!                          ── timers: wheel + Vec<TimerNode> only once something expires
@@ -52,11 +52,11 @@
 //! For an unweighted cache without expiry, each entry costs `size_of::<K>() + size_of::<V>()`
 //! plus 16 bytes of node (a 32-bit hash, two 32-bit links, a tag and the 24-bit access stamp;
 //! the node is padded to the alignment of `K` and `V`, and with 8-aligned keys and values the
-//! stamp fills what would be padding), 5 bytes per slot of the index table (a `u32` and a control
-//! byte, at most 87.5% full, so 5.7 to 11.4 bytes an entry), and for W-TinyLFU 4 bytes of
-//! frequency sketch (8 bytes in shards of at most 4,096 entries). For `u64 → u64`: a 32-byte
-//! node, 26.5 bytes in all beyond the 16-byte payload with LRU and 30.5 with W-TinyLFU at 1M
-//! entries (`cargo run --release -p cache-bench --bin memory`). A weigher adds 4 bytes an entry; expiry or refresh adds a 40-byte timer node for
+//! stamp fills what would be padding), 4 bytes per slot of the index table (one word holding the
+//! slab index and hash bits, at most 87.5% full, so 4.6 to 9.1 bytes an entry; see `index.rs`),
+//! and for W-TinyLFU 4 bytes of frequency sketch (8 bytes in shards of at most 4,096 entries).
+//! For `u64 → u64`: a 32-byte node, 24.4 bytes in all beyond the 16-byte payload with LRU and
+//! 28.4 with W-TinyLFU at 1M entries (`cargo run --release -p cache-bench --bin memory`). A weigher adds 4 bytes an entry; expiry or refresh adds a 40-byte timer node for
 //! every slot once any entry of the shard has a deadline.
 
 #![warn(missing_docs, missing_debug_implementations)]
@@ -68,6 +68,7 @@ mod clock;
 mod compute;
 mod config;
 mod expiry;
+mod index;
 mod iter;
 mod list;
 mod listener;

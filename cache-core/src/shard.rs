@@ -13,7 +13,8 @@
 //! [`Shard::get`] is the whole read in one go, for configurations whose reads must change the
 //! shard (exact LRU, time-to-idle, the `Expiry` read hook, refresh-after-write).
 //!
-//! The index table stores `u32` slab indices hashed by the 32-bit hash kept in each node, so
+//! The index (`index.rs`) maps the 32-bit hash kept in each node to slab indices, one word per
+//! slot with hash bits beside the index, so a lookup reads one line of it before the node, and
 //! resizing it never touches keys. Expired entries are reclaimed by the timer wheel as time
 //! moves (checked on every operation of the shard), and a read of an expired entry removes it.
 
@@ -21,6 +22,7 @@ use crate::access::ShardAccess;
 use crate::cache::read_buffer::Read;
 use crate::config::Config;
 use crate::expiry::TtlMode;
+use crate::index::Index;
 use crate::list::NIL;
 use crate::listener::{RemovalCause, Removals};
 use crate::loader::Loading;
@@ -28,12 +30,11 @@ use crate::policy::{AnyPolicy, EvictionPolicy, Pinning, Policy, Weights};
 use crate::slab::{Node, Queue, Slab};
 use crate::stats::CacheStats;
 use crate::timer::{NEVER, Timers};
-use hashbrown::HashTable;
 use std::borrow::Borrow;
 use std::time::Duration;
 
-/// Spreads the stored 32-bit hash over 64 bits for the index table (whose control bytes use the
-/// top bits and whose buckets use the low bits).
+/// Spreads the stored 32-bit hash over 64 bits for the table of loads in flight (whose control
+/// bytes use the top bits and whose buckets use the low bits).
 pub(crate) fn table_hash(hash: u32) -> u64 {
     u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
@@ -65,7 +66,7 @@ pub(crate) enum SharedRead<V> {
 
 #[derive(Debug)]
 pub(crate) struct Shard<K, V> {
-    table: HashTable<u32>,
+    table: Index,
     slab: Slab<K, V>,
     weights: Weights,
     weighted: bool,
@@ -89,7 +90,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         let max_slots = if weighted { usize::MAX } else { usize::try_from(capacity).unwrap_or(usize::MAX) };
         let entries_hint = (!weighted && capacity < u64::from(u32::MAX)).then_some(capacity);
         Self {
-            table: HashTable::new(),
+            table: Index::default(),
             slab: Slab::new(max_slots),
             weights: Weights::default(),
             weighted,
@@ -141,12 +142,10 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         Q: Eq + ?Sized,
     {
         let slab = &self.slab;
-        self.table
-            .find(table_hash(hash), |&i| {
-                let node = slab.get(i);
-                node.hash == hash && node.key.borrow() == key
-            })
-            .copied()
+        self.table.find(hash, |i| {
+            let node = slab.get(i);
+            node.hash == hash && node.key.borrow() == key
+        })
     }
 
     /// Finds a live entry, reclaiming it first if it has expired.
@@ -428,7 +427,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             self.weights.set(idx, weight);
         }
         let slab = &self.slab;
-        self.table.insert_unique(table_hash(hash), idx, |&i| table_hash(slab.get(i).hash));
+        self.table.insert(hash, idx, |i| slab.get(i).hash);
         let len = self.slab.len();
         self.policy.on_insert(&mut self.slab, idx, weight.into(), len);
         self.set_deadlines(cfg, idx, hard, now);
@@ -680,12 +679,8 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             self.policy.on_remove(&mut self.slab, idx, weight);
         }
         let hash = self.slab.get(idx).hash;
-        match self.table.find_entry(table_hash(hash), |&i| i == idx) {
-            Ok(entry) => {
-                entry.remove();
-            }
-            Err(_) => unreachable!("a resident entry missing from the index"),
-        }
+        let removed = self.table.remove(hash, idx);
+        assert!(removed, "a resident entry missing from the index");
         self.timers.clear(idx);
         let node = self.slab.remove(idx);
         (node.key, node.value, weight)
@@ -781,7 +776,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
             }
         }
         self.slab.clear();
-        self.table = HashTable::new();
+        self.table.clear();
         self.weights.clear();
         self.policy.clear();
         self.timers.reset();
