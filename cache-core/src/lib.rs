@@ -40,7 +40,7 @@
 //! # Architecture
 //!
 //! ```text
-//!  Cache (Arc) ── [Mutex<Shard>; N]       one lock per shard, chosen by hash bits 32..
+//!  Cache (Arc) ── [RwLock<Shard>; N]      one lock per shard, chosen by hash bits 32..
 //!                    Shard ── index: Vec<u32 word>         hash → slab index (+ hash bits)
 //!                          ── slab: Vec<Slot<K, V>>        entries + policy links (u32)
 //!                          ── policy: Lru | TinyLfu         queues + frequency sketch
