@@ -74,7 +74,8 @@ impl Word for u64 {
     }
 }
 
-/// The sizes a table's words are cut into (see the module doc).
+/// The sizes a table's words are cut into (see the module doc), with the shifts and masks the
+/// probe uses precomputed.
 #[derive(Debug, Clone, Copy)]
 struct Layout {
     /// log2 of the slot count; also the width of the slab-index field.
@@ -83,6 +84,17 @@ struct Layout {
     home_bits: u32,
     /// Tag bits below them.
     tag_bits: u32,
+    /// `2^bits - 1`.
+    mask: usize,
+    /// Takes the home slot off the top of the mixed hash.
+    home_shift: u32,
+    /// Takes the signature (home and tag bits) off the mixed hash.
+    sig_shift: u32,
+    sig_mask: u64,
+    /// Takes a word's kept home bits from its top.
+    low_shift: u32,
+    /// `2^home_bits - 1`: distances are computed modulo `2^home_bits`.
+    dist_mask: usize,
 }
 
 impl Layout {
@@ -90,23 +102,29 @@ impl Layout {
     fn new(bits: u32, word_bits: u32, home_bits: u32) -> Self {
         let sig_bits = word_bits - bits;
         let home_bits = if word_bits == 64 { bits } else { home_bits.min(bits) };
-        Self { bits, home_bits, tag_bits: sig_bits - home_bits }
-    }
-
-    #[inline]
-    fn mask(self) -> usize {
-        (1usize << self.bits) - 1
+        let tag_bits = sig_bits - home_bits;
+        Self {
+            bits,
+            home_bits,
+            tag_bits,
+            mask: (1usize << bits) - 1,
+            home_shift: 64 - bits,
+            sig_shift: 64 - bits - tag_bits,
+            sig_mask: u64::MAX >> (64 - sig_bits),
+            low_shift: bits + tag_bits,
+            dist_mask: (1usize << home_bits) - 1,
+        }
     }
 
     #[inline]
     fn home(self, g: u64) -> usize {
-        (g >> (64 - self.bits)) as usize
+        (g >> self.home_shift) as usize
     }
 
     /// The home's low bits and the tag bits under them, as one field.
     #[inline]
     fn signature(self, g: u64) -> u64 {
-        (g >> (64 - self.bits - self.tag_bits)) & ((1u64 << (self.home_bits + self.tag_bits)) - 1)
+        (g >> self.sig_shift) & self.sig_mask
     }
 
     #[inline]
@@ -116,19 +134,18 @@ impl Layout {
 
     #[inline]
     fn idx(self, word: u64) -> u32 {
-        ((word & self.mask() as u64) - 1) as u32
+        ((word & self.mask as u64) - 1) as u32
     }
 
     /// How far the entry in `word`, found at `pos`, sits from its home slot.
     #[inline]
     fn distance(self, pos: usize, word: u64) -> usize {
-        let home_low = (word >> (self.bits + self.tag_bits)) as usize;
-        pos.wrapping_sub(home_low) & ((1usize << self.home_bits) - 1)
+        pos.wrapping_sub((word >> self.low_shift) as usize) & self.dist_mask
     }
 
     /// The first distance a word may not be stored at (its home bits could not tell it).
     fn distance_limit(self) -> usize {
-        if self.home_bits == self.bits { usize::MAX } else { (1usize << self.home_bits) - 1 }
+        if self.home_bits == self.bits { usize::MAX } else { self.dist_mask }
     }
 }
 
@@ -153,16 +170,16 @@ impl<W: Word> Table<W> {
         let mut dist = 0;
         loop {
             let word = self.words[pos].get();
-            if word == 0 || layout.distance(pos, word) < dist {
-                return None;
-            }
-            if word >> layout.bits == signature {
+            if word >> layout.bits == signature && word != 0 {
+                // Same signature, same home: the probe goes on if the key differs.
                 let idx = layout.idx(word);
                 if eq(idx) {
                     return Some(idx);
                 }
+            } else if word == 0 || layout.distance(pos, word) < dist {
+                return None;
             }
-            pos = (pos + 1) & layout.mask();
+            pos = (pos + 1) & layout.mask;
             dist += 1;
         }
     }
@@ -192,7 +209,7 @@ impl<W: Word> Table<W> {
                 word = here;
                 dist = here_dist;
             }
-            pos = (pos + 1) & layout.mask();
+            pos = (pos + 1) & layout.mask;
             dist += 1;
         }
     }
@@ -211,12 +228,12 @@ impl<W: Word> Table<W> {
             if word == target {
                 break;
             }
-            pos = (pos + 1) & layout.mask();
+            pos = (pos + 1) & layout.mask;
             dist += 1;
         }
         // Backward shift: pull each following displaced word one slot towards its home.
         loop {
-            let next = (pos + 1) & layout.mask();
+            let next = (pos + 1) & layout.mask;
             let word = self.words[next].get();
             if word == 0 || layout.distance(next, word) == 0 {
                 self.words[pos] = W::EMPTY;
@@ -423,7 +440,7 @@ mod tests {
                 let word = l.word(l.signature(g), top);
                 assert_eq!(l.idx(word), top);
                 assert_eq!(l.distance(l.home(g), word), 0, "{l:?}");
-                assert_eq!(l.distance((l.home(g) + 3) & l.mask(), word), 3 % (1 << l.home_bits), "{l:?}");
+                assert_eq!(l.distance((l.home(g) + 3) & l.mask, word), 3 % (1 << l.home_bits), "{l:?}");
             }
         }
     }
