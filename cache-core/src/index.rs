@@ -82,8 +82,6 @@ struct Layout {
     bits: u32,
     /// Home-slot bits kept at the top of the signature.
     home_bits: u32,
-    /// Tag bits below them.
-    tag_bits: u32,
     /// `2^bits - 1`.
     mask: usize,
     /// Takes the home slot off the top of the mixed hash.
@@ -91,7 +89,7 @@ struct Layout {
     /// Takes the signature (home and tag bits) off the mixed hash.
     sig_shift: u32,
     sig_mask: u64,
-    /// Takes a word's kept home bits from its top.
+    /// Takes a word's kept home bits from its top (`bits` + the tag bits).
     low_shift: u32,
     /// `2^home_bits - 1`: distances are computed modulo `2^home_bits`.
     dist_mask: usize,
@@ -106,7 +104,6 @@ impl Layout {
         Self {
             bits,
             home_bits,
-            tag_bits,
             mask: (1usize << bits) - 1,
             home_shift: 64 - bits,
             sig_shift: 64 - bits - tag_bits,
@@ -434,7 +431,7 @@ mod tests {
             for bits in 1..=max_bits {
                 let l = Layout::new(bits, word_bits, HOME_BITS);
                 assert_eq!(l.distance_limit() == usize::MAX, word_bits == 64 || bits <= HOME_BITS, "{l:?}");
-                assert_eq!(l.bits + l.home_bits + l.tag_bits, word_bits, "{l:?}");
+                assert_eq!(l.low_shift + l.home_bits, word_bits, "{l:?}");
                 let g = mix(0xdead_beef);
                 let top = ((1u64 << bits) - 2) as u32;
                 let word = l.word(l.signature(g), top);
