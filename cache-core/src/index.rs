@@ -301,8 +301,9 @@ impl Index {
     /// Adds `idx` (not stored yet) under `hash`; `hash_of` gives the stored hash of any slab
     /// index already in the table, for growing.
     pub(crate) fn insert(&mut self, hash: u32, idx: u32, hash_of: impl Fn(u32) -> u32) {
-        let slots = 1usize << self.bits();
-        if (self.len + 1) * 8 > slots * 7 || idx as usize + 1 >= slots {
+        // The slab never outgrows the table (see the module doc), so one doubling is enough;
+        // the loop only makes an index wider than the field impossible to store.
+        while (self.len + 1) * 8 > (1usize << self.bits()) * 7 || idx as usize + 1 >= 1usize << self.bits() {
             self.grow(&hash_of);
         }
         let placed = match &mut self.words {
@@ -460,6 +461,18 @@ mod tests {
         assert_eq!(ix.len(), 300);
         assert_eq!(ix.find(7, |j| j == 2), None);
         assert_eq!(ix.find(7, |j| j == 3), Some(3));
+    }
+
+    /// An index past the table's field width grows the table until it fits, rather than being
+    /// cut short (the slab's reuse of freed slots keeps this from happening in a shard).
+    #[test]
+    fn a_slab_index_wider_than_the_table_grows_it() {
+        let mut ix = Index::default();
+        ix.insert(1, 0, |_| 1);
+        ix.insert(2, 5_000, |i| if i == 0 { 1 } else { 2 });
+        assert!(ix.bits() >= 13);
+        assert_eq!(ix.find(2, |j| j == 5_000), Some(5_000));
+        assert_eq!(ix.find(1, |j| j == 0), Some(0));
     }
 
     #[test]
