@@ -16,8 +16,9 @@
 //! farther from its home slot than an entry it passed, so a lookup stops at the first slot whose
 //! entry is closer to home than the probe has gone, and a removal shifts the run after it back by
 //! one (no tombstones). A word keeps the low bits of its home slot, which is all the probe needs to
-//! know each entry's distance; distances stay below `2^HOME_BITS` (an insert that would go farther
-//! grows the table instead, which at the 87.5% load bound practically never happens).
+//! know each entry's distance; distances stay below `2^HOME_BITS`. An insert that would go farther
+//! (at the 87.5% load bound, only under a hasher that gives hundreds of keys one 32-bit hash)
+//! moves the table to wide words, which keep the whole home slot.
 //!
 //! The slab index fits in `bits` bits because the table is never smaller than the slab has ever
 //! been: the slab reuses freed slots before it grows, and the table grows with the entry count and
@@ -26,19 +27,14 @@
 //! Memory: 4 bytes a slot at most 87.5% full, 4.6 to 9.1 bytes an entry (a SwissTable of `u32`
 //! takes 5.7 to 11.4), up to 16M slots a shard; past that, 8-byte words.
 
+use crate::shard::table_hash;
+
 /// Low bits of an entry's home slot kept in its word: probe distances up to `2^HOME_BITS - 1`.
 const HOME_BITS: u32 = 8;
 
 /// Most slots (as a power of two) a table of `u32` words holds: every bit below the signature's
 /// `HOME_BITS` goes to the slab index.
 const NARROW_MAX_BITS: u32 = 32 - HOME_BITS;
-
-/// Spreads the stored 32-bit hash over 64 bits: the home slot is the top `bits`, the signature
-/// the bits below.
-#[inline]
-fn mix(hash: u32) -> u64 {
-    u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
 
 /// A slot's word: `u32` or `u64`.
 trait Word: Copy + Eq + std::fmt::Debug {
@@ -161,7 +157,7 @@ impl<W: Word> Table<W> {
     #[inline]
     fn find(&self, hash: u32, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
         let layout = self.layout;
-        let g = mix(hash);
+        let g = table_hash(hash);
         let signature = layout.signature(g);
         let mut pos = layout.home(g);
         let mut dist = 0;
@@ -187,7 +183,7 @@ impl<W: Word> Table<W> {
     fn place(&mut self, hash: u32, idx: u32) -> Result<(), u32> {
         let layout = self.layout;
         let limit = layout.distance_limit();
-        let g = mix(hash);
+        let g = table_hash(hash);
         let mut pos = layout.home(g);
         let mut word = layout.word(layout.signature(g), idx);
         let mut dist = 0;
@@ -213,7 +209,7 @@ impl<W: Word> Table<W> {
 
     fn remove(&mut self, hash: u32, idx: u32) -> bool {
         let layout = self.layout;
-        let g = mix(hash);
+        let g = table_hash(hash);
         let target = layout.word(layout.signature(g), idx);
         let mut pos = layout.home(g);
         let mut dist = 0;
@@ -258,7 +254,7 @@ enum Words {
 pub(crate) struct Index {
     words: Words,
     len: usize,
-    /// `HOME_BITS`, `NARROW_MAX_BITS` except in tests that force distance growth or wide words.
+    /// `HOME_BITS`, `NARROW_MAX_BITS` except in tests that force the wide fallback or wide words.
     home_bits: u32,
     narrow_max_bits: u32,
 }
@@ -433,7 +429,7 @@ mod tests {
                 let l = Layout::new(bits, word_bits, HOME_BITS);
                 assert_eq!(l.distance_limit() == usize::MAX, word_bits == 64 || bits <= HOME_BITS, "{l:?}");
                 assert_eq!(l.low_shift + l.home_bits, word_bits, "{l:?}");
-                let g = mix(0xdead_beef);
+                let g = table_hash(0xdead_beef);
                 let top = ((1u64 << bits) - 2) as u32;
                 let word = l.word(l.signature(g), top);
                 assert_eq!(l.idx(word), top);

@@ -33,8 +33,8 @@ use crate::timer::{NEVER, Timers};
 use std::borrow::Borrow;
 use std::time::Duration;
 
-/// Spreads the stored 32-bit hash over 64 bits for the table of loads in flight (whose control
-/// bytes use the top bits and whose buckets use the low bits).
+/// Spreads the stored 32-bit hash over 64 bits, for the index (home slot from the top bits,
+/// signature from the bits below) and for the table of loads in flight.
 pub(crate) fn table_hash(hash: u32) -> u64 {
     u64::from(hash).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
