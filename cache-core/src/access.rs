@@ -23,8 +23,9 @@
 //!
 //! Time: the cache's [`Clock`] plus an epoch ([`CacheBuilder::access_epoch_ms`](
 //! crate::CacheBuilder::access_epoch_ms)), so that a server can keep unix time and write the same
-//! bits as Redis. A shard takes the time once per write-lock acquisition (when stamps are on) and
-//! stamps everything done under that lock with it: the clock's reading, or — once the owner calls
+//! bits as Redis. A shard takes the time once per drain of its read buffers (every write-lock
+//! acquisition, and every reader's drain; only when stamps are on) and stamps everything done
+//! until the next with it: the clock's reading, or — once the owner calls
 //! [`Cache::tick_access_clock`](crate::Cache::tick_access_clock) on a timer, as Redis caches its
 //! `lruclock` — the time of the latest tick, one relaxed load instead of a clock read. How stale a stamp can be: a buffered read
 //! reaches its stamp when its shard's read buffer is drained — on the next write to that shard, when a

@@ -300,7 +300,7 @@ where
             .map(|(i, cap)| {
                 let mut shard = Shard::new(cap, self.policy, weighted, seeds.hash_one(i));
                 let seed = seeds.hash_one((i, "access"));
-                shard.access = ShardAccess::new(access_mode.clone(), clock.clone(), self.access_epoch_ms, seed);
+                *shard.access_mut() = ShardAccess::new(access_mode.clone(), clock.clone(), self.access_epoch_ms, seed);
                 ShardCell::new(shard)
             })
             .collect();

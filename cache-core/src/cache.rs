@@ -2,7 +2,8 @@
 //!
 //! ```text
 //!   key ──hash once (ahash)──► h ──bits 32..──► shard index ──► ShardCell (padded)
-//!                              └──bits 0..32──► stored hash       ├─ RwLock<Shard>
+//!                              └──bits 0..32──► stored hash       ├─ RwLock<Shard> (policy inside,
+//!                                  (never 0)                      │    behind its own Mutex)
 //!                                                                 └─ Striped: per stripe a lossy
 //!                                                                    ring + hits / misses (atomics)
 //! ```
@@ -13,11 +14,15 @@
 //!
 //! Reads take one of two paths. On a W-TinyLFU shard without time-to-idle, an `Expiry` hook or
 //! refresh-after-write, `get` takes the *read* lock, finds the entry, checks its deadline,
-//! clones the value, unlocks, and records the access (slab index + stored hash) in its own
-//! stripe of the shard's read buffers ([`Striped`], picked by a per-thread probe, so two threads
-//! reading one shard write to different cache lines); a reader whose record fills its stripe
-//! drains the shard with `try_write` (never waiting; a slow path taken once every
-//! [`SLOTS`](read_buffer::SLOTS) reads of a thread at most), and every write drains it before deciding anything, so evictions always see every
+//! clones the value, and records the access (slab index + stored hash) in its own stripe of the
+//! shard's read buffers ([`Striped`], picked by a per-thread probe, so two threads reading one
+//! shard write to different cache lines). A reader whose record fills its stripe replays the
+//! shard's buffers on the policy right there, still under the read lock, if the policy's own
+//! mutex is free (`try_lock`, never waiting: a busy mutex means another reader is draining; a
+//! slow path taken once every [`SLOTS`](read_buffer::SLOTS) reads of a thread at most). Other
+//! readers of the shard go on meanwhile: the replay relinks nodes through relaxed atomics that
+//! no reader looks at, and only writers wait for it, as they wait for any reader. Every write
+//! drains the buffers before deciding anything, so evictions always see every
 //! buffered read that was not dropped. An expired entry found on this path is never returned:
 //! the read retries under the write lock, which reclaims it. Every other configuration (exact
 //! LRU, TTI, `Expiry::expire_after_read`, refresh) needs to change the shard on each read and
@@ -33,8 +38,10 @@ use crate::iter::Iter;
 use crate::listener::Removals;
 use crate::loader::{Outcome, Role, SharedError, Waiter};
 use crate::locked::held;
+use crate::policy::Weights;
 use crate::shard::SharedRead;
-use crate::shard::{Shard, table_hash};
+use crate::shard::{Order, Shard, table_hash};
+use crate::slab::Slab;
 use crate::stats::CacheStats;
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use read_buffer::{Read, Recorded, Striped};
@@ -122,10 +129,11 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> std::ops::DerefMut for ShardWr
 
 impl<K: Eq + Clone + 'static, V: Clone + 'static> Drop for ShardWrite<'_, K, V> {
     fn drop(&mut self) {
-        let shard = &*self.guard;
+        let shard = &mut *self.guard;
+        let (weighted, pinned) = shard.policy_sizes();
         self.cell.len.store(shard.len(), Ordering::Relaxed);
-        self.cell.weighted.store(shard.weighted_size(), Ordering::Relaxed);
-        self.cell.pinned.store(shard.pinned_weight(), Ordering::Relaxed);
+        self.cell.weighted.store(weighted, Ordering::Relaxed);
+        self.cell.pinned.store(pinned, Ordering::Relaxed);
         self.cell.deadlines.store(shard.deadline_len(), Ordering::Relaxed);
     }
 }
@@ -135,24 +143,37 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
     pub(crate) fn write(&self) -> ShardWrite<'_, K, V> {
         held::check(self);
         let mut shard = ShardWrite { guard: self.lock.write(), cell: self };
-        self.drain(&mut shard);
+        let (slab, weights, order) = shard.replay_parts();
+        self.drain(slab, weights, order);
         shard
     }
 
     /// The write lock if it is free (buffered reads applied), without waiting.
     pub(crate) fn try_write(&self) -> Option<ShardWrite<'_, K, V>> {
         let mut shard = ShardWrite { guard: self.lock.try_write()?, cell: self };
-        self.drain(&mut shard);
+        let (slab, weights, order) = shard.replay_parts();
+        self.drain(slab, weights, order);
         Some(shard)
+    }
+
+    /// Replays the buffered reads on the policy if its mutex is free, under the read lock the
+    /// caller holds: other readers of the shard go on meanwhile (a busy mutex means another
+    /// reader is draining).
+    pub(crate) fn try_drain_shared(&self, shard: &Shard<K, V>) {
+        let (slab, weights, order) = shard.shared_replay_parts();
+        if let Some(mut order) = order.try_lock() {
+            self.drain(slab, weights, &mut order);
+        }
     }
 
     /// Replays the buffered reads on the policy, prefetching each read's node and sketch line
     /// `FAR` reads before applying it and its list neighbours `NEAR` reads before (see
-    /// [`Shard::prefetch_far`]).
-    fn drain(&self, shard: &mut Shard<K, V>) {
+    /// [`Order::prefetch_far`]). The caller holds the shard's lock (read or write) and the
+    /// policy, so there is one drainer at a time and no slot is freed meanwhile.
+    fn drain(&self, slab: &Slab<K, V>, weights: &Weights, order: &mut Order) {
         const FAR: usize = 8;
         const NEAR: usize = 4;
-        shard.access.tick();
+        order.access.tick();
         for stripe in self.reads.all() {
             if !stripe.ring.is_pending() {
                 continue;
@@ -167,19 +188,19 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> ShardCell<K, V> {
             });
             let reads = &reads[..n];
             for &read in reads.iter().take(FAR) {
-                shard.prefetch_far(read);
+                order.prefetch_far(slab, read);
             }
             for &read in reads.iter().take(NEAR) {
-                shard.prefetch_near(read);
+                Order::prefetch_near(slab, read);
             }
             for (i, &read) in reads.iter().enumerate() {
                 if let Some(&far) = reads.get(i + FAR) {
-                    shard.prefetch_far(far);
+                    order.prefetch_far(slab, far);
                 }
                 if let Some(&near) = reads.get(i + NEAR) {
-                    shard.prefetch_near(near);
+                    Order::prefetch_near(slab, near);
                 }
-                shard.apply_read(read);
+                order.apply_read(slab, weights, read);
             }
         }
     }
@@ -260,7 +281,9 @@ where
     S: BuildHasher + Clone + Send + Sync + 'static,
 {
     pub(crate) fn hash<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
-        self.inner.hasher.hash_one(key)
+        let hash = self.inner.hasher.hash_one(key);
+        // The low half is the hash a node stores, which is never 0 (the slot's niche).
+        hash | u64::from(hash as u32 == 0)
     }
 
     fn cell(&self, hash: u64) -> &ShardCell<K, V> {
@@ -319,17 +342,20 @@ where
         let mut f = Some(f);
         if self.inner.buffered_reads {
             let cell = self.cell(hash);
-            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key, |v| f.take().map(|f| f(v)));
-            match found {
-                SharedRead::Hit(idx, value) => {
-                    self.record_read(cell, Read::Hit { idx, hash: hash as u32 });
-                    return value;
+            let shard = cell.read();
+            let found = shard.get_shared(&self.inner.cfg, hash as u32, key, |v| f.take().map(|f| f(v)));
+            let read = match found {
+                SharedRead::Hit(idx, value) => Ok((Read::Hit { idx, hash: hash as u32 }, value)),
+                SharedRead::Miss => Ok((Read::Miss, None)),
+                SharedRead::Expired => Err(()), // reclaim it under the write lock below
+            };
+            if let Ok((read, value)) = read {
+                let full = self.record_read(cell, &shard, read);
+                drop(shard);
+                if full {
+                    self.maintain_if_due(cell);
                 }
-                SharedRead::Miss => {
-                    self.record_read(cell, Read::Miss);
-                    return None;
-                }
-                SharedRead::Expired => {} // reclaim it under the write lock below
+                return value;
             }
         }
         let f = f.take()?;
@@ -340,11 +366,13 @@ where
         Some(value)
     }
 
-    /// Buffers a read for the policy in this thread's stripe, and counts it there; drains the
-    /// shard if this read filled the stripe and the write lock is free (a busy lock means
-    /// another thread is draining or about to). A reader that lost a race for a slot moves to
-    /// another stripe for its next read.
-    fn record_read(&self, cell: &ShardCell<K, V>, read: Read) {
+    /// Buffers a read for the policy in this thread's stripe, and counts it there. If this read
+    /// filled the stripe, replays the shard's buffered reads right away, still under the read
+    /// lock `shard` and beside other readers, if the policy's mutex is free (a busy one means
+    /// another reader is draining), and returns true: the caller then calls
+    /// [`maintain_if_due`](Self::maintain_if_due) once it has released the read lock. A reader
+    /// that lost a race for a slot moves to another stripe for its next read.
+    fn record_read(&self, cell: &ShardCell<K, V>, shard: &Shard<K, V>, read: Read) -> bool {
         let cfg = &self.inner.cfg;
         let stripe = cell.reads.stripe(read_buffer::probe());
         if cfg.record_stats {
@@ -352,17 +380,31 @@ where
             counter.fetch_add(1, Ordering::Relaxed);
         }
         match stripe.ring.record(read) {
-            Recorded::Ok => {}
-            Recorded::Contended => read_buffer::rehash_probe(),
-            Recorded::Full => {
-                if let Some(mut shard) = cell.try_write() {
-                    let mut sink = Removals::new(cfg.listener.is_some());
-                    let now = shard.now(cfg, false);
-                    shard.maintain(cfg, now, &mut sink);
-                    drop(shard);
-                    sink.deliver(cfg.listener.as_ref());
-                }
+            Recorded::Ok => false,
+            Recorded::Contended => {
+                read_buffer::rehash_probe();
+                false
             }
+            Recorded::Full => {
+                cell.try_drain_shared(shard);
+                true
+            }
+        }
+    }
+
+    /// After a reader's drain: if entries of `cell`'s shard have deadlines, advances its timer
+    /// wheel (reclaiming due entries) when the write lock is free, never waiting for it.
+    fn maintain_if_due(&self, cell: &ShardCell<K, V>) {
+        if cell.deadlines.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let cfg = &self.inner.cfg;
+        if let Some(mut shard) = cell.try_write() {
+            let mut sink = Removals::new(cfg.listener.is_some());
+            let now = shard.now(cfg, false);
+            shard.maintain(cfg, now, &mut sink);
+            drop(shard);
+            sink.deliver(cfg.listener.as_ref());
         }
     }
 
@@ -937,9 +979,14 @@ where
         if self.inner.buffered_reads {
             // A hit needs no write lock; a miss joins the load under it (and is counted there).
             let cell = self.cell(hash);
-            let found = cell.read().get_shared(&self.inner.cfg, hash as u32, key, V::clone);
+            let shard = cell.read();
+            let found = shard.get_shared(&self.inner.cfg, hash as u32, key, V::clone);
             if let SharedRead::Hit(idx, value) = found {
-                self.record_read(cell, Read::Hit { idx, hash: hash as u32 });
+                let full = self.record_read(cell, &shard, Read::Hit { idx, hash: hash as u32 });
+                drop(shard);
+                if full {
+                    self.maintain_if_due(cell);
+                }
                 return Ok(value);
             }
         }
@@ -1147,6 +1194,62 @@ mod tests {
         let mut left = 0;
         cell.reads.stripe(read_buffer::probe()).ring.drain(|_| left += 1);
         assert!(left < read_buffer::SLOTS, "the buffer was never drained by its readers");
+    }
+
+    /// A reader drains while another holds the read lock: the replay needs only the policy's
+    /// mutex, not the write lock.
+    #[test]
+    fn a_reader_drains_beside_another_reader() {
+        let cache: Cache<u64, u64> = Cache::builder().max_capacity(1_000).shards(1).build();
+        cache.insert(7, 7);
+        let cell = &cache.inner.shards[0];
+        let other_reader = cell.read();
+        for _ in 0..read_buffer::SLOTS * 3 + 1 {
+            assert_eq!(cache.get(&7), Some(7));
+        }
+        let mut left = 0;
+        cell.reads.stripe(read_buffer::probe()).ring.drain(|_| left += 1);
+        assert!(left < read_buffer::SLOTS, "no drain while another reader held the shard");
+        drop(other_reader);
+    }
+
+    /// Readers replay their buffers under the read lock (relinking nodes through the policy's
+    /// mutex) while writers insert, update and remove under the write lock, on one small shard:
+    /// afterwards every queue is consistent in both directions, holds every resident
+    /// candidate exactly once, and the weights add up.
+    #[test]
+    fn concurrent_reader_drains_and_writes_keep_the_queues_consistent() {
+        const OPS: u64 = 30_000;
+        for policy in [EvictionPolicy::TinyLfu, EvictionPolicy::Random] {
+            let cache: Cache<u64, u64> = Cache::builder().max_capacity(300).shards(1).eviction_policy(policy).build();
+            std::thread::scope(|s| {
+                for t in 0..3u64 {
+                    let cache = &cache;
+                    s.spawn(move || {
+                        let mut x = (t + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                        for i in 0..OPS {
+                            x ^= x << 13;
+                            x ^= x >> 7;
+                            x ^= x << 17;
+                            // Skewed keys: small ones are hot, so drains promote and demote.
+                            let key = (x % 1_000) % (1 + x % 400);
+                            if t == 0 && i % 4 == 0 {
+                                match x % 3 {
+                                    0 => cache.insert(key, i),
+                                    1 => drop(cache.remove(&key)),
+                                    _ => cache.insert(key + 1_000, i),
+                                }
+                            } else {
+                                let _ = cache.get(&key);
+                            }
+                        }
+                    });
+                }
+            });
+            for cell in cache.inner.shards.iter() {
+                cell.write().check();
+            }
+        }
     }
 
     #[test]

@@ -42,15 +42,16 @@
 //! ```text
 //!  Cache (Arc) ── [RwLock<Shard>; N]      one lock per shard, chosen by hash bits 32..
 //!                    Shard ── index: Vec<u32 word>         hash → slab index (+ hash bits)
-//!                          ── slab: Vec<Slot<K, V>>        entries + policy links (u32)
-//!                          ── policy: Lru | TinyLfu         queues + frequency sketch
+//!                          ── slab: Vec<Slot<K, V>>        entries + policy links (atomic u32)
+//!                          ── Mutex<Order>: policy          queues + frequency sketch, replayed
+//!                                                           by readers under the read lock
 //!                          ── timers: wheel + Vec<TimerNode> only once something expires
 //! ```
 //!
 //! # Memory per entry
 //!
 //! For an unweighted cache without expiry, each entry costs `size_of::<K>() + size_of::<V>()`
-//! plus 16 bytes of node (a 32-bit hash, two 32-bit links, a tag and the 24-bit access stamp;
+//! plus 16 bytes of node (a 32-bit hash, two 32-bit links, and a word with a tag and the 24-bit access stamp;
 //! the node is padded to the alignment of `K` and `V`, and with 8-aligned keys and values the
 //! stamp fills what would be padding), 4 bytes per slot of the index table (one word holding the
 //! slab index and hash bits, at most 87.5% full, so 4.6 to 9.1 bytes an entry; see `index.rs`),

@@ -1,7 +1,8 @@
 //! Index-linked doubly linked lists: the queues of every policy and the buckets of the timer wheel.
 //!
 //! A [`Deque`] is just two `u32` ends; the links live inside the nodes of whatever storage
-//! implements [`Links`] (the entry slab, the timer table). Moving an entry between queues is a
+//! implements [`Links`] (a shared entry slab, whose links are relaxed atomics, or `&mut` the
+//! timer table). Moving an entry between queues is a
 //! few index writes, with no allocation and no `unsafe`. The front is the oldest element (the
 //! eviction end), the back the newest. This module knows nothing of keys, values or time.
 
@@ -14,6 +15,21 @@ pub(crate) trait Links {
     fn next(&self, idx: u32) -> u32;
     fn set_prev(&mut self, idx: u32, prev: u32);
     fn set_next(&mut self, idx: u32, next: u32);
+}
+
+impl<L: Links> Links for &mut L {
+    fn prev(&self, idx: u32) -> u32 {
+        (**self).prev(idx)
+    }
+    fn next(&self, idx: u32) -> u32 {
+        (**self).next(idx)
+    }
+    fn set_prev(&mut self, idx: u32, prev: u32) {
+        (**self).set_prev(idx, prev);
+    }
+    fn set_next(&mut self, idx: u32, next: u32) {
+        (**self).set_next(idx, next);
+    }
 }
 
 /// A doubly linked list threaded through a [`Links`] store. Front = oldest, back = newest.
@@ -35,7 +51,7 @@ impl Deque {
     }
 
     /// Appends `idx` (which must not be linked anywhere) at the back.
-    pub(crate) fn push_back(&mut self, store: &mut impl Links, idx: u32) {
+    pub(crate) fn push_back(&mut self, mut store: impl Links, idx: u32) {
         store.set_prev(idx, self.back);
         store.set_next(idx, NIL);
         if self.back == NIL {
@@ -47,7 +63,7 @@ impl Deque {
     }
 
     /// Removes `idx`, which must be linked in this deque.
-    pub(crate) fn unlink(&mut self, store: &mut impl Links, idx: u32) {
+    pub(crate) fn unlink(&mut self, mut store: impl Links, idx: u32) {
         let prev = store.prev(idx);
         let next = store.next(idx);
         if prev == NIL {
@@ -67,16 +83,33 @@ impl Deque {
     }
 
     /// Moves `idx`, linked in this deque, to the back.
-    pub(crate) fn move_to_back(&mut self, store: &mut impl Links, idx: u32) {
+    pub(crate) fn move_to_back(&mut self, mut store: impl Links, idx: u32) {
         if self.back != idx {
-            self.unlink(store, idx);
+            self.unlink(&mut store, idx);
             self.push_back(store, idx);
         }
     }
 
+    /// Walks the deque front to back, checking that every `prev` link mirrors the `next` link
+    /// before it and that the ends agree, and returns the indices (tests: a torn relink fails
+    /// here).
+    #[cfg(test)]
+    pub(crate) fn checked(self, store: impl Links) -> Vec<u32> {
+        let mut out = Vec::new();
+        let (mut at, mut before) = (self.front, NIL);
+        while at != NIL {
+            assert_eq!(store.prev(at), before, "node {at}: prev link does not mirror next");
+            assert!(out.len() <= u32::MAX as usize, "a cycle");
+            out.push(at);
+            (before, at) = (at, store.next(at));
+        }
+        assert_eq!(self.back, before, "the back end is not the last node");
+        out
+    }
+
     /// Collects the indices front to back (for tests and debugging).
     #[cfg(test)]
-    pub(crate) fn to_vec(self, store: &impl Links) -> Vec<u32> {
+    pub(crate) fn to_vec(self, store: impl Links) -> Vec<u32> {
         let mut out = Vec::new();
         let mut at = self.front;
         while at != NIL {
@@ -128,16 +161,16 @@ mod tests {
         for i in 0..5 {
             d.push_back(&mut s, i);
         }
-        assert_eq!(d.to_vec(&s), [0, 1, 2, 3, 4]);
+        assert_eq!(d.to_vec(&mut s), [0, 1, 2, 3, 4]);
         d.unlink(&mut s, 2);
-        assert_eq!(d.to_vec(&s), [0, 1, 3, 4]);
+        assert_eq!(d.to_vec(&mut s), [0, 1, 3, 4]);
         d.move_to_back(&mut s, 0);
-        assert_eq!(d.to_vec(&s), [1, 3, 4, 0]);
+        assert_eq!(d.to_vec(&mut s), [1, 3, 4, 0]);
         d.move_to_back(&mut s, 0);
-        assert_eq!(d.to_vec(&s), [1, 3, 4, 0]);
+        assert_eq!(d.to_vec(&mut s), [1, 3, 4, 0]);
         d.unlink(&mut s, 0);
         d.unlink(&mut s, 1);
-        assert_eq!(d.to_vec(&s), [3, 4]);
+        assert_eq!(d.to_vec(&mut s), [3, 4]);
         assert_eq!(backwards(d, &s), [3, 4]);
         d.unlink(&mut s, 3);
         d.unlink(&mut s, 4);

@@ -1,17 +1,18 @@
 //! A shard's read buffers: lossy, bounded rings of atomics where concurrent readers record
-//! their hits and misses, to be applied to the eviction policy later under the shard's write
-//! lock (Caffeine's design).
+//! their hits and misses, to be applied to the eviction policy later by whoever holds the
+//! policy (Caffeine's design).
 //!
 //! ```text
-//!   reader (read lock released) ──record(idx, hash)──► stripe[probe]: [ slot | … ] ◄── drain (write lock)
-//!        full after my record? ──try_write──► drain now     (never waits: if busy, someone else will)
+//!   reader (read lock) ──record(idx, hash)──► stripe[probe]: [ slot | … ] ◄── drain (writer, or a
+//!        full after my record? ──policy try_lock──► drain now              reader holding the policy)
+//!                                  (never waits: if busy, someone else is draining)
 //! ```
 //!
 //! A shard has one ring per *stripe* ([`Striped`]), each on its own cache lines with the hit and
 //! miss counters of its readers; a thread records into the stripe its per-thread probe picks and
 //! moves to another stripe when it loses a race for a slot. Readers on different threads then
 //! write to different cache lines, so a hit writes to no line another core is reading (the shard
-//! lock's word aside). The drainer, under the write lock, empties every stripe.
+//! lock's word aside). The drainer, holding the shard's policy, empties every stripe.
 //!
 //! Recording never blocks and never fails loudly: when the ring is full or another reader won
 //! the race for the same slot, the access is dropped — the policy sees a sample of the reads,
@@ -93,8 +94,8 @@ pub(crate) enum Recorded {
     Contended,
 }
 
-/// The lossy ring. `tail` is claimed by readers with a CAS; `head` moves only under the
-/// shard's write lock, in [`drain`](Self::drain).
+/// The lossy ring. `tail` is claimed by readers with a CAS; `head` moves only in
+/// [`drain`](Self::drain), whose caller holds the shard's policy.
 #[derive(Debug)]
 pub(crate) struct ReadBuffer {
     slots: Box<[AtomicU64]>,
@@ -138,8 +139,8 @@ impl ReadBuffer {
     }
 
     /// Hands every recorded access to `apply` (at most [`SLOTS`] of them), oldest first, and
-    /// empties the ring. The caller holds the shard's write lock, so there is one drainer at a
-    /// time.
+    /// empties the ring. The caller holds the shard's policy (its mutex, or the write lock), so
+    /// there is one drainer at a time.
     pub(crate) fn drain(&self, mut apply: impl FnMut(Read)) {
         let head = self.head.load(Relaxed);
         let tail = self.tail.load(Acquire);

@@ -7,12 +7,21 @@
 //! reused before the vector grows, and growth never goes past the shard's entry limit, so a
 //! cache bounded by entries holds no slack slots at capacity.
 //!
-//! Layout: a slot is an enum whose occupied variant is the node itself; the `Queue` tag gives
-//! the compiler a niche, so for `u64 -> u64` a slot is 32 bytes: 8 key, 8 value, 4 hash, two
-//! 4-byte links, the tag, and the 3-byte access stamp (see `access.rs`) in what was padding. A
-//! unit test pins that size.
+//! Layout: a slot is an enum whose occupied variant is the node itself. A node's stored hash is
+//! never 0 ([`Cache::hash`](crate::Cache) sees to it), which gives the enum its niche, so for
+//! `u64 -> u64` a slot is 32 bytes: 8 key, 8 value, 4 hash, two 4-byte links, and a 4-byte word
+//! holding the queue tag and the 3-byte access stamp (see `access.rs`). A unit test pins that
+//! size.
+//!
+//! The links and that word are relaxed atomics: a reader that drains the shard's read buffers
+//! relinks nodes holding only the shard's *read* lock (and the shard's policy mutex), while
+//! other readers go on reading keys and values. Only one thread at a time ever writes them —
+//! the policy mutex's holder, or a writer holding the write lock — so relaxed loads and stores
+//! suffice (plain moves on x86-64 and ARM); the locks order them.
 
 use crate::list::{Links, NIL};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 /// Which policy queue a node is linked in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,33 +43,89 @@ pub(crate) enum Queue {
     Pinned,
 }
 
+impl Queue {
+    const ALL: [Queue; 6] =
+        [Queue::Lru, Queue::Window, Queue::Probation, Queue::Protected, Queue::Sampled, Queue::Pinned];
+}
+
 /// One resident entry.
 #[derive(Debug)]
 pub(crate) struct Node<K, V> {
     pub(crate) key: K,
     pub(crate) value: V,
-    /// The low 32 bits of the key's hash: the index table rehashes and the sketch counts from it.
-    pub(crate) hash: u32,
-    pub(crate) prev: u32,
-    pub(crate) next: u32,
-    pub(crate) queue: Queue,
-    /// The 24-bit access stamp (see `access.rs`), little-endian, in what would be padding.
-    pub(crate) access: [u8; 3],
+    /// The low 32 bits of the key's hash (never 0): the index table rehashes and the sketch
+    /// counts from it.
+    hash: NonZeroU32,
+    prev: AtomicU32,
+    next: AtomicU32,
+    /// The queue tag in the low 8 bits, the 24-bit access stamp (see `access.rs`) above it.
+    meta: AtomicU32,
 }
 
 impl<K, V> Node<K, V> {
+    /// A node in `queue`, unlinked, with access stamp 0. A `hash` of 0 is stored as 1: the
+    /// cache never hands a shard one (see `Cache::hash`), and the niche needs it.
+    pub(crate) fn new(key: K, value: V, hash: u32, queue: Queue) -> Self {
+        Self {
+            key,
+            value,
+            hash: NonZeroU32::new(hash).unwrap_or(NonZeroU32::MIN),
+            prev: AtomicU32::new(NIL),
+            next: AtomicU32::new(NIL),
+            meta: AtomicU32::new(queue as u32),
+        }
+    }
+
+    /// The stored hash.
+    #[inline]
+    pub(crate) fn hash(&self) -> u32 {
+        self.hash.get()
+    }
+
+    /// The queue the node is linked in.
+    #[inline]
+    pub(crate) fn queue(&self) -> Queue {
+        Queue::ALL[(self.meta.load(Relaxed) & 0xff) as usize]
+    }
+
+    #[inline]
+    pub(crate) fn set_queue(&self, queue: Queue) {
+        let meta = self.meta.load(Relaxed);
+        self.meta.store(meta & !0xff | queue as u32, Relaxed);
+    }
+
     /// The access stamp.
     #[inline]
     pub(crate) fn stamp(&self) -> u32 {
-        let [a, b, c] = self.access;
-        u32::from_le_bytes([a, b, c, 0])
+        self.meta.load(Relaxed) >> 8
     }
 
     /// Stores `stamp` (its low 24 bits).
     #[inline]
-    pub(crate) fn set_stamp(&mut self, stamp: u32) {
-        let [a, b, c, _] = stamp.to_le_bytes();
-        self.access = [a, b, c];
+    pub(crate) fn set_stamp(&self, stamp: u32) {
+        let meta = self.meta.load(Relaxed);
+        self.meta.store(stamp << 8 | meta & 0xff, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn prev(&self) -> u32 {
+        self.prev.load(Relaxed)
+    }
+
+    #[inline]
+    pub(crate) fn next(&self) -> u32 {
+        self.next.load(Relaxed)
+    }
+
+    /// Sets the `prev` link (a sampling policy keeps the node's position there).
+    #[inline]
+    pub(crate) fn set_prev(&self, prev: u32) {
+        self.prev.store(prev, Relaxed);
+    }
+
+    #[inline]
+    fn set_next(&self, next: u32) {
+        self.next.store(next, Relaxed);
     }
 }
 
@@ -174,18 +239,19 @@ impl<K, V> Slab<K, V> {
     }
 }
 
-impl<K, V> Links for Slab<K, V> {
+/// The links of a shared slab: a policy relinks nodes through `&Slab` (see the module docs).
+impl<K, V> Links for &Slab<K, V> {
     fn prev(&self, idx: u32) -> u32 {
-        self.get(idx).prev
+        self.get(idx).prev()
     }
     fn next(&self, idx: u32) -> u32 {
-        self.get(idx).next
+        self.get(idx).next()
     }
     fn set_prev(&mut self, idx: u32, prev: u32) {
-        self.get_mut(idx).prev = prev;
+        self.get(idx).set_prev(prev);
     }
     fn set_next(&mut self, idx: u32, next: u32) {
-        self.get_mut(idx).next = next;
+        self.get(idx).set_next(next);
     }
 }
 
@@ -194,7 +260,7 @@ mod tests {
     use super::*;
 
     fn node(k: u64) -> Node<u64, u64> {
-        Node { key: k, value: k * 10, hash: k as u32, prev: NIL, next: NIL, queue: Queue::Lru, access: [0; 3] }
+        Node::new(k, k * 10, k as u32 + 1, Queue::Lru)
     }
 
     #[test]
@@ -204,11 +270,15 @@ mod tests {
 
     #[test]
     fn the_access_stamp_keeps_24_bits() {
-        let mut n = node(1);
+        let n = node(1);
+        n.set_queue(Queue::Protected);
         n.set_stamp(0x00ab_cdef);
         assert_eq!(n.stamp(), 0x00ab_cdef);
         n.set_stamp(u32::MAX);
         assert_eq!(n.stamp(), crate::access::STAMP_MAX);
+        assert_eq!(n.queue(), Queue::Protected, "the stamp leaves the queue tag alone");
+        n.set_queue(Queue::Window);
+        assert_eq!((n.queue(), n.stamp()), (Queue::Window, crate::access::STAMP_MAX));
     }
 
     #[test]

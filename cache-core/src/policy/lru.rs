@@ -14,35 +14,42 @@ pub(crate) struct Lru {
 
 impl Lru {
     #[cfg(test)]
+    pub(crate) fn checked_members<K, V>(&self, slab: &Slab<K, V>) -> Vec<u32> {
+        let members = self.queue.checked(slab);
+        assert!(members.iter().all(|&i| slab.get(i).queue() == Queue::Lru), "a foreign tag in the LRU queue");
+        members
+    }
+
+    #[cfg(test)]
     pub(crate) fn order<K, V>(&self, slab: &Slab<K, V>) -> Vec<u32> {
         self.queue.to_vec(slab)
     }
 }
 
 impl Policy for Lru {
-    fn on_insert<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, _len: u32) {
-        slab.get_mut(idx).queue = Queue::Lru;
+    fn on_insert<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64, _len: u32) {
+        slab.get(idx).set_queue(Queue::Lru);
         self.queue.push_back(slab, idx);
         self.weight += weight;
     }
 
-    fn on_access<K, V>(&mut self, slab: &mut Slab<K, V>, _weights: &Weights, idx: u32) {
+    fn on_access<K, V>(&mut self, slab: &Slab<K, V>, _weights: &Weights, idx: u32) {
         self.queue.move_to_back(slab, idx);
     }
 
     fn on_miss(&mut self) {}
 
-    fn on_update<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
+    fn on_update<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
         self.weight = self.weight - old + new;
         self.on_access(slab, weights, idx);
     }
 
-    fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64) {
+    fn on_remove<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64) {
         self.queue.unlink(slab, idx);
         self.weight -= weight;
     }
 
-    fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
+    fn evict<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
         while self.weight > capacity {
             let victim = self.queue.front;
             debug_assert!(!self.queue.is_empty(), "over capacity with an empty queue");
@@ -65,12 +72,10 @@ impl Policy for Lru {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list::NIL;
     use crate::slab::Node;
 
     fn insert(slab: &mut Slab<u32, ()>, lru: &mut Lru, key: u32) -> u32 {
-        let idx =
-            slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue: Queue::Lru, access: [0; 3] });
+        let idx = slab.insert(Node::new(key, (), key, Queue::Lru));
         let len = slab.len();
         lru.on_insert(slab, idx, 1, len);
         idx
@@ -89,17 +94,17 @@ mod tests {
         let b = insert(&mut slab, &mut lru, 2);
         let _c = insert(&mut slab, &mut lru, 3);
         assert_eq!(keys(&slab, &lru), [1, 2, 3]);
-        lru.on_access(&mut slab, &w, a);
+        lru.on_access(&slab, &w, a);
         assert_eq!(keys(&slab, &lru), [2, 3, 1]);
-        lru.on_update(&mut slab, &w, b, 1, 1);
+        lru.on_update(&slab, &w, b, 1, 1);
         assert_eq!(keys(&slab, &lru), [3, 1, 2]);
         let mut victims = Vec::new();
-        lru.evict(&mut slab, &w, 2, &mut victims);
+        lru.evict(&slab, &w, 2, &mut victims);
         assert_eq!(victims.len(), 1);
         assert_eq!(slab.get(victims[0]).key, 3);
         assert_eq!(keys(&slab, &lru), [1, 2]);
         assert_eq!(lru.weighted_size(), 2);
-        lru.on_remove(&mut slab, a, 1);
+        lru.on_remove(&slab, a, 1);
         assert_eq!(keys(&slab, &lru), [2]);
     }
 
@@ -109,21 +114,13 @@ mod tests {
         let mut lru = Lru::default();
         let mut w = Weights::default();
         for k in 0..4 {
-            let idx = slab.insert(Node {
-                key: k,
-                value: (),
-                hash: k,
-                prev: NIL,
-                next: NIL,
-                queue: Queue::Lru,
-                access: [0; 3],
-            });
+            let idx = slab.insert(Node::new(k, (), k, Queue::Lru));
             w.set(idx, 10);
             let len = slab.len();
-            lru.on_insert(&mut slab, idx, 10, len);
+            lru.on_insert(&slab, idx, 10, len);
         }
         let mut victims = Vec::new();
-        lru.evict(&mut slab, &w, 15, &mut victims);
+        lru.evict(&slab, &w, 15, &mut victims);
         assert_eq!(victims.iter().map(|&i| slab.get(i).key).collect::<Vec<_>>(), [0, 1, 2]);
         assert_eq!(lru.weighted_size(), 10);
     }

@@ -4,7 +4,9 @@
 //! accounting per queue. The shard tells it what happened (insert, access, update, remove) and
 //! asks it for victims when the shard is over capacity; the shard does the actual removal from
 //! the index, the slab and the timer wheel. Policies never see keys or values, only slab
-//! indices, the 32-bit hash stored in each node, and weights.
+//! indices, the 32-bit hash stored in each node, and weights. They take the slab by shared
+//! reference and relink nodes through its relaxed-atomic links: the shard's writer, or a reader
+//! holding the policy's mutex under the shard's read lock, is the one caller at a time.
 //!
 //! The contract, for every implementation:
 //! - `on_insert` links a node that is in no queue; `on_remove` unlinks a node it linked.
@@ -76,21 +78,21 @@ impl Weights {
 /// The policy contract; see the module docs.
 pub(crate) trait Policy {
     /// Links the new node `idx` weighing `weight`; `len` is the shard's entry count after it.
-    fn on_insert<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, len: u32);
+    fn on_insert<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64, len: u32);
     /// Records a read hit on `idx`.
-    fn on_access<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32);
+    fn on_access<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32);
     /// Records a read miss (no node involved).
     fn on_miss(&mut self);
     /// The node `idx` was overwritten and its weight changed from `old` to `new` (counts as an access).
-    fn on_update<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64);
+    fn on_update<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64);
     /// Unlinks `idx`, which weighed `weight`.
-    fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64);
+    fn on_remove<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64);
     /// Unlinks victims until `weighted_size() <= capacity`, appending them to `victims`.
-    fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>);
+    fn evict<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>);
     /// [`evict`](Self::evict), with `rank(idx)` (the node's deadline) available to choose victims.
     fn evict_ranked<K, V>(
         &mut self,
-        slab: &mut Slab<K, V>,
+        slab: &Slab<K, V>,
         weights: &Weights,
         capacity: u64,
         victims: &mut Vec<u32>,
@@ -136,6 +138,17 @@ impl AnyPolicy {
 }
 
 impl AnyPolicy {
+    /// The nodes linked in the policy's queues, each checked for consistent links and a queue
+    /// tag matching the queue it is in (tests).
+    #[cfg(test)]
+    pub(crate) fn checked_members<K, V>(&self, slab: &Slab<K, V>) -> Vec<u32> {
+        match self {
+            Self::Lru(p) => p.checked_members(slab),
+            Self::TinyLfu(p) => p.checked_members(slab),
+            Self::Sampled(p) => p.checked_members(slab),
+        }
+    }
+
     /// Prefetches what an access of a node with `hash` will touch in the policy's own tables
     /// (the sketch line), without changing anything.
     pub(crate) fn warm(&self, hash: u32) {
@@ -157,27 +170,27 @@ macro_rules! dispatch {
 }
 
 impl Policy for AnyPolicy {
-    fn on_insert<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, len: u32) {
+    fn on_insert<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64, len: u32) {
         dispatch!(self, p => p.on_insert(slab, idx, weight, len))
     }
-    fn on_access<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32) {
+    fn on_access<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32) {
         dispatch!(self, p => p.on_access(slab, weights, idx))
     }
     fn on_miss(&mut self) {
         dispatch!(self, p => p.on_miss())
     }
-    fn on_update<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
+    fn on_update<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
         dispatch!(self, p => p.on_update(slab, weights, idx, old, new))
     }
-    fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64) {
+    fn on_remove<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64) {
         dispatch!(self, p => p.on_remove(slab, idx, weight))
     }
-    fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
+    fn evict<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
         dispatch!(self, p => p.evict(slab, weights, capacity, victims))
     }
     fn evict_ranked<K, V>(
         &mut self,
-        slab: &mut Slab<K, V>,
+        slab: &Slab<K, V>,
         weights: &Weights,
         capacity: u64,
         victims: &mut Vec<u32>,

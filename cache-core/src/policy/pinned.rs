@@ -51,19 +51,19 @@ impl<P: Policy> Pinning<P> {
     }
 
     fn is_pinned<K, V>(&self, slab: &Slab<K, V>, idx: u32) -> bool {
-        self.pinned_len != 0 && slab.get(idx).queue == Queue::Pinned
+        self.pinned_len != 0 && slab.get(idx).queue() == Queue::Pinned
     }
 
     /// Pins or unpins the linked node `idx`, which weighs `weight`; `len` is the shard's entry
     /// count. Nothing is evicted here: unpinning adds a candidate, pinning removes one, and the
     /// total weight is unchanged.
-    pub(crate) fn set_pinned<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, pinned: bool, len: u32) {
+    pub(crate) fn set_pinned<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64, pinned: bool, len: u32) {
         if self.is_pinned(slab, idx) == pinned {
             return;
         }
         if pinned {
             self.inner.on_remove(slab, idx, weight);
-            slab.get_mut(idx).queue = Queue::Pinned;
+            slab.get(idx).set_queue(Queue::Pinned);
             self.pinned += weight;
             self.pinned_len += 1;
         } else {
@@ -75,8 +75,8 @@ impl<P: Policy> Pinning<P> {
 }
 
 impl<P: Policy> Policy for Pinning<P> {
-    fn on_insert<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, len: u32) {
-        if slab.get(idx).queue == Queue::Pinned {
+    fn on_insert<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64, len: u32) {
+        if slab.get(idx).queue() == Queue::Pinned {
             self.pinned += weight;
             self.pinned_len += 1;
         } else {
@@ -84,7 +84,7 @@ impl<P: Policy> Policy for Pinning<P> {
         }
     }
 
-    fn on_access<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32) {
+    fn on_access<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32) {
         if !self.is_pinned(slab, idx) {
             self.inner.on_access(slab, weights, idx);
         }
@@ -94,7 +94,7 @@ impl<P: Policy> Policy for Pinning<P> {
         self.inner.on_miss();
     }
 
-    fn on_update<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
+    fn on_update<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
         if self.is_pinned(slab, idx) {
             self.pinned = self.pinned - old + new;
         } else {
@@ -102,7 +102,7 @@ impl<P: Policy> Policy for Pinning<P> {
         }
     }
 
-    fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64) {
+    fn on_remove<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64) {
         if self.is_pinned(slab, idx) {
             self.pinned -= weight;
             self.pinned_len -= 1;
@@ -111,13 +111,13 @@ impl<P: Policy> Policy for Pinning<P> {
         }
     }
 
-    fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
+    fn evict<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
         self.evict_ranked(slab, weights, capacity, victims, &|_| 0);
     }
 
     fn evict_ranked<K, V>(
         &mut self,
-        slab: &mut Slab<K, V>,
+        slab: &Slab<K, V>,
         weights: &Weights,
         capacity: u64,
         victims: &mut Vec<u32>,
@@ -164,13 +164,12 @@ impl Pinning<AnyPolicy> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::list::NIL;
     use crate::policy::Lru;
     use crate::slab::Node;
 
     fn insert(slab: &mut Slab<u32, ()>, p: &mut Pinning<Lru>, key: u32, pinned: bool) -> u32 {
         let queue = if pinned { Queue::Pinned } else { Queue::Lru };
-        let idx = slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue, access: [0; 3] });
+        let idx = slab.insert(Node::new(key, (), key, queue));
         let len = slab.len();
         p.on_insert(slab, idx, 1, len);
         idx
@@ -191,7 +190,7 @@ mod tests {
         insert(&mut slab, &mut p, 3, true);
         insert(&mut slab, &mut p, 4, false);
         insert(&mut slab, &mut p, 5, false);
-        p.on_access(&mut slab, &Weights::default(), a); // a pinned read changes nothing
+        p.on_access(&slab, &Weights::default(), a); // a pinned read changes nothing
         assert_eq!((p.weighted_size(), p.pinned_weight()), (5, 2));
         assert_eq!(evict(&mut slab, &mut p, 4), [2], "the LRU candidate goes, not pinned key 1");
         assert_eq!(evict(&mut slab, &mut p, 2), [4, 5], "down to the pinned weight");
@@ -205,15 +204,15 @@ mod tests {
         let mut p = Pinning::new(Lru::default(), 10);
         let a = insert(&mut slab, &mut p, 1, false);
         let b = insert(&mut slab, &mut p, 2, false);
-        p.set_pinned(&mut slab, a, 1, true, 2);
+        p.set_pinned(&slab, a, 1, true, 2);
         assert_eq!(p.inner().order(&slab), [b]);
         assert_eq!((p.weighted_size(), p.pinned_weight()), (2, 1));
-        p.set_pinned(&mut slab, a, 1, true, 2); // already pinned: no change
+        p.set_pinned(&slab, a, 1, true, 2); // already pinned: no change
         assert_eq!(p.pinned_weight(), 1);
-        p.set_pinned(&mut slab, a, 1, false, 2);
+        p.set_pinned(&slab, a, 1, false, 2);
         assert_eq!(p.inner().order(&slab), [b, a], "an unpinned node enters as the newest");
         assert_eq!((p.weighted_size(), p.pinned_weight()), (2, 0));
-        p.on_remove(&mut slab, b, 1);
+        p.on_remove(&slab, b, 1);
         assert_eq!(evict(&mut slab, &mut p, 0), [1]);
     }
 }

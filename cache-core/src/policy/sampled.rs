@@ -80,38 +80,46 @@ impl Sampled {
     }
 
     #[cfg(test)]
+    pub(crate) fn checked_members<K, V>(&self, slab: &Slab<K, V>) -> Vec<u32> {
+        for (pos, &idx) in self.members.iter().enumerate() {
+            assert_eq!(slab.get(idx).prev() as usize, pos, "a member's position is stale");
+            assert_eq!(slab.get(idx).queue(), Queue::Sampled);
+        }
+        self.members.clone()
+    }
+
+    #[cfg(test)]
     fn contains<K, V>(&self, slab: &Slab<K, V>, idx: u32) -> bool {
-        self.members.get(slab.get(idx).prev as usize) == Some(&idx)
+        self.members.get(slab.get(idx).prev() as usize) == Some(&idx)
     }
 }
 
 impl Policy for Sampled {
-    fn on_insert<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, _len: u32) {
-        let node = slab.get_mut(idx);
-        node.queue = Queue::Sampled;
-        node.prev = self.members.len() as u32;
-        node.next = NIL;
+    fn on_insert<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64, _len: u32) {
+        let node = slab.get(idx);
+        node.set_queue(Queue::Sampled);
+        node.set_prev(self.members.len() as u32);
         self.members.push(idx);
         self.weight += weight;
         self.newest = idx;
     }
 
-    fn on_access<K, V>(&mut self, _slab: &mut Slab<K, V>, _weights: &Weights, _idx: u32) {}
+    fn on_access<K, V>(&mut self, _slab: &Slab<K, V>, _weights: &Weights, _idx: u32) {}
 
     fn on_miss(&mut self) {}
 
-    fn on_update<K, V>(&mut self, _slab: &mut Slab<K, V>, _weights: &Weights, idx: u32, old: u64, new: u64) {
+    fn on_update<K, V>(&mut self, _slab: &Slab<K, V>, _weights: &Weights, idx: u32, old: u64, new: u64) {
         self.weight = self.weight - old + new;
         self.newest = idx;
     }
 
-    fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64) {
-        let pos = slab.get(idx).prev as usize;
+    fn on_remove<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64) {
+        let pos = slab.get(idx).prev() as usize;
         debug_assert_eq!(self.members.get(pos), Some(&idx), "removing a node that is not a member");
         let last = self.members.pop().expect("removing from an empty candidate set");
         if last != idx {
             self.members[pos] = last;
-            slab.get_mut(last).prev = pos as u32;
+            slab.get(last).set_prev(pos as u32);
         }
         self.weight -= weight;
         if self.newest == idx {
@@ -119,13 +127,13 @@ impl Policy for Sampled {
         }
     }
 
-    fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
+    fn evict<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
         self.evict_ranked(slab, weights, capacity, victims, &|_| 0);
     }
 
     fn evict_ranked<K, V>(
         &mut self,
-        slab: &mut Slab<K, V>,
+        slab: &Slab<K, V>,
         weights: &Weights,
         capacity: u64,
         victims: &mut Vec<u32>,
@@ -157,8 +165,7 @@ mod tests {
     use crate::slab::Node;
 
     fn insert(slab: &mut Slab<u32, ()>, p: &mut Sampled, key: u32) -> u32 {
-        let idx =
-            slab.insert(Node { key, value: (), hash: key, prev: NIL, next: NIL, queue: Queue::Lru, access: [0; 3] });
+        let idx = slab.insert(Node::new(key, (), key, Queue::Lru));
         let len = slab.len();
         p.on_insert(slab, idx, 1, len);
         idx
@@ -169,9 +176,9 @@ mod tests {
         let mut slab = Slab::new(100);
         let mut p = Sampled::new(false, 3);
         let idx: Vec<u32> = (0..10).map(|k| insert(&mut slab, &mut p, k)).collect();
-        p.on_remove(&mut slab, idx[3], 1);
-        p.on_remove(&mut slab, idx[9], 1);
-        p.on_remove(&mut slab, idx[0], 1);
+        p.on_remove(&slab, idx[3], 1);
+        p.on_remove(&slab, idx[9], 1);
+        p.on_remove(&slab, idx[0], 1);
         assert_eq!(p.members.len(), 7);
         assert_eq!(p.weighted_size(), 7);
         for (k, &i) in idx.iter().enumerate() {
@@ -189,7 +196,7 @@ mod tests {
                 insert(&mut slab, &mut p, k);
             }
             let mut victims = Vec::new();
-            p.evict(&mut slab, &Weights::default(), 9, &mut victims);
+            p.evict(&slab, &Weights::default(), 9, &mut victims);
             assert_eq!(victims.len(), 1);
             first_victims[slab.get(victims[0]).key as usize] += 1;
         }
@@ -213,7 +220,7 @@ mod tests {
             idx // slab indices equal keys here (inserted in order into an empty slab)
         }
         let mut victims = Vec::new();
-        p.evict_ranked(&mut slab, &Weights::default(), 900, &mut victims, &rank);
+        p.evict_ranked(&slab, &Weights::default(), 900, &mut victims, &rank);
         assert_eq!(victims.len(), 100);
         let mean = victims.iter().map(|&v| f64::from(slab.get(v).key)).sum::<f64>() / 100.0;
         // Best of 8 uniform draws has a mean rank near 1/9 of the range (111), against 500 at random.
@@ -227,7 +234,7 @@ mod tests {
         let mut p = Sampled::new(true, 5);
         let a = insert(&mut slab, &mut p, 1);
         let mut victims = Vec::new();
-        p.evict(&mut slab, &Weights::default(), 0, &mut victims);
+        p.evict(&slab, &Weights::default(), 0, &mut victims);
         assert_eq!(victims, [a]);
         assert_eq!(p.weighted_size(), 0);
     }

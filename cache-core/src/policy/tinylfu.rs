@@ -66,6 +66,21 @@ pub(crate) struct TinyLfu {
 }
 
 impl TinyLfu {
+    #[cfg(test)]
+    pub(crate) fn checked_members<K, V>(&self, slab: &Slab<K, V>) -> Vec<u32> {
+        let mut all = Vec::new();
+        for (deque, queue) in
+            [(self.window, Queue::Window), (self.probation, Queue::Probation), (self.protected, Queue::Protected)]
+        {
+            let members = deque.checked(slab);
+            assert!(members.iter().all(|&i| slab.get(i).queue() == queue), "a node tagged for another queue");
+            all.extend(members);
+        }
+        all
+    }
+}
+
+impl TinyLfu {
     /// The initial window and protected maxima for `capacity`.
     fn regions(capacity: u64) -> (u64, u64) {
         let window_max = capacity - (PERCENT_MAIN * capacity as f64) as u64;
@@ -133,19 +148,19 @@ impl TinyLfu {
         }
     }
 
-    fn transfer<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, to: Queue) {
-        let from = slab.get(idx).queue;
+    fn transfer<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64, to: Queue) {
+        let from = slab.get(idx).queue();
         let (deque, w) = self.queue(from);
         deque.unlink(slab, idx);
         *w -= weight;
         let (deque, w) = self.queue(to);
         deque.push_back(slab, idx);
         *w += weight;
-        slab.get_mut(idx).queue = to;
+        slab.get(idx).set_queue(to);
     }
 
     /// Moves protected overflow to the back of probation.
-    fn demote_protected<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
+    fn demote_protected<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights) {
         let mut moved = 0;
         while self.protected_weight > self.protected_max && moved < QUEUE_TRANSFER_THRESHOLD {
             let idx = self.protected.front;
@@ -157,14 +172,14 @@ impl TinyLfu {
         }
     }
 
-    fn unlink_victim<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, victims: &mut Vec<u32>) {
+    fn unlink_victim<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32, victims: &mut Vec<u32>) {
         let weight = weights.get(idx);
         self.on_remove(slab, idx, weight);
         victims.push(idx);
     }
 
     /// Moves window overflow to probation; returns the first node moved (the oldest candidate).
-    fn evict_from_window<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) -> u32 {
+    fn evict_from_window<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights) -> u32 {
         let mut first = NIL;
         while self.window_weight > self.window_max {
             let idx = self.window.front;
@@ -183,7 +198,7 @@ impl TinyLfu {
     /// victims forward from the probation front (then protected, then window).
     fn evict_from_main<K, V>(
         &mut self,
-        slab: &mut Slab<K, V>,
+        slab: &Slab<K, V>,
         weights: &Weights,
         mut candidate: u32,
         capacity: u64,
@@ -244,7 +259,7 @@ impl TinyLfu {
                 self.unlink_victim(slab, weights, evict, victims);
                 continue;
             }
-            let (candidate_hash, victim_hash) = (slab.get(candidate).hash, slab.get(victim).hash);
+            let (candidate_hash, victim_hash) = (slab.get(candidate).hash(), slab.get(victim).hash());
             if self.admit(candidate_hash, victim_hash) {
                 let evict = victim;
                 victim = slab.next(victim);
@@ -263,7 +278,7 @@ impl TinyLfu {
     }
 
     /// Hill climbing: once per sample, decide how far to move the window boundary, then move it.
-    fn climb<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
+    fn climb<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights) {
         let requests = self.hits_in_sample + self.misses_in_sample;
         if requests >= self.climb_sample() {
             let hit_rate = self.hits_in_sample as f64 / requests as f64;
@@ -286,7 +301,7 @@ impl TinyLfu {
         }
     }
 
-    fn increase_window<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
+    fn increase_window<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights) {
         if self.protected_max == 0 {
             self.adjustment = 0;
             return;
@@ -315,7 +330,7 @@ impl TinyLfu {
         self.adjustment = quota as i64;
     }
 
-    fn decrease_window<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights) {
+    fn decrease_window<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights) {
         if self.window_max <= 1 {
             self.adjustment = 0;
             return;
@@ -341,9 +356,9 @@ impl TinyLfu {
     }
 
     /// Counts an access of `idx` and moves it as its region prescribes.
-    fn reorder<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32) {
-        self.sketch.increment(slab.get(idx).hash);
-        match slab.get(idx).queue {
+    fn reorder<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32) {
+        self.sketch.increment(slab.get(idx).hash());
+        match slab.get(idx).queue() {
             Queue::Window => self.window.move_to_back(slab, idx),
             Queue::Probation => {
                 let weight = weights.get(idx);
@@ -382,17 +397,17 @@ impl TinyLfu {
 }
 
 impl Policy for TinyLfu {
-    fn on_insert<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64, len: u32) {
+    fn on_insert<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64, len: u32) {
         if self.grow_sketch && u64::from(len) > self.sketch.capacity() {
             self.sketch.ensure_capacity((u64::from(len) * 2).min(self.capacity));
         }
-        self.sketch.increment(slab.get(idx).hash);
-        slab.get_mut(idx).queue = Queue::Window;
+        self.sketch.increment(slab.get(idx).hash());
+        slab.get(idx).set_queue(Queue::Window);
         self.window.push_back(slab, idx);
         self.window_weight += weight;
     }
 
-    fn on_access<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32) {
+    fn on_access<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32) {
         self.hits_in_sample += 1;
         self.reorder(slab, weights, idx);
         if self.hits_in_sample + self.misses_in_sample >= self.climb_sample() || self.adjustment != 0 {
@@ -404,19 +419,19 @@ impl Policy for TinyLfu {
         self.misses_in_sample += 1;
     }
 
-    fn on_update<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
-        let (_, w) = self.queue(slab.get(idx).queue);
+    fn on_update<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, idx: u32, old: u64, new: u64) {
+        let (_, w) = self.queue(slab.get(idx).queue());
         *w = *w - old + new;
         self.reorder(slab, weights, idx);
     }
 
-    fn on_remove<K, V>(&mut self, slab: &mut Slab<K, V>, idx: u32, weight: u64) {
-        let (deque, w) = self.queue(slab.get(idx).queue);
+    fn on_remove<K, V>(&mut self, slab: &Slab<K, V>, idx: u32, weight: u64) {
+        let (deque, w) = self.queue(slab.get(idx).queue());
         deque.unlink(slab, idx);
         *w -= weight;
     }
 
-    fn evict<K, V>(&mut self, slab: &mut Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
+    fn evict<K, V>(&mut self, slab: &Slab<K, V>, weights: &Weights, capacity: u64, victims: &mut Vec<u32>) {
         let candidate = self.evict_from_window(slab, weights);
         self.evict_from_main(slab, weights, candidate, capacity, victims);
         if self.misses_in_sample + self.hits_in_sample >= self.climb_sample() {
@@ -482,20 +497,12 @@ mod tests {
 
         fn insert(&mut self, key: u32) -> Vec<u32> {
             let hash = key.wrapping_mul(0x9e37_79b9);
-            let i = self.slab.insert(Node {
-                key,
-                value: (),
-                hash,
-                prev: NIL,
-                next: NIL,
-                queue: Queue::Window,
-                access: [0; 3],
-            });
+            let i = self.slab.insert(Node::new(key, (), hash, Queue::Window));
             self.idx.insert(key, i);
             let len = self.slab.len();
-            self.policy.on_insert(&mut self.slab, i, 1, len);
+            self.policy.on_insert(&self.slab, i, 1, len);
             let mut victims = Vec::new();
-            self.policy.evict(&mut self.slab, &self.weights, self.policy.capacity, &mut victims);
+            self.policy.evict(&self.slab, &self.weights, self.policy.capacity, &mut victims);
             victims
                 .into_iter()
                 .map(|v| {
@@ -508,7 +515,7 @@ mod tests {
 
         fn hit(&mut self, key: u32) {
             let i = self.idx[&key];
-            self.policy.on_access(&mut self.slab, &self.weights, i);
+            self.policy.on_access(&self.slab, &self.weights, i);
         }
 
         fn q(&self, q: Queue) -> Vec<u32> {
@@ -598,19 +605,19 @@ mod tests {
         }
         let (window, protected) = (f.policy.window_max, f.policy.protected_max);
         f.policy.adjustment = 10;
-        f.policy.climb(&mut f.slab, &f.weights);
+        f.policy.climb(&f.slab, &f.weights);
         assert_eq!(f.policy.window_max, window + 10);
         assert_eq!(f.policy.protected_max, protected - 10);
         assert_eq!(f.q(Queue::Window).len(), 11, "ten main entries moved into the window");
         assert_eq!(f.policy.adjustment, 0);
         f.policy.adjustment = -4;
-        f.policy.climb(&mut f.slab, &f.weights);
+        f.policy.climb(&f.slab, &f.weights);
         assert_eq!(f.policy.window_max, window + 6);
         assert_eq!(f.q(Queue::Window).len(), 7);
         assert_eq!(f.policy.weighted_size(), 100);
         // The window never shrinks below one entry.
         f.policy.adjustment = -1000;
-        f.policy.climb(&mut f.slab, &f.weights);
+        f.policy.climb(&f.slab, &f.weights);
         assert_eq!(f.policy.window_max, 1);
     }
 
