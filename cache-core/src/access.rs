@@ -2,7 +2,7 @@
 //!
 //! Owns the stamp's meaning and arithmetic ([`AccessMode`], the free functions below) and the
 //! per-shard state that writes stamps (`ShardAccess`: mode, cached time, random generator). It
-//! does not own the node (`slab.rs` stores the 24 bits in padding, so no slot grows) nor the
+//! does not own the node (`slab.rs` stores the 24 bits beside the queue tag in one word, so no slot grows) nor the
 //! moments a stamp changes (`shard.rs`: on insert, on every write to the entry, on a read applied
 //! to the policy — locked reads and replayed buffered reads — never on `peek`, `contains_key`,
 //! `ttl`, `frequency` or a `compute` that only looks).
@@ -36,9 +36,9 @@
 //! runs every 100 ms, like Redis's cached LRU clock). Lossy buffers may drop a read under
 //! contention: its stamp then stays older, as if the read had not happened.
 //!
-//! Cost: no memory (the bits sit in node padding); with stamps off, one relaxed load and a branch
-//! per write-lock acquisition; with stamps on, a clock read per write-lock acquisition (none with
-//! a ticking owner) and a few instructions per applied access (LRU: a 3-byte store; LFU: the
+//! Cost: no memory (the bits share a word with the node's queue tag); with stamps off, one relaxed
+//! load and a branch per drain; with stamps on, a clock read per drain (none with a ticking owner)
+//! and a few instructions per applied access (LRU: one relaxed store; LFU: the
 //! decay check, a random draw and a multiply). Nothing on the read fast path.
 
 use crate::clock::Clock;
@@ -485,7 +485,7 @@ mod tests {
         assert_eq!(all, vec![(1, 1, 0), (2, 2, lru_stamp_idle(1000, 3_600_000))]);
     }
 
-    /// The stamp lives in what was padding: `u64 -> u64` nodes stay 32 bytes, and so do the
+    /// The stamp shares a word with the queue tag: `u64 -> u64` nodes stay 32 bytes, and so do the
     /// server's (a 24-byte `Key` and a 48-byte `Entry`, both 8-aligned: 88 bytes before and after).
     #[test]
     fn stamps_cost_no_memory() {
