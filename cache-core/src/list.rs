@@ -90,32 +90,19 @@ impl Deque {
         }
     }
 
-    /// Walks the deque front to back, checking that every `prev` link mirrors the `next` link
-    /// before it and that the ends agree, and returns the indices (tests: a torn relink fails
-    /// here).
+    /// Collects the indices front to back, checking that every `prev` link mirrors the `next`
+    /// link before it (which also rules out a cycle) and that the back end is the last node
+    /// (tests: a torn relink fails here).
     #[cfg(test)]
-    pub(crate) fn checked(self, store: impl Links) -> Vec<u32> {
+    pub(crate) fn to_vec(self, store: impl Links) -> Vec<u32> {
         let mut out = Vec::new();
         let (mut at, mut before) = (self.front, NIL);
         while at != NIL {
             assert_eq!(store.prev(at), before, "node {at}: prev link does not mirror next");
-            assert!(out.len() <= u32::MAX as usize, "a cycle");
             out.push(at);
             (before, at) = (at, store.next(at));
         }
         assert_eq!(self.back, before, "the back end is not the last node");
-        out
-    }
-
-    /// Collects the indices front to back (for tests and debugging).
-    #[cfg(test)]
-    pub(crate) fn to_vec(self, store: impl Links) -> Vec<u32> {
-        let mut out = Vec::new();
-        let mut at = self.front;
-        while at != NIL {
-            out.push(at);
-            at = store.next(at);
-        }
         out
     }
 }

@@ -15,9 +15,7 @@ pub(crate) struct Lru {
 impl Lru {
     #[cfg(test)]
     pub(crate) fn checked_members<K, V>(&self, slab: &Slab<K, V>) -> Vec<u32> {
-        let members = self.queue.checked(slab);
-        assert!(members.iter().all(|&i| slab.get(i).queue() == Queue::Lru), "a foreign tag in the LRU queue");
-        members
+        super::checked_queue(self.queue, slab, Queue::Lru)
     }
 
     #[cfg(test)]

@@ -159,6 +159,15 @@ impl AnyPolicy {
     }
 }
 
+/// The nodes of `deque` front to back, checked for consistent links and for the tag of `queue`
+/// (tests).
+#[cfg(test)]
+fn checked_queue<K, V>(deque: crate::list::Deque, slab: &Slab<K, V>, queue: crate::slab::Queue) -> Vec<u32> {
+    let members = deque.to_vec(slab);
+    assert!(members.iter().all(|&i| slab.get(i).queue() == queue), "a node in {queue:?} tagged for another queue");
+    members
+}
+
 macro_rules! dispatch {
     ($self:ident, $p:ident => $e:expr) => {
         match $self {

@@ -68,15 +68,10 @@ pub(crate) struct TinyLfu {
 impl TinyLfu {
     #[cfg(test)]
     pub(crate) fn checked_members<K, V>(&self, slab: &Slab<K, V>) -> Vec<u32> {
-        let mut all = Vec::new();
-        for (deque, queue) in
-            [(self.window, Queue::Window), (self.probation, Queue::Probation), (self.protected, Queue::Protected)]
-        {
-            let members = deque.checked(slab);
-            assert!(members.iter().all(|&i| slab.get(i).queue() == queue), "a node tagged for another queue");
-            all.extend(members);
-        }
-        all
+        [(self.window, Queue::Window), (self.probation, Queue::Probation), (self.protected, Queue::Protected)]
+            .into_iter()
+            .flat_map(|(deque, queue)| super::checked_queue(deque, slab, queue))
+            .collect()
     }
 }
 
