@@ -345,16 +345,12 @@ where
             let shard = cell.read();
             let found = shard.get_shared(&self.inner.cfg, hash as u32, key, |v| f.take().map(|f| f(v)));
             let read = match found {
-                SharedRead::Hit(idx, value) => Ok((Read::Hit { idx, hash: hash as u32 }, value)),
-                SharedRead::Miss => Ok((Read::Miss, None)),
-                SharedRead::Expired => Err(()), // reclaim it under the write lock below
+                SharedRead::Hit(idx, value) => Some((Read::Hit { idx, hash: hash as u32 }, value)),
+                SharedRead::Miss => Some((Read::Miss, None)),
+                SharedRead::Expired => None, // reclaim it under the write lock below
             };
-            if let Ok((read, value)) = read {
-                let full = self.record_read(cell, &shard, read);
-                drop(shard);
-                if full {
-                    self.maintain_if_due(cell);
-                }
+            if let Some((read, value)) = read {
+                self.record_read(cell, shard, read);
                 return value;
             }
         }
@@ -366,13 +362,13 @@ where
         Some(value)
     }
 
-    /// Buffers a read for the policy in this thread's stripe, and counts it there. If this read
-    /// filled the stripe, replays the shard's buffered reads right away, still under the read
-    /// lock `shard` and beside other readers, if the policy's mutex is free (a busy one means
-    /// another reader is draining), and returns true: the caller then calls
-    /// [`maintain_if_due`](Self::maintain_if_due) once it has released the read lock. A reader
-    /// that lost a race for a slot moves to another stripe for its next read.
-    fn record_read(&self, cell: &ShardCell<K, V>, shard: &Shard<K, V>, read: Read) -> bool {
+    /// Buffers a read for the policy in this thread's stripe, counts it there, and releases the
+    /// read lock `shard`. If this read filled the stripe, it first replays the shard's buffered
+    /// reads, still under the read lock and beside other readers, if the policy's mutex is free
+    /// (a busy one means another reader is draining), then, with the lock released, calls
+    /// [`maintain_if_due`](Self::maintain_if_due). A reader that lost a race for a slot moves to
+    /// another stripe for its next read.
+    fn record_read(&self, cell: &ShardCell<K, V>, shard: RwLockReadGuard<'_, Shard<K, V>>, read: Read) {
         let cfg = &self.inner.cfg;
         let stripe = cell.reads.stripe(read_buffer::probe());
         if cfg.record_stats {
@@ -380,14 +376,12 @@ where
             counter.fetch_add(1, Ordering::Relaxed);
         }
         match stripe.ring.record(read) {
-            Recorded::Ok => false,
-            Recorded::Contended => {
-                read_buffer::rehash_probe();
-                false
-            }
+            Recorded::Ok => {}
+            Recorded::Contended => read_buffer::rehash_probe(),
             Recorded::Full => {
-                cell.try_drain_shared(shard);
-                true
+                cell.try_drain_shared(&shard);
+                drop(shard);
+                self.maintain_if_due(cell);
             }
         }
     }
@@ -982,11 +976,7 @@ where
             let shard = cell.read();
             let found = shard.get_shared(&self.inner.cfg, hash as u32, key, V::clone);
             if let SharedRead::Hit(idx, value) = found {
-                let full = self.record_read(cell, &shard, Read::Hit { idx, hash: hash as u32 });
-                drop(shard);
-                if full {
-                    self.maintain_if_due(cell);
-                }
+                self.record_read(cell, shard, Read::Hit { idx, hash: hash as u32 });
                 return Ok(value);
             }
         }

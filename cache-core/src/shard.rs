@@ -334,7 +334,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         order.apply_read(slab, weights, read);
     }
 
-    /// The access-stamp writer (the builder installs it; a writer ticks it).
+    /// The access-stamp writer (the builder installs it).
     pub(crate) fn access_mut(&mut self) -> &mut ShardAccess {
         &mut self.order.get_mut().access
     }
