@@ -519,10 +519,7 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         if self.weighted {
             self.weights.set(idx, weight);
         }
-        let len = self.slab.len();
-        self.order.get_mut().policy.set_pinned(&self.slab, idx, old_weight, pinned, len);
-        self.order.get_mut().policy.on_update(&self.slab, &self.weights, idx, old_weight, weight.into());
-        self.stamp_access(idx);
+        self.rewritten(idx, old_weight, weight.into(), pinned);
         self.set_deadlines(cfg, idx, hard, now);
         if cfg.record_stats {
             self.stats.updates += 1;
@@ -567,10 +564,8 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         if self.weighted {
             self.weights.set(idx, weight);
         }
-        let (pinned, len) = (cfg.pins(self.key(idx), self.value(idx)), self.slab.len());
-        self.order.get_mut().policy.set_pinned(&self.slab, idx, old_weight, pinned, len);
-        self.order.get_mut().policy.on_update(&self.slab, &self.weights, idx, old_weight, weight.into());
-        self.stamp_access(idx);
+        let pinned = cfg.pins(self.key(idx), self.value(idx));
+        self.rewritten(idx, old_weight, weight.into(), pinned);
         let hard = self.timers.node(idx).map_or(NEVER, |n| n.hard);
         self.set_deadlines(cfg, idx, hard, now);
         if cfg.record_stats {
@@ -652,10 +647,23 @@ impl<K: Eq + Clone + 'static, V: Clone + 'static> Shard<K, V> {
         victims.clear();
         self.scratch = victims;
         debug_assert!(
-            self.order.get_mut().policy.weighted_size()
-                <= self.capacity.max(self.order.get_mut().policy.pinned_weight()),
+            {
+                let (weighted, pinned) = self.policy_sizes();
+                weighted <= self.capacity.max(pinned)
+            },
             "over capacity with candidates left"
         );
+    }
+
+    /// Tells the policy that the linked entry `idx` was rewritten, its weight going from `old`
+    /// to `new`: pins or unpins it to match `pinned`, then counts the write as an access (in
+    /// the policy and in the access stamp).
+    fn rewritten(&mut self, idx: u32, old: u64, new: u64, pinned: bool) {
+        let len = self.slab.len();
+        let policy = &mut self.order.get_mut().policy;
+        policy.set_pinned(&self.slab, idx, old, pinned, len);
+        policy.on_update(&self.slab, &self.weights, idx, old, new);
+        self.stamp_access(idx);
     }
 
     /// Asks the `evictable` predicate again about every entry and pins or unpins it to match.
