@@ -2,10 +2,10 @@
 //!
 //! Owns the stamp's meaning and arithmetic ([`AccessMode`], the free functions below) and the
 //! per-shard state that writes stamps (`ShardAccess`: mode, cached time, random generator). It
-//! does not own the node (`slab.rs` stores the 24 bits beside the queue tag in one word, so no slot grows) nor the
-//! moments a stamp changes (`shard.rs`: on insert, on every write to the entry, on a read applied
-//! to the policy — locked reads and replayed buffered reads — never on `peek`, `contains_key`,
-//! `ttl`, `frequency` or a `compute` that only looks).
+//! does not own the node (`slab.rs` stores the 24 bits beside the queue tag in one word, so no
+//! slot grows) nor the moments a stamp changes (`shard.rs`: on insert, on every write to the
+//! entry, on a read applied to the policy — locked reads and replayed buffered reads — never on
+//! `peek`, `contains_key`, `ttl`, `frequency` or a `compute` that only looks).
 //!
 //! Two modes, as Redis's two readings of the same bits:
 //!
@@ -21,25 +21,26 @@
 //! cache keeps the bits and reads them the new way, as Redis does after `CONFIG SET
 //! maxmemory-policy`.
 //!
-//! Time: the cache's [`Clock`] plus an epoch ([`CacheBuilder::access_epoch_ms`](
-//! crate::CacheBuilder::access_epoch_ms)), so that a server can keep unix time and write the same
-//! bits as Redis. A shard takes the time once per drain of its read buffers (every write-lock
-//! acquisition, and every reader's drain; only when stamps are on) and stamps everything done
-//! until the next with it: the clock's reading, or — once the owner calls
-//! [`Cache::tick_access_clock`](crate::Cache::tick_access_clock) on a timer, as Redis caches its
-//! `lruclock` — the time of the latest tick, one relaxed load instead of a clock read. How stale a stamp can be: a buffered read
-//! reaches its stamp when its shard's read buffer is drained — on the next write to that shard, when a
-//! reader fills a stripe, on [`Cache::access_stamp`](crate::Cache::access_stamp) (which drains the
-//! key's shard first, stamping pending reads with the drain time), or when an owner's timer takes
-//! every shard's lock ([`Cache::apply_pending_reads`](crate::Cache::apply_pending_reads) or
+//! Time: the cache's [`Clock`] plus an epoch
+//! ([`CacheBuilder::access_epoch_ms`](crate::CacheBuilder::access_epoch_ms)), so that a server can
+//! keep unix time and write the same bits as Redis. A shard takes the time once per drain of its
+//! read buffers (every write-lock acquisition, and every reader's drain; only when stamps are on)
+//! and stamps everything done until the next with it: the clock's reading, or — once the owner
+//! calls [`Cache::tick_access_clock`](crate::Cache::tick_access_clock) on a timer, as Redis caches
+//! its `lruclock` — the time of the latest tick, one relaxed load instead of a clock read. How
+//! stale a stamp can be: a buffered read reaches its stamp when its shard's read buffer is drained
+//! — on the next write to that shard, when a reader fills a stripe, on
+//! [`Cache::access_stamp`](crate::Cache::access_stamp) (which drains the key's shard first,
+//! stamping pending reads with the drain time), or when an owner's timer takes every shard's lock
+//! ([`Cache::apply_pending_reads`](crate::Cache::apply_pending_reads) or
 //! [`Cache::run_pending_tasks`](crate::Cache::run_pending_tasks); our server's maintenance cycle
 //! runs every 100 ms, like Redis's cached LRU clock). Lossy buffers may drop a read under
 //! contention: its stamp then stays older, as if the read had not happened.
 //!
 //! Cost: no memory (the bits share a word with the node's queue tag); with stamps off, one relaxed
 //! load and a branch per drain; with stamps on, a clock read per drain (none with a ticking owner)
-//! and a few instructions per applied access (LRU: one relaxed store; LFU: the
-//! decay check, a random draw and a multiply). Nothing on the read fast path.
+//! and a few instructions per applied access (LRU: one relaxed store; LFU: the decay check, a
+//! random draw and a multiply). Nothing on the read fast path.
 
 use crate::clock::Clock;
 use std::fmt;

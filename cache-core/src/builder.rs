@@ -233,8 +233,9 @@ where
     /// Keeps a 24-bit access stamp per entry (default [`AccessMode::Off`]): the last access time
     /// ([`AccessMode::Lru`]) or a decaying logarithmic access counter ([`AccessMode::Lfu`]), as
     /// Redis's `lru` field, whatever the eviction policy. Free in memory (the bits share a word
-    /// with the node's queue tag); see [`crate::access`] for when stamps change and how stale they can be, and
-    /// [`Cache::access_stamp`] to read one. Changeable later with [`Cache::set_access_mode`].
+    /// with the node's queue tag); see [`crate::access`] for when stamps change and how stale
+    /// they can be, and [`Cache::access_stamp`] to read one. Changeable later with
+    /// [`Cache::set_access_mode`].
     pub fn access_stamps(mut self, mode: AccessMode) -> Self {
         self.access = mode;
         self

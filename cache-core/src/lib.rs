@@ -17,7 +17,8 @@
 //!   and `*_async` with the `async` feature), and refresh-after-write
 //!   ([`CacheBuilder::refresh_after`]).
 //! - **Access stamps** ([`CacheBuilder::access_stamps`]): Redis's 24-bit per-key LRU clock or
-//!   LFU counter, beside the node's queue tag (no memory), updated off the read fast path ([`access`]).
+//!   LFU counter, beside the node's queue tag (no memory), updated off the read fast path
+//!   ([`access`]).
 //! - **Eviction listener** with a [`RemovalCause`], called outside locks; **statistics**
 //!   ([`CacheStats`]); a resumable [`scan`](Cache::scan) with Redis `SCAN` guarantees.
 //!
@@ -52,12 +53,14 @@
 //!
 //! For an unweighted cache without expiry, each entry costs `size_of::<K>() + size_of::<V>()`
 //! plus 16 bytes of node (a 32-bit hash, two 32-bit links, and one word holding the queue tag and
-//! the 24-bit access stamp; the node is padded to the alignment of `K` and `V`), 4 bytes per slot of the index table (one word holding the
-//! slab index and hash bits, at most 87.5% full, so 4.6 to 9.1 bytes an entry; see `index.rs`),
-//! and for W-TinyLFU 4 bytes of frequency sketch (8 bytes in shards of at most 4,096 entries).
-//! For `u64 → u64`: a 32-byte node, 24.4 bytes in all beyond the 16-byte payload with LRU and
-//! 28.4 with W-TinyLFU at 1M entries (`cargo run --release -p cache-bench --bin memory`). A weigher adds 4 bytes an entry; expiry or refresh adds a 40-byte timer node for
-//! every slot once any entry of the shard has a deadline.
+//! the 24-bit access stamp; the node is padded to the alignment of `K` and `V`), 4 bytes per
+//! slot of the index table (one word holding the slab index and hash bits, at most 87.5% full,
+//! so 4.6 to 9.1 bytes an entry; see `index.rs`), and for W-TinyLFU 4 bytes of frequency sketch
+//! (8 bytes in shards of at most 4,096 entries). For `u64 → u64`: a 32-byte node, 24.4 bytes in
+//! all beyond the 16-byte payload with LRU and 28.4 with W-TinyLFU at 1M entries
+//! (`cargo run --release -p cache-bench --bin memory`). A weigher adds 4 bytes an entry; expiry
+//! or refresh adds a 40-byte timer node for every slot once any entry of the shard has a
+//! deadline.
 
 #![warn(missing_docs, missing_debug_implementations)]
 
